@@ -1,0 +1,269 @@
+//! Instance, adapter choice and device creation, plus the pipeline cache that lives with the device.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+/// How to pick an adapter.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// An adapter index (as listed by `latentviz info`) or a case-insensitive part of its name.
+    /// Falls back to the `LATENTVIZ_ADAPTER` environment variable, then to the best adapter.
+    pub adapter: Option<String>,
+}
+
+/// What `latentviz info` prints about one adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub index: usize,
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+}
+
+/// The device, its queue and everything created once per device.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    /// Errors wgpu raised outside an error scope (validation inside a submitted pass, say).
+    uncaptured: Arc<Mutex<Vec<String>>>,
+}
+
+fn instance() -> wgpu::Instance {
+    // WGPU_BACKEND, WGPU_ADAPTER_NAME and friends are read here.
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+fn backends() -> wgpu::Backends {
+    wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all())
+}
+
+/// Every adapter the instance sees, in wgpu's order; `index` is what `--adapter` takes.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let adapters = pollster::block_on(instance().enumerate_adapters(backends()));
+    adapters
+        .iter()
+        .enumerate()
+        .map(|(index, a)| summarize(index, &a.get_info()))
+        .collect()
+}
+
+fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummary {
+    AdapterSummary {
+        index,
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+    }
+}
+
+/// Higher is better: a real GPU before a CPU rasterizer, Vulkan/Metal/DX12 before OpenGL.
+fn preference(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let device = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 4,
+        wgpu::DeviceType::IntegratedGpu => 3,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 1,
+        wgpu::DeviceType::Cpu => 0,
+    };
+    let backend = match info.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 1,
+        _ => 0,
+    };
+    (device, backend)
+}
+
+impl Gpu {
+    /// Open the best adapter (or the one `options` names) with its full limits and every
+    /// optional feature latentviz can use.
+    pub fn new(options: &GpuOptions) -> Result<Gpu> {
+        let instance = instance();
+        let adapters = pollster::block_on(instance.enumerate_adapters(backends()));
+        if adapters.is_empty() {
+            let backend = std::env::var("WGPU_BACKEND").unwrap_or_else(|_| "any".into());
+            return Err(Error::NoAdapter(format!("backends: {backend}")));
+        }
+        let selector = options
+            .adapter
+            .clone()
+            .or_else(|| std::env::var("LATENTVIZ_ADAPTER").ok())
+            .filter(|s| !s.is_empty());
+        let adapter = match selector {
+            Some(sel) => {
+                let by_index = sel.parse::<usize>().ok().and_then(|i| adapters.get(i));
+                let by_name = || {
+                    adapters.iter().find(|a| {
+                        a.get_info()
+                            .name
+                            .to_lowercase()
+                            .contains(&sel.to_lowercase())
+                    })
+                };
+                by_index.or_else(by_name).ok_or_else(|| {
+                    let names: Vec<String> = adapters
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| format!("{i}: {}", a.get_info().name))
+                        .collect();
+                    Error::NoAdapter(format!(
+                        "none matches '{sel}'; available: {}",
+                        names.join(", ")
+                    ))
+                })?
+            }
+            None => adapters
+                .iter()
+                .max_by_key(|a| preference(&a.get_info()))
+                .expect("non-empty"),
+        };
+        Self::open(adapter)
+    }
+
+    fn open(adapter: &wgpu::Adapter) -> Result<Gpu> {
+        let info = adapter.get_info();
+        let wanted = wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+            | wgpu::Features::SUBGROUP
+            | wgpu::Features::SHADER_F16;
+        let features = adapter.features() & wanted;
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("latentviz"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::RequestDevice {
+            adapter: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().push(e.to_string());
+        }));
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            pipelines: Mutex::new(HashMap::new()),
+            uncaptured,
+        })
+    }
+
+    /// A one-line description: name, backend, device type.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// True when this adapter runs on the CPU (lavapipe, llvmpipe, WARP...).
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+            || self.info.name.to_lowercase().contains("llvmpipe")
+    }
+
+    pub fn has_timestamps(&self) -> bool {
+        self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// The compute pipeline for `entry` in `source`, compiled once per `label` and cached.
+    /// Shader and pipeline errors come back as `Error::Gpu` naming the label.
+    pub fn pipeline(
+        &self,
+        label: &str,
+        source: &str,
+        entry: &str,
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key = format!("{label}::{entry}");
+        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&key),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu {
+                context: format!("compiling {key}"),
+                message: e.to_string(),
+            });
+        }
+        let pipeline = Arc::new(pipeline);
+        self.pipelines
+            .lock()
+            .unwrap()
+            .insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Submit recorded work and wait for it; reports any GPU error raised meanwhile.
+    pub fn submit_and_wait(&self, commands: wgpu::CommandBuffer, context: &str) -> Result<()> {
+        let index = self.queue.submit([commands]);
+        self.check(context)?;
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu {
+                context: context.to_string(),
+                message: e.to_string(),
+            })?;
+        self.check(context)
+    }
+
+    /// Return the first error wgpu raised outside a scope since the last check.
+    pub fn check(&self, context: &str) -> Result<()> {
+        let mut errors = self.uncaptured.lock().unwrap();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let message = errors.join("; ");
+        errors.clear();
+        Err(Error::Gpu {
+            context: context.to_string(),
+            message,
+        })
+    }
+
+    /// Wait for all submitted work.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu {
+                context: "waiting for the queue".into(),
+                message: e.to_string(),
+            })?;
+        self.check("waiting for the queue")
+    }
+
+    pub fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
+        self.device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
+    }
+}

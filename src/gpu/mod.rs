@@ -1,0 +1,14 @@
+//! The GPU runtime: adapter and device, buffers, the pipeline cache, dispatch and timing.
+//!
+//! Every call that touches wgpu's instance, adapter, device, polling or mapping lives in this
+//! module, so a wgpu upgrade changes one place.
+
+mod buffer;
+mod context;
+mod dispatch;
+mod timing;
+
+pub use buffer::{BufferSlices, read_buffer};
+pub use context::{AdapterSummary, Gpu, GpuOptions, list_adapters};
+pub use dispatch::{Dispatch, MAX_GROUPS_PER_DIM, workgroups_for};
+pub use timing::{Timer, Timing};

@@ -1,0 +1,144 @@
+//! Elementwise activations: ELU (alpha 1 by default), ReLU, sigmoid; forward and backward.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{check_len, launch};
+use crate::error::Result;
+use crate::gpu::{Dispatch, Gpu, workgroups_for};
+
+const FORWARD: &str = include_str!("../../shaders/activation_forward.wgsl");
+const BACKWARD: &str = include_str!("../../shaders/activation_backward.wgsl");
+const GROUP: u32 = 256;
+const PER_INVOCATION: usize = 4;
+
+/// Mirrors `Params` in activation_forward.wgsl and activation_backward.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct ActivationParams {
+    pub len: u32,
+    pub alpha: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Elu { alpha: f32 },
+    Relu,
+    Sigmoid,
+}
+
+impl Activation {
+    pub const ELU: Activation = Activation::Elu { alpha: 1.0 };
+
+    fn name(self) -> &'static str {
+        match self {
+            Activation::Elu { .. } => "elu",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+
+    fn params(self, len: usize) -> ActivationParams {
+        let alpha = match self {
+            Activation::Elu { alpha } => alpha,
+            _ => 0.0,
+        };
+        ActivationParams {
+            len: len as u32,
+            alpha,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+}
+
+fn groups(len: usize) -> [u32; 3] {
+    workgroups_for(len.div_ceil(PER_INVOCATION), GROUP)
+}
+
+/// y = f(x) over `len` elements.
+pub fn forward(
+    gpu: &Gpu,
+    act: Activation,
+    x: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    len: usize,
+) -> Result<Dispatch> {
+    let op = act.name();
+    check_len(op, "x", x, len)?;
+    check_len(op, "y", y, len)?;
+    let entry = format!("{op}_forward");
+    launch(gpu, op, FORWARD, &entry, &act.params(len), &[x, y], groups(len))
+}
+
+/// dx = dy * f'(x), reading the forward input x and output y.
+pub fn backward(
+    gpu: &Gpu,
+    act: Activation,
+    x: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    dy: &wgpu::Buffer,
+    dx: &wgpu::Buffer,
+    len: usize,
+) -> Result<Dispatch> {
+    let op = act.name();
+    for (name, b) in [("x", x), ("y", y), ("dy", dy), ("dx", dx)] {
+        check_len(op, name, b, len)?;
+    }
+    let entry = format!("{op}_backward");
+    let label = format!("{op} backward");
+    launch(gpu, &label, BACKWARD, &entry, &act.params(len), &[x, y, dy, dx], groups(len))
+}
+
+/// Plain-loop references, named as in the WGSL.
+pub mod cpu {
+    use super::Activation;
+
+    pub fn activation_forward(act: Activation, x: &[f32]) -> Vec<f32> {
+        x.iter()
+            .map(|&v| match act {
+                Activation::Elu { alpha } => {
+                    if v > 0.0 {
+                        v
+                    } else {
+                        alpha * (v.exp() - 1.0)
+                    }
+                }
+                Activation::Relu => v.max(0.0),
+                Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+            })
+            .collect()
+    }
+
+    pub fn activation_backward(act: Activation, x: &[f32], y: &[f32], dy: &[f32]) -> Vec<f32> {
+        (0..x.len())
+            .map(|i| match act {
+                Activation::Elu { alpha } => dy[i] * if x[i] > 0.0 { 1.0 } else { y[i] + alpha },
+                Activation::Relu => {
+                    if x[i] > 0.0 {
+                        dy[i]
+                    } else {
+                        0.0
+                    }
+                }
+                Activation::Sigmoid => dy[i] * y[i] * (1.0 - y[i]),
+            })
+            .collect()
+    }
+
+    /// The same forward pass in f64, for finite-difference checks of `activation_backward`.
+    pub fn activation_f64(act: Activation, v: f64) -> f64 {
+        match act {
+            Activation::Elu { alpha } => {
+                if v > 0.0 {
+                    v
+                } else {
+                    alpha as f64 * (v.exp() - 1.0)
+                }
+            }
+            Activation::Relu => v.max(0.0),
+            Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        }
+    }
+}

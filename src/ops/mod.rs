@@ -1,0 +1,39 @@
+//! One module per op: its params struct (mirrored in WGSL), shape rule, GPU launchers and a
+//! plain-loop CPU reference (`cpu`) with the same names as the WGSL, so the two read side by side.
+
+pub mod activation;
+
+use crate::error::Result;
+use crate::gpu::{Dispatch, Gpu};
+
+/// Build a dispatch of `entry` in `source` with `params` in a uniform buffer at binding 0 and
+/// `buffers` bound whole at bindings 1, 2, ...
+pub fn launch<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    label: &str,
+    source: &str,
+    entry: &str,
+    params: &P,
+    buffers: &[&wgpu::Buffer],
+    groups: [u32; 3],
+) -> Result<Dispatch> {
+    let pipeline = gpu.pipeline(label, source, entry)?;
+    let uniform = gpu.uniform(&format!("{label} params"), params);
+    let mut resources = vec![uniform.as_entire_binding()];
+    resources.extend(buffers.iter().map(|b| b.as_entire_binding()));
+    Ok(Dispatch::new(gpu, &format!("{label}::{entry}"), pipeline, &resources, groups))
+}
+
+/// Check that `buffer` holds at least `len` f32 values.
+pub fn check_len(op: &str, name: &str, buffer: &wgpu::Buffer, len: usize) -> Result<()> {
+    if (buffer.size() as usize) < len * 4 {
+        return Err(crate::Error::shape(
+            op,
+            format!(
+                "buffer '{name}' holds {} values, {len} needed",
+                buffer.size() / 4
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Shared test helpers: one GPU per test binary, seeded inputs, tolerances.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use latentviz::{Gpu, GpuOptions};
+
+/// The test GPU. In CI (CI=true) a missing adapter fails the test rather than skipping it.
+pub fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| match Gpu::new(&GpuOptions::default()) {
+        Ok(g) => g,
+        Err(e) => panic!("GPU tests need an adapter: {e}"),
+    })
+}
+
+/// Largest |a - b| / (1 + |b|) over two slices of equal length.
+pub fn max_rel_err(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
+        .fold(0.0, f32::max)
+}
+
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert!(got.iter().all(|v| v.is_finite()), "{what}: non-finite output");
+    let err = max_rel_err(got, want);
+    assert!(err <= tol, "{what}: max relative error {err} > {tol}");
+}
