@@ -2,6 +2,7 @@
 //! plain-loop CPU reference (`cpu`) with the same names as the WGSL, so the two read side by side.
 
 pub mod activation;
+pub mod gather;
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu};
