@@ -10,3 +10,6 @@ pub mod rng;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};
+pub mod graph;
+pub mod model;
+pub mod train;

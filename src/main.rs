@@ -1,1 +1,242 @@
-fn main(){}
+//! The `latentviz` command line: thin wrappers that parse, call the library and report.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use latentviz::data::mnist::{self, Split};
+use latentviz::graph::ParamStore;
+use latentviz::ops::loss::LossKind;
+use latentviz::ops::optim::Optimizer;
+use latentviz::train::{self, TrainConfig};
+use latentviz::{Gpu, GpuOptions, model};
+
+#[derive(Parser)]
+#[command(name = "latentviz", version, about = "Make the latent space of neural networks visible")]
+struct Cli {
+    /// Adapter to use: an index from `latentviz info` or part of its name
+    /// (default: $LATENTVIZ_ADAPTER, else the best GPU, else a CPU driver).
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the adapters, and the chosen one's backend, type, limits and features.
+    Info,
+    /// Download data sets.
+    Data {
+        #[command(subcommand)]
+        what: DataCommand,
+    },
+    /// Train the seed MNIST autoencoder on the GPU.
+    Train(TrainArgs),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Download the four MNIST files, verify their SHA-256 and store them.
+    Mnist {
+        /// Where to store them (default: the cache directory `--data` defaults to).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Base URL of the mirror.
+        #[arg(long, default_value = latentviz::data::download::DEFAULT_MIRROR)]
+        url: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OptimizerArg {
+    Rmsprop,
+    Adam,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LossArg {
+    Bce,
+    Mse,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Directory with the MNIST IDX files (gzipped or raw). Default: the download cache.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Evaluate on the first N test images only (default: all 10,000).
+    #[arg(long)]
+    test_limit: Option<usize>,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f32,
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Rmsprop)]
+    optimizer: OptimizerArg,
+    #[arg(long, value_enum, default_value_t = LossArg::Bce)]
+    loss: LossArg,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Read the loss back every this many steps.
+    #[arg(long, default_value_t = 10)]
+    loss_every: usize,
+    /// Where to save the trained weights (safetensors).
+    #[arg(long)]
+    out: PathBuf,
+    /// Write one JSON object per epoch here.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let options = GpuOptions {
+        adapter: cli.adapter.clone(),
+    };
+    match cli.command {
+        Command::Info => info(&options),
+        Command::Data { what } => match what {
+            DataCommand::Mnist { dir, url } => {
+                let dir = dir.unwrap_or_else(latentviz::data::download::default_cache_dir);
+                let files = latentviz::data::download::download_mnist(&url, &dir, true)?;
+                for f in files {
+                    println!("{}", f.display());
+                }
+                Ok(())
+            }
+        },
+        Command::Train(args) => train_cmd(&options, args),
+    }
+}
+
+fn info(options: &GpuOptions) -> Result<()> {
+    println!("adapters:");
+    for a in latentviz::gpu::list_adapters() {
+        println!(
+            "  {}: {} [{}, {}] {}",
+            a.index, a.name, a.backend, a.device_type, a.driver
+        );
+    }
+    let gpu = Gpu::new(options)?;
+    println!("chosen: {}", gpu.describe());
+    println!("  backend: {:?}", gpu.info.backend);
+    println!("  device type: {:?}", gpu.info.device_type);
+    println!("  driver: {} {}", gpu.info.driver, gpu.info.driver_info);
+    println!("  features: {:?}", gpu.features);
+    let l = &gpu.limits;
+    println!("  limits:");
+    println!("    max_buffer_size: {}", l.max_buffer_size);
+    println!(
+        "    max_storage_buffer_binding_size: {}",
+        l.max_storage_buffer_binding_size
+    );
+    println!(
+        "    max_storage_buffers_per_shader_stage: {}",
+        l.max_storage_buffers_per_shader_stage
+    );
+    println!(
+        "    max_compute_workgroup_storage_size: {}",
+        l.max_compute_workgroup_storage_size
+    );
+    println!(
+        "    max_compute_invocations_per_workgroup: {}",
+        l.max_compute_invocations_per_workgroup
+    );
+    println!(
+        "    max_compute_workgroups_per_dimension: {}",
+        l.max_compute_workgroups_per_dimension
+    );
+    Ok(())
+}
+
+fn train_cmd(options: &GpuOptions, a: TrainArgs) -> Result<()> {
+    let dir = a
+        .data
+        .clone()
+        .unwrap_or_else(latentviz::data::download::default_cache_dir);
+    let mut train_set = mnist::load(&dir, Split::Train)?;
+    let mut test_set = mnist::load(&dir, Split::Test)?;
+    if let Some(n) = a.limit {
+        if n == 0 {
+            bail!("--limit must be at least 1");
+        }
+        train_set = train_set.subset(n);
+    }
+    if let Some(n) = a.test_limit {
+        test_set = test_set.subset(n);
+    }
+    // Fail on an unwritable output before hours of training, not after.
+    latentviz::io::check_writable(&a.out)?;
+    if let Some(m) = &a.metrics {
+        latentviz::io::check_writable(m)?;
+    }
+    let gpu = Gpu::new(options)?;
+    eprintln!(
+        "training on {} ({} train / {} test images, batch {}, {} epochs)",
+        gpu.describe(),
+        train_set.len(),
+        test_set.len(),
+        a.batch,
+        a.epochs
+    );
+    let optimizer = match a.optimizer {
+        OptimizerArg::Rmsprop => Optimizer::rmsprop(a.lr),
+        OptimizerArg::Adam => Optimizer::adam(a.lr),
+    };
+    let loss = match a.loss {
+        LossArg::Bce => LossKind::BceWithLogits,
+        LossArg::Mse => LossKind::Mse,
+    };
+    let cfg = TrainConfig {
+        epochs: a.epochs,
+        batch: a.batch,
+        optimizer,
+        loss,
+        seed: a.seed,
+        loss_every: a.loss_every,
+        progress: !a.quiet,
+    };
+    let mut store = ParamStore::new(a.seed);
+    let mut lines = String::new();
+    let metrics_path = a.metrics.clone();
+    train::train_autoencoder(
+        &gpu,
+        &mut store,
+        model::mnist_autoencoder,
+        &train_set.images,
+        &test_set.images,
+        &cfg,
+        |m| {
+            eprintln!(
+                "epoch {}: train loss {:.4}, test loss {:.4} (mean image {:.4}), {:.1} s, {:.0} images/s",
+                m.epoch, m.train_loss, m.test_loss, m.mean_image_loss, m.seconds, m.images_per_second
+            );
+            if let Some(path) = &metrics_path {
+                lines.push_str(&serde_json::to_string(m).expect("serializable"));
+                lines.push('\n');
+                latentviz::io::write_bytes_atomic(path, lines.as_bytes())?;
+            }
+            Ok(())
+        },
+    )?;
+    let metadata = vec![
+        ("model".to_string(), "mnist_autoencoder".to_string()),
+        ("epochs".to_string(), a.epochs.to_string()),
+        ("seed".to_string(), a.seed.to_string()),
+    ];
+    store
+        .save(&gpu, &a.out, &metadata)
+        .with_context(|| format!("saving the model to {}", a.out.display()))?;
+    eprintln!("saved {}", a.out.display());
+    Ok(())
+}
