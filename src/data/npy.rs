@@ -15,8 +15,13 @@ use crate::{Error, Result};
 pub fn read_f32_2d(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bad = |reason: String| Error::bad_data(path, reason);
-    let npy = npyz::NpyFile::new(&bytes[..])
+    // Parse the header first, so the data length is known exactly.
+    let mut cursor = std::io::Cursor::new(&bytes[..]);
+    let header = npyz::NpyHeader::from_reader(&mut cursor)
         .map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
+    let body = &bytes[cursor.position() as usize..];
+    let have = body.len();
+    let npy = npyz::NpyFile::with_header(header, body);
 
     let shape = npy.shape().to_vec();
     let [rows, cols] = shape[..] else {
@@ -33,18 +38,17 @@ pub fn read_f32_2d(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
     let truncated = |e: std::io::Error| {
         bad(format!(
             "truncated or corrupt data for shape {shape:?} ({}): {e}",
-            dtype.descr()
+            dtype_name(&dtype)
         ))
     };
     // Check the length before reading: a corrupt header could otherwise ask for a huge vector.
     if let Some(size) = float_bytes {
         let need = rows.checked_mul(cols).and_then(|n| n.checked_mul(size));
-        if need.is_none_or(|need| need > bytes.len()) {
+        if need.is_none_or(|need| need > have) {
             return Err(bad(format!(
-                "truncated data: shape {shape:?} ({}) needs {} data bytes, the whole file is {} bytes",
-                dtype.descr(),
+                "truncated data: shape {shape:?} ({}) needs {} data bytes, the file holds {have}",
+                dtype_name(&dtype),
                 need.map_or("too many".to_string(), |n| n.to_string()),
-                bytes.len()
             )));
         }
     }
@@ -60,7 +64,7 @@ pub fn read_f32_2d(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
         _ => {
             return Err(bad(format!(
                 "unsupported dtype {}: expected float32 or float64",
-                dtype.descr()
+                dtype_name(&dtype)
             )));
         }
     };
@@ -119,4 +123,12 @@ fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], data: &[
 
 fn to_usize(path: &Path, v: u64) -> Result<usize> {
     usize::try_from(v).map_err(|_| Error::bad_data(path, format!("dimension {v} is too large")))
+}
+
+/// `<f4`, `|u1`... for plain dtypes; NumPy's dtype description for structured ones.
+fn dtype_name(dtype: &DType) -> String {
+    match dtype {
+        DType::Plain(ts) => ts.to_string(),
+        other => format!("structured {}", other.descr()),
+    }
 }
