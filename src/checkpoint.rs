@@ -50,24 +50,32 @@ pub fn save(path: &Path, tensors: &[NamedTensor], metadata: &[(String, String)])
     }
     let info: Option<HashMap<String, String>> =
         (!metadata.is_empty()).then(|| metadata.iter().cloned().collect());
-    let file = safetensors::serialize(views, info).map_err(|e| {
-        Error::InvalidArgument(format!("checkpoint {}: {e}", path.display()))
-    })?;
+    let file = safetensors::serialize(views, info)
+        .map_err(|e| Error::InvalidArgument(format!("checkpoint {}: {e}", path.display())))?;
     write_bytes_atomic(path, &file)
 }
 
 /// Loads every tensor of a safetensors file written by [`save`], sorted by name.
 pub fn load(path: &Path) -> Result<Vec<NamedTensor>> {
-    load_with_metadata(path).map(|(tensors, _)| tensors)
+    load_with_metadata(path).map(|c| c.tensors)
 }
 
 /// The metadata of a checkpoint, sorted by key.
 pub fn metadata(path: &Path) -> Result<Vec<(String, String)>> {
-    load_with_metadata(path).map(|(_, metadata)| metadata)
+    load_with_metadata(path).map(|c| c.metadata)
 }
 
-/// Tensors (sorted by name) and metadata (sorted by key) of a checkpoint, from one read.
-pub fn load_with_metadata(path: &Path) -> Result<(Vec<NamedTensor>, Vec<(String, String)>)> {
+/// A whole checkpoint file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// Sorted by name.
+    pub tensors: Vec<NamedTensor>,
+    /// Sorted by key.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Tensors and metadata of a checkpoint, from one read.
+pub fn load_with_metadata(path: &Path) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| {
         Error::bad_data(
@@ -107,5 +115,5 @@ pub fn load_with_metadata(path: &Path) -> Result<(Vec<NamedTensor>, Vec<(String,
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     metadata.sort();
-    Ok((tensors, metadata))
+    Ok(Checkpoint { tensors, metadata })
 }

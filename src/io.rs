@@ -15,10 +15,7 @@ use crate::{Error, Result};
 /// On any error (from the closure, the disk, or an unwritable directory) nothing new is left at
 /// `path`, and a file that was already there keeps its old content. The parent directory must
 /// exist; an unwritable or missing one gives `Error::Io` naming `path`.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let dir = parent_dir(path);
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", file_name_for_tmp(path)))
@@ -29,10 +26,7 @@ pub fn write_atomic(
                 path,
                 std::io::Error::new(
                     e.kind(),
-                    format!(
-                        "cannot create a file in directory {}: {e}",
-                        dir.display()
-                    ),
+                    format!("cannot create a file in directory {}: {e}", dir.display()),
                 ),
             )
         })?;

@@ -42,8 +42,8 @@ fn round_trip_with_metadata() {
     let mut want_meta = meta.clone();
     want_meta.sort();
     assert_eq!(checkpoint::metadata(&path).unwrap(), want_meta);
-    let (t, m) = checkpoint::load_with_metadata(&path).unwrap();
-    assert_eq!((t, m), (sorted(saved), want_meta));
+    let c = checkpoint::load_with_metadata(&path).unwrap();
+    assert_eq!((c.tensors, c.metadata), (sorted(saved), want_meta));
 
     // No metadata at all; saving over the old file replaces it.
     let one = vec![("w".to_string(), vec![2], vec![1.5, -0.0])];
@@ -61,7 +61,11 @@ fn save_rejects_bad_input_and_writes_nothing() {
     let wrong_len = vec![("w".to_string(), vec![2, 3], vec![0.0; 5])];
     let err = checkpoint::save(&path, &wrong_len, &[]).unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");
-    assert!(err.to_string().contains("'w' has shape [2, 3] but 5 values"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("'w' has shape [2, 3] but 5 values"),
+        "{err}"
+    );
 
     let twice = vec![
         ("w".to_string(), vec![1], vec![0.0]),
@@ -116,7 +120,8 @@ fn truncated_and_corrupt_files_are_clear_errors() {
 
     // A valid file holding a non-f32 tensor.
     let bytes = [1u8, 2, 3, 4];
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::U8, vec![4], &bytes).unwrap();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::U8, vec![4], &bytes).unwrap();
     let u8_file = safetensors::serialize([("ids", view)], None).unwrap();
     let p = dir.path().join("u8.safetensors");
     std::fs::write(&p, &u8_file).unwrap();

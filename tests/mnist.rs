@@ -27,7 +27,9 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// Three 2×5 images; pixel k (counting through all images) is 2k, except the last, 255.
 fn small_images() -> Vec<u8> {
-    let pixels: Vec<u8> = (0..30).map(|i| if i == 29 { 255 } else { i as u8 * 2 }).collect();
+    let pixels: Vec<u8> = (0..30)
+        .map(|i| if i == 29 { 255 } else { i as u8 * 2 })
+        .collect();
     idx(0x08, &[3, 2, 5], &pixels)
 }
 
@@ -108,7 +110,10 @@ fn real_train_and_all_splits() {
     let all = mnist::load(Path::new(REAL), Split::All).unwrap();
     assert_eq!(all.len(), 70_000);
     assert_eq!(all.labels[59_999], train.labels[59_999]);
-    assert_eq!(all.labels[60_000], 7, "test images follow the training images");
+    assert_eq!(
+        all.labels[60_000], 7,
+        "test images follow the training images"
+    );
     assert_eq!(all.image(123), train.image(123));
 }
 
@@ -131,7 +136,11 @@ fn gz_is_preferred_and_raw_is_the_fallback() {
     let dir = tempfile::tempdir().unwrap();
     // Raw images, gzipped labels: each is found under its own name.
     write(dir.path(), TEST_IMAGES, &small_images());
-    write(dir.path(), &format!("{TEST_LABELS}.gz"), &gzip(&small_labels()));
+    write(
+        dir.path(),
+        &format!("{TEST_LABELS}.gz"),
+        &gzip(&small_labels()),
+    );
     // A raw labels file that disagrees: the .gz one must win.
     write(dir.path(), TEST_LABELS, &idx(0x08, &[3], &[1, 1, 1]));
     let m = mnist::load(dir.path(), Split::Test).unwrap();
@@ -141,7 +150,11 @@ fn gz_is_preferred_and_raw_is_the_fallback() {
 #[test]
 fn read_idx_returns_dims_and_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "x.idx", &gzip(&idx(0x08, &[2, 3], &[1, 2, 3, 4, 5, 6])));
+    let path = write(
+        dir.path(),
+        "x.idx",
+        &gzip(&idx(0x08, &[2, 3], &[1, 2, 3, 4, 5, 6])),
+    );
     let (dims, data) = mnist::read_idx(&path).unwrap();
     assert_eq!(dims, vec![2, 3]);
     assert_eq!(data, vec![1, 2, 3, 4, 5, 6]);
@@ -180,7 +193,10 @@ fn missing_directory_is_a_clear_error() {
     let err = mnist::load(&missing, Split::Test).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Io { .. }), "{msg}");
-    assert!(msg.contains("nope") && msg.contains("does not exist"), "{msg}");
+    assert!(
+        msg.contains("nope") && msg.contains("does not exist"),
+        "{msg}"
+    );
     assert!(msg.contains("latentviz data mnist"), "{msg}");
 }
 
@@ -195,7 +211,10 @@ fn missing_file_names_what_was_tried() {
     assert!(msg.contains("latentviz data mnist"), "{msg}");
     // Train files are absent too.
     let err = mnist::load(dir.path(), Split::Train).unwrap_err();
-    assert!(err.to_string().contains("train-images-idx3-ubyte.gz"), "{err}");
+    assert!(
+        err.to_string().contains("train-images-idx3-ubyte.gz"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -228,7 +247,9 @@ fn truncated_data_raw_and_gz() {
         let path = write(dir.path(), name, &content);
         let reason = bad_data_reason(mnist::read_idx(&path).unwrap_err(), &path);
         assert!(
-            reason.contains("truncated data: dimensions [3, 2, 5] need 30 data bytes, the file holds 23"),
+            reason.contains(
+                "truncated data: dimensions [3, 2, 5] need 30 data bytes, the file holds 23"
+            ),
             "{name}: {reason}"
         );
     }
@@ -241,7 +262,10 @@ fn truncated_data_raw_and_gz() {
     long.push(4);
     let path = write(dir.path(), "long", &long);
     let reason = bad_data_reason(mnist::read_idx(&path).unwrap_err(), &path);
-    assert!(reason.contains("1 unexpected bytes after the data"), "{reason}");
+    assert!(
+        reason.contains("1 unexpected bytes after the data"),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use npyz::WriterBuilder;
 fn handmade(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
     let order = if fortran { "True" } else { "False" };
     let mut dict = format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
-    while (10 + dict.len() + 1) % 64 != 0 {
+    while !(10 + dict.len() + 1).is_multiple_of(64) {
         dict.push(' ');
     }
     dict.push('\n');
@@ -59,7 +59,11 @@ fn handmade_c_order_f32_reads_row_major() {
     let dir = tempfile::tempdir().unwrap();
     let values = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
     let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let path = write(dir.path(), "c.npy", &handmade("<f4", false, "(2, 3)", &data));
+    let path = write(
+        dir.path(),
+        "c.npy",
+        &handmade("<f4", false, "(2, 3)", &data),
+    );
     assert_eq!(npy::read_f32_2d(&path).unwrap(), (2, 3, values.to_vec()));
 }
 
@@ -78,7 +82,11 @@ fn f64_big_endian_and_fortran_order() {
     // Big-endian float32, C order.
     let values = [0.5f32, -2.25, 1e-3, 7.0];
     let data: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
-    let path = write(dir.path(), "be.npy", &handmade(">f4", false, "(4, 1)", &data));
+    let path = write(
+        dir.path(),
+        "be.npy",
+        &handmade(">f4", false, "(4, 1)", &data),
+    );
     assert_eq!(npy::read_f32_2d(&path).unwrap(), (4, 1, values.to_vec()));
 
     // float64 written through npyz, values that are not exact in f32: rounded to nearest.
@@ -128,7 +136,11 @@ fn wrong_rank_is_named() {
     assert_eq!(reason, "expected a 2-D array, got shape [3]");
 
     let data = vec![0u8; 2 * 2 * 2 * 4];
-    let path = write(dir.path(), "cube.npy", &handmade("<f4", false, "(2, 2, 2)", &data));
+    let path = write(
+        dir.path(),
+        "cube.npy",
+        &handmade("<f4", false, "(2, 2, 2)", &data),
+    );
     let reason = bad_data_reason(npy::read_f32_2d(&path).unwrap_err(), &path);
     assert_eq!(reason, "expected a 2-D array, got shape [2, 2, 2]");
 }
@@ -170,7 +182,10 @@ fn corrupt_and_truncated_files() {
         &handmade("<f4", false, "(4000000000, 4000000000)", &[0u8; 16]),
     );
     let reason = bad_data_reason(npy::read_f32_2d(&path).unwrap_err(), &path);
-    assert!(reason.starts_with("truncated data: shape [4000000000, 4000000000]"), "{reason}");
+    assert!(
+        reason.starts_with("truncated data: shape [4000000000, 4000000000]"),
+        "{reason}"
+    );
 
     // Not an .npy at all, an empty file, a damaged header dict, a header cut in half.
     let mut broken_dict = good.clone();
@@ -184,7 +199,10 @@ fn corrupt_and_truncated_files() {
     for (name, bytes) in cases {
         let path = write(dir.path(), name, bytes);
         let reason = bad_data_reason(npy::read_f32_2d(&path).unwrap_err(), &path);
-        assert!(reason.starts_with("not a valid .npy file"), "{name}: {reason}");
+        assert!(
+            reason.starts_with("not a valid .npy file"),
+            "{name}: {reason}"
+        );
     }
 
     // A missing file is an I/O error naming it.
@@ -201,6 +219,9 @@ fn write_checks_length_and_leaves_nothing_on_error() {
     let path = dir.path().join("m.npy");
     let err = npy::write_f32_2d(&path, 2, 3, &[0.0; 5]).unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");
-    assert!(err.to_string().contains("2x3 needs 6 values, got 5"), "{err}");
+    assert!(
+        err.to_string().contains("2x3 needs 6 values, got 5"),
+        "{err}"
+    );
     assert!(!path.exists());
 }

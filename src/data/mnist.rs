@@ -198,7 +198,12 @@ fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
 pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bytes = if is_gzip(&raw) {
-        gunzip(path, &raw)?
+        gunzip(&raw).map_err(|e| {
+            Error::bad_data(
+                path,
+                format!("corrupt gzip data ({e}); delete the file and download it again"),
+            )
+        })?
     } else {
         raw
     };
@@ -210,17 +215,10 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 
-/// Decompresses a whole gzip stream; a damaged or cut-off stream is `Error::BadData` on `path`.
-pub(crate) fn gunzip(path: &Path, gz: &[u8]) -> Result<Vec<u8>> {
+/// Decompresses a whole gzip stream; fails on a damaged or cut-off stream (checksums included).
+pub(crate) fn gunzip(gz: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(gz)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            Error::bad_data(
-                path,
-                format!("corrupt gzip data ({e}); delete the file and download it again"),
-            )
-        })?;
+    flate2::read::MultiGzDecoder::new(gz).read_to_end(&mut out)?;
     Ok(out)
 }
 

@@ -90,7 +90,11 @@ pub fn write_f32_2d(path: &Path, rows: usize, cols: usize, data: &[f32]) -> Resu
     if rows.checked_mul(cols) != Some(data.len()) {
         return Err(Error::shape(
             "npy::write_f32_2d",
-            format!("{rows}x{cols} needs {} values, got {}", rows * cols, data.len()),
+            format!(
+                "{rows}x{cols} needs {} values, got {}",
+                rows * cols,
+                data.len()
+            ),
         ));
     }
     write_npy(path, &[rows as u64, cols as u64], data)
