@@ -3,7 +3,8 @@
 //! The content goes to a temporary file in the destination's own directory (so the final rename
 //! stays on one file system), is flushed and fsynced, and is then renamed over the destination.
 //! If anything fails on the way, the temporary file is removed and whatever was at the
-//! destination before is left untouched.
+//! destination before is left untouched. A replaced file keeps its permissions; a new one gets
+//! those `File::create` would give it.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -17,19 +18,22 @@ use crate::{Error, Result};
 /// exist; an unwritable or missing one gives `Error::Io` naming `path`.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let dir = parent_dir(path);
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", file_name_for_tmp(path)))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| {
-            Error::io(
-                path,
-                std::io::Error::new(
-                    e.kind(),
-                    format!("cannot create a file in directory {}: {e}", dir.display()),
-                ),
-            )
-        })?;
+    let existing = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let prefix = format!(".{}.", file_name_for_tmp(path));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // tempfile creates 0600 files; ask for what `File::create` gives (0666 less the umask).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder.tempfile_in(&dir).map_err(|e| {
+        Error::io(
+            path,
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot create a file in directory {}: {e}", dir.display()),
+            ),
+        )
+    })?;
 
     // The closure writes through a buffer; flush it before syncing so every byte is on disk.
     let mut out = BufWriter::new(tmp);
@@ -37,6 +41,11 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
     let tmp = out
         .into_inner()
         .map_err(|e| Error::io(path, e.into_error()))?;
+    if let Some(perms) = existing {
+        tmp.as_file()
+            .set_permissions(perms)
+            .map_err(|e| Error::io(path, e))?;
+    }
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
 
     // Rename over the destination. On failure `persist` hands the temporary file back and
@@ -149,6 +158,23 @@ mod tests {
         let err = write_bytes_atomic(&path, b"data").unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn permissions_like_file_create_and_kept_on_replace() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.bin");
+        std::fs::write(&plain, b"x").unwrap();
+        let atomic = dir.path().join("atomic.bin");
+        write_bytes_atomic(&atomic, b"x").unwrap();
+        assert_eq!(mode(&atomic), mode(&plain), "same mode as File::create");
+
+        std::fs::set_permissions(&atomic, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_bytes_atomic(&atomic, b"y").unwrap();
+        assert_eq!(mode(&atomic), 0o640, "a replaced file keeps its mode");
     }
 
     #[test]
