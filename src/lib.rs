@@ -3,8 +3,11 @@
 //! Every computation runs as a hand-written WGSL compute kernel through wgpu; every kernel has a
 //! plain-loop CPU reference in `ops` that the tests hold it against.
 
+pub mod checkpoint;
+pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod io;
 pub mod ops;
 pub mod rng;
 

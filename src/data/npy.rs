@@ -1,0 +1,138 @@
+//! 2-D `.npy` arrays for exchanging embeddings and labels with NumPy.
+//!
+//! Reading accepts float32 or float64 (either byte order), in C or Fortran order, and returns
+//! row-major `f32`. Writing produces little-endian float32 matrices and 1-D label vectors
+//! (uint8 or int64), each written atomically.
+
+use std::path::Path;
+
+use npyz::{DType, Order, TypeChar, WriterBuilder};
+
+use crate::io::write_atomic;
+use crate::{Error, Result};
+
+/// Reads a 2-D float32/float64 `.npy` file as `(rows, cols, row-major f32 data)`.
+pub fn read_f32_2d(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |reason: String| Error::bad_data(path, reason);
+    // Parse the header first, so the data length is known exactly.
+    let mut cursor = std::io::Cursor::new(&bytes[..]);
+    let header = npyz::NpyHeader::from_reader(&mut cursor)
+        .map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
+    let body = &bytes[cursor.position() as usize..];
+    let have = body.len();
+    let npy = npyz::NpyFile::with_header(header, body);
+
+    let shape = npy.shape().to_vec();
+    let [rows, cols] = shape[..] else {
+        return Err(bad(format!("expected a 2-D array, got shape {shape:?}")));
+    };
+    let (rows, cols) = (to_usize(path, rows)?, to_usize(path, cols)?);
+    let order = npy.order();
+
+    let dtype = npy.dtype();
+    let float_bytes = match &dtype {
+        DType::Plain(ts) if ts.type_char() == TypeChar::Float => ts.num_bytes(),
+        _ => None,
+    };
+    let truncated = |e: std::io::Error| {
+        bad(format!(
+            "truncated or corrupt data for shape {shape:?} ({}): {e}",
+            dtype_name(&dtype)
+        ))
+    };
+    // Check the length before reading: a corrupt header could otherwise ask for a huge vector.
+    if let Some(size) = float_bytes {
+        let need = rows.checked_mul(cols).and_then(|n| n.checked_mul(size));
+        if need.is_none_or(|need| need > have) {
+            return Err(bad(format!(
+                "truncated data: shape {shape:?} ({}) needs {} data bytes, the file holds {have}",
+                dtype_name(&dtype),
+                need.map_or("too many".to_string(), |n| n.to_string()),
+            )));
+        }
+    }
+    let stored: Vec<f32> = match float_bytes {
+        Some(4) => npy.into_vec::<f32>().map_err(truncated)?,
+        // Narrowing to f32 is the point: every consumer of these arrays computes in f32.
+        Some(8) => npy
+            .into_vec::<f64>()
+            .map_err(truncated)?
+            .into_iter()
+            .map(|v| v as f32)
+            .collect(),
+        _ => {
+            return Err(bad(format!(
+                "unsupported dtype {}: expected float32 or float64",
+                dtype_name(&dtype)
+            )));
+        }
+    };
+
+    let data = match order {
+        Order::C => stored,
+        // Fortran order stores column after column: element (r, c) sits at c * rows + r.
+        Order::Fortran => {
+            let mut data = vec![0.0; stored.len()];
+            for c in 0..cols {
+                for r in 0..rows {
+                    data[r * cols + c] = stored[c * rows + r];
+                }
+            }
+            data
+        }
+    };
+    Ok((rows, cols, data))
+}
+
+/// Writes a `rows × cols` row-major f32 matrix as a float32 `.npy`, atomically.
+pub fn write_f32_2d(path: &Path, rows: usize, cols: usize, data: &[f32]) -> Result<()> {
+    if rows.checked_mul(cols) != Some(data.len()) {
+        return Err(Error::shape(
+            "npy::write_f32_2d",
+            format!(
+                "{rows}x{cols} needs {} values, got {}",
+                rows * cols,
+                data.len()
+            ),
+        ));
+    }
+    write_npy(path, &[rows as u64, cols as u64], data)
+}
+
+/// Writes labels as a 1-D uint8 `.npy`, atomically.
+pub fn write_labels_u8(path: &Path, labels: &[u8]) -> Result<()> {
+    write_npy(path, &[labels.len() as u64], labels)
+}
+
+/// Writes labels as a 1-D int64 `.npy` (NumPy's default integer), atomically.
+pub fn write_labels_i64(path: &Path, labels: &[i64]) -> Result<()> {
+    write_npy(path, &[labels.len() as u64], labels)
+}
+
+/// Writes `data` in C order with the given shape and `T`'s default (little-endian) dtype.
+fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], data: &[T]) -> Result<()> {
+    write_atomic(path, |w| {
+        let io = |e| Error::io(path, e);
+        let mut writer = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(w)
+            .begin_nd()
+            .map_err(io)?;
+        writer.extend(data.iter().copied()).map_err(io)?;
+        writer.finish().map_err(io)
+    })
+}
+
+fn to_usize(path: &Path, v: u64) -> Result<usize> {
+    usize::try_from(v).map_err(|_| Error::bad_data(path, format!("dimension {v} is too large")))
+}
+
+/// `<f4`, `|u1`... for plain dtypes; NumPy's dtype description for structured ones.
+fn dtype_name(dtype: &DType) -> String {
+    match dtype {
+        DType::Plain(ts) => ts.to_string(),
+        other => format!("structured {}", other.descr()),
+    }
+}
