@@ -60,6 +60,25 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| w.write_all(bytes).map_err(|e| Error::io(path, e)))
 }
 
+/// Fails with `Error::Io` naming `path` unless a file can be created in its directory: lets a
+/// long job refuse an unwritable output before it starts rather than after.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    tempfile::Builder::new()
+        .prefix(".latentviz-write-check.")
+        .tempfile_in(&dir)
+        .map(drop)
+        .map_err(|e| {
+            Error::io(
+                path,
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write in directory {}: {e}", dir.display()),
+                ),
+            )
+        })
+}
+
 /// The directory `path` lives in (`.` for a bare file name).
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {

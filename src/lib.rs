@@ -5,14 +5,15 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod bench;
 pub mod error;
 pub mod gpu;
+pub mod graph;
 pub mod io;
+pub mod model;
 pub mod ops;
 pub mod rng;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};
-pub mod graph;
-pub mod model;
-pub mod train;

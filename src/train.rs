@@ -42,7 +42,7 @@ pub struct EpochMetrics {
 }
 
 fn check_rows(what: &str, data: &[f32], row_len: usize) -> Result<usize> {
-    if row_len == 0 || data.len() % row_len != 0 || data.is_empty() {
+    if row_len == 0 || !data.len().is_multiple_of(row_len) || data.is_empty() {
         return Err(Error::shape(
             what,
             format!("{} values do not form rows of {row_len}", data.len()),

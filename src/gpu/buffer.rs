@@ -142,7 +142,7 @@ impl BufferSlices {
         row_len: usize,
         max_binding_bytes: Option<u64>,
     ) -> Result<BufferSlices> {
-        if row_len == 0 || data.len() % row_len != 0 {
+        if row_len == 0 || !data.len().is_multiple_of(row_len) {
             return Err(Error::shape(
                 label,
                 format!("{} values do not split into rows of {row_len}", data.len()),
