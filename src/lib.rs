@@ -3,9 +3,9 @@
 //! Every computation runs as a hand-written WGSL compute kernel through wgpu; every kernel has a
 //! plain-loop CPU reference in `ops` that the tests hold it against.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
-pub mod bench;
 pub mod error;
 pub mod gpu;
 pub mod graph;

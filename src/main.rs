@@ -13,7 +13,11 @@ use latentviz::train::{self, TrainConfig};
 use latentviz::{Gpu, GpuOptions, model};
 
 #[derive(Parser)]
-#[command(name = "latentviz", version, about = "Make the latent space of neural networks visible")]
+#[command(
+    name = "latentviz",
+    version,
+    about = "Make the latent space of neural networks visible"
+)]
 struct Cli {
     /// Adapter to use: an index from `latentviz info` or part of its name
     /// (default: $LATENTVIZ_ADAPTER, else the best GPU, else a CPU driver).
@@ -219,7 +223,12 @@ fn train_cmd(options: &GpuOptions, a: TrainArgs) -> Result<()> {
         |m| {
             eprintln!(
                 "epoch {}: train loss {:.4}, test loss {:.4} (mean image {:.4}), {:.1} s, {:.0} images/s",
-                m.epoch, m.train_loss, m.test_loss, m.mean_image_loss, m.seconds, m.images_per_second
+                m.epoch,
+                m.train_loss,
+                m.test_loss,
+                m.mean_image_loss,
+                m.seconds,
+                m.images_per_second
             );
             if let Some(path) = &metrics_path {
                 lines.push_str(&serde_json::to_string(m).expect("serializable"));

@@ -73,7 +73,11 @@ pub fn infer(
             cache = Some((rows, exec, built));
         }
         let (_, exec, built) = cache.as_ref().unwrap();
-        exec.set_input(gpu, built.input, &data[start * row_len..(start + rows) * row_len])?;
+        exec.set_input(
+            gpu,
+            built.input,
+            &data[start * row_len..(start + rows) * row_len],
+        )?;
         gpu.run("inference", &exec.dispatches(&[]))?;
         out.extend(exec.read(gpu, built.output)?);
     }
@@ -112,7 +116,11 @@ pub fn evaluate(
             cache = Some((rows, exec, built));
         }
         let (_, exec, built) = cache.as_mut().unwrap();
-        exec.set_input(gpu, built.input, &images[start * row_len..(start + rows) * row_len])?;
+        exec.set_input(
+            gpu,
+            built.input,
+            &images[start * row_len..(start + rows) * row_len],
+        )?;
         exec.submit_step(gpu, &[])?;
         let (sum, _) = exec.take_loss(gpu)?;
         total += sum * rows as f64;

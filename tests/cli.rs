@@ -86,7 +86,10 @@ fn no_adapter_says_what_to_install() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no GPU adapter") && err.contains("mesa-vulkan-drivers"), "{err}");
+    assert!(
+        err.contains("no GPU adapter") && err.contains("mesa-vulkan-drivers"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -113,7 +116,13 @@ fn trains_saves_and_writes_metrics() {
     assert!(ok, "{err}");
     let line = std::fs::read_to_string(&metrics).unwrap();
     let m: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
-    for key in ["epoch", "train_loss", "test_loss", "mean_image_loss", "seconds"] {
+    for key in [
+        "epoch",
+        "train_loss",
+        "test_loss",
+        "mean_image_loss",
+        "seconds",
+    ] {
         assert!(m.get(key).is_some(), "metrics lack {key}: {line}");
     }
     let tensors = latentviz::checkpoint::load(&out).unwrap();

@@ -46,12 +46,24 @@ fn shape_errors_name_the_op_and_both_shapes() {
     let mut g = Graph::new();
     let x = g.input("x", &[4, 1, 28, 28]);
     let err = g.dense("enc.dense", x, 32).unwrap_err().to_string();
-    assert!(err.contains("enc.dense") && err.contains("[4, 1, 28, 28]"), "{err}");
+    assert!(
+        err.contains("enc.dense") && err.contains("[4, 1, 28, 28]"),
+        "{err}"
+    );
     let err = g.reshape("r", x, &[4, 3, 28, 28]).unwrap_err().to_string();
-    assert!(err.contains("[4, 1, 28, 28]") && err.contains("[4, 3, 28, 28]"), "{err}");
+    assert!(
+        err.contains("[4, 1, 28, 28]") && err.contains("[4, 3, 28, 28]"),
+        "{err}"
+    );
     let flat = g.flatten("f", x).unwrap();
-    let err = g.conv2d("c", flat, 8, 3, 1, Padding::Same).unwrap_err().to_string();
-    assert!(err.contains("'c'") || err.contains("c:") || err.contains("in c"), "{err}");
+    let err = g
+        .conv2d("c", flat, 8, 3, 1, Padding::Same)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'c'") || err.contains("c:") || err.contains("in c"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -66,19 +78,34 @@ fn executor_forward_matches_cpu_graph() {
     let want = cpu::forward(&g, &[(x, input)], &params_of(&store)).unwrap();
     for id in 0..g.nodes.len() {
         // Sums of a few dozen products in another order: f32 rounding only.
-        assert_close(&g.node(id).name, &exec.read(gpu, id).unwrap(), &want[id], 1e-4);
+        assert_close(
+            &g.node(id).name,
+            &exec.read(gpu, id).unwrap(),
+            &want[id],
+            1e-4,
+        );
     }
     assert!(want[y].iter().all(|v| (0.0..=1.0).contains(v)));
 }
 
 /// The loss of the CPU graph with parameter `name[i]` replaced by `value`.
-fn cpu_loss(g: &Graph, x: usize, input: &[f32], params: &BTreeMap<String, Vec<f32>>, kind: LossKind) -> f64 {
+fn cpu_loss(
+    g: &Graph,
+    x: usize,
+    input: &[f32],
+    params: &BTreeMap<String, Vec<f32>>,
+    kind: LossKind,
+) -> f64 {
     let values = cpu::forward(g, &[(x, input.to_vec())], params).unwrap();
     let out = g.nodes.len() - 1;
     match kind {
         // BCE from the sigmoid's input (the logits), as the executor computes it.
-        LossKind::BceWithLogits => loss::cpu::loss_forward(kind, &values[out - 1], input_target(input, &values[out])),
-        LossKind::Mse => loss::cpu::loss_forward(kind, &values[out], input_target(input, &values[out])),
+        LossKind::BceWithLogits => {
+            loss::cpu::loss_forward(kind, &values[out - 1], input_target(input, &values[out]))
+        }
+        LossKind::Mse => {
+            loss::cpu::loss_forward(kind, &values[out], input_target(input, &values[out]))
+        }
     }
 }
 
@@ -99,7 +126,8 @@ fn gradients_match_finite_differences() {
             loss: kind,
             optimizer: Some(Optimizer::rmsprop(0.0)),
         };
-        let mut exec = Executor::new(gpu, g.clone(), &mut store, Some((training, y, target))).unwrap();
+        let mut exec =
+            Executor::new(gpu, g.clone(), &mut store, Some((training, y, target))).unwrap();
         let input = Rng::new(5).vec(g.node(x).len(), 0.0, 1.0);
         let tgt = input_target(&input, &vec![0.0; g.node(y).len()]).to_vec();
         exec.set_input(gpu, x, &input).unwrap();
@@ -112,7 +140,10 @@ fn gradients_match_finite_differences() {
         let mut prefix = g.clone();
         prefix.nodes.truncate(target);
         let base = cpu_loss(&prefix, x, &input, &params, kind);
-        assert!((gpu_loss - base).abs() < 1e-4 * (1.0 + base.abs()), "{kind:?}: gpu loss {gpu_loss} vs cpu {base}");
+        assert!(
+            (gpu_loss - base).abs() < 1e-4 * (1.0 + base.abs()),
+            "{kind:?}: gpu loss {gpu_loss} vs cpu {base}"
+        );
         let mut rng = Rng::new(9);
         let mut checked = 0;
         for (name, p) in &store.params {
@@ -124,11 +155,16 @@ fn gradients_match_finite_differences() {
                 plus.get_mut(name).unwrap()[i] += h;
                 let mut minus = params.clone();
                 minus.get_mut(name).unwrap()[i] -= h;
-                let fd = (cpu_loss(&prefix, x, &input, &plus, kind) - cpu_loss(&prefix, x, &input, &minus, kind))
+                let fd = (cpu_loss(&prefix, x, &input, &plus, kind)
+                    - cpu_loss(&prefix, x, &input, &minus, kind))
                     / (2.0 * h as f64);
                 // f32 forward passes and a step of 1e-2: agreement to about 1e-3 absolute.
                 let err = (fd - grad[i] as f64).abs();
-                assert!(err < 2e-3 + 0.05 * fd.abs(), "{kind:?} d/d {name}[{i}]: gpu {} vs fd {fd}", grad[i]);
+                assert!(
+                    err < 2e-3 + 0.05 * fd.abs(),
+                    "{kind:?} d/d {name}[{i}]: gpu {} vs fd {fd}",
+                    grad[i]
+                );
                 checked += 1;
             }
         }

@@ -31,7 +31,9 @@ fn config(epochs: usize, batch: usize) -> TrainConfig {
 #[test]
 fn learns_from_2000_images_in_three_epochs() {
     let gpu = gpu();
-    let train_set = mnist::load(&mnist_dir(), Split::Train).unwrap().subset(2000);
+    let train_set = mnist::load(&mnist_dir(), Split::Train)
+        .unwrap()
+        .subset(2000);
     let test_set = mnist::load(&mnist_dir(), Split::Test).unwrap();
     let mut store = ParamStore::new(0);
     let history = train::train_autoencoder(
@@ -51,8 +53,15 @@ fn learns_from_2000_images_in_three_epochs() {
     // PyTorch with the same model and settings: 0.157-0.177 over three seeds; always predicting
     // the mean training image: 0.2625.
     assert!((last.mean_image_loss - 0.2625).abs() < 0.005, "{last:?}");
-    assert!(last.test_loss < 0.20, "test BCE {} after 3 epochs", last.test_loss);
-    assert!(history[0].train_loss > last.train_loss, "training loss fell");
+    assert!(
+        last.test_loss < 0.20,
+        "test BCE {} after 3 epochs",
+        last.test_loss
+    );
+    assert!(
+        history[0].train_loss > last.train_loss,
+        "training loss fell"
+    );
 }
 
 #[test]

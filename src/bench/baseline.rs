@@ -37,9 +37,8 @@ pub fn pads(s: &Conv2dShape) -> (usize, usize) {
         Padding::Valid => (0, 0),
         Padding::Same => {
             let (oh, ow) = s.out_hw();
-            let total = |out: usize, size: usize| {
-                ((out - 1) * s.stride + s.kernel).saturating_sub(size)
-            };
+            let total =
+                |out: usize, size: usize| ((out - 1) * s.stride + s.kernel).saturating_sub(size);
             (total(oh, s.height) / 2, total(ow, s.width) / 2)
         }
     }
@@ -73,7 +72,15 @@ pub fn naive_conv_forward(
     y: &wgpu::Buffer,
 ) -> Result<Dispatch> {
     let groups = workgroups_for(s.output_len(), 64);
-    launch(gpu, "conv2d_naive", NAIVE_FORWARD, "conv2d_naive_forward", &params(s), &[x, w, b, y], groups)
+    launch(
+        gpu,
+        "conv2d_naive",
+        NAIVE_FORWARD,
+        "conv2d_naive_forward",
+        &params(s),
+        &[x, w, b, y],
+        groups,
+    )
 }
 
 pub fn naive_conv_backward_input(

@@ -142,13 +142,7 @@ impl Executor {
                     let xi = x.unwrap();
                     let s = pool_shape(&graph, xi);
                     let idx = gpu.storage(&format!("{} argmax", node.name), node.len());
-                    forward.push(maxpool::forward(
-                        gpu,
-                        &s,
-                        &values[xi],
-                        &values[id],
-                        &idx,
-                    )?);
+                    forward.push(maxpool::forward(gpu, &s, &values[xi], &values[id], &idx)?);
                     argmax[id] = Some(idx);
                 }
                 Op::Upsample2 => {
@@ -244,8 +238,8 @@ impl Executor {
         let n_nodes = graph.nodes.len();
         let mut requires = vec![false; n_nodes];
         for (id, node) in graph.nodes.iter().enumerate() {
-            requires[id] = matches!(node.op, Op::Param { .. })
-                || node.inputs.iter().any(|&i| requires[i]);
+            requires[id] =
+                matches!(node.op, Op::Param { .. }) || node.inputs.iter().any(|&i| requires[i]);
         }
         let consumers = graph.consumers();
         // The node whose gradient the loss writes (the logits when the sigmoid is fused).
@@ -295,7 +289,11 @@ impl Executor {
             }
         }
         let slot = |n: NodeId, c: NodeId| -> Option<&wgpu::Buffer> {
-            if requires[n] { slots.get(&(n, c)) } else { None }
+            if requires[n] {
+                slots.get(&(n, c))
+            } else {
+                None
+            }
         };
 
         // The loss gradient.
@@ -399,7 +397,13 @@ impl Executor {
             let p = store.get(&graph.node(id).name).expect("created above");
             let state: Vec<&wgpu::Buffer> = p.state.iter().collect();
             plan.push(optim::update(
-                gpu, &optimizer, &hyper, p.len(), &p.value, &p.grad, &state,
+                gpu,
+                &optimizer,
+                &hyper,
+                p.len(),
+                &p.value,
+                &p.grad,
+                &state,
             )?);
         }
         self.hyper = Some((hyper, optimizer));

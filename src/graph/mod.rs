@@ -25,8 +25,14 @@ pub enum Op {
     /// Fed by the caller each step.
     Input,
     /// A trainable tensor from the ParamStore, created with `init` if new.
-    Param { init: Init },
-    Conv2d { kernel: usize, stride: usize, padding: Padding },
+    Param {
+        init: Init,
+    },
+    Conv2d {
+        kernel: usize,
+        stride: usize,
+        padding: Padding,
+    },
     Dense,
     MaxPool2,
     Upsample2,
@@ -132,7 +138,9 @@ impl Graph {
             stride,
             padding,
         };
-        shape.validate().map_err(|e| Error::shape(name, e.to_string()))?;
+        shape
+            .validate()
+            .map_err(|e| Error::shape(name, e.to_string()))?;
         let (oh, ow) = shape.out_hw();
         let fan_in = s[1] * kernel * kernel;
         let fan_out = out_ch * kernel * kernel;

@@ -12,9 +12,14 @@ use crate::rng::Rng;
 pub enum Init {
     Zeros,
     /// Keras' default: uniform in ±sqrt(6 / (fan_in + fan_out)).
-    GlorotUniform { fan_in: usize, fan_out: usize },
+    GlorotUniform {
+        fan_in: usize,
+        fan_out: usize,
+    },
     /// He normal: N(0, 2 / fan_in).
-    HeNormal { fan_in: usize },
+    HeNormal {
+        fan_in: usize,
+    },
 }
 
 impl Init {
@@ -150,7 +155,9 @@ impl ParamStore {
             let Some(p) = self.params.get(name) else {
                 return Err(Error::bad_data(
                     path,
-                    format!("tensor '{name}' is not a parameter of this model (wrong architecture?)"),
+                    format!(
+                        "tensor '{name}' is not a parameter of this model (wrong architecture?)"
+                    ),
                 ));
             };
             if &p.shape != shape {
