@@ -190,12 +190,13 @@ fn wgsl_fft_longest_line() {
 #[test]
 fn cpu_interpolation_matches_exact() {
     let mut rng = Rng::new(20);
-    // (layout, dims, intervals): about one interval per unit of span or finer.
+    // (layout, dims, intervals): about two intervals per unit of span (INTERVALS_PER_UNIT), except
+    // in 3-D (width ~0.7, to keep the f64 64^3 FFTs quick).
     let cases = [
         ("uniform 1-D", uniform_layout(&mut rng, 800, 1, 30.0), 1, 200),
-        ("uniform 2-D", uniform_layout(&mut rng, 1200, 2, 20.0), 2, 50),
-        ("blobs 2-D", blob_layout(&mut rng, 1500, 2, 6, 30.0, 2.0), 2, 70),
-        ("blobs 3-D", blob_layout(&mut rng, 700, 3, 4, 5.0, 1.0), 3, 14),
+        ("uniform 2-D", uniform_layout(&mut rng, 1200, 2, 20.0), 2, 80),
+        ("blobs 2-D", blob_layout(&mut rng, 1500, 2, 6, 15.0, 1.5), 2, 80),
+        ("blobs 3-D", blob_layout(&mut rng, 500, 3, 4, 2.0, 0.5), 3, 10),
     ];
     for (name, y, dims, intervals) in cases {
         let n = y.len() / dims;
@@ -279,9 +280,10 @@ fn gpu_matches_exact_uniform() {
     let gpu = gpu();
     let mut rng = Rng::new(40);
     let n = 2001;
-    let y = uniform_layout(&mut rng, n, 2, 24.0);
-    // Default grid: 512-point FFTs, 85 intervals over a 48-unit span.
+    let y = uniform_layout(&mut rng, n, 2, 20.0);
+    // Span 40: the default 512-point FFTs, 85 intervals (width 0.47).
     let mut rep = FftRepulsion::new(gpu, n, 2).unwrap();
+    assert!(!rep.set_span_hint(gpu, 40.0).unwrap());
     let got = run_gpu(gpu, &mut rep, &y);
     let exact = cpu::repulsion_exact(&y, n, 2);
     let (ef, ez, ez_total) = errors(&got, &exact, 2);
@@ -295,8 +297,8 @@ fn gpu_matches_exact_uniform() {
 fn gpu_matches_exact_blobs() {
     let gpu = gpu();
     let mut rng = Rng::new(41);
-    let n = 4000;
-    let y = blob_layout(&mut rng, n, 2, 10, 30.0, 2.5);
+    let n = 3000;
+    let y = blob_layout(&mut rng, n, 2, 10, 16.0, 2.0);
     let span = (0..2)
         .map(|d| {
             let v = y.iter().skip(d).step_by(2);
@@ -360,16 +362,20 @@ fn bad_arguments_are_errors() {
 
 #[test]
 fn span_hint_picks_fft_friendly_grids() {
+    // Two intervals per unit, at least 50, 6 * intervals <= len.
     assert_eq!(fft_repulsion::grid_for_span(0.0), (512, 85));
-    assert_eq!(fft_repulsion::grid_for_span(85.0), (512, 85));
-    assert_eq!(fft_repulsion::grid_for_span(86.0), (1024, 170));
+    assert_eq!(fft_repulsion::grid_for_span(42.5), (512, 85));
+    assert_eq!(fft_repulsion::grid_for_span(43.0), (1024, 170));
+    assert_eq!(fft_repulsion::grid_for_span(85.0), (1024, 170));
+    assert_eq!(fft_repulsion::grid_for_span(86.0), (2048, 341));
     assert_eq!(fft_repulsion::grid_for_span(200.0), (2048, 341));
     assert_eq!(fft_repulsion::grid_for_span(1e6), (2048, 341));
     assert_eq!(fft_repulsion::grid_for_span(f32::NAN), (512, 85));
     let gpu = gpu();
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
-    assert!(!rep.set_span_hint(gpu, 60.0).unwrap());
-    assert!(rep.set_span_hint(gpu, 120.0).unwrap());
+    assert_eq!((rep.fft_len(), rep.intervals()), (512, 85));
+    assert!(!rep.set_span_hint(gpu, 30.0).unwrap());
+    assert!(rep.set_span_hint(gpu, 60.0).unwrap());
     assert_eq!((rep.fft_len(), rep.intervals()), (1024, 170));
 }
 
