@@ -17,7 +17,14 @@ fn uniform_layout(rng: &mut Rng, n: usize, dims: usize, half: f32) -> Vec<f32> {
 
 /// n points in `blobs` Gaussian clusters (std `sigma`) with centres uniform in [-spread, spread]^dims:
 /// what a t-SNE embedding looks like.
-fn blob_layout(rng: &mut Rng, n: usize, dims: usize, blobs: usize, spread: f32, sigma: f32) -> Vec<f32> {
+fn blob_layout(
+    rng: &mut Rng,
+    n: usize,
+    dims: usize,
+    blobs: usize,
+    spread: f32,
+    sigma: f32,
+) -> Vec<f32> {
     let centres = rng.vec(blobs * dims, -spread, spread);
     let mut y = Vec::with_capacity(n * dims);
     for _ in 0..n {
@@ -54,7 +61,8 @@ fn run_gpu(gpu: &Gpu, rep: &mut FftRepulsion, y: &[f32]) -> Vec<f32> {
     let positions = gpu.storage_from("positions", y);
     let out = gpu.storage("out", n * 3);
     let d = rep.record(gpu, &positions, &out).unwrap();
-    gpu.run("fft repulsion test", &d.iter().collect::<Vec<_>>()).unwrap();
+    gpu.run("fft repulsion test", &d.iter().collect::<Vec<_>>())
+        .unwrap();
     gpu.read_f32(&out).unwrap()
 }
 
@@ -94,9 +102,16 @@ fn cpu_fft_matches_dft() {
             let mut f = x.clone();
             cpu::fft(&mut f, inverse);
             let want = cpu::dft(&x, inverse);
-            let err = f.iter().zip(&want).map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1])).fold(0.0, f64::max);
+            let err = f
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
+                .fold(0.0, f64::max);
             // f64 round-off only.
-            assert!(err < 1e-9 * len as f64, "len {len} inverse {inverse}: {err}");
+            assert!(
+                err < 1e-9 * len as f64,
+                "len {len} inverse {inverse}: {err}"
+            );
         }
     }
 }
@@ -105,53 +120,64 @@ fn cpu_fft_matches_dft() {
 fn wgsl_fft_matches_dft() {
     let gpu = gpu();
     let mut rng = Rng::new(11);
-    let (len, channels) = (32, 2);
-    let area = len * len;
-    // Garbage outside the valid corner: the forward transform must read it as zero.
-    let data = rng.vec(2 * channels * area, -1.0, 1.0);
-    for valid in [21, 32, 1] {
-        let fft = Fft2d::new(gpu, len).unwrap();
+    let channels = 2;
+    // Pass plans: 2 [2], 4 [4], 8 [8], 16 [2, 8], 32 [4, 8], 64 [8, 8].
+    for len in [2, 4, 8, 16, 32, 64] {
+        let area = len * len;
+        // Garbage outside the valid corner: the forward transform must read it as zero.
+        let data = rng.vec(2 * channels * area, -1.0, 1.0);
+        let fft = Fft2d::new(gpu, len, channels).unwrap();
+        for valid in [len, 1, len * 2 / 3 + 1] {
+            let buf = gpu.storage_from("fft data", &data);
+            let d = fft.forward(gpu, &buf, channels, valid).unwrap();
+            gpu.run("fft test", &d.iter().collect::<Vec<_>>()).unwrap();
+            let got = gpu.read_f32(&buf).unwrap();
+            for c in 0..channels {
+                let grid: Vec<[f64; 2]> = (0..area)
+                    .map(|i| {
+                        let (r, e) = (i / len, i % len);
+                        if r < valid && e < valid {
+                            let k = 2 * (c * area + i);
+                            [data[k] as f64, data[k + 1] as f64]
+                        } else {
+                            [0.0, 0.0]
+                        }
+                    })
+                    .collect();
+                let want = dft2d(&grid, len, false);
+                let err = complex_err(&got[2 * c * area..2 * (c + 1) * area], &want);
+                // f32 round-off grows like log2(len) ulp of the largest coefficient.
+                assert!(
+                    err < 2e-6,
+                    "len {len} forward valid {valid} channel {c}: {err}"
+                );
+            }
+        }
+        // Inverse (unnormalized): only rows < rows_out are finished.
+        let rows_out = len / 2 + 1;
         let buf = gpu.storage_from("fft data", &data);
-        let d = fft.forward(gpu, &buf, channels, valid).unwrap();
-        gpu.run("fft test", &d.iter().collect::<Vec<_>>()).unwrap();
+        let d = fft.inverse(gpu, &buf, channels, rows_out.min(len)).unwrap();
+        gpu.run("ifft test", &d.iter().collect::<Vec<_>>()).unwrap();
         let got = gpu.read_f32(&buf).unwrap();
         for c in 0..channels {
             let grid: Vec<[f64; 2]> = (0..area)
                 .map(|i| {
-                    let (r, e) = (i / len, i % len);
-                    if r < valid && e < valid {
-                        let k = 2 * (c * area + i);
-                        [data[k] as f64, data[k + 1] as f64]
-                    } else {
-                        [0.0, 0.0]
-                    }
+                    [
+                        data[2 * (c * area + i)] as f64,
+                        data[2 * (c * area + i) + 1] as f64,
+                    ]
                 })
                 .collect();
-            let want = dft2d(&grid, len, false);
-            let err = complex_err(&got[2 * c * area..2 * (c + 1) * area], &want);
-            // f32 round-off grows like log2(len) ulp of the largest coefficient.
-            assert!(err < 2e-6, "forward valid {valid} channel {c}: {err}");
+            let want = dft2d(&grid, len, true);
+            let rows = rows_out.min(len);
+            let got_c = &got[2 * c * area..2 * (c * area + rows * len)];
+            let err = complex_err(got_c, &want[..rows * len]);
+            assert!(err < 2e-6, "len {len} inverse channel {c}: {err}");
         }
-    }
-    // Inverse (unnormalized): only rows < rows_out are finished.
-    let rows_out = 13;
-    let fft = Fft2d::new(gpu, len).unwrap();
-    let buf = gpu.storage_from("fft data", &data);
-    let d = fft.inverse(gpu, &buf, channels, rows_out).unwrap();
-    gpu.run("ifft test", &d.iter().collect::<Vec<_>>()).unwrap();
-    let got = gpu.read_f32(&buf).unwrap();
-    for c in 0..channels {
-        let grid: Vec<[f64; 2]> = (0..area)
-            .map(|i| [data[2 * (c * area + i)] as f64, data[2 * (c * area + i) + 1] as f64])
-            .collect();
-        let want = dft2d(&grid, len, true);
-        let got_c = &got[2 * c * area..2 * (c * area + rows_out * len)];
-        let err = complex_err(got_c, &want[..rows_out * len]);
-        assert!(err < 2e-6, "inverse channel {c}: {err}");
     }
 }
 
-/// The largest FFT (2048, all of the 16 KiB workgroup memory) with a 3 x 3 nonzero corner, whose
+/// The largest FFT (2048: one radix-4 and three radix-8 passes per axis) with a 3 x 3 nonzero corner, whose
 /// 2-D DFT has a closed form of 9 terms per frequency; checked on a sample of frequencies.
 #[test]
 fn wgsl_fft_longest_line() {
@@ -165,7 +191,7 @@ fn wgsl_fft_longest_line() {
         data[2 * i] = v[0] as f32;
         data[2 * i + 1] = v[1] as f32;
     }
-    let fft = Fft2d::new(gpu, len).unwrap();
+    let fft = Fft2d::new(gpu, len, 1).unwrap();
     let buf = gpu.storage_from("fft data", &data);
     let d = fft.forward(gpu, &buf, 1, 3).unwrap();
     gpu.run("fft 2048", &d.iter().collect::<Vec<_>>()).unwrap();
@@ -176,7 +202,8 @@ fn wgsl_fft_longest_line() {
         let mut want = [0.0, 0.0];
         for (t, v) in corner.iter().enumerate() {
             let (ey, ex) = (t / 3, t % 3);
-            let a = -std::f64::consts::TAU * ((ey * ky) % len + (ex * kx) % len) as f64 / len as f64;
+            let a =
+                -std::f64::consts::TAU * ((ey * ky) % len + (ex * kx) % len) as f64 / len as f64;
             let (c, s) = (a.cos(), a.sin());
             want[0] += v[0] * c - v[1] * s;
             want[1] += v[0] * s + v[1] * c;
@@ -193,10 +220,30 @@ fn cpu_interpolation_matches_exact() {
     // (layout, dims, intervals): about two intervals per unit of span (INTERVALS_PER_UNIT), except
     // in 3-D (width ~0.7, to keep the f64 64^3 FFTs quick).
     let cases = [
-        ("uniform 1-D", uniform_layout(&mut rng, 800, 1, 30.0), 1, 200),
-        ("uniform 2-D", uniform_layout(&mut rng, 1200, 2, 20.0), 2, 80),
-        ("blobs 2-D", blob_layout(&mut rng, 1500, 2, 6, 15.0, 1.5), 2, 80),
-        ("blobs 3-D", blob_layout(&mut rng, 500, 3, 4, 2.0, 0.5), 3, 10),
+        (
+            "uniform 1-D",
+            uniform_layout(&mut rng, 800, 1, 30.0),
+            1,
+            200,
+        ),
+        (
+            "uniform 2-D",
+            uniform_layout(&mut rng, 1200, 2, 20.0),
+            2,
+            80,
+        ),
+        (
+            "blobs 2-D",
+            blob_layout(&mut rng, 1500, 2, 6, 15.0, 1.5),
+            2,
+            80,
+        ),
+        (
+            "blobs 3-D",
+            blob_layout(&mut rng, 500, 3, 4, 2.0, 0.5),
+            3,
+            10,
+        ),
     ];
     for (name, y, dims, intervals) in cases {
         let n = y.len() / dims;
@@ -205,7 +252,10 @@ fn cpu_interpolation_matches_exact() {
         let (ef, ez, ez_total) = errors(&approx, &exact, dims);
         println!("{name}: force {ef:.2e}, Z_i {ez:.2e}, Z {ez_total:.2e}");
         // p = 3 Lagrange interpolation with intervals of at most ~1 unit: FIt-SNE's accuracy.
-        assert!(ef < 1e-2 && ez < 1e-2 && ez_total < 1e-2, "{name}: {ef} {ez} {ez_total}");
+        assert!(
+            ef < 1e-2 && ez < 1e-2 && ez_total < 1e-2,
+            "{name}: {ef} {ez} {ez_total}"
+        );
     }
 }
 
@@ -229,10 +279,18 @@ fn gpu_stages_match_cpu() {
     let grid = cpu::bbox(&y, n, 2, rep.intervals());
     for k in 0..2 {
         // f32 min/max/centre of values up to ~15.
-        assert!((g.lo[k] as f64 - grid.lo[k]).abs() < 1e-5 * (1.0 + grid.lo[k].abs()), "lo {g:?}");
+        assert!(
+            (g.lo[k] as f64 - grid.lo[k]).abs() < 1e-5 * (1.0 + grid.lo[k].abs()),
+            "lo {g:?}"
+        );
         assert!((g.center[k] as f64 - grid.center[k]).abs() < 1e-5 * (1.0 + grid.center[k].abs()));
     }
-    assert!((g.width as f64 / grid.width - 1.0).abs() < 1e-5, "width {} vs {}", g.width, grid.width);
+    assert!(
+        (g.width as f64 / grid.width - 1.0).abs() < 1e-5,
+        "width {} vs {}",
+        g.width,
+        grid.width
+    );
     let charges = cpu::spread(&y, n, &grid);
     let got = gpu.read_f32(rep.stages().charges).unwrap();
     let area = len * len;
@@ -249,10 +307,14 @@ fn gpu_stages_match_cpu() {
         }
     }
     // f32 sums of up to a few hundred weighted charges.
-    assert!(worst / scale < 1e-5, "charges: max error {worst} of {scale}");
+    assert!(
+        worst / scale < 1e-5,
+        "charges: max error {worst} of {scale}"
+    );
 
     // The whole pipeline: node potentials, then the output.
-    gpu.run("fft repulsion", &d.iter().collect::<Vec<_>>()).unwrap();
+    gpu.run("fft repulsion", &d.iter().collect::<Vec<_>>())
+        .unwrap();
     let potentials = cpu::node_potentials(&charges, &grid);
     let got = gpu.read_f32(rep.stages().potentials).unwrap();
     let scale = potentials.iter().fold(0.0f64, |a, v| a.max(v.abs()));
@@ -260,19 +322,30 @@ fn gpu_stages_match_cpu() {
     for gy in 0..m {
         for gx in 0..m {
             let (node, idx) = (gy * m + gx, gy * len + gx);
-            let gpu_p = [got[2 * idx], got[2 * idx + 1], got[2 * (area + idx)], got[2 * (area + idx) + 1]];
+            let gpu_p = [
+                got[2 * idx],
+                got[2 * idx + 1],
+                got[2 * (area + idx)],
+                got[2 * (area + idx) + 1],
+            ];
             for k in 0..4 {
                 worst = worst.max((gpu_p[k] as f64 - potentials[node * 4 + k]).abs());
             }
         }
     }
     // f32 FFTs of 64 points: round-off ~1e-6 of the largest potential.
-    assert!(worst / scale < 1e-5, "potentials: max error {worst} of {scale}");
+    assert!(
+        worst / scale < 1e-5,
+        "potentials: max error {worst} of {scale}"
+    );
     let want = cpu::interpolate(&y, n, &grid, &potentials);
     let got = gpu.read_f32(&out).unwrap();
     let (ef, ez, _) = errors(&got, &want, 2);
     // Same algorithm: differences are f32 round-off (with cancellation in c*Phi0 - Phi1).
-    assert!(ef < 1e-4 && ez < 1e-5, "GPU vs CPU interpolation: force {ef}, Z {ez}");
+    assert!(
+        ef < 1e-4 && ez < 1e-5,
+        "GPU vs CPU interpolation: force {ef}, Z {ez}"
+    );
 }
 
 #[test]
@@ -335,7 +408,9 @@ fn gpu_small_and_degenerate_inputs() {
         assert!((p[2] - (n - 1) as f32).abs() < 1e-3, "{p:?}");
     }
     // A handful of points (fewer than a workgroup), on a line along y (zero extent in x).
-    let y = [0.0f32, -3.0, 0.0, -1.0, 0.0, 0.5, 0.0, 2.0, 0.0, 4.0, 0.0, 7.0, 0.0, 11.0];
+    let y = [
+        0.0f32, -3.0, 0.0, -1.0, 0.0, 0.5, 0.0, 2.0, 0.0, 4.0, 0.0, 7.0, 0.0, 11.0,
+    ];
     let mut rep = FftRepulsion::new(gpu, 7, 2).unwrap();
     let got = run_gpu(gpu, &mut rep, &y);
     let (ef, ez, _) = errors(&got, &cpu::repulsion_exact(&y, 7, 2), 2);
@@ -348,7 +423,7 @@ fn bad_arguments_are_errors() {
     assert!(FftRepulsion::new(gpu, 10, 3).is_err());
     assert!(FftRepulsion::new(gpu, 0, 2).is_err());
     assert!(FftRepulsion::with_fft_len(gpu, 10, 2, 96).is_err());
-    assert!(Fft2d::new(gpu, 4096).is_err());
+    assert!(Fft2d::new(gpu, 4096, 1).is_err());
     let mut rep = FftRepulsion::with_fft_len(gpu, 10, 2, 64).unwrap();
     let small = gpu.storage("positions", 19);
     let out = gpu.storage("out", 30);
@@ -356,7 +431,7 @@ fn bad_arguments_are_errors() {
     let positions = gpu.storage("positions", 20);
     let short_out = gpu.storage("out", 29);
     assert!(rep.record(gpu, &positions, &short_out).is_err());
-    let fft = Fft2d::new(gpu, 64).unwrap();
+    let fft = Fft2d::new(gpu, 64, 1).unwrap();
     assert!(fft.forward(gpu, &positions, 1, 10).is_err());
 }
 
@@ -406,7 +481,9 @@ fn bench_fft_repulsion() {
         let out = gpu.storage("out", n * 3);
         let d = rep.record(gpu, &positions, &out).unwrap();
         let refs: Vec<_> = d.iter().collect();
-        let t = latentviz::gpu::Timer::new(gpu).time("fft repulsion", &refs, 3).unwrap();
+        let t = latentviz::gpu::Timer::new(gpu)
+            .time("fft repulsion", &refs, 3)
+            .unwrap();
         println!(
             "GPU N={n}, span ~{span}, fft {len}^2, {} intervals: {:.2} ms per call ({} dispatches); \
              exact CPU at N=10k takes {:.1}x this",

@@ -12,7 +12,7 @@
 //! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the box centre) of its
 //!    points onto its 3 x 3 Lagrange nodes (p = 3 equispaced nodes per interval).
 //! 4. `kernel` + FFTs + `multiply` + inverse FFTs: node-to-node sums of w and w^2 as circular
-//!    convolutions on a zero-padded `len x len` grid (radix-2 FFTs written in WGSL). Three real
+//!    convolutions on a zero-padded `len x len` grid (Stockham radix-8 FFTs written in WGSL). Three real
 //!    charge grids travel in two complex channels and both kernels in one, so one call does five
 //!    2-D FFTs.
 //! 5. `interpolate`: the node potentials are interpolated back to the points with the same
@@ -43,7 +43,7 @@ const SCAN: &str = include_str!("../../shaders/tsne_fft_scan.wgsl");
 const SCATTER: &str = include_str!("../../shaders/tsne_fft_scatter.wgsl");
 const SPREAD: &str = include_str!("../../shaders/tsne_fft_spread.wgsl");
 const KERNEL: &str = include_str!("../../shaders/tsne_fft_kernel.wgsl");
-const LINES: &str = include_str!("../../shaders/tsne_fft_lines.wgsl");
+const STOCKHAM: &str = include_str!("../../shaders/tsne_fft_stockham.wgsl");
 const MULTIPLY: &str = include_str!("../../shaders/tsne_fft_multiply.wgsl");
 const INTERPOLATE: &str = include_str!("../../shaders/tsne_fft_interpolate.wgsl");
 
@@ -52,7 +52,8 @@ const OP: &str = "fft repulsion";
 pub const NODES_PER_INTERVAL: usize = 3;
 /// FIt-SNE's minimum number of intervals per axis.
 pub const MIN_INTERVALS: usize = 50;
-/// Longest FFT line: 2048 complex f32 fill the 16 KiB of workgroup memory WebGPU guarantees.
+/// Longest FFT line: two channels of 2048^2 complex f32 are 64 MiB, half of the 128 MiB a
+/// storage binding may span on common adapters.
 pub const MAX_FFT_LEN: usize = 2048;
 /// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
 /// sort and the spread (after them `Stages::charges` holds the node charges, not yet spectra).
@@ -89,9 +90,11 @@ pub struct FftParams {
     pub valid: u32,
     /// FFT: 1 for the inverse transform (conjugate twiddles, no scaling).
     pub inverse: u32,
+    /// FFT: product of the radices of the earlier passes of this axis (Stockham's Ns).
+    pub ns: u32,
+    /// FFT: 1 when consecutive invocations take consecutive lines (columns), 0 for rows.
+    pub line_fast: u32,
     pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
 }
 
 /// The grid geometry the `bbox` kernel writes on the GPU; mirrors `Grid` in the shaders.
@@ -130,23 +133,42 @@ fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::shape(OP, format!("{what} = {v} exceeds u32")))
 }
 
-/// Batched 2-D complex FFTs of `len x len` grids (row-major vec2<f32>), in place, written in WGSL
-/// (tsne_fft_lines.wgsl: one workgroup per line, radix-2 in workgroup memory).
+/// Batched 2-D complex FFTs of `len x len` grids (row-major vec2<f32>, `channels` grids one
+/// after the other), in place, written in WGSL (tsne_fft_stockham.wgsl: Stockham autosort passes
+/// of radix 8, with one radix-2 or radix-4 pass where log2(len) is not a multiple of 3). Each
+/// axis takes one pass per radix, ping-ponging with a scratch buffer; both axes together take an
+/// even number of passes, so the result lands back in the caller's buffer.
 pub struct Fft2d {
     pub len: usize,
-    log2_len: u32,
+    /// Most channels one call may transform (the scratch buffer's size).
+    pub max_channels: usize,
+    radices: Vec<u32>,
     twiddles: wgpu::Buffer,
+    scratch: wgpu::Buffer,
+}
+
+/// The radices of the passes for a power-of-two `len`: the odd one first, then eights.
+fn radices(len: usize) -> Vec<u32> {
+    let bits = len.trailing_zeros();
+    let mut r = match bits % 3 {
+        1 => vec![2],
+        2 => vec![4],
+        _ => vec![],
+    };
+    r.extend(std::iter::repeat_n(8, (bits / 3) as usize));
+    r
 }
 
 impl Fft2d {
-    /// Twiddles exp(-2 pi i k / len), k < len / 2, computed in f64 and uploaded once.
-    pub fn new(gpu: &Gpu, len: usize) -> Result<Fft2d> {
+    /// Twiddles exp(-2 pi i k / len), k < len, computed in f64 and uploaded once, and a scratch
+    /// grid for `max_channels` channels.
+    pub fn new(gpu: &Gpu, len: usize, max_channels: usize) -> Result<Fft2d> {
         if !len.is_power_of_two() || !(2..=MAX_FFT_LEN).contains(&len) {
             return Err(Error::InvalidArgument(format!(
                 "FFT length {len} must be a power of two in 2..={MAX_FFT_LEN}"
             )));
         }
-        let twiddles: Vec<f32> = (0..len / 2)
+        let twiddles: Vec<f32> = (0..len)
             .flat_map(|k| {
                 let a = -std::f64::consts::TAU * k as f64 / len as f64;
                 [a.cos() as f32, a.sin() as f32]
@@ -154,21 +176,66 @@ impl Fft2d {
             .collect();
         Ok(Fft2d {
             len,
-            log2_len: len.trailing_zeros(),
+            max_channels,
+            radices: radices(len),
             twiddles: gpu.storage_from("fft twiddles", &twiddles),
+            scratch: gpu.storage("fft scratch", 2 * max_channels * len * len),
         })
     }
 
-    fn pass(&self, gpu: &Gpu, data: &wgpu::Buffer, p: FftParams) -> Result<Dispatch> {
-        let groups = workgroups_for((p.lines * p.channels) as usize * 256, 256);
-        launch(gpu, "tsne_fft_lines", LINES, "fft_lines", &p, &[&self.twiddles, data], groups)
+    /// The passes along one axis: `lines` lines per channel, the first pass reading elements
+    /// `>= valid` as zero. `in_data` tracks which buffer holds the current values.
+    #[allow(clippy::too_many_arguments)]
+    fn axis(
+        &self,
+        gpu: &Gpu,
+        data: &wgpu::Buffer,
+        in_data: &mut bool,
+        base: FftParams,
+        columns: bool,
+        lines: usize,
+        valid: usize,
+        out: &mut Vec<Dispatch>,
+    ) -> Result<()> {
+        let len = self.len as u32;
+        let mut ns = 1;
+        for (i, &radix) in self.radices.iter().enumerate() {
+            let p = FftParams {
+                lines: lines as u32,
+                line_stride: if columns { 1 } else { len },
+                elem_stride: if columns { len } else { 1 },
+                line_fast: columns as u32,
+                valid: if i == 0 { valid as u32 } else { len },
+                ns,
+                ..base
+            };
+            let (src, dst) = if *in_data {
+                (data, &self.scratch)
+            } else {
+                (&self.scratch, data)
+            };
+            let butterflies = lines * base.channels as usize * self.len / radix as usize;
+            let entry = format!("fft_radix{radix}");
+            out.push(launch(
+                gpu,
+                "tsne_fft_stockham",
+                STOCKHAM,
+                &entry,
+                &p,
+                &[&self.twiddles, src, dst],
+                workgroups_for(butterflies, 256),
+            )?);
+            *in_data = !*in_data;
+            ns *= radix;
+        }
+        Ok(())
     }
 
     fn params(&self, channels: usize, inverse: bool) -> Result<FftParams> {
         let len = self.len as u32;
         Ok(FftParams {
             len,
-            log2_len: self.log2_len,
+            log2_len: len.trailing_zeros(),
             channels: u32_of("channels", channels)?,
             chan_stride: len * len,
             inverse: inverse as u32,
@@ -177,10 +244,14 @@ impl Fft2d {
     }
 
     fn check(&self, data: &wgpu::Buffer, channels: usize, used: usize) -> Result<()> {
-        if used > self.len {
+        if used > self.len || channels > self.max_channels || channels == 0 {
             return Err(Error::shape(
                 "fft2d",
-                format!("{used} rows/columns used of a {}-point FFT", self.len),
+                format!(
+                    "{used} rows/columns of {channels} channels for a {}-point FFT of at most {} \
+                     channels",
+                    self.len, self.max_channels
+                ),
             ));
         }
         check_len("fft2d", "data", data, 2 * channels * self.len * self.len)
@@ -198,22 +269,23 @@ impl Fft2d {
     ) -> Result<Vec<Dispatch>> {
         self.check(data, channels, valid)?;
         let base = self.params(channels, false)?;
-        let (len, valid) = (self.len as u32, valid as u32);
-        let rows = FftParams {
-            lines: valid,
-            line_stride: len,
-            elem_stride: 1,
+        let (mut out, mut in_data) = (Vec::new(), true);
+        self.axis(gpu, data, &mut in_data, base, false, valid, valid, &mut out)?;
+        self.axis(
+            gpu,
+            data,
+            &mut in_data,
+            base,
+            true,
+            self.len,
             valid,
-            ..base
-        };
-        let cols = FftParams {
-            lines: len,
-            line_stride: 1,
-            elem_stride: len,
-            valid,
-            ..base
-        };
-        Ok(vec![self.pass(gpu, data, rows)?, self.pass(gpu, data, cols)?])
+            &mut out,
+        )?;
+        debug_assert!(
+            in_data,
+            "an even number of passes ends in the caller's buffer"
+        );
+        Ok(out)
     }
 
     /// Inverse DFT without the 1 / len^2 factor: every column along y, then only the rows
@@ -227,22 +299,32 @@ impl Fft2d {
     ) -> Result<Vec<Dispatch>> {
         self.check(data, channels, rows_out)?;
         let base = self.params(channels, true)?;
-        let len = self.len as u32;
-        let cols = FftParams {
-            lines: len,
-            line_stride: 1,
-            elem_stride: len,
-            valid: len,
-            ..base
-        };
-        let rows = FftParams {
-            lines: rows_out as u32,
-            line_stride: len,
-            elem_stride: 1,
-            valid: len,
-            ..base
-        };
-        Ok(vec![self.pass(gpu, data, cols)?, self.pass(gpu, data, rows)?])
+        let (mut out, mut in_data) = (Vec::new(), true);
+        self.axis(
+            gpu,
+            data,
+            &mut in_data,
+            base,
+            true,
+            self.len,
+            self.len,
+            &mut out,
+        )?;
+        self.axis(
+            gpu,
+            data,
+            &mut in_data,
+            base,
+            false,
+            rows_out,
+            self.len,
+            &mut out,
+        )?;
+        debug_assert!(
+            in_data,
+            "an even number of passes ends in the caller's buffer"
+        );
+        Ok(out)
     }
 }
 
@@ -298,7 +380,7 @@ impl FftRepulsion {
                 "{OP}: FFT length {len} leaves no interval (need >= 8)"
             )));
         }
-        let fft = Fft2d::new(gpu, len)?;
+        let fft = Fft2d::new(gpu, len, 2)?;
         let intervals = len / (2 * NODES_PER_INTERVAL);
         let boxes = intervals * intervals;
         let area = len * len;
@@ -395,17 +477,55 @@ impl FftRepulsion {
             &self.point_rank,
         ];
         let mut d = vec![
-            launch(gpu, "tsne_fft_bbox", BBOX, "bbox", &p, &[positions, &self.grid], [1, 1, 1])?,
-            launch(gpu, "tsne_fft_count", COUNT, "clear_counts", &p, &sorting, per_box)?,
-            launch(gpu, "tsne_fft_count", COUNT, "count_points", &p, &sorting, per_point)?,
-            launch(gpu, "tsne_fft_scan", SCAN, "scan_counts", &p, &[&self.counts, &self.starts], [1, 1, 1])?,
+            launch(
+                gpu,
+                "tsne_fft_bbox",
+                BBOX,
+                "bbox",
+                &p,
+                &[positions, &self.grid],
+                [1, 1, 1],
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_count",
+                COUNT,
+                "clear_counts",
+                &p,
+                &sorting,
+                per_box,
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_count",
+                COUNT,
+                "count_points",
+                &p,
+                &sorting,
+                per_point,
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_scan",
+                SCAN,
+                "scan_counts",
+                &p,
+                &[&self.counts, &self.starts],
+                [1, 1, 1],
+            )?,
             launch(
                 gpu,
                 "tsne_fft_scatter",
                 SCATTER,
                 "scatter_points",
                 &p,
-                &[positions, &self.point_box, &self.point_rank, &self.starts, &self.sorted],
+                &[
+                    positions,
+                    &self.point_box,
+                    &self.point_rank,
+                    &self.starts,
+                    &self.sorted,
+                ],
                 per_point,
             )?,
             launch(
@@ -417,7 +537,15 @@ impl FftRepulsion {
                 &[&self.grid, &self.starts, &self.sorted, &self.charges],
                 workgroups_for(boxes, 64),
             )?,
-            launch(gpu, "tsne_fft_kernel", KERNEL, "kernel_grid", &p, &[&self.grid, &self.kernel], per_freq)?,
+            launch(
+                gpu,
+                "tsne_fft_kernel",
+                KERNEL,
+                "kernel_grid",
+                &p,
+                &[&self.grid, &self.kernel],
+                per_freq,
+            )?,
         ];
         d.extend(self.fft.forward(gpu, &self.charges, 2, nodes)?);
         d.extend(self.fft.forward(gpu, &self.kernel, 1, len)?);
@@ -599,7 +727,11 @@ pub mod cpu {
                 for _ in 0..dims {
                     let j = rest % len;
                     rest /= len;
-                    let o = if j > len / 2 { j as f64 - len as f64 } else { j as f64 };
+                    let o = if j > len / 2 {
+                        j as f64 - len as f64
+                    } else {
+                        j as f64
+                    };
                     r2 += (o * grid.h).powi(2);
                 }
                 let w = 1.0 / (1.0 + r2);
