@@ -12,7 +12,7 @@ struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
     log2_len: u32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, _pad0: u32,
+    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
 }
 
 struct Grid {
@@ -39,7 +39,7 @@ fn kernel_grid(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     if (idx >= params.len * params.len) {
         return;
     }
-    let o = vec2<f32>(offset(idx % params.len), offset(idx / params.len)) * grid.h;
+    let o = vec2<f32>(offset(idx & (params.len - 1u)), offset(idx >> params.log2_len)) * grid.h;
     let w = 1.0 / (1.0 + dot(o, o));
     kernel[idx] = vec2<f32>(w, w * w);
 }

@@ -15,7 +15,7 @@ struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
     log2_len: u32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, _pad0: u32,
+    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -32,9 +32,9 @@ fn multiply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (idx >= area) {
         return;
     }
-    let kx = idx % len;
-    let ky = idx / len;
-    let neg = ((len - ky) % len) * len + (len - kx) % len;
+    let kx = idx & (len - 1u);
+    let ky = idx >> params.log2_len;
+    let neg = (((len - ky) & (len - 1u)) << params.log2_len) + ((len - kx) & (len - 1u));
     let a = spectra[idx];
     let a_neg = spectra[neg];
     let b = spectra[area + idx];

@@ -6,8 +6,8 @@
 //     V = DFT_R(v)   (sign: - forward, + inverse; no 1/len scaling)
 //     y[(j / ns) ns R + (j mod ns) + r ns] = V_r
 //   Zero padding: in the first pass (valid < len) elements e >= valid are read as zero.
-//   Line l of `lines * channels`: channel c = l / lines, k = l % lines, element e at
-//   c * chan_stride + k * line_stride + e * elem_stride (rows: line_stride = len, elem_stride = 1;
+//   Line l < lines of channel c (the dispatch's z), element e at
+//   c * chan_stride + l * line_stride + e * elem_stride (rows: line_stride = len, elem_stride = 1;
 //   columns: line_stride = 1, elem_stride = len).
 // No workgroup memory and no barriers (barriers are slow on CPU drivers such as lavapipe; each
 // pass is one streaming read and write of the grid).
@@ -22,7 +22,7 @@ struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
     log2_len: u32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, _pad0: u32,
+    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -48,42 +48,49 @@ fn rot90(z: vec2<f32>) -> vec2<f32> {
     return vec2<f32>(-s * z.y, s * z.x);
 }
 
-// (line base offset, butterfly j) of a flat invocation index; base = NONE past the end.
-fn butterfly(flat: u32, radix: u32) -> vec2<u32> {
-    let per_line = params.len / radix;
-    let total = params.lines * params.channels;
-    if (flat >= total * per_line) {
+// (line base offset, butterfly j) of invocation `flat` of channel `c`; base = NONE past the end.
+// Every size here is a power of two except `lines` for rows, so shifts and masks replace the
+// integer divisions (which CPU drivers scalarize).
+fn butterfly(flat: u32, c: u32, log2_radix: u32) -> vec2<u32> {
+    let log2_per_line = params.log2_len - log2_radix;
+    if (flat >= params.lines << log2_per_line) {
         return vec2<u32>(NONE, 0u);
     }
-    var l = flat / per_line;
-    var j = flat % per_line;
+    var l = flat >> log2_per_line;
+    var j = flat & ((1u << log2_per_line) - 1u);
     if (params.line_fast != 0u) {
-        l = flat % total;
-        j = flat / total;
+        // Columns: lines == len.
+        l = flat & (params.len - 1u);
+        j = flat >> params.log2_len;
     }
-    let base = (l / params.lines) * params.chan_stride + (l % params.lines) * params.line_stride;
-    return vec2<u32>(base, j);
+    return vec2<u32>(c * params.chan_stride + l * params.line_stride, j);
 }
 
-// Input element e of the line at `base`, times twiddle k (conjugated for the inverse).
-fn load(base: u32, e: u32, k: u32) -> vec2<f32> {
+// Input element e of the line at `base` (zero past `valid`).
+fn load(base: u32, e: u32) -> vec2<f32> {
     if (e >= params.valid) {
         return vec2<f32>(0.0);
     }
-    let t = twiddles[k];
-    return cmul(src[base + e * params.elem_stride], vec2<f32>(t.x, select(t.y, -t.y, params.inverse != 0u)));
+    return src[base + e * params.elem_stride];
 }
 
-// Output r of butterfly j.
+// Twiddle exp(-+ 2 pi i k / len) (conjugated for the inverse). Only w^1 comes from the table;
+// the powers w^r are products (a few ulp), saving R - 2 table reads per butterfly.
+fn twiddle(k: u32) -> vec2<f32> {
+    let t = twiddles[k];
+    return vec2<f32>(t.x, select(t.y, -t.y, params.inverse != 0u));
+}
+
+// Output r of butterfly j: element (j / ns) ns R + (j mod ns) + r ns, ns a power of two.
 fn store(base: u32, j: u32, radix: u32, r: u32, v: vec2<f32>) {
-    let ns = params.ns;
-    let e = (j / ns) * ns * radix + (j % ns) + r * ns;
+    let low = j & (params.ns - 1u);
+    let e = (j - low) * radix + low + r * params.ns;
     dst[base + e * params.elem_stride] = v;
 }
 
-// Twiddle step of butterfly j: input r takes twiddle r * step (a multiple of len / (ns R)).
-fn twiddle_step(j: u32, radix: u32) -> u32 {
-    return (j % params.ns) * (params.len / (params.ns * radix));
+// Twiddle index of butterfly j: (j mod ns) len / (ns R); input r takes its r-th power.
+fn twiddle_index(j: u32) -> u32 {
+    return (j & (params.ns - 1u)) * params.tw_stride;
 }
 
 struct C4 {
@@ -104,20 +111,21 @@ fn dft4(a0: vec2<f32>, a1: vec2<f32>, a2: vec2<f32>, a3: vec2<f32>) -> C4 {
 fn flat_index(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wg.x + wg.y * nwg.x) * 256u + lid;
 }
+// The channel is the dispatch's z coordinate: wg.z.
 
 @compute @workgroup_size(256)
 fn fft_radix2(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
-    let b = butterfly(flat_index(wg, nwg, lid), 2u);
+    let b = butterfly(flat_index(wg, nwg, lid), wg.z, 1u);
     if (b.x == NONE) {
         return;
     }
     let base = b.x;
     let j = b.y;
     let q = params.len / 2u;
-    let s = twiddle_step(j, 2u);
-    let v0 = load(base, j, 0u);
-    let v1 = load(base, j + q, s);
+    let w1 = twiddle(twiddle_index(j));
+    let v0 = load(base, j);
+    let v1 = cmul(load(base, j + q), w1);
     store(base, j, 2u, 0u, v0 + v1);
     store(base, j, 2u, 1u, v0 - v1);
 }
@@ -125,16 +133,18 @@ fn fft_radix2(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
 @compute @workgroup_size(256)
 fn fft_radix4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
-    let b = butterfly(flat_index(wg, nwg, lid), 4u);
+    let b = butterfly(flat_index(wg, nwg, lid), wg.z, 2u);
     if (b.x == NONE) {
         return;
     }
     let base = b.x;
     let j = b.y;
     let q = params.len / 4u;
-    let s = twiddle_step(j, 4u);
-    let x = dft4(load(base, j, 0u), load(base, j + q, s), load(base, j + 2u * q, 2u * s),
-                 load(base, j + 3u * q, 3u * s));
+    let w1 = twiddle(twiddle_index(j));
+    let w2 = cmul(w1, w1);
+    let w3 = cmul(w2, w1);
+    let x = dft4(load(base, j), cmul(load(base, j + q), w1), cmul(load(base, j + 2u * q), w2),
+                 cmul(load(base, j + 3u * q), w3));
     store(base, j, 4u, 0u, x.x0);
     store(base, j, 4u, 1u, x.x1);
     store(base, j, 4u, 2u, x.x2);
@@ -144,19 +154,25 @@ fn fft_radix4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
 @compute @workgroup_size(256)
 fn fft_radix8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
-    let b = butterfly(flat_index(wg, nwg, lid), 8u);
+    let b = butterfly(flat_index(wg, nwg, lid), wg.z, 3u);
     if (b.x == NONE) {
         return;
     }
     let base = b.x;
     let j = b.y;
     let q = params.len / 8u;
-    let s = twiddle_step(j, 8u);
+    let w1 = twiddle(twiddle_index(j));
+    let w2 = cmul(w1, w1);
+    let w3 = cmul(w2, w1);
+    let w4 = cmul(w2, w2);
+    let w5 = cmul(w4, w1);
+    let w6 = cmul(w3, w3);
+    let w7 = cmul(w4, w3);
     // DFT-8 as two DFT-4 (even and odd inputs) and one radix-2 combine with w8^k.
-    let e = dft4(load(base, j, 0u), load(base, j + 2u * q, 2u * s),
-                 load(base, j + 4u * q, 4u * s), load(base, j + 6u * q, 6u * s));
-    let o = dft4(load(base, j + q, s), load(base, j + 3u * q, 3u * s),
-                 load(base, j + 5u * q, 5u * s), load(base, j + 7u * q, 7u * s));
+    let e = dft4(load(base, j), cmul(load(base, j + 2u * q), w2),
+                 cmul(load(base, j + 4u * q), w4), cmul(load(base, j + 6u * q), w6));
+    let o = dft4(cmul(load(base, j + q), w1), cmul(load(base, j + 3u * q), w3),
+                 cmul(load(base, j + 5u * q), w5), cmul(load(base, j + 7u * q), w7));
     let sg = direction();
     let o1 = cmul(o.x1, vec2<f32>(SQRT_HALF, sg * SQRT_HALF));
     let o2 = rot90(o.x2);

@@ -9,25 +9,26 @@
 //!    can change every iteration with no readback.
 //! 2. `count` / `scan` / `scatter`: a counting sort of the points by box (integer atomics for the
 //!    counts, a prefix sum, then each point to its slot).
-//! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the box centre) of its
-//!    points onto its 3 x 3 Lagrange nodes (p = 3 equispaced nodes per interval).
+//! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the centre of the
+//!    bounding box) of its points onto its 3 x 3 Lagrange nodes (p = 3 equispaced nodes per
+//!    interval). A gather, no float atomics.
 //! 4. `kernel` + FFTs + `multiply` + inverse FFTs: node-to-node sums of w and w^2 as circular
-//!    convolutions on a zero-padded `len x len` grid (Stockham radix-8 FFTs written in WGSL). Three real
-//!    charge grids travel in two complex channels and both kernels in one, so one call does five
-//!    2-D FFTs.
+//!    convolutions on a zero-padded `len x len` grid (Stockham radix-8 FFTs written in WGSL,
+//!    [`Fft2d`]). Three real charge grids travel in two complex channels and both kernels in one,
+//!    so one call does five 2-D FFTs.
 //! 5. `interpolate`: the node potentials are interpolated back to the points with the same
 //!    Lagrange weights; `y_i sum w^2 - sum w^2 y_j` gives the force sum and 1 (w_ii) is taken off Z.
 //!
-//! Grid size: `intervals` per axis, with `len = 2^k >= 6 * intervals` the FFT length (two nodes
-//! spans per axis, so the circular convolution is the linear one). For a given `len` all
-//! `len / 6` intervals are used (more intervals cost nothing extra in the FFT). `new` sizes the
-//! grid for a span of [`DEFAULT_SPAN`]; [`FftRepulsion::set_span_hint`] re-sizes it from a
-//! CPU-known span (for example read back every 50 iterations), aiming at FIt-SNE's rule of at
-//! least 50 intervals, with intervals of half a unit ([`INTERVALS_PER_UNIT`]: FIt-SNE's one unit
-//! gave ~4% force errors here) until the largest FFT (2048, 341 intervals) is reached. The grid's *position and
-//! spacing* always follow the actual bounding box on the GPU; only the number of intervals comes
-//! from the hint. The order of points inside a box comes from atomics, so sums may differ in the
-//! last bits between runs.
+//! Grid size: `intervals` per axis and `len = 2^k >= 6 * intervals` the FFT length (the node grid
+//! doubled, so the circular convolution equals the linear one). For a given `len` all `len / 6`
+//! intervals are used (more intervals cost nothing in the FFT). `new` sizes the grid for a span of
+//! [`DEFAULT_SPAN`]; [`FftRepulsion::set_span_hint`] re-sizes it from a CPU-known span (read back by
+//! the caller, say every 50 iterations): at least 50 intervals as in FIt-SNE, but intervals of half
+//! a unit ([`INTERVALS_PER_UNIT`]; FIt-SNE's one unit gave ~4% force errors here), up to the
+//! largest FFT (2048: 341 intervals, width 0.5 up to a span of 170). The grid's position and
+//! spacing always follow the actual bounding box, on the GPU; only the number of intervals comes
+//! from the hint, so a stale hint costs accuracy, never correctness. The order of points inside a
+//! box comes from atomics, so sums may differ in the last bits between runs.
 //!
 //! Only `dims = 2` runs on the GPU; the CPU references in [`cpu`] handle 1 to 3 dimensions.
 
@@ -94,7 +95,8 @@ pub struct FftParams {
     pub ns: u32,
     /// FFT: 1 when consecutive invocations take consecutive lines (columns), 0 for rows.
     pub line_fast: u32,
-    pub _pad0: u32,
+    /// FFT: len / (ns * radix), the twiddle index step between butterflies.
+    pub tw_stride: u32,
 }
 
 /// The grid geometry the `bbox` kernel writes on the GPU; mirrors `Grid` in the shaders.
@@ -198,6 +200,8 @@ impl Fft2d {
         out: &mut Vec<Dispatch>,
     ) -> Result<()> {
         let len = self.len as u32;
+        // Column passes map invocations with masks that assume len lines.
+        debug_assert!(!columns || lines == self.len);
         let mut ns = 1;
         for (i, &radix) in self.radices.iter().enumerate() {
             let p = FftParams {
@@ -207,6 +211,7 @@ impl Fft2d {
                 line_fast: columns as u32,
                 valid: if i == 0 { valid as u32 } else { len },
                 ns,
+                tw_stride: len / (ns * radix),
                 ..base
             };
             let (src, dst) = if *in_data {
@@ -214,7 +219,9 @@ impl Fft2d {
             } else {
                 (&self.scratch, data)
             };
-            let butterflies = lines * base.channels as usize * self.len / radix as usize;
+            // One invocation per butterfly of a channel; channels along z.
+            let mut groups = workgroups_for(lines * self.len / radix as usize, 256);
+            groups[2] = base.channels;
             let entry = format!("fft_radix{radix}");
             out.push(launch(
                 gpu,
@@ -223,7 +230,7 @@ impl Fft2d {
                 &entry,
                 &p,
                 &[&self.twiddles, src, dst],
-                workgroups_for(butterflies, 256),
+                groups,
             )?);
             *in_data = !*in_data;
             ns *= radix;
