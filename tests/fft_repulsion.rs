@@ -56,6 +56,16 @@ fn errors(got: &[f32], want: &[f32], dims: usize) -> (f64, f64, f64) {
     ((df / nf).sqrt(), (dz / nz).sqrt(), ((zg - zw) / zw).abs())
 }
 
+/// Largest extent of a 2-D layout over its axes (what a caller would pass as the span hint).
+fn span_of(y: &[f32]) -> f32 {
+    (0..2)
+        .map(|d| {
+            let v = y.iter().skip(d).step_by(2);
+            v.clone().cloned().fold(f32::MIN, f32::max) - v.cloned().fold(f32::MAX, f32::min)
+        })
+        .fold(0.0, f32::max)
+}
+
 fn run_gpu(gpu: &Gpu, rep: &mut FftRepulsion, y: &[f32]) -> Vec<f32> {
     let n = rep.n();
     let positions = gpu.storage_from("positions", y);
@@ -372,12 +382,7 @@ fn gpu_matches_exact_blobs() {
     let mut rng = Rng::new(41);
     let n = 3000;
     let y = blob_layout(&mut rng, n, 2, 10, 16.0, 2.0);
-    let span = (0..2)
-        .map(|d| {
-            let v = y.iter().skip(d).step_by(2);
-            v.clone().cloned().fold(f32::MIN, f32::max) - v.cloned().fold(f32::MAX, f32::min)
-        })
-        .fold(0.0, f32::max);
+    let span = span_of(&y);
     let mut rep = FftRepulsion::new(gpu, n, 2).unwrap();
     rep.set_span_hint(gpu, span).unwrap();
     let got = run_gpu(gpu, &mut rep, &y);
@@ -452,6 +457,14 @@ fn span_hint_picks_fft_friendly_grids() {
     assert!(!rep.set_span_hint(gpu, 30.0).unwrap());
     assert!(rep.set_span_hint(gpu, 60.0).unwrap());
     assert_eq!((rep.fft_len(), rep.intervals()), (1024, 170));
+    // A cap shrinks the grid now and bounds later hints.
+    assert!(rep.set_max_fft_len(gpu, 512).unwrap());
+    assert_eq!(rep.fft_len(), 512);
+    assert!(!rep.set_span_hint(gpu, 150.0).unwrap());
+    assert!(rep.set_max_fft_len(gpu, 300).is_err());
+    assert!(!rep.set_max_fft_len(gpu, 2048).unwrap());
+    assert!(rep.set_span_hint(gpu, 150.0).unwrap());
+    assert_eq!(rep.fft_len(), 2048);
 }
 
 /// Time per call at N = 10k and 70k against the exact O(N^2) CPU sums at 10k (ratios only).
@@ -463,18 +476,21 @@ fn bench_fft_repulsion() {
     println!("{}", gpu.describe());
     let mut rng = Rng::new(50);
     let n_cpu = 10_000;
-    let y_cpu = blob_layout(&mut rng, n_cpu, 2, 10, 17.0, 2.0);
+    // Blobs with centres in [-14, 14]^2, sigma 1.5: span ~38, the default 512-point grid.
+    let y_cpu = blob_layout(&mut rng, n_cpu, 2, 10, 14.0, 1.5);
     let start = std::time::Instant::now();
     let exact = cpu::repulsion_exact(&y_cpu, n_cpu, 2);
     let cpu_s = start.elapsed().as_secs_f64();
     println!("exact CPU N={n_cpu}: {:.1} ms", cpu_s * 1e3);
     let cases = [
-        (y_cpu.clone(), 50.0f32),
-        (blob_layout(&mut rng, 70_000, 2, 10, 17.0, 2.0), 50.0),
-        (blob_layout(&mut rng, 70_000, 2, 10, 67.0, 2.0), 150.0),
+        y_cpu.clone(),
+        blob_layout(&mut rng, 70_000, 2, 10, 14.0, 1.5),
+        // A late-optimization MNIST-like span (~150): the largest grid.
+        blob_layout(&mut rng, 70_000, 2, 10, 68.0, 2.0),
     ];
-    for (y, span) in cases {
+    for y in cases {
         let n = y.len() / 2;
+        let span = span_of(&y);
         let mut rep = FftRepulsion::new(gpu, n, 2).unwrap();
         rep.set_span_hint(gpu, span).unwrap();
         let positions = gpu.storage_from("positions", &y);
@@ -482,11 +498,11 @@ fn bench_fft_repulsion() {
         let d = rep.record(gpu, &positions, &out).unwrap();
         let refs: Vec<_> = d.iter().collect();
         let t = latentviz::gpu::Timer::new(gpu)
-            .time("fft repulsion", &refs, 3)
+            .time("fft repulsion", &refs, 2)
             .unwrap();
         println!(
-            "GPU N={n}, span ~{span}, fft {len}^2, {} intervals: {:.2} ms per call ({} dispatches); \
-             exact CPU at N=10k takes {:.1}x this",
+            "GPU N={n}, span {span:.0}, fft {len}^2, {} intervals: {:.2} ms per call ({} dispatches); \
+             exact CPU at N=10k takes {:.2}x this",
             rep.intervals(),
             t.seconds * 1e3,
             d.len(),

@@ -351,6 +351,8 @@ pub struct FftRepulsion {
     n: usize,
     dims: usize,
     intervals: usize,
+    /// Cap on the FFT length the span hint may choose.
+    max_len: usize,
     fft: Fft2d,
     grid: wgpu::Buffer,
     counts: wgpu::Buffer,
@@ -395,6 +397,7 @@ impl FftRepulsion {
             n,
             dims,
             intervals,
+            max_len: MAX_FFT_LEN,
             fft,
             grid: gpu.storage("fft repulsion grid", 8),
             counts: gpu.storage("fft repulsion counts", boxes),
@@ -408,16 +411,38 @@ impl FftRepulsion {
         })
     }
 
-    /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for_span`]).
-    /// Meant to be called rarely (every ~50 iterations) with a span the caller read back. Returns
-    /// true when the grid changed: buffers were reallocated and dispatches recorded before are
-    /// stale, so `record` must be called again.
+    /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for_span`];
+    /// capped by [`FftRepulsion::set_max_fft_len`]). Meant to be called rarely, say every 50
+    /// iterations, with a span the caller read back: `read_grid(gpu)?.span` is the span of the
+    /// last run's positions, a 32-byte readback. Returns true when the grid changed: buffers were
+    /// reallocated and dispatches recorded before are stale, so `record` must be called again.
     pub fn set_span_hint(&mut self, gpu: &Gpu, span: f32) -> Result<bool> {
         let (len, _) = grid_for_span(span);
+        self.resize(gpu, len.min(self.max_len))
+    }
+
+    /// Cap the FFT length `set_span_hint` may choose (a power of two, 8..=2048; default 2048),
+    /// shrinking the grid now if it is larger. A cheaper, coarser grid for slow adapters: on
+    /// lavapipe one call costs about 16x more at 2048 than at 512, while 1024 with a span of 150
+    /// means intervals of 0.9 units (force errors of a few percent). Returns true when the grid
+    /// changed (re-record).
+    pub fn set_max_fft_len(&mut self, gpu: &Gpu, max_len: usize) -> Result<bool> {
+        if !max_len.is_power_of_two() || !(8..=MAX_FFT_LEN).contains(&max_len) {
+            return Err(Error::InvalidArgument(format!(
+                "{OP}: maximum FFT length {max_len} must be a power of two in 8..={MAX_FFT_LEN}"
+            )));
+        }
+        self.max_len = max_len;
+        self.resize(gpu, self.fft.len.min(max_len))
+    }
+
+    fn resize(&mut self, gpu: &Gpu, len: usize) -> Result<bool> {
         if len == self.fft.len {
             return Ok(false);
         }
+        let max_len = self.max_len;
         *self = Self::with_fft_len(gpu, self.n, self.dims, len)?;
+        self.max_len = max_len;
         Ok(true)
     }
 
