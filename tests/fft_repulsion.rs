@@ -269,6 +269,49 @@ fn cpu_interpolation_matches_exact() {
     }
 }
 
+/// The FFT convolution on the node grid equals the direct node-to-node sums (the circulant
+/// embedding has no wrap-around), in 1-D, 2-D and 3-D.
+#[test]
+fn cpu_node_potentials_match_direct_sums() {
+    let mut rng = Rng::new(25);
+    for (dims, intervals) in [(1, 7), (2, 5), (3, 3)] {
+        let n = 60;
+        let y = rng.vec(n * dims, -4.0, 4.0);
+        let grid = cpu::bbox(&y, n, dims, intervals);
+        let charges = cpu::spread(&y, n, &grid);
+        let got = cpu::node_potentials(&charges, &grid);
+        let m = grid.nodes();
+        let nodes = m.pow(dims as u32);
+        let coords = |node: usize| -> Vec<f64> {
+            (0..dims)
+                .map(|d| ((node / m.pow(d as u32)) % m) as f64)
+                .collect()
+        };
+        let mut worst = 0.0f64;
+        for a in 0..nodes {
+            let mut want = vec![0.0; dims + 2];
+            for b in 0..nodes {
+                let r2: f64 = coords(a)
+                    .iter()
+                    .zip(coords(b))
+                    .map(|(x, z)| ((x - z) * grid.h).powi(2))
+                    .sum();
+                let w = 1.0 / (1.0 + r2);
+                for k in 0..=dims {
+                    want[k] += w * w * charges[b * (dims + 1) + k];
+                }
+                want[dims + 1] += w * charges[b * (dims + 1)];
+            }
+            for k in 0..dims + 2 {
+                worst =
+                    worst.max((got[a * (dims + 2) + k] - want[k]).abs() / (1.0 + want[k].abs()));
+            }
+        }
+        // f64 FFT round-off only.
+        assert!(worst < 1e-10, "{dims}-D: {worst}");
+    }
+}
+
 #[test]
 fn gpu_stages_match_cpu() {
     let gpu = gpu();
@@ -422,6 +465,45 @@ fn gpu_small_and_degenerate_inputs() {
     assert!(ef < 1e-3 && ez < 1e-3, "7 points on a line: {ef} {ez}");
 }
 
+/// Recorded dispatches are replayed with new positions (the optimizer's loop): the grid, the sort
+/// and the sums follow the new layout with nothing recorded again.
+#[test]
+fn gpu_replay_follows_new_positions() {
+    let gpu = gpu();
+    let mut rng = Rng::new(45);
+    let n = 300;
+    let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, 128).unwrap();
+    let positions = gpu.storage("positions", 2 * n);
+    let out = gpu.storage("out", 3 * n);
+    let d = rep.record(gpu, &positions, &out).unwrap();
+    let refs: Vec<_> = d.iter().collect();
+    // Spans 6, then 12 shifted off the origin: 21 intervals of width 0.3, then 0.6.
+    for (half, shift) in [(3.0f32, 0.0f32), (6.0, 40.0)] {
+        let y: Vec<f32> = uniform_layout(&mut rng, n, 2, half)
+            .iter()
+            .map(|v| v + shift)
+            .collect();
+        gpu.write(&positions, &y);
+        gpu.run("replay", &refs).unwrap();
+        let (ef, ez, _) = errors(
+            &gpu.read_f32(&out).unwrap(),
+            &cpu::repulsion_exact(&y, n, 2),
+            2,
+        );
+        println!("replay span {}: force {ef:.2e}, Z_i {ez:.2e}", 2.0 * half);
+        // Width <= 0.6: about 1% (see INTERVALS_PER_UNIT).
+        assert!(
+            ef < 1.5e-2 && ez < 2e-3,
+            "half {half} shift {shift}: force {ef}, Z {ez}"
+        );
+        let g = rep.read_grid(gpu).unwrap();
+        assert!(
+            (g.span - 2.0 * half).abs() < 0.1 && (g.center[0] - shift).abs() < 0.2,
+            "{g:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_arguments_are_errors() {
     let gpu = gpu();
@@ -509,9 +591,31 @@ fn bench_fft_repulsion() {
             cpu_s / t.seconds,
             len = rep.fft_len(),
         );
-        if n == n_cpu {
-            let (ef, ez, _) = errors(&gpu.read_f32(&out).unwrap(), &exact, 2);
-            println!("  N={n}: force error {ef:.2e}, Z_i error {ez:.2e}");
-        }
+        let got = gpu.read_f32(&out).unwrap();
+        let (ef, ez) = if n == n_cpu {
+            let (ef, ez, _) = errors(&got, &exact, 2);
+            (ef, ez)
+        } else {
+            // Exact sums for every 140th point only (500 rows of the N x N sums).
+            let rows: Vec<usize> = (0..n).step_by(140).collect();
+            let mut want = Vec::new();
+            let mut sub = Vec::new();
+            for &i in &rows {
+                let (mut fx, mut fy, mut z) = (0.0f64, 0.0f64, 0.0f64);
+                for j in (0..n).filter(|&j| j != i) {
+                    let (dx, dy) = (
+                        (y[2 * i] - y[2 * j]) as f64,
+                        (y[2 * i + 1] - y[2 * j + 1]) as f64,
+                    );
+                    let w = 1.0 / (1.0 + dx * dx + dy * dy);
+                    (fx, fy, z) = (fx + w * w * dx, fy + w * w * dy, z + w);
+                }
+                want.extend([fx as f32, fy as f32, z as f32]);
+                sub.extend_from_slice(&got[3 * i..3 * i + 3]);
+            }
+            let (ef, ez, _) = errors(&sub, &want, 2);
+            (ef, ez)
+        };
+        println!("  force error {ef:.2e}, Z_i error {ez:.2e}");
     }
 }
