@@ -524,15 +524,17 @@ fn bad_arguments_are_errors() {
 
 #[test]
 fn span_hint_picks_fft_friendly_grids() {
-    // Two intervals per unit, at least 50, 6 * intervals <= len.
-    assert_eq!(fft_repulsion::grid_for_span(0.0), (512, 85));
+    // Two intervals per unit, at least 40, 6 * intervals <= len.
+    assert_eq!(fft_repulsion::grid_for_span(0.0), (256, 42));
+    assert_eq!(fft_repulsion::grid_for_span(21.0), (256, 42));
+    assert_eq!(fft_repulsion::grid_for_span(21.5), (512, 85));
     assert_eq!(fft_repulsion::grid_for_span(42.5), (512, 85));
     assert_eq!(fft_repulsion::grid_for_span(43.0), (1024, 170));
     assert_eq!(fft_repulsion::grid_for_span(85.0), (1024, 170));
     assert_eq!(fft_repulsion::grid_for_span(86.0), (2048, 341));
     assert_eq!(fft_repulsion::grid_for_span(200.0), (2048, 341));
     assert_eq!(fft_repulsion::grid_for_span(1e6), (2048, 341));
-    assert_eq!(fft_repulsion::grid_for_span(f32::NAN), (512, 85));
+    assert_eq!(fft_repulsion::grid_for_span(f32::NAN), (256, 42));
     let gpu = gpu();
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
     assert_eq!((rep.fft_len(), rep.intervals()), (512, 85));

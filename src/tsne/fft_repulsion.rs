@@ -22,13 +22,13 @@
 //! Grid size: `intervals` per axis and `len = 2^k >= 6 * intervals` the FFT length (the node grid
 //! doubled, so the circular convolution equals the linear one). For a given `len` all `len / 6`
 //! intervals are used (more intervals cost nothing in the FFT). `new` sizes the grid for a span of
-//! [`DEFAULT_SPAN`]; [`FftRepulsion::set_span_hint`] re-sizes it from a CPU-known span (read back by
-//! the caller, say every 50 iterations): at least 50 intervals as in FIt-SNE, but intervals of half
-//! a unit ([`INTERVALS_PER_UNIT`]; FIt-SNE's one unit gave ~4% force errors here), up to the
-//! largest FFT (2048: 341 intervals, width 0.5 up to a span of 170). The grid's position and
-//! spacing always follow the actual bounding box, on the GPU; only the number of intervals comes
-//! from the hint, so a stale hint costs accuracy, never correctness. The order of points inside a
-//! box comes from atomics, so sums may differ in the last bits between runs.
+//! [`DEFAULT_SPAN`]; [`FftRepulsion::set_span_hint`] re-sizes it from a CPU-known span (read back
+//! by the caller, say every 50 iterations): at least [`MIN_INTERVALS`] (40; FIt-SNE: 50), and
+//! intervals of half a unit ([`INTERVALS_PER_UNIT`]; FIt-SNE's one unit gave ~4% force errors
+//! here), up to the largest FFT (2048: 341 intervals, width 0.5 up to a span of 170). The grid's
+//! position and spacing always follow the actual bounding box, on the GPU; only the number of
+//! intervals comes from the hint, so a stale hint costs accuracy, never correctness. The order of
+//! points inside a box comes from atomics, so sums may differ in the last bits between runs.
 //!
 //! Only `dims = 2` runs on the GPU; the CPU references in [`cpu`] handle 1 to 3 dimensions.
 
@@ -51,8 +51,10 @@ const INTERPOLATE: &str = include_str!("../../shaders/tsne_fft_interpolate.wgsl"
 const OP: &str = "fft repulsion";
 /// Lagrange nodes per interval and axis (FIt-SNE's p).
 pub const NODES_PER_INTERVAL: usize = 3;
-/// FIt-SNE's minimum number of intervals per axis.
-pub const MIN_INTERVALS: usize = 50;
+/// Minimum number of intervals per axis. FIt-SNE uses 50; 40 lets the 256-point FFT (42
+/// intervals, a quarter of the work of 512) serve spans up to 21 at width 0.5, as in early
+/// exaggeration.
+pub const MIN_INTERVALS: usize = 40;
 /// Longest FFT line: two channels of 2048^2 complex f32 are 64 MiB, half of the 128 MiB a
 /// storage binding may span on common adapters.
 pub const MAX_FFT_LEN: usize = 2048;
