@@ -1,5 +1,6 @@
 // t-SNE FFT repulsion, step 6: the two kernels sampled on the circulant (periodic) node grid.
-//   Node offsets o_d = j_d for j_d <= len/2, j_d - len otherwise (d = x, y), r^2 = h^2 (o_x^2 + o_y^2)
+//   Node offsets o_d = j_d for j_d <= len/2, j_d - len otherwise (d = x, y),
+//   r^2 = h^2 (o_x^2 + o_y^2)
 //   K = w + i w^2,  w = 1 / (1 + r^2)
 //   Both kernels are real and even, so their DFTs are real: after one complex FFT, the real part
 //   is the spectrum of w and the imaginary part that of w^2. len >= 2 nodes makes the circular

@@ -15,8 +15,8 @@ fn uniform_layout(rng: &mut Rng, n: usize, dims: usize, half: f32) -> Vec<f32> {
     rng.vec(n * dims, -half, half)
 }
 
-/// n points in `blobs` Gaussian clusters (std `sigma`) with centres uniform in [-spread, spread]^dims:
-/// what a t-SNE embedding looks like.
+/// n points in `blobs` Gaussian clusters (std `sigma`) with centres uniform in
+/// [-spread, spread]^dims: what a t-SNE embedding looks like.
 fn blob_layout(
     rng: &mut Rng,
     n: usize,
@@ -187,7 +187,8 @@ fn wgsl_fft_matches_dft() {
     }
 }
 
-/// The largest FFT (2048: one radix-4 and three radix-8 passes per axis) with a 3 x 3 nonzero corner, whose
+/// The largest FFT (2048: one radix-4 and three radix-8 passes per axis) with a 3 x 3 nonzero
+/// corner, whose
 /// 2-D DFT has a closed form of 9 terms per frequency; checked on a sample of frequencies.
 #[test]
 fn wgsl_fft_longest_line() {

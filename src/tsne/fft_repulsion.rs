@@ -17,7 +17,8 @@
 //!    [`Fft2d`]). Three real charge grids travel in two complex channels and both kernels in one,
 //!    so one call does five 2-D FFTs.
 //! 5. `interpolate`: the node potentials are interpolated back to the points with the same
-//!    Lagrange weights; `y_i sum w^2 - sum w^2 y_j` gives the force sum and 1 (w_ii) is taken off Z.
+//!    Lagrange weights; `y_i sum w^2 - sum w^2 y_j` gives the force sum, and 1 (w_ii) is taken
+//!    off Z.
 //!
 //! Grid size: `intervals` per axis and `len = 2^k >= 6 * intervals` the FFT length (the node grid
 //! doubled, so the circular convolution equals the linear one). For a given `len` all `len / 6`
