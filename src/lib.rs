@@ -14,6 +14,7 @@ pub mod model;
 pub mod ops;
 pub mod rng;
 pub mod train;
+pub mod tsne;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};

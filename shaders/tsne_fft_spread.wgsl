@@ -1,0 +1,81 @@
+// t-SNE FFT repulsion, step 5: spread the charges of the points onto the interpolation nodes.
+//   Node (gx, gy), g = 3 b + t, sits at grid.lo + (g + 1/2) h and belongs to box (bx, by) only, so
+//   q_k(node) = sum over points j in box b of  L_tx(u_jx) L_ty(u_jy) c_k(j),
+//   c(j) = [1, y_jx - centre_x, y_jy - centre_y]   (centred: less cancellation in f32 later),
+//   u = (y - grid.lo) / width - b in [0, 1), Lagrange basis on the nodes 1/6, 1/2, 5/6:
+//   L0 = 9/2 (u - 1/2)(u - 5/6),  L1 = -9 (u - 1/6)(u - 5/6),  L2 = 9/2 (u - 1/6)(u - 1/2).
+//   A gather over the points of the box (sorted by the counting sort): no float atomics.
+// Output: the zero-padded FFT input, two complex channels of len x len (row-major, row = gy):
+//   channel 0 = q0 + i q1, channel 1 = q2 + i 0. Only the nodes x nodes corner is written; the
+//   FFT passes read everything outside it as zero.
+// Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
+//   boxes + 1), 3 sorted (read vec2<f32>, n), 4 charges (write vec2<f32>, 2 len^2).
+// One invocation per box computes its 3 x 3 nodes x 3 charges in 9 named vec3 accumulators.
+// Params mirror `tsne::fft_repulsion::FftParams`.
+
+struct Params {
+    n: u32, intervals: u32, nodes: u32, len: u32,
+    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
+    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+}
+
+struct Grid {
+    lo: vec2<f32>,
+    center: vec2<f32>,
+    width: f32,
+    h: f32,
+    span: f32,
+    _pad: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> grid: Grid;
+@group(0) @binding(2) var<storage, read> starts: array<u32>;
+@group(0) @binding(3) var<storage, read> sorted: array<vec2<f32>>;
+@group(0) @binding(4) var<storage, read_write> charges: array<vec2<f32>>;
+
+fn lagrange(u: f32) -> vec3<f32> {
+    return vec3<f32>(4.5 * (u - 0.5) * (u - 5.0 / 6.0),
+                     -9.0 * (u - 1.0 / 6.0) * (u - 5.0 / 6.0),
+                     4.5 * (u - 1.0 / 6.0) * (u - 0.5));
+}
+
+fn store(gx: u32, gy: u32, q: vec3<f32>) {
+    let idx = gy * params.len + gx;
+    charges[idx] = q.xy;
+    charges[params.len * params.len + idx] = vec2<f32>(q.z, 0.0);
+}
+
+@compute @workgroup_size(64)
+fn spread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let b = (wg.x + wg.y * nwg.x) * 64u + lid;
+    if (b >= params.boxes) {
+        return;
+    }
+    let bx = b % params.intervals;
+    let by = b / params.intervals;
+    let cell = vec2<f32>(f32(bx), f32(by));
+    // a<ty><tx>: node (3 bx + tx, 3 by + ty).
+    var a00 = vec3<f32>(0.0); var a01 = vec3<f32>(0.0); var a02 = vec3<f32>(0.0);
+    var a10 = vec3<f32>(0.0); var a11 = vec3<f32>(0.0); var a12 = vec3<f32>(0.0);
+    var a20 = vec3<f32>(0.0); var a21 = vec3<f32>(0.0); var a22 = vec3<f32>(0.0);
+    let end = starts[b + 1u];
+    for (var j = starts[b]; j < end; j++) {
+        let y = sorted[j];
+        let u = (y - grid.lo) / grid.width - cell;
+        let lx = lagrange(u.x);
+        let ly = lagrange(u.y);
+        let c = vec3<f32>(1.0, y - grid.center);
+        let c0 = ly.x * c; let c1 = ly.y * c; let c2 = ly.z * c;
+        a00 += lx.x * c0; a01 += lx.y * c0; a02 += lx.z * c0;
+        a10 += lx.x * c1; a11 += lx.y * c1; a12 += lx.z * c1;
+        a20 += lx.x * c2; a21 += lx.y * c2; a22 += lx.z * c2;
+    }
+    let gx = 3u * bx;
+    let gy = 3u * by;
+    store(gx, gy, a00); store(gx + 1u, gy, a01); store(gx + 2u, gy, a02);
+    store(gx, gy + 1u, a10); store(gx + 1u, gy + 1u, a11); store(gx + 2u, gy + 1u, a12);
+    store(gx, gy + 2u, a20); store(gx + 1u, gy + 2u, a21); store(gx + 2u, gy + 2u, a22);
+}

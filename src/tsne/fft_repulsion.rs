@@ -1,0 +1,902 @@
+//! O(N) t-SNE repulsion by FFT-accelerated interpolation (FIt-SNE, Linderman et al. 2019).
+//!
+//! For every point i of a 2-D embedding y this fills, per point, `[sum_j w_ij^2 (y_i - y_j)` (2
+//! values)`, sum_{j != i} w_ij]` with w_ij = 1 / (1 + |y_i - y_j|^2), in O(N + G log G) for a grid
+//! of G nodes instead of O(N^2):
+//!
+//! 1. `bbox`: a GPU reduction finds the bounding box and writes the grid geometry (origin, interval
+//!    width, node spacing h) to a small storage buffer that every later kernel reads, so the box
+//!    can change every iteration with no readback.
+//! 2. `count` / `scan` / `scatter`: a counting sort of the points by box (integer atomics for the
+//!    counts, a prefix sum, then each point to its slot).
+//! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the centre of the
+//!    bounding box) of its points onto its 3 x 3 Lagrange nodes (p = 3 equispaced nodes per
+//!    interval). A gather, no float atomics.
+//! 4. `kernel` + FFTs + `multiply` + inverse FFTs: node-to-node sums of w and w^2 as circular
+//!    convolutions on a zero-padded `len x len` grid (Stockham radix-8 FFTs written in WGSL,
+//!    [`Fft2d`]). Three real charge grids travel in two complex channels and both kernels in one,
+//!    so one call does five 2-D FFTs.
+//! 5. `interpolate`: the node potentials are interpolated back to the points with the same
+//!    Lagrange weights; `y_i sum w^2 - sum w^2 y_j` gives the force sum, and 1 (w_ii) is taken
+//!    off Z.
+//!
+//! Grid size: `intervals` per axis and `len = 2^k >= 6 * intervals` the FFT length (the node grid
+//! doubled, so the circular convolution equals the linear one). For a given `len` all `len / 6`
+//! intervals are used (more intervals cost nothing in the FFT). `new` sizes the grid for a span of
+//! [`DEFAULT_SPAN`]; [`FftRepulsion::set_span_hint`] re-sizes it from a CPU-known span (read back
+//! by the caller, say every 50 iterations): at least [`MIN_INTERVALS`] (40; FIt-SNE: 50), and
+//! intervals of half a unit ([`INTERVALS_PER_UNIT`]; FIt-SNE's one unit gave ~4% force errors
+//! here), up to the largest FFT (2048: 341 intervals, width 0.5 up to a span of 170). The grid's
+//! position and spacing always follow the actual bounding box, on the GPU; only the number of
+//! intervals comes from the hint, so a stale hint costs accuracy, never correctness. The order of
+//! points inside a box comes from atomics, so sums may differ in the last bits between runs.
+//!
+//! Only `dims = 2` runs on the GPU; the CPU references in [`cpu`] handle 1 to 3 dimensions.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::ops::{check_len, launch};
+
+const BBOX: &str = include_str!("../../shaders/tsne_fft_bbox.wgsl");
+const COUNT: &str = include_str!("../../shaders/tsne_fft_count.wgsl");
+const SCAN: &str = include_str!("../../shaders/tsne_fft_scan.wgsl");
+const SCATTER: &str = include_str!("../../shaders/tsne_fft_scatter.wgsl");
+const SPREAD: &str = include_str!("../../shaders/tsne_fft_spread.wgsl");
+const KERNEL: &str = include_str!("../../shaders/tsne_fft_kernel.wgsl");
+const STOCKHAM: &str = include_str!("../../shaders/tsne_fft_stockham.wgsl");
+const MULTIPLY: &str = include_str!("../../shaders/tsne_fft_multiply.wgsl");
+const INTERPOLATE: &str = include_str!("../../shaders/tsne_fft_interpolate.wgsl");
+
+const OP: &str = "fft repulsion";
+/// Lagrange nodes per interval and axis (FIt-SNE's p).
+pub const NODES_PER_INTERVAL: usize = 3;
+/// Minimum number of intervals per axis. FIt-SNE uses 50; 40 lets the 256-point FFT (42
+/// intervals, a quarter of the work of 512) serve spans up to 21 at width 0.5, as in early
+/// exaggeration.
+pub const MIN_INTERVALS: usize = 40;
+/// Longest FFT line: two channels of 2048^2 complex f32 are 64 MiB, half of the 128 MiB a
+/// storage binding may span on common adapters.
+pub const MAX_FFT_LEN: usize = 2048;
+/// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
+/// sort and the spread (after them `Stages::charges` holds the node charges, not yet spectra).
+pub const DISPATCHES_THROUGH_SPREAD: usize = 6;
+/// Intervals per unit of embedding span that the span hint aims at. FIt-SNE uses about 1; measured
+/// here (2-D, uniform layout, p = 3) the relative force error in the 2-norm is 4% for intervals of
+/// width 1, 2% for 0.8, 0.24% for 0.4 (it falls like width^3), so latentviz aims at width 0.5.
+pub const INTERVALS_PER_UNIT: f32 = 2.0;
+/// The span `new` sizes the grid for (512-point FFTs, 85 intervals per axis).
+pub const DEFAULT_SPAN: f32 = 40.0;
+
+/// The uniform every fft-repulsion shader reads; mirrors `Params` in shaders/tsne_fft_*.wgsl.
+/// Fields a kernel does not use are zero.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct FftParams {
+    pub n: u32,
+    pub intervals: u32,
+    /// Nodes per axis: 3 * intervals.
+    pub nodes: u32,
+    /// FFT length per axis.
+    pub len: u32,
+    pub log2_len: u32,
+    /// intervals^2.
+    pub boxes: u32,
+    /// FFT: lines per channel.
+    pub lines: u32,
+    /// FFT: channels (separate len x len grids, `chan_stride` apart).
+    pub channels: u32,
+    pub line_stride: u32,
+    pub elem_stride: u32,
+    pub chan_stride: u32,
+    /// FFT: elements past `valid` in a line are read as zero.
+    pub valid: u32,
+    /// FFT: 1 for the inverse transform (conjugate twiddles, no scaling).
+    pub inverse: u32,
+    /// FFT: product of the radices of the earlier passes of this axis (Stockham's Ns).
+    pub ns: u32,
+    /// FFT: 1 when consecutive invocations take consecutive lines (columns), 0 for rows.
+    pub line_fast: u32,
+    /// FFT: len / (ns * radix), the twiddle index step between butterflies.
+    pub tw_stride: u32,
+}
+
+/// The grid geometry the `bbox` kernel writes on the GPU; mirrors `Grid` in the shaders.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct GridGeometry {
+    /// Lower corner of the grid (interval 0 starts here on each axis).
+    pub lo: [f32; 2],
+    /// Centre of the points' bounding box; charges and forces are taken relative to it.
+    pub center: [f32; 2],
+    /// Interval width (the same on both axes).
+    pub width: f32,
+    /// Node spacing, width / 3.
+    pub h: f32,
+    /// Largest extent of the bounding box (floored at 1e-3).
+    pub span: f32,
+    pub _pad: f32,
+}
+
+/// `(len, intervals)` for an embedding spanning `span` units: at least [`MIN_INTERVALS`] and
+/// [`INTERVALS_PER_UNIT`] per unit of span, rounded up to a power-of-two FFT length (capped at
+/// [`MAX_FFT_LEN`]), then every interval that length allows.
+pub fn grid_for_span(span: f32) -> (usize, usize) {
+    let wanted = if span.is_finite() {
+        ((span.max(0.0) * INTERVALS_PER_UNIT).ceil() as usize).max(MIN_INTERVALS)
+    } else {
+        MIN_INTERVALS
+    };
+    let len = (2 * NODES_PER_INTERVAL * wanted)
+        .next_power_of_two()
+        .min(MAX_FFT_LEN);
+    (len, len / (2 * NODES_PER_INTERVAL))
+}
+
+fn u32_of(what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::shape(OP, format!("{what} = {v} exceeds u32")))
+}
+
+/// Batched 2-D complex FFTs of `len x len` grids (row-major vec2<f32>, `channels` grids one
+/// after the other), in place, written in WGSL (tsne_fft_stockham.wgsl: Stockham autosort passes
+/// of radix 8, with one radix-2 or radix-4 pass where log2(len) is not a multiple of 3). Each
+/// axis takes one pass per radix, ping-ponging with a scratch buffer; both axes together take an
+/// even number of passes, so the result lands back in the caller's buffer.
+pub struct Fft2d {
+    pub len: usize,
+    /// Most channels one call may transform (the scratch buffer's size).
+    pub max_channels: usize,
+    radices: Vec<u32>,
+    twiddles: wgpu::Buffer,
+    scratch: wgpu::Buffer,
+}
+
+/// The radices of the passes for a power-of-two `len`: the odd one first, then eights.
+fn radices(len: usize) -> Vec<u32> {
+    let bits = len.trailing_zeros();
+    let mut r = match bits % 3 {
+        1 => vec![2],
+        2 => vec![4],
+        _ => vec![],
+    };
+    r.extend(std::iter::repeat_n(8, (bits / 3) as usize));
+    r
+}
+
+impl Fft2d {
+    /// Twiddles exp(-2 pi i k / len), k < len, computed in f64 and uploaded once, and a scratch
+    /// grid for `max_channels` channels.
+    pub fn new(gpu: &Gpu, len: usize, max_channels: usize) -> Result<Fft2d> {
+        if !len.is_power_of_two() || !(2..=MAX_FFT_LEN).contains(&len) {
+            return Err(Error::InvalidArgument(format!(
+                "FFT length {len} must be a power of two in 2..={MAX_FFT_LEN}"
+            )));
+        }
+        let twiddles: Vec<f32> = (0..len)
+            .flat_map(|k| {
+                let a = -std::f64::consts::TAU * k as f64 / len as f64;
+                [a.cos() as f32, a.sin() as f32]
+            })
+            .collect();
+        Ok(Fft2d {
+            len,
+            max_channels,
+            radices: radices(len),
+            twiddles: gpu.storage_from("fft twiddles", &twiddles),
+            scratch: gpu.storage("fft scratch", 2 * max_channels * len * len),
+        })
+    }
+
+    /// The passes along one axis: `lines` lines per channel, the first pass reading elements
+    /// `>= valid` as zero. `in_data` tracks which buffer holds the current values.
+    #[allow(clippy::too_many_arguments)]
+    fn axis(
+        &self,
+        gpu: &Gpu,
+        data: &wgpu::Buffer,
+        in_data: &mut bool,
+        base: FftParams,
+        columns: bool,
+        lines: usize,
+        valid: usize,
+        out: &mut Vec<Dispatch>,
+    ) -> Result<()> {
+        let len = self.len as u32;
+        // Column passes map invocations with masks that assume len lines.
+        debug_assert!(!columns || lines == self.len);
+        let mut ns = 1;
+        for (i, &radix) in self.radices.iter().enumerate() {
+            let p = FftParams {
+                lines: lines as u32,
+                line_stride: if columns { 1 } else { len },
+                elem_stride: if columns { len } else { 1 },
+                line_fast: columns as u32,
+                valid: if i == 0 { valid as u32 } else { len },
+                ns,
+                tw_stride: len / (ns * radix),
+                ..base
+            };
+            let (src, dst) = if *in_data {
+                (data, &self.scratch)
+            } else {
+                (&self.scratch, data)
+            };
+            // One invocation per butterfly of a channel; channels along z.
+            let mut groups = workgroups_for(lines * self.len / radix as usize, 256);
+            groups[2] = base.channels;
+            let entry = format!("fft_radix{radix}");
+            out.push(launch(
+                gpu,
+                "tsne_fft_stockham",
+                STOCKHAM,
+                &entry,
+                &p,
+                &[&self.twiddles, src, dst],
+                groups,
+            )?);
+            *in_data = !*in_data;
+            ns *= radix;
+        }
+        Ok(())
+    }
+
+    fn params(&self, channels: usize, inverse: bool) -> Result<FftParams> {
+        let len = self.len as u32;
+        Ok(FftParams {
+            len,
+            log2_len: len.trailing_zeros(),
+            channels: u32_of("channels", channels)?,
+            chan_stride: len * len,
+            inverse: inverse as u32,
+            ..Default::default()
+        })
+    }
+
+    fn check(&self, data: &wgpu::Buffer, channels: usize, used: usize) -> Result<()> {
+        if used > self.len || channels > self.max_channels || channels == 0 {
+            return Err(Error::shape(
+                "fft2d",
+                format!(
+                    "{used} rows/columns of {channels} channels for a {}-point FFT of at most {} \
+                     channels",
+                    self.len, self.max_channels
+                ),
+            ));
+        }
+        check_len("fft2d", "data", data, 2 * channels * self.len * self.len)
+    }
+
+    /// Forward DFT of `channels` grids whose nonzero entries all lie in the `valid x valid`
+    /// top-left corner (the rest is read as zero, whatever the buffer holds): rows `< valid`
+    /// along x, then every column along y.
+    pub fn forward(
+        &self,
+        gpu: &Gpu,
+        data: &wgpu::Buffer,
+        channels: usize,
+        valid: usize,
+    ) -> Result<Vec<Dispatch>> {
+        self.check(data, channels, valid)?;
+        let base = self.params(channels, false)?;
+        let (mut out, mut in_data) = (Vec::new(), true);
+        self.axis(gpu, data, &mut in_data, base, false, valid, valid, &mut out)?;
+        self.axis(
+            gpu,
+            data,
+            &mut in_data,
+            base,
+            true,
+            self.len,
+            valid,
+            &mut out,
+        )?;
+        debug_assert!(
+            in_data,
+            "an even number of passes ends in the caller's buffer"
+        );
+        Ok(out)
+    }
+
+    /// Inverse DFT without the 1 / len^2 factor: every column along y, then only the rows
+    /// `< rows_out` along x (the other rows are left half-transformed).
+    pub fn inverse(
+        &self,
+        gpu: &Gpu,
+        data: &wgpu::Buffer,
+        channels: usize,
+        rows_out: usize,
+    ) -> Result<Vec<Dispatch>> {
+        self.check(data, channels, rows_out)?;
+        let base = self.params(channels, true)?;
+        let (mut out, mut in_data) = (Vec::new(), true);
+        self.axis(
+            gpu,
+            data,
+            &mut in_data,
+            base,
+            true,
+            self.len,
+            self.len,
+            &mut out,
+        )?;
+        self.axis(
+            gpu,
+            data,
+            &mut in_data,
+            base,
+            false,
+            rows_out,
+            self.len,
+            &mut out,
+        )?;
+        debug_assert!(
+            in_data,
+            "an even number of passes ends in the caller's buffer"
+        );
+        Ok(out)
+    }
+}
+
+/// The buffers of the intermediate stages, for parity tests against [`cpu`].
+pub struct Stages<'a> {
+    /// One [`GridGeometry`].
+    pub grid: &'a wgpu::Buffer,
+    /// Node charges: channel 0 = (q0, q1), channel 1 = (q2, 0) at `gy * len + gx`
+    /// (only the `nodes x nodes` corner is meaningful); spectra after the forward FFTs.
+    pub charges: &'a wgpu::Buffer,
+    /// Node potentials: channel 0 = (w^2 q0, w^2 q1), channel 1 = (w^2 q2, w q0), same layout.
+    pub potentials: &'a wgpu::Buffer,
+}
+
+/// The FFT-interpolation repulsion for `n` points in 2-D, with its buffers allocated once.
+pub struct FftRepulsion {
+    n: usize,
+    dims: usize,
+    intervals: usize,
+    /// Cap on the FFT length the span hint may choose.
+    max_len: usize,
+    fft: Fft2d,
+    grid: wgpu::Buffer,
+    counts: wgpu::Buffer,
+    starts: wgpu::Buffer,
+    point_box: wgpu::Buffer,
+    point_rank: wgpu::Buffer,
+    sorted: wgpu::Buffer,
+    charges: wgpu::Buffer,
+    kernel: wgpu::Buffer,
+    potentials: wgpu::Buffer,
+}
+
+impl FftRepulsion {
+    /// Buffers for `n` points of `dims` = 2 dimensions, the grid sized for [`DEFAULT_SPAN`].
+    pub fn new(gpu: &Gpu, n: usize, dims: usize) -> Result<Self> {
+        let (len, _) = grid_for_span(DEFAULT_SPAN);
+        Self::with_fft_len(gpu, n, dims, len)
+    }
+
+    /// As `new`, with an explicit FFT length (a power of two, 8..=2048); `len / 6` intervals.
+    pub fn with_fft_len(gpu: &Gpu, n: usize, dims: usize, len: usize) -> Result<Self> {
+        if dims != 2 {
+            return Err(Error::InvalidArgument(format!(
+                "{OP}: the GPU path supports dims = 2, got {dims} (cpu::repulsion_interpolated \
+                 handles 1 to 3)"
+            )));
+        }
+        if n == 0 {
+            return Err(Error::shape(OP, "no points"));
+        }
+        u32_of("n", n * (dims + 1))?;
+        if len < 8 {
+            return Err(Error::InvalidArgument(format!(
+                "{OP}: FFT length {len} leaves no interval (need >= 8)"
+            )));
+        }
+        let fft = Fft2d::new(gpu, len, 2)?;
+        let intervals = len / (2 * NODES_PER_INTERVAL);
+        let boxes = intervals * intervals;
+        let area = len * len;
+        Ok(FftRepulsion {
+            n,
+            dims,
+            intervals,
+            max_len: MAX_FFT_LEN,
+            fft,
+            grid: gpu.storage("fft repulsion grid", 8),
+            counts: gpu.storage("fft repulsion counts", boxes),
+            starts: gpu.storage("fft repulsion starts", boxes + 1),
+            point_box: gpu.storage("fft repulsion point_box", n),
+            point_rank: gpu.storage("fft repulsion point_rank", n),
+            sorted: gpu.storage("fft repulsion sorted", 2 * n),
+            charges: gpu.storage("fft repulsion charges", 4 * area),
+            kernel: gpu.storage("fft repulsion kernel", 2 * area),
+            potentials: gpu.storage("fft repulsion potentials", 4 * area),
+        })
+    }
+
+    /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for_span`];
+    /// capped by [`FftRepulsion::set_max_fft_len`]). Meant to be called rarely, say every 50
+    /// iterations, with a span the caller read back: `read_grid(gpu)?.span` is the span of the
+    /// last run's positions, a 32-byte readback. Returns true when the grid changed: buffers were
+    /// reallocated and dispatches recorded before are stale, so `record` must be called again.
+    pub fn set_span_hint(&mut self, gpu: &Gpu, span: f32) -> Result<bool> {
+        let (len, _) = grid_for_span(span);
+        self.resize(gpu, len.min(self.max_len))
+    }
+
+    /// Cap the FFT length `set_span_hint` may choose (a power of two, 8..=2048; default 2048),
+    /// shrinking the grid now if it is larger. A cheaper, coarser grid for slow adapters: on
+    /// lavapipe one call costs about 16x more at 2048 than at 512, while 1024 with a span of 150
+    /// means intervals of 0.9 units (force errors of a few percent). Returns true when the grid
+    /// changed (re-record).
+    pub fn set_max_fft_len(&mut self, gpu: &Gpu, max_len: usize) -> Result<bool> {
+        if !max_len.is_power_of_two() || !(8..=MAX_FFT_LEN).contains(&max_len) {
+            return Err(Error::InvalidArgument(format!(
+                "{OP}: maximum FFT length {max_len} must be a power of two in 8..={MAX_FFT_LEN}"
+            )));
+        }
+        self.max_len = max_len;
+        self.resize(gpu, self.fft.len.min(max_len))
+    }
+
+    fn resize(&mut self, gpu: &Gpu, len: usize) -> Result<bool> {
+        if len == self.fft.len {
+            return Ok(false);
+        }
+        let max_len = self.max_len;
+        *self = Self::with_fft_len(gpu, self.n, self.dims, len)?;
+        self.max_len = max_len;
+        Ok(true)
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Intervals per axis.
+    pub fn intervals(&self) -> usize {
+        self.intervals
+    }
+
+    /// FFT length per axis.
+    pub fn fft_len(&self) -> usize {
+        self.fft.len
+    }
+
+    pub fn stages(&self) -> Stages<'_> {
+        Stages {
+            grid: &self.grid,
+            charges: &self.charges,
+            potentials: &self.potentials,
+        }
+    }
+
+    /// Read the grid the last run computed (a readback: for tests and diagnostics).
+    pub fn read_grid(&self, gpu: &Gpu) -> Result<GridGeometry> {
+        Ok(gpu.read::<GridGeometry>(&self.grid, 0, 1)?[0])
+    }
+
+    /// Record the work that fills `out` with, per point i: `[sum_j w_ij^2 (y_i - y_j)` (dims
+    /// values)`, sum_{j != i} w_ij]`, dims + 1 f32 per point, from `positions` (n x dims f32,
+    /// row-major). Everything stays on the GPU; the dispatches may be replayed every iteration
+    /// (until `set_span_hint` returns true).
+    pub fn record(
+        &mut self,
+        gpu: &Gpu,
+        positions: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Result<Vec<Dispatch>> {
+        let (n, dims) = (self.n, self.dims);
+        check_len(OP, "positions", positions, n * dims)?;
+        check_len(OP, "out", out, n * (dims + 1))?;
+        let len = self.fft.len;
+        let nodes = NODES_PER_INTERVAL * self.intervals;
+        let boxes = self.intervals * self.intervals;
+        let p = FftParams {
+            n: n as u32,
+            intervals: self.intervals as u32,
+            nodes: nodes as u32,
+            len: len as u32,
+            log2_len: len.trailing_zeros(),
+            boxes: boxes as u32,
+            ..Default::default()
+        };
+        let per_point = workgroups_for(n, 256);
+        let per_box = workgroups_for(boxes, 256);
+        let per_freq = workgroups_for(len * len, 256);
+        let sorting = [
+            positions,
+            &self.grid,
+            &self.counts,
+            &self.point_box,
+            &self.point_rank,
+        ];
+        let mut d = vec![
+            launch(
+                gpu,
+                "tsne_fft_bbox",
+                BBOX,
+                "bbox",
+                &p,
+                &[positions, &self.grid],
+                [1, 1, 1],
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_count",
+                COUNT,
+                "clear_counts",
+                &p,
+                &sorting,
+                per_box,
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_count",
+                COUNT,
+                "count_points",
+                &p,
+                &sorting,
+                per_point,
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_scan",
+                SCAN,
+                "scan_counts",
+                &p,
+                &[&self.counts, &self.starts],
+                [1, 1, 1],
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_scatter",
+                SCATTER,
+                "scatter_points",
+                &p,
+                &[
+                    positions,
+                    &self.point_box,
+                    &self.point_rank,
+                    &self.starts,
+                    &self.sorted,
+                ],
+                per_point,
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_spread",
+                SPREAD,
+                "spread",
+                &p,
+                &[&self.grid, &self.starts, &self.sorted, &self.charges],
+                workgroups_for(boxes, 64),
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_kernel",
+                KERNEL,
+                "kernel_grid",
+                &p,
+                &[&self.grid, &self.kernel],
+                per_freq,
+            )?,
+        ];
+        d.extend(self.fft.forward(gpu, &self.charges, 2, nodes)?);
+        d.extend(self.fft.forward(gpu, &self.kernel, 1, len)?);
+        d.push(launch(
+            gpu,
+            "tsne_fft_multiply",
+            MULTIPLY,
+            "multiply",
+            &p,
+            &[&self.charges, &self.kernel, &self.potentials],
+            per_freq,
+        )?);
+        d.extend(self.fft.inverse(gpu, &self.potentials, 2, nodes)?);
+        d.push(launch(
+            gpu,
+            "tsne_fft_interpolate",
+            INTERPOLATE,
+            "interpolate",
+            &p,
+            &[&self.grid, positions, &self.potentials, out],
+            per_point,
+        )?);
+        Ok(d)
+    }
+}
+
+/// CPU references: the exact O(N^2) sums, and the same interpolation algorithm in f64, stage by
+/// stage (`bbox`, `spread`, `node_potentials`, `interpolate`), for any dims in 1..=3.
+pub mod cpu {
+    use super::NODES_PER_INTERVAL as P;
+
+    /// Exact sums, f64 accumulation: per point `[sum_j w_ij^2 (y_i - y_j), sum_{j != i} w_ij]`.
+    pub fn repulsion_exact(y: &[f32], n: usize, dims: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; n * (dims + 1)];
+        let mut force = vec![0.0f64; dims];
+        for i in 0..n {
+            force.iter_mut().for_each(|f| *f = 0.0);
+            let mut z = 0.0f64;
+            let yi = &y[i * dims..(i + 1) * dims];
+            for j in 0..n {
+                if j == i {
+                    continue;
+                }
+                let yj = &y[j * dims..(j + 1) * dims];
+                let d2: f64 = (0..dims).map(|d| ((yi[d] - yj[d]) as f64).powi(2)).sum();
+                let w = 1.0 / (1.0 + d2);
+                z += w;
+                for d in 0..dims {
+                    force[d] += w * w * (yi[d] - yj[d]) as f64;
+                }
+            }
+            for d in 0..dims {
+                out[i * (dims + 1) + d] = force[d] as f32;
+            }
+            out[i * (dims + 1) + dims] = z as f32;
+        }
+        out
+    }
+
+    /// The interpolation grid (as tsne_fft_bbox.wgsl, in f64).
+    #[derive(Clone, Debug)]
+    pub struct Grid {
+        pub dims: usize,
+        pub intervals: usize,
+        pub lo: Vec<f64>,
+        pub center: Vec<f64>,
+        pub width: f64,
+        pub h: f64,
+    }
+
+    impl Grid {
+        pub fn nodes(&self) -> usize {
+            P * self.intervals
+        }
+
+        /// The box of a point (clamped per axis) and its local coordinates u in [0, 1).
+        pub fn locate(&self, y: &[f32]) -> (Vec<usize>, Vec<f64>) {
+            (0..self.dims)
+                .map(|d| {
+                    let t = (y[d] as f64 - self.lo[d]) / self.width;
+                    let b = t.floor().clamp(0.0, (self.intervals - 1) as f64);
+                    (b as usize, t - b)
+                })
+                .unzip()
+        }
+    }
+
+    /// Bounding box, its centre, and a square grid of `intervals` intervals per axis around it.
+    pub fn bbox(y: &[f32], n: usize, dims: usize, intervals: usize) -> Grid {
+        let mut lo = vec![f64::INFINITY; dims];
+        let mut hi = vec![f64::NEG_INFINITY; dims];
+        for i in 0..n {
+            for d in 0..dims {
+                lo[d] = lo[d].min(y[i * dims + d] as f64);
+                hi[d] = hi[d].max(y[i * dims + d] as f64);
+            }
+        }
+        let span = (0..dims).map(|d| hi[d] - lo[d]).fold(1e-3, f64::max);
+        let center: Vec<f64> = (0..dims).map(|d| 0.5 * (lo[d] + hi[d])).collect();
+        let width = span * (1.0 + 1e-4) / intervals as f64;
+        let half = 0.5 * width * intervals as f64;
+        Grid {
+            dims,
+            intervals,
+            lo: center.iter().map(|c| c - half).collect(),
+            center,
+            width,
+            h: width / P as f64,
+        }
+    }
+
+    /// Lagrange basis on the nodes 1/6, 1/2, 5/6 of an interval, at u.
+    pub fn lagrange(u: f64) -> [f64; 3] {
+        let (a, b, c) = (1.0 / 6.0, 0.5, 5.0 / 6.0);
+        [
+            4.5 * (u - b) * (u - c),
+            -9.0 * (u - a) * (u - c),
+            4.5 * (u - a) * (u - b),
+        ]
+    }
+
+    /// Calls `f(flat node index, weight)` for the P^dims nodes of the box of `y`.
+    fn for_nodes(grid: &Grid, y: &[f32], mut f: impl FnMut(usize, f64)) {
+        let (cell, u) = grid.locate(y);
+        let weights: Vec<[f64; 3]> = u.iter().map(|&u| lagrange(u)).collect();
+        let m = grid.nodes();
+        for t in 0..P.pow(grid.dims as u32) {
+            let (mut idx, mut stride, mut w, mut rest) = (0, 1, 1.0, t);
+            for d in 0..grid.dims {
+                let td = rest % P;
+                rest /= P;
+                idx += (P * cell[d] + td) * stride;
+                stride *= m;
+                w *= weights[d][td];
+            }
+            f(idx, w);
+        }
+    }
+
+    /// Node charges `[1, y - centre]` spread with Lagrange weights: nodes^dims x (dims + 1),
+    /// node index `sum_d g_d nodes^d` (x fastest), as tsne_fft_spread.wgsl.
+    pub fn spread(y: &[f32], n: usize, grid: &Grid) -> Vec<f64> {
+        let dims = grid.dims;
+        let q = dims + 1;
+        let mut charges = vec![0.0; grid.nodes().pow(dims as u32) * q];
+        for i in 0..n {
+            let yi = &y[i * dims..(i + 1) * dims];
+            for_nodes(grid, yi, |node, w| {
+                charges[node * q] += w;
+                for d in 0..dims {
+                    charges[node * q + 1 + d] += w * (yi[d] as f64 - grid.center[d]);
+                }
+            });
+        }
+        charges
+    }
+
+    /// Node potentials `[w^2 * q_0 .. w^2 * q_dims, w * q_0]` (* = sum over nodes), nodes^dims x
+    /// (dims + 2), by zero-padded FFT convolution in f64.
+    pub fn node_potentials(charges: &[f64], grid: &Grid) -> Vec<f64> {
+        let (dims, m) = (grid.dims, grid.nodes());
+        let len = (2 * m).next_power_of_two();
+        let size = len.pow(dims as u32);
+        let q = dims + 1;
+        // Map a node to its place in the padded grid.
+        let padded = |node: usize| {
+            let (mut rest, mut idx, mut stride) = (node, 0, 1);
+            for _ in 0..dims {
+                idx += (rest % m) * stride;
+                rest /= m;
+                stride *= len;
+            }
+            idx
+        };
+        let kernel = |square: bool| {
+            let mut k = vec![[0.0; 2]; size];
+            for (idx, v) in k.iter_mut().enumerate() {
+                let (mut rest, mut r2) = (idx, 0.0);
+                for _ in 0..dims {
+                    let j = rest % len;
+                    rest /= len;
+                    let o = if j > len / 2 {
+                        j as f64 - len as f64
+                    } else {
+                        j as f64
+                    };
+                    r2 += (o * grid.h).powi(2);
+                }
+                let w = 1.0 / (1.0 + r2);
+                v[0] = if square { w * w } else { w };
+            }
+            fft_nd(&mut k, len, dims, false);
+            k
+        };
+        let (k1, k2) = (kernel(false), kernel(true));
+        let nodes = m.pow(dims as u32);
+        let mut out = vec![0.0; nodes * (dims + 2)];
+        let convolve = |charge: usize, k: &[[f64; 2]], slot: usize, out: &mut [f64]| {
+            let mut g = vec![[0.0; 2]; size];
+            for node in 0..nodes {
+                g[padded(node)][0] = charges[node * q + charge];
+            }
+            fft_nd(&mut g, len, dims, false);
+            for (a, b) in g.iter_mut().zip(k) {
+                *a = [a[0] * b[0] - a[1] * b[1], a[0] * b[1] + a[1] * b[0]];
+            }
+            fft_nd(&mut g, len, dims, true);
+            for node in 0..nodes {
+                out[node * (dims + 2) + slot] = g[padded(node)][0] / size as f64;
+            }
+        };
+        for c in 0..q {
+            convolve(c, &k2, c, &mut out);
+        }
+        convolve(0, &k1, dims + 1, &mut out);
+        out
+    }
+
+    /// Interpolate the potentials back to the points and form the sums, as
+    /// tsne_fft_interpolate.wgsl: per point `[c_d Phi0 - Phi_{1+d}, Psi - 1]`, c = y - centre.
+    pub fn interpolate(y: &[f32], n: usize, grid: &Grid, potentials: &[f64]) -> Vec<f32> {
+        let dims = grid.dims;
+        let k = dims + 2;
+        let mut out = vec![0.0f32; n * (dims + 1)];
+        let mut p = vec![0.0f64; k];
+        for i in 0..n {
+            let yi = &y[i * dims..(i + 1) * dims];
+            p.iter_mut().for_each(|v| *v = 0.0);
+            for_nodes(grid, yi, |node, w| {
+                for (c, v) in p.iter_mut().enumerate() {
+                    *v += w * potentials[node * k + c];
+                }
+            });
+            for d in 0..dims {
+                let c = yi[d] as f64 - grid.center[d];
+                out[i * (dims + 1) + d] = (c * p[0] - p[1 + d]) as f32;
+            }
+            out[i * (dims + 1) + dims] = (p[dims + 1] - 1.0) as f32;
+        }
+        out
+    }
+
+    /// The whole interpolation algorithm on the CPU with `intervals` intervals per axis.
+    pub fn repulsion_interpolated(y: &[f32], n: usize, dims: usize, intervals: usize) -> Vec<f32> {
+        let grid = bbox(y, n, dims, intervals.max(1));
+        let charges = spread(y, n, &grid);
+        let potentials = node_potentials(&charges, &grid);
+        interpolate(y, n, &grid, &potentials)
+    }
+
+    /// In-place radix-2 FFT of a power-of-two length, unnormalized; `inverse` flips the sign.
+    pub fn fft(data: &mut [[f64; 2]], inverse: bool) {
+        let len = data.len();
+        if len <= 1 {
+            return;
+        }
+        let bits = len.trailing_zeros();
+        for i in 0..len {
+            let j = i.reverse_bits() >> (usize::BITS - bits);
+            if j > i {
+                data.swap(i, j);
+            }
+        }
+        let sign = if inverse { 1.0 } else { -1.0 };
+        let mut half = 1;
+        while half < len {
+            for k in 0..half {
+                let a = sign * std::f64::consts::PI * k as f64 / half as f64;
+                let tw = [a.cos(), a.sin()];
+                for start in (0..len).step_by(2 * half) {
+                    let (i0, i1) = (start + k, start + k + half);
+                    let x = data[i1];
+                    let t = [tw[0] * x[0] - tw[1] * x[1], tw[0] * x[1] + tw[1] * x[0]];
+                    let u = data[i0];
+                    data[i0] = [u[0] + t[0], u[1] + t[1]];
+                    data[i1] = [u[0] - t[0], u[1] - t[1]];
+                }
+            }
+            half *= 2;
+        }
+    }
+
+    /// FFT along every axis of a `len^dims` grid (x fastest).
+    pub fn fft_nd(data: &mut [[f64; 2]], len: usize, dims: usize, inverse: bool) {
+        let mut line = vec![[0.0; 2]; len];
+        let mut stride = 1;
+        for _ in 0..dims {
+            for start in 0..data.len() {
+                // `start` is the first element of a line when its digit along this axis is 0.
+                if (start / stride) % len != 0 {
+                    continue;
+                }
+                for (e, v) in line.iter_mut().enumerate() {
+                    *v = data[start + e * stride];
+                }
+                fft(&mut line, inverse);
+                for (e, v) in line.iter().enumerate() {
+                    data[start + e * stride] = *v;
+                }
+            }
+            stride *= len;
+        }
+    }
+
+    /// Naive O(len^2) DFT (unnormalized), the reference for `fft` and the WGSL FFT.
+    pub fn dft(data: &[[f64; 2]], inverse: bool) -> Vec<[f64; 2]> {
+        let len = data.len();
+        let sign = if inverse { 1.0 } else { -1.0 };
+        (0..len)
+            .map(|k| {
+                data.iter().enumerate().fold([0.0, 0.0], |acc, (e, x)| {
+                    let a = sign * std::f64::consts::TAU * ((e * k) % len) as f64 / len as f64;
+                    let (c, s) = (a.cos(), a.sin());
+                    [acc[0] + x[0] * c - x[1] * s, acc[1] + x[0] * s + x[1] * c]
+                })
+            })
+            .collect()
+    }
+}

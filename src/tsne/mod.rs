@@ -1,0 +1,1 @@
+pub mod fft_repulsion;
