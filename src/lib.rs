@@ -4,9 +4,11 @@
 //! plain-loop CPU reference in `ops` that the tests hold it against.
 
 pub mod error;
+pub mod figures;
 pub mod gpu;
 pub mod ops;
 pub mod rng;
+pub mod shapes;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};

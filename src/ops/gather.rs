@@ -30,7 +30,10 @@ pub fn forward(
     if (idx.size() as usize) < rows * 4 {
         return Err(Error::shape(
             "gather_rows",
-            format!("index buffer holds {} indices, {rows} needed", idx.size() / 4),
+            format!(
+                "index buffer holds {} indices, {rows} needed",
+                idx.size() / 4
+            ),
         ));
     }
     check_len("gather_rows", "out", out, rows * src.row_len)?;
