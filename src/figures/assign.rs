@@ -121,8 +121,10 @@ pub(crate) fn check_assignment(
 /// points the optimal subset is chosen (the points left out are the ones no cell wants).
 ///
 /// Method: the Hungarian algorithm in its shortest-augmenting-path form (Jonker–Volgenant style
-/// potentials, rectangular: cells are rows, points columns): O(cells^2 * n) time, O(n) memory,
-/// costs computed on the fly in f64. About a second for 1,600 x 1,600 on one core.
+/// potentials, rectangular: cells are rows, points columns): O(cells^2 * n) time at worst,
+/// O(cells + n) memory, costs computed on the fly in f64. Measured on one core at opt-level 2:
+/// 0.3 s for 900 uniform points on 30 x 30, 3 s for 1,600 Gaussian points on 40 x 40 (a dense
+/// blob spread over a uniform grid is the hard case: long augmenting paths).
 pub fn grid_assign_one_to_one(embedding: &[f32], rows: usize, cols: usize) -> Result<Vec<usize>> {
     let op = "grid_assign_one_to_one";
     let n = check_embedding(op, embedding)?;
@@ -135,79 +137,101 @@ pub fn grid_assign_one_to_one(embedding: &[f32], rows: usize, cols: usize) -> Re
     }
     let pos = grid_positions(embedding)?;
     let centre = centres(rows, cols);
-    Ok(min_cost_assignment(cells, n, |i, j| d2(centre[i], pos[j])))
+    Ok(min_cost_assignment(&centre, &pos))
 }
 
-/// Rectangular linear assignment, `m <= n`: for each row i in 0..m a distinct column minimizing
-/// the sum of `cost(i, col)`. Shortest augmenting paths with dual potentials `u` (rows) and `v`
-/// (columns); index 0 of `v`, `owner`, `way` is a virtual column that starts each augmentation.
-pub(crate) fn min_cost_assignment(
-    m: usize,
-    n: usize,
-    cost: impl Fn(usize, usize) -> f64,
-) -> Vec<usize> {
+/// Rectangular linear assignment with squared-distance costs: for each target in `rows` a
+/// distinct point of `cols` (`rows.len() <= cols.len()`) minimizing the total squared distance.
+///
+/// Shortest augmenting paths with dual potentials `u` (rows) and `v` (columns), kept so that every
+/// reduced cost `cost(i, j) - u[i] - v[j]` is >= 0 and is 0 on matched pairs. Each row in turn
+/// grows a Dijkstra tree over reduced costs until it reaches a free column, then the matching is
+/// flipped along that path and the potentials of the tree's rows and columns are updated, which
+/// keeps the invariant. Among equally short paths a free column is preferred (it ends the search).
+///
+/// Speed: the per-column arrays are kept permuted so that the columns not yet in the tree are
+/// always the prefix `0..len`; each scan is then one sequential pass (a column joining the tree
+/// is swapped to the end of the prefix).
+fn min_cost_assignment(rows: &[(f64, f64)], cols: &[(f64, f64)]) -> Vec<usize> {
+    const FREE: usize = usize::MAX;
+    let (m, n) = (rows.len(), cols.len());
     debug_assert!(m <= n);
-    let mut u = vec![0.0f64; m + 1];
-    let mut v = vec![0.0f64; n + 1];
-    // owner[j]: the row (1-based) matched to column j (1-based), 0 if free.
-    let mut owner = vec![0usize; n + 1];
-    // way[j]: the previous column on the shortest path to column j.
-    let mut way = vec![0usize; n + 1];
-    let mut minv = vec![0.0f64; n + 1];
-    let mut used = vec![false; n + 1];
-    for i in 1..=m {
-        // Grow a shortest-path tree from row i until it reaches a free column.
-        owner[0] = i;
-        let mut j0 = 0;
-        minv.fill(f64::INFINITY);
-        used.fill(false);
-        loop {
-            used[j0] = true;
-            let i0 = owner[j0];
-            let mut delta = f64::INFINITY;
-            let mut j1 = 0;
-            for j in 1..=n {
-                if !used[j] {
-                    let reduced = cost(i0 - 1, j - 1) - u[i0] - v[j];
-                    if reduced < minv[j] {
-                        minv[j] = reduced;
-                        way[j] = j0;
-                    }
-                    if minv[j] < delta {
-                        delta = minv[j];
-                        j1 = j;
-                    }
+    // Columns, by position p (a permutation of the column ids).
+    let mut id: Vec<usize> = (0..n).collect();
+    let mut at: Vec<usize> = (0..n).collect(); // position of column id
+    let mut px: Vec<f64> = cols.iter().map(|c| c.0).collect();
+    let mut py: Vec<f64> = cols.iter().map(|c| c.1).collect();
+    let mut v = vec![0.0f64; n];
+    let mut owner = vec![FREE; n]; // row matched to the column
+    let mut dist = vec![f64::INFINITY; n]; // path length found so far (per search)
+    let mut from = vec![0usize; n]; // row the path reaches the column from (per search)
+    // Rows.
+    let mut u = vec![0.0f64; m];
+    let mut col_of_row = vec![FREE; m]; // column id matched to the row
+    let mut tree_rows: Vec<usize> = Vec::with_capacity(m);
+
+    for start in 0..m {
+        dist.fill(f64::INFINITY);
+        tree_rows.clear();
+        let mut len = n;
+        let mut i = start;
+        let mut reach = 0.0f64;
+        let sink = loop {
+            tree_rows.push(i);
+            // Relax every column outside the tree through row i; find the nearest one.
+            let (cx, cy) = rows[i];
+            let base = reach - u[i];
+            let mut best = f64::INFINITY;
+            let mut best_at = 0;
+            let (pxs, pys, vs) = (&px[..len], &py[..len], &v[..len]);
+            let (ds, fs, os) = (&mut dist[..len], &mut from[..len], &owner[..len]);
+            for p in 0..len {
+                let (dx, dy) = (cx - pxs[p], cy - pys[p]);
+                let d = base + (dx * dx + dy * dy) - vs[p];
+                let better = d < ds[p];
+                ds[p] = if better { d } else { ds[p] };
+                fs[p] = if better { i } else { fs[p] };
+                if ds[p] <= best && (ds[p] < best || os[p] == FREE) {
+                    best = ds[p];
+                    best_at = p;
                 }
             }
-            // Shift the potentials so that the new column's edge becomes tight.
-            for j in 0..=n {
-                if used[j] {
-                    u[owner[j]] += delta;
-                    v[j] -= delta;
-                } else {
-                    minv[j] -= delta;
-                }
+            reach = best;
+            // Move the chosen column into the tree: swap it to the end of the prefix.
+            len -= 1;
+            for arr in [&mut px, &mut py, &mut v, &mut dist] {
+                arr.swap(best_at, len);
             }
-            j0 = j1;
-            if owner[j0] == 0 {
-                break;
+            from.swap(best_at, len);
+            owner.swap(best_at, len);
+            id.swap(best_at, len);
+            at[id[best_at]] = best_at;
+            at[id[len]] = len;
+            match owner[len] {
+                FREE => break id[len],
+                r => i = r,
             }
+        };
+        // Potentials: every row and column in the tree moves by how much shorter its own path
+        // was than the augmenting one. The tree's columns are the positions len..n.
+        u[start] += reach;
+        for &r in &tree_rows[1..] {
+            u[r] += reach - dist[at[col_of_row[r]]];
         }
-        // Augment: flip the matching along the path back to the virtual column.
+        for p in len..n {
+            v[p] -= reach - dist[p];
+        }
+        // Augment: flip the matching along the path from the sink back to `start`.
+        let mut j = sink;
         loop {
-            let j1 = way[j0];
-            owner[j0] = owner[j1];
-            j0 = j1;
-            if j0 == 0 {
+            let p = at[j];
+            let r = from[p];
+            owner[p] = r;
+            std::mem::swap(&mut col_of_row[r], &mut j);
+            if r == start {
                 break;
             }
         }
     }
-    let mut out = vec![0usize; m];
-    for j in 1..=n {
-        if owner[j] != 0 {
-            out[owner[j] - 1] = j - 1;
-        }
-    }
-    out
+    col_of_row
 }

@@ -104,9 +104,9 @@ impl Canvas {
             return;
         }
         if let Some(i) = self.index(x, y) {
-            for k in 0..3 {
-                let old = self.px[i + k] as f32;
-                self.px[i + k] = (old + (c[k] as f32 - old) * a).round() as u8;
+            for (dst, &src) in self.px[i..i + 3].iter_mut().zip(&c) {
+                let old = *dst as f32;
+                *dst = (old + (src as f32 - old) * a).round() as u8;
             }
         }
     }
@@ -232,6 +232,7 @@ impl Canvas {
 
     /// Draw one grey image as ink of colour `tint` whose opacity is the pixel value: value 1 paints
     /// `tint`, value 0 leaves what is underneath.
+    #[allow(clippy::too_many_arguments)]
     pub fn blit_ink(
         &mut self,
         img: &[f32],

@@ -100,7 +100,7 @@ pub fn loss_curves(train: &[f64], test: &[f64], title: &str, path: &Path) -> Res
     for v in ticks(ylo, yhi, ystep) {
         let y = sy(v).round() + 0.5;
         canvas.line((px0, y), (px1, y), 1.0, LIGHT_GREY);
-        canvas.line((px0 - 5.0, y), (px0, y), 1.0, BLACK);
+        canvas.line((px0 - 5.0, y), (px0 + 0.5, y), 1.0, BLACK);
         let label = tick_label(v, ystep);
         let tw = text_width(&label, TICK_PX)?;
         canvas.text(
@@ -119,8 +119,8 @@ pub fn loss_curves(train: &[f64], test: &[f64], title: &str, path: &Path) -> Res
         canvas.text_centred(x, py1 + 7.0, TICK_PX, &format!("{e:.0}"), TEXT)?;
     }
     // Axes and axis names.
-    canvas.line((px0, py0), (px0, py1), 1.0, BLACK);
-    canvas.line((px0, py1), (px1, py1), 1.0, BLACK);
+    canvas.fill_rect(px0 as i64, py0 as i64, 1, (py1 - py0) as i64 + 1, BLACK);
+    canvas.fill_rect(px0 as i64, py1 as i64, (px1 - px0) as i64, 1, BLACK);
     canvas.text_centred((px0 + px1) / 2.0, py1 + 9.0 + lh, 13.0, "epoch", TEXT)?;
     canvas.text(8.0, py0 - lh - 6.0, 13.0, "loss", TEXT)?;
 

@@ -108,7 +108,7 @@ pub(crate) fn check_images(op: &str, images: &[f32], shape: ImageShape) -> Resul
     if images.is_empty() {
         return Err(Error::InvalidArgument(format!("{op}: no images given")));
     }
-    if images.len() % shape.len() != 0 {
+    if !images.len().is_multiple_of(shape.len()) {
         return Err(Error::shape(
             op,
             format!(
@@ -134,7 +134,7 @@ pub(crate) fn check_embedding(op: &str, embedding: &[f32]) -> Result<usize> {
     if embedding.is_empty() {
         return Err(Error::InvalidArgument(format!("{op}: empty embedding")));
     }
-    if embedding.len() % 2 != 0 {
+    if !embedding.len().is_multiple_of(2) {
         return Err(Error::shape(
             op,
             format!("embedding has {} values, not n x 2", embedding.len()),
