@@ -86,6 +86,15 @@ impl Canvas {
         Ok(Canvas { w, h, px })
     }
 
+    /// The colour at (x, y); white outside the canvas.
+    pub fn get(&self, x: usize, y: usize) -> Rgb {
+        if x >= self.w || y >= self.h {
+            return WHITE;
+        }
+        let i = (y * self.w + x) * 3;
+        [self.px[i], self.px[i + 1], self.px[i + 2]]
+    }
+
     fn index(&self, x: i64, y: i64) -> Option<usize> {
         (x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h)
             .then(|| (y as usize * self.w + x as usize) * 3)

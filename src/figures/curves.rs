@@ -49,7 +49,8 @@ fn tick_label(v: f64, step: f64) -> String {
 
 /// Train loss (tab10 blue) and test loss (tab10 orange) per epoch, epoch 1 first, on a white
 /// `CURVES_W` x `CURVES_H` PNG with the title on top, a y axis fitted to the data (linear, nice
-/// 1-2-5 ticks, light grid lines), integer epoch ticks and a legend in the upper right. Either
+/// 1-2-5 ticks, light grid lines), integer epoch ticks and a legend in the corner of the plot it hides least of (upper
+/// right when free). Either
 /// list may be empty (that curve and its legend entry are left out), not both; the lists may
 /// differ in length.
 pub fn loss_curves(train: &[f64], test: &[f64], title: &str, path: &Path) -> Result<()> {
@@ -148,7 +149,28 @@ pub fn loss_curves(train: &[f64], test: &[f64], title: &str, path: &Path) -> Res
     let entry_h = lh + 6.0;
     let box_w = 30.0 + text_width("train", TICK_PX)? + 18.0;
     let box_h = shown.len() as f32 * entry_h + 8.0;
-    let (bx, by) = ((px1 - box_w - 8.0).round(), (py0 + 8.0).round());
+    // The corner whose box covers the fewest curve pixels, upper right first.
+    let corners = [
+        (px1 - box_w - 8.0, py0 + 8.0),
+        (px1 - box_w - 8.0, py1 - box_h - 8.0),
+        (px0 + 8.0, py0 + 8.0),
+        (px0 + 8.0, py1 - box_h - 8.0),
+    ];
+    let covered = |(x, y): (f32, f32)| {
+        let mut count = 0;
+        for yy in y as usize..(y + box_h) as usize {
+            for xx in x as usize..(x + box_w) as usize {
+                let p = canvas.get(xx, yy);
+                count += usize::from(p != WHITE && p != LIGHT_GREY);
+            }
+        }
+        count
+    };
+    let (bx, by) = corners
+        .into_iter()
+        .map(|(x, y)| (x.round(), y.round()))
+        .min_by_key(|&c| covered(c))
+        .unwrap_or((px1 - box_w - 8.0, py0 + 8.0));
     canvas.fill_rect(bx as i64, by as i64, box_w as i64, box_h as i64, WHITE);
     canvas.outline_rect(bx as i64, by as i64, box_w as i64, box_h as i64, LIGHT_GREY);
     for (k, (name, _, c)) in shown.iter().enumerate() {
