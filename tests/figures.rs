@@ -641,6 +641,13 @@ fn bad_input_errors_and_writes_nothing() {
     assert!(image_grid(&images, shape, 0, 1, &p).is_err());
     assert!(pairs_grid(&images, &images[..8], shape, 1, 1, &p).is_err());
     assert!(grid_assign_nearest(&emb, 0, 3).is_err());
+    // Absurd sizes are refused, not overflowed or allocated.
+    let err = image_grid(&images, shape, 2, usize::MAX, &p).unwrap_err();
+    assert!(err.to_string().contains("exceeds"), "{err}");
+    assert!(mosaic(&[0], &images, shape, 1, 1, usize::MAX / 2, None, &p).is_err());
+    assert!(feature_maps(&images, 3, 2, 2, 1, usize::MAX, "", &p).is_err());
+    assert!(image_grid(&images, shape, 1, 9000, &p).is_err());
+    assert!(scatter(&emb, None, 1 << 20, "", &p).is_err());
     assert!(
         files(dir.path()).is_empty(),
         "nothing written: {:?}",

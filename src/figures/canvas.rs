@@ -20,7 +20,7 @@ pub const LIGHT_GREY: Rgb = [225, 225, 225];
 pub const MID_GREY: Rgb = [150, 150, 150];
 
 /// The largest canvas side we agree to allocate (a typo'd size should not ask for gigabytes).
-const MAX_SIDE: usize = 16_384;
+pub const MAX_SIDE: usize = 16_384;
 
 /// DejaVu Sans (Bitstream Vera licence, see assets/DejaVuSans-LICENSE.txt), embedded so that text
 /// renders identically on every machine with no system fonts.

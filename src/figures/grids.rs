@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::canvas::{Canvas, MID_GREY, TEXT, WHITE, fit_text, line_height, text_width};
-use super::{ImageRef, ImageShape, check_images, check_positive};
+use super::{ImageRef, ImageShape, check_images, check_positive, scaled_side};
 use crate::error::{Error, Result};
 
 /// White space between tiles, in pixels.
@@ -15,8 +15,10 @@ const PAIR_GAP: usize = 8;
 const CAPTION_PX: f32 = 14.0;
 
 fn scaled(op: &str, shape: ImageShape, scale: usize) -> Result<(usize, usize)> {
-    check_positive(op, "scale", scale)?;
-    Ok((shape.width * scale, shape.height * scale))
+    Ok((
+        scaled_side(op, shape.width, scale)?,
+        scaled_side(op, shape.height, scale)?,
+    ))
 }
 
 /// A grid of `n` images, `cols` per row (fewer if n < cols), each drawn `scale` times its size,
@@ -137,8 +139,8 @@ pub fn rows_strip(
                     format!("row {r}: an ImageRef holds {n} images, expected exactly one"),
                 ));
             }
-            cell_w = cell_w.max(img.shape.width * scale);
-            cell_h = cell_h.max(img.shape.height * scale);
+            cell_w = cell_w.max(scaled_side(op, img.shape.width, scale)?);
+            cell_h = cell_h.max(scaled_side(op, img.shape.height, scale)?);
         }
     }
     let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);

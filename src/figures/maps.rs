@@ -6,7 +6,7 @@ use std::path::Path;
 use super::canvas::{Canvas, TEXT, WHITE, fit_text, line_height, text_width};
 use super::grids::GAP;
 use super::scatter::TITLE_H;
-use super::{ImageShape, check_images, check_positive};
+use super::{ImageShape, check_images, check_positive, scaled_side};
 use crate::error::{Error, Result};
 
 const TITLE_PX: f32 = 16.0;
@@ -44,7 +44,7 @@ pub fn feature_maps(
             ),
         ));
     }
-    let (tw, th) = (w * scale, h * scale);
+    let (tw, th) = (scaled_side(op, w, scale)?, scaled_side(op, h, scale)?);
     let c = cols.min(channels);
     let r = channels.div_ceil(c);
     let grid_w = c * tw + (c + 1) * GAP;

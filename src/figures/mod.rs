@@ -175,6 +175,19 @@ pub(crate) fn check_positive(op: &str, name: &str, v: usize) -> Result<()> {
     Ok(())
 }
 
+/// `side * scale` as a tile size in pixels, refused when it would not fit in a figure.
+pub(crate) fn scaled_side(op: &str, side: usize, scale: usize) -> Result<usize> {
+    check_positive(op, "scale", scale)?;
+    side.checked_mul(scale)
+        .filter(|&v| v <= canvas::MAX_SIDE)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{op}: {side} px x scale {scale} exceeds the largest figure side ({})",
+                canvas::MAX_SIDE
+            ))
+        })
+}
+
 /// viridis-like colour map on [0, 1] (linear between five of viridis' colours): dark purple for 0,
 /// yellow for 1.
 pub fn viridis(t: f32) -> [u8; 3] {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::assign::check_assignment;
 use super::canvas::{Canvas, WHITE};
-use super::{ImageShape, check_images, check_positive, viridis};
+use super::{ImageShape, check_images, check_positive, scaled_side, viridis};
 use crate::error::{Error, Result};
 
 /// Width of a seam between two cells, in pixels.
@@ -66,7 +66,10 @@ pub fn mosaic(
             )));
         }
     }
-    let (tw, th) = (shape.width * scale, shape.height * scale);
+    let (tw, th) = (
+        scaled_side(op, shape.width, scale)?,
+        scaled_side(op, shape.height, scale)?,
+    );
     let seam = if seams.is_some() { SEAM_PX } else { 0 };
     let width = cols * tw + (cols - 1) * seam;
     let height = rows * th + (rows - 1) * seam;
