@@ -76,13 +76,17 @@ pub fn pairs_grid(
     let width = 2 * GAP + p * (2 * tw + GAP) + (p - 1) * PAIR_GAP;
     let height = header + r * th + (r + 1) * GAP;
     let mut canvas = Canvas::new(op, width, height, WHITE)?;
-    // Caption each column of each pair if it fits in the tile width.
-    let size = pairs_caption_px();
-    for (k, name) in ["original", "recon."].iter().enumerate() {
-        if let Some(s) = fit_text(name, size, 7.0, tw as f32)? {
+    // Caption both columns of each pair, at one size, if both fit in the tile width.
+    let names = ["original", "recon."];
+    let fits = [
+        fit_text(names[0], pairs_caption_px(), 7.0, tw as f32)?,
+        fit_text(names[1], pairs_caption_px(), 7.0, tw as f32)?,
+    ];
+    if let [Some(a), Some(b)] = fits {
+        for (k, name) in names.iter().enumerate() {
             for j in 0..p {
                 let x = GAP + j * (2 * tw + GAP + PAIR_GAP) + k * (tw + GAP);
-                canvas.text_centred((x + tw / 2) as f32, 2.0, s, name, TEXT)?;
+                canvas.text_centred((x + tw / 2) as f32, 2.0, a.min(b), name, TEXT)?;
             }
         }
     }
