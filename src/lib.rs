@@ -7,12 +7,15 @@ pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod error;
+pub mod figures;
+pub mod figures;
 pub mod gpu;
 pub mod graph;
 pub mod io;
 pub mod model;
 pub mod ops;
 pub mod rng;
+pub mod shapes;
 pub mod train;
 pub mod tsne;
 
