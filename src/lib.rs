@@ -8,7 +8,6 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod figures;
-pub mod figures;
 pub mod gpu;
 pub mod graph;
 pub mod io;
