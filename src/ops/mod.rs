@@ -2,6 +2,11 @@
 //! plain-loop CPU reference (`cpu`) with the same names as the WGSL, so the two read side by side.
 
 pub mod activation;
+pub mod add;
+pub mod dense;
+pub mod loss;
+pub mod matmul;
+pub mod optim;
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu};

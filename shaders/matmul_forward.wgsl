@@ -1,0 +1,56 @@
+// Matmul, register-blocked: C[M,N] = op(A)[M,K] * op(B)[K,N] (+ bias[N] added to every row).
+//   All arrays row-major. op(A) = A stored [M,K], or A^T with A stored [K,M] (transpose_a);
+//   op(B) = B stored [K,N], or B^T with B stored [N,K] (transpose_b).
+// Bindings (group 0): 0 params (uniform MatmulParams), 1 a (read), 2 b (read),
+//   3 bias (read; a 1-element dummy when has_bias == 0), 4 c (write).
+// One invocation computes an 8x8 block of C (rows r0..r0+8, columns c0..c0+8) held in 16 NAMED
+// vec4 accumulators `acc{row}_{half}` (half 0: columns c0..c0+4, half 1: c0+4..c0+8). Each step
+// of the k loop loads 8 values of op(A) (one per row) and two vec4 of op(B), and does 16 vec4 FMAs.
+// Rows and columns past the edge are CLAMPED to the last row/column, so every read is in bounds
+// without a branch in the hot loop; their results are simply not stored. K needs no padding: the
+// loop runs k = 0..K exactly (unrolled by 4, then a remainder loop).
+// Workgroups are 64 invocations on a flat list of blocks (block = flat id; row block = block /
+// blocks_n, column block = block % blocks_n), folded into y past 65,535 groups.
+//
+// This file is the fixed part of the kernel. src/ops/matmul.rs appends one generated entry point
+// per transpose variant (matmul_nn, matmul_nt, matmul_tn, matmul_tt): writing 16 accumulators and
+// their 64 FMAs per k by hand four times over is where typos hide, and a loop over a local array
+// would be 5x slower (see KERNEL_SPEED.md). Params mirror `ops::matmul::MatmulParams`.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    has_bias: u32,
+    transpose_a: u32,
+    transpose_b: u32,
+    // Number of 8-column blocks (ceil(n / 8)) and of blocks in all (ceil(m / 8) * blocks_n).
+    blocks_n: u32,
+    blocks: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+
+const BLOCK: u32 = 8u;
+const GROUP: u32 = 64u;
+
+// The bias for columns j0..j0+4 (clamped indices), or zeros without a bias.
+fn bias4(j0: u32, j1: u32, j2: u32, j3: u32) -> vec4<f32> {
+    if (params.has_bias == 0u) {
+        return vec4<f32>(0.0);
+    }
+    return vec4<f32>(bias[j0], bias[j1], bias[j2], bias[j3]);
+}
+
+// Store the four values of `v` to C[row, col0..col0+4], skipping columns past n.
+fn store4(row: u32, col0: u32, v: vec4<f32>) {
+    let base = row * params.n + col0;
+    if (col0 < params.n) { c[base] = v.x; }
+    if (col0 + 1u < params.n) { c[base + 1u] = v.y; }
+    if (col0 + 2u < params.n) { c[base + 2u] = v.z; }
+    if (col0 + 3u < params.n) { c[base + 3u] = v.w; }
+}
