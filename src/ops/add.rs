@@ -32,7 +32,10 @@ pub fn forward(
 ) -> Result<Dispatch> {
     let op = "add_forward";
     if len > u32::MAX as usize {
-        return Err(Error::shape(op, format!("{len} elements do not fit u32 indices")));
+        return Err(Error::shape(
+            op,
+            format!("{len} elements do not fit u32 indices"),
+        ));
     }
     if out == a || out == b {
         return Err(Error::InvalidArgument(

@@ -45,7 +45,10 @@ impl DenseShape {
 
     fn check(&self, op: &str) -> Result<()> {
         if self.batch == 0 || self.inputs == 0 || self.outputs == 0 {
-            return Err(Error::shape(op, format!("every size must be positive, got {self:?}")));
+            return Err(Error::shape(
+                op,
+                format!("every size must be positive, got {self:?}"),
+            ));
         }
         Ok(())
     }
@@ -87,7 +90,14 @@ pub fn forward(
     y: &wgpu::Buffer,
 ) -> Result<Vec<Dispatch>> {
     s.check("dense forward")?;
-    Ok(vec![matmul::forward(gpu, &s.forward_product(), x, w, Some(b), y)?])
+    Ok(vec![matmul::forward(
+        gpu,
+        &s.forward_product(),
+        x,
+        w,
+        Some(b),
+        y,
+    )?])
 }
 
 /// dx = dy W^T.
@@ -99,7 +109,14 @@ pub fn backward_input(
     dx: &wgpu::Buffer,
 ) -> Result<Vec<Dispatch>> {
     s.check("dense backward_input")?;
-    Ok(vec![matmul::forward(gpu, &s.input_product(), dy, w, None, dx)?])
+    Ok(vec![matmul::forward(
+        gpu,
+        &s.input_product(),
+        dy,
+        w,
+        None,
+        dx,
+    )?])
 }
 
 /// dW = x^T dy.
@@ -111,7 +128,14 @@ pub fn backward_weight(
     dw: &wgpu::Buffer,
 ) -> Result<Vec<Dispatch>> {
     s.check("dense backward_weight")?;
-    Ok(vec![matmul::forward(gpu, &s.weight_product(), x, dy, None, dw)?])
+    Ok(vec![matmul::forward(
+        gpu,
+        &s.weight_product(),
+        x,
+        dy,
+        None,
+        dw,
+    )?])
 }
 
 /// db[j] = sum over the batch of dy[b, j].

@@ -61,7 +61,10 @@ fn params(len: usize) -> LossParams {
 
 fn check(op: &str, len: usize, prediction: &wgpu::Buffer, target: &wgpu::Buffer) -> Result<()> {
     if len == 0 || len > u32::MAX as usize {
-        return Err(Error::shape(op, format!("length must be in 1..2^32, got {len}")));
+        return Err(Error::shape(
+            op,
+            format!("length must be in 1..2^32, got {len}"),
+        ));
     }
     check_len(op, "prediction", prediction, len)?;
     check_len(op, "target", target, len)
@@ -91,7 +94,15 @@ pub fn forward(
         &[prediction, target, &partial],
         [p.partials, 1, 1],
     )?;
-    let stage2 = launch(gpu, "loss_reduce", REDUCE, "loss_reduce", &p, &[&partial, acc], [1, 1, 1])?;
+    let stage2 = launch(
+        gpu,
+        "loss_reduce",
+        REDUCE,
+        "loss_reduce",
+        &p,
+        &[&partial, acc],
+        [1, 1, 1],
+    )?;
     Ok(vec![stage1, stage2])
 }
 
@@ -108,7 +119,15 @@ pub fn backward(
     check(&op, len, prediction, target)?;
     check_len(&op, "grad", grad, len)?;
     let groups = workgroups_for(len, GROUP as u32);
-    launch(gpu, &op, BACKWARD, &op, &params(len), &[prediction, target, grad], groups)
+    launch(
+        gpu,
+        &op,
+        BACKWARD,
+        &op,
+        &params(len),
+        &[prediction, target, grad],
+        groups,
+    )
 }
 
 /// Plain-loop references in f64, named as in the WGSL.

@@ -155,7 +155,10 @@ pub fn update(
 ) -> Result<Dispatch> {
     let op = opt.name();
     if len == 0 || len > u32::MAX as usize {
-        return Err(Error::shape(op, format!("length must be in 1..2^32, got {len}")));
+        return Err(Error::shape(
+            op,
+            format!("length must be in 1..2^32, got {len}"),
+        ));
     }
     if state.len() != opt.state_buffers() {
         return Err(Error::InvalidArgument(format!(
