@@ -3,19 +3,25 @@
 //   op(B) = B stored [K,N], or B^T with B stored [N,K] (transpose_b).
 // Bindings (group 0): 0 params (uniform MatmulParams), 1 a (read), 2 b (read),
 //   3 bias (read; a 1-element dummy when has_bias == 0), 4 c (write).
-// One invocation computes an 8x8 block of C (rows r0..r0+8, columns c0..c0+8) held in 16 NAMED
-// vec4 accumulators `acc{row}_{half}` (half 0: columns c0..c0+4, half 1: c0+4..c0+8). Each step
-// of the k loop loads 8 values of op(A) (one per row) and two vec4 of op(B), and does 16 vec4 FMAs.
+// Two kernel shapes share this file (src/ops/matmul.rs picks one per adapter):
+// - matmul_{nn,nt,tn,tt}: one invocation computes an 8x8 block of C (rows r0..r0+8, columns
+//   c0..c0+8) held in 16 NAMED vec4 accumulators `acc{row}_{half}`. Each k step loads 8 values of
+//   op(A) and two vec4 of op(B) and does 16 vec4 FMAs. Workgroups of 64 invocations walk a flat
+//   list of blocks (row block = block / blocks_n, column block = block % blocks_n).
+// - matmul_sg{32,64}_{nn,nt,tn,tt}: one workgroup is one subgroup of 8 lanes computing a 32- or
+//   64-row x 32-column tile; lane l owns columns 4l..4l+4 of every row (accumulators `acc{row}`).
+//   Each k step every lane loads rows/8 values of op(A) and 4 of op(B), and subgroupBroadcast
+//   hands each op(A) value to all 8 lanes: on lavapipe every storage read is a loop over the
+//   lanes, so reading once per subgroup instead of once per lane is what makes it fast.
+//   blocks_n / blocks then count tiles. Needs subgroups of exactly 8 lanes.
 // Rows and columns past the edge are CLAMPED to the last row/column, so every read is in bounds
 // without a branch in the hot loop; their results are simply not stored. K needs no padding: the
-// loop runs k = 0..K exactly (unrolled by 4, then a remainder loop).
-// Workgroups are 64 invocations on a flat list of blocks (block = flat id; row block = block /
-// blocks_n, column block = block % blocks_n), folded into y past 65,535 groups.
+// loop runs k = 0..K exactly. Workgroup counts fold into y past 65,535.
 //
-// This file is the fixed part of the kernel. src/ops/matmul.rs appends one generated entry point
-// per transpose variant (matmul_nn, matmul_nt, matmul_tn, matmul_tt): writing 16 accumulators and
-// their 64 FMAs per k by hand four times over is where typos hide, and a loop over a local array
-// would be 5x slower (see KERNEL_SPEED.md). Params mirror `ops::matmul::MatmulParams`.
+// This file is the fixed part of the kernels. src/ops/matmul.rs appends one generated entry
+// point (`kernel_source`): writing dozens of accumulators and their FMAs by hand for every
+// variant is where typos hide, and a loop over a local array would be 5x slower (see
+// KERNEL_SPEED.md). Params mirror `ops::matmul::MatmulParams`.
 
 struct Params {
     m: u32,
@@ -24,7 +30,7 @@ struct Params {
     has_bias: u32,
     transpose_a: u32,
     transpose_b: u32,
-    // Number of 8-column blocks (ceil(n / 8)) and of blocks in all (ceil(m / 8) * blocks_n).
+    // Column blocks (tiles) per row of blocks, and blocks (tiles) in all.
     blocks_n: u32,
     blocks: u32,
 }

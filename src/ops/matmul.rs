@@ -2,11 +2,13 @@
 //! transpose flags for A and B. Dense layers use it for their forward pass and both backward
 //! passes (dx = dy W^T, dW = x^T dy).
 //!
-//! The fast kernel gives each invocation an 8x8 block of C in 16 named vec4 accumulators. Its entry
-//! points are generated here (one per transpose variant) and appended to the fixed part in
-//! shaders/matmul_forward.wgsl; [`kernel_source`] returns the whole text so tests can validate it
-//! with naga. [`naive`] (one output per invocation) and [`cpu::matmul_fast`] (an i-k-j loop the
-//! compiler vectorizes) are the baselines it is measured against.
+//! Two register-blocked kernels, both generated here per transpose variant and appended to the
+//! fixed part in shaders/matmul_forward.wgsl ([`kernel_source`] returns the whole text, so tests
+//! validate it with naga): [`MatmulKernel::Blocked8x8`] (an 8x8 block of C per invocation in 16
+//! named vec4 accumulators, for any adapter) and the subgroup kernels (a 32- or 64-row tile per
+//! 8-lane subgroup, op(A) shared by `subgroupBroadcast`), which are several times faster on
+//! lavapipe. [`naive`] (one output per invocation) and [`cpu::matmul_fast`] (an i-k-j loop the
+//! compiler vectorizes) are the baselines they are measured against.
 
 use std::fmt::Write;
 
