@@ -1,7 +1,7 @@
 // Losses, backward: the gradient of the MEAN loss with respect to each prediction (written).
 //   bce from logits:  dl/dz = (sigmoid(z) - t) / len
 //   mse:              dl/dp = 2 (p - t) / len
-// Bindings (group 0): 0 params (uniform LossParams), 1 prediction (read), 2 target (read),
+// Bindings (group 0): 0 params (uniform LossParams), 1 prediction (read), 2 truth (read: the target t; `target` is a WGSL keyword),
 //   3 grad (write).
 // One invocation computes one element; groups folded into y past 65,535. Params mirror
 // `ops::loss::LossParams` (partials is unused here).
@@ -15,7 +15,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> prediction: array<f32>;
-@group(0) @binding(2) var<storage, read> target: array<f32>;
+@group(0) @binding(2) var<storage, read> truth: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
 
 fn sigmoid(v: f32) -> f32 {
@@ -29,7 +29,7 @@ fn bce_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
                 @builtin(local_invocation_index) lid: u32) {
     let i = (wg.x + wg.y * nwg.x) * 256u + lid;
     if (i >= params.len) { return; }
-    grad[i] = (sigmoid(prediction[i]) - target[i]) * params.inv_len;
+    grad[i] = (sigmoid(prediction[i]) - truth[i]) * params.inv_len;
 }
 
 @compute @workgroup_size(256)
@@ -37,5 +37,5 @@ fn mse_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
                 @builtin(local_invocation_index) lid: u32) {
     let i = (wg.x + wg.y * nwg.x) * 256u + lid;
     if (i >= params.len) { return; }
-    grad[i] = 2.0 * (prediction[i] - target[i]) * params.inv_len;
+    grad[i] = 2.0 * (prediction[i] - truth[i]) * params.inv_len;
 }

@@ -2,7 +2,7 @@
 //   bce (binary cross-entropy from LOGITS z, target t in [0, 1]; the model's last sigmoid is fused
 //        in here for stability):  l = max(z, 0) - z * t + log(1 + exp(-|z|))
 //   mse (on the output p):        l = (p - t)^2
-// Bindings (group 0): 0 params (uniform LossParams), 1 prediction (read: z or p), 2 target (read),
+// Bindings (group 0): 0 params (uniform LossParams), 1 prediction (read: z or p), 2 truth (read: the target t; `target` is a WGSL keyword),
 //   3 partial (write, one f32 per workgroup).
 // Each of the `partials` workgroups (256 invocations) walks the array with a grid stride, then the
 // workgroup sums its 256 values by a tree in workgroup memory and invocation 0 writes
@@ -18,7 +18,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> prediction: array<f32>;
-@group(0) @binding(2) var<storage, read> target: array<f32>;
+@group(0) @binding(2) var<storage, read> truth: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
 const GROUP: u32 = 256u;
@@ -61,7 +61,7 @@ fn bce_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     let stride = params.partials * GROUP;
     var own = 0.0;
     for (var i = wg.x * GROUP + lid; i < params.len; i += stride) {
-        own += bce(prediction[i], target[i]);
+        own += bce(prediction[i], truth[i]);
     }
     reduce_and_store(lid, wg.x, own);
 }
@@ -71,7 +71,7 @@ fn mse_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     let stride = params.partials * GROUP;
     var own = 0.0;
     for (var i = wg.x * GROUP + lid; i < params.len; i += stride) {
-        own += mse(prediction[i], target[i]);
+        own += mse(prediction[i], truth[i]);
     }
     reduce_and_store(lid, wg.x, own);
 }

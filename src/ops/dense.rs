@@ -80,6 +80,14 @@ pub struct DenseParams {
     pub _pad0: u32,
 }
 
+/// Check every (name, buffer, values needed), so errors name the layer's own tensors.
+fn check_all(op: &str, buffers: &[(&str, &wgpu::Buffer, usize)]) -> Result<()> {
+    for &(name, buffer, len) in buffers {
+        check_len(op, name, buffer, len)?;
+    }
+    Ok(())
+}
+
 /// y = x W + b.
 pub fn forward(
     gpu: &Gpu,
@@ -89,7 +97,17 @@ pub fn forward(
     b: &wgpu::Buffer,
     y: &wgpu::Buffer,
 ) -> Result<Vec<Dispatch>> {
-    s.check("dense forward")?;
+    let op = "dense forward";
+    s.check(op)?;
+    check_all(
+        op,
+        &[
+            ("x", x, s.x_len()),
+            ("w", w, s.w_len()),
+            ("b", b, s.b_len()),
+            ("y", y, s.y_len()),
+        ],
+    )?;
     Ok(vec![matmul::forward(
         gpu,
         &s.forward_product(),
@@ -108,7 +126,16 @@ pub fn backward_input(
     w: &wgpu::Buffer,
     dx: &wgpu::Buffer,
 ) -> Result<Vec<Dispatch>> {
-    s.check("dense backward_input")?;
+    let op = "dense backward_input";
+    s.check(op)?;
+    check_all(
+        op,
+        &[
+            ("dy", dy, s.y_len()),
+            ("w", w, s.w_len()),
+            ("dx", dx, s.x_len()),
+        ],
+    )?;
     Ok(vec![matmul::forward(
         gpu,
         &s.input_product(),
@@ -127,7 +154,16 @@ pub fn backward_weight(
     dy: &wgpu::Buffer,
     dw: &wgpu::Buffer,
 ) -> Result<Vec<Dispatch>> {
-    s.check("dense backward_weight")?;
+    let op = "dense backward_weight";
+    s.check(op)?;
+    check_all(
+        op,
+        &[
+            ("x", x, s.x_len()),
+            ("dy", dy, s.y_len()),
+            ("dw", dw, s.w_len()),
+        ],
+    )?;
     Ok(vec![matmul::forward(
         gpu,
         &s.weight_product(),
