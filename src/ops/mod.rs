@@ -2,7 +2,12 @@
 //! plain-loop CPU reference (`cpu`) with the same names as the WGSL, so the two read side by side.
 
 pub mod activation;
+pub mod add;
+pub mod dense;
 pub mod gather;
+pub mod loss;
+pub mod matmul;
+pub mod optim;
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu};
