@@ -2,6 +2,9 @@
 //! plain-loop CPU reference (`cpu`) with the same names as the WGSL, so the two read side by side.
 
 pub mod activation;
+pub mod conv2d;
+pub mod maxpool;
+pub mod upsample;
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu};
