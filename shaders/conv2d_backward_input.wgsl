@@ -3,11 +3,14 @@
 //   over the taps where ih + pad_top - kh = oh * stride and iw + pad_left - kw = ow * stride
 //   for some output pixel (oh, ow) inside the output.
 // Bindings (group 0): 0 params (uniform Conv2dParams), 1 dy (read), 2 w (read), 3 dx (write).
-// One invocation computes a register block of 4 input channels x 4 input pixels of one image
-// (pixels flattened over ih*width + iw): four vec4 accumulators, one per pixel, each holding the 4
-// channels. Loops: taps (kh, kw) outside, where each pixel's output position and validity mask
-// (inside, divisible by the stride) are worked out once; output channels inside, a branch-free run
-// of 8 loads and 16 multiply-adds. Tail channels / pixels are clamped and not stored.
+// Dispatch: workgroups (x, y) fold over blocks of 512 input pixels (flattened over b, ih,
+//   iw); workgroup z is the block of 8 input channels, so weight offsets are uniform.
+// One invocation computes a register block of 8 input channels x 8 input pixels (pixels
+// q + 64*j, j = 0..7): 16 named vec4 accumulators (lo/hi channel halves per pixel).
+// Loops: taps (kh, kw) outside, where each pixel's source output position and its mask (inside,
+// divisible by the stride) are worked out once; output channels inside, branch-free: 8 + 8
+// loads, 64 multiply-adds. Tail channels and pixels are clamped and not stored.
+// Generated once (8 x 8 unrolled by a script) and kept as plain WGSL.
 // Params mirror `ops::conv2d::Conv2dParams`.
 
 struct Params {
@@ -35,19 +38,29 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 const GROUP: u32 = 64u;
+const PIXELS_PER_GROUP: u32 = 512u;
 
-// Input pixel p shifted by the padding: (ih + pad_top, iw + pad_left), signed.
-fn shifted(p: u32) -> vec2<i32> {
-    let ih = p / params.width;
-    let iw = p % params.width;
-    return vec2<i32>(i32(ih + params.pad_top), i32(iw + params.pad_left));
+// An input pixel of the flattened (b, ih, iw) input: its gradient-image offset in dy, and its
+// coordinates shifted by the padding, (ih + pad_top, iw + pad_left).
+struct Pixel {
+    dy_img: u32,
+    r: i32,
+    c: i32,
 }
 
-// Output position (oh, ow) that reaches input pixel `s` through tap (kh, kw), as a flat index
-// oh*out_w + ow in .x, with .y = 1 when it exists and 0 otherwise (then .x = 0).
-fn source(s: vec2<i32>, kh: u32, kw: u32) -> vec2<u32> {
-    let nh = s.x - i32(kh);
-    let nw = s.y - i32(kw);
+fn pixel(q: u32) -> Pixel {
+    let hw = params.height * params.width;
+    let p = q % hw;
+    return Pixel((q / hw) * params.out_ch * params.out_h * params.out_w,
+                 i32(p / params.width + params.pad_top), i32(p % params.width + params.pad_left));
+}
+
+// Offset in dy's first channel of the output pixel (oh, ow) that reaches `px` through tap
+// (kh, kw), and a 1/0 mask for whether it exists; when it does not, the image's first cell is
+// read and multiplied by 0.
+fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
+    let nh = px.r - i32(kh);
+    let nw = px.c - i32(kw);
     let st = params.stride;
     let uh = u32(max(nh, 0));
     let uw = u32(max(nw, 0));
@@ -55,87 +68,145 @@ fn source(s: vec2<i32>, kh: u32, kw: u32) -> vec2<u32> {
     let ow = uw / st;
     let ok = nh >= 0 && nw >= 0 && uh % st == 0u && uw % st == 0u && oh < params.out_h
         && ow < params.out_w;
-    return vec2<u32>(select(0u, oh * params.out_w + ow, ok), select(0u, 1u, ok));
+    return vec2<u32>(px.dy_img + select(0u, oh * params.out_w + ow, ok), select(0u, 1u, ok));
 }
 
-// Write the 4 channels of one pixel's accumulator, skipping tail channels and pixels.
-fn store(dx_img: u32, ic: u32, p: u32, hw: u32, v: vec4<f32>) {
-    if (p >= hw) { return; }
-    let base = dx_img + ic * hw + p;
-    dx[base] = v.x;
-    if (ic + 1u < params.in_ch) { dx[base + hw] = v.y; }
-    if (ic + 2u < params.in_ch) { dx[base + 2u * hw] = v.z; }
-    if (ic + 3u < params.in_ch) { dx[base + 3u * hw] = v.w; }
+// Write the 8 channels of one input pixel, skipping tail channels and pixels.
+fn store(q: u32, ch: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    let plane = params.height * params.width;
+    if (q >= params.batch * plane) { return; }
+    let base = ((q / plane) * params.in_ch + ch) * plane + q % plane;
+    let n = params.in_ch - ch;
+    dx[base] = lo.x;
+    if (n > 1u) { dx[base + 1u * plane] = lo.y; }
+    if (n > 2u) { dx[base + 2u * plane] = lo.z; }
+    if (n > 3u) { dx[base + 3u * plane] = lo.w; }
+    if (n > 4u) { dx[base + 4u * plane] = hi.x; }
+    if (n > 5u) { dx[base + 5u * plane] = hi.y; }
+    if (n > 6u) { dx[base + 6u * plane] = hi.z; }
+    if (n > 7u) { dx[base + 7u * plane] = hi.w; }
 }
 
 @compute @workgroup_size(64)
 fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>,
                          @builtin(local_invocation_index) lid: u32) {
-    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
-    let hw = params.height * params.width;
-    let px_blocks = (hw + 3u) / 4u;
-    let ic_blocks = (params.in_ch + 3u) / 4u;
-    if (id >= px_blocks * ic_blocks * params.batch) { return; }
-    let pb = id % px_blocks;
-    let cb = (id / px_blocks) % ic_blocks;
-    let b = id / (px_blocks * ic_blocks);
-
-    // The block: input pixels p0..p3 and channels ic0..ic3 (clamped in the tail).
-    let p = pb * 4u;
-    let last_p = hw - 1u;
-    let s0 = shifted(p);
-    let s1 = shifted(min(p + 1u, last_p));
-    let s2 = shifted(min(p + 2u, last_p));
-    let s3 = shifted(min(p + 3u, last_p));
-    let ic = cb * 4u;
+    // Uniform: the channel block and the weight offsets of its 8 channels (clamped in the tail).
+    let ic = wg.z * 8u;
     let last_ic = params.in_ch - 1u;
     let kk = params.kernel * params.kernel;
-    let w0 = ic * kk;
+    let oc_stride = params.in_ch * kk;
+    let w0 = min(ic + 0u, last_ic) * kk;
     let w1 = min(ic + 1u, last_ic) * kk;
     let w2 = min(ic + 2u, last_ic) * kk;
     let w3 = min(ic + 3u, last_ic) * kk;
-    let oc_stride = params.in_ch * kk;
-    let out_px = params.out_h * params.out_w;
-    let dy_img = b * params.out_ch * out_px;
+    let w4 = min(ic + 4u, last_ic) * kk;
+    let w5 = min(ic + 5u, last_ic) * kk;
+    let w6 = min(ic + 6u, last_ic) * kk;
+    let w7 = min(ic + 7u, last_ic) * kk;
 
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    // Per lane: 8 input pixels, clamped to the last one (computed, not stored).
+    let q = (wg.x + wg.y * nwg.x) * PIXELS_PER_GROUP + lid;
+    let last_q = params.batch * params.height * params.width - 1u;
+    let px0 = pixel(min(q + 0u, last_q));
+    let px1 = pixel(min(q + 64u, last_q));
+    let px2 = pixel(min(q + 128u, last_q));
+    let px3 = pixel(min(q + 192u, last_q));
+    let px4 = pixel(min(q + 256u, last_q));
+    let px5 = pixel(min(q + 320u, last_q));
+    let px6 = pixel(min(q + 384u, last_q));
+    let px7 = pixel(min(q + 448u, last_q));
+    let out_px = params.out_h * params.out_w;
+
+    var lo0 = vec4<f32>(0.0);
+    var hi0 = vec4<f32>(0.0);
+    var lo1 = vec4<f32>(0.0);
+    var hi1 = vec4<f32>(0.0);
+    var lo2 = vec4<f32>(0.0);
+    var hi2 = vec4<f32>(0.0);
+    var lo3 = vec4<f32>(0.0);
+    var hi3 = vec4<f32>(0.0);
+    var lo4 = vec4<f32>(0.0);
+    var hi4 = vec4<f32>(0.0);
+    var lo5 = vec4<f32>(0.0);
+    var hi5 = vec4<f32>(0.0);
+    var lo6 = vec4<f32>(0.0);
+    var hi6 = vec4<f32>(0.0);
+    var lo7 = vec4<f32>(0.0);
+    var hi7 = vec4<f32>(0.0);
     for (var kh = 0u; kh < params.kernel; kh++) {
         for (var kw = 0u; kw < params.kernel; kw++) {
-            let q0 = source(s0, kh, kw);
-            let q1 = source(s1, kh, kw);
-            let q2 = source(s2, kh, kw);
-            let q3 = source(s3, kh, kw);
-            let m0 = f32(q0.y);
-            let m1 = f32(q1.y);
-            let m2 = f32(q2.y);
-            let m3 = f32(q3.y);
-            var i0 = dy_img + q0.x;
-            var i1 = dy_img + q1.x;
-            var i2 = dy_img + q2.x;
-            var i3 = dy_img + q3.x;
+            let s0 = source(px0, kh, kw);
+            let s1 = source(px1, kh, kw);
+            let s2 = source(px2, kh, kw);
+            let s3 = source(px3, kh, kw);
+            let s4 = source(px4, kh, kw);
+            let s5 = source(px5, kh, kw);
+            let s6 = source(px6, kh, kw);
+            let s7 = source(px7, kh, kw);
+            var i0 = s0.x;
+            var i1 = s1.x;
+            var i2 = s2.x;
+            var i3 = s3.x;
+            var i4 = s4.x;
+            var i5 = s5.x;
+            var i6 = s6.x;
+            var i7 = s7.x;
+            let m0 = f32(s0.y);
+            let m1 = f32(s1.y);
+            let m2 = f32(s2.y);
+            let m3 = f32(s3.y);
+            let m4 = f32(s4.y);
+            let m5 = f32(s5.y);
+            let m6 = f32(s6.y);
+            let m7 = f32(s7.y);
             var wi = kh * params.kernel + kw;
             for (var oc = 0u; oc < params.out_ch; oc++) {
-                let wv = vec4<f32>(w[w0 + wi], w[w1 + wi], w[w2 + wi], w[w3 + wi]);
-                acc0 += wv * (dy[i0] * m0);
-                acc1 += wv * (dy[i1] * m1);
-                acc2 += wv * (dy[i2] * m2);
-                acc3 += wv * (dy[i3] * m3);
+                let wlo = vec4<f32>(w[w0 + wi], w[w1 + wi], w[w2 + wi], w[w3 + wi]);
+                let whi = vec4<f32>(w[w4 + wi], w[w5 + wi], w[w6 + wi], w[w7 + wi]);
+                let g0 = dy[i0] * m0;
+                let g1 = dy[i1] * m1;
+                let g2 = dy[i2] * m2;
+                let g3 = dy[i3] * m3;
+                let g4 = dy[i4] * m4;
+                let g5 = dy[i5] * m5;
+                let g6 = dy[i6] * m6;
+                let g7 = dy[i7] * m7;
+                lo0 += wlo * g0;
+                hi0 += whi * g0;
+                lo1 += wlo * g1;
+                hi1 += whi * g1;
+                lo2 += wlo * g2;
+                hi2 += whi * g2;
+                lo3 += wlo * g3;
+                hi3 += whi * g3;
+                lo4 += wlo * g4;
+                hi4 += whi * g4;
+                lo5 += wlo * g5;
+                hi5 += whi * g5;
+                lo6 += wlo * g6;
+                hi6 += whi * g6;
+                lo7 += wlo * g7;
+                hi7 += whi * g7;
                 wi += oc_stride;
                 i0 += out_px;
                 i1 += out_px;
                 i2 += out_px;
                 i3 += out_px;
+                i4 += out_px;
+                i5 += out_px;
+                i6 += out_px;
+                i7 += out_px;
             }
         }
     }
 
-    let dx_img = b * params.in_ch * hw;
-    store(dx_img, ic, p, hw, acc0);
-    store(dx_img, ic, p + 1u, hw, acc1);
-    store(dx_img, ic, p + 2u, hw, acc2);
-    store(dx_img, ic, p + 3u, hw, acc3);
+    store(q + 0u, ic, lo0, hi0);
+    store(q + 64u, ic, lo1, hi1);
+    store(q + 128u, ic, lo2, hi2);
+    store(q + 192u, ic, lo3, hi3);
+    store(q + 256u, ic, lo4, hi4);
+    store(q + 320u, ic, lo5, hi5);
+    store(q + 384u, ic, lo6, hi6);
+    store(q + 448u, ic, lo7, hi7);
 }

@@ -4,12 +4,16 @@
 //   taps that fall outside the input read 0 (zero padding).
 // Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 w (read), 3 bias (read),
 //   4 y (write).
-// One invocation computes a register block of 4 output channels x 4 output pixels of one image
-// (pixels flattened over oh*out_w + ow, so a block may wrap a row): four vec4 accumulators, one per
-// pixel, each holding the 4 channels. Loops: taps (kh, kw) outside, where the padding masks and
-// input offsets of the 4 pixels are worked out once; input channels inside, a branch-free run of
-// 8 loads and 16 multiply-adds. Tail channels / pixels are clamped to the last valid one and not
-// stored.
+// Dispatch: workgroups (x, y) fold over blocks of 512 output pixels (flattened over b, oh,
+//   ow); workgroup z is the block of 8 output channels, so weight offsets are uniform.
+// One invocation computes a register block of 8 output channels x 8 output pixels (pixels
+// q + 64*j, j = 0..7, so neighbouring lanes read neighbouring cells): 16 named vec4
+// accumulators (lo/hi channel halves per pixel). Each loaded value feeds 8 or 8 multiply-adds:
+// loads, not arithmetic, bound this kernel on lavapipe. Loops: taps (kh, kw) outside, where
+// padding masks and offsets of the pixels are worked out once; input channels inside,
+// branch-free: 8 + 8 loads, 64 multiply-adds. Tail channels and pixels are clamped
+// to the last valid one and not stored.
+// Generated once (8 x 8 unrolled by a script) and kept as plain WGSL.
 // Params mirror `ops::conv2d::Conv2dParams`.
 
 struct Params {
@@ -38,108 +42,172 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 const GROUP: u32 = 64u;
+const PIXELS_PER_GROUP: u32 = 512u;
 
-// Signed top-left input coordinate of output pixel p's window.
-fn window_origin(p: u32) -> vec2<i32> {
-    let oh = p / params.out_w;
-    let ow = p % params.out_w;
-    return vec2<i32>(i32(oh * params.stride) - i32(params.pad_top),
-                     i32(ow * params.stride) - i32(params.pad_left));
+// A pixel of the flattened (b, oh, ow) output: its input-image offset and the signed top-left
+// input coordinate of its window.
+struct Pixel {
+    x_img: u32,
+    r: i32,
+    c: i32,
 }
 
-fn inside(r: i32, c: i32) -> bool {
-    return r >= 0 && r < i32(params.height) && c >= 0 && c < i32(params.width);
+fn pixel(q: u32) -> Pixel {
+    let out_px = params.out_h * params.out_w;
+    let p = q % out_px;
+    return Pixel((q / out_px) * params.in_ch * params.height * params.width,
+                 i32((p / params.out_w) * params.stride) - i32(params.pad_top),
+                 i32((p % params.out_w) * params.stride) - i32(params.pad_left));
 }
 
-// Plane offset of input cell (r, c), or 0 when it is padding (read there, then masked to 0).
-fn cell(r: i32, c: i32, ok: bool) -> u32 {
-    return select(0u, u32(r) * params.width + u32(c), ok);
+// Offset of tap (kh, kw) of pixel `px` in its image's first channel, and a 1/0 mask; padding
+// taps read the image's first cell and are multiplied by 0.
+fn tap(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
+    let r = px.r + i32(kh);
+    let c = px.c + i32(kw);
+    let ok = r >= 0 && r < i32(params.height) && c >= 0 && c < i32(params.width);
+    return vec2<u32>(px.x_img + select(0u, u32(r) * params.width + u32(c), ok), select(0u, 1u, ok));
 }
 
-// Write the 4 channels of one pixel's accumulator, skipping tail channels and pixels.
-fn store(y_img: u32, oc: u32, p: u32, out_px: u32, v: vec4<f32>) {
-    if (p >= out_px) { return; }
-    let base = y_img + oc * out_px + p;
-    y[base] = v.x;
-    if (oc + 1u < params.out_ch) { y[base + out_px] = v.y; }
-    if (oc + 2u < params.out_ch) { y[base + 2u * out_px] = v.z; }
-    if (oc + 3u < params.out_ch) { y[base + 3u * out_px] = v.w; }
+// Write the 8 channels of one pixel, skipping tail channels and pixels.
+fn store(q: u32, ch: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    let plane = params.out_h * params.out_w;
+    if (q >= params.batch * plane) { return; }
+    let base = ((q / plane) * params.out_ch + ch) * plane + q % plane;
+    let n = params.out_ch - ch;
+    y[base] = lo.x;
+    if (n > 1u) { y[base + 1u * plane] = lo.y; }
+    if (n > 2u) { y[base + 2u * plane] = lo.z; }
+    if (n > 3u) { y[base + 3u * plane] = lo.w; }
+    if (n > 4u) { y[base + 4u * plane] = hi.x; }
+    if (n > 5u) { y[base + 5u * plane] = hi.y; }
+    if (n > 6u) { y[base + 6u * plane] = hi.z; }
+    if (n > 7u) { y[base + 7u * plane] = hi.w; }
 }
 
 @compute @workgroup_size(64)
 fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
-    let out_px = params.out_h * params.out_w;
-    let px_blocks = (out_px + 3u) / 4u;
-    let oc_blocks = (params.out_ch + 3u) / 4u;
-    if (id >= px_blocks * oc_blocks * params.batch) { return; }
-    let pb = id % px_blocks;
-    let ob = (id / px_blocks) % oc_blocks;
-    let b = id / (px_blocks * oc_blocks);
-
-    // The block: output pixels p0..p3 and channels oc0..oc3 (clamped in the tail).
-    let p = pb * 4u;
-    let last_p = out_px - 1u;
-    let o0 = window_origin(p);
-    let o1 = window_origin(min(p + 1u, last_p));
-    let o2 = window_origin(min(p + 2u, last_p));
-    let o3 = window_origin(min(p + 3u, last_p));
-    let oc = ob * 4u;
+    // Uniform: the channel block and the weight offsets of its 8 channels (clamped in the tail).
+    let oc = wg.z * 8u;
     let last_oc = params.out_ch - 1u;
     let kk = params.kernel * params.kernel;
     let oc_stride = params.in_ch * kk;
-    let w0 = oc * oc_stride;
+    let w0 = min(oc + 0u, last_oc) * oc_stride;
     let w1 = min(oc + 1u, last_oc) * oc_stride;
     let w2 = min(oc + 2u, last_oc) * oc_stride;
     let w3 = min(oc + 3u, last_oc) * oc_stride;
-    let hw = params.height * params.width;
-    let x_img = b * params.in_ch * hw;
+    let w4 = min(oc + 4u, last_oc) * oc_stride;
+    let w5 = min(oc + 5u, last_oc) * oc_stride;
+    let w6 = min(oc + 6u, last_oc) * oc_stride;
+    let w7 = min(oc + 7u, last_oc) * oc_stride;
 
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    // Per lane: 8 pixels, clamped to the last one (computed, not stored).
+    let q = (wg.x + wg.y * nwg.x) * PIXELS_PER_GROUP + lid;
+    let last_q = params.batch * params.out_h * params.out_w - 1u;
+    let px0 = pixel(min(q + 0u, last_q));
+    let px1 = pixel(min(q + 64u, last_q));
+    let px2 = pixel(min(q + 128u, last_q));
+    let px3 = pixel(min(q + 192u, last_q));
+    let px4 = pixel(min(q + 256u, last_q));
+    let px5 = pixel(min(q + 320u, last_q));
+    let px6 = pixel(min(q + 384u, last_q));
+    let px7 = pixel(min(q + 448u, last_q));
+    let hw = params.height * params.width;
+
+    var lo0 = vec4<f32>(0.0);
+    var hi0 = vec4<f32>(0.0);
+    var lo1 = vec4<f32>(0.0);
+    var hi1 = vec4<f32>(0.0);
+    var lo2 = vec4<f32>(0.0);
+    var hi2 = vec4<f32>(0.0);
+    var lo3 = vec4<f32>(0.0);
+    var hi3 = vec4<f32>(0.0);
+    var lo4 = vec4<f32>(0.0);
+    var hi4 = vec4<f32>(0.0);
+    var lo5 = vec4<f32>(0.0);
+    var hi5 = vec4<f32>(0.0);
+    var lo6 = vec4<f32>(0.0);
+    var hi6 = vec4<f32>(0.0);
+    var lo7 = vec4<f32>(0.0);
+    var hi7 = vec4<f32>(0.0);
     for (var kh = 0u; kh < params.kernel; kh++) {
         for (var kw = 0u; kw < params.kernel; kw++) {
-            let tap = kh * params.kernel + kw;
-            let r0 = o0.x + i32(kh); let c0 = o0.y + i32(kw);
-            let r1 = o1.x + i32(kh); let c1 = o1.y + i32(kw);
-            let r2 = o2.x + i32(kh); let c2 = o2.y + i32(kw);
-            let r3 = o3.x + i32(kh); let c3 = o3.y + i32(kw);
-            let ok0 = inside(r0, c0);
-            let ok1 = inside(r1, c1);
-            let ok2 = inside(r2, c2);
-            let ok3 = inside(r3, c3);
-            let m0 = select(0.0, 1.0, ok0);
-            let m1 = select(0.0, 1.0, ok1);
-            let m2 = select(0.0, 1.0, ok2);
-            let m3 = select(0.0, 1.0, ok3);
-            var i0 = x_img + cell(r0, c0, ok0);
-            var i1 = x_img + cell(r1, c1, ok1);
-            var i2 = x_img + cell(r2, c2, ok2);
-            var i3 = x_img + cell(r3, c3, ok3);
-            var wi = tap;
+            let t0 = tap(px0, kh, kw);
+            let t1 = tap(px1, kh, kw);
+            let t2 = tap(px2, kh, kw);
+            let t3 = tap(px3, kh, kw);
+            let t4 = tap(px4, kh, kw);
+            let t5 = tap(px5, kh, kw);
+            let t6 = tap(px6, kh, kw);
+            let t7 = tap(px7, kh, kw);
+            var i0 = t0.x;
+            var i1 = t1.x;
+            var i2 = t2.x;
+            var i3 = t3.x;
+            var i4 = t4.x;
+            var i5 = t5.x;
+            var i6 = t6.x;
+            var i7 = t7.x;
+            let m0 = f32(t0.y);
+            let m1 = f32(t1.y);
+            let m2 = f32(t2.y);
+            let m3 = f32(t3.y);
+            let m4 = f32(t4.y);
+            let m5 = f32(t5.y);
+            let m6 = f32(t6.y);
+            let m7 = f32(t7.y);
+            var wi = kh * params.kernel + kw;
             for (var ic = 0u; ic < params.in_ch; ic++) {
-                let wv = vec4<f32>(w[w0 + wi], w[w1 + wi], w[w2 + wi], w[w3 + wi]);
-                acc0 += wv * (x[i0] * m0);
-                acc1 += wv * (x[i1] * m1);
-                acc2 += wv * (x[i2] * m2);
-                acc3 += wv * (x[i3] * m3);
+                let wlo = vec4<f32>(w[w0 + wi], w[w1 + wi], w[w2 + wi], w[w3 + wi]);
+                let whi = vec4<f32>(w[w4 + wi], w[w5 + wi], w[w6 + wi], w[w7 + wi]);
+                let x0 = x[i0] * m0;
+                let x1 = x[i1] * m1;
+                let x2 = x[i2] * m2;
+                let x3 = x[i3] * m3;
+                let x4 = x[i4] * m4;
+                let x5 = x[i5] * m5;
+                let x6 = x[i6] * m6;
+                let x7 = x[i7] * m7;
+                lo0 += wlo * x0;
+                hi0 += whi * x0;
+                lo1 += wlo * x1;
+                hi1 += whi * x1;
+                lo2 += wlo * x2;
+                hi2 += whi * x2;
+                lo3 += wlo * x3;
+                hi3 += whi * x3;
+                lo4 += wlo * x4;
+                hi4 += whi * x4;
+                lo5 += wlo * x5;
+                hi5 += whi * x5;
+                lo6 += wlo * x6;
+                hi6 += whi * x6;
+                lo7 += wlo * x7;
+                hi7 += whi * x7;
                 wi += kk;
                 i0 += hw;
                 i1 += hw;
                 i2 += hw;
                 i3 += hw;
+                i4 += hw;
+                i5 += hw;
+                i6 += hw;
+                i7 += hw;
             }
         }
     }
 
-    let bv = vec4<f32>(bias[oc], bias[min(oc + 1u, last_oc)], bias[min(oc + 2u, last_oc)],
-                       bias[min(oc + 3u, last_oc)]);
-    let y_img = b * params.out_ch * out_px;
-    store(y_img, oc, p, out_px, acc0 + bv);
-    store(y_img, oc, p + 1u, out_px, acc1 + bv);
-    store(y_img, oc, p + 2u, out_px, acc2 + bv);
-    store(y_img, oc, p + 3u, out_px, acc3 + bv);
+    let blo = vec4<f32>(bias[oc], bias[min(oc + 1u, last_oc)], bias[min(oc + 2u, last_oc)],
+                        bias[min(oc + 3u, last_oc)]);
+    let bhi = vec4<f32>(bias[min(oc + 4u, last_oc)], bias[min(oc + 5u, last_oc)],
+                        bias[min(oc + 6u, last_oc)], bias[min(oc + 7u, last_oc)]);
+    store(q + 0u, oc, lo0 + blo, hi0 + bhi);
+    store(q + 64u, oc, lo1 + blo, hi1 + bhi);
+    store(q + 128u, oc, lo2 + blo, hi2 + bhi);
+    store(q + 192u, oc, lo3 + blo, hi3 + bhi);
+    store(q + 256u, oc, lo4 + blo, hi4 + bhi);
+    store(q + 320u, oc, lo5 + blo, hi5 + bhi);
+    store(q + 384u, oc, lo6 + blo, hi6 + bhi);
+    store(q + 448u, oc, lo7 + blo, hi7 + bhi);
 }

@@ -20,6 +20,9 @@ const BACKWARD_BIAS: &str = include_str!("../../shaders/conv2d_backward_bias.wgs
 const GROUP: u32 = 64;
 /// Channels and pixels (or weight columns) per invocation along each side of the block.
 const BLOCK: usize = 4;
+/// Pixels (8 per invocation) and channels per workgroup of the forward and input-gradient kernels.
+const PIXELS_PER_GROUP: u32 = 512;
+const CHANNEL_BLOCK: usize = 8;
 /// The weight gradient splits the batch into chunks until about this many invocations run.
 const WEIGHT_GRAD_INVOCATIONS: usize = 8192;
 
@@ -157,6 +160,7 @@ impl Conv2dShape {
         ]
         .iter()
         .any(|&n| n > limit);
+        let too_big = too_big || s.in_ch.max(s.out_ch) > CHANNEL_BLOCK * 65_535;
         if too_big {
             return Err(Error::shape("conv2d", format!("{s:?} exceeds 32-bit indexing")));
         }
@@ -210,6 +214,13 @@ fn check(gpu: &Gpu, op: &str, s: &Conv2dShape, buffers: &[(&str, &Buffer, usize)
     Ok(())
 }
 
+/// Workgroups for the pixel-by-channel kernels: (x, y) fold over blocks of `PIXELS_PER_GROUP`
+/// pixels, z counts blocks of `CHANNEL_BLOCK` channels (uniform within a workgroup).
+fn pixel_by_channel_groups(pixels: usize, channels: usize) -> [u32; 3] {
+    let [x, y, _] = workgroups_for(pixels, PIXELS_PER_GROUP);
+    [x, y, channels.div_ceil(CHANNEL_BLOCK) as u32]
+}
+
 fn blocks(n: usize) -> usize {
     n.div_ceil(BLOCK)
 }
@@ -236,7 +247,6 @@ pub fn forward(
         ],
     )?;
     let (oh, ow) = s.out_hw();
-    let invocations = s.batch * blocks(s.out_ch) * blocks(oh * ow);
     let d = launch(
         gpu,
         op,
@@ -244,7 +254,7 @@ pub fn forward(
         "conv2d_forward",
         &s.params(1, s.batch),
         &[x, w, b, y],
-        workgroups_for(invocations, GROUP),
+        pixel_by_channel_groups(s.batch * oh * ow, s.out_ch),
     )?;
     Ok(vec![d.with_flops(s.flops())])
 }
@@ -268,7 +278,6 @@ pub fn backward_input(
             ("dx", dx, s.input_len()),
         ],
     )?;
-    let invocations = s.batch * blocks(s.in_ch) * blocks(s.height * s.width);
     let d = launch(
         gpu,
         op,
@@ -276,7 +285,7 @@ pub fn backward_input(
         "conv2d_backward_input",
         &s.params(1, s.batch),
         &[dy, w, dx],
-        workgroups_for(invocations, GROUP),
+        pixel_by_channel_groups(s.batch * s.height * s.width, s.in_ch),
     )?;
     Ok(vec![d.with_flops(s.flops())])
 }
