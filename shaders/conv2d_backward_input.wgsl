@@ -3,13 +3,13 @@
 //   over the taps where ih + pad_top - kh = oh * stride and iw + pad_left - kw = ow * stride
 //   for some output pixel (oh, ow) inside the output.
 // Bindings (group 0): 0 params (uniform Conv2dParams), 1 dy (read), 2 w (read), 3 dx (write).
-// Dispatch: workgroups (x, y) fold over blocks of 512 input pixels (flattened over b, ih,
+// Dispatch: workgroups (x, y) fold over blocks of 1024 input pixels (flattened over b, ih,
 //   iw); workgroup z is the block of 8 input channels, so weight offsets are uniform.
-// One invocation computes a register block of 8 input channels x 8 input pixels (pixels
-// q + 64*j, j = 0..7): 16 named vec4 accumulators (lo/hi channel halves per pixel).
+// One invocation computes a register block of 8 input channels x 16 input pixels (pixels
+// q + 64*j, j = 0..15): 32 named vec4 accumulators (lo/hi channel halves per pixel).
 // Loops: taps (kh, kw) outside, where each pixel's source output position and its mask (inside,
-// divisible by the stride) are worked out once; output channels inside, branch-free: 8 + 8
-// loads, 64 multiply-adds. Tail channels and pixels are clamped and not stored.
+// divisible by the stride) are worked out once; output channels inside, branch-free: 8 + 16
+// loads, 128 multiply-adds. Tail channels and pixels are clamped and not stored.
 // Generated once (8 x 8 unrolled by a script) and kept as plain WGSL.
 // Params mirror `ops::conv2d::Conv2dParams`.
 
@@ -38,7 +38,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 const GROUP: u32 = 64u;
-const PIXELS_PER_GROUP: u32 = 512u;
+const PIXELS_PER_GROUP: u32 = 1024u;
 
 // An input pixel of the flattened (b, ih, iw) input: its gradient-image offset in dy, and its
 // coordinates shifted by the padding, (ih + pad_top, iw + pad_left).
@@ -105,7 +105,7 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
     let w6 = min(ic + 6u, last_ic) * kk;
     let w7 = min(ic + 7u, last_ic) * kk;
 
-    // Per lane: 8 input pixels, clamped to the last one (computed, not stored).
+    // Per lane: 16 input pixels, clamped to the last one (computed, not stored).
     let q = (wg.x + wg.y * nwg.x) * PIXELS_PER_GROUP + lid;
     let last_q = params.batch * params.height * params.width - 1u;
     let px0 = pixel(min(q + 0u, last_q));
@@ -116,6 +116,14 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
     let px5 = pixel(min(q + 320u, last_q));
     let px6 = pixel(min(q + 384u, last_q));
     let px7 = pixel(min(q + 448u, last_q));
+    let px8 = pixel(min(q + 512u, last_q));
+    let px9 = pixel(min(q + 576u, last_q));
+    let px10 = pixel(min(q + 640u, last_q));
+    let px11 = pixel(min(q + 704u, last_q));
+    let px12 = pixel(min(q + 768u, last_q));
+    let px13 = pixel(min(q + 832u, last_q));
+    let px14 = pixel(min(q + 896u, last_q));
+    let px15 = pixel(min(q + 960u, last_q));
     let out_px = params.out_h * params.out_w;
 
     var lo0 = vec4<f32>(0.0);
@@ -134,6 +142,22 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
     var hi6 = vec4<f32>(0.0);
     var lo7 = vec4<f32>(0.0);
     var hi7 = vec4<f32>(0.0);
+    var lo8 = vec4<f32>(0.0);
+    var hi8 = vec4<f32>(0.0);
+    var lo9 = vec4<f32>(0.0);
+    var hi9 = vec4<f32>(0.0);
+    var lo10 = vec4<f32>(0.0);
+    var hi10 = vec4<f32>(0.0);
+    var lo11 = vec4<f32>(0.0);
+    var hi11 = vec4<f32>(0.0);
+    var lo12 = vec4<f32>(0.0);
+    var hi12 = vec4<f32>(0.0);
+    var lo13 = vec4<f32>(0.0);
+    var hi13 = vec4<f32>(0.0);
+    var lo14 = vec4<f32>(0.0);
+    var hi14 = vec4<f32>(0.0);
+    var lo15 = vec4<f32>(0.0);
+    var hi15 = vec4<f32>(0.0);
     for (var kh = 0u; kh < params.kernel; kh++) {
         for (var kw = 0u; kw < params.kernel; kw++) {
             let s0 = source(px0, kh, kw);
@@ -144,6 +168,14 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
             let s5 = source(px5, kh, kw);
             let s6 = source(px6, kh, kw);
             let s7 = source(px7, kh, kw);
+            let s8 = source(px8, kh, kw);
+            let s9 = source(px9, kh, kw);
+            let s10 = source(px10, kh, kw);
+            let s11 = source(px11, kh, kw);
+            let s12 = source(px12, kh, kw);
+            let s13 = source(px13, kh, kw);
+            let s14 = source(px14, kh, kw);
+            let s15 = source(px15, kh, kw);
             var i0 = s0.x;
             var i1 = s1.x;
             var i2 = s2.x;
@@ -152,6 +184,14 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
             var i5 = s5.x;
             var i6 = s6.x;
             var i7 = s7.x;
+            var i8 = s8.x;
+            var i9 = s9.x;
+            var i10 = s10.x;
+            var i11 = s11.x;
+            var i12 = s12.x;
+            var i13 = s13.x;
+            var i14 = s14.x;
+            var i15 = s15.x;
             let m0 = f32(s0.y);
             let m1 = f32(s1.y);
             let m2 = f32(s2.y);
@@ -160,6 +200,14 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
             let m5 = f32(s5.y);
             let m6 = f32(s6.y);
             let m7 = f32(s7.y);
+            let m8 = f32(s8.y);
+            let m9 = f32(s9.y);
+            let m10 = f32(s10.y);
+            let m11 = f32(s11.y);
+            let m12 = f32(s12.y);
+            let m13 = f32(s13.y);
+            let m14 = f32(s14.y);
+            let m15 = f32(s15.y);
             var wi = kh * params.kernel + kw;
             for (var oc = 0u; oc < params.out_ch; oc++) {
                 let wlo = vec4<f32>(w[w0 + wi], w[w1 + wi], w[w2 + wi], w[w3 + wi]);
@@ -172,6 +220,14 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
                 let g5 = dy[i5] * m5;
                 let g6 = dy[i6] * m6;
                 let g7 = dy[i7] * m7;
+                let g8 = dy[i8] * m8;
+                let g9 = dy[i9] * m9;
+                let g10 = dy[i10] * m10;
+                let g11 = dy[i11] * m11;
+                let g12 = dy[i12] * m12;
+                let g13 = dy[i13] * m13;
+                let g14 = dy[i14] * m14;
+                let g15 = dy[i15] * m15;
                 lo0 += wlo * g0;
                 hi0 += whi * g0;
                 lo1 += wlo * g1;
@@ -188,6 +244,22 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
                 hi6 += whi * g6;
                 lo7 += wlo * g7;
                 hi7 += whi * g7;
+                lo8 += wlo * g8;
+                hi8 += whi * g8;
+                lo9 += wlo * g9;
+                hi9 += whi * g9;
+                lo10 += wlo * g10;
+                hi10 += whi * g10;
+                lo11 += wlo * g11;
+                hi11 += whi * g11;
+                lo12 += wlo * g12;
+                hi12 += whi * g12;
+                lo13 += wlo * g13;
+                hi13 += whi * g13;
+                lo14 += wlo * g14;
+                hi14 += whi * g14;
+                lo15 += wlo * g15;
+                hi15 += whi * g15;
                 wi += oc_stride;
                 i0 += out_px;
                 i1 += out_px;
@@ -197,6 +269,14 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
                 i5 += out_px;
                 i6 += out_px;
                 i7 += out_px;
+                i8 += out_px;
+                i9 += out_px;
+                i10 += out_px;
+                i11 += out_px;
+                i12 += out_px;
+                i13 += out_px;
+                i14 += out_px;
+                i15 += out_px;
             }
         }
     }
@@ -209,4 +289,12 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
     store(q + 320u, ic, lo5, hi5);
     store(q + 384u, ic, lo6, hi6);
     store(q + 448u, ic, lo7, hi7);
+    store(q + 512u, ic, lo8, hi8);
+    store(q + 576u, ic, lo9, hi9);
+    store(q + 640u, ic, lo10, hi10);
+    store(q + 704u, ic, lo11, hi11);
+    store(q + 768u, ic, lo12, hi12);
+    store(q + 832u, ic, lo13, hi13);
+    store(q + 896u, ic, lo14, hi14);
+    store(q + 960u, ic, lo15, hi15);
 }

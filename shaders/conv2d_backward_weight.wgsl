@@ -6,11 +6,15 @@
 // Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 dy (read),
 //   3 partial (read_write, chunks * weight_len), 4 dw (write).
 // Every entry point touches every binding (`_ = ...`): wgpu's automatic layouts drop unused ones.
-// conv2d_backward_weight: one invocation computes a register block of 4 output channels x 4
-//   weight columns (column j = ic*k*k + kh*k + kw, the flat [ic, kh, kw] index) for one chunk:
-//   four vec4 accumulators, one per column, each holding the 4 channels. Loops: images, output
-//   rows (row masks of the 4 columns), output columns (4 + 4 loads, 16 multiply-adds).
+// conv2d_backward_weight: workgroups (x, y) fold over (column block, chunk) pairs, one per lane;
+//   workgroup z is the block of 8 output channels, so dy offsets are uniform. One invocation
+//   computes a register block of 8 output channels x 8 weight columns (column j = ic*k*k +
+//   kh*k + kw, the flat [ic, kh, kw] index) for one chunk: 16 named vec4 accumulators (lo/hi
+//   channel halves per column). Loops: images, output rows (row masks of the columns), output
+//   columns (8 + 8 loads, 64 multiply-adds). Tail channels and columns are clamped and
+//   not stored.
 // conv2d_backward_weight_reduce: one invocation sums one dw element over the chunks.
+// Generated once (8 x 8 unrolled by a script) and kept as plain WGSL.
 // Params mirror `ops::conv2d::Conv2dParams`.
 
 struct Params {
@@ -60,14 +64,19 @@ fn tap_value(base: u32, row_ok: u32, c: i32) -> f32 {
     return select(0.0, 1.0, ok) * x[base + select(0u, u32(c), ok)];
 }
 
-// Write the 4 channels of one column's accumulator to the chunk's partial sums.
-fn store(chunk_base: u32, oc: u32, j: u32, cols: u32, v: vec4<f32>) {
+// Write the 8 channels of one column's accumulators to the chunk's partial sums.
+fn store(chunk_base: u32, oc: u32, j: u32, cols: u32, lo: vec4<f32>, hi: vec4<f32>) {
     if (j >= cols) { return; }
     let base = chunk_base + oc * cols + j;
-    partial[base] = v.x;
-    if (oc + 1u < params.out_ch) { partial[base + cols] = v.y; }
-    if (oc + 2u < params.out_ch) { partial[base + 2u * cols] = v.z; }
-    if (oc + 3u < params.out_ch) { partial[base + 3u * cols] = v.w; }
+    let n = params.out_ch - oc;
+    partial[base] = lo.x;
+    if (n > 1u) { partial[base + 1u * cols] = lo.y; }
+    if (n > 2u) { partial[base + 2u * cols] = lo.z; }
+    if (n > 3u) { partial[base + 3u * cols] = lo.w; }
+    if (n > 4u) { partial[base + 4u * cols] = hi.x; }
+    if (n > 5u) { partial[base + 5u * cols] = hi.y; }
+    if (n > 6u) { partial[base + 6u * cols] = hi.z; }
+    if (n > 7u) { partial[base + 7u * cols] = hi.w; }
 }
 
 @compute @workgroup_size(64)
@@ -75,36 +84,54 @@ fn conv2d_backward_weight(@builtin(workgroup_id) wg: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
     _ = dw[0];
-    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
-    let kk = params.kernel * params.kernel;
-    let cols = params.in_ch * kk;
-    let col_blocks = (cols + 3u) / 4u;
-    let oc_blocks = (params.out_ch + 3u) / 4u;
-    if (id >= col_blocks * oc_blocks * params.chunks) { return; }
-    let jb = id % col_blocks;
-    let ob = (id / col_blocks) % oc_blocks;
-    let c = id / (col_blocks * oc_blocks);
-
-    // The block: columns j0..j3 and output channels oc0..oc3 (clamped in the tail).
-    let j = jb * 4u;
-    let last_j = cols - 1u;
-    let c0 = column(j);
-    let c1 = column(min(j + 1u, last_j));
-    let c2 = column(min(j + 2u, last_j));
-    let c3 = column(min(j + 3u, last_j));
-    let oc = ob * 4u;
+    // Uniform: the channel block and the dy plane offsets of its channels (clamped in the tail).
+    let oc = wg.z * 8u;
     let last_oc = params.out_ch - 1u;
     let out_px = params.out_h * params.out_w;
     let d1 = (min(oc + 1u, last_oc) - oc) * out_px;
     let d2 = (min(oc + 2u, last_oc) - oc) * out_px;
     let d3 = (min(oc + 3u, last_oc) - oc) * out_px;
+    let d4 = (min(oc + 4u, last_oc) - oc) * out_px;
+    let d5 = (min(oc + 5u, last_oc) - oc) * out_px;
+    let d6 = (min(oc + 6u, last_oc) - oc) * out_px;
+    let d7 = (min(oc + 7u, last_oc) - oc) * out_px;
+
+    // Per lane: a block of 8 columns (clamped in the tail) and a chunk of the batch.
+    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let kk = params.kernel * params.kernel;
+    let cols = params.in_ch * kk;
+    let col_blocks = (cols + 7u) / 8u;
+    if (id >= col_blocks * params.chunks) { return; }
+    let j = (id % col_blocks) * 8u;
+    let c = id / col_blocks;
+    let last_j = cols - 1u;
+    let c0 = column(min(j + 0u, last_j));
+    let c1 = column(min(j + 1u, last_j));
+    let c2 = column(min(j + 2u, last_j));
+    let c3 = column(min(j + 3u, last_j));
+    let c4 = column(min(j + 4u, last_j));
+    let c5 = column(min(j + 5u, last_j));
+    let c6 = column(min(j + 6u, last_j));
+    let c7 = column(min(j + 7u, last_j));
     let hw = params.height * params.width;
     let st = i32(params.stride);
 
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    var lo0 = vec4<f32>(0.0);
+    var hi0 = vec4<f32>(0.0);
+    var lo1 = vec4<f32>(0.0);
+    var hi1 = vec4<f32>(0.0);
+    var lo2 = vec4<f32>(0.0);
+    var hi2 = vec4<f32>(0.0);
+    var lo3 = vec4<f32>(0.0);
+    var hi3 = vec4<f32>(0.0);
+    var lo4 = vec4<f32>(0.0);
+    var hi4 = vec4<f32>(0.0);
+    var lo5 = vec4<f32>(0.0);
+    var hi5 = vec4<f32>(0.0);
+    var lo6 = vec4<f32>(0.0);
+    var hi6 = vec4<f32>(0.0);
+    var lo7 = vec4<f32>(0.0);
+    var hi7 = vec4<f32>(0.0);
     let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);
     for (var b = c * params.batch_per_chunk; b < b_end; b++) {
         let x_img = b * params.in_ch * hw;
@@ -112,33 +139,70 @@ fn conv2d_backward_weight(@builtin(workgroup_id) wg: vec3<u32>,
         let x1 = x_img + u32(c1.x) * hw;
         let x2 = x_img + u32(c2.x) * hw;
         let x3 = x_img + u32(c3.x) * hw;
+        let x4 = x_img + u32(c4.x) * hw;
+        let x5 = x_img + u32(c5.x) * hw;
+        let x6 = x_img + u32(c6.x) * hw;
+        let x7 = x_img + u32(c7.x) * hw;
         var di = (b * params.out_ch + oc) * out_px;
         for (var oh = 0; oh < i32(params.out_h); oh++) {
             let r0 = row(oh * st + c0.y);
             let r1 = row(oh * st + c1.y);
             let r2 = row(oh * st + c2.y);
             let r3 = row(oh * st + c3.y);
+            let r4 = row(oh * st + c4.y);
+            let r5 = row(oh * st + c5.y);
+            let r6 = row(oh * st + c6.y);
+            let r7 = row(oh * st + c7.y);
             let b0 = x0 + r0.x;
             let b1 = x1 + r1.x;
             let b2 = x2 + r2.x;
             let b3 = x3 + r3.x;
+            let b4 = x4 + r4.x;
+            let b5 = x5 + r5.x;
+            let b6 = x6 + r6.x;
+            let b7 = x7 + r7.x;
             for (var ow = 0; ow < i32(params.out_w); ow++) {
-                let dv = vec4<f32>(dy[di], dy[di + d1], dy[di + d2], dy[di + d3]);
+                let dlo = vec4<f32>(dy[di], dy[di + d1], dy[di + d2], dy[di + d3]);
+                let dhi = vec4<f32>(dy[di + d4], dy[di + d5], dy[di + d6], dy[di + d7]);
                 let col = ow * st;
-                acc0 += dv * tap_value(b0, r0.y, col + c0.z);
-                acc1 += dv * tap_value(b1, r1.y, col + c1.z);
-                acc2 += dv * tap_value(b2, r2.y, col + c2.z);
-                acc3 += dv * tap_value(b3, r3.y, col + c3.z);
+                let v0 = tap_value(b0, r0.y, col + c0.z);
+                let v1 = tap_value(b1, r1.y, col + c1.z);
+                let v2 = tap_value(b2, r2.y, col + c2.z);
+                let v3 = tap_value(b3, r3.y, col + c3.z);
+                let v4 = tap_value(b4, r4.y, col + c4.z);
+                let v5 = tap_value(b5, r5.y, col + c5.z);
+                let v6 = tap_value(b6, r6.y, col + c6.z);
+                let v7 = tap_value(b7, r7.y, col + c7.z);
+                lo0 += dlo * v0;
+                hi0 += dhi * v0;
+                lo1 += dlo * v1;
+                hi1 += dhi * v1;
+                lo2 += dlo * v2;
+                hi2 += dhi * v2;
+                lo3 += dlo * v3;
+                hi3 += dhi * v3;
+                lo4 += dlo * v4;
+                hi4 += dhi * v4;
+                lo5 += dlo * v5;
+                hi5 += dhi * v5;
+                lo6 += dlo * v6;
+                hi6 += dhi * v6;
+                lo7 += dlo * v7;
+                hi7 += dhi * v7;
                 di += 1u;
             }
         }
     }
 
     let chunk_base = c * params.out_ch * cols;
-    store(chunk_base, oc, j, cols, acc0);
-    store(chunk_base, oc, j + 1u, cols, acc1);
-    store(chunk_base, oc, j + 2u, cols, acc2);
-    store(chunk_base, oc, j + 3u, cols, acc3);
+    store(chunk_base, oc, j + 0u, cols, lo0, hi0);
+    store(chunk_base, oc, j + 1u, cols, lo1, hi1);
+    store(chunk_base, oc, j + 2u, cols, lo2, hi2);
+    store(chunk_base, oc, j + 3u, cols, lo3, hi3);
+    store(chunk_base, oc, j + 4u, cols, lo4, hi4);
+    store(chunk_base, oc, j + 5u, cols, lo5, hi5);
+    store(chunk_base, oc, j + 6u, cols, lo6, hi6);
+    store(chunk_base, oc, j + 7u, cols, lo7, hi7);
 }
 
 @compute @workgroup_size(64)

@@ -4,14 +4,14 @@
 //   taps that fall outside the input read 0 (zero padding).
 // Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 w (read), 3 bias (read),
 //   4 y (write).
-// Dispatch: workgroups (x, y) fold over blocks of 512 output pixels (flattened over b, oh,
+// Dispatch: workgroups (x, y) fold over blocks of 1024 output pixels (flattened over b, oh,
 //   ow); workgroup z is the block of 8 output channels, so weight offsets are uniform.
-// One invocation computes a register block of 8 output channels x 8 output pixels (pixels
-// q + 64*j, j = 0..7, so neighbouring lanes read neighbouring cells): 16 named vec4
-// accumulators (lo/hi channel halves per pixel). Each loaded value feeds 8 or 8 multiply-adds:
+// One invocation computes a register block of 8 output channels x 16 output pixels (pixels
+// q + 64*j, j = 0..15, so neighbouring lanes read neighbouring cells): 32 named vec4
+// accumulators (lo/hi channel halves per pixel). Each loaded value feeds 8 or 16 multiply-adds:
 // loads, not arithmetic, bound this kernel on lavapipe. Loops: taps (kh, kw) outside, where
 // padding masks and offsets of the pixels are worked out once; input channels inside,
-// branch-free: 8 + 8 loads, 64 multiply-adds. Tail channels and pixels are clamped
+// branch-free: 8 + 16 loads, 128 multiply-adds. Tail channels and pixels are clamped
 // to the last valid one and not stored.
 // Generated once (8 x 8 unrolled by a script) and kept as plain WGSL.
 // Params mirror `ops::conv2d::Conv2dParams`.
@@ -42,7 +42,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 const GROUP: u32 = 64u;
-const PIXELS_PER_GROUP: u32 = 512u;
+const PIXELS_PER_GROUP: u32 = 1024u;
 
 // A pixel of the flattened (b, oh, ow) output: its input-image offset and the signed top-left
 // input coordinate of its window.
@@ -102,7 +102,7 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     let w6 = min(oc + 6u, last_oc) * oc_stride;
     let w7 = min(oc + 7u, last_oc) * oc_stride;
 
-    // Per lane: 8 pixels, clamped to the last one (computed, not stored).
+    // Per lane: 16 pixels, clamped to the last one (computed, not stored).
     let q = (wg.x + wg.y * nwg.x) * PIXELS_PER_GROUP + lid;
     let last_q = params.batch * params.out_h * params.out_w - 1u;
     let px0 = pixel(min(q + 0u, last_q));
@@ -113,6 +113,14 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     let px5 = pixel(min(q + 320u, last_q));
     let px6 = pixel(min(q + 384u, last_q));
     let px7 = pixel(min(q + 448u, last_q));
+    let px8 = pixel(min(q + 512u, last_q));
+    let px9 = pixel(min(q + 576u, last_q));
+    let px10 = pixel(min(q + 640u, last_q));
+    let px11 = pixel(min(q + 704u, last_q));
+    let px12 = pixel(min(q + 768u, last_q));
+    let px13 = pixel(min(q + 832u, last_q));
+    let px14 = pixel(min(q + 896u, last_q));
+    let px15 = pixel(min(q + 960u, last_q));
     let hw = params.height * params.width;
 
     var lo0 = vec4<f32>(0.0);
@@ -131,6 +139,22 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     var hi6 = vec4<f32>(0.0);
     var lo7 = vec4<f32>(0.0);
     var hi7 = vec4<f32>(0.0);
+    var lo8 = vec4<f32>(0.0);
+    var hi8 = vec4<f32>(0.0);
+    var lo9 = vec4<f32>(0.0);
+    var hi9 = vec4<f32>(0.0);
+    var lo10 = vec4<f32>(0.0);
+    var hi10 = vec4<f32>(0.0);
+    var lo11 = vec4<f32>(0.0);
+    var hi11 = vec4<f32>(0.0);
+    var lo12 = vec4<f32>(0.0);
+    var hi12 = vec4<f32>(0.0);
+    var lo13 = vec4<f32>(0.0);
+    var hi13 = vec4<f32>(0.0);
+    var lo14 = vec4<f32>(0.0);
+    var hi14 = vec4<f32>(0.0);
+    var lo15 = vec4<f32>(0.0);
+    var hi15 = vec4<f32>(0.0);
     for (var kh = 0u; kh < params.kernel; kh++) {
         for (var kw = 0u; kw < params.kernel; kw++) {
             let t0 = tap(px0, kh, kw);
@@ -141,6 +165,14 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
             let t5 = tap(px5, kh, kw);
             let t6 = tap(px6, kh, kw);
             let t7 = tap(px7, kh, kw);
+            let t8 = tap(px8, kh, kw);
+            let t9 = tap(px9, kh, kw);
+            let t10 = tap(px10, kh, kw);
+            let t11 = tap(px11, kh, kw);
+            let t12 = tap(px12, kh, kw);
+            let t13 = tap(px13, kh, kw);
+            let t14 = tap(px14, kh, kw);
+            let t15 = tap(px15, kh, kw);
             var i0 = t0.x;
             var i1 = t1.x;
             var i2 = t2.x;
@@ -149,6 +181,14 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
             var i5 = t5.x;
             var i6 = t6.x;
             var i7 = t7.x;
+            var i8 = t8.x;
+            var i9 = t9.x;
+            var i10 = t10.x;
+            var i11 = t11.x;
+            var i12 = t12.x;
+            var i13 = t13.x;
+            var i14 = t14.x;
+            var i15 = t15.x;
             let m0 = f32(t0.y);
             let m1 = f32(t1.y);
             let m2 = f32(t2.y);
@@ -157,6 +197,14 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
             let m5 = f32(t5.y);
             let m6 = f32(t6.y);
             let m7 = f32(t7.y);
+            let m8 = f32(t8.y);
+            let m9 = f32(t9.y);
+            let m10 = f32(t10.y);
+            let m11 = f32(t11.y);
+            let m12 = f32(t12.y);
+            let m13 = f32(t13.y);
+            let m14 = f32(t14.y);
+            let m15 = f32(t15.y);
             var wi = kh * params.kernel + kw;
             for (var ic = 0u; ic < params.in_ch; ic++) {
                 let wlo = vec4<f32>(w[w0 + wi], w[w1 + wi], w[w2 + wi], w[w3 + wi]);
@@ -169,6 +217,14 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
                 let x5 = x[i5] * m5;
                 let x6 = x[i6] * m6;
                 let x7 = x[i7] * m7;
+                let x8 = x[i8] * m8;
+                let x9 = x[i9] * m9;
+                let x10 = x[i10] * m10;
+                let x11 = x[i11] * m11;
+                let x12 = x[i12] * m12;
+                let x13 = x[i13] * m13;
+                let x14 = x[i14] * m14;
+                let x15 = x[i15] * m15;
                 lo0 += wlo * x0;
                 hi0 += whi * x0;
                 lo1 += wlo * x1;
@@ -185,6 +241,22 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
                 hi6 += whi * x6;
                 lo7 += wlo * x7;
                 hi7 += whi * x7;
+                lo8 += wlo * x8;
+                hi8 += whi * x8;
+                lo9 += wlo * x9;
+                hi9 += whi * x9;
+                lo10 += wlo * x10;
+                hi10 += whi * x10;
+                lo11 += wlo * x11;
+                hi11 += whi * x11;
+                lo12 += wlo * x12;
+                hi12 += whi * x12;
+                lo13 += wlo * x13;
+                hi13 += whi * x13;
+                lo14 += wlo * x14;
+                hi14 += whi * x14;
+                lo15 += wlo * x15;
+                hi15 += whi * x15;
                 wi += kk;
                 i0 += hw;
                 i1 += hw;
@@ -194,6 +266,14 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
                 i5 += hw;
                 i6 += hw;
                 i7 += hw;
+                i8 += hw;
+                i9 += hw;
+                i10 += hw;
+                i11 += hw;
+                i12 += hw;
+                i13 += hw;
+                i14 += hw;
+                i15 += hw;
             }
         }
     }
@@ -210,4 +290,12 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     store(q + 320u, oc, lo5 + blo, hi5 + bhi);
     store(q + 384u, oc, lo6 + blo, hi6 + bhi);
     store(q + 448u, oc, lo7 + blo, hi7 + bhi);
+    store(q + 512u, oc, lo8 + blo, hi8 + bhi);
+    store(q + 576u, oc, lo9 + blo, hi9 + bhi);
+    store(q + 640u, oc, lo10 + blo, hi10 + bhi);
+    store(q + 704u, oc, lo11 + blo, hi11 + bhi);
+    store(q + 768u, oc, lo12 + blo, hi12 + bhi);
+    store(q + 832u, oc, lo13 + blo, hi13 + bhi);
+    store(q + 896u, oc, lo14 + blo, hi14 + bhi);
+    store(q + 960u, oc, lo15 + blo, hi15 + bhi);
 }

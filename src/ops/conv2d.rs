@@ -18,10 +18,10 @@ const BACKWARD_WEIGHT: &str = include_str!("../../shaders/conv2d_backward_weight
 const BACKWARD_BIAS: &str = include_str!("../../shaders/conv2d_backward_bias.wgsl");
 /// Workgroup size of every conv2d kernel.
 const GROUP: u32 = 64;
-/// Channels and pixels (or weight columns) per invocation along each side of the block.
-const BLOCK: usize = 4;
+/// Weight columns per invocation of the weight gradient (times `CHANNEL_BLOCK` channels).
+const WEIGHT_COLUMNS: usize = 8;
 /// Pixels (8 per invocation) and channels per workgroup of the forward and input-gradient kernels.
-const PIXELS_PER_GROUP: u32 = 512;
+const PIXELS_PER_GROUP: u32 = 1024;
 const CHANNEL_BLOCK: usize = 8;
 /// The weight gradient splits the batch into chunks until about this many invocations run.
 const WEIGHT_GRAD_INVOCATIONS: usize = 8192;
@@ -221,8 +221,9 @@ fn pixel_by_channel_groups(pixels: usize, channels: usize) -> [u32; 3] {
     [x, y, channels.div_ceil(CHANNEL_BLOCK) as u32]
 }
 
-fn blocks(n: usize) -> usize {
-    n.div_ceil(BLOCK)
+/// Blocks of `WEIGHT_COLUMNS` weight columns (flat [ic, kh, kw]) of the weight gradient.
+fn weight_col_blocks(s: &Conv2dShape) -> usize {
+    (s.in_ch * s.kernel * s.kernel).div_ceil(WEIGHT_COLUMNS)
 }
 
 /// y = conv(x, w) + b.
@@ -292,7 +293,7 @@ pub fn backward_input(
 
 /// How the weight gradient splits the batch: (chunks, images per chunk).
 pub fn weight_grad_chunks(s: &Conv2dShape) -> (usize, usize) {
-    let per_chunk = blocks(s.out_ch) * blocks(s.in_ch * s.kernel * s.kernel);
+    let per_chunk = s.out_ch.div_ceil(CHANNEL_BLOCK) * weight_col_blocks(s);
     let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(per_chunk).clamp(1, s.batch);
     let batch_per_chunk = s.batch.div_ceil(wanted);
     (s.batch.div_ceil(batch_per_chunk), batch_per_chunk)
@@ -325,7 +326,7 @@ pub fn backward_weight(
     let partial = gpu.storage(&format!("{op} partial sums"), partial_len);
     let params = s.params(chunks, batch_per_chunk);
     let buffers = [x, dy, &partial, dw];
-    let invocations = chunks * blocks(s.out_ch) * blocks(s.in_ch * s.kernel * s.kernel);
+    let [gx, gy, _] = workgroups_for(chunks * weight_col_blocks(s), GROUP);
     let sums = launch(
         gpu,
         op,
@@ -333,7 +334,7 @@ pub fn backward_weight(
         "conv2d_backward_weight",
         &params,
         &buffers,
-        workgroups_for(invocations, GROUP),
+        [gx, gy, s.out_ch.div_ceil(CHANNEL_BLOCK) as u32],
     )?;
     let reduce = launch(
         gpu,
