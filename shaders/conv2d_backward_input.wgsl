@@ -298,3 +298,190 @@ fn conv2d_backward_input(@builtin(workgroup_id) wg: vec3<u32>,
     store(q + 896u, ic, lo14, hi14);
     store(q + 960u, ic, lo15, hi15);
 }
+
+// Stride 1 only: one invocation computes 8 input channels x 16 consecutive input pixels of one
+// row (iw0 .. iw0 + 15). Pixel j reaches dy column iw0 + j + pad_left - kw, so walking kw from
+// k - 1 down to 0 slides right: for each (kh, oc) the 16 dy cells are loaded once and one new
+// cell per step, per (kh, oc) 16 + k dy loads and 8*k weight loads for 128*k multiply-adds.
+// Workgroups (x, y) fold over row runs (b, ih, run), one per lane; z is the channel block.
+
+// dy at column c of a gradient row (offset `row`, inside the output when `row_ok`), else 0.
+fn cell_dy(row: u32, row_ok: bool, c: i32) -> f32 {
+    let ok = row_ok && c >= 0 && c < i32(params.out_w);
+    return select(0.0, 1.0, ok) * dy[row + select(0u, u32(c), ok)];
+}
+
+// Write the 8 channels of the input pixel at `base` (channel ic) when `valid`.
+fn store_at(valid: bool, base: u32, ic: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (!valid) { return; }
+    let plane = params.height * params.width;
+    let n = params.in_ch - ic;
+    dx[base] = lo.x;
+    if (n > 1u) { dx[base + 1u * plane] = lo.y; }
+    if (n > 2u) { dx[base + 2u * plane] = lo.z; }
+    if (n > 3u) { dx[base + 3u * plane] = lo.w; }
+    if (n > 4u) { dx[base + 4u * plane] = hi.x; }
+    if (n > 5u) { dx[base + 5u * plane] = hi.y; }
+    if (n > 6u) { dx[base + 6u * plane] = hi.z; }
+    if (n > 7u) { dx[base + 7u * plane] = hi.w; }
+}
+
+@compute @workgroup_size(64)
+fn conv2d_backward_input_s1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let kk = params.kernel * params.kernel;
+    // Uniform: the channel block and the weight offsets of its 8 channels (clamped in the tail).
+    let ic = wg.z * 8u;
+    let last_ic = params.in_ch - 1u;
+    let oc_stride = params.in_ch * kk;
+    let w0 = min(ic + 0u, last_ic) * kk;
+    let w1 = min(ic + 1u, last_ic) * kk;
+    let w2 = min(ic + 2u, last_ic) * kk;
+    let w3 = min(ic + 3u, last_ic) * kk;
+    let w4 = min(ic + 4u, last_ic) * kk;
+    let w5 = min(ic + 5u, last_ic) * kk;
+    let w6 = min(ic + 6u, last_ic) * kk;
+    let w7 = min(ic + 7u, last_ic) * kk;
+
+    // Per lane: a run of 16 pixels of one input row (the last run clamped; stores guarded).
+    let runs = (params.width + 15u) / 16u;
+    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let last = params.batch * params.height * runs - 1u;
+    let run = min(id, last);
+    let iw0 = (run % runs) * 16u;
+    let ih = (run / runs) % params.height;
+    let b = run / (runs * params.height);
+    let c0 = i32(iw0 + params.pad_left) - i32(params.kernel - 1u);
+    let out_px = params.out_h * params.out_w;
+    let img = b * params.out_ch * out_px;
+    var lo0 = vec4<f32>(0.0);
+    var hi0 = vec4<f32>(0.0);
+    var lo1 = vec4<f32>(0.0);
+    var hi1 = vec4<f32>(0.0);
+    var lo2 = vec4<f32>(0.0);
+    var hi2 = vec4<f32>(0.0);
+    var lo3 = vec4<f32>(0.0);
+    var hi3 = vec4<f32>(0.0);
+    var lo4 = vec4<f32>(0.0);
+    var hi4 = vec4<f32>(0.0);
+    var lo5 = vec4<f32>(0.0);
+    var hi5 = vec4<f32>(0.0);
+    var lo6 = vec4<f32>(0.0);
+    var hi6 = vec4<f32>(0.0);
+    var lo7 = vec4<f32>(0.0);
+    var hi7 = vec4<f32>(0.0);
+    var lo8 = vec4<f32>(0.0);
+    var hi8 = vec4<f32>(0.0);
+    var lo9 = vec4<f32>(0.0);
+    var hi9 = vec4<f32>(0.0);
+    var lo10 = vec4<f32>(0.0);
+    var hi10 = vec4<f32>(0.0);
+    var lo11 = vec4<f32>(0.0);
+    var hi11 = vec4<f32>(0.0);
+    var lo12 = vec4<f32>(0.0);
+    var hi12 = vec4<f32>(0.0);
+    var lo13 = vec4<f32>(0.0);
+    var hi13 = vec4<f32>(0.0);
+    var lo14 = vec4<f32>(0.0);
+    var hi14 = vec4<f32>(0.0);
+    var lo15 = vec4<f32>(0.0);
+    var hi15 = vec4<f32>(0.0);
+    for (var kh = 0u; kh < params.kernel; kh++) {
+        let r = i32(ih + params.pad_top) - i32(kh);
+        let row_ok = r >= 0 && r < i32(params.out_h);
+        var row = img + select(0u, u32(r) * params.out_w, row_ok);
+        // Weight offset of (oc, kh, kw = k - 1).
+        var wi = kh * params.kernel + params.kernel - 1u;
+        for (var oc = 0u; oc < params.out_ch; oc++) {
+            var g0 = cell_dy(row, row_ok, c0 + 0);
+            var g1 = cell_dy(row, row_ok, c0 + 1);
+            var g2 = cell_dy(row, row_ok, c0 + 2);
+            var g3 = cell_dy(row, row_ok, c0 + 3);
+            var g4 = cell_dy(row, row_ok, c0 + 4);
+            var g5 = cell_dy(row, row_ok, c0 + 5);
+            var g6 = cell_dy(row, row_ok, c0 + 6);
+            var g7 = cell_dy(row, row_ok, c0 + 7);
+            var g8 = cell_dy(row, row_ok, c0 + 8);
+            var g9 = cell_dy(row, row_ok, c0 + 9);
+            var g10 = cell_dy(row, row_ok, c0 + 10);
+            var g11 = cell_dy(row, row_ok, c0 + 11);
+            var g12 = cell_dy(row, row_ok, c0 + 12);
+            var g13 = cell_dy(row, row_ok, c0 + 13);
+            var g14 = cell_dy(row, row_ok, c0 + 14);
+            var g15 = cell_dy(row, row_ok, c0 + 15);
+            for (var t = 0u; t < params.kernel; t++) {
+                let wlo = vec4<f32>(w[w0 + wi - t], w[w1 + wi - t], w[w2 + wi - t], w[w3 + wi - t]);
+                let whi = vec4<f32>(w[w4 + wi - t], w[w5 + wi - t], w[w6 + wi - t], w[w7 + wi - t]);
+                lo0 += wlo * g0;
+                hi0 += whi * g0;
+                lo1 += wlo * g1;
+                hi1 += whi * g1;
+                lo2 += wlo * g2;
+                hi2 += whi * g2;
+                lo3 += wlo * g3;
+                hi3 += whi * g3;
+                lo4 += wlo * g4;
+                hi4 += whi * g4;
+                lo5 += wlo * g5;
+                hi5 += whi * g5;
+                lo6 += wlo * g6;
+                hi6 += whi * g6;
+                lo7 += wlo * g7;
+                hi7 += whi * g7;
+                lo8 += wlo * g8;
+                hi8 += whi * g8;
+                lo9 += wlo * g9;
+                hi9 += whi * g9;
+                lo10 += wlo * g10;
+                hi10 += whi * g10;
+                lo11 += wlo * g11;
+                hi11 += whi * g11;
+                lo12 += wlo * g12;
+                hi12 += whi * g12;
+                lo13 += wlo * g13;
+                hi13 += whi * g13;
+                lo14 += wlo * g14;
+                hi14 += whi * g14;
+                lo15 += wlo * g15;
+                hi15 += whi * g15;
+                // Slide one cell right.
+                g0 = g1;
+                g1 = g2;
+                g2 = g3;
+                g3 = g4;
+                g4 = g5;
+                g5 = g6;
+                g6 = g7;
+                g7 = g8;
+                g8 = g9;
+                g9 = g10;
+                g10 = g11;
+                g11 = g12;
+                g12 = g13;
+                g13 = g14;
+                g14 = g15;
+                g15 = cell_dy(row, row_ok, c0 + 16 + i32(t));
+            }
+            row += out_px;
+            wi += oc_stride;
+        }
+    }
+
+    let base = ((b * params.in_ch + ic) * params.height + ih) * params.width + iw0;
+    store_at(id <= last && iw0 + 0u < params.width, base + 0u, ic, lo0, hi0);
+    store_at(id <= last && iw0 + 1u < params.width, base + 1u, ic, lo1, hi1);
+    store_at(id <= last && iw0 + 2u < params.width, base + 2u, ic, lo2, hi2);
+    store_at(id <= last && iw0 + 3u < params.width, base + 3u, ic, lo3, hi3);
+    store_at(id <= last && iw0 + 4u < params.width, base + 4u, ic, lo4, hi4);
+    store_at(id <= last && iw0 + 5u < params.width, base + 5u, ic, lo5, hi5);
+    store_at(id <= last && iw0 + 6u < params.width, base + 6u, ic, lo6, hi6);
+    store_at(id <= last && iw0 + 7u < params.width, base + 7u, ic, lo7, hi7);
+    store_at(id <= last && iw0 + 8u < params.width, base + 8u, ic, lo8, hi8);
+    store_at(id <= last && iw0 + 9u < params.width, base + 9u, ic, lo9, hi9);
+    store_at(id <= last && iw0 + 10u < params.width, base + 10u, ic, lo10, hi10);
+    store_at(id <= last && iw0 + 11u < params.width, base + 11u, ic, lo11, hi11);
+    store_at(id <= last && iw0 + 12u < params.width, base + 12u, ic, lo12, hi12);
+    store_at(id <= last && iw0 + 13u < params.width, base + 13u, ic, lo13, hi13);
+    store_at(id <= last && iw0 + 14u < params.width, base + 14u, ic, lo14, hi14);
+    store_at(id <= last && iw0 + 15u < params.width, base + 15u, ic, lo15, hi15);
+}

@@ -299,3 +299,194 @@ fn conv2d_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     store(q + 896u, oc, lo14 + blo, hi14 + bhi);
     store(q + 960u, oc, lo15 + blo, hi15 + bhi);
 }
+
+// Stride 1 only: one invocation computes 8 output channels x 16 consecutive output pixels of one
+// row (ow0 .. ow0 + 15). For each (kh, ic) it loads the 16 input cells under tap kw = 0 once and
+// slides right along kw, one new load per step, so a loaded cell feeds up to k taps x 8 channels:
+// per (kh, ic) 16 + k input loads and 8*k weight loads for 128*k multiply-adds.
+// Workgroups (x, y) fold over row runs (b, oh, run), one per lane; z is the channel block.
+
+// x at column c of an input row (offset `row`, inside the image when `row_ok`), 0 in the padding.
+fn cell_x(row: u32, row_ok: bool, c: i32) -> f32 {
+    let ok = row_ok && c >= 0 && c < i32(params.width);
+    return select(0.0, 1.0, ok) * x[row + select(0u, u32(c), ok)];
+}
+
+// Write the 8 channels of the pixel at `base` (channel oc) when `valid`.
+fn store_at(valid: bool, base: u32, oc: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (!valid) { return; }
+    let plane = params.out_h * params.out_w;
+    let n = params.out_ch - oc;
+    y[base] = lo.x;
+    if (n > 1u) { y[base + 1u * plane] = lo.y; }
+    if (n > 2u) { y[base + 2u * plane] = lo.z; }
+    if (n > 3u) { y[base + 3u * plane] = lo.w; }
+    if (n > 4u) { y[base + 4u * plane] = hi.x; }
+    if (n > 5u) { y[base + 5u * plane] = hi.y; }
+    if (n > 6u) { y[base + 6u * plane] = hi.z; }
+    if (n > 7u) { y[base + 7u * plane] = hi.w; }
+}
+
+@compute @workgroup_size(64)
+fn conv2d_forward_s1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let kk = params.kernel * params.kernel;
+    // Uniform: the channel block and the weight offsets of its 8 channels (clamped in the tail).
+    let oc = wg.z * 8u;
+    let last_oc = params.out_ch - 1u;
+    let oc_stride = params.in_ch * kk;
+    let w0 = min(oc + 0u, last_oc) * oc_stride;
+    let w1 = min(oc + 1u, last_oc) * oc_stride;
+    let w2 = min(oc + 2u, last_oc) * oc_stride;
+    let w3 = min(oc + 3u, last_oc) * oc_stride;
+    let w4 = min(oc + 4u, last_oc) * oc_stride;
+    let w5 = min(oc + 5u, last_oc) * oc_stride;
+    let w6 = min(oc + 6u, last_oc) * oc_stride;
+    let w7 = min(oc + 7u, last_oc) * oc_stride;
+
+    // Per lane: a run of 16 pixels of one output row (the last run clamped; stores guarded).
+    let runs = (params.out_w + 15u) / 16u;
+    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let last = params.batch * params.out_h * runs - 1u;
+    let run = min(id, last);
+    let ow0 = (run % runs) * 16u;
+    let oh = (run / runs) % params.out_h;
+    let b = run / (runs * params.out_h);
+    let c0 = i32(ow0) - i32(params.pad_left);
+    let hw = params.height * params.width;
+    let img = b * params.in_ch * hw;
+    var lo0 = vec4<f32>(0.0);
+    var hi0 = vec4<f32>(0.0);
+    var lo1 = vec4<f32>(0.0);
+    var hi1 = vec4<f32>(0.0);
+    var lo2 = vec4<f32>(0.0);
+    var hi2 = vec4<f32>(0.0);
+    var lo3 = vec4<f32>(0.0);
+    var hi3 = vec4<f32>(0.0);
+    var lo4 = vec4<f32>(0.0);
+    var hi4 = vec4<f32>(0.0);
+    var lo5 = vec4<f32>(0.0);
+    var hi5 = vec4<f32>(0.0);
+    var lo6 = vec4<f32>(0.0);
+    var hi6 = vec4<f32>(0.0);
+    var lo7 = vec4<f32>(0.0);
+    var hi7 = vec4<f32>(0.0);
+    var lo8 = vec4<f32>(0.0);
+    var hi8 = vec4<f32>(0.0);
+    var lo9 = vec4<f32>(0.0);
+    var hi9 = vec4<f32>(0.0);
+    var lo10 = vec4<f32>(0.0);
+    var hi10 = vec4<f32>(0.0);
+    var lo11 = vec4<f32>(0.0);
+    var hi11 = vec4<f32>(0.0);
+    var lo12 = vec4<f32>(0.0);
+    var hi12 = vec4<f32>(0.0);
+    var lo13 = vec4<f32>(0.0);
+    var hi13 = vec4<f32>(0.0);
+    var lo14 = vec4<f32>(0.0);
+    var hi14 = vec4<f32>(0.0);
+    var lo15 = vec4<f32>(0.0);
+    var hi15 = vec4<f32>(0.0);
+    for (var kh = 0u; kh < params.kernel; kh++) {
+        let r = i32(oh + kh) - i32(params.pad_top);
+        let row_ok = r >= 0 && r < i32(params.height);
+        var row = img + select(0u, u32(r) * params.width, row_ok);
+        // Weight offset of (ic, kh, kw = 0).
+        var wi = kh * params.kernel;
+        for (var ic = 0u; ic < params.in_ch; ic++) {
+            var v0 = cell_x(row, row_ok, c0 + 0);
+            var v1 = cell_x(row, row_ok, c0 + 1);
+            var v2 = cell_x(row, row_ok, c0 + 2);
+            var v3 = cell_x(row, row_ok, c0 + 3);
+            var v4 = cell_x(row, row_ok, c0 + 4);
+            var v5 = cell_x(row, row_ok, c0 + 5);
+            var v6 = cell_x(row, row_ok, c0 + 6);
+            var v7 = cell_x(row, row_ok, c0 + 7);
+            var v8 = cell_x(row, row_ok, c0 + 8);
+            var v9 = cell_x(row, row_ok, c0 + 9);
+            var v10 = cell_x(row, row_ok, c0 + 10);
+            var v11 = cell_x(row, row_ok, c0 + 11);
+            var v12 = cell_x(row, row_ok, c0 + 12);
+            var v13 = cell_x(row, row_ok, c0 + 13);
+            var v14 = cell_x(row, row_ok, c0 + 14);
+            var v15 = cell_x(row, row_ok, c0 + 15);
+            for (var t = 0u; t < params.kernel; t++) {
+                let wlo = vec4<f32>(w[w0 + wi + t], w[w1 + wi + t], w[w2 + wi + t], w[w3 + wi + t]);
+                let whi = vec4<f32>(w[w4 + wi + t], w[w5 + wi + t], w[w6 + wi + t], w[w7 + wi + t]);
+                lo0 += wlo * v0;
+                hi0 += whi * v0;
+                lo1 += wlo * v1;
+                hi1 += whi * v1;
+                lo2 += wlo * v2;
+                hi2 += whi * v2;
+                lo3 += wlo * v3;
+                hi3 += whi * v3;
+                lo4 += wlo * v4;
+                hi4 += whi * v4;
+                lo5 += wlo * v5;
+                hi5 += whi * v5;
+                lo6 += wlo * v6;
+                hi6 += whi * v6;
+                lo7 += wlo * v7;
+                hi7 += whi * v7;
+                lo8 += wlo * v8;
+                hi8 += whi * v8;
+                lo9 += wlo * v9;
+                hi9 += whi * v9;
+                lo10 += wlo * v10;
+                hi10 += whi * v10;
+                lo11 += wlo * v11;
+                hi11 += whi * v11;
+                lo12 += wlo * v12;
+                hi12 += whi * v12;
+                lo13 += wlo * v13;
+                hi13 += whi * v13;
+                lo14 += wlo * v14;
+                hi14 += whi * v14;
+                lo15 += wlo * v15;
+                hi15 += whi * v15;
+                // Slide one cell right.
+                v0 = v1;
+                v1 = v2;
+                v2 = v3;
+                v3 = v4;
+                v4 = v5;
+                v5 = v6;
+                v6 = v7;
+                v7 = v8;
+                v8 = v9;
+                v9 = v10;
+                v10 = v11;
+                v11 = v12;
+                v12 = v13;
+                v13 = v14;
+                v14 = v15;
+                v15 = cell_x(row, row_ok, c0 + 16 + i32(t));
+            }
+            row += hw;
+            wi += kk;
+        }
+    }
+
+    let blo = vec4<f32>(bias[oc], bias[min(oc + 1u, last_oc)], bias[min(oc + 2u, last_oc)],
+                        bias[min(oc + 3u, last_oc)]);
+    let bhi = vec4<f32>(bias[min(oc + 4u, last_oc)], bias[min(oc + 5u, last_oc)],
+                        bias[min(oc + 6u, last_oc)], bias[min(oc + 7u, last_oc)]);
+    let base = ((b * params.out_ch + oc) * params.out_h + oh) * params.out_w + ow0;
+    store_at(id <= last && ow0 + 0u < params.out_w, base + 0u, oc, lo0 + blo, hi0 + bhi);
+    store_at(id <= last && ow0 + 1u < params.out_w, base + 1u, oc, lo1 + blo, hi1 + bhi);
+    store_at(id <= last && ow0 + 2u < params.out_w, base + 2u, oc, lo2 + blo, hi2 + bhi);
+    store_at(id <= last && ow0 + 3u < params.out_w, base + 3u, oc, lo3 + blo, hi3 + bhi);
+    store_at(id <= last && ow0 + 4u < params.out_w, base + 4u, oc, lo4 + blo, hi4 + bhi);
+    store_at(id <= last && ow0 + 5u < params.out_w, base + 5u, oc, lo5 + blo, hi5 + bhi);
+    store_at(id <= last && ow0 + 6u < params.out_w, base + 6u, oc, lo6 + blo, hi6 + bhi);
+    store_at(id <= last && ow0 + 7u < params.out_w, base + 7u, oc, lo7 + blo, hi7 + bhi);
+    store_at(id <= last && ow0 + 8u < params.out_w, base + 8u, oc, lo8 + blo, hi8 + bhi);
+    store_at(id <= last && ow0 + 9u < params.out_w, base + 9u, oc, lo9 + blo, hi9 + bhi);
+    store_at(id <= last && ow0 + 10u < params.out_w, base + 10u, oc, lo10 + blo, hi10 + bhi);
+    store_at(id <= last && ow0 + 11u < params.out_w, base + 11u, oc, lo11 + blo, hi11 + bhi);
+    store_at(id <= last && ow0 + 12u < params.out_w, base + 12u, oc, lo12 + blo, hi12 + bhi);
+    store_at(id <= last && ow0 + 13u < params.out_w, base + 13u, oc, lo13 + blo, hi13 + bhi);
+    store_at(id <= last && ow0 + 14u < params.out_w, base + 14u, oc, lo14 + blo, hi14 + bhi);
+    store_at(id <= last && ow0 + 15u < params.out_w, base + 15u, oc, lo15 + blo, hi15 + bhi);
+}

@@ -20,9 +20,13 @@ const BACKWARD_BIAS: &str = include_str!("../../shaders/conv2d_backward_bias.wgs
 const GROUP: u32 = 64;
 /// Weight columns per invocation of the weight gradient (times `CHANNEL_BLOCK` channels).
 const WEIGHT_COLUMNS: usize = 8;
-/// Pixels (8 per invocation) and channels per workgroup of the forward and input-gradient kernels.
-const PIXELS_PER_GROUP: u32 = 1024;
+/// Channels per workgroup of every conv2d kernel (8: two vec4 accumulators per pixel).
 const CHANNEL_BLOCK: usize = 8;
+/// Pixels per invocation of the general-stride forward and input-gradient kernels (strided by the
+/// workgroup size: pixel q + 64 j).
+const PIXELS_PER_LANE: usize = 16;
+/// Consecutive row pixels per invocation of the stride-1 kernels (`*_s1`).
+const ROW_RUN: usize = 16;
 /// The weight gradient splits the batch into chunks until about this many invocations run.
 const WEIGHT_GRAD_INVOCATIONS: usize = 8192;
 
@@ -214,10 +218,11 @@ fn check(gpu: &Gpu, op: &str, s: &Conv2dShape, buffers: &[(&str, &Buffer, usize)
     Ok(())
 }
 
-/// Workgroups for the pixel-by-channel kernels: (x, y) fold over blocks of `PIXELS_PER_GROUP`
-/// pixels, z counts blocks of `CHANNEL_BLOCK` channels (uniform within a workgroup).
-fn pixel_by_channel_groups(pixels: usize, channels: usize) -> [u32; 3] {
-    let [x, y, _] = workgroups_for(pixels, PIXELS_PER_GROUP);
+/// Workgroups for the forward and input-gradient kernels: (x, y) fold over `lanes` invocations
+/// (each a block of pixels), z counts blocks of `CHANNEL_BLOCK` channels (uniform within a
+/// workgroup).
+fn lanes_by_channel_groups(lanes: usize, channels: usize) -> [u32; 3] {
+    let [x, y, _] = workgroups_for(lanes, GROUP);
     [x, y, channels.div_ceil(CHANNEL_BLOCK) as u32]
 }
 
@@ -248,15 +253,15 @@ pub fn forward(
         ],
     )?;
     let (oh, ow) = s.out_hw();
-    let d = launch(
-        gpu,
-        op,
-        FORWARD,
-        "conv2d_forward",
-        &s.params(1, s.batch),
-        &[x, w, b, y],
-        pixel_by_channel_groups(s.batch * oh * ow, s.out_ch),
-    )?;
+    let (entry, groups) = if s.stride == 1 {
+        let lanes = s.batch * oh * ow.div_ceil(ROW_RUN);
+        ("conv2d_forward_s1", lanes_by_channel_groups(lanes, s.out_ch))
+    } else {
+        let lanes = (s.batch * oh * ow).div_ceil(PIXELS_PER_LANE);
+        ("conv2d_forward", lanes_by_channel_groups(lanes, s.out_ch))
+    };
+    let params = s.params(1, s.batch);
+    let d = launch(gpu, op, FORWARD, entry, &params, &[x, w, b, y], groups)?;
     Ok(vec![d.with_flops(s.flops())])
 }
 
@@ -279,15 +284,15 @@ pub fn backward_input(
             ("dx", dx, s.input_len()),
         ],
     )?;
-    let d = launch(
-        gpu,
-        op,
-        BACKWARD_INPUT,
-        "conv2d_backward_input",
-        &s.params(1, s.batch),
-        &[dy, w, dx],
-        pixel_by_channel_groups(s.batch * s.height * s.width, s.in_ch),
-    )?;
+    let (entry, groups) = if s.stride == 1 {
+        let lanes = s.batch * s.height * s.width.div_ceil(ROW_RUN);
+        ("conv2d_backward_input_s1", lanes_by_channel_groups(lanes, s.in_ch))
+    } else {
+        let lanes = (s.batch * s.height * s.width).div_ceil(PIXELS_PER_LANE);
+        ("conv2d_backward_input", lanes_by_channel_groups(lanes, s.in_ch))
+    };
+    let params = s.params(1, s.batch);
+    let d = launch(gpu, op, BACKWARD_INPUT, entry, &params, &[dy, w, dx], groups)?;
     Ok(vec![d.with_flops(s.flops())])
 }
 
