@@ -45,6 +45,10 @@ fn parity_shapes() -> Vec<Conv2dShape> {
         shape(1, 5, 4, (6, 5), 3, 1, Valid),
         // Kernel larger than the input under 'same'.
         shape(1, 2, 3, (2, 3), 5, 1, Same),
+        // Two channels each way: the one-channel-per-workgroup stride-1 kernels, rows longer
+        // than one 32-pixel run.
+        shape(2, 2, 2, (9, 40), 3, 1, Valid),
+        shape(1, 1, 2, (5, 33), 5, 1, Same),
         // The seed model's layer kinds, smaller batch: 1 -> 32 and 32 -> 1 on 28x28, 32 -> 16 on 14x14.
         shape(2, 1, 32, (28, 28), 3, 1, Same),
         shape(2, 32, 1, (28, 28), 3, 1, Same),

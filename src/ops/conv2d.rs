@@ -27,6 +27,10 @@ const CHANNEL_BLOCK: usize = 8;
 const PIXELS_PER_LANE: usize = 16;
 /// Consecutive row pixels per invocation of the stride-1 kernels (`*_s1`).
 const ROW_RUN: usize = 16;
+/// Up to this many channels, the stride-1 kernels take one channel per workgroup (`*_s1_c1`,
+/// `ROW_RUN_SINGLE` pixels per invocation) instead of a mostly clamped block of 8.
+const SINGLE_CHANNEL_MAX: usize = 2;
+const ROW_RUN_SINGLE: usize = 32;
 /// The weight gradient splits the batch into chunks until about this many invocations run.
 const WEIGHT_GRAD_INVOCATIONS: usize = 8192;
 
@@ -226,6 +230,12 @@ fn lanes_by_channel_groups(lanes: usize, channels: usize) -> [u32; 3] {
     [x, y, channels.div_ceil(CHANNEL_BLOCK) as u32]
 }
 
+/// As `lanes_by_channel_groups`, one channel per workgroup along z.
+fn lanes_by_channel(lanes: usize, channels: usize) -> [u32; 3] {
+    let [x, y, _] = workgroups_for(lanes, GROUP);
+    [x, y, channels as u32]
+}
+
 /// Blocks of `WEIGHT_COLUMNS` weight columns (flat [ic, kh, kw]) of the weight gradient.
 fn weight_col_blocks(s: &Conv2dShape) -> usize {
     (s.in_ch * s.kernel * s.kernel).div_ceil(WEIGHT_COLUMNS)
@@ -253,7 +263,10 @@ pub fn forward(
         ],
     )?;
     let (oh, ow) = s.out_hw();
-    let (entry, groups) = if s.stride == 1 {
+    let (entry, groups) = if s.stride == 1 && s.out_ch <= SINGLE_CHANNEL_MAX {
+        let lanes = s.batch * oh * ow.div_ceil(ROW_RUN_SINGLE);
+        ("conv2d_forward_s1_c1", lanes_by_channel(lanes, s.out_ch))
+    } else if s.stride == 1 {
         let lanes = s.batch * oh * ow.div_ceil(ROW_RUN);
         ("conv2d_forward_s1", lanes_by_channel_groups(lanes, s.out_ch))
     } else {
@@ -284,7 +297,10 @@ pub fn backward_input(
             ("dx", dx, s.input_len()),
         ],
     )?;
-    let (entry, groups) = if s.stride == 1 {
+    let (entry, groups) = if s.stride == 1 && s.in_ch <= SINGLE_CHANNEL_MAX {
+        let lanes = s.batch * s.height * s.width.div_ceil(ROW_RUN_SINGLE);
+        ("conv2d_backward_input_s1_c1", lanes_by_channel(lanes, s.in_ch))
+    } else if s.stride == 1 {
         let lanes = s.batch * s.height * s.width.div_ceil(ROW_RUN);
         ("conv2d_backward_input_s1", lanes_by_channel_groups(lanes, s.in_ch))
     } else {
