@@ -462,7 +462,12 @@ mod fast_cpu {
     fn dot(a: &[f32], b: &[f32]) -> f32 {
         let mut acc = [0.0f32; 8];
         let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-        let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+        let tail: f32 = ac
+            .remainder()
+            .iter()
+            .zip(bc.remainder())
+            .map(|(x, y)| x * y)
+            .sum();
         for (x, y) in ac.zip(bc) {
             for l in 0..8 {
                 acc[l] += x[l] * y[l];
@@ -492,7 +497,8 @@ mod fast_cpu {
                                     continue;
                                 }
                                 let xs = ((ih * wd) as isize + lo as isize + d) as usize;
-                                acc += dot(&g[oh * ow_n + lo..oh * ow_n + hi], &xi[xs..xs + hi - lo]);
+                                acc +=
+                                    dot(&g[oh * ow_n + lo..oh * ow_n + hi], &xi[xs..xs + hi - lo]);
                             }
                             dw[((oc * s.in_ch + ic) * k + kh) * k + kw] += acc;
                         }
@@ -518,9 +524,24 @@ fn fast_cpu_loops_match_reference() {
     fast_cpu::backward_input(&s, &dy, &w, &mut dx);
     fast_cpu::backward_weight(&s, &x, &dy, &mut dw);
     // Same sums in another order.
-    assert_close("fast forward", &y, &cpu::conv2d_forward(&s, &x, &w, &b), 1e-5);
-    assert_close("fast dx", &dx, &cpu::conv2d_backward_input(&s, &dy, &w), 1e-5);
-    assert_close("fast dw", &dw, &cpu::conv2d_backward_weight(&s, &x, &dy), 1e-5);
+    assert_close(
+        "fast forward",
+        &y,
+        &cpu::conv2d_forward(&s, &x, &w, &b),
+        1e-5,
+    );
+    assert_close(
+        "fast dx",
+        &dx,
+        &cpu::conv2d_backward_input(&s, &dy, &w),
+        1e-5,
+    );
+    assert_close(
+        "fast dw",
+        &dw,
+        &cpu::conv2d_backward_weight(&s, &x, &dy),
+        1e-5,
+    );
 }
 
 fn best_of<F: FnMut()>(reps: usize, mut f: F) -> f64 {
@@ -537,17 +558,23 @@ fn best_of<F: FnMut()>(reps: usize, mut f: F) -> f64 {
 #[ignore = "timing; run by hand with --ignored --nocapture"]
 fn timing_vs_naive_kernel_and_cpu_loop() {
     use latentviz::gpu::Timer;
-    use latentviz::ops::launch;
     use latentviz::gpu::workgroups_for;
+    use latentviz::ops::launch;
     let gpu = gpu();
-    let batch: usize = std::env::var("CONV_TIMING_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    let batch: usize = std::env::var("CONV_TIMING_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32);
     let mut rng = Rng::new(51);
     let timer = Timer::new(gpu);
     println!("batch {batch}; seconds per call; ratios > 1 mean the blocked kernel is faster");
     // CONV_TIMING_QUICK=1: the 32 -> 64 layer only, without the (slow) naive kernels.
     let quick = std::env::var("CONV_TIMING_QUICK").is_ok();
-    let layers: &[(usize, usize, usize)] =
-        if quick { &[(32, 64, 14)] } else { &[(1, 32, 28), (32, 64, 14), (64, 32, 14), (32, 1, 28)] };
+    let layers: &[(usize, usize, usize)] = if quick {
+        &[(32, 64, 14)]
+    } else {
+        &[(1, 32, 28), (32, 64, 14), (64, 32, 14), (32, 1, 28)]
+    };
     for &(in_ch, out_ch, hw) in layers {
         let s = shape(batch, in_ch, out_ch, (hw, hw), 3, 1, Padding::Same);
         let x = rng.vec(s.input_len(), -1.0, 1.0);
@@ -566,23 +593,53 @@ fn timing_vs_naive_kernel_and_cpu_loop() {
             gpu.storage("dw", s.weight_len()),
         );
         let p = naive_params(&s);
-        let naive_f = launch(gpu, "naive fwd", &format!("{NAIVE_HEADER}{NAIVE_FORWARD}"), "main", &p,
-            &[&xb, &wb, &bb, &yb], workgroups_for(s.output_len(), 64)).unwrap();
-        let naive_i = launch(gpu, "naive bwd input", &format!("{NAIVE_HEADER}{NAIVE_BACKWARD_INPUT}"), "main", &p,
-            &[&dyb, &wb, &dxb], workgroups_for(s.input_len(), 64)).unwrap();
-        let naive_w = launch(gpu, "naive bwd weight", &format!("{NAIVE_HEADER}{NAIVE_BACKWARD_WEIGHT}"), "main", &p,
-            &[&xb, &dyb, &dwb], workgroups_for(s.weight_len(), 64)).unwrap();
+        let naive_f = launch(
+            gpu,
+            "naive fwd",
+            &format!("{NAIVE_HEADER}{NAIVE_FORWARD}"),
+            "main",
+            &p,
+            &[&xb, &wb, &bb, &yb],
+            workgroups_for(s.output_len(), 64),
+        )
+        .unwrap();
+        let naive_i = launch(
+            gpu,
+            "naive bwd input",
+            &format!("{NAIVE_HEADER}{NAIVE_BACKWARD_INPUT}"),
+            "main",
+            &p,
+            &[&dyb, &wb, &dxb],
+            workgroups_for(s.input_len(), 64),
+        )
+        .unwrap();
+        let naive_w = launch(
+            gpu,
+            "naive bwd weight",
+            &format!("{NAIVE_HEADER}{NAIVE_BACKWARD_WEIGHT}"),
+            "main",
+            &p,
+            &[&xb, &dyb, &dwb],
+            workgroups_for(s.weight_len(), 64),
+        )
+        .unwrap();
         let fwd = conv2d::forward(gpu, &s, &xb, &wb, &bb, &yb).unwrap();
         let bin = conv2d::backward_input(gpu, &s, &dyb, &wb, &dxb).unwrap();
         let bw = conv2d::backward_weight(gpu, &s, &xb, &dyb, &dwb).unwrap();
-        let t = |ds: &[&latentviz::gpu::Dispatch], label: &str| timer.time(label, ds, 3).unwrap().seconds;
+        let t = |ds: &[&latentviz::gpu::Dispatch], label: &str| {
+            timer.time(label, ds, 3).unwrap().seconds
+        };
         let gpu_f = t(&fwd.iter().collect::<Vec<_>>(), "fwd");
         let gpu_i = t(&bin.iter().collect::<Vec<_>>(), "bin");
         let gpu_w = t(&bw.iter().collect::<Vec<_>>(), "bw");
         let (nf, ni, nw) = if quick {
             (f64::NAN, f64::NAN, f64::NAN)
         } else {
-            (t(&[&naive_f], "nf"), t(&[&naive_i], "ni"), t(&[&naive_w], "nw"))
+            (
+                t(&[&naive_f], "nf"),
+                t(&[&naive_i], "ni"),
+                t(&[&naive_w], "nw"),
+            )
         };
         let mut y = vec![0.0; s.output_len()];
         let mut dx = vec![0.0; s.input_len()];
@@ -592,7 +649,11 @@ fn timing_vs_naive_kernel_and_cpu_loop() {
         let cw = best_of(3, || fast_cpu::backward_weight(&s, &x, &dy, &mut dw));
         let gflops = s.flops() * 1e-9;
         println!("{in_ch:>2}->{out_ch:<2} {hw}x{hw}:");
-        for (name, g, n, c) in [("forward", gpu_f, nf, cf), ("bwd input", gpu_i, ni, ci), ("bwd weight", gpu_w, nw, cw)] {
+        for (name, g, n, c) in [
+            ("forward", gpu_f, nf, cf),
+            ("bwd input", gpu_i, ni, ci),
+            ("bwd weight", gpu_w, nw, cw),
+        ] {
             println!(
                 "  {name:<10} blocked {g:.4}s ({:.1} GFLOP/s)  naive {n:.4}s  cpu {c:.4}s  vs naive {:.1}x  vs cpu {:.2}x",
                 gflops / g,

@@ -75,9 +75,22 @@ fn gpu_matches_cpu() {
         let (y_cpu, arg_cpu) = cpu::maxpool_forward(&s, &x);
         let dx_cpu = cpu::maxpool_backward(&s, &arg_cpu, &dy);
         // Selection and routing only: no arithmetic, so exact.
-        assert_eq!(gpu.read_f32(&yb).unwrap()[..s.output_len()], y_cpu[..], "{s:?} y");
-        assert_eq!(gpu.read::<u32>(&ab, 0, s.output_len()).unwrap(), arg_cpu, "{s:?} argmax");
-        assert_close(&format!("{s:?} dx"), &gpu.read_f32(&dxb).unwrap()[..s.input_len()], &dx_cpu, 0.0);
+        assert_eq!(
+            gpu.read_f32(&yb).unwrap()[..s.output_len()],
+            y_cpu[..],
+            "{s:?} y"
+        );
+        assert_eq!(
+            gpu.read::<u32>(&ab, 0, s.output_len()).unwrap(),
+            arg_cpu,
+            "{s:?} argmax"
+        );
+        assert_close(
+            &format!("{s:?} dx"),
+            &gpu.read_f32(&dxb).unwrap()[..s.input_len()],
+            &dx_cpu,
+            0.0,
+        );
     }
 }
 
@@ -144,6 +157,10 @@ fn cpu_backward_matches_finite_differences() {
         x[i] = keep;
         // The step itself is rounded to f32 (x near 1 has ulp 6e-8, relative to h: 1e-4).
         let fd = (up - down) / (2.0 * h as f64);
-        assert!((fd - dx[i] as f64).abs() < 1e-3, "dx[{i}]: fd {fd} vs {}", dx[i]);
+        assert!(
+            (fd - dx[i] as f64).abs() < 1e-3,
+            "dx[{i}]: fd {fd} vs {}",
+            dx[i]
+        );
     }
 }

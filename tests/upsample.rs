@@ -38,7 +38,12 @@ fn cpu_forward_by_hand() {
 fn gpu_matches_cpu() {
     let gpu = gpu();
     let mut rng = Rng::new(31);
-    for s in [up(2, 3, 45, 65), up(1, 1, 1, 1), up(3, 5, 7, 7), up(1, 2, 14, 13)] {
+    for s in [
+        up(2, 3, 45, 65),
+        up(1, 1, 1, 1),
+        up(3, 5, 7, 7),
+        up(1, 2, 14, 13),
+    ] {
         let x = rng.vec(s.input_len(), -1.0, 1.0);
         let dy = rng.vec(s.output_len(), -1.0, 1.0);
         let xb = gpu.storage_from("x", &x);
@@ -49,7 +54,10 @@ fn gpu_matches_cpu() {
         let b = upsample::backward(gpu, &s, &dyb, &dxb).unwrap();
         gpu.run("upsample test", &[&f, &b]).unwrap();
         // Forward copies: exact.
-        assert_eq!(gpu.read_f32(&yb).unwrap()[..s.output_len()], cpu::upsample_forward(&s, &x)[..]);
+        assert_eq!(
+            gpu.read_f32(&yb).unwrap()[..s.output_len()],
+            cpu::upsample_forward(&s, &x)[..]
+        );
         // Four-term sums, summed in a different order than the CPU: a few ulp.
         assert_close(
             &format!("{s:?} dx"),
@@ -95,6 +103,10 @@ fn cpu_backward_matches_finite_differences() {
         x[i] = keep;
         // The perturbed x is rounded to f32: relative error of the step ~ 1e-7 / 1e-2.
         let fd = (upv - down) / (2.0 * h as f64);
-        assert!((fd - dx[i] as f64).abs() < 1e-4, "dx[{i}]: fd {fd} vs {}", dx[i]);
+        assert!(
+            (fd - dx[i] as f64).abs() < 1e-4,
+            "dx[{i}]: fd {fd} vs {}",
+            dx[i]
+        );
     }
 }

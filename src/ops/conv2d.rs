@@ -170,7 +170,10 @@ impl Conv2dShape {
         .any(|&n| n > limit);
         let too_big = too_big || s.in_ch.max(s.out_ch) > CHANNEL_BLOCK * 65_535;
         if too_big {
-            return Err(Error::shape("conv2d", format!("{s:?} exceeds 32-bit indexing")));
+            return Err(Error::shape(
+                "conv2d",
+                format!("{s:?} exceeds 32-bit indexing"),
+            ));
         }
         Ok(())
     }
@@ -268,7 +271,10 @@ pub fn forward(
         ("conv2d_forward_s1_c1", lanes_by_channel(lanes, s.out_ch))
     } else if s.stride == 1 {
         let lanes = s.batch * oh * ow.div_ceil(ROW_RUN);
-        ("conv2d_forward_s1", lanes_by_channel_groups(lanes, s.out_ch))
+        (
+            "conv2d_forward_s1",
+            lanes_by_channel_groups(lanes, s.out_ch),
+        )
     } else {
         let lanes = (s.batch * oh * ow).div_ceil(PIXELS_PER_LANE);
         ("conv2d_forward", lanes_by_channel_groups(lanes, s.out_ch))
@@ -299,23 +305,42 @@ pub fn backward_input(
     )?;
     let (entry, groups) = if s.stride == 1 && s.in_ch <= SINGLE_CHANNEL_MAX {
         let lanes = s.batch * s.height * s.width.div_ceil(ROW_RUN_SINGLE);
-        ("conv2d_backward_input_s1_c1", lanes_by_channel(lanes, s.in_ch))
+        (
+            "conv2d_backward_input_s1_c1",
+            lanes_by_channel(lanes, s.in_ch),
+        )
     } else if s.stride == 1 {
         let lanes = s.batch * s.height * s.width.div_ceil(ROW_RUN);
-        ("conv2d_backward_input_s1", lanes_by_channel_groups(lanes, s.in_ch))
+        (
+            "conv2d_backward_input_s1",
+            lanes_by_channel_groups(lanes, s.in_ch),
+        )
     } else {
         let lanes = (s.batch * s.height * s.width).div_ceil(PIXELS_PER_LANE);
-        ("conv2d_backward_input", lanes_by_channel_groups(lanes, s.in_ch))
+        (
+            "conv2d_backward_input",
+            lanes_by_channel_groups(lanes, s.in_ch),
+        )
     };
     let params = s.params(1, s.batch);
-    let d = launch(gpu, op, BACKWARD_INPUT, entry, &params, &[dy, w, dx], groups)?;
+    let d = launch(
+        gpu,
+        op,
+        BACKWARD_INPUT,
+        entry,
+        &params,
+        &[dy, w, dx],
+        groups,
+    )?;
     Ok(vec![d.with_flops(s.flops())])
 }
 
 /// How the weight gradient splits the batch: (chunks, images per chunk).
 pub fn weight_grad_chunks(s: &Conv2dShape) -> (usize, usize) {
     let per_chunk = s.out_ch.div_ceil(CHANNEL_BLOCK) * weight_col_blocks(s);
-    let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(per_chunk).clamp(1, s.batch);
+    let wanted = WEIGHT_GRAD_INVOCATIONS
+        .div_ceil(per_chunk)
+        .clamp(1, s.batch);
     let batch_per_chunk = s.batch.div_ceil(wanted);
     (s.batch.div_ceil(batch_per_chunk), batch_per_chunk)
 }
@@ -371,7 +396,12 @@ pub fn backward_weight(
 
 /// db = the gradient of the loss with respect to b, given dy (overwrites db). Two dispatches: one
 /// sum per (image, channel), then the sum over images.
-pub fn backward_bias(gpu: &Gpu, s: &Conv2dShape, dy: &Buffer, db: &Buffer) -> Result<Vec<Dispatch>> {
+pub fn backward_bias(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    dy: &Buffer,
+    db: &Buffer,
+) -> Result<Vec<Dispatch>> {
     let op = "conv2d backward bias";
     check(
         gpu,
@@ -455,7 +485,9 @@ pub mod cpu {
     pub fn conv2d_forward_f64(s: &Conv2dShape, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
         let (oh, ow) = s.out_hw();
         let plane = oh * ow;
-        let mut y: Vec<f64> = (0..s.output_len()).map(|i| b[(i / plane) % s.out_ch]).collect();
+        let mut y: Vec<f64> = (0..s.output_len())
+            .map(|i| b[(i / plane) % s.out_ch])
+            .collect();
         for_each_tap(s, |xi, yi, wi| y[yi] += w[wi] * x[xi]);
         y
     }

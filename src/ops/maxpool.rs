@@ -57,7 +57,10 @@ impl PoolShape {
             return Err(Error::shape("maxpool", format!("empty shape {self:?}")));
         }
         if self.input_len() > u32::MAX as usize / 2 {
-            return Err(Error::shape("maxpool", format!("{self:?} exceeds 32-bit indexing")));
+            return Err(Error::shape(
+                "maxpool",
+                format!("{self:?} exceeds 32-bit indexing"),
+            ));
         }
         Ok(())
     }
@@ -91,7 +94,15 @@ pub fn forward(
     check_len(op, "y", y, s.output_len())?;
     check_len(op, "argmax", argmax, s.output_len())?;
     let groups = workgroups_for(s.output_len(), GROUP);
-    launch(gpu, op, FORWARD, "maxpool_forward", &s.params(), &[x, y, argmax], groups)
+    launch(
+        gpu,
+        op,
+        FORWARD,
+        "maxpool_forward",
+        &s.params(),
+        &[x, y, argmax],
+        groups,
+    )
 }
 
 /// dx = dy routed to each window's argmax, 0 elsewhere (overwrites dx).
@@ -108,7 +119,15 @@ pub fn backward(
     check_len(op, "dy", dy, s.output_len())?;
     check_len(op, "dx", dx, s.input_len())?;
     let groups = workgroups_for(s.input_len(), GROUP);
-    launch(gpu, op, BACKWARD, "maxpool_backward", &s.params(), &[argmax, dy, dx], groups)
+    launch(
+        gpu,
+        op,
+        BACKWARD,
+        "maxpool_backward",
+        &s.params(),
+        &[argmax, dy, dx],
+        groups,
+    )
 }
 
 /// Plain-loop references, named as in the WGSL.

@@ -51,7 +51,10 @@ impl UpsampleShape {
             return Err(Error::shape("upsample", format!("empty shape {self:?}")));
         }
         if self.output_len() > u32::MAX as usize / 2 {
-            return Err(Error::shape("upsample", format!("{self:?} exceeds 32-bit indexing")));
+            return Err(Error::shape(
+                "upsample",
+                format!("{self:?} exceeds 32-bit indexing"),
+            ));
         }
         Ok(())
     }
@@ -73,7 +76,15 @@ pub fn forward(gpu: &Gpu, s: &UpsampleShape, x: &Buffer, y: &Buffer) -> Result<D
     check_len(op, "x", x, s.input_len())?;
     check_len(op, "y", y, s.output_len())?;
     let groups = workgroups_for(s.output_len(), GROUP);
-    launch(gpu, op, FORWARD, "upsample_forward", &s.params(), &[x, y], groups)
+    launch(
+        gpu,
+        op,
+        FORWARD,
+        "upsample_forward",
+        &s.params(),
+        &[x, y],
+        groups,
+    )
 }
 
 /// dx = the sum of dy over each 2x2 block (overwrites dx).
@@ -83,7 +94,15 @@ pub fn backward(gpu: &Gpu, s: &UpsampleShape, dy: &Buffer, dx: &Buffer) -> Resul
     check_len(op, "dy", dy, s.output_len())?;
     check_len(op, "dx", dx, s.input_len())?;
     let groups = workgroups_for(s.input_len(), GROUP);
-    launch(gpu, op, BACKWARD, "upsample_backward", &s.params(), &[dy, dx], groups)
+    launch(
+        gpu,
+        op,
+        BACKWARD,
+        "upsample_backward",
+        &s.params(),
+        &[dy, dx],
+        groups,
+    )
 }
 
 /// Plain-loop references, named as in the WGSL.
