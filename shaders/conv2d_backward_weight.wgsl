@@ -220,3 +220,169 @@ fn conv2d_backward_weight_reduce(@builtin(workgroup_id) wg: vec3<u32>,
     }
     dw[i] = sum;
 }
+
+// Stride 1 and 3x3 kernels only (the autoencoder's layers): one invocation computes 8 output
+// channels x 4 input channels x the 3 taps kw of one kernel row kh, for one chunk (24
+// named vec4 accumulators). Walking an output row, tap kw of output column ow reads input column
+// ow - pad_left + kw, which tap kw - 1 reads at ow + 1: a window of 3 cells per input channel
+// slides right with one new load, so per output pixel 8 dy loads + 4 x loads feed
+// 96 multiply-adds. Workgroups (x, y) fold over (input-channel block, kh, chunk), one
+// per lane; z is the output-channel block.
+
+// x at column c of an input row (offset `row`, inside the image when `row_ok`), 0 in the padding.
+fn cell_x(row: u32, row_ok: bool, c: i32) -> f32 {
+    let ok = row_ok && c >= 0 && c < i32(params.width);
+    return select(0.0, 1.0, ok) * x[row + select(0u, u32(c), ok)];
+}
+
+// Write the 8 channels of weight (ic, kh, kw) to the chunk's partial sums, skipping tails.
+fn store_k3(chunk_base: u32, oc: u32, ic: u32, kh: u32, kw: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (ic >= params.in_ch) { return; }
+    let cols = params.in_ch * 9u;
+    let base = chunk_base + oc * cols + ic * 9u + kh * 3u + kw;
+    let n = params.out_ch - oc;
+    partial[base] = lo.x;
+    if (n > 1u) { partial[base + 1u * cols] = lo.y; }
+    if (n > 2u) { partial[base + 2u * cols] = lo.z; }
+    if (n > 3u) { partial[base + 3u * cols] = lo.w; }
+    if (n > 4u) { partial[base + 4u * cols] = hi.x; }
+    if (n > 5u) { partial[base + 5u * cols] = hi.y; }
+    if (n > 6u) { partial[base + 6u * cols] = hi.z; }
+    if (n > 7u) { partial[base + 7u * cols] = hi.w; }
+}
+
+@compute @workgroup_size(64)
+fn conv2d_backward_weight_s1k3(@builtin(workgroup_id) wg: vec3<u32>,
+                               @builtin(num_workgroups) nwg: vec3<u32>,
+                               @builtin(local_invocation_index) lid: u32) {
+    _ = dw[0];
+    // Uniform: the channel block and the dy plane offsets of its channels (clamped in the tail).
+    let oc = wg.z * 8u;
+    let last_oc = params.out_ch - 1u;
+    let out_px = params.out_h * params.out_w;
+    let d1 = (min(oc + 1u, last_oc) - oc) * out_px;
+    let d2 = (min(oc + 2u, last_oc) - oc) * out_px;
+    let d3 = (min(oc + 3u, last_oc) - oc) * out_px;
+    let d4 = (min(oc + 4u, last_oc) - oc) * out_px;
+    let d5 = (min(oc + 5u, last_oc) - oc) * out_px;
+    let d6 = (min(oc + 6u, last_oc) - oc) * out_px;
+    let d7 = (min(oc + 7u, last_oc) - oc) * out_px;
+
+    // Per lane: 4 input channels (clamped in the tail), one kernel row, one chunk.
+    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let ic_blocks = (params.in_ch + 3u) / 4u;
+    if (id >= ic_blocks * 3u * params.chunks) { return; }
+    let ic = (id % ic_blocks) * 4u;
+    let kh = (id / ic_blocks) % 3u;
+    let c = id / (ic_blocks * 3u);
+    let last_ic = params.in_ch - 1u;
+    let hw = params.height * params.width;
+    let pl = i32(params.pad_left);
+
+    var lo00 = vec4<f32>(0.0);
+    var hi00 = vec4<f32>(0.0);
+    var lo01 = vec4<f32>(0.0);
+    var hi01 = vec4<f32>(0.0);
+    var lo02 = vec4<f32>(0.0);
+    var hi02 = vec4<f32>(0.0);
+    var lo10 = vec4<f32>(0.0);
+    var hi10 = vec4<f32>(0.0);
+    var lo11 = vec4<f32>(0.0);
+    var hi11 = vec4<f32>(0.0);
+    var lo12 = vec4<f32>(0.0);
+    var hi12 = vec4<f32>(0.0);
+    var lo20 = vec4<f32>(0.0);
+    var hi20 = vec4<f32>(0.0);
+    var lo21 = vec4<f32>(0.0);
+    var hi21 = vec4<f32>(0.0);
+    var lo22 = vec4<f32>(0.0);
+    var hi22 = vec4<f32>(0.0);
+    var lo30 = vec4<f32>(0.0);
+    var hi30 = vec4<f32>(0.0);
+    var lo31 = vec4<f32>(0.0);
+    var hi31 = vec4<f32>(0.0);
+    var lo32 = vec4<f32>(0.0);
+    var hi32 = vec4<f32>(0.0);
+    let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);
+    for (var b = c * params.batch_per_chunk; b < b_end; b++) {
+        let plane0 = (b * params.in_ch + min(ic + 0u, last_ic)) * hw;
+        let plane1 = (b * params.in_ch + min(ic + 1u, last_ic)) * hw;
+        let plane2 = (b * params.in_ch + min(ic + 2u, last_ic)) * hw;
+        let plane3 = (b * params.in_ch + min(ic + 3u, last_ic)) * hw;
+        var di = (b * params.out_ch + oc) * out_px;
+        for (var oh = 0u; oh < params.out_h; oh++) {
+            let r = i32(oh + kh) - i32(params.pad_top);
+            let row_ok = r >= 0 && r < i32(params.height);
+            let row = select(0u, u32(r) * params.width, row_ok);
+            let row0 = plane0 + row;
+            let row1 = plane1 + row;
+            let row2 = plane2 + row;
+            let row3 = plane3 + row;
+            // Window (taps kw = 0, 1) at ow = 0.
+            var p0 = cell_x(row0, row_ok, -pl);
+            var q0 = cell_x(row0, row_ok, 1 - pl);
+            var p1 = cell_x(row1, row_ok, -pl);
+            var q1 = cell_x(row1, row_ok, 1 - pl);
+            var p2 = cell_x(row2, row_ok, -pl);
+            var q2 = cell_x(row2, row_ok, 1 - pl);
+            var p3 = cell_x(row3, row_ok, -pl);
+            var q3 = cell_x(row3, row_ok, 1 - pl);
+            for (var ow = 0; ow < i32(params.out_w); ow++) {
+                let dlo = vec4<f32>(dy[di], dy[di + d1], dy[di + d2], dy[di + d3]);
+                let dhi = vec4<f32>(dy[di + d4], dy[di + d5], dy[di + d6], dy[di + d7]);
+                let n0 = cell_x(row0, row_ok, ow + 2 - pl);
+                let n1 = cell_x(row1, row_ok, ow + 2 - pl);
+                let n2 = cell_x(row2, row_ok, ow + 2 - pl);
+                let n3 = cell_x(row3, row_ok, ow + 2 - pl);
+                lo00 += dlo * p0;
+                hi00 += dhi * p0;
+                lo01 += dlo * q0;
+                hi01 += dhi * q0;
+                lo02 += dlo * n0;
+                hi02 += dhi * n0;
+                lo10 += dlo * p1;
+                hi10 += dhi * p1;
+                lo11 += dlo * q1;
+                hi11 += dhi * q1;
+                lo12 += dlo * n1;
+                hi12 += dhi * n1;
+                lo20 += dlo * p2;
+                hi20 += dhi * p2;
+                lo21 += dlo * q2;
+                hi21 += dhi * q2;
+                lo22 += dlo * n2;
+                hi22 += dhi * n2;
+                lo30 += dlo * p3;
+                hi30 += dhi * p3;
+                lo31 += dlo * q3;
+                hi31 += dhi * q3;
+                lo32 += dlo * n3;
+                hi32 += dhi * n3;
+                // Slide the window one cell right.
+                p0 = q0;
+                q0 = n0;
+                p1 = q1;
+                q1 = n1;
+                p2 = q2;
+                q2 = n2;
+                p3 = q3;
+                q3 = n3;
+                di += 1u;
+            }
+        }
+    }
+
+    let chunk_base = c * params.out_ch * params.in_ch * 9u;
+    store_k3(chunk_base, oc, ic + 0u, kh, 0u, lo00, hi00);
+    store_k3(chunk_base, oc, ic + 0u, kh, 1u, lo01, hi01);
+    store_k3(chunk_base, oc, ic + 0u, kh, 2u, lo02, hi02);
+    store_k3(chunk_base, oc, ic + 1u, kh, 0u, lo10, hi10);
+    store_k3(chunk_base, oc, ic + 1u, kh, 1u, lo11, hi11);
+    store_k3(chunk_base, oc, ic + 1u, kh, 2u, lo12, hi12);
+    store_k3(chunk_base, oc, ic + 2u, kh, 0u, lo20, hi20);
+    store_k3(chunk_base, oc, ic + 2u, kh, 1u, lo21, hi21);
+    store_k3(chunk_base, oc, ic + 2u, kh, 2u, lo22, hi22);
+    store_k3(chunk_base, oc, ic + 3u, kh, 0u, lo30, hi30);
+    store_k3(chunk_base, oc, ic + 3u, kh, 1u, lo31, hi31);
+    store_k3(chunk_base, oc, ic + 3u, kh, 2u, lo32, hi32);
+}

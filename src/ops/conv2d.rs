@@ -18,8 +18,11 @@ const BACKWARD_WEIGHT: &str = include_str!("../../shaders/conv2d_backward_weight
 const BACKWARD_BIAS: &str = include_str!("../../shaders/conv2d_backward_bias.wgsl");
 /// Workgroup size of every conv2d kernel.
 const GROUP: u32 = 64;
-/// Weight columns per invocation of the weight gradient (times `CHANNEL_BLOCK` channels).
+/// Weight columns per invocation of the general weight gradient (times `CHANNEL_BLOCK` channels).
 const WEIGHT_COLUMNS: usize = 8;
+/// Input channels per invocation of the stride-1 3x3 weight gradient (times 3 taps times
+/// `CHANNEL_BLOCK` channels).
+const WEIGHT_K3_IN_CHANNELS: usize = 4;
 /// Channels per workgroup of every conv2d kernel (8: two vec4 accumulators per pixel).
 const CHANNEL_BLOCK: usize = 8;
 /// Pixels per invocation of the general-stride forward and input-gradient kernels (strided by the
@@ -239,9 +242,17 @@ fn lanes_by_channel(lanes: usize, channels: usize) -> [u32; 3] {
     [x, y, channels as u32]
 }
 
-/// Blocks of `WEIGHT_COLUMNS` weight columns (flat [ic, kh, kw]) of the weight gradient.
-fn weight_col_blocks(s: &Conv2dShape) -> usize {
-    (s.in_ch * s.kernel * s.kernel).div_ceil(WEIGHT_COLUMNS)
+/// The weight-gradient kernel for `s` and its invocations per batch chunk: the sliding
+/// stride-1 3x3 kernel (blocks of `WEIGHT_K3_IN_CHANNELS` input channels x one kernel row), or
+/// the general one (blocks of `WEIGHT_COLUMNS` flat [ic, kh, kw] columns).
+fn weight_grad_kernel(s: &Conv2dShape) -> (&'static str, usize) {
+    if s.stride == 1 && s.kernel == 3 {
+        let lanes = s.in_ch.div_ceil(WEIGHT_K3_IN_CHANNELS) * 3;
+        ("conv2d_backward_weight_s1k3", lanes)
+    } else {
+        let lanes = (s.in_ch * s.kernel * s.kernel).div_ceil(WEIGHT_COLUMNS);
+        ("conv2d_backward_weight", lanes)
+    }
 }
 
 /// y = conv(x, w) + b.
@@ -337,7 +348,7 @@ pub fn backward_input(
 
 /// How the weight gradient splits the batch: (chunks, images per chunk).
 pub fn weight_grad_chunks(s: &Conv2dShape) -> (usize, usize) {
-    let per_chunk = s.out_ch.div_ceil(CHANNEL_BLOCK) * weight_col_blocks(s);
+    let per_chunk = s.out_ch.div_ceil(CHANNEL_BLOCK) * weight_grad_kernel(s).1;
     let wanted = WEIGHT_GRAD_INVOCATIONS
         .div_ceil(per_chunk)
         .clamp(1, s.batch);
@@ -372,12 +383,13 @@ pub fn backward_weight(
     let partial = gpu.storage(&format!("{op} partial sums"), partial_len);
     let params = s.params(chunks, batch_per_chunk);
     let buffers = [x, dy, &partial, dw];
-    let [gx, gy, _] = workgroups_for(chunks * weight_col_blocks(s), GROUP);
+    let (entry, lanes_per_chunk) = weight_grad_kernel(s);
+    let [gx, gy, _] = workgroups_for(chunks * lanes_per_chunk, GROUP);
     let sums = launch(
         gpu,
         op,
         BACKWARD_WEIGHT,
-        "conv2d_backward_weight",
+        entry,
         &params,
         &buffers,
         [gx, gy, s.out_ch.div_ceil(CHANNEL_BLOCK) as u32],
