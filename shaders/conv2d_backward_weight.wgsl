@@ -386,3 +386,187 @@ fn conv2d_backward_weight_s1k3(@builtin(workgroup_id) wg: vec3<u32>,
     store_k3(chunk_base, oc, ic + 3u, kh, 1u, lo31, hi31);
     store_k3(chunk_base, oc, ic + 3u, kh, 2u, lo32, hi32);
 }
+
+// Stride 1, 3x3, one output channel (workgroup z) per invocation, for layers with at most 2 output
+// channels: 8 input channels x 3 taps of one kernel row, sliding as above (24 named
+// scalar accumulators); per output pixel 1 dy load + 8 x loads feed 24 multiply-adds.
+@compute @workgroup_size(64)
+fn conv2d_backward_weight_s1k3_c1(@builtin(workgroup_id) wg: vec3<u32>,
+                                  @builtin(num_workgroups) nwg: vec3<u32>,
+                                  @builtin(local_invocation_index) lid: u32) {
+    _ = dw[0];
+    let oc = wg.z;
+    let out_px = params.out_h * params.out_w;
+    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let ic_blocks = (params.in_ch + 7u) / 8u;
+    if (id >= ic_blocks * 3u * params.chunks) { return; }
+    let ic = (id % ic_blocks) * 8u;
+    let kh = (id / ic_blocks) % 3u;
+    let c = id / (ic_blocks * 3u);
+    let last_ic = params.in_ch - 1u;
+    let hw = params.height * params.width;
+    let pl = i32(params.pad_left);
+
+    var a00 = 0.0;
+    var a01 = 0.0;
+    var a02 = 0.0;
+    var a10 = 0.0;
+    var a11 = 0.0;
+    var a12 = 0.0;
+    var a20 = 0.0;
+    var a21 = 0.0;
+    var a22 = 0.0;
+    var a30 = 0.0;
+    var a31 = 0.0;
+    var a32 = 0.0;
+    var a40 = 0.0;
+    var a41 = 0.0;
+    var a42 = 0.0;
+    var a50 = 0.0;
+    var a51 = 0.0;
+    var a52 = 0.0;
+    var a60 = 0.0;
+    var a61 = 0.0;
+    var a62 = 0.0;
+    var a70 = 0.0;
+    var a71 = 0.0;
+    var a72 = 0.0;
+    let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);
+    for (var b = c * params.batch_per_chunk; b < b_end; b++) {
+        let plane0 = (b * params.in_ch + min(ic + 0u, last_ic)) * hw;
+        let plane1 = (b * params.in_ch + min(ic + 1u, last_ic)) * hw;
+        let plane2 = (b * params.in_ch + min(ic + 2u, last_ic)) * hw;
+        let plane3 = (b * params.in_ch + min(ic + 3u, last_ic)) * hw;
+        let plane4 = (b * params.in_ch + min(ic + 4u, last_ic)) * hw;
+        let plane5 = (b * params.in_ch + min(ic + 5u, last_ic)) * hw;
+        let plane6 = (b * params.in_ch + min(ic + 6u, last_ic)) * hw;
+        let plane7 = (b * params.in_ch + min(ic + 7u, last_ic)) * hw;
+        var di = (b * params.out_ch + oc) * out_px;
+        for (var oh = 0u; oh < params.out_h; oh++) {
+            let r = i32(oh + kh) - i32(params.pad_top);
+            let row_ok = r >= 0 && r < i32(params.height);
+            let row = select(0u, u32(r) * params.width, row_ok);
+            let row0 = plane0 + row;
+            let row1 = plane1 + row;
+            let row2 = plane2 + row;
+            let row3 = plane3 + row;
+            let row4 = plane4 + row;
+            let row5 = plane5 + row;
+            let row6 = plane6 + row;
+            let row7 = plane7 + row;
+            // Window (taps kw = 0, 1) at ow = 0.
+            var p0 = cell_x(row0, row_ok, -pl);
+            var q0 = cell_x(row0, row_ok, 1 - pl);
+            var p1 = cell_x(row1, row_ok, -pl);
+            var q1 = cell_x(row1, row_ok, 1 - pl);
+            var p2 = cell_x(row2, row_ok, -pl);
+            var q2 = cell_x(row2, row_ok, 1 - pl);
+            var p3 = cell_x(row3, row_ok, -pl);
+            var q3 = cell_x(row3, row_ok, 1 - pl);
+            var p4 = cell_x(row4, row_ok, -pl);
+            var q4 = cell_x(row4, row_ok, 1 - pl);
+            var p5 = cell_x(row5, row_ok, -pl);
+            var q5 = cell_x(row5, row_ok, 1 - pl);
+            var p6 = cell_x(row6, row_ok, -pl);
+            var q6 = cell_x(row6, row_ok, 1 - pl);
+            var p7 = cell_x(row7, row_ok, -pl);
+            var q7 = cell_x(row7, row_ok, 1 - pl);
+            for (var ow = 0; ow < i32(params.out_w); ow++) {
+                let d = dy[di];
+                let n0 = cell_x(row0, row_ok, ow + 2 - pl);
+                let n1 = cell_x(row1, row_ok, ow + 2 - pl);
+                let n2 = cell_x(row2, row_ok, ow + 2 - pl);
+                let n3 = cell_x(row3, row_ok, ow + 2 - pl);
+                let n4 = cell_x(row4, row_ok, ow + 2 - pl);
+                let n5 = cell_x(row5, row_ok, ow + 2 - pl);
+                let n6 = cell_x(row6, row_ok, ow + 2 - pl);
+                let n7 = cell_x(row7, row_ok, ow + 2 - pl);
+                a00 += d * p0;
+                a01 += d * q0;
+                a02 += d * n0;
+                a10 += d * p1;
+                a11 += d * q1;
+                a12 += d * n1;
+                a20 += d * p2;
+                a21 += d * q2;
+                a22 += d * n2;
+                a30 += d * p3;
+                a31 += d * q3;
+                a32 += d * n3;
+                a40 += d * p4;
+                a41 += d * q4;
+                a42 += d * n4;
+                a50 += d * p5;
+                a51 += d * q5;
+                a52 += d * n5;
+                a60 += d * p6;
+                a61 += d * q6;
+                a62 += d * n6;
+                a70 += d * p7;
+                a71 += d * q7;
+                a72 += d * n7;
+                // Slide the window one cell right.
+                p0 = q0;
+                q0 = n0;
+                p1 = q1;
+                q1 = n1;
+                p2 = q2;
+                q2 = n2;
+                p3 = q3;
+                q3 = n3;
+                p4 = q4;
+                q4 = n4;
+                p5 = q5;
+                q5 = n5;
+                p6 = q6;
+                q6 = n6;
+                p7 = q7;
+                q7 = n7;
+                di += 1u;
+            }
+        }
+    }
+
+    // partial[c, oc, ic + i, kh, kw], skipping tail input channels.
+    let base = c * params.out_ch * params.in_ch * 9u + (oc * params.in_ch + ic) * 9u + kh * 3u;
+    if (ic + 0u < params.in_ch) {
+        partial[base + 0u] = a00;
+        partial[base + 1u] = a01;
+        partial[base + 2u] = a02;
+    }
+    if (ic + 1u < params.in_ch) {
+        partial[base + 9u] = a10;
+        partial[base + 10u] = a11;
+        partial[base + 11u] = a12;
+    }
+    if (ic + 2u < params.in_ch) {
+        partial[base + 18u] = a20;
+        partial[base + 19u] = a21;
+        partial[base + 20u] = a22;
+    }
+    if (ic + 3u < params.in_ch) {
+        partial[base + 27u] = a30;
+        partial[base + 28u] = a31;
+        partial[base + 29u] = a32;
+    }
+    if (ic + 4u < params.in_ch) {
+        partial[base + 36u] = a40;
+        partial[base + 37u] = a41;
+        partial[base + 38u] = a42;
+    }
+    if (ic + 5u < params.in_ch) {
+        partial[base + 45u] = a50;
+        partial[base + 46u] = a51;
+        partial[base + 47u] = a52;
+    }
+    if (ic + 6u < params.in_ch) {
+        partial[base + 54u] = a60;
+        partial[base + 55u] = a61;
+        partial[base + 56u] = a62;
+    }
+    if (ic + 7u < params.in_ch) {
+        partial[base + 63u] = a70;
+        partial[base + 64u] = a71;
+        partial[base + 65u] = a72;
+    }
+}

@@ -23,6 +23,8 @@ const WEIGHT_COLUMNS: usize = 8;
 /// Input channels per invocation of the stride-1 3x3 weight gradient (times 3 taps times
 /// `CHANNEL_BLOCK` channels).
 const WEIGHT_K3_IN_CHANNELS: usize = 4;
+/// Input channels per invocation of its one-output-channel twin (times 3 taps).
+const WEIGHT_K3_IN_CHANNELS_SINGLE: usize = 8;
 /// Channels per workgroup of every conv2d kernel (8: two vec4 accumulators per pixel).
 const CHANNEL_BLOCK: usize = 8;
 /// Pixels per invocation of the general-stride forward and input-gradient kernels (strided by the
@@ -242,16 +244,22 @@ fn lanes_by_channel(lanes: usize, channels: usize) -> [u32; 3] {
     [x, y, channels as u32]
 }
 
-/// The weight-gradient kernel for `s` and its invocations per batch chunk: the sliding
-/// stride-1 3x3 kernel (blocks of `WEIGHT_K3_IN_CHANNELS` input channels x one kernel row), or
-/// the general one (blocks of `WEIGHT_COLUMNS` flat [ic, kh, kw] columns).
-fn weight_grad_kernel(s: &Conv2dShape) -> (&'static str, usize) {
-    if s.stride == 1 && s.kernel == 3 {
+/// The weight-gradient kernel for `s`, its invocations per batch chunk and per block of output
+/// channels, and its workgroup count along z (output-channel blocks): the sliding stride-1 3x3
+/// kernels (blocks of input channels x one kernel row; one output channel per workgroup when
+/// there are at most `SINGLE_CHANNEL_MAX`), or the general one (blocks of `WEIGHT_COLUMNS` flat
+/// [ic, kh, kw] columns).
+fn weight_grad_kernel(s: &Conv2dShape) -> (&'static str, usize, usize) {
+    let oc_blocks = s.out_ch.div_ceil(CHANNEL_BLOCK);
+    if s.stride == 1 && s.kernel == 3 && s.out_ch <= SINGLE_CHANNEL_MAX {
+        let lanes = s.in_ch.div_ceil(WEIGHT_K3_IN_CHANNELS_SINGLE) * 3;
+        ("conv2d_backward_weight_s1k3_c1", lanes, s.out_ch)
+    } else if s.stride == 1 && s.kernel == 3 {
         let lanes = s.in_ch.div_ceil(WEIGHT_K3_IN_CHANNELS) * 3;
-        ("conv2d_backward_weight_s1k3", lanes)
+        ("conv2d_backward_weight_s1k3", lanes, oc_blocks)
     } else {
         let lanes = (s.in_ch * s.kernel * s.kernel).div_ceil(WEIGHT_COLUMNS);
-        ("conv2d_backward_weight", lanes)
+        ("conv2d_backward_weight", lanes, oc_blocks)
     }
 }
 
@@ -348,7 +356,8 @@ pub fn backward_input(
 
 /// How the weight gradient splits the batch: (chunks, images per chunk).
 pub fn weight_grad_chunks(s: &Conv2dShape) -> (usize, usize) {
-    let per_chunk = s.out_ch.div_ceil(CHANNEL_BLOCK) * weight_grad_kernel(s).1;
+    let (_, lanes, z) = weight_grad_kernel(s);
+    let per_chunk = lanes * z;
     let wanted = WEIGHT_GRAD_INVOCATIONS
         .div_ceil(per_chunk)
         .clamp(1, s.batch);
@@ -383,7 +392,7 @@ pub fn backward_weight(
     let partial = gpu.storage(&format!("{op} partial sums"), partial_len);
     let params = s.params(chunks, batch_per_chunk);
     let buffers = [x, dy, &partial, dw];
-    let (entry, lanes_per_chunk) = weight_grad_kernel(s);
+    let (entry, lanes_per_chunk, z) = weight_grad_kernel(s);
     let [gx, gy, _] = workgroups_for(chunks * lanes_per_chunk, GROUP);
     let sums = launch(
         gpu,
@@ -392,7 +401,7 @@ pub fn backward_weight(
         entry,
         &params,
         &buffers,
-        [gx, gy, s.out_ch.div_ceil(CHANNEL_BLOCK) as u32],
+        [gx, gy, z as u32],
     )?;
     let reduce = launch(
         gpu,
