@@ -10,7 +10,11 @@
 // Loops: taps (kh, kw) outside, where each pixel's source output position and its mask (inside,
 // divisible by the stride) are worked out once; output channels inside, branch-free: 8 + 16
 // loads, 128 multiply-adds. Tail channels and pixels are clamped and not stored.
-// Generated once (8 x 8 unrolled by a script) and kept as plain WGSL.
+// Entry points (all with these bindings; the launcher picks one): conv2d_backward_input (any
+//   stride, as described above), conv2d_backward_input_s1 (stride 1: row runs sliding along kw)
+//   and conv2d_backward_input_s1_c1 (stride 1, at most 2 input channels); each is described where
+//   it starts.
+// Unrolled by a throwaway script into named variables; maintained as plain WGSL.
 // Params mirror `ops::conv2d::Conv2dParams`.
 
 struct Params {

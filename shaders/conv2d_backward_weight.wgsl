@@ -14,7 +14,10 @@
 //   columns (8 + 8 loads, 64 multiply-adds). Tail channels and columns are clamped and
 //   not stored.
 // conv2d_backward_weight_reduce: one invocation sums one dw element over the chunks.
-// Generated once (8 x 8 unrolled by a script) and kept as plain WGSL.
+// The first pass has three variants (the launcher picks one; each is described where it starts):
+//   conv2d_backward_weight (any stride and kernel, as described above), conv2d_backward_weight_s1k3
+//   (stride 1, 3x3) and conv2d_backward_weight_s1k3_c1 (stride 1, 3x3, at most 2 output channels).
+// Unrolled by a throwaway script into named variables; maintained as plain WGSL.
 // Params mirror `ops::conv2d::Conv2dParams`.
 
 struct Params {

@@ -13,7 +13,10 @@
 // padding masks and offsets of the pixels are worked out once; input channels inside,
 // branch-free: 8 + 16 loads, 128 multiply-adds. Tail channels and pixels are clamped
 // to the last valid one and not stored.
-// Generated once (8 x 8 unrolled by a script) and kept as plain WGSL.
+// Entry points (all with these bindings; the launcher picks one): conv2d_forward (any stride, as
+//   described above), conv2d_forward_s1 (stride 1: row runs sliding along kw) and
+//   conv2d_forward_s1_c1 (stride 1, at most 2 output channels); each is described where it starts.
+// Unrolled by a throwaway script into named variables; maintained as plain WGSL.
 // Params mirror `ops::conv2d::Conv2dParams`.
 
 struct Params {
