@@ -1,9 +1,15 @@
 //! 2-D convolution (NCHW, weight [out_ch, in_ch, k, k], bias [out_ch]) with Keras 'same' or
 //! 'valid' padding and any stride: forward, and the gradients for input, weight and bias.
 //!
-//! Every kernel is register-blocked (4 channels x 4 pixels or columns per invocation, vec4
-//! accumulators). The weight and bias gradients are two-pass gathers: partial sums over chunks of
-//! the batch, then a reduce; no atomics. Backward results overwrite their buffers.
+//! Every kernel is register-blocked with named vec4 accumulators: 8 channels (taken from the
+//! workgroup id, so weight offsets are uniform) x 16 pixels per invocation for the forward pass
+//! and the input gradient, 8 output channels x 8 weight columns for the weight gradient. On
+//! lavapipe loads, not arithmetic, bound these kernels, so stride 1 gets kernels that walk a row
+//! run and slide along kw (one new load per tap), and layers with at most 2 channels on the
+//! blocked side get one-channel-per-workgroup twins instead of a mostly clamped block of 8; the
+//! weight gradient has a sliding stride-1 3x3 kernel. The weight and bias gradients are two-pass
+//! gathers: partial sums over chunks of the batch, then a reduce; no atomics. Backward results
+//! overwrite their buffers.
 
 use bytemuck::{Pod, Zeroable};
 use wgpu::Buffer;
