@@ -3,11 +3,14 @@
 
 pub mod activation;
 pub mod add;
+pub mod conv2d;
 pub mod dense;
 pub mod gather;
 pub mod loss;
 pub mod matmul;
+pub mod maxpool;
 pub mod optim;
+pub mod upsample;
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu};
