@@ -171,8 +171,8 @@ pub fn train_autoencoder(
     cfg: &TrainConfig,
     mut on_epoch: impl FnMut(&EpochMetrics) -> Result<()>,
 ) -> Result<Vec<EpochMetrics>> {
-    let built = build(cfg.batch)?;
-    let row_len = built.graph.node(built.input).len();
+    let built = build(cfg.batch.max(1))?;
+    let row_len = built.graph.node(built.input).len() / cfg.batch.max(1);
     let n = check_rows("training images", train, row_len)?;
     check_rows("test images", test, row_len)?;
     if cfg.batch == 0 || cfg.batch > n {
