@@ -2,3 +2,4 @@
 //! baselines measured in the same run.
 
 pub mod baseline;
+pub mod step;
