@@ -7,6 +7,7 @@ pub mod error;
 pub mod gpu;
 pub mod ops;
 pub mod rng;
+pub mod tsne;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};

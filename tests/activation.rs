@@ -27,8 +27,18 @@ fn gpu_matches_cpu_forward_and_backward() {
         let y_cpu = cpu::activation_forward(act, &x);
         let dx_cpu = cpu::activation_backward(act, &x, &y_cpu, &dy);
         // exp differs by a few ulp between GPU and CPU libm.
-        assert_close(&format!("{act:?} forward"), &gpu.read_f32(&yb).unwrap()[..n], &y_cpu, 1e-5);
-        assert_close(&format!("{act:?} backward"), &gpu.read_f32(&dxb).unwrap()[..n], &dx_cpu, 1e-5);
+        assert_close(
+            &format!("{act:?} forward"),
+            &gpu.read_f32(&yb).unwrap()[..n],
+            &y_cpu,
+            1e-5,
+        );
+        assert_close(
+            &format!("{act:?} backward"),
+            &gpu.read_f32(&dxb).unwrap()[..n],
+            &dx_cpu,
+            1e-5,
+        );
     }
 }
 
@@ -49,8 +59,13 @@ fn cpu_backward_matches_finite_differences() {
         let h = 1e-5;
         for (i, &xi) in x.iter().enumerate() {
             let xi = xi as f64;
-            let fd = (cpu::activation_f64(act, xi + h) - cpu::activation_f64(act, xi - h)) / (2.0 * h);
-            assert!((fd - dx[i] as f64).abs() < 1e-4 * (1.0 + fd.abs()), "{act:?} at {xi}: fd {fd} vs {}", dx[i]);
+            let fd =
+                (cpu::activation_f64(act, xi + h) - cpu::activation_f64(act, xi - h)) / (2.0 * h);
+            assert!(
+                (fd - dx[i] as f64).abs() < 1e-4 * (1.0 + fd.abs()),
+                "{act:?} at {xi}: fd {fd} vs {}",
+                dx[i]
+            );
         }
     }
 }

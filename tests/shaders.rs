@@ -16,7 +16,9 @@ fn every_shader_validates() {
         let source = fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if !source.trim_start().starts_with("//") {
-            failures.push(format!("{name}: must open with a comment (math, bindings, invocation)"));
+            failures.push(format!(
+                "{name}: must open with a comment (math, bindings, invocation)"
+            ));
         }
         let module = match naga::front::wgsl::parse_str(&source) {
             Ok(m) => m,
@@ -34,6 +36,10 @@ fn every_shader_validates() {
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "invalid shaders:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "invalid shaders:\n{}",
+        failures.join("\n")
+    );
     assert!(checked >= 2, "found only {checked} shaders in {dir}");
 }

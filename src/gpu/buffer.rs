@@ -45,7 +45,8 @@ impl Gpu {
 
     /// Overwrite the start of `buffer` with `data` (takes effect at the next submit).
     pub fn write<T: bytemuck::Pod>(&self, buffer: &wgpu::Buffer, data: &[T]) {
-        self.queue.write_buffer(buffer, 0, bytemuck::cast_slice(data));
+        self.queue
+            .write_buffer(buffer, 0, bytemuck::cast_slice(data));
     }
 
     /// Read `len` elements of `buffer` starting at element `start`.
@@ -109,12 +110,10 @@ pub fn read_buffer<T: bytemuck::Pod>(
             context: "readback map".into(),
             message: e.to_string(),
         })?;
-    let view = staging
-        .get_mapped_range(..)
-        .map_err(|e| Error::Gpu {
-            context: "readback view".into(),
-            message: e.to_string(),
-        })?;
+    let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
+        context: "readback view".into(),
+        message: e.to_string(),
+    })?;
     let out: Vec<T> = bytemuck::pod_collect_to_vec(&view[..bytes as usize]);
     drop(view);
     staging.unmap();

@@ -69,7 +69,15 @@ pub fn forward(
     check_len(op, "x", x, len)?;
     check_len(op, "y", y, len)?;
     let entry = format!("{op}_forward");
-    launch(gpu, op, FORWARD, &entry, &act.params(len), &[x, y], groups(len))
+    launch(
+        gpu,
+        op,
+        FORWARD,
+        &entry,
+        &act.params(len),
+        &[x, y],
+        groups(len),
+    )
 }
 
 /// dx = dy * f'(x), reading the forward input x and output y.
@@ -88,7 +96,15 @@ pub fn backward(
     }
     let entry = format!("{op}_backward");
     let label = format!("{op} backward");
-    launch(gpu, &label, BACKWARD, &entry, &act.params(len), &[x, y, dy, dx], groups(len))
+    launch(
+        gpu,
+        &label,
+        BACKWARD,
+        &entry,
+        &act.params(len),
+        &[x, y, dy, dx],
+        groups(len),
+    )
 }
 
 /// Plain-loop references, named as in the WGSL.

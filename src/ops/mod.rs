@@ -21,7 +21,13 @@ pub fn launch<P: bytemuck::Pod>(
     let uniform = gpu.uniform(&format!("{label} params"), params);
     let mut resources = vec![uniform.as_entire_binding()];
     resources.extend(buffers.iter().map(|b| b.as_entire_binding()));
-    Ok(Dispatch::new(gpu, &format!("{label}::{entry}"), pipeline, &resources, groups))
+    Ok(Dispatch::new(
+        gpu,
+        &format!("{label}::{entry}"),
+        pipeline,
+        &resources,
+        groups,
+    ))
 }
 
 /// Check that `buffer` holds at least `len` f32 values.

@@ -24,7 +24,10 @@ pub fn max_rel_err(a: &[f32], b: &[f32]) -> f32 {
 }
 
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
-    assert!(got.iter().all(|v| v.is_finite()), "{what}: non-finite output");
+    assert!(
+        got.iter().all(|v| v.is_finite()),
+        "{what}: non-finite output"
+    );
     let err = max_rel_err(got, want);
     assert!(err <= tol, "{what}: max relative error {err} > {tol}");
 }
