@@ -3,7 +3,9 @@
 // (unscaled: the update kernel multiplies by the early exaggeration).
 // Bindings (group 0): 0 params (uniform AttractionParams), 1 y (read, n * DIMS f32),
 //                     2 p (read, n * n f32), 3 attr (read_write, n * DIMS f32).
-// One invocation computes one point (one row of P); no branch in the loop since p_ii = 0.
+// One invocation computes one point; no branch in the loop since p_ii = 0. P is symmetric, so
+// point i reads its row as the column p[j * n + i]: neighbouring invocations then read neighbouring
+// addresses (one vector load on lavapipe, coalesced on GPUs) instead of one row each.
 // DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
 // Params mirror `tsne::gradient::AttractionParams`.
 
@@ -34,11 +36,10 @@ fn attraction_dense(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     let i = (wg.x + wg.y * nwg.x) * 64u + lid;
     if (i >= params.n) { return; }
     let yi = pos(i);
-    let row = i * params.n;
     var f = vec3<f32>(0.0);
     for (var j = 0u; j < params.n; j++) {
         let d = yi - pos(j);
-        f += (p[row + j] / (1.0 + dot(d, d))) * d;
+        f += (p[j * params.n + i] / (1.0 + dot(d, d))) * d;
     }
     attr[i * DIMS] = f.x;
     attr[i * DIMS + 1u] = f.y;

@@ -3,7 +3,8 @@
 // so that KL(P || Q) = sum_i kl_rows[i] + ln(Z) * sum_ij p_ij, since ln q_ij = -ln(1 + d^2) - ln Z.
 // Bindings (group 0): 0 params (uniform KlParams), 1 y (read, n * DIMS), 2 p (read, n * n),
 //                     3 kl_rows (read_write, n f32).
-// One invocation per row i.
+// One invocation per row i, read as the column p[j * n + i] (P is symmetric) so that neighbouring
+// invocations read neighbouring addresses.
 // DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
 // Params mirror `tsne::optimize::KlParams`.
 
@@ -37,7 +38,7 @@ fn kl_dense(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     var acc = 0.0;
     for (var j = 0u; j < params.n; j++) {
         let d = yi - pos(j);
-        let pij = p[i * params.n + j];
+        let pij = p[j * params.n + i];
         // select picks 0 for p = 0, where the product would be 0 * -inf.
         acc += select(0.0, pij * (log(pij) + log(1.0 + dot(d, d))), pij > 0.0);
     }

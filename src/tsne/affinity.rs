@@ -32,11 +32,11 @@ pub struct SqdistParams {
     pub n: u32,
     pub rows: u32,
     pub row0: u32,
-    pub width: u32,
-    pub col_tiles: u32,
-    pub tiles: u32,
+    pub d: u32,
+    pub nq: u32,
+    pub col_groups: u32,
+    pub groups: u32,
     pub _pad0: u32,
-    pub _pad1: u32,
 }
 
 /// Mirrors `Params` in tsne_topk.wgsl.
@@ -73,16 +73,16 @@ pub struct SymmetrizeParams {
     pub _pad0: u32,
 }
 
-/// Points on the GPU: n rows of `width` vec4 (features zero-padded to a multiple of 4).
+/// Points on the GPU, feature-major: d rows of n_pad values (n_pad = n rounded up to a multiple of
+/// 16, the padding points 0), so that the distance kernel's column loads are contiguous.
 pub struct Points {
     pub buffer: wgpu::Buffer,
     pub n: usize,
     pub d: usize,
-    /// vec4 per row.
-    pub width: usize,
+    pub n_pad: usize,
 }
 
-/// Upload n × d points padded to vec4 rows; fails when they do not fit one storage binding.
+/// Upload n × d points (row-major) transposed; fails when they do not fit one storage binding.
 pub fn upload_points(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<Points> {
     if x.len() != n * d || n == 0 || d == 0 {
         return Err(Error::shape(
@@ -90,8 +90,8 @@ pub fn upload_points(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<Points>
             format!("{} values are not {n} × {d}", x.len()),
         ));
     }
-    let width = d.div_ceil(4);
-    let bytes = (n * width * 16) as u64;
+    let n_pad = n.div_ceil(16) * 16;
+    let bytes = (n_pad * d * 4) as u64;
     if bytes > gpu.limits.max_storage_buffer_binding_size {
         return Err(Error::InvalidArgument(format!(
             "{n} points × {d} features ({bytes} bytes) exceed one storage binding ({} bytes); \
@@ -99,19 +99,22 @@ pub fn upload_points(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<Points>
             gpu.limits.max_storage_buffer_binding_size
         )));
     }
-    let mut padded = vec![0f32; n * width * 4];
+    let mut xt = vec![0f32; n_pad * d];
     for i in 0..n {
-        padded[i * width * 4..i * width * 4 + d].copy_from_slice(&x[i * d..(i + 1) * d]);
+        for f in 0..d {
+            xt[f * n_pad + i] = x[i * d + f];
+        }
     }
     Ok(Points {
-        buffer: gpu.storage_from("tsne points", &padded),
+        buffer: gpu.storage_from("tsne points", &xt),
         n,
         d,
-        width,
+        n_pad,
     })
 }
 
-/// Squared distances of rows row0..row0+rows to all n points into `out` (rows × n).
+/// Squared distances of rows row0..row0+rows (row0 a multiple of 16) to all n points into `out`
+/// (rows × n).
 pub fn sqdist_block(
     gpu: &Gpu,
     points: &Points,
@@ -120,24 +123,28 @@ pub fn sqdist_block(
     out: &wgpu::Buffer,
 ) -> Result<Dispatch> {
     let n = points.n;
-    if rows == 0 || row0 + rows > n {
+    if rows == 0 || row0 + rows > n || row0 % 16 != 0 {
         return Err(Error::shape(
             "tsne sqdist",
-            format!("rows {row0}..{} of {n} points", row0 + rows),
+            format!(
+                "rows {row0}..{} of {n} points (the first a multiple of 16)",
+                row0 + rows
+            ),
         ));
     }
     check_len("tsne sqdist", "out", out, rows * n)?;
-    let col_tiles = n.div_ceil(4);
-    let tiles = rows.div_ceil(4) * col_tiles;
+    let nq = points.n_pad / 4;
+    let col_groups = nq.div_ceil(64);
+    let groups = rows.div_ceil(16) * col_groups;
     let params = SqdistParams {
         n: n as u32,
         rows: rows as u32,
         row0: row0 as u32,
-        width: points.width as u32,
-        col_tiles: col_tiles as u32,
-        tiles: tiles as u32,
+        d: points.d as u32,
+        nq: nq as u32,
+        col_groups: col_groups as u32,
+        groups: groups as u32,
         _pad0: 0,
-        _pad1: 0,
     };
     launch(
         gpu,
@@ -146,9 +153,9 @@ pub fn sqdist_block(
         "sqdist_block",
         &params,
         &[&points.buffer, out],
-        workgroups_for(tiles, 64),
+        workgroups_for(groups, 1),
     )
-    .map(|d| d.with_flops((3 * rows * n * points.width * 4) as f64))
+    .map(|d| d.with_flops((3 * rows * n * points.d) as f64))
 }
 
 /// The k nearest other points of rows row0..row0+rows from their distance block (rows × n), into
@@ -307,7 +314,8 @@ pub fn knn(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize) -> Result<Knn> {
     }
     let points = upload_points(gpu, x, n, d)?;
     let budget = KNN_BLOCK_BYTES.min(gpu.limits.max_storage_buffer_binding_size);
-    let block = ((budget / 4) as usize / n).clamp(1, n);
+    // Blocks start at multiples of 16 rows (the distance kernel's row group).
+    let block = (((budget / 4) as usize / n) / 16 * 16).clamp(16, n.div_ceil(16) * 16);
     let dist = gpu.storage("tsne kNN distance block", block * n);
     let knn_index = gpu.storage("tsne kNN index", n * k);
     let knn_dist = gpu.storage("tsne kNN distance", n * k);

@@ -115,7 +115,7 @@ pub fn repulsion(
     .map(|d| d.with_flops((n * n * (6 + 4 * dims)) as f64))
 }
 
-/// Attraction with a dense P (n × n) into `attr` (n × dims).
+/// Attraction with a dense symmetric P (n × n; the kernel reads columns) into `attr` (n × dims).
 pub fn attraction_dense(
     gpu: &Gpu,
     y: &wgpu::Buffer,

@@ -37,7 +37,7 @@ pub enum Method {
 /// Largest N for a dense P: n² f32 must fit one storage binding (and two such arrays in memory).
 pub const DENSE_MAX_N: usize = 5_000;
 /// `Method::Auto` picks the exact method up to this many points.
-pub const AUTO_EXACT_MAX_N: usize = 2_000;
+pub const AUTO_EXACT_MAX_N: usize = 1_000;
 
 /// How the embedding starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
