@@ -2,8 +2,9 @@
 //   out[i * (DIMS + 1) + c] = sum_j w_ij^2 (y_i - y_j)_c     (c < DIMS)
 //   out[i * (DIMS + 1) + DIMS] = sum_{j != i} w_ij,           w_ij = 1 / (1 + ||y_i - y_j||^2)
 // (the same layout the FFT-interpolated repulsion writes; Z = sum_i of the last column).
-// The loop runs over every j with no branch; j = i adds w_ii = 1 to the sum and nothing to the force,
-// so 1 is subtracted afterwards.
+// The loop runs over every j with no branch (four j per iteration, so n may pass lavapipe's cap of
+// 65,535 loop iterations per invocation up to 262,140); j = i adds w_ii = 1 to the sum and nothing
+// to the force, so 1 is subtracted afterwards.
 // Bindings (group 0): 0 params (uniform RepulsionParams), 1 y (read, n * DIMS f32),
 //                     2 out (read_write, n * (DIMS + 1) f32).
 // One invocation computes 4 points (4t .. 4t + 3, clamped for loading, skipped when writing).
@@ -30,13 +31,20 @@ fn pos(j: u32) -> vec3<f32> {
     return p;
 }
 
-fn store(i: u32, force: vec3<f32>, wsum: f32) {
+fn store(i: u32, acc: vec4<f32>) {
     if (i >= params.n) { return; }
     let o = i * (DIMS + 1u);
-    out[o] = force.x;
-    out[o + 1u] = force.y;
-    if (DIMS == 3u) { out[o + 2u] = force.z; }
-    out[o + DIMS] = wsum - 1.0;
+    out[o] = acc.x;
+    out[o + 1u] = acc.y;
+    if (DIMS == 3u) { out[o + 2u] = acc.z; }
+    out[o + DIMS] = acc.w - 1.0;
+}
+
+// (w^2 (p - q), w) for one pair.
+fn term(p: vec3<f32>, q: vec3<f32>) -> vec4<f32> {
+    let d = p - q;
+    let w = 1.0 / (1.0 + dot(d, d));
+    return vec4<f32>((w * w) * d, w);
 }
 
 @compute @workgroup_size(64)
@@ -49,20 +57,24 @@ fn repulsion_exact(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
     let pb = pos(min(i0 + 1u, last));
     let pc = pos(min(i0 + 2u, last));
     let pd = pos(min(i0 + 3u, last));
-    var fa = vec3<f32>(0.0); var fb = vec3<f32>(0.0); var fc = vec3<f32>(0.0); var fd = vec3<f32>(0.0);
-    var sa = 0.0; var sb = 0.0; var sc = 0.0; var sd = 0.0;
-    for (var j = 0u; j < params.n; j++) {
-        let q = pos(j);
-        let da = pa - q; let db = pb - q; let dc = pc - q; let dd = pd - q;
-        let wa = 1.0 / (1.0 + dot(da, da));
-        let wb = 1.0 / (1.0 + dot(db, db));
-        let wc = 1.0 / (1.0 + dot(dc, dc));
-        let wd = 1.0 / (1.0 + dot(dd, dd));
-        sa += wa; sb += wb; sc += wc; sd += wd;
-        fa += (wa * wa) * da; fb += (wb * wb) * db; fc += (wc * wc) * dc; fd += (wd * wd) * dd;
+    // Accumulators: xyz the force sum, w the sum of w_ij.
+    var fa = vec4<f32>(0.0); var fb = vec4<f32>(0.0); var fc = vec4<f32>(0.0); var fd = vec4<f32>(0.0);
+    // Four j per iteration: lavapipe stops any invocation after 65,535 loop iterations in all.
+    let n4 = params.n & ~3u;
+    var j = 0u;
+    for (; j < n4; j += 4u) {
+        let q0 = pos(j); let q1 = pos(j + 1u); let q2 = pos(j + 2u); let q3 = pos(j + 3u);
+        fa += term(pa, q0) + term(pa, q1) + term(pa, q2) + term(pa, q3);
+        fb += term(pb, q0) + term(pb, q1) + term(pb, q2) + term(pb, q3);
+        fc += term(pc, q0) + term(pc, q1) + term(pc, q2) + term(pc, q3);
+        fd += term(pd, q0) + term(pd, q1) + term(pd, q2) + term(pd, q3);
     }
-    store(i0, fa, sa);
-    store(i0 + 1u, fb, sb);
-    store(i0 + 2u, fc, sc);
-    store(i0 + 3u, fd, sd);
+    for (; j < params.n; j++) {
+        let q = pos(j);
+        fa += term(pa, q); fb += term(pb, q); fc += term(pc, q); fd += term(pd, q);
+    }
+    store(i0, fa);
+    store(i0 + 1u, fb);
+    store(i0 + 2u, fc);
+    store(i0 + 3u, fd);
 }

@@ -67,7 +67,7 @@ fn topk_matches_cpu_in_blocks() {
     for (row0, rows) in [(0, 40), (40, 37)] {
         let block = gpu.storage_from("block", &dist[row0 * n..(row0 + rows) * n]);
         let t = affinity::topk_rows(gpu, &block, n, row0, rows, k, &index, &kd).unwrap();
-        gpu.run("topk", &[&t]).unwrap();
+        gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
     }
     let (want_i, want_d) = affinity::cpu::topk_rows(&dist, n, 0, n, k);
     let got_i: Vec<u32> = gpu.read(&index, 0, n * k).unwrap();
@@ -118,9 +118,10 @@ fn perplexity_rows_match_cpu_and_reach_the_target() {
             v
         };
         let buf = gpu.storage_from("rows", &d);
-        let beta = gpu.storage("beta", rows);
-        let k = affinity::perplexity_rows(gpu, &buf, rows, len, skip, perplexity, &beta).unwrap();
-        gpu.run("perplexity", &[&k]).unwrap();
+        let state = gpu.storage("state", rows * affinity::STATE_PER_ROW);
+        let k = affinity::perplexity_rows(gpu, &buf, rows, len, skip, perplexity, &state).unwrap();
+        gpu.run("perplexity", &k.iter().collect::<Vec<_>>())
+            .unwrap();
         let got = gpu.read_f32(&buf).unwrap();
         let (want, _) = affinity::cpu::perplexity_rows(
             &d,
@@ -666,4 +667,45 @@ fn knn_accuracy_grid_matches_brute_force() {
     let acc = metrics::knn_accuracy(&y, 5, 2, &labels, 4).unwrap();
     // Point 0 sees {3, 1, 3, 1} -> 1 (correct); the outer ones see 3 others: checked by count.
     assert!(acc > 0.0);
+}
+
+/// Past lavapipe's cap of 65,535 loop iterations per invocation: a top-k over 2,000 columns with
+/// k = 90 (chunked over dispatches) and a bisection over rows of 3,000 (split over dispatches).
+#[test]
+fn long_rows_pass_the_loop_cap() {
+    let gpu = gpu();
+    let mut rng = Rng::new(26);
+    let (n, k) = (2000, 90);
+    let x = points(&mut rng, n, 3);
+    let rows = 40;
+    let dist = affinity::cpu::sqdist_block(&x, n, 3, 0, rows);
+    let index = gpu.storage("index", n * k);
+    let kd = gpu.storage("kd", n * k);
+    let block = gpu.storage_from("block", &dist);
+    let t = affinity::topk_rows(gpu, &block, n, 0, rows, k, &index, &kd).unwrap();
+    assert!(t.len() > 1, "expected several column chunks");
+    gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
+    let (want_i, _) = affinity::cpu::topk_rows(&dist, n, 0, rows, k);
+    let got: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
+    assert_eq!(got, want_i);
+
+    let (rows, len, perplexity) = (6, 3000, 50.0);
+    let d = rng.vec(rows * len, 0.0, 30.0);
+    let buf = gpu.storage_from("rows", &d);
+    let state = gpu.storage("state", rows * affinity::STATE_PER_ROW);
+    let calib = affinity::perplexity_rows(gpu, &buf, rows, len, false, perplexity, &state).unwrap();
+    assert!(
+        calib.len() > 2,
+        "expected the bisection split over dispatches"
+    );
+    gpu.run("perplexity", &calib.iter().collect::<Vec<_>>())
+        .unwrap();
+    let got = gpu.read_f32(&buf).unwrap();
+    for r in 0..rows {
+        let h = entropy(&got[r * len..(r + 1) * len]);
+        assert!(
+            (h - (perplexity as f64).ln()).abs() < 1e-4,
+            "row {r}: H = {h}"
+        );
+    }
 }

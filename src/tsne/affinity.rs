@@ -47,6 +47,10 @@ pub struct TopkParams {
     pub rows: u32,
     pub row0: u32,
     pub k: u32,
+    pub col0: u32,
+    pub col1: u32,
+    pub first: u32,
+    pub _pad0: u32,
 }
 
 /// Mirrors `Params` in tsne_perplexity.wgsl.
@@ -56,12 +60,15 @@ pub struct PerplexityParams {
     pub rows: u32,
     pub len: u32,
     pub skip_diag: u32,
-    pub max_steps: u32,
+    pub steps: u32,
     pub log_perplexity: f32,
     pub tol: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+    pub start: u32,
+    pub finish: u32,
 }
+
+/// f32 of bisection state per row (β, lo, hi, dmin, has_lo, has_hi, done, steps taken).
+pub const STATE_PER_ROW: usize = 8;
 
 /// Mirrors `Params` in tsne_symmetrize.wgsl.
 #[repr(C)]
@@ -89,6 +96,12 @@ pub fn upload_points(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<Points>
             "tsne points",
             format!("{} values are not {n} × {d}", x.len()),
         ));
+    }
+    if d > super::LOOP_BUDGET {
+        return Err(Error::InvalidArgument(format!(
+            "{d} features: the distance kernel takes at most {}",
+            super::LOOP_BUDGET
+        )));
     }
     let n_pad = n.div_ceil(16) * 16;
     let bytes = (n_pad * d * 4) as u64;
@@ -159,7 +172,8 @@ pub fn sqdist_block(
 }
 
 /// The k nearest other points of rows row0..row0+rows from their distance block (rows × n), into
-/// rows row0.. of `knn_index` / `knn_dist` (n × k each).
+/// rows row0.. of `knn_index` / `knn_dist` (n × k each). One dispatch per column chunk, so that no
+/// invocation passes lavapipe's loop cap ([`super::LOOP_BUDGET`]).
 #[allow(clippy::too_many_arguments)]
 pub fn topk_rows(
     gpu: &Gpu,
@@ -170,7 +184,7 @@ pub fn topk_rows(
     k: usize,
     knn_index: &wgpu::Buffer,
     knn_dist: &wgpu::Buffer,
-) -> Result<Dispatch> {
+) -> Result<Vec<Dispatch>> {
     if k == 0 || k > K_MAX || k >= n {
         return Err(Error::InvalidArgument(format!(
             "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {K_MAX})"
@@ -185,26 +199,40 @@ pub fn topk_rows(
     check_len("tsne topk", "dist", dist, rows * n)?;
     check_len("tsne topk", "knn_index", knn_index, n * k)?;
     check_len("tsne topk", "knn_dist", knn_dist, n * k)?;
-    let params = TopkParams {
-        n: n as u32,
-        rows: rows as u32,
-        row0: row0 as u32,
-        k: k as u32,
-    };
-    launch(
-        gpu,
-        "tsne topk",
-        TOPK,
-        "topk_rows",
-        &params,
-        &[dist, knn_index, knn_dist],
-        workgroups_for(rows, 64),
-    )
+    // Worst case every column is inserted with k shifts; the first chunk also clears k entries.
+    let chunk = ((super::LOOP_BUDGET - k) / (k + 1)).max(1);
+    let mut out = Vec::new();
+    let mut col0 = 0;
+    while col0 < n {
+        let col1 = (col0 + chunk).min(n);
+        let params = TopkParams {
+            n: n as u32,
+            rows: rows as u32,
+            row0: row0 as u32,
+            k: k as u32,
+            col0: col0 as u32,
+            col1: col1 as u32,
+            first: (col0 == 0) as u32,
+            _pad0: 0,
+        };
+        out.push(launch(
+            gpu,
+            "tsne topk",
+            TOPK,
+            "topk_rows",
+            &params,
+            &[dist, knn_index, knn_dist],
+            workgroups_for(rows, 64),
+        )?);
+        col0 = col1;
+    }
+    Ok(out)
 }
 
 /// Calibrate β per row of `rows_buf` (rows × len squared distances) to the perplexity and replace
-/// the distances by p_{j|i}; β per row goes to `beta`. `skip_diag`: entry i of row i is the point
-/// itself (dense rows).
+/// the distances by p_{j|i}; the bisection state per row ([`STATE_PER_ROW`] f32, β first) goes to
+/// `state`. `skip_diag`: entry i of row i is the point itself (dense rows). Several dispatches, each
+/// within lavapipe's loop cap ([`super::LOOP_BUDGET`]), the last writing p.
 pub fn perplexity_rows(
     gpu: &Gpu,
     rows_buf: &wgpu::Buffer,
@@ -212,35 +240,71 @@ pub fn perplexity_rows(
     len: usize,
     skip_diag: bool,
     perplexity: f32,
-    beta: &wgpu::Buffer,
-) -> Result<Dispatch> {
+    state: &wgpu::Buffer,
+) -> Result<Vec<Dispatch>> {
     check_len("tsne perplexity", "rows", rows_buf, rows * len)?;
-    check_len("tsne perplexity", "beta", beta, rows)?;
+    check_len("tsne perplexity", "state", state, rows * STATE_PER_ROW)?;
     if skip_diag && len != rows {
         return Err(Error::shape(
             "tsne perplexity",
             format!("dense rows must be square, got {rows} × {len}"),
         ));
     }
+    if len == 0 || 2 * len > super::LOOP_BUDGET {
+        return Err(Error::InvalidArgument(format!(
+            "perplexity rows of {len} entries (at most {})",
+            super::LOOP_BUDGET / 2
+        )));
+    }
+    // The first dispatch also finds dmin (one pass over the row).
+    let per_dispatch = (super::LOOP_BUDGET / len).saturating_sub(1).max(1);
+    let mut out = Vec::new();
+    let mut done = 0;
+    let mut first = true;
+    while done < MAX_STEPS as usize || first {
+        let steps = per_dispatch.min(MAX_STEPS as usize - done);
+        let params = PerplexityParams {
+            rows: rows as u32,
+            len: len as u32,
+            skip_diag: skip_diag as u32,
+            steps: steps as u32,
+            log_perplexity: perplexity.ln(),
+            tol: TOL,
+            start: first as u32,
+            finish: 0,
+        };
+        out.push(launch(
+            gpu,
+            "tsne perplexity",
+            PERPLEXITY,
+            "perplexity_rows",
+            &params,
+            &[rows_buf, state],
+            workgroups_for(rows, 64),
+        )?);
+        done += steps;
+        first = false;
+    }
     let params = PerplexityParams {
         rows: rows as u32,
         len: len as u32,
         skip_diag: skip_diag as u32,
-        max_steps: MAX_STEPS,
+        steps: 0,
         log_perplexity: perplexity.ln(),
         tol: TOL,
-        _pad0: 0,
-        _pad1: 0,
+        start: 0,
+        finish: 1,
     };
-    launch(
+    out.push(launch(
         gpu,
         "tsne perplexity",
         PERPLEXITY,
         "perplexity_rows",
         &params,
-        &[rows_buf, beta],
+        &[rows_buf, state],
         workgroups_for(rows, 64),
-    )
+    )?);
+    Ok(out)
 }
 
 /// p = (c + cᵀ) / (2n) for n × n arrays.
@@ -286,12 +350,16 @@ pub fn dense_p(gpu: &Gpu, x: &[f32], n: usize, d: usize, perplexity: f32) -> Res
     }
     let points = upload_points(gpu, x, n, d)?;
     let cond = gpu.storage("tsne conditional P", n * n);
-    let beta = gpu.storage("tsne beta", n);
+    let state = gpu.storage("tsne perplexity state", n * STATE_PER_ROW);
     let p = gpu.storage("tsne P", n * n);
     let dist = sqdist_block(gpu, &points, 0, n, &cond)?;
-    let calibrate = perplexity_rows(gpu, &cond, n, n, true, perplexity, &beta)?;
+    let calibrate = perplexity_rows(gpu, &cond, n, n, true, perplexity, &state)?;
     let sym = symmetrize_dense(gpu, &cond, &p, n)?;
-    gpu.run("tsne dense P", &[&dist, &calibrate, &sym])?;
+    let all: Vec<&Dispatch> = std::iter::once(&dist)
+        .chain(&calibrate)
+        .chain(std::iter::once(&sym))
+        .collect();
+    gpu.run("tsne dense P", &all)?;
     Ok(DenseP { p, n })
 }
 
@@ -324,7 +392,8 @@ pub fn knn(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize) -> Result<Knn> {
         let rows = block.min(n - row0);
         let a = sqdist_block(gpu, &points, row0, rows, &dist)?;
         let b = topk_rows(gpu, &dist, n, row0, rows, k, &knn_index, &knn_dist)?;
-        gpu.run("tsne kNN", &[&a, &b])?;
+        let all: Vec<&Dispatch> = std::iter::once(&a).chain(&b).collect();
+        gpu.run("tsne kNN", &all)?;
         row0 += rows;
     }
     Ok(Knn {
@@ -350,9 +419,9 @@ pub struct SparseP {
 pub fn sparse_p(gpu: &Gpu, knn: &Knn, perplexity: f32) -> Result<SparseP> {
     let (n, k) = (knn.n, knn.k);
     let rows = gpu.storage_from("tsne kNN conditional P", &knn.dist);
-    let beta = gpu.storage("tsne beta", n);
-    let calibrate = perplexity_rows(gpu, &rows, n, k, false, perplexity, &beta)?;
-    gpu.run("tsne sparse P", &[&calibrate])?;
+    let state = gpu.storage("tsne perplexity state", n * STATE_PER_ROW);
+    let calibrate = perplexity_rows(gpu, &rows, n, k, false, perplexity, &state)?;
+    gpu.run("tsne sparse P", &calibrate.iter().collect::<Vec<_>>())?;
     let cond: Vec<f32> = gpu.read(&rows, 0, n * k)?;
     Ok(symmetrize_knn(n, k, &knn.index, &cond))
 }

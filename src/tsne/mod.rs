@@ -86,6 +86,11 @@ impl Default for TsneConfig {
     }
 }
 
+/// Loop iterations one kernel invocation may run. Mesa's lavapipe (gallivm) stops an invocation
+/// after 65,535 loop iterations in all its loops together and carries on silently, so every kernel
+/// here bounds its loops below this (splitting work over dispatches where needed).
+pub const LOOP_BUDGET: usize = 60_000;
+
 /// Iterations between KL checks (and progress reports, snapshots, metrics lines).
 pub const CHECK_EVERY: usize = 50;
 

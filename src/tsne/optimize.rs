@@ -215,6 +215,11 @@ pub fn strided_sum(
     if sums == 0 || count == 0 {
         return Err(Error::shape("tsne reduce", "nothing to sum"));
     }
+    if count.div_ceil(256) > super::LOOP_BUDGET || sums > crate::gpu::MAX_GROUPS_PER_DIM as usize {
+        return Err(Error::InvalidArgument(format!(
+            "tsne reduce: {sums} sums of {count} values exceed one dispatch"
+        )));
+    }
     check_len(
         "tsne reduce",
         "x",
@@ -404,8 +409,11 @@ pub fn optimize(
                     format!("P is {0} × {0}, positions are for {n} points", p.n),
                 ));
             }
-            let sum = strided_sum(gpu, &p.p, &scalars, n * n, 1, 0, 1, SLOT_P_SUM, 1.0)?;
-            gpu.run("tsne P sum", &[&sum])?;
+            // Column sums (one workgroup each) into the KL scratch, then their sum: one strided
+            // sum over all n² entries would pass lavapipe's loop cap.
+            let columns = strided_sum(gpu, &p.p, &kl_rows, n, n, 0, n, 0, 1.0)?;
+            let sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_P_SUM, 1.0)?;
+            gpu.run("tsne P sum", &[&columns, &sum])?;
             let p_sum: Vec<f32> = gpu.read(&scalars, SLOT_P_SUM, 1)?;
             (
                 gradient::attraction_dense(gpu, &y, &p.p, &attr, n, dims)?,

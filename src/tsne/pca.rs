@@ -215,6 +215,12 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
             format!("{} values are not {n} × {d} (n ≥ 2)", x.len()),
         ));
     }
+    if d > super::LOOP_BUDGET {
+        return Err(Error::InvalidArgument(format!(
+            "PCA of {d} features (at most {})",
+            super::LOOP_BUDGET
+        )));
+    }
     if k == 0 || k > d {
         return Err(Error::InvalidArgument(format!(
             "PCA to {k} components of {d} features"
@@ -225,7 +231,12 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
     for i in 0..n {
         padded[i * dp..i * dp + d].copy_from_slice(&x[i * d..(i + 1) * d]);
     }
-    let slices = BufferSlices::upload(gpu, "tsne pca x", &padded, dp, None)?;
+    // Slices of at most LOOP_BUDGET rows: the mean and Gram kernels loop over a slice's rows.
+    let max_bytes = gpu
+        .limits
+        .max_storage_buffer_binding_size
+        .min((super::LOOP_BUDGET * dp * 4) as u64);
+    let slices = BufferSlices::upload(gpu, "tsne pca x", &padded, dp, Some(max_bytes))?;
     drop(padded);
     let width = dp / 4;
 
@@ -252,12 +263,7 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
         centre_and_gram.push(gram(gpu, buf, buf, &scatter, rows, dp, dp, s > 0)?);
     }
     let all: Vec<&Dispatch> = sums.iter().chain(&centre_and_gram).collect();
-    let t0 = std::time::Instant::now();
     gpu.run("tsne pca scatter", &all)?;
-    if std::env::var("TSNE_DEBUG").is_ok() {
-        eprintln!("pca scatter {:.3} s", t0.elapsed().as_secs_f64());
-    }
-    let t0 = std::time::Instant::now();
     let mean_host: Vec<f32> = gpu.read(&mean, 0, d)?;
 
     // Subspace iteration on S (dp × dp) with kp columns.
