@@ -306,12 +306,6 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
         v = w.clone();
         orthonormalize(&mut v, dp, kp);
     }
-    if std::env::var("TSNE_DEBUG").is_ok() {
-        eprintln!(
-            "pca {iteration} iterations {:.3} s",
-            t0.elapsed().as_secs_f64()
-        );
-    }
     // Rayleigh–Ritz: H = Vᵀ S V (kp × kp), V ← V U sorted by descending eigenvalue.
     let (values, vectors) = jacobi_eigen(&rayleigh(&v, &w, dp, kp), kp);
     let mut order: Vec<usize> = (0..kp).collect();
