@@ -71,10 +71,11 @@ fn kernel_times() {
     let k = affinity::sqdist_block(gpu, &pts, 0, n, &dist).unwrap();
     eprintln!("sqdist compile+build {:.3} s", t.elapsed().as_secs_f64());
     eprintln!("sqdist {:?}", timer.time("sqdist", &[&k], 2).unwrap());
-    let beta = gpu.storage("b", n);
-    let k2 = affinity::perplexity_rows(gpu, &dist, n, n, true, 30.0, &beta).unwrap();
+    let state = gpu.storage("b", n * affinity::STATE_PER_ROW);
+    let k2 = affinity::perplexity_rows(gpu, &dist, n, n, true, 30.0, &state).unwrap();
     let t = Instant::now();
-    gpu.run("p", &[&k, &k2]).unwrap();
+    gpu.run("p", &std::iter::once(&k).chain(&k2).collect::<Vec<_>>())
+        .unwrap();
     eprintln!(
         "sqdist + perplexity once {:.3} s",
         t.elapsed().as_secs_f64()
