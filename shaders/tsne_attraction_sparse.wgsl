@@ -10,7 +10,7 @@
 
 struct Params {
     n: u32,
-    _pad0: u32,
+    lq: u32, // dense P only; unused here
     _pad1: u32,
     _pad2: u32,
 }

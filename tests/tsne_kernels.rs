@@ -156,12 +156,13 @@ fn symmetrize_dense_matches_cpu() {
     let n = 37;
     let c = random_conditional(&mut rng, n);
     let cb = gpu.storage_from("c", &c);
-    let pb = gpu.storage("p", n * n);
+    let pb = gpu.storage("p", n * affinity::dense_ld(n));
     let k = affinity::symmetrize_dense(gpu, &cb, &pb, n).unwrap();
     gpu.run("symmetrize", &[&k]).unwrap();
     let want = affinity::cpu::symmetrize_dense(&c, n);
+    let got = DenseP { p: pb, n }.read(gpu).unwrap();
     // One add and one multiply: exact up to rounding of the scale.
-    assert_close("P", &gpu.read_f32(&pb).unwrap()[..n * n], &want, 1e-7);
+    assert_close("P", &got, &want, 1e-7);
 }
 
 #[test]
@@ -170,8 +171,10 @@ fn sparse_p_with_all_neighbours_equals_dense_p() {
     let mut rng = Rng::new(16);
     let (n, d) = (40, 6);
     let x = points(&mut rng, n, d);
-    let dense = affinity::dense_p(gpu, &x, n, d, 8.0).unwrap();
-    let dense: Vec<f32> = gpu.read(&dense.p, 0, n * n).unwrap();
+    let dense = affinity::dense_p(gpu, &x, n, d, 8.0)
+        .unwrap()
+        .read(gpu)
+        .unwrap();
     // k = n - 1: every point is a neighbour, so the sparse P holds the dense one.
     let knn = affinity::knn(gpu, &x, n, d, n - 1).unwrap();
     let sparse = affinity::sparse_p(gpu, &knn, 8.0).unwrap();
@@ -255,9 +258,9 @@ fn attraction_matches_cpu_dense_and_sparse() {
         let y = rng.vec(n * dims, -2.0, 2.0);
         let yb = gpu.storage_from("y", &y);
         let p = affinity::cpu::symmetrize_dense(&random_conditional(&mut rng, n), n);
-        let pb = gpu.storage_from("p", &p);
+        let pb = DenseP::upload(gpu, &p, n).unwrap();
         let attr = gpu.storage("attr", n * dims);
-        let k = gradient::attraction_dense(gpu, &yb, &pb, &attr, n, dims).unwrap();
+        let k = gradient::attraction_dense(gpu, &yb, &pb, &attr, dims).unwrap();
         gpu.run("attraction dense", &[&k]).unwrap();
         let want = gradient::cpu::attraction_dense(&y, &p, n, dims);
         // Sums of 67 small terms, f32 vs f64.
@@ -419,9 +422,9 @@ fn kl_rows_match_cpu_dense_and_sparse() {
     let y = rng.vec(n * dims, -2.0, 2.0);
     let yb = gpu.storage_from("y", &y);
     let p = affinity::cpu::symmetrize_dense(&random_conditional(&mut rng, n), n);
-    let pb = gpu.storage_from("p", &p);
+    let pb = DenseP::upload(gpu, &p, n).unwrap();
     let rows = gpu.storage("rows", n);
-    let k = optimize::kl_rows_dense(gpu, &yb, &pb, &rows, n, dims).unwrap();
+    let k = optimize::kl_rows_dense(gpu, &yb, &pb, &rows, dims).unwrap();
     gpu.run("kl", &[&k]).unwrap();
     let got = gpu.read_f32(&rows).unwrap();
     // ln of f32 values summed over 53 terms.
@@ -471,7 +474,7 @@ fn gpu_optimizer_matches_cpu_optimizer() {
     let iterations = 60;
     let x = points(&mut rng, n, 5);
     let dense = affinity::dense_p(gpu, &x, n, 5, 6.0).unwrap();
-    let p: Vec<f32> = gpu.read(&dense.p, 0, n * n).unwrap();
+    let p = dense.read(gpu).unwrap();
     let y0 = rng.vec(n * dims, -1e-2, 1e-2);
     let config = TsneConfig {
         dims,
@@ -481,7 +484,7 @@ fn gpu_optimizer_matches_cpu_optimizer() {
     };
     let got = optimize::optimize(
         gpu,
-        &Affinities::Dense(DenseP { p: dense.p, n }),
+        &Affinities::Dense(dense),
         &y0,
         n,
         &config,

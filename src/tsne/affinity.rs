@@ -75,9 +75,9 @@ pub const STATE_PER_ROW: usize = 8;
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct SymmetrizeParams {
     pub n: u32,
+    pub ld: u32,
     pub len: u32,
     pub scale: f32,
-    pub _pad0: u32,
 }
 
 /// Points on the GPU, feature-major: d rows of n_pad values (n_pad = n rounded up to a multiple of
@@ -307,20 +307,26 @@ pub fn perplexity_rows(
     Ok(out)
 }
 
-/// p = (c + cᵀ) / (2n) for n × n arrays.
+/// Row length of a stored dense P: n rounded up to a multiple of 4.
+pub fn dense_ld(n: usize) -> usize {
+    n.div_ceil(4) * 4
+}
+
+/// p = (c + cᵀ) / (2n) for c n × n; p is stored n × dense_ld(n) (padding 0).
 pub fn symmetrize_dense(
     gpu: &Gpu,
     c: &wgpu::Buffer,
     p: &wgpu::Buffer,
     n: usize,
 ) -> Result<Dispatch> {
+    let ld = dense_ld(n);
     check_len("tsne symmetrize", "c", c, n * n)?;
-    check_len("tsne symmetrize", "p", p, n * n)?;
+    check_len("tsne symmetrize", "p", p, n * ld)?;
     let params = SymmetrizeParams {
         n: n as u32,
-        len: (n * n) as u32,
+        ld: ld as u32,
+        len: (n * ld) as u32,
         scale: 1.0 / (2.0 * n as f32),
-        _pad0: 0,
     };
     launch(
         gpu,
@@ -329,14 +335,45 @@ pub fn symmetrize_dense(
         "symmetrize_dense",
         &params,
         &[c, p],
-        workgroups_for((n * n).div_ceil(4), 256),
+        workgroups_for((n * ld).div_ceil(4), 256),
     )
 }
 
-/// The dense joint P (n × n on the GPU, p_ii = 0, Σ p = 1).
+/// The dense joint P on the GPU: n rows of `dense_ld(n)` f32 (padding 0), p_ii = 0, Σ p = 1,
+/// symmetric (kernels read its columns as rows).
 pub struct DenseP {
     pub p: wgpu::Buffer,
     pub n: usize,
+}
+
+impl DenseP {
+    /// Upload a symmetric n × n P (row-major, unpadded).
+    pub fn upload(gpu: &Gpu, p: &[f32], n: usize) -> Result<DenseP> {
+        if p.len() != n * n {
+            return Err(Error::shape(
+                "tsne dense P",
+                format!("{} values are not {n} × {n}", p.len()),
+            ));
+        }
+        let ld = dense_ld(n);
+        let mut padded = vec![0f32; n * ld];
+        for i in 0..n {
+            padded[i * ld..i * ld + n].copy_from_slice(&p[i * n..(i + 1) * n]);
+        }
+        Ok(DenseP {
+            p: gpu.storage_from("tsne P", &padded),
+            n,
+        })
+    }
+
+    /// Read back as n × n (unpadded).
+    pub fn read(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        let (n, ld) = (self.n, dense_ld(self.n));
+        let all: Vec<f32> = gpu.read(&self.p, 0, n * ld)?;
+        Ok((0..n)
+            .flat_map(|i| all[i * ld..i * ld + n].iter().copied())
+            .collect())
+    }
 }
 
 /// Dense P of x (n × d): all squared distances, β per row, symmetrization; all on the GPU.
@@ -351,7 +388,7 @@ pub fn dense_p(gpu: &Gpu, x: &[f32], n: usize, d: usize, perplexity: f32) -> Res
     let points = upload_points(gpu, x, n, d)?;
     let cond = gpu.storage("tsne conditional P", n * n);
     let state = gpu.storage("tsne perplexity state", n * STATE_PER_ROW);
-    let p = gpu.storage("tsne P", n * n);
+    let p = gpu.storage("tsne P", n * dense_ld(n));
     let dist = sqdist_block(gpu, &points, 0, n, &cond)?;
     let calibrate = perplexity_rows(gpu, &cond, n, n, true, perplexity, &state)?;
     let sym = symmetrize_dense(gpu, &cond, &p, n)?;

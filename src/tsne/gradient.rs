@@ -6,7 +6,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::affinity::SparseP;
+use super::affinity::{DenseP, SparseP, dense_ld};
 use super::with_dims;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
@@ -31,7 +31,8 @@ pub struct RepulsionParams {
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct AttractionParams {
     pub n: u32,
-    pub _pad0: u32,
+    /// vec4 per row of a dense P (dense kernels only; 0 for sparse).
+    pub lq: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
@@ -115,22 +116,23 @@ pub fn repulsion(
     .map(|d| d.with_flops((n * n * (6 + 4 * dims)) as f64))
 }
 
-/// Attraction with a dense symmetric P (n × n; the kernel reads columns) into `attr` (n × dims).
+/// Attraction with a dense symmetric P into `attr` (n × dims); four points per invocation, reading
+/// P's columns as vec4.
 pub fn attraction_dense(
     gpu: &Gpu,
     y: &wgpu::Buffer,
-    p: &wgpu::Buffer,
+    p: &DenseP,
     attr: &wgpu::Buffer,
-    n: usize,
     dims: usize,
 ) -> Result<Dispatch> {
     check_dims(dims)?;
+    let n = p.n;
     check_len("tsne attraction", "y", y, n * dims)?;
-    check_len("tsne attraction", "p", p, n * n)?;
+    check_len("tsne attraction", "p", &p.p, n * dense_ld(n))?;
     check_len("tsne attraction", "attr", attr, n * dims)?;
     let params = AttractionParams {
         n: n as u32,
-        _pad0: 0,
+        lq: (dense_ld(n) / 4) as u32,
         _pad1: 0,
         _pad2: 0,
     };
@@ -140,8 +142,8 @@ pub fn attraction_dense(
         &with_dims(ATTRACTION_DENSE, dims),
         "attraction_dense",
         &params,
-        &[y, p, attr],
-        workgroups_for(n, 64),
+        &[y, &p.p, attr],
+        workgroups_for(n.div_ceil(4), 64),
     )
 }
 
@@ -159,7 +161,7 @@ pub fn attraction_sparse(
     check_len("tsne attraction", "attr", attr, n * dims)?;
     let params = AttractionParams {
         n: n as u32,
-        _pad0: 0,
+        lq: 0,
         _pad1: 0,
         _pad2: 0,
     };

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::affinity::{DenseP, SparseP};
+use super::affinity::{DenseP, SparseP, dense_ld};
 use super::gradient::{self, GpuCsr, check_dims};
 use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
@@ -139,7 +139,8 @@ pub struct CentreParams {
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct KlParams {
     pub n: u32,
-    pub _pad0: u32,
+    /// vec4 per row of a dense P (dense kernels only; 0 for sparse).
+    pub lq: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
@@ -279,22 +280,22 @@ pub fn centre(
     )
 }
 
-/// Per-row KL terms Σ_j p_ij (ln p_ij + ln(1 + d_ij²)) with a dense P.
+/// Per-row KL terms Σ_j p_ij (ln p_ij + ln(1 + d_ij²)) with a dense symmetric P.
 pub fn kl_rows_dense(
     gpu: &Gpu,
     y: &wgpu::Buffer,
-    p: &wgpu::Buffer,
+    p: &DenseP,
     kl_rows: &wgpu::Buffer,
-    n: usize,
     dims: usize,
 ) -> Result<Dispatch> {
     check_dims(dims)?;
+    let n = p.n;
     check_len("tsne kl", "y", y, n * dims)?;
-    check_len("tsne kl", "p", p, n * n)?;
+    check_len("tsne kl", "p", &p.p, n * dense_ld(n))?;
     check_len("tsne kl", "kl_rows", kl_rows, n)?;
     let params = KlParams {
         n: n as u32,
-        _pad0: 0,
+        lq: (dense_ld(n) / 4) as u32,
         _pad1: 0,
         _pad2: 0,
     };
@@ -304,8 +305,8 @@ pub fn kl_rows_dense(
         &with_dims(KL_DENSE, dims),
         "kl_dense",
         &params,
-        &[y, p, kl_rows],
-        workgroups_for(n, 64),
+        &[y, &p.p, kl_rows],
+        workgroups_for(n.div_ceil(4), 64),
     )
 }
 
@@ -323,7 +324,7 @@ pub fn kl_rows_sparse(
     check_len("tsne kl", "kl_rows", kl_rows, n)?;
     let params = KlParams {
         n: n as u32,
-        _pad0: 0,
+        lq: 0,
         _pad1: 0,
         _pad2: 0,
     };
@@ -411,13 +412,13 @@ pub fn optimize(
             }
             // Column sums (one workgroup each) into the KL scratch, then their sum: one strided
             // sum over all n² entries would pass lavapipe's loop cap.
-            let columns = strided_sum(gpu, &p.p, &kl_rows, n, n, 0, n, 0, 1.0)?;
+            let columns = strided_sum(gpu, &p.p, &kl_rows, n, dense_ld(n), 0, n, 0, 1.0)?;
             let sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_P_SUM, 1.0)?;
             gpu.run("tsne P sum", &[&columns, &sum])?;
             let p_sum: Vec<f32> = gpu.read(&scalars, SLOT_P_SUM, 1)?;
             (
-                gradient::attraction_dense(gpu, &y, &p.p, &attr, n, dims)?,
-                kl_rows_dense(gpu, &y, &p.p, &kl_rows, n, dims)?,
+                gradient::attraction_dense(gpu, &y, p, &attr, dims)?,
+                kl_rows_dense(gpu, &y, p, &kl_rows, dims)?,
                 p_sum[0] as f64,
             )
         }
