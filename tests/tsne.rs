@@ -52,12 +52,13 @@ fn exact_mnist_1000_matches_sklearn_kl() {
     );
 }
 
-/// Per-kernel times (run by hand: cargo test --test tsne -- --ignored --nocapture kernel_times).
+/// Per-kernel times (run by hand: TSNE_N=2000 cargo test --test tsne -- --ignored --nocapture
+/// kernel_times).
 #[test]
 #[ignore]
 fn kernel_times() {
     use latentviz::gpu::Timer;
-    use latentviz::tsne::{affinity, gradient, optimize, pca};
+    use latentviz::tsne::{affinity, gradient, optimize};
     let gpu = gpu();
     let n: usize = std::env::var("TSNE_N")
         .ok()
@@ -67,38 +68,24 @@ fn kernel_times() {
     let timer = Timer::new(gpu);
     let pts = affinity::upload_points(gpu, &x, n, 784).unwrap();
     let dist = gpu.storage("d", n * n);
-    let t = Instant::now();
     let k = affinity::sqdist_block(gpu, &pts, 0, n, &dist).unwrap();
-    eprintln!("sqdist compile+build {:.3} s", t.elapsed().as_secs_f64());
-    eprintln!("sqdist {:?}", timer.time("sqdist", &[&k], 2).unwrap());
-    let state = gpu.storage("b", n * affinity::STATE_PER_ROW);
-    let k2 = affinity::perplexity_rows(gpu, &dist, n, n, true, 30.0, &state).unwrap();
+    eprintln!("sqdist 784-D {:?}", timer.time("sqdist", &[&k], 1).unwrap());
     let t = Instant::now();
-    gpu.run("p", &std::iter::once(&k).chain(&k2).collect::<Vec<_>>())
-        .unwrap();
-    eprintln!(
-        "sqdist + perplexity once {:.3} s",
-        t.elapsed().as_secs_f64()
-    );
-    let t = Instant::now();
-    let p = pca::pca(gpu, &x, n, 784, 2, 0).unwrap();
-    eprintln!("pca(2) {:.3} s", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    let _ = pca::pca(gpu, &x, n, 784, 50, 0).unwrap();
-    eprintln!("pca(50) {:.3} s", t.elapsed().as_secs_f64());
-    let y = gpu.storage_from("y", &p.projected);
+    let p = affinity::dense_p(gpu, &x, n, 784, 30.0).unwrap();
+    eprintln!("dense P {:.3} s", t.elapsed().as_secs_f64());
+    let y = gpu.storage_from("y", &latentviz::rng::Rng::new(1).vec(n * 2, -5.0, 5.0));
     let rep = gpu.storage("rep", n * 3);
     let r = gradient::repulsion(gpu, &y, &rep, n, 2).unwrap();
-    eprintln!("repulsion {:?}", timer.time("rep", &[&r], 10).unwrap());
+    eprintln!("repulsion {:?}", timer.time("rep", &[&r], 5).unwrap());
     let attr = gpu.storage("attr", n * 2);
-    let a = gradient::attraction_dense(gpu, &y, &dist, &attr, n, 2).unwrap();
+    let a = gradient::attraction_dense(gpu, &y, &p, &attr, 2).unwrap();
     eprintln!(
         "attraction dense {:?}",
-        timer.time("attr", &[&a], 10).unwrap()
+        timer.time("attr", &[&a], 5).unwrap()
     );
-    let s = gpu.storage("s", 8);
-    let z = optimize::strided_sum(gpu, &rep, &s, n, 3, 2, 1, 0, 1.0).unwrap();
-    eprintln!("z sum {:?}", timer.time("z", &[&z], 10).unwrap());
+    let rows = gpu.storage("rows", n);
+    let kl = optimize::kl_rows_dense(gpu, &y, &p, &rows, 2).unwrap();
+    eprintln!("kl dense {:?}", timer.time("kl", &[&kl], 2).unwrap());
 }
 
 /// A .npy file with any header, for the validation tests.
@@ -310,3 +297,47 @@ fn sparse_mnist_2000_job_knn_accuracy() {
 }
 
 const ITERATIONS_2000: usize = 500;
+
+/// Phase times of the job on MNIST test images (run by hand:
+/// TSNE_N=5000 TSNE_ITERATIONS=100 TSNE_METHOD=sparse cargo test --test tsne -- --ignored
+/// --nocapture phase_times).
+#[test]
+#[ignore]
+fn phase_times() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = TsneJob::new(dir.path().join("y.npy"));
+    j.mnist = Some(PathBuf::from(MNIST));
+    j.subset = Some(env("TSNE_N", 1000));
+    j.iterations = env("TSNE_ITERATIONS", 1000);
+    j.method = match std::env::var("TSNE_METHOD").as_deref() {
+        Ok("exact") => Method::Exact,
+        Ok("sparse") => Method::SparseExact,
+        _ => Method::Auto,
+    };
+    if std::env::var("TSNE_NO_PCA").is_ok() {
+        j.pca = Some(0);
+    }
+    let r = job::run(gpu(), &j).unwrap();
+    eprintln!(
+        "N={} {:?} its={} pca={:?}: load {:.1} s, pca {:.1} s, knn {:.1} s, affinity+init {:.1} s, optimize {:.1} s ({:.1} ms/it), kl {:.4}, knn_acc {:?}, total {:.1} s",
+        r.n,
+        r.method,
+        j.iterations,
+        r.pca_dims,
+        r.load_s,
+        r.pca_s,
+        r.knn_s,
+        r.affinity_s,
+        r.optimize_s,
+        r.optimize_s / j.iterations as f64 * 1e3,
+        r.kl,
+        r.knn_accuracy,
+        r.total_s
+    );
+}

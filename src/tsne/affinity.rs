@@ -136,7 +136,7 @@ pub fn sqdist_block(
     out: &wgpu::Buffer,
 ) -> Result<Dispatch> {
     let n = points.n;
-    if rows == 0 || row0 + rows > n || row0 % 16 != 0 {
+    if rows == 0 || row0 + rows > n || !row0.is_multiple_of(16) {
         return Err(Error::shape(
             "tsne sqdist",
             format!(

@@ -221,8 +221,11 @@ fn check_output_dir(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Points (n × d, row-major), n, d, and labels when known.
+type Loaded = (Vec<f32>, usize, usize, Option<Vec<u32>>);
+
 /// (x n × d, n, d, labels) from the job's source, cut to `subset`.
-fn load(job: &TsneJob) -> Result<(Vec<f32>, usize, usize, Option<Vec<u32>>)> {
+fn load(job: &TsneJob) -> Result<Loaded> {
     let (mut x, mut n, d, mut labels) = match (&job.input, &job.mnist) {
         (Some(path), None) => {
             let (n, d, x) = read_npy_2d(path)?;

@@ -124,7 +124,7 @@ pub fn gram(
     cb: usize,
     accumulate: bool,
 ) -> Result<Dispatch> {
-    if ca % 8 != 0 || cb % 8 != 0 || ca == 0 || cb == 0 {
+    if !ca.is_multiple_of(8) || !cb.is_multiple_of(8) || ca == 0 || cb == 0 {
         return Err(Error::shape(
             "tsne gram",
             format!("column counts {ca} and {cb} must be positive multiples of 8"),
@@ -167,7 +167,7 @@ pub fn project(
     cx: usize,
     cv: usize,
 ) -> Result<Dispatch> {
-    if cx % 4 != 0 || cv % 4 != 0 || cx == 0 || cv == 0 || rows == 0 {
+    if !cx.is_multiple_of(4) || !cv.is_multiple_of(4) || cx == 0 || cv == 0 || rows == 0 {
         return Err(Error::shape(
             "tsne project",
             format!("{rows} rows, column counts {cx} and {cv} must be positive multiples of 4"),
