@@ -222,13 +222,6 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
             ((n - 1) as f32 / 3.0 - 0.01).max(0.0)
         )));
     }
-    if 3.0 * p > affinity::K_MAX as f32 {
-        return Err(Error::InvalidArgument(format!(
-            "perplexity {p} needs more than {} neighbours; at most {:.0} is supported",
-            affinity::K_MAX,
-            affinity::K_MAX as f32 / 3.0
-        )));
-    }
     if let Some(k) = config.pca
         && (k == 0 || k > d)
     {
@@ -248,7 +241,17 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
             "learning rate must be positive, not {lr}"
         )));
     }
-    plan(config.method, n).map(|_| ())
+    let plan = plan(config.method, n)?;
+    if plan.sparse && neighbours_for(p, n) > affinity::K_MAX {
+        return Err(Error::InvalidArgument(format!(
+            "perplexity {p} needs {} neighbours; the kNN path keeps at most {} (perplexity ≤ {:.0}); \
+             use --method exact for small N",
+            neighbours_for(p, n),
+            affinity::K_MAX,
+            affinity::K_MAX as f32 / 3.0
+        )));
+    }
+    Ok(())
 }
 
 /// Embed `x` (n × d, row-major) with t-SNE.
