@@ -346,3 +346,30 @@ fn phase_times() {
         r.total_s
     );
 }
+
+/// 3-D embeddings run the same kernels with DIMS = 3: KL falls and the result is finite.
+#[test]
+fn three_d_embedding_runs_both_paths() {
+    let gpu = gpu();
+    let (x, _) = mnist_test(200);
+    for method in [Method::Exact, Method::SparseExact] {
+        let config = TsneConfig {
+            method,
+            dims: 3,
+            iterations: 400,
+            perplexity: 15.0,
+            pca: Some(30),
+            ..TsneConfig::default()
+        };
+        let e = tsne::fit(gpu, &x, 200, 784, &config).unwrap();
+        assert_eq!(e.y.len(), 600);
+        assert!(e.y.iter().all(|v| v.is_finite()));
+        let first_after = e.kl_history.iter().find(|h| h.0 == 300).unwrap().1;
+        assert!(e.kl < first_after, "{method:?}: KL {} did not fall from {first_after}", e.kl);
+        // Recentred every step.
+        for c in 0..3 {
+            let mean: f32 = (0..200).map(|i| e.y[i * 3 + c]).sum::<f32>() / 200.0;
+            assert!(mean.abs() < 1e-3, "{method:?}: mean of axis {c} is {mean}");
+        }
+    }
+}
