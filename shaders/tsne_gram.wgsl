@@ -5,6 +5,8 @@
 // (covariance times N); with A = a symmetric C and B = V it is C V for subspace iteration.
 // Bindings (group 0): 0 params (uniform GramParams), 1 a (read, array<vec4<f32>>),
 //                     2 b (read, array<vec4<f32>>), 3 out (read_write, array<vec4<f32>>).
+// With upper = 1 only the 8 x 8 blocks on or above the diagonal are written (half the work when
+// A = B).
 // One invocation computes an 8 x 8 block of out (8 columns of A against 8 of B) in 16 named vec4
 // accumulators, reading 2 vec4 of A and 2 of B per row.
 // Params mirror `tsne::pca::GramParams`.
@@ -16,7 +18,7 @@ struct Params {
     b_tiles: u32,
     tiles: u32,
     accumulate: u32,
-    _pad0: u32,
+    upper: u32,
     _pad1: u32,
 }
 
@@ -35,6 +37,9 @@ fn gram(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         @builtin(local_invocation_index) lid: u32) {
     let t = (wg.x + wg.y * nwg.x) * 64u + lid;
     if (t >= params.tiles) { return; }
+    // upper = 1 (A = B, a symmetric result): only blocks on or above the diagonal are computed; the
+    // caller mirrors the rest.
+    if (params.upper == 1u && t / params.b_tiles > t % params.b_tiles) { return; }
     let ta = (t / params.b_tiles) * 2u;
     let tb = (t % params.b_tiles) * 2u;
     var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0); var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);

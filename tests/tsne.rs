@@ -365,7 +365,11 @@ fn three_d_embedding_runs_both_paths() {
         assert_eq!(e.y.len(), 600);
         assert!(e.y.iter().all(|v| v.is_finite()));
         let first_after = e.kl_history.iter().find(|h| h.0 == 300).unwrap().1;
-        assert!(e.kl < first_after, "{method:?}: KL {} did not fall from {first_after}", e.kl);
+        assert!(
+            e.kl < first_after,
+            "{method:?}: KL {} did not fall from {first_after}",
+            e.kl
+        );
         // Recentred every step.
         for c in 0..3 {
             let mean: f32 = (0..200).map(|i| e.y[i * 3 + c]).sum::<f32>() / 200.0;

@@ -540,6 +540,18 @@ fn pca_kernels_match_cpu() {
     // Accumulated twice (the slice path); 37-term f32 sums.
     assert_close("gram", &gpu.read_f32(&out).unwrap(), &want, 1e-5);
     assert!(pca::gram(gpu, &abuf, &bbuf, &out, rows, 12, cb, false).is_err());
+    // The symmetric half: Aᵀ A with 24 columns, blocks above the diagonal, then mirrored.
+    let sym = gpu.storage("sym", cb * cb);
+    let g = pca::gram_upper(gpu, &bbuf, &sym, rows, cb, false).unwrap();
+    gpu.run("gram upper", &[&g]).unwrap();
+    let mut got = gpu.read_f32(&sym).unwrap();
+    pca::mirror_upper(&mut got, cb);
+    assert_close(
+        "gram upper",
+        &got,
+        &pca::cpu::gram(&b, &b, rows, cb, cb),
+        1e-5,
+    );
 
     let (rows, cx, cv) = (45, 12, 8);
     let x = points(&mut rng, rows, cx);

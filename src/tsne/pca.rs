@@ -42,7 +42,8 @@ pub struct GramParams {
     pub b_tiles: u32,
     pub tiles: u32,
     pub accumulate: u32,
-    pub _pad0: u32,
+    /// 1: write only the 8 × 8 blocks on or above the diagonal (A = B).
+    pub upper: u32,
     pub _pad1: u32,
 }
 
@@ -124,6 +125,45 @@ pub fn gram(
     cb: usize,
     accumulate: bool,
 ) -> Result<Dispatch> {
+    gram_blocks(gpu, a, b, out, rows, ca, cb, accumulate, false)
+}
+
+/// Aᵀ A for A rows × c, writing only the 8 × 8 blocks on or above the diagonal (see
+/// `mirror_upper`).
+pub fn gram_upper(
+    gpu: &Gpu,
+    a: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    rows: usize,
+    c: usize,
+    accumulate: bool,
+) -> Result<Dispatch> {
+    gram_blocks(gpu, a, a, out, rows, c, c, accumulate, true)
+}
+
+/// Fill the blocks below the diagonal of a c × c matrix from those above (after `gram_upper`).
+pub fn mirror_upper(m: &mut [f32], c: usize) {
+    for i in 0..c {
+        for j in 0..c {
+            if i / 8 > j / 8 {
+                m[i * c + j] = m[j * c + i];
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gram_blocks(
+    gpu: &Gpu,
+    a: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    rows: usize,
+    ca: usize,
+    cb: usize,
+    accumulate: bool,
+    upper: bool,
+) -> Result<Dispatch> {
     if !ca.is_multiple_of(8) || !cb.is_multiple_of(8) || ca == 0 || cb == 0 {
         return Err(Error::shape(
             "tsne gram",
@@ -142,7 +182,7 @@ pub fn gram(
         b_tiles: b_tiles as u32,
         tiles: tiles as u32,
         accumulate: accumulate as u32,
-        _pad0: 0,
+        upper: upper as u32,
         _pad1: 0,
     };
     launch(
@@ -260,10 +300,14 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
     for (s, buf) in slices.slices.iter().enumerate() {
         let rows = slices.rows_in(s);
         centre_and_gram.push(subtract_mean(gpu, buf, &mean, rows, width)?);
-        centre_and_gram.push(gram(gpu, buf, buf, &scatter, rows, dp, dp, s > 0)?);
+        centre_and_gram.push(gram_upper(gpu, buf, &scatter, rows, dp, s > 0)?);
     }
     let all: Vec<&Dispatch> = sums.iter().chain(&centre_and_gram).collect();
     gpu.run("tsne pca scatter", &all)?;
+    // S is symmetric: half of it was computed; mirror the rest (dp² values, on the CPU).
+    let mut s_host: Vec<f32> = gpu.read(&scatter, 0, dp * dp)?;
+    mirror_upper(&mut s_host, dp);
+    gpu.write(&scatter, &s_host);
     let mean_host: Vec<f32> = gpu.read(&mean, 0, d)?;
 
     // Subspace iteration on S (dp × dp) with kp columns.
