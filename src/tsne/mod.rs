@@ -1,1 +1,350 @@
+//! t-SNE on the GPU: input affinities (dense exact P or a sparse kNN P), PCA (for reduction and
+//! initialization), the gradient (attraction dense/sparse, exact O(N²) repulsion, or FFT-interpolated
+//! repulsion plugged in through [`optimize::RepulsionBackend`]), and the optimizer loop, all as WGSL
+//! kernels. Every kernel has a plain-loop CPU twin in its module's `cpu`.
+//!
+//! The formulas follow /shared/TSNE_NOTES.md (sklearn's conventions: natural-log perplexity, gains
+//! +0.2 / ×0.8 floored at 0.01, momentum 0.5 then 0.8, exaggeration 12 for 250 iterations, learning
+//! rate "auto" = sklearn's max(N / 12 / 4, 50)).
+
+pub mod affinity;
 pub mod fft_repulsion;
+pub mod gradient;
+pub mod init;
+pub mod job;
+pub mod metrics;
+pub mod optimize;
+pub mod pca;
+
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+
+/// How the affinities and the repulsion are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Dense P over all pairs and exact O(N²) repulsion (N ≤ [`DENSE_MAX_N`]).
+    Exact,
+    /// Sparse kNN P (k = ⌊3·perplexity⌋) and FFT-interpolated repulsion.
+    Fft,
+    /// Sparse kNN P with exact O(N²) repulsion: the path for mid-sized N, and what `Auto` uses for
+    /// large N while no FFT repulsion is built in.
+    SparseExact,
+    /// `Exact` up to [`AUTO_EXACT_MAX_N`] points, `Fft` beyond (or `SparseExact` without FFT).
+    Auto,
+}
+
+/// Largest N for a dense P: n² f32 must fit one storage binding (and two such arrays in memory).
+pub const DENSE_MAX_N: usize = 5_000;
+/// `Method::Auto` picks the exact method up to this many points.
+pub const AUTO_EXACT_MAX_N: usize = 1_000;
+
+/// How the embedding starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// The first `dims` principal components, scaled so the first has standard deviation 1e-4.
+    Pca,
+    /// N(0, (1e-4)²) from the seed.
+    Random,
+}
+
+/// Everything `fit` needs besides the data.
+#[derive(Clone, Debug)]
+pub struct TsneConfig {
+    pub perplexity: f32,
+    pub iterations: usize,
+    pub seed: u64,
+    /// Embedding dimension: 2 or 3.
+    pub dims: usize,
+    pub method: Method,
+    /// Reduce the input to this many principal components first (None: use the input as is).
+    pub pca: Option<usize>,
+    pub init: Init,
+    /// None: "auto", sklearn's max(N / early_exaggeration / 4, 50).
+    pub learning_rate: Option<f32>,
+    pub early_exaggeration: f32,
+    pub exaggeration_iterations: usize,
+    /// Read the positions back at every check (every 50 iterations) for `Progress::positions`.
+    pub snapshot_positions: bool,
+}
+
+impl Default for TsneConfig {
+    fn default() -> Self {
+        TsneConfig {
+            perplexity: 30.0,
+            iterations: 1000,
+            seed: 0,
+            dims: 2,
+            method: Method::Auto,
+            pca: None,
+            init: Init::Pca,
+            learning_rate: None,
+            early_exaggeration: 12.0,
+            exaggeration_iterations: 250,
+            snapshot_positions: false,
+        }
+    }
+}
+
+/// Loop iterations one kernel invocation may run. Mesa's lavapipe (gallivm) stops an invocation
+/// after 65,535 loop iterations in all its loops together and carries on silently, so every kernel
+/// here bounds its loops below this (splitting work over dispatches where needed).
+pub const LOOP_BUDGET: usize = 60_000;
+
+/// Iterations between KL checks (and progress reports, snapshots, metrics lines).
+pub const CHECK_EVERY: usize = 50;
+
+/// Reported to the caller at every check.
+pub struct Progress<'a> {
+    /// Gradient steps done so far.
+    pub iteration: usize,
+    /// KL(P‖Q) of the current embedding (sparse P: over the stored entries).
+    pub kl: f32,
+    /// Seconds since the optimization started.
+    pub seconds: f64,
+    /// The current positions (n × dims), when `snapshot_positions` is set.
+    pub positions: Option<&'a [f32]>,
+}
+
+/// Wall-clock seconds per phase of `fit`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PhaseTimes {
+    pub pca_s: f64,
+    /// kNN search (0 for a dense P).
+    pub knn_s: f64,
+    /// Distances (dense), perplexity calibration, symmetrization.
+    pub affinity_s: f64,
+    pub init_s: f64,
+    pub optimize_s: f64,
+}
+
+/// The result of `fit`.
+#[derive(Clone, Debug)]
+pub struct Embedding {
+    /// n × dims, row-major.
+    pub y: Vec<f32>,
+    pub n: usize,
+    pub dims: usize,
+    /// Final KL(P‖Q).
+    pub kl: f32,
+    /// (iteration, KL) at every check.
+    pub kl_history: Vec<(usize, f32)>,
+    pub times: PhaseTimes,
+    pub learning_rate: f32,
+    /// The method actually used (Auto resolved).
+    pub method: Method,
+}
+
+/// The concrete choices `fit` makes for `n` points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub sparse: bool,
+    pub fft: bool,
+    pub method: Method,
+}
+
+/// Resolve `Method::Auto` and check the choice is possible for `n` points in `dims` dimensions.
+/// The FFT-interpolated repulsion is 2-D only; 3-D embeddings of many points use sparse P with
+/// exact repulsion.
+pub fn plan(method: Method, n: usize, dims: usize) -> Result<Plan> {
+    let fft_available = optimize::fft_available();
+    if method == Method::Fft && dims != 2 {
+        return Err(Error::InvalidArgument(format!(
+            "the FFT method computes 2-D embeddings only, not {dims}-D; use --method auto or exact"
+        )));
+    }
+    let resolved = match method {
+        Method::Auto if n <= AUTO_EXACT_MAX_N => Method::Exact,
+        Method::Auto if fft_available && dims == 2 => Method::Fft,
+        Method::Auto => Method::SparseExact,
+        m => m,
+    };
+    match resolved {
+        Method::Exact if n > DENSE_MAX_N => Err(Error::InvalidArgument(format!(
+            "the exact method keeps an n × n matrix and takes at most {DENSE_MAX_N} points, not {n}; \
+             use --method auto or fft"
+        ))),
+        Method::Fft if !fft_available => Err(Error::InvalidArgument(
+            "FFT-accelerated repulsion is not part of this build; use --method exact or auto"
+                .into(),
+        )),
+        m => Ok(Plan {
+            sparse: m != Method::Exact,
+            fft: m == Method::Fft,
+            method: m,
+        }),
+    }
+}
+
+/// kNN neighbours per point for a perplexity: min(n − 1, ⌊3·perplexity⌋).
+pub fn neighbours_for(perplexity: f32, n: usize) -> usize {
+    ((3.0 * perplexity).floor() as usize)
+        .min(n.saturating_sub(1))
+        .max(1)
+}
+
+/// sklearn's learning rate "auto": max(N / early_exaggeration / 4, 50).
+pub fn auto_learning_rate(n: usize, early_exaggeration: f32) -> f32 {
+    (n as f32 / early_exaggeration / 4.0).max(50.0)
+}
+
+/// Check the configuration against the data before anything runs.
+pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()> {
+    if n < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "t-SNE needs at least 2 points, got {n}"
+        )));
+    }
+    if d == 0 || x.len() != n * d {
+        return Err(Error::shape(
+            "tsne",
+            format!("{} values are not {n} points × {d} features", x.len()),
+        ));
+    }
+    if let Some(bad) = (0..n).find(|&i| x[i * d..(i + 1) * d].iter().any(|v| !v.is_finite())) {
+        let count = (0..n)
+            .filter(|&i| x[i * d..(i + 1) * d].iter().any(|v| !v.is_finite()))
+            .count();
+        return Err(Error::InvalidArgument(format!(
+            "row {bad} holds NaN or infinity ({count} such rows in all)"
+        )));
+    }
+    if !(config.dims == 2 || config.dims == 3) {
+        return Err(Error::InvalidArgument(format!(
+            "embedding dimension must be 2 or 3, not {}",
+            config.dims
+        )));
+    }
+    let p = config.perplexity;
+    if !(p.is_finite() && p >= 1.0) {
+        return Err(Error::InvalidArgument(format!(
+            "perplexity must be at least 1, not {p}"
+        )));
+    }
+    // Rule: 3·perplexity < N − 1, so the kNN rows (3·perplexity neighbours) leave points out and a
+    // row's entropy can reach ln(perplexity).
+    if 3.0 * p >= (n - 1) as f32 {
+        return Err(Error::InvalidArgument(format!(
+            "perplexity {p} is too large for {n} points: need 3 × perplexity < N − 1 (at most {:.2})",
+            ((n - 1) as f32 / 3.0 - 0.01).max(0.0)
+        )));
+    }
+    if let Some(k) = config.pca
+        && (k == 0 || k > d)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "PCA to {k} dimensions is impossible for {d} features"
+        )));
+    }
+    if config.iterations == 0 {
+        return Err(Error::InvalidArgument(
+            "iterations must be at least 1".into(),
+        ));
+    }
+    if let Some(lr) = config.learning_rate
+        && !(lr.is_finite() && lr > 0.0)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "learning rate must be positive, not {lr}"
+        )));
+    }
+    let plan = plan(config.method, n, config.dims)?;
+    if plan.sparse && neighbours_for(p, n) > affinity::K_MAX {
+        return Err(Error::InvalidArgument(format!(
+            "perplexity {p} needs {} neighbours; the kNN path keeps at most {} (perplexity ≤ {:.0}); \
+             use --method exact for small N",
+            neighbours_for(p, n),
+            affinity::K_MAX,
+            affinity::K_MAX as f32 / 3.0
+        )));
+    }
+    Ok(())
+}
+
+/// Embed `x` (n × d, row-major) with t-SNE.
+pub fn fit(gpu: &Gpu, x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<Embedding> {
+    fit_with(gpu, x, n, d, config, &mut |_| Ok(()))
+}
+
+/// `fit`, calling `observer` at every check (every 50 iterations and at the end).
+pub fn fit_with(
+    gpu: &Gpu,
+    x: &[f32],
+    n: usize,
+    d: usize,
+    config: &TsneConfig,
+    observer: &mut dyn FnMut(&Progress) -> Result<()>,
+) -> Result<Embedding> {
+    validate(x, n, d, config)?;
+    let plan = plan(config.method, n, config.dims)?;
+    let mut times = PhaseTimes::default();
+
+    // 1. Optional PCA reduction (on the GPU); the t-SNE input is then n × width.
+    let t = Instant::now();
+    let (data, width) = match config.pca {
+        Some(k) if k < d => (pca::pca(gpu, x, n, d, k, config.seed)?.projected, k),
+        _ => (x.to_vec(), d),
+    };
+    times.pca_s = t.elapsed().as_secs_f64();
+
+    // 2. Affinities.
+    let affinities = if plan.sparse {
+        let t = Instant::now();
+        let k = neighbours_for(config.perplexity, n);
+        let knn = affinity::knn(gpu, &data, n, width, k)?;
+        times.knn_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let p = affinity::sparse_p(gpu, &knn, config.perplexity)?;
+        times.affinity_s = t.elapsed().as_secs_f64();
+        optimize::Affinities::Sparse(p)
+    } else {
+        let t = Instant::now();
+        let p = affinity::dense_p(gpu, &data, n, width, config.perplexity)?;
+        times.affinity_s = t.elapsed().as_secs_f64();
+        optimize::Affinities::Dense(p)
+    };
+
+    // 3. Initial positions.
+    let t = Instant::now();
+    let y0 = match config.init {
+        Init::Pca => init::pca_init(gpu, &data, n, width, config.dims, config.seed)?,
+        Init::Random => init::random_init(n, config.dims, config.seed),
+    };
+    times.init_s = t.elapsed().as_secs_f64();
+
+    // 4. Optimize.
+    let t = Instant::now();
+    let learning_rate = config
+        .learning_rate
+        .unwrap_or_else(|| auto_learning_rate(n, config.early_exaggeration));
+    let result = optimize::optimize(
+        gpu,
+        &affinities,
+        &y0,
+        n,
+        config,
+        learning_rate,
+        plan.fft,
+        observer,
+    )?;
+    times.optimize_s = t.elapsed().as_secs_f64();
+    Ok(Embedding {
+        y: result.y,
+        n,
+        dims: config.dims,
+        kl: result.kl,
+        kl_history: result.kl_history,
+        times,
+        learning_rate,
+        method: plan.method,
+    })
+}
+
+/// `source` with `const DIMS: u32 = 2u;` set to `dims` (shaders are written for 2-D).
+pub(crate) fn with_dims(source: &str, dims: usize) -> String {
+    source.replace(
+        "const DIMS: u32 = 2u;",
+        &format!("const DIMS: u32 = {dims}u;"),
+    )
+}

@@ -1,0 +1,42 @@
+// Deterministic strided sums, one per workgroup s (s < number of workgroups dispatched):
+//   out[slot + s] = scale * sum_{t < count} x[offset + s + t * stride]
+// Invocation l adds t = l, l + 256, l + 512, ... in increasing t; the 256 partial sums are then
+// combined by a fixed tree in workgroup memory. No atomics, so the result is the same every run.
+// Used for Z (the last column of the repulsion output), the mean of the embedding (one workgroup per
+// axis), and the KL divergence (sum of per-row terms).
+// Bindings (group 0): 0 params (uniform ReduceParams), 1 x (read), 2 out (read_write).
+// One workgroup of 256 invocations computes one sum.
+// Params mirror `tsne::optimize::ReduceParams`.
+
+struct Params {
+    count: u32,
+    stride: u32,
+    offset: u32,
+    slot: u32,
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn strided_sum(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let s = wg.x;
+    var acc = 0.0;
+    for (var t = lid; t < params.count; t += 256u) {
+        acc += x[params.offset + s + t * params.stride];
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var half = 128u; half > 0u; half >>= 1u) {
+        if (lid < half) { partial[lid] += partial[lid + half]; }
+        workgroupBarrier();
+    }
+    if (lid == 0u) { out[params.slot + s] = params.scale * partial[0]; }
+}

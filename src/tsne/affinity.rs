@@ -1,0 +1,616 @@
+//! Input affinities: squared distances (tiled, register-blocked), brute-force kNN with a per-row
+//! top-k, per-point bisection for β (tol 1e-5, at most 200 steps), and the symmetric joint P, dense
+//! (exact) or sparse in CSR form.
+//!
+//! The dense path runs wholly on the GPU. The sparse path finds neighbours and calibrates β on the
+//! GPU and symmetrizes the kNN graph on the CPU (a sparse transpose of N·k entries, deterministic).
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::ops::{check_len, launch};
+
+const SQDIST: &str = include_str!("../../shaders/tsne_sqdist.wgsl");
+const TOPK: &str = include_str!("../../shaders/tsne_topk.wgsl");
+const PERPLEXITY: &str = include_str!("../../shaders/tsne_perplexity.wgsl");
+const SYMMETRIZE: &str = include_str!("../../shaders/tsne_symmetrize.wgsl");
+
+/// Most neighbours the top-k kernel keeps per row (its private list length).
+pub const K_MAX: usize = 128;
+/// Bisection stops when |H − ln(perplexity)| ≤ TOL ...
+pub const TOL: f32 = 1e-5;
+/// ... or after this many steps.
+pub const MAX_STEPS: u32 = 200;
+/// Bytes of the distance block the kNN search fills per pass.
+const KNN_BLOCK_BYTES: u64 = 64 << 20;
+
+/// Mirrors `Params` in tsne_sqdist.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct SqdistParams {
+    pub n: u32,
+    pub rows: u32,
+    pub row0: u32,
+    pub d: u32,
+    pub nq: u32,
+    pub col_groups: u32,
+    pub groups: u32,
+    pub _pad0: u32,
+}
+
+/// Mirrors `Params` in tsne_topk.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct TopkParams {
+    pub n: u32,
+    pub rows: u32,
+    pub row0: u32,
+    pub k: u32,
+    pub col0: u32,
+    pub col1: u32,
+    pub first: u32,
+    pub _pad0: u32,
+}
+
+/// Mirrors `Params` in tsne_perplexity.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct PerplexityParams {
+    pub rows: u32,
+    pub len: u32,
+    pub skip_diag: u32,
+    pub steps: u32,
+    pub log_perplexity: f32,
+    pub tol: f32,
+    pub start: u32,
+    pub finish: u32,
+}
+
+/// f32 of bisection state per row (β, lo, hi, dmin, has_lo, has_hi, done, steps taken).
+pub const STATE_PER_ROW: usize = 8;
+
+/// Mirrors `Params` in tsne_symmetrize.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct SymmetrizeParams {
+    pub n: u32,
+    pub ld: u32,
+    pub len: u32,
+    pub scale: f32,
+}
+
+/// Points on the GPU, feature-major: d rows of n_pad values (n_pad = n rounded up to a multiple of
+/// 16, the padding points 0), so that the distance kernel's column loads are contiguous.
+pub struct Points {
+    pub buffer: wgpu::Buffer,
+    pub n: usize,
+    pub d: usize,
+    pub n_pad: usize,
+}
+
+/// Upload n × d points (row-major) transposed; fails when they do not fit one storage binding.
+pub fn upload_points(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<Points> {
+    if x.len() != n * d || n == 0 || d == 0 {
+        return Err(Error::shape(
+            "tsne points",
+            format!("{} values are not {n} × {d}", x.len()),
+        ));
+    }
+    if d > super::LOOP_BUDGET {
+        return Err(Error::InvalidArgument(format!(
+            "{d} features: the distance kernel takes at most {}",
+            super::LOOP_BUDGET
+        )));
+    }
+    let n_pad = n.div_ceil(16) * 16;
+    let bytes = (n_pad * d * 4) as u64;
+    if bytes > gpu.limits.max_storage_buffer_binding_size {
+        return Err(Error::InvalidArgument(format!(
+            "{n} points × {d} features ({bytes} bytes) exceed one storage binding ({} bytes); \
+             reduce them with PCA first (--pca 50)",
+            gpu.limits.max_storage_buffer_binding_size
+        )));
+    }
+    let mut xt = vec![0f32; n_pad * d];
+    for i in 0..n {
+        for f in 0..d {
+            xt[f * n_pad + i] = x[i * d + f];
+        }
+    }
+    Ok(Points {
+        buffer: gpu.storage_from("tsne points", &xt),
+        n,
+        d,
+        n_pad,
+    })
+}
+
+/// Squared distances of rows row0..row0+rows (row0 a multiple of 16) to all n points into `out`
+/// (rows × n).
+pub fn sqdist_block(
+    gpu: &Gpu,
+    points: &Points,
+    row0: usize,
+    rows: usize,
+    out: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    let n = points.n;
+    if rows == 0 || row0 + rows > n || !row0.is_multiple_of(16) {
+        return Err(Error::shape(
+            "tsne sqdist",
+            format!(
+                "rows {row0}..{} of {n} points (the first a multiple of 16)",
+                row0 + rows
+            ),
+        ));
+    }
+    check_len("tsne sqdist", "out", out, rows * n)?;
+    let nq = points.n_pad / 4;
+    let col_groups = nq.div_ceil(64);
+    let groups = rows.div_ceil(16) * col_groups;
+    let params = SqdistParams {
+        n: n as u32,
+        rows: rows as u32,
+        row0: row0 as u32,
+        d: points.d as u32,
+        nq: nq as u32,
+        col_groups: col_groups as u32,
+        groups: groups as u32,
+        _pad0: 0,
+    };
+    launch(
+        gpu,
+        "tsne sqdist",
+        SQDIST,
+        "sqdist_block",
+        &params,
+        &[&points.buffer, out],
+        workgroups_for(groups, 1),
+    )
+    .map(|d| d.with_flops((3 * rows * n * points.d) as f64))
+}
+
+/// The k nearest other points of rows row0..row0+rows from their distance block (rows × n), into
+/// rows row0.. of `knn_index` / `knn_dist` (n × k each). One dispatch per column chunk, so that no
+/// invocation passes lavapipe's loop cap ([`super::LOOP_BUDGET`]).
+#[allow(clippy::too_many_arguments)]
+pub fn topk_rows(
+    gpu: &Gpu,
+    dist: &wgpu::Buffer,
+    n: usize,
+    row0: usize,
+    rows: usize,
+    k: usize,
+    knn_index: &wgpu::Buffer,
+    knn_dist: &wgpu::Buffer,
+) -> Result<Vec<Dispatch>> {
+    if k == 0 || k > K_MAX || k >= n {
+        return Err(Error::InvalidArgument(format!(
+            "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {K_MAX})"
+        )));
+    }
+    if row0 + rows > n {
+        return Err(Error::shape(
+            "tsne topk",
+            format!("rows {row0}..{} of {n}", row0 + rows),
+        ));
+    }
+    check_len("tsne topk", "dist", dist, rows * n)?;
+    check_len("tsne topk", "knn_index", knn_index, n * k)?;
+    check_len("tsne topk", "knn_dist", knn_dist, n * k)?;
+    // Worst case every column is inserted with k shifts; the first chunk also clears k entries.
+    let chunk = ((super::LOOP_BUDGET - k) / (k + 1)).max(1);
+    let mut out = Vec::new();
+    let mut col0 = 0;
+    while col0 < n {
+        let col1 = (col0 + chunk).min(n);
+        let params = TopkParams {
+            n: n as u32,
+            rows: rows as u32,
+            row0: row0 as u32,
+            k: k as u32,
+            col0: col0 as u32,
+            col1: col1 as u32,
+            first: (col0 == 0) as u32,
+            _pad0: 0,
+        };
+        out.push(launch(
+            gpu,
+            "tsne topk",
+            TOPK,
+            "topk_rows",
+            &params,
+            &[dist, knn_index, knn_dist],
+            workgroups_for(rows, 64),
+        )?);
+        col0 = col1;
+    }
+    Ok(out)
+}
+
+/// Calibrate β per row of `rows_buf` (rows × len squared distances) to the perplexity and replace
+/// the distances by p_{j|i}; the bisection state per row ([`STATE_PER_ROW`] f32, β first) goes to
+/// `state`. `skip_diag`: entry i of row i is the point itself (dense rows). Several dispatches, each
+/// within lavapipe's loop cap ([`super::LOOP_BUDGET`]), the last writing p.
+pub fn perplexity_rows(
+    gpu: &Gpu,
+    rows_buf: &wgpu::Buffer,
+    rows: usize,
+    len: usize,
+    skip_diag: bool,
+    perplexity: f32,
+    state: &wgpu::Buffer,
+) -> Result<Vec<Dispatch>> {
+    check_len("tsne perplexity", "rows", rows_buf, rows * len)?;
+    check_len("tsne perplexity", "state", state, rows * STATE_PER_ROW)?;
+    if skip_diag && len != rows {
+        return Err(Error::shape(
+            "tsne perplexity",
+            format!("dense rows must be square, got {rows} × {len}"),
+        ));
+    }
+    if len == 0 || 2 * len > super::LOOP_BUDGET {
+        return Err(Error::InvalidArgument(format!(
+            "perplexity rows of {len} entries (at most {})",
+            super::LOOP_BUDGET / 2
+        )));
+    }
+    // The first dispatch also finds dmin (one pass over the row).
+    let per_dispatch = (super::LOOP_BUDGET / len).saturating_sub(1).max(1);
+    let mut out = Vec::new();
+    let mut done = 0;
+    let mut first = true;
+    while done < MAX_STEPS as usize || first {
+        let steps = per_dispatch.min(MAX_STEPS as usize - done);
+        let params = PerplexityParams {
+            rows: rows as u32,
+            len: len as u32,
+            skip_diag: skip_diag as u32,
+            steps: steps as u32,
+            log_perplexity: perplexity.ln(),
+            tol: TOL,
+            start: first as u32,
+            finish: 0,
+        };
+        out.push(launch(
+            gpu,
+            "tsne perplexity",
+            PERPLEXITY,
+            "perplexity_rows",
+            &params,
+            &[rows_buf, state],
+            workgroups_for(rows, 64),
+        )?);
+        done += steps;
+        first = false;
+    }
+    let params = PerplexityParams {
+        rows: rows as u32,
+        len: len as u32,
+        skip_diag: skip_diag as u32,
+        steps: 0,
+        log_perplexity: perplexity.ln(),
+        tol: TOL,
+        start: 0,
+        finish: 1,
+    };
+    out.push(launch(
+        gpu,
+        "tsne perplexity",
+        PERPLEXITY,
+        "perplexity_rows",
+        &params,
+        &[rows_buf, state],
+        workgroups_for(rows, 64),
+    )?);
+    Ok(out)
+}
+
+/// Row length of a stored dense P: n rounded up to a multiple of 4.
+pub fn dense_ld(n: usize) -> usize {
+    n.div_ceil(4) * 4
+}
+
+/// p = (c + cᵀ) / (2n) for c n × n; p is stored n × dense_ld(n) (padding 0).
+pub fn symmetrize_dense(
+    gpu: &Gpu,
+    c: &wgpu::Buffer,
+    p: &wgpu::Buffer,
+    n: usize,
+) -> Result<Dispatch> {
+    let ld = dense_ld(n);
+    check_len("tsne symmetrize", "c", c, n * n)?;
+    check_len("tsne symmetrize", "p", p, n * ld)?;
+    let params = SymmetrizeParams {
+        n: n as u32,
+        ld: ld as u32,
+        len: (n * ld) as u32,
+        scale: 1.0 / (2.0 * n as f32),
+    };
+    launch(
+        gpu,
+        "tsne symmetrize",
+        SYMMETRIZE,
+        "symmetrize_dense",
+        &params,
+        &[c, p],
+        workgroups_for((n * ld).div_ceil(4), 256),
+    )
+}
+
+/// The dense joint P on the GPU: n rows of `dense_ld(n)` f32 (padding 0), p_ii = 0, Σ p = 1,
+/// symmetric (kernels read its columns as rows).
+pub struct DenseP {
+    pub p: wgpu::Buffer,
+    pub n: usize,
+}
+
+impl DenseP {
+    /// Upload a symmetric n × n P (row-major, unpadded).
+    pub fn upload(gpu: &Gpu, p: &[f32], n: usize) -> Result<DenseP> {
+        if p.len() != n * n {
+            return Err(Error::shape(
+                "tsne dense P",
+                format!("{} values are not {n} × {n}", p.len()),
+            ));
+        }
+        let ld = dense_ld(n);
+        let mut padded = vec![0f32; n * ld];
+        for i in 0..n {
+            padded[i * ld..i * ld + n].copy_from_slice(&p[i * n..(i + 1) * n]);
+        }
+        Ok(DenseP {
+            p: gpu.storage_from("tsne P", &padded),
+            n,
+        })
+    }
+
+    /// Read back as n × n (unpadded).
+    pub fn read(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        let (n, ld) = (self.n, dense_ld(self.n));
+        let all: Vec<f32> = gpu.read(&self.p, 0, n * ld)?;
+        Ok((0..n)
+            .flat_map(|i| all[i * ld..i * ld + n].iter().copied())
+            .collect())
+    }
+}
+
+/// Dense P of x (n × d): all squared distances, β per row, symmetrization; all on the GPU.
+pub fn dense_p(gpu: &Gpu, x: &[f32], n: usize, d: usize, perplexity: f32) -> Result<DenseP> {
+    let bytes = (n * n * 4) as u64;
+    if bytes > gpu.limits.max_storage_buffer_binding_size {
+        return Err(Error::InvalidArgument(format!(
+            "a dense P for {n} points needs {bytes} bytes in one binding (limit {}); use the sparse path",
+            gpu.limits.max_storage_buffer_binding_size
+        )));
+    }
+    let points = upload_points(gpu, x, n, d)?;
+    let cond = gpu.storage("tsne conditional P", n * n);
+    let state = gpu.storage("tsne perplexity state", n * STATE_PER_ROW);
+    let p = gpu.storage("tsne P", n * dense_ld(n));
+    let dist = sqdist_block(gpu, &points, 0, n, &cond)?;
+    let calibrate = perplexity_rows(gpu, &cond, n, n, true, perplexity, &state)?;
+    let sym = symmetrize_dense(gpu, &cond, &p, n)?;
+    let all: Vec<&Dispatch> = std::iter::once(&dist)
+        .chain(&calibrate)
+        .chain(std::iter::once(&sym))
+        .collect();
+    gpu.run("tsne dense P", &all)?;
+    Ok(DenseP { p, n })
+}
+
+/// k nearest neighbours of every point (excluding itself), ascending by distance.
+pub struct Knn {
+    pub n: usize,
+    pub k: usize,
+    /// n × k neighbour indices.
+    pub index: Vec<u32>,
+    /// n × k squared distances.
+    pub dist: Vec<f32>,
+}
+
+/// Brute-force kNN on the GPU: distance blocks of rows against all points, then a top-k per row.
+pub fn knn(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize) -> Result<Knn> {
+    if k == 0 || k >= n || k > K_MAX {
+        return Err(Error::InvalidArgument(format!(
+            "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {K_MAX})"
+        )));
+    }
+    let points = upload_points(gpu, x, n, d)?;
+    let budget = KNN_BLOCK_BYTES.min(gpu.limits.max_storage_buffer_binding_size);
+    // Blocks start at multiples of 16 rows (the distance kernel's row group).
+    let block = (((budget / 4) as usize / n) / 16 * 16).clamp(16, n.div_ceil(16) * 16);
+    let dist = gpu.storage("tsne kNN distance block", block * n);
+    let knn_index = gpu.storage("tsne kNN index", n * k);
+    let knn_dist = gpu.storage("tsne kNN distance", n * k);
+    let mut row0 = 0;
+    while row0 < n {
+        let rows = block.min(n - row0);
+        let a = sqdist_block(gpu, &points, row0, rows, &dist)?;
+        let b = topk_rows(gpu, &dist, n, row0, rows, k, &knn_index, &knn_dist)?;
+        let all: Vec<&Dispatch> = std::iter::once(&a).chain(&b).collect();
+        gpu.run("tsne kNN", &all)?;
+        row0 += rows;
+    }
+    Ok(Knn {
+        n,
+        k,
+        index: gpu.read(&knn_index, 0, n * k)?,
+        dist: gpu.read(&knn_dist, 0, n * k)?,
+    })
+}
+
+/// A sparse symmetric P in CSR form: row i holds cols col[row_ptr[i]..row_ptr[i+1]] (ascending)
+/// with values val[..]; Σ val = 1.
+#[derive(Clone, Debug)]
+pub struct SparseP {
+    pub n: usize,
+    pub row_ptr: Vec<u32>,
+    pub col: Vec<u32>,
+    pub val: Vec<f32>,
+}
+
+/// Sparse P from a kNN graph: β per row on the GPU (over the k neighbour distances), then
+/// P = (C + Cᵀ) / (2N) on the CPU.
+pub fn sparse_p(gpu: &Gpu, knn: &Knn, perplexity: f32) -> Result<SparseP> {
+    let (n, k) = (knn.n, knn.k);
+    let rows = gpu.storage_from("tsne kNN conditional P", &knn.dist);
+    let state = gpu.storage("tsne perplexity state", n * STATE_PER_ROW);
+    let calibrate = perplexity_rows(gpu, &rows, n, k, false, perplexity, &state)?;
+    gpu.run("tsne sparse P", &calibrate.iter().collect::<Vec<_>>())?;
+    let cond: Vec<f32> = gpu.read(&rows, 0, n * k)?;
+    Ok(symmetrize_knn(n, k, &knn.index, &cond))
+}
+
+/// P_ij = (p_{j|i} + p_{i|j}) / (2N) over the union of the kNN edges, as CSR with ascending
+/// columns. At most 2k entries per row.
+pub fn symmetrize_knn(n: usize, k: usize, index: &[u32], cond: &[f32]) -> SparseP {
+    let mut rows: Vec<Vec<(u32, f32)>> = vec![Vec::with_capacity(2 * k); n];
+    for i in 0..n {
+        for t in 0..k {
+            let j = index[i * k + t] as usize;
+            let c = cond[i * k + t];
+            rows[i].push((j as u32, c));
+            rows[j].push((i as u32, c));
+        }
+    }
+    let scale = 1.0 / (2.0 * n as f64);
+    let mut row_ptr = Vec::with_capacity(n + 1);
+    let mut col = Vec::new();
+    let mut val = Vec::new();
+    row_ptr.push(0u32);
+    for row in &mut rows {
+        row.sort_by_key(|e| e.0);
+        let mut e = 0;
+        while e < row.len() {
+            let j = row[e].0;
+            // At most two entries share a column (i's list and j's list); a + b is order-free.
+            let mut sum = row[e].1 as f64;
+            e += 1;
+            while e < row.len() && row[e].0 == j {
+                sum += row[e].1 as f64;
+                e += 1;
+            }
+            col.push(j);
+            val.push((sum * scale) as f32);
+        }
+        row_ptr.push(col.len() as u32);
+    }
+    SparseP {
+        n,
+        row_ptr,
+        col,
+        val,
+    }
+}
+
+/// Plain-loop references, named as in the WGSL.
+pub mod cpu {
+    /// out[r * n + j] = ||x_(row0 + r) − x_j||² for x n × d.
+    pub fn sqdist_block(x: &[f32], n: usize, d: usize, row0: usize, rows: usize) -> Vec<f32> {
+        let mut out = vec![0f32; rows * n];
+        for r in 0..rows {
+            let a = &x[(row0 + r) * d..(row0 + r + 1) * d];
+            for j in 0..n {
+                let b = &x[j * d..(j + 1) * d];
+                out[r * n + j] = a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum();
+            }
+        }
+        out
+    }
+
+    /// The k nearest j ≠ row0 + r of each row of a distance block, ascending (ties: smaller j).
+    pub fn topk_rows(
+        dist: &[f32],
+        n: usize,
+        row0: usize,
+        rows: usize,
+        k: usize,
+    ) -> (Vec<u32>, Vec<f32>) {
+        let mut index = Vec::with_capacity(rows * k);
+        let mut out = Vec::with_capacity(rows * k);
+        for r in 0..rows {
+            let i = row0 + r;
+            let mut cand: Vec<(f32, u32)> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| (dist[r * n + j], j as u32))
+                .collect();
+            cand.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for &(d, j) in cand.iter().take(k) {
+                index.push(j);
+                out.push(d);
+            }
+        }
+        (index, out)
+    }
+
+    /// p_{j|i} per row (f64 inside) with the same bisection; returns (p, β).
+    pub fn perplexity_rows(
+        dist: &[f32],
+        rows: usize,
+        len: usize,
+        skip_diag: bool,
+        perplexity: f32,
+        tol: f32,
+        max_steps: u32,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let target = (perplexity as f64).ln();
+        let mut p = vec![0f32; rows * len];
+        let mut betas = vec![0f32; rows];
+        for i in 0..rows {
+            let row = &dist[i * len..(i + 1) * len];
+            let skip = if skip_diag { i } else { len };
+            let dmin = (0..len)
+                .filter(|&j| j != skip)
+                .map(|j| row[j] as f64)
+                .fold(f64::INFINITY, f64::min);
+            let weights = |beta: f64| -> Vec<f64> {
+                (0..len)
+                    .map(|j| {
+                        if j == skip {
+                            0.0
+                        } else {
+                            (-beta * (row[j] as f64 - dmin)).exp()
+                        }
+                    })
+                    .collect()
+            };
+            let (mut beta, mut lo, mut hi) = (1.0f64, None::<f64>, None::<f64>);
+            for _ in 0..max_steps {
+                let e = weights(beta);
+                let s: f64 = e.iter().sum();
+                let sd: f64 = (0..len).map(|j| (row[j] as f64 - dmin) * e[j]).sum();
+                let diff = s.ln() + beta * sd / s - target;
+                if diff.abs() <= tol as f64 {
+                    break;
+                }
+                if diff > 0.0 {
+                    lo = Some(beta);
+                    beta = hi.map_or(beta * 2.0, |h| 0.5 * (beta + h));
+                } else {
+                    hi = Some(beta);
+                    beta = lo.map_or(beta * 0.5, |l| 0.5 * (beta + l));
+                }
+            }
+            let e = weights(beta);
+            let s: f64 = e.iter().sum();
+            for j in 0..len {
+                p[i * len + j] = (e[j] / s) as f32;
+            }
+            betas[i] = beta as f32;
+        }
+        (p, betas)
+    }
+
+    /// p = (c + cᵀ) / (2n).
+    pub fn symmetrize_dense(c: &[f32], n: usize) -> Vec<f32> {
+        let mut p = vec![0f32; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                p[i * n + j] = (c[i * n + j] + c[j * n + i]) / (2.0 * n as f32);
+            }
+        }
+        p
+    }
+}

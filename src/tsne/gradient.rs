@@ -1,0 +1,288 @@
+//! The two halves of the t-SNE gradient ∂KL/∂y_i = 4 (α F_attr,i − F_rep,i / Z):
+//! attraction F_attr,i = Σ_j p_ij w_ij (y_i − y_j) (dense P, or sparse P in CSR, one invocation per
+//! point) and the exact O(N²) repulsion sums [Σ_j w_ij² (y_i − y_j), Σ_{j≠i} w_ij] (four points per
+//! invocation, no branch in the inner loop). The repulsion output has the layout the
+//! FFT-interpolated repulsion writes: dims + 1 f32 per point.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::affinity::{DenseP, SparseP, dense_ld};
+use super::with_dims;
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::ops::{check_len, launch};
+
+const REPULSION: &str = include_str!("../../shaders/tsne_repulsion.wgsl");
+const ATTRACTION_DENSE: &str = include_str!("../../shaders/tsne_attraction_dense.wgsl");
+const ATTRACTION_SPARSE: &str = include_str!("../../shaders/tsne_attraction_sparse.wgsl");
+
+/// Mirrors `Params` in tsne_repulsion.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct RepulsionParams {
+    pub n: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// Mirrors `Params` in tsne_attraction_dense.wgsl and tsne_attraction_sparse.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct AttractionParams {
+    pub n: u32,
+    /// vec4 per row of a dense P (dense kernels only; 0 for sparse).
+    pub lq: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+pub(crate) fn check_dims(dims: usize) -> Result<()> {
+    if dims == 2 || dims == 3 {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "embedding dimension must be 2 or 3, not {dims}"
+        )))
+    }
+}
+
+/// A sparse P on the GPU (CSR).
+pub struct GpuCsr {
+    pub n: usize,
+    pub row_ptr: wgpu::Buffer,
+    pub col: wgpu::Buffer,
+    pub val: wgpu::Buffer,
+}
+
+impl GpuCsr {
+    pub fn upload(gpu: &Gpu, p: &SparseP) -> Result<GpuCsr> {
+        if p.row_ptr.len() != p.n + 1
+            || p.col.len() != p.val.len()
+            || *p.row_ptr.last().unwrap_or(&0) as usize != p.col.len()
+        {
+            return Err(Error::shape(
+                "tsne sparse P",
+                format!(
+                    "row_ptr of {} for {} rows, {} columns, {} values",
+                    p.row_ptr.len(),
+                    p.n,
+                    p.col.len(),
+                    p.val.len()
+                ),
+            ));
+        }
+        if p.col.iter().any(|&j| j as usize >= p.n) {
+            return Err(Error::shape(
+                "tsne sparse P",
+                format!("a column index is out of range for {} rows", p.n),
+            ));
+        }
+        Ok(GpuCsr {
+            n: p.n,
+            row_ptr: gpu.storage_from("tsne P row_ptr", &p.row_ptr),
+            col: gpu.storage_from("tsne P col", &p.col),
+            val: gpu.storage_from("tsne P val", &p.val),
+        })
+    }
+}
+
+/// Exact repulsion sums of y (n × dims) into `out` (n × (dims + 1)).
+pub fn repulsion(
+    gpu: &Gpu,
+    y: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    n: usize,
+    dims: usize,
+) -> Result<Dispatch> {
+    check_dims(dims)?;
+    check_len("tsne repulsion", "y", y, n * dims)?;
+    check_len("tsne repulsion", "out", out, n * (dims + 1))?;
+    let params = RepulsionParams {
+        n: n as u32,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    launch(
+        gpu,
+        &format!("tsne repulsion {dims}d"),
+        &with_dims(REPULSION, dims),
+        "repulsion_exact",
+        &params,
+        &[y, out],
+        workgroups_for(n.div_ceil(4), 64),
+    )
+    .map(|d| d.with_flops((n * n * (6 + 4 * dims)) as f64))
+}
+
+/// Attraction with a dense symmetric P into `attr` (n × dims); four points per invocation, reading
+/// P's columns as vec4.
+pub fn attraction_dense(
+    gpu: &Gpu,
+    y: &wgpu::Buffer,
+    p: &DenseP,
+    attr: &wgpu::Buffer,
+    dims: usize,
+) -> Result<Dispatch> {
+    check_dims(dims)?;
+    let n = p.n;
+    check_len("tsne attraction", "y", y, n * dims)?;
+    check_len("tsne attraction", "p", &p.p, n * dense_ld(n))?;
+    check_len("tsne attraction", "attr", attr, n * dims)?;
+    let params = AttractionParams {
+        n: n as u32,
+        lq: (dense_ld(n) / 4) as u32,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    launch(
+        gpu,
+        &format!("tsne attraction dense {dims}d"),
+        &with_dims(ATTRACTION_DENSE, dims),
+        "attraction_dense",
+        &params,
+        &[y, &p.p, attr],
+        workgroups_for(n.div_ceil(4), 64),
+    )
+}
+
+/// Attraction with a sparse P (CSR) into `attr` (n × dims).
+pub fn attraction_sparse(
+    gpu: &Gpu,
+    y: &wgpu::Buffer,
+    p: &GpuCsr,
+    attr: &wgpu::Buffer,
+    dims: usize,
+) -> Result<Dispatch> {
+    check_dims(dims)?;
+    let n = p.n;
+    check_len("tsne attraction", "y", y, n * dims)?;
+    check_len("tsne attraction", "attr", attr, n * dims)?;
+    let params = AttractionParams {
+        n: n as u32,
+        lq: 0,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    launch(
+        gpu,
+        &format!("tsne attraction sparse {dims}d"),
+        &with_dims(ATTRACTION_SPARSE, dims),
+        "attraction_sparse",
+        &params,
+        &[y, &p.row_ptr, &p.col, &p.val, attr],
+        workgroups_for(n, 64),
+    )
+}
+
+/// Plain-loop references (f64 accumulation), named as in the WGSL.
+pub mod cpu {
+    fn w(y: &[f32], dims: usize, i: usize, j: usize) -> (f64, [f64; 3]) {
+        let mut d = [0f64; 3];
+        for c in 0..dims {
+            d[c] = y[i * dims + c] as f64 - y[j * dims + c] as f64;
+        }
+        let r2: f64 = d.iter().map(|v| v * v).sum();
+        (1.0 / (1.0 + r2), d)
+    }
+
+    /// Per point: [Σ_j w_ij² (y_i − y_j) (dims values), Σ_{j≠i} w_ij].
+    pub fn repulsion_exact(y: &[f32], n: usize, dims: usize) -> Vec<f32> {
+        let mut out = vec![0f32; n * (dims + 1)];
+        for i in 0..n {
+            let mut f = [0f64; 3];
+            let mut s = 0f64;
+            for j in (0..n).filter(|&j| j != i) {
+                let (wij, d) = w(y, dims, i, j);
+                s += wij;
+                for c in 0..dims {
+                    f[c] += wij * wij * d[c];
+                }
+            }
+            for c in 0..dims {
+                out[i * (dims + 1) + c] = f[c] as f32;
+            }
+            out[i * (dims + 1) + dims] = s as f32;
+        }
+        out
+    }
+
+    /// Σ_j p_ij w_ij (y_i − y_j) with a dense P.
+    pub fn attraction_dense(y: &[f32], p: &[f32], n: usize, dims: usize) -> Vec<f32> {
+        let mut out = vec![0f32; n * dims];
+        for i in 0..n {
+            let mut f = [0f64; 3];
+            for j in 0..n {
+                let (wij, d) = w(y, dims, i, j);
+                for c in 0..dims {
+                    f[c] += p[i * n + j] as f64 * wij * d[c];
+                }
+            }
+            for c in 0..dims {
+                out[i * dims + c] = f[c] as f32;
+            }
+        }
+        out
+    }
+
+    /// Σ_j p_ij w_ij (y_i − y_j) with a sparse P in CSR form.
+    pub fn attraction_sparse(
+        y: &[f32],
+        row_ptr: &[u32],
+        col: &[u32],
+        val: &[f32],
+        dims: usize,
+    ) -> Vec<f32> {
+        let n = row_ptr.len() - 1;
+        let mut out = vec![0f32; n * dims];
+        for i in 0..n {
+            let mut f = [0f64; 3];
+            for e in row_ptr[i] as usize..row_ptr[i + 1] as usize {
+                let (wij, d) = w(y, dims, i, col[e] as usize);
+                for c in 0..dims {
+                    f[c] += val[e] as f64 * wij * d[c];
+                }
+            }
+            for c in 0..dims {
+                out[i * dims + c] = f[c] as f32;
+            }
+        }
+        out
+    }
+
+    /// The full gradient 4 (α F_attr − F_rep / Z) (dense P), for finite-difference checks.
+    pub fn gradient_dense(y: &[f32], p: &[f32], n: usize, dims: usize, alpha: f64) -> Vec<f64> {
+        let rep = repulsion_exact(y, n, dims);
+        let attr = attraction_dense(y, p, n, dims);
+        let z: f64 = (0..n).map(|i| rep[i * (dims + 1) + dims] as f64).sum();
+        let mut g = vec![0f64; n * dims];
+        for i in 0..n {
+            for c in 0..dims {
+                g[i * dims + c] =
+                    4.0 * (alpha * attr[i * dims + c] as f64 - rep[i * (dims + 1) + c] as f64 / z);
+            }
+        }
+        g
+    }
+
+    /// KL(P‖Q) = Σ_{p_ij > 0} p_ij ln(p_ij / q_ij), dense P, in f64.
+    pub fn kl_dense(y: &[f32], p: &[f32], n: usize, dims: usize) -> f64 {
+        let mut z = 0f64;
+        for i in 0..n {
+            for j in (0..n).filter(|&j| j != i) {
+                z += w(y, dims, i, j).0;
+            }
+        }
+        let mut kl = 0f64;
+        for i in 0..n {
+            for j in 0..n {
+                let pij = p[i * n + j] as f64;
+                if pij > 0.0 {
+                    kl += pij * (pij / (w(y, dims, i, j).0 / z)).ln();
+                }
+            }
+        }
+        kl
+    }
+}

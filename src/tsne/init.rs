@@ -1,0 +1,55 @@
+//! Initial positions: PCA (the first `dims` principal components, scaled so the first has standard
+//! deviation 1e-4, as sklearn) or N(0, (1e-4)²) from the seed.
+
+use super::pca;
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::rng::Rng;
+
+/// Standard deviation of the first coordinate of the initial embedding.
+pub const INIT_STD: f32 = 1e-4;
+
+/// PCA initialization of data (n × d). Falls back to `random_init` when d < dims or the data has
+/// no spread (all points equal), where no principal direction exists.
+pub fn pca_init(
+    gpu: &Gpu,
+    data: &[f32],
+    n: usize,
+    d: usize,
+    dims: usize,
+    seed: u64,
+) -> Result<Vec<f32>> {
+    if d < dims {
+        return Ok(random_init(n, dims, seed));
+    }
+    let p = pca::pca(gpu, data, n, d, dims, seed)?;
+    Ok(cpu::scale_first_std(&p.projected, n, dims, INIT_STD)
+        .unwrap_or_else(|| random_init(n, dims, seed)))
+}
+
+/// n × dims values drawn from N(0, INIT_STD²) with the seeded generator.
+pub fn random_init(n: usize, dims: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    (0..n * dims)
+        .map(|_| (rng.normal() * INIT_STD as f64) as f32)
+        .collect()
+}
+
+/// Plain-loop references.
+pub mod cpu {
+    /// y scaled so its first column has (population) standard deviation `target`; None when that
+    /// column is constant.
+    pub fn scale_first_std(y: &[f32], n: usize, dims: usize, target: f32) -> Option<Vec<f32>> {
+        let mean = (0..n).map(|i| y[i * dims] as f64).sum::<f64>() / n as f64;
+        let var = (0..n)
+            .map(|i| (y[i * dims] as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n as f64;
+        let std = var.sqrt();
+        if !(std > 0.0 && std.is_finite()) {
+            return None;
+        }
+        let s = target as f64 / std;
+        Some(y.iter().map(|&v| (v as f64 * s) as f32).collect())
+    }
+}

@@ -1,0 +1,706 @@
+//! The t-SNE optimizer, wholly on the GPU: per iteration repulsion sums, Z by a deterministic
+//! reduction, attraction, the gains/momentum step, and recentring; 50 iterations are recorded into
+//! one command buffer and the CPU reads back only Z and the KL sum at each check (and the positions
+//! when snapshots are asked for).
+//!
+//! Schedule (sklearn's): early exaggeration α for the first `exaggeration_iterations` with momentum
+//! 0.5, then α = 1 and momentum 0.8; gains +0.2 / ×0.8 floored at 0.01. As in sklearn, which runs the
+//! two phases as two separate gradient-descent calls, the gains and the update are reset (to 1 and 0)
+//! when exaggeration ends.
+//!
+//! Repulsion is pluggable through [`RepulsionBackend`]: [`ExactRepulsion`] (O(N²)) is built in; the
+//! FFT-interpolated one is plugged in at [`fft_available`] / `fft_backend` below.
+
+use std::time::Instant;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::affinity::{DenseP, SparseP, dense_ld};
+use super::gradient::{self, GpuCsr, check_dims};
+use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::ops::{check_len, launch};
+
+const UPDATE: &str = include_str!("../../shaders/tsne_update.wgsl");
+const REDUCE: &str = include_str!("../../shaders/tsne_reduce.wgsl");
+const CENTRE: &str = include_str!("../../shaders/tsne_centre.wgsl");
+const KL_DENSE: &str = include_str!("../../shaders/tsne_kl_dense.wgsl");
+const KL_SPARSE: &str = include_str!("../../shaders/tsne_kl_sparse.wgsl");
+
+/// Smallest gain.
+pub const MIN_GAIN: f32 = 0.01;
+/// Momentum during / after early exaggeration.
+pub const MOMENTUM_EARLY: f32 = 0.5;
+pub const MOMENTUM_LATE: f32 = 0.8;
+
+/// Slots of the small scalars buffer.
+pub const SLOT_Z: usize = 0;
+pub const SLOT_MEAN: usize = 1;
+pub const SLOT_Z_CHECK: usize = 4;
+pub const SLOT_KL: usize = 5;
+pub const SLOT_P_SUM: usize = 6;
+const SCALARS: usize = 8;
+
+/// Computes the repulsion sums of the positions into `out`: per point
+/// [Σ_j w_ij² (y_i − y_j) (dims values), Σ_{j≠i} w_ij], dims + 1 f32.
+///
+/// `record` is called once per buffer pair; its dispatches are replayed every iteration, so they
+/// must read the positions at run time (no CPU-side state derived from them at record time).
+pub trait RepulsionBackend {
+    fn record(
+        &mut self,
+        gpu: &Gpu,
+        positions: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Result<Vec<Dispatch>>;
+
+    /// Called between batches of iterations (every `CHECK_EVERY` at most): adapt to how the
+    /// embedding has grown. Returns true when the dispatches must be recorded again.
+    fn refresh(&mut self, _gpu: &Gpu) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// Exact O(N²) repulsion (`gradient::repulsion`).
+pub struct ExactRepulsion {
+    pub n: usize,
+    pub dims: usize,
+}
+
+impl RepulsionBackend for ExactRepulsion {
+    fn record(
+        &mut self,
+        gpu: &Gpu,
+        positions: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Result<Vec<Dispatch>> {
+        Ok(vec![gradient::repulsion(
+            gpu, positions, out, self.n, self.dims,
+        )?])
+    }
+}
+
+/// FFT-accelerated interpolation (FIt-SNE). The number of grid intervals follows the embedding's
+/// span, read back between batches of iterations; the box itself is recomputed on the GPU at
+/// every iteration.
+impl RepulsionBackend for super::fft_repulsion::FftRepulsion {
+    fn record(
+        &mut self,
+        gpu: &Gpu,
+        positions: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Result<Vec<Dispatch>> {
+        super::fft_repulsion::FftRepulsion::record(self, gpu, positions, out)
+    }
+
+    fn refresh(&mut self, gpu: &Gpu) -> Result<bool> {
+        let span = self.read_grid(gpu)?.span;
+        self.set_span_hint(gpu, span)
+    }
+}
+
+/// True when FFT-accelerated repulsion is built in.
+pub fn fft_available() -> bool {
+    true
+}
+
+fn fft_backend(gpu: &Gpu, n: usize, dims: usize) -> Result<Box<dyn RepulsionBackend>> {
+    Ok(Box::new(super::fft_repulsion::FftRepulsion::new(
+        gpu, n, dims,
+    )?))
+}
+
+/// Mirrors `Params` in tsne_update.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct UpdateParams {
+    pub values: u32,
+    pub exaggeration: f32,
+    pub momentum: f32,
+    pub learning_rate: f32,
+    pub min_gain: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// Mirrors `Params` in tsne_reduce.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct ReduceParams {
+    pub count: u32,
+    pub stride: u32,
+    pub offset: u32,
+    pub slot: u32,
+    pub scale: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// Mirrors `Params` in tsne_centre.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct CentreParams {
+    pub values: u32,
+    pub mean_slot: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Mirrors `Params` in tsne_kl_dense.wgsl and tsne_kl_sparse.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct KlParams {
+    pub n: u32,
+    /// vec4 per row of a dense P (dense kernels only; 0 for sparse).
+    pub lq: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
+/// The buffers one gradient step reads and writes (all n × dims except `rep`, n × (dims + 1)).
+pub struct StepBuffers<'a> {
+    pub y: &'a wgpu::Buffer,
+    pub attr: &'a wgpu::Buffer,
+    pub rep: &'a wgpu::Buffer,
+    pub scalars: &'a wgpu::Buffer,
+    pub gains: &'a wgpu::Buffer,
+    pub update: &'a wgpu::Buffer,
+    pub y_next: &'a wgpu::Buffer,
+}
+
+/// One gradient step with gains and momentum (Z read from scalars[0]).
+pub fn update_step(
+    gpu: &Gpu,
+    b: &StepBuffers,
+    n: usize,
+    dims: usize,
+    exaggeration: f32,
+    momentum: f32,
+    learning_rate: f32,
+) -> Result<Dispatch> {
+    check_dims(dims)?;
+    let values = n * dims;
+    for (name, buf) in [
+        ("y", b.y),
+        ("attr", b.attr),
+        ("gains", b.gains),
+        ("update", b.update),
+        ("y_next", b.y_next),
+    ] {
+        check_len("tsne update", name, buf, values)?;
+    }
+    check_len("tsne update", "rep", b.rep, n * (dims + 1))?;
+    check_len("tsne update", "scalars", b.scalars, 1)?;
+    let params = UpdateParams {
+        values: values as u32,
+        exaggeration,
+        momentum,
+        learning_rate,
+        min_gain: MIN_GAIN,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    launch(
+        gpu,
+        &format!("tsne update {dims}d"),
+        &with_dims(UPDATE, dims),
+        "update_step",
+        &params,
+        &[b.y, b.attr, b.rep, b.scalars, b.gains, b.update, b.y_next],
+        workgroups_for(values, 256),
+    )
+}
+
+/// `sums` deterministic sums: out[slot + s] = scale · Σ_{t<count} x[offset + s + t·stride].
+#[allow(clippy::too_many_arguments)]
+pub fn strided_sum(
+    gpu: &Gpu,
+    x: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    count: usize,
+    stride: usize,
+    offset: usize,
+    sums: usize,
+    slot: usize,
+    scale: f32,
+) -> Result<Dispatch> {
+    if sums == 0 || count == 0 {
+        return Err(Error::shape("tsne reduce", "nothing to sum"));
+    }
+    if count.div_ceil(256) > super::LOOP_BUDGET || sums > crate::gpu::MAX_GROUPS_PER_DIM as usize {
+        return Err(Error::InvalidArgument(format!(
+            "tsne reduce: {sums} sums of {count} values exceed one dispatch"
+        )));
+    }
+    check_len(
+        "tsne reduce",
+        "x",
+        x,
+        offset + sums - 1 + (count - 1) * stride + 1,
+    )?;
+    check_len("tsne reduce", "out", out, slot + sums)?;
+    let params = ReduceParams {
+        count: count as u32,
+        stride: stride as u32,
+        offset: offset as u32,
+        slot: slot as u32,
+        scale,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    launch(
+        gpu,
+        "tsne reduce",
+        REDUCE,
+        "strided_sum",
+        &params,
+        &[x, out],
+        [sums as u32, 1, 1],
+    )
+}
+
+/// y = y_next − mean (mean at scalars[mean_slot..]).
+pub fn centre(
+    gpu: &Gpu,
+    y_next: &wgpu::Buffer,
+    scalars: &wgpu::Buffer,
+    y: &wgpu::Buffer,
+    n: usize,
+    dims: usize,
+    mean_slot: usize,
+) -> Result<Dispatch> {
+    check_dims(dims)?;
+    check_len("tsne centre", "y_next", y_next, n * dims)?;
+    check_len("tsne centre", "y", y, n * dims)?;
+    check_len("tsne centre", "scalars", scalars, mean_slot + dims)?;
+    let params = CentreParams {
+        values: (n * dims) as u32,
+        mean_slot: mean_slot as u32,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    launch(
+        gpu,
+        &format!("tsne centre {dims}d"),
+        &with_dims(CENTRE, dims),
+        "centre",
+        &params,
+        &[y_next, scalars, y],
+        workgroups_for(n * dims, 256),
+    )
+}
+
+/// Per-row KL terms Σ_j p_ij (ln p_ij + ln(1 + d_ij²)) with a dense symmetric P.
+pub fn kl_rows_dense(
+    gpu: &Gpu,
+    y: &wgpu::Buffer,
+    p: &DenseP,
+    kl_rows: &wgpu::Buffer,
+    dims: usize,
+) -> Result<Dispatch> {
+    check_dims(dims)?;
+    let n = p.n;
+    check_len("tsne kl", "y", y, n * dims)?;
+    check_len("tsne kl", "p", &p.p, n * dense_ld(n))?;
+    check_len("tsne kl", "kl_rows", kl_rows, n)?;
+    let params = KlParams {
+        n: n as u32,
+        lq: (dense_ld(n) / 4) as u32,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    launch(
+        gpu,
+        &format!("tsne kl dense {dims}d"),
+        &with_dims(KL_DENSE, dims),
+        "kl_dense",
+        &params,
+        &[y, &p.p, kl_rows],
+        workgroups_for(n.div_ceil(4), 64),
+    )
+}
+
+/// Per-row KL terms over the stored entries of a sparse P.
+pub fn kl_rows_sparse(
+    gpu: &Gpu,
+    y: &wgpu::Buffer,
+    p: &GpuCsr,
+    kl_rows: &wgpu::Buffer,
+    dims: usize,
+) -> Result<Dispatch> {
+    check_dims(dims)?;
+    let n = p.n;
+    check_len("tsne kl", "y", y, n * dims)?;
+    check_len("tsne kl", "kl_rows", kl_rows, n)?;
+    let params = KlParams {
+        n: n as u32,
+        lq: 0,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    launch(
+        gpu,
+        &format!("tsne kl sparse {dims}d"),
+        &with_dims(KL_SPARSE, dims),
+        "kl_sparse",
+        &params,
+        &[y, &p.row_ptr, &p.col, &p.val, kl_rows],
+        workgroups_for(n, 64),
+    )
+}
+
+/// The input affinities the optimizer uses.
+pub enum Affinities {
+    Dense(DenseP),
+    Sparse(SparseP),
+}
+
+/// What the optimizer returns.
+pub struct OptimizeResult {
+    pub y: Vec<f32>,
+    pub kl: f32,
+    pub kl_history: Vec<(usize, f32)>,
+}
+
+fn record_all(pass: &mut wgpu::ComputePass, dispatches: &[Dispatch]) {
+    for d in dispatches {
+        d.record(pass);
+    }
+}
+
+/// Run the optimization from `y0` (n × dims); calls `observer` at every check.
+#[allow(clippy::too_many_arguments)]
+pub fn optimize(
+    gpu: &Gpu,
+    affinities: &Affinities,
+    y0: &[f32],
+    n: usize,
+    config: &TsneConfig,
+    learning_rate: f32,
+    fft: bool,
+    observer: &mut dyn FnMut(&Progress) -> Result<()>,
+) -> Result<OptimizeResult> {
+    let dims = config.dims;
+    check_dims(dims)?;
+    if y0.len() != n * dims {
+        return Err(Error::shape(
+            "tsne optimize",
+            format!(
+                "initial positions hold {} values, not {n} × {dims}",
+                y0.len()
+            ),
+        ));
+    }
+    let values = n * dims;
+    let y = gpu.storage_from("tsne y", y0);
+    let y_next = gpu.storage("tsne y next", values);
+    let rep = gpu.storage("tsne repulsion", n * (dims + 1));
+    let attr = gpu.storage("tsne attraction", values);
+    let ones = vec![1f32; values];
+    let ones_buf = gpu.storage_from("tsne ones", &ones);
+    let gains = gpu.storage_from("tsne gains", &ones);
+    let update = gpu.storage("tsne update", values);
+    let scalars = gpu.storage("tsne scalars", SCALARS);
+    let kl_rows = gpu.storage("tsne kl rows", n);
+
+    let mut backend: Box<dyn RepulsionBackend> = if fft {
+        fft_backend(gpu, n, dims)?
+    } else {
+        Box::new(ExactRepulsion { n, dims })
+    };
+    let mut repulsion = backend.record(gpu, &y, &rep)?;
+
+    // Affinity-dependent dispatches, and Σ p (for KL = Σ rows + ln Z · Σ p).
+    let csr;
+    let (attraction, kl, p_sum) = match affinities {
+        Affinities::Dense(p) => {
+            if p.n != n {
+                return Err(Error::shape(
+                    "tsne optimize",
+                    format!("P is {0} × {0}, positions are for {n} points", p.n),
+                ));
+            }
+            // Column sums (one workgroup each) into the KL scratch, then their sum: one strided
+            // sum over all n² entries would pass lavapipe's loop cap.
+            let columns = strided_sum(gpu, &p.p, &kl_rows, n, dense_ld(n), 0, n, 0, 1.0)?;
+            let sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_P_SUM, 1.0)?;
+            gpu.run("tsne P sum", &[&columns, &sum])?;
+            let p_sum: Vec<f32> = gpu.read(&scalars, SLOT_P_SUM, 1)?;
+            (
+                gradient::attraction_dense(gpu, &y, p, &attr, dims)?,
+                kl_rows_dense(gpu, &y, p, &kl_rows, dims)?,
+                p_sum[0] as f64,
+            )
+        }
+        Affinities::Sparse(p) => {
+            if p.n != n {
+                return Err(Error::shape(
+                    "tsne optimize",
+                    format!("P has {} rows, positions are for {n} points", p.n),
+                ));
+            }
+            csr = GpuCsr::upload(gpu, p)?;
+            (
+                gradient::attraction_sparse(gpu, &y, &csr, &attr, dims)?,
+                kl_rows_sparse(gpu, &y, &csr, &kl_rows, dims)?,
+                p.val.iter().map(|&v| v as f64).sum(),
+            )
+        }
+    };
+    let z_sum = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z, 1.0)?;
+    let z_check = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z_CHECK, 1.0)?;
+    let kl_sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_KL, 1.0)?;
+    let step = StepBuffers {
+        y: &y,
+        attr: &attr,
+        rep: &rep,
+        scalars: &scalars,
+        gains: &gains,
+        update: &update,
+        y_next: &y_next,
+    };
+    let alpha = config.early_exaggeration;
+    let early = update_step(gpu, &step, n, dims, alpha, MOMENTUM_EARLY, learning_rate)?;
+    let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate)?;
+    let mean = strided_sum(
+        gpu,
+        &y_next,
+        &scalars,
+        n,
+        dims,
+        0,
+        dims,
+        SLOT_MEAN,
+        1.0 / n as f32,
+    )?;
+    let recentre = centre(gpu, &y_next, &scalars, &y, n, dims, SLOT_MEAN)?;
+
+    let total = config.iterations;
+    let exaggerated = config.exaggeration_iterations.min(total);
+    let start = Instant::now();
+    let mut history = Vec::new();
+    let mut t = 0;
+    while t < total {
+        let phase_end = if t < exaggerated { exaggerated } else { total };
+        let end = ((t / CHECK_EVERY + 1) * CHECK_EVERY).min(phase_end);
+        let check = end % CHECK_EVERY == 0 || end == total;
+        let mut encoder = gpu.encoder("tsne optimize");
+        if t == exaggerated && t > 0 {
+            // Exaggeration ends: sklearn starts its second descent with fresh gains and update.
+            encoder.copy_buffer_to_buffer(&ones_buf, 0, &gains, 0, (values * 4) as u64);
+            encoder.clear_buffer(&update, 0, None);
+        }
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("tsne iterations"),
+                timestamp_writes: None,
+            });
+            let step = if t < exaggerated { &early } else { &late };
+            for _ in t..end {
+                record_all(&mut pass, &repulsion);
+                z_sum.record(&mut pass);
+                attraction.record(&mut pass);
+                step.record(&mut pass);
+                mean.record(&mut pass);
+                recentre.record(&mut pass);
+            }
+            if check {
+                record_all(&mut pass, &repulsion);
+                z_check.record(&mut pass);
+                kl.record(&mut pass);
+                kl_sum.record(&mut pass);
+            }
+        }
+        gpu.submit_and_wait(encoder.finish(), "tsne optimize")?;
+        t = end;
+        if backend.refresh(gpu)? {
+            repulsion = backend.record(gpu, &y, &rep)?;
+        }
+        if check {
+            let s: Vec<f32> = gpu.read(&scalars, 0, SCALARS)?;
+            let value = s[SLOT_KL] as f64 + (s[SLOT_Z_CHECK] as f64).ln() * p_sum;
+            if !value.is_finite() {
+                return Err(Error::NonFinite(format!(
+                    "t-SNE KL divergence at iteration {t} is {value} (Z = {}); \
+                     try a smaller learning rate",
+                    s[SLOT_Z_CHECK]
+                )));
+            }
+            history.push((t, value as f32));
+            let positions = if config.snapshot_positions {
+                Some(gpu.read::<f32>(&y, 0, values)?)
+            } else {
+                None
+            };
+            observer(&Progress {
+                iteration: t,
+                kl: value as f32,
+                seconds: start.elapsed().as_secs_f64(),
+                positions: positions.as_deref(),
+            })?;
+        }
+    }
+    let y_out: Vec<f32> = gpu.read(&y, 0, values)?;
+    if let Some(bad) = y_out.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite(format!(
+            "t-SNE position of point {} is not finite",
+            bad / dims
+        )));
+    }
+    Ok(OptimizeResult {
+        y: y_out,
+        kl: history.last().map_or(f32::NAN, |h| h.1),
+        kl_history: history,
+    })
+}
+
+/// Plain-loop references, named as in the WGSL, and the whole optimizer on the CPU (dense P) for
+/// end-to-end parity on small N.
+pub mod cpu {
+    /// One gain/momentum step; returns y_next and updates `gains` and `update` in place.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_step(
+        y: &[f32],
+        attr: &[f32],
+        rep: &[f32],
+        z: f32,
+        gains: &mut [f32],
+        update: &mut [f32],
+        dims: usize,
+        exaggeration: f32,
+        momentum: f32,
+        learning_rate: f32,
+        min_gain: f32,
+    ) -> Vec<f32> {
+        let mut y_next = vec![0f32; y.len()];
+        for e in 0..y.len() {
+            let (i, c) = (e / dims, e % dims);
+            let grad = 4.0 * (exaggeration * attr[e] - rep[i * (dims + 1) + c] / z);
+            let g = if grad * update[e] < 0.0 {
+                gains[e] + 0.2
+            } else {
+                gains[e] * 0.8
+            }
+            .max(min_gain);
+            let u = momentum * update[e] - learning_rate * g * grad;
+            gains[e] = g;
+            update[e] = u;
+            y_next[e] = y[e] + u;
+        }
+        y_next
+    }
+
+    /// scale · Σ_{t<count} x[offset + t·stride] (f64 accumulation).
+    pub fn strided_sum(x: &[f32], count: usize, stride: usize, offset: usize, scale: f32) -> f32 {
+        let s: f64 = (0..count).map(|t| x[offset + t * stride] as f64).sum();
+        (s * scale as f64) as f32
+    }
+
+    /// y = y_next − mean.
+    pub fn centre(y_next: &[f32], mean: &[f32], dims: usize) -> Vec<f32> {
+        y_next
+            .iter()
+            .enumerate()
+            .map(|(e, v)| v - mean[e % dims])
+            .collect()
+    }
+
+    fn log1p_d2(y: &[f32], dims: usize, i: usize, j: usize) -> f64 {
+        let r2: f64 = (0..dims)
+            .map(|c| (y[i * dims + c] as f64 - y[j * dims + c] as f64).powi(2))
+            .sum();
+        (1.0 + r2).ln()
+    }
+
+    /// Σ_j p_ij (ln p_ij + ln(1 + d_ij²)) per row, dense P.
+    pub fn kl_dense(y: &[f32], p: &[f32], n: usize, dims: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                (0..n)
+                    .filter(|&j| p[i * n + j] > 0.0)
+                    .map(|j| {
+                        let pij = p[i * n + j] as f64;
+                        pij * (pij.ln() + log1p_d2(y, dims, i, j))
+                    })
+                    .sum::<f64>() as f32
+            })
+            .collect()
+    }
+
+    /// The same over the stored entries of a CSR P.
+    pub fn kl_sparse(
+        y: &[f32],
+        row_ptr: &[u32],
+        col: &[u32],
+        val: &[f32],
+        dims: usize,
+    ) -> Vec<f32> {
+        (0..row_ptr.len() - 1)
+            .map(|i| {
+                (row_ptr[i] as usize..row_ptr[i + 1] as usize)
+                    .filter(|&e| val[e] > 0.0)
+                    .map(|e| {
+                        let pij = val[e] as f64;
+                        pij * (pij.ln() + log1p_d2(y, dims, i, col[e] as usize))
+                    })
+                    .sum::<f64>() as f32
+            })
+            .collect()
+    }
+
+    /// The whole optimizer with a dense P: same schedule, gains, reset and recentring as the GPU.
+    #[allow(clippy::too_many_arguments)]
+    pub fn optimize_dense(
+        p: &[f32],
+        y0: &[f32],
+        n: usize,
+        dims: usize,
+        iterations: usize,
+        exaggeration: f32,
+        exaggeration_iterations: usize,
+        learning_rate: f32,
+    ) -> Vec<f32> {
+        use super::super::gradient::cpu as g;
+        let mut y = y0.to_vec();
+        let mut gains = vec![1f32; n * dims];
+        let mut update = vec![0f32; n * dims];
+        for t in 0..iterations {
+            if t == exaggeration_iterations && t > 0 {
+                gains.fill(1.0);
+                update.fill(0.0);
+            }
+            let early = t < exaggeration_iterations;
+            let rep = g::repulsion_exact(&y, n, dims);
+            let z = strided_sum(&rep, n, dims + 1, dims, 1.0);
+            let attr = g::attraction_dense(&y, p, n, dims);
+            let (alpha, momentum) = if early {
+                (exaggeration, super::MOMENTUM_EARLY)
+            } else {
+                (1.0, super::MOMENTUM_LATE)
+            };
+            let y_next = update_step(
+                &y,
+                &attr,
+                &rep,
+                z,
+                &mut gains,
+                &mut update,
+                dims,
+                alpha,
+                momentum,
+                learning_rate,
+                super::MIN_GAIN,
+            );
+            let mean: Vec<f32> = (0..dims)
+                .map(|c| strided_sum(&y_next, n, dims, c, 1.0 / n as f32))
+                .collect();
+            y = centre(&y_next, &mean, dims);
+        }
+        y
+    }
+}

@@ -1,0 +1,571 @@
+//! PCA on the GPU: column means and centring, the scatter matrix Xᵀ X through a register-blocked
+//! Gram kernel (accumulated over buffer slices, so 70,000 × 784 MNIST fits), subspace iteration
+//! V ← orth(S V) with S V on the GPU and the small QR / Rayleigh–Ritz problems on the CPU, then the
+//! projection X V on the GPU.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::{Error, Result};
+use crate::gpu::{BufferSlices, Dispatch, Gpu, workgroups_for};
+use crate::ops::{check_len, launch};
+use crate::rng::Rng;
+
+const MEAN: &str = include_str!("../../shaders/tsne_pca_mean.wgsl");
+const GRAM: &str = include_str!("../../shaders/tsne_gram.wgsl");
+const PROJECT: &str = include_str!("../../shaders/tsne_project.wgsl");
+
+/// Subspace iteration stops when the k leading Ritz values change by less than this (relative to
+/// the largest) between iterations (S V comes back in f32, so ~1e-6 is the noise floor) ...
+const RITZ_TOL: f64 = 1e-5;
+/// ... or after this many iterations.
+const MAX_ITERATIONS: usize = 150;
+/// Extra vectors carried along to speed up convergence of the last wanted ones.
+const OVERSAMPLE: usize = 8;
+
+/// Mirrors `Params` in tsne_pca_mean.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct MeanParams {
+    pub rows: u32,
+    pub width: u32,
+    pub accumulate: u32,
+    pub scale: f32,
+}
+
+/// Mirrors `Params` in tsne_gram.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct GramParams {
+    pub rows: u32,
+    pub wa: u32,
+    pub wb: u32,
+    pub b_tiles: u32,
+    pub tiles: u32,
+    pub accumulate: u32,
+    /// 1: write only the 8 × 8 blocks on or above the diagonal (A = B).
+    pub upper: u32,
+    pub _pad1: u32,
+}
+
+/// Mirrors `Params` in tsne_project.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct ProjectParams {
+    pub rows: u32,
+    pub wx: u32,
+    pub kw: u32,
+    pub tiles: u32,
+}
+
+/// mean (+)= scale · Σ_r x[r] over `rows` rows of `width` vec4.
+pub fn column_mean(
+    gpu: &Gpu,
+    x: &wgpu::Buffer,
+    mean: &wgpu::Buffer,
+    rows: usize,
+    width: usize,
+    scale: f32,
+    accumulate: bool,
+) -> Result<Dispatch> {
+    check_len("tsne pca mean", "x", x, rows * width * 4)?;
+    check_len("tsne pca mean", "mean", mean, width * 4)?;
+    let params = MeanParams {
+        rows: rows as u32,
+        width: width as u32,
+        accumulate: accumulate as u32,
+        scale,
+    };
+    launch(
+        gpu,
+        "tsne pca mean",
+        MEAN,
+        "column_mean",
+        &params,
+        &[x, mean],
+        workgroups_for(width, 64),
+    )
+}
+
+/// x[r] −= mean for `rows` rows of `width` vec4.
+pub fn subtract_mean(
+    gpu: &Gpu,
+    x: &wgpu::Buffer,
+    mean: &wgpu::Buffer,
+    rows: usize,
+    width: usize,
+) -> Result<Dispatch> {
+    check_len("tsne pca mean", "x", x, rows * width * 4)?;
+    check_len("tsne pca mean", "mean", mean, width * 4)?;
+    let params = MeanParams {
+        rows: rows as u32,
+        width: width as u32,
+        accumulate: 0,
+        scale: 1.0,
+    };
+    launch(
+        gpu,
+        "tsne pca mean",
+        MEAN,
+        "subtract_mean",
+        &params,
+        &[x, mean],
+        workgroups_for(rows * width, 256),
+    )
+}
+
+/// out (+)= Aᵀ B for A rows × ca and B rows × cb (ca, cb multiples of 8); out is ca × cb.
+#[allow(clippy::too_many_arguments)]
+pub fn gram(
+    gpu: &Gpu,
+    a: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    rows: usize,
+    ca: usize,
+    cb: usize,
+    accumulate: bool,
+) -> Result<Dispatch> {
+    gram_blocks(gpu, a, b, out, rows, ca, cb, accumulate, false)
+}
+
+/// Aᵀ A for A rows × c, writing only the 8 × 8 blocks on or above the diagonal (see
+/// `mirror_upper`).
+pub fn gram_upper(
+    gpu: &Gpu,
+    a: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    rows: usize,
+    c: usize,
+    accumulate: bool,
+) -> Result<Dispatch> {
+    gram_blocks(gpu, a, a, out, rows, c, c, accumulate, true)
+}
+
+/// Fill the blocks below the diagonal of a c × c matrix from those above (after `gram_upper`).
+pub fn mirror_upper(m: &mut [f32], c: usize) {
+    for i in 0..c {
+        for j in 0..c {
+            if i / 8 > j / 8 {
+                m[i * c + j] = m[j * c + i];
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gram_blocks(
+    gpu: &Gpu,
+    a: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    rows: usize,
+    ca: usize,
+    cb: usize,
+    accumulate: bool,
+    upper: bool,
+) -> Result<Dispatch> {
+    if !ca.is_multiple_of(8) || !cb.is_multiple_of(8) || ca == 0 || cb == 0 {
+        return Err(Error::shape(
+            "tsne gram",
+            format!("column counts {ca} and {cb} must be positive multiples of 8"),
+        ));
+    }
+    check_len("tsne gram", "a", a, rows * ca)?;
+    check_len("tsne gram", "b", b, rows * cb)?;
+    check_len("tsne gram", "out", out, ca * cb)?;
+    let b_tiles = cb / 8;
+    let tiles = (ca / 8) * b_tiles;
+    let params = GramParams {
+        rows: rows as u32,
+        wa: (ca / 4) as u32,
+        wb: (cb / 4) as u32,
+        b_tiles: b_tiles as u32,
+        tiles: tiles as u32,
+        accumulate: accumulate as u32,
+        upper: upper as u32,
+        _pad1: 0,
+    };
+    launch(
+        gpu,
+        "tsne gram",
+        GRAM,
+        "gram",
+        &params,
+        &[a, b, out],
+        workgroups_for(tiles, 64),
+    )
+    .map(|d| d.with_flops((2 * rows * ca * cb) as f64))
+}
+
+/// out = X V for X rows × cx and V cx × cv (cx, cv multiples of 4); out is rows × cv.
+pub fn project(
+    gpu: &Gpu,
+    x: &wgpu::Buffer,
+    v: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    rows: usize,
+    cx: usize,
+    cv: usize,
+) -> Result<Dispatch> {
+    if !cx.is_multiple_of(4) || !cv.is_multiple_of(4) || cx == 0 || cv == 0 || rows == 0 {
+        return Err(Error::shape(
+            "tsne project",
+            format!("{rows} rows, column counts {cx} and {cv} must be positive multiples of 4"),
+        ));
+    }
+    check_len("tsne project", "x", x, rows * cx)?;
+    check_len("tsne project", "v", v, cx * cv)?;
+    check_len("tsne project", "out", out, rows * cv)?;
+    let kw = cv / 4;
+    let tiles = rows.div_ceil(4) * kw;
+    let params = ProjectParams {
+        rows: rows as u32,
+        wx: (cx / 4) as u32,
+        kw: kw as u32,
+        tiles: tiles as u32,
+    };
+    launch(
+        gpu,
+        "tsne project",
+        PROJECT,
+        "project",
+        &params,
+        &[x, v, out],
+        workgroups_for(tiles, 64),
+    )
+}
+
+/// The result of `pca`.
+#[derive(Clone, Debug)]
+pub struct Pca {
+    /// n × k: the centred data in the first k principal directions.
+    pub projected: Vec<f32>,
+    /// k × d, unit rows, sign fixed so each row's largest-magnitude entry is positive.
+    pub components: Vec<f32>,
+    /// k variances (eigenvalues of the covariance, divisor n − 1), descending.
+    pub variances: Vec<f32>,
+    pub mean: Vec<f32>,
+}
+
+/// The first k principal components of x (n × d).
+pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Result<Pca> {
+    if x.len() != n * d || n < 2 || d == 0 {
+        return Err(Error::shape(
+            "tsne pca",
+            format!("{} values are not {n} × {d} (n ≥ 2)", x.len()),
+        ));
+    }
+    if d > super::LOOP_BUDGET {
+        return Err(Error::InvalidArgument(format!(
+            "PCA of {d} features (at most {})",
+            super::LOOP_BUDGET
+        )));
+    }
+    if k == 0 || k > d {
+        return Err(Error::InvalidArgument(format!(
+            "PCA to {k} components of {d} features"
+        )));
+    }
+    let dp = d.div_ceil(8) * 8;
+    let mut padded = vec![0f32; n * dp];
+    for i in 0..n {
+        padded[i * dp..i * dp + d].copy_from_slice(&x[i * d..(i + 1) * d]);
+    }
+    // Slices of at most LOOP_BUDGET rows: the mean and Gram kernels loop over a slice's rows.
+    let max_bytes = gpu
+        .limits
+        .max_storage_buffer_binding_size
+        .min((super::LOOP_BUDGET * dp * 4) as u64);
+    let slices = BufferSlices::upload(gpu, "tsne pca x", &padded, dp, Some(max_bytes))?;
+    drop(padded);
+    let width = dp / 4;
+
+    // Centre, then the scatter matrix S = Xcᵀ Xc, slice by slice.
+    let mean = gpu.storage("tsne pca mean", dp);
+    let scatter = gpu.storage("tsne pca scatter", dp * dp);
+    let mut sums = Vec::new();
+    for (s, buf) in slices.slices.iter().enumerate() {
+        let rows = slices.rows_in(s);
+        sums.push(column_mean(
+            gpu,
+            buf,
+            &mean,
+            rows,
+            width,
+            1.0 / n as f32,
+            s > 0,
+        )?);
+    }
+    let mut centre_and_gram = Vec::new();
+    for (s, buf) in slices.slices.iter().enumerate() {
+        let rows = slices.rows_in(s);
+        centre_and_gram.push(subtract_mean(gpu, buf, &mean, rows, width)?);
+        centre_and_gram.push(gram_upper(gpu, buf, &scatter, rows, dp, s > 0)?);
+    }
+    let all: Vec<&Dispatch> = sums.iter().chain(&centre_and_gram).collect();
+    gpu.run("tsne pca scatter", &all)?;
+    // S is symmetric: half of it was computed; mirror the rest (dp² values, on the CPU).
+    let mut s_host: Vec<f32> = gpu.read(&scatter, 0, dp * dp)?;
+    mirror_upper(&mut s_host, dp);
+    gpu.write(&scatter, &s_host);
+    let mean_host: Vec<f32> = gpu.read(&mean, 0, d)?;
+
+    // Subspace iteration on S (dp × dp) with kp columns.
+    let kp = ((k + OVERSAMPLE).div_ceil(8) * 8).min(dp);
+    let mut rng = Rng::new(seed ^ 0x5043_4131);
+    let mut v: Vec<f64> = (0..dp * kp)
+        .map(|e| if e / kp < d { rng.normal() } else { 0.0 })
+        .collect();
+    orthonormalize(&mut v, dp, kp);
+    let v_buf = gpu.storage("tsne pca V", dp * kp);
+    let w_buf = gpu.storage("tsne pca SV", dp * kp);
+    let sv = gram(gpu, &scatter, &v_buf, &w_buf, dp, dp, kp, false)?;
+    let mut previous = vec![0f64; k];
+    let mut w: Vec<f64>;
+    let mut iteration = 0;
+    loop {
+        let v32: Vec<f32> = v.iter().map(|&e| e as f32).collect();
+        gpu.write(&v_buf, &v32);
+        gpu.run("tsne pca S V", &[&sv])?;
+        w = gpu
+            .read::<f32>(&w_buf, 0, dp * kp)?
+            .into_iter()
+            .map(|e| e as f64)
+            .collect();
+        iteration += 1;
+        // Ritz values of the current subspace: eigenvalues of H = Vᵀ S V. They converge at the
+        // rate of the gap after the whole block, unlike the columns of V one by one.
+        let mut ritz = jacobi_eigen(&rayleigh(&v, &w, dp, kp), kp).0;
+        ritz.sort_by(|a, b| b.total_cmp(a));
+        ritz.truncate(k);
+        let change = ritz
+            .iter()
+            .zip(&previous)
+            .map(|(a, b)| (a - b).abs() / ritz[0].abs().max(1e-30))
+            .fold(0.0, f64::max);
+        previous = ritz;
+        if (iteration >= 3 && change < RITZ_TOL) || iteration >= MAX_ITERATIONS {
+            break;
+        }
+        v = w.clone();
+        orthonormalize(&mut v, dp, kp);
+    }
+    // Rayleigh–Ritz: H = Vᵀ S V (kp × kp), V ← V U sorted by descending eigenvalue.
+    let (values, vectors) = jacobi_eigen(&rayleigh(&v, &w, dp, kp), kp);
+    let mut order: Vec<usize> = (0..kp).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    let mut components = vec![0f32; k * d];
+    let mut variances = vec![0f32; k];
+    for (c, &o) in order.iter().take(k).enumerate() {
+        let mut col: Vec<f64> = (0..d)
+            .map(|r| (0..kp).map(|m| v[r * kp + m] * vectors[m * kp + o]).sum())
+            .collect();
+        let norm = col.iter().map(|e| e * e).sum::<f64>().sqrt().max(1e-300);
+        let big = col
+            .iter()
+            .copied()
+            .fold(0.0, |m: f64, e| if e.abs() > m.abs() { e } else { m });
+        let sign = if big < 0.0 { -1.0 } else { 1.0 };
+        for e in &mut col {
+            *e *= sign / norm;
+        }
+        for r in 0..d {
+            components[c * d + r] = col[r] as f32;
+        }
+        variances[c] = (values[o].max(0.0) / (n - 1) as f64) as f32;
+    }
+
+    // Project the centred data (still on the GPU) onto the k components.
+    let kv = k.div_ceil(4) * 4;
+    let mut vk = vec![0f32; dp * kv];
+    for c in 0..k {
+        for r in 0..d {
+            vk[r * kv + c] = components[c * d + r];
+        }
+    }
+    let vk_buf = gpu.storage_from("tsne pca components", &vk);
+    let mut projected = Vec::with_capacity(n * k);
+    for (s, buf) in slices.slices.iter().enumerate() {
+        let rows = slices.rows_in(s);
+        let out = gpu.storage("tsne pca projected", rows * kv);
+        let p = project(gpu, buf, &vk_buf, &out, rows, dp, kv)?;
+        gpu.run("tsne pca project", &[&p])?;
+        let part: Vec<f32> = gpu.read(&out, 0, rows * kv)?;
+        for r in 0..rows {
+            projected.extend_from_slice(&part[r * kv..r * kv + k]);
+        }
+    }
+    Ok(Pca {
+        projected,
+        components,
+        variances,
+        mean: mean_host,
+    })
+}
+
+/// H = Vᵀ W (kp × kp) for V, W dp × kp row-major, symmetrized.
+fn rayleigh(v: &[f64], w: &[f64], dp: usize, kp: usize) -> Vec<f64> {
+    let mut h = vec![0f64; kp * kp];
+    for r in 0..dp {
+        let (vr, wr) = (&v[r * kp..(r + 1) * kp], &w[r * kp..(r + 1) * kp]);
+        for a in 0..kp {
+            for b in 0..kp {
+                h[a * kp + b] += vr[a] * wr[b];
+            }
+        }
+    }
+    for a in 0..kp {
+        for b in 0..a {
+            let m = 0.5 * (h[a * kp + b] + h[b * kp + a]);
+            h[a * kp + b] = m;
+            h[b * kp + a] = m;
+        }
+    }
+    h
+}
+
+/// Modified Gram–Schmidt on the columns of a row-major rows × cols matrix. Columns that vanish
+/// (rank deficiency) are replaced by unit vectors orthogonal to the rest.
+fn orthonormalize(m: &mut [f64], rows: usize, cols: usize) {
+    for c in 0..cols {
+        for _ in 0..2 {
+            for p in 0..c {
+                let dot: f64 = (0..rows).map(|r| m[r * cols + c] * m[r * cols + p]).sum();
+                for r in 0..rows {
+                    m[r * cols + c] -= dot * m[r * cols + p];
+                }
+            }
+        }
+        let norm = (0..rows)
+            .map(|r| m[r * cols + c].powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if norm > 1e-12 {
+            for r in 0..rows {
+                m[r * cols + c] /= norm;
+            }
+        } else {
+            // Try the coordinate axes until one survives orthogonalization.
+            for axis in 0..rows {
+                for r in 0..rows {
+                    m[r * cols + c] = if r == axis { 1.0 } else { 0.0 };
+                }
+                for p in 0..c {
+                    let dot: f64 = (0..rows).map(|r| m[r * cols + c] * m[r * cols + p]).sum();
+                    for r in 0..rows {
+                        m[r * cols + c] -= dot * m[r * cols + p];
+                    }
+                }
+                let norm = (0..rows)
+                    .map(|r| m[r * cols + c].powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                if norm > 1e-6 {
+                    for r in 0..rows {
+                        m[r * cols + c] /= norm;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Eigenvalues and eigenvectors (columns of the row-major result) of a symmetric matrix by cyclic
+/// Jacobi rotations.
+fn jacobi_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    let mut v = vec![0f64; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
+        let scale: f64 = (0..n)
+            .map(|i| a[i * n + i].powi(2))
+            .sum::<f64>()
+            .max(1e-300);
+        if off <= 1e-24 * scale {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let akp = a[k * n + p];
+                    let akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let apk = a[p * n + k];
+                    let aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let vkp = v[k * n + p];
+                    let vkq = v[k * n + q];
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), v)
+}
+
+/// Plain-loop references, named as in the WGSL.
+pub mod cpu {
+    /// Column means of x (rows × cols).
+    pub fn column_mean(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        (0..cols)
+            .map(|c| ((0..rows).map(|r| x[r * cols + c] as f64).sum::<f64>() / rows as f64) as f32)
+            .collect()
+    }
+
+    /// x − mean, row by row.
+    pub fn subtract_mean(x: &[f32], mean: &[f32], cols: usize) -> Vec<f32> {
+        x.iter()
+            .enumerate()
+            .map(|(e, v)| v - mean[e % cols])
+            .collect()
+    }
+
+    /// Aᵀ B for A rows × ca, B rows × cb.
+    pub fn gram(a: &[f32], b: &[f32], rows: usize, ca: usize, cb: usize) -> Vec<f32> {
+        let mut out = vec![0f32; ca * cb];
+        for i in 0..ca {
+            for j in 0..cb {
+                out[i * cb + j] = (0..rows)
+                    .map(|r| a[r * ca + i] as f64 * b[r * cb + j] as f64)
+                    .sum::<f64>() as f32;
+            }
+        }
+        out
+    }
+
+    /// X V for X rows × cx, V cx × cv.
+    pub fn project(x: &[f32], v: &[f32], rows: usize, cx: usize, cv: usize) -> Vec<f32> {
+        let mut out = vec![0f32; rows * cv];
+        for r in 0..rows {
+            for c in 0..cv {
+                out[r * cv + c] = (0..cx)
+                    .map(|f| x[r * cx + f] as f64 * v[f * cv + c] as f64)
+                    .sum::<f64>() as f32;
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,727 @@
+//! t-SNE kernels: every GPU kernel against its CPU twin, the CPU gradient against finite
+//! differences of the CPU KL, and the GPU optimizer against the CPU optimizer on a small problem.
+mod common;
+
+use common::{assert_close, gpu};
+use latentviz::rng::Rng;
+use latentviz::tsne::affinity::{self, DenseP};
+use latentviz::tsne::gradient::{self, GpuCsr};
+use latentviz::tsne::optimize::{self, Affinities, StepBuffers};
+use latentviz::tsne::{TsneConfig, metrics, pca};
+
+fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
+    rng.vec(n * d, -1.0, 1.0)
+}
+
+/// Rows of a random conditional P (each sums to 1, zero diagonal), n × n.
+fn random_conditional(rng: &mut Rng, n: usize) -> Vec<f32> {
+    let mut c = rng.vec(n * n, 0.0, 1.0);
+    for i in 0..n {
+        c[i * n + i] = 0.0;
+        let s: f32 = c[i * n..(i + 1) * n].iter().sum();
+        for v in &mut c[i * n..(i + 1) * n] {
+            *v /= s;
+        }
+    }
+    c
+}
+
+#[test]
+fn sqdist_block_matches_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(11);
+    // 45 points of 13 features: neither a multiple of the 4 x 4 block nor of vec4.
+    let (n, d) = (45, 13);
+    let x = points(&mut rng, n, d);
+    let pts = affinity::upload_points(gpu, &x, n, d).unwrap();
+    for (row0, rows) in [(0, n), (16, 11), (32, 13)] {
+        let out = gpu.storage("out", rows * n);
+        let k = affinity::sqdist_block(gpu, &pts, row0, rows, &out).unwrap();
+        gpu.run("sqdist", &[&k]).unwrap();
+        let want = affinity::cpu::sqdist_block(&x, n, d, row0, rows);
+        // Sums of 13 squares in a different order: a few ulp.
+        assert_close(
+            "sqdist",
+            &gpu.read_f32(&out).unwrap()[..rows * n],
+            &want,
+            1e-5,
+        );
+    }
+    let out = gpu.storage("out", 4);
+    assert!(
+        affinity::sqdist_block(gpu, &pts, 40, 6, &out).is_err(),
+        "rows past the end"
+    );
+}
+
+#[test]
+fn topk_matches_cpu_in_blocks() {
+    let gpu = gpu();
+    let mut rng = Rng::new(12);
+    let (n, d, k) = (77, 5, 9);
+    let x = points(&mut rng, n, d);
+    let dist = affinity::cpu::sqdist_block(&x, n, d, 0, n);
+    let index = gpu.storage("index", n * k);
+    let kd = gpu.storage("kd", n * k);
+    // Two blocks, as the kNN search runs them; the second is not a multiple of 64 rows.
+    for (row0, rows) in [(0, 40), (40, 37)] {
+        let block = gpu.storage_from("block", &dist[row0 * n..(row0 + rows) * n]);
+        let t = affinity::topk_rows(gpu, &block, n, row0, rows, k, &index, &kd).unwrap();
+        gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
+    }
+    let (want_i, want_d) = affinity::cpu::topk_rows(&dist, n, 0, n, k);
+    let got_i: Vec<u32> = gpu.read(&index, 0, n * k).unwrap();
+    // Random points: distinct distances, so the lists must agree exactly.
+    assert_eq!(got_i, want_i);
+    assert_close(
+        "topk dist",
+        &gpu.read_f32(&kd).unwrap()[..n * k],
+        &want_d,
+        0.0,
+    );
+    assert!(affinity::topk_rows(gpu, &index, n, 0, n, 200, &index, &kd).is_err());
+}
+
+#[test]
+fn knn_gpu_matches_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(13);
+    let (n, d, k) = (130, 7, 12);
+    let x = points(&mut rng, n, d);
+    let knn = affinity::knn(gpu, &x, n, d, k).unwrap();
+    let dist = affinity::cpu::sqdist_block(&x, n, d, 0, n);
+    let (want_i, _) = affinity::cpu::topk_rows(&dist, n, 0, n, k);
+    assert_eq!(knn.index, want_i);
+}
+
+fn entropy(row: &[f32]) -> f64 {
+    -row.iter()
+        .filter(|&&p| p > 0.0)
+        .map(|&p| p as f64 * (p as f64).ln())
+        .sum::<f64>()
+}
+
+#[test]
+fn perplexity_rows_match_cpu_and_reach_the_target() {
+    let gpu = gpu();
+    let mut rng = Rng::new(14);
+    // Dense rows (diagonal excluded) and kNN rows (no diagonal).
+    for (rows, len, skip, perplexity) in [(61, 61, true, 5.0f32), (50, 15, false, 4.0)] {
+        let d: Vec<f32> = if skip {
+            let x = points(&mut rng, rows, 3);
+            affinity::cpu::sqdist_block(&x, rows, 3, 0, rows)
+        } else {
+            let mut v = rng.vec(rows * len, 0.1, 4.0);
+            for r in 0..rows {
+                v[r * len..(r + 1) * len].sort_by(f32::total_cmp);
+            }
+            v
+        };
+        let buf = gpu.storage_from("rows", &d);
+        let state = gpu.storage("state", rows * affinity::STATE_PER_ROW);
+        let k = affinity::perplexity_rows(gpu, &buf, rows, len, skip, perplexity, &state).unwrap();
+        gpu.run("perplexity", &k.iter().collect::<Vec<_>>())
+            .unwrap();
+        let got = gpu.read_f32(&buf).unwrap();
+        let (want, _) = affinity::cpu::perplexity_rows(
+            &d,
+            rows,
+            len,
+            skip,
+            perplexity,
+            affinity::TOL,
+            affinity::MAX_STEPS,
+        );
+        // Both stop within 1e-5 of the target entropy, from f32 and f64 sums: p agrees to ~1e-5.
+        assert_close("p_{j|i}", &got, &want, 2e-5);
+        for r in 0..rows {
+            let row = &got[r * len..(r + 1) * len];
+            let h = entropy(row);
+            assert!(
+                (h - (perplexity as f64).ln()).abs() < 1e-4,
+                "row {r}: H = {h}"
+            );
+            assert!((row.iter().map(|&p| p as f64).sum::<f64>() - 1.0).abs() < 1e-5);
+            if skip {
+                assert_eq!(row[r], 0.0, "p_{{i|i}} must be 0");
+            }
+        }
+    }
+}
+
+#[test]
+fn symmetrize_dense_matches_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(15);
+    let n = 37;
+    let c = random_conditional(&mut rng, n);
+    let cb = gpu.storage_from("c", &c);
+    let pb = gpu.storage("p", n * affinity::dense_ld(n));
+    let k = affinity::symmetrize_dense(gpu, &cb, &pb, n).unwrap();
+    gpu.run("symmetrize", &[&k]).unwrap();
+    let want = affinity::cpu::symmetrize_dense(&c, n);
+    let got = DenseP { p: pb, n }.read(gpu).unwrap();
+    // One add and one multiply: exact up to rounding of the scale.
+    assert_close("P", &got, &want, 1e-7);
+}
+
+#[test]
+fn sparse_p_with_all_neighbours_equals_dense_p() {
+    let gpu = gpu();
+    let mut rng = Rng::new(16);
+    let (n, d) = (40, 6);
+    let x = points(&mut rng, n, d);
+    let dense = affinity::dense_p(gpu, &x, n, d, 8.0)
+        .unwrap()
+        .read(gpu)
+        .unwrap();
+    // k = n - 1: every point is a neighbour, so the sparse P holds the dense one.
+    let knn = affinity::knn(gpu, &x, n, d, n - 1).unwrap();
+    let sparse = affinity::sparse_p(gpu, &knn, 8.0).unwrap();
+    let mut filled = vec![0f32; n * n];
+    for i in 0..n {
+        let cols = &sparse.col[sparse.row_ptr[i] as usize..sparse.row_ptr[i + 1] as usize];
+        assert!(
+            cols.windows(2).all(|w| w[0] < w[1]),
+            "row {i}: columns not ascending"
+        );
+        for e in sparse.row_ptr[i] as usize..sparse.row_ptr[i + 1] as usize {
+            filled[i * n + sparse.col[e] as usize] = sparse.val[e];
+        }
+    }
+    // Bisection on differently ordered rows: p agrees to the bisection tolerance.
+    assert_close("sparse vs dense P", &filled, &dense, 1e-5);
+    let total: f64 = sparse.val.iter().map(|&v| v as f64).sum();
+    assert!((total - 1.0).abs() < 1e-5, "sum P = {total}");
+    for i in 0..n {
+        for j in 0..n {
+            assert_eq!(
+                filled[i * n + j],
+                filled[j * n + i],
+                "P not symmetric at {i},{j}"
+            );
+        }
+    }
+}
+
+#[test]
+fn repulsion_matches_cpu_2d_and_3d() {
+    let gpu = gpu();
+    let mut rng = Rng::new(17);
+    // 103 points: not a multiple of 4 points per invocation; n = 1 has only the self term.
+    for dims in [2, 3] {
+        for n in [103, 1] {
+            let y = rng.vec(n * dims, -3.0, 3.0);
+            let yb = gpu.storage_from("y", &y);
+            let out = gpu.storage("rep", n * (dims + 1));
+            let k = gradient::repulsion(gpu, &yb, &out, n, dims).unwrap();
+            gpu.run("repulsion", &[&k]).unwrap();
+            let want = gradient::cpu::repulsion_exact(&y, n, dims);
+            // f32 sums of 103 terms vs f64, and Σw − 1 after summing: ~1e-6 relative.
+            assert_close(
+                &format!("repulsion {dims}d n={n}"),
+                &gpu.read_f32(&out).unwrap()[..n * (dims + 1)],
+                &want,
+                2e-5,
+            );
+        }
+    }
+}
+
+fn random_csr(rng: &mut Rng, n: usize) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+    let mut row_ptr = vec![0u32];
+    let (mut col, mut val) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        // Rows of 0 to 6 entries, some empty.
+        let len = rng.below(7);
+        let mut cols: Vec<u32> = (0..len)
+            .map(|_| rng.below(n) as u32)
+            .filter(|&j| j as usize != i)
+            .collect();
+        cols.sort();
+        cols.dedup();
+        for j in cols {
+            col.push(j);
+            val.push(rng.range(0.0, 0.01));
+        }
+        row_ptr.push(col.len() as u32);
+    }
+    (row_ptr, col, val)
+}
+
+#[test]
+fn attraction_matches_cpu_dense_and_sparse() {
+    let gpu = gpu();
+    let mut rng = Rng::new(18);
+    let n = 67;
+    for dims in [2, 3] {
+        let y = rng.vec(n * dims, -2.0, 2.0);
+        let yb = gpu.storage_from("y", &y);
+        let p = affinity::cpu::symmetrize_dense(&random_conditional(&mut rng, n), n);
+        let pb = DenseP::upload(gpu, &p, n).unwrap();
+        let attr = gpu.storage("attr", n * dims);
+        let k = gradient::attraction_dense(gpu, &yb, &pb, &attr, dims).unwrap();
+        gpu.run("attraction dense", &[&k]).unwrap();
+        let want = gradient::cpu::attraction_dense(&y, &p, n, dims);
+        // Sums of 67 small terms, f32 vs f64.
+        assert_close(
+            "attraction dense",
+            &gpu.read_f32(&attr).unwrap()[..n * dims],
+            &want,
+            1e-6,
+        );
+
+        let (row_ptr, col, val) = random_csr(&mut rng, n);
+        let sp = affinity::SparseP {
+            n,
+            row_ptr: row_ptr.clone(),
+            col: col.clone(),
+            val: val.clone(),
+        };
+        let csr = GpuCsr::upload(gpu, &sp).unwrap();
+        let k = gradient::attraction_sparse(gpu, &yb, &csr, &attr, dims).unwrap();
+        gpu.run("attraction sparse", &[&k]).unwrap();
+        let want = gradient::cpu::attraction_sparse(&y, &row_ptr, &col, &val, dims);
+        assert_close(
+            "attraction sparse",
+            &gpu.read_f32(&attr).unwrap()[..n * dims],
+            &want,
+            1e-6,
+        );
+    }
+}
+
+#[test]
+fn cpu_gradient_matches_finite_differences_of_kl() {
+    let mut rng = Rng::new(19);
+    let (n, dims) = (12, 2);
+    let p = affinity::cpu::symmetrize_dense(&random_conditional(&mut rng, n), n);
+    // Positions on a grid of 2^-12 so y ± 2^-10 is exact in f32.
+    let q = 4096.0;
+    let y: Vec<f32> = rng
+        .vec(n * dims, -1.5, 1.5)
+        .iter()
+        .map(|v| (v * q).round() / q)
+        .collect();
+    let grad = gradient::cpu::gradient_dense(&y, &p, n, dims, 1.0);
+    let h = 1.0 / 1024.0;
+    for e in 0..n * dims {
+        let (mut plus, mut minus) = (y.clone(), y.clone());
+        plus[e] += h;
+        minus[e] -= h;
+        let fd = (gradient::cpu::kl_dense(&plus, &p, n, dims)
+            - gradient::cpu::kl_dense(&minus, &p, n, dims))
+            / (2.0 * h as f64);
+        // Central differences: O(h²) ≈ 1e-6 truncation; f32 attraction/repulsion sums ~1e-7.
+        assert!(
+            (fd - grad[e]).abs() < 1e-4 * (1.0 + fd.abs()),
+            "coordinate {e}: fd {fd} vs {}",
+            grad[e]
+        );
+    }
+}
+
+#[test]
+fn update_reduce_centre_match_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(20);
+    let (n, dims) = (301, 3);
+    let v = n * dims;
+    let y = rng.vec(v, -1.0, 1.0);
+    let attr = rng.vec(v, -0.1, 0.1);
+    let rep = rng.vec(n * (dims + 1), 0.5, 2.0);
+    let gains = rng.vec(v, 0.005, 2.0);
+    let upd = rng.vec(v, -0.1, 0.1);
+    let (yb, ab, rb) = (
+        gpu.storage_from("y", &y),
+        gpu.storage_from("a", &attr),
+        gpu.storage_from("r", &rep),
+    );
+    let (gb, ub) = (gpu.storage_from("g", &gains), gpu.storage_from("u", &upd));
+    let scalars = gpu.storage("s", 8);
+    let y_next = gpu.storage("yn", v);
+    let y_out = gpu.storage("yo", v);
+    let z_sum = optimize::strided_sum(
+        gpu,
+        &rb,
+        &scalars,
+        n,
+        dims + 1,
+        dims,
+        1,
+        optimize::SLOT_Z,
+        1.0,
+    )
+    .unwrap();
+    let b = StepBuffers {
+        y: &yb,
+        attr: &ab,
+        rep: &rb,
+        scalars: &scalars,
+        gains: &gb,
+        update: &ub,
+        y_next: &y_next,
+    };
+    let step = optimize::update_step(gpu, &b, n, dims, 12.0, 0.5, 200.0).unwrap();
+    let mean = optimize::strided_sum(
+        gpu,
+        &y_next,
+        &scalars,
+        n,
+        dims,
+        0,
+        dims,
+        optimize::SLOT_MEAN,
+        1.0 / n as f32,
+    )
+    .unwrap();
+    let centre =
+        optimize::centre(gpu, &y_next, &scalars, &y_out, n, dims, optimize::SLOT_MEAN).unwrap();
+    gpu.run("update", &[&z_sum, &step, &mean, &centre]).unwrap();
+
+    let z = optimize::cpu::strided_sum(&rep, n, dims + 1, dims, 1.0);
+    let s: Vec<f32> = gpu.read(&scalars, 0, 8).unwrap();
+    // 301 values summed in a tree vs in f64.
+    assert_close("Z", &s[..1], &[z], 1e-6);
+    let (mut g2, mut u2) = (gains.clone(), upd.clone());
+    let yn = optimize::cpu::update_step(
+        &y,
+        &attr,
+        &rep,
+        s[0],
+        &mut g2,
+        &mut u2,
+        dims,
+        12.0,
+        0.5,
+        200.0,
+        optimize::MIN_GAIN,
+    );
+    // Elementwise with the same Z: identical operations, up to fused multiply-adds.
+    assert_close("gains", &gpu.read_f32(&gb).unwrap(), &g2, 1e-6);
+    assert_close("update", &gpu.read_f32(&ub).unwrap(), &u2, 1e-5);
+    assert_close("y_next", &gpu.read_f32(&y_next).unwrap(), &yn, 1e-5);
+    let mean_cpu: Vec<f32> = (0..dims)
+        .map(|c| optimize::cpu::strided_sum(&yn, n, dims, c, 1.0 / n as f32))
+        .collect();
+    assert_close(
+        "mean",
+        &s[optimize::SLOT_MEAN..optimize::SLOT_MEAN + dims],
+        &mean_cpu,
+        1e-5,
+    );
+    let centred = optimize::cpu::centre(&yn, &s[optimize::SLOT_MEAN..], dims);
+    assert_close("centred", &gpu.read_f32(&y_out).unwrap(), &centred, 1e-6);
+}
+
+#[test]
+fn kl_rows_match_cpu_dense_and_sparse() {
+    let gpu = gpu();
+    let mut rng = Rng::new(21);
+    let (n, dims) = (53, 2);
+    let y = rng.vec(n * dims, -2.0, 2.0);
+    let yb = gpu.storage_from("y", &y);
+    let p = affinity::cpu::symmetrize_dense(&random_conditional(&mut rng, n), n);
+    let pb = DenseP::upload(gpu, &p, n).unwrap();
+    let rows = gpu.storage("rows", n);
+    let k = optimize::kl_rows_dense(gpu, &yb, &pb, &rows, dims).unwrap();
+    gpu.run("kl", &[&k]).unwrap();
+    let got = gpu.read_f32(&rows).unwrap();
+    // ln of f32 values summed over 53 terms.
+    assert_close(
+        "kl rows dense",
+        &got[..n],
+        &optimize::cpu::kl_dense(&y, &p, n, dims),
+        1e-5,
+    );
+    // Σ rows + ln Z Σp is the KL divergence.
+    let rep = gradient::cpu::repulsion_exact(&y, n, dims);
+    let z = optimize::cpu::strided_sum(&rep, n, dims + 1, dims, 1.0) as f64;
+    let total: f64 = got[..n].iter().map(|&v| v as f64).sum::<f64>()
+        + z.ln() * p.iter().map(|&v| v as f64).sum::<f64>();
+    let want = gradient::cpu::kl_dense(&y, &p, n, dims);
+    assert!(
+        (total - want).abs() < 1e-5 * (1.0 + want.abs()),
+        "KL {total} vs {want}"
+    );
+
+    let (row_ptr, col, val) = random_csr(&mut rng, n);
+    let sp = affinity::SparseP {
+        n,
+        row_ptr: row_ptr.clone(),
+        col: col.clone(),
+        val: val.clone(),
+    };
+    let csr = GpuCsr::upload(gpu, &sp).unwrap();
+    let k = optimize::kl_rows_sparse(gpu, &yb, &csr, &rows, dims).unwrap();
+    gpu.run("kl sparse", &[&k]).unwrap();
+    assert_close(
+        "kl rows sparse",
+        &gpu.read_f32(&rows).unwrap()[..n],
+        &optimize::cpu::kl_sparse(&y, &row_ptr, &col, &val, dims),
+        1e-5,
+    );
+}
+
+#[test]
+fn gpu_optimizer_matches_cpu_optimizer() {
+    // A small step: with 37 points the usual rate (50) makes the layout chaotic, and f32 vs f64
+    // rounding would grow until the trajectories share nothing.
+    const LR: f32 = 2.0;
+    let gpu = gpu();
+    let mut rng = Rng::new(22);
+    let (n, dims, early) = (37, 2, 20);
+    let iterations = 60;
+    let x = points(&mut rng, n, 5);
+    let dense = affinity::dense_p(gpu, &x, n, 5, 6.0).unwrap();
+    let p = dense.read(gpu).unwrap();
+    let y0 = rng.vec(n * dims, -1e-2, 1e-2);
+    let config = TsneConfig {
+        dims,
+        iterations,
+        exaggeration_iterations: early,
+        ..TsneConfig::default()
+    };
+    let got = optimize::optimize(
+        gpu,
+        &Affinities::Dense(dense),
+        &y0,
+        n,
+        &config,
+        LR,
+        false,
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    let want = optimize::cpu::optimize_dense(&p, &y0, n, dims, iterations, 12.0, early, LR);
+    // 60 steps of f32 vs f64 sums: the trajectories drift apart slowly; 1e-3 of the layout's scale.
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let err = got
+        .y
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    eprintln!("optimizer parity: max deviation {err}, layout scale {scale}");
+    assert!(
+        err <= 1e-3 * scale,
+        "max deviation {err} for a layout of scale {scale}"
+    );
+    // The layout must have moved far from its start for the comparison to mean anything.
+    assert!(scale > 0.5, "layout scale {scale}");
+    assert_eq!(
+        got.kl_history.iter().map(|h| h.0).collect::<Vec<_>>(),
+        vec![50, 60]
+    );
+    let kl = gradient::cpu::kl_dense(&got.y, &p, n, dims);
+    assert!(
+        (got.kl as f64 - kl).abs() < 1e-4 * (1.0 + kl),
+        "KL {} vs {kl}",
+        got.kl
+    );
+}
+
+#[test]
+fn pca_kernels_match_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(23);
+    let (rows, ca, cb) = (37, 16, 24);
+    let a = points(&mut rng, rows, ca);
+    let b = points(&mut rng, rows, cb);
+    let (abuf, bbuf) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b));
+    let out = gpu.storage("out", ca * cb);
+    let g1 = pca::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, false).unwrap();
+    let g2 = pca::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, true).unwrap();
+    gpu.run("gram", &[&g1, &g2]).unwrap();
+    let want: Vec<f32> = pca::cpu::gram(&a, &b, rows, ca, cb)
+        .iter()
+        .map(|v| 2.0 * v)
+        .collect();
+    // Accumulated twice (the slice path); 37-term f32 sums.
+    assert_close("gram", &gpu.read_f32(&out).unwrap(), &want, 1e-5);
+    assert!(pca::gram(gpu, &abuf, &bbuf, &out, rows, 12, cb, false).is_err());
+    // The symmetric half: Aᵀ A with 24 columns, blocks above the diagonal, then mirrored.
+    let sym = gpu.storage("sym", cb * cb);
+    let g = pca::gram_upper(gpu, &bbuf, &sym, rows, cb, false).unwrap();
+    gpu.run("gram upper", &[&g]).unwrap();
+    let mut got = gpu.read_f32(&sym).unwrap();
+    pca::mirror_upper(&mut got, cb);
+    assert_close(
+        "gram upper",
+        &got,
+        &pca::cpu::gram(&b, &b, rows, cb, cb),
+        1e-5,
+    );
+
+    let (rows, cx, cv) = (45, 12, 8);
+    let x = points(&mut rng, rows, cx);
+    let v = points(&mut rng, cx, cv);
+    let (xb, vb) = (gpu.storage_from("x", &x), gpu.storage_from("v", &v));
+    let out = gpu.storage("out", rows * cv);
+    let k = pca::project(gpu, &xb, &vb, &out, rows, cx, cv).unwrap();
+    gpu.run("project", &[&k]).unwrap();
+    assert_close(
+        "project",
+        &gpu.read_f32(&out).unwrap(),
+        &pca::cpu::project(&x, &v, rows, cx, cv),
+        1e-5,
+    );
+
+    let (rows, width) = (29, 3);
+    let x = points(&mut rng, rows, width * 4);
+    let xb = gpu.storage_from("x", &x);
+    let mean = gpu.storage("mean", width * 4);
+    let m = pca::column_mean(gpu, &xb, &mean, rows, width, 1.0 / rows as f32, false).unwrap();
+    let s = pca::subtract_mean(gpu, &xb, &mean, rows, width).unwrap();
+    gpu.run("mean", &[&m, &s]).unwrap();
+    let want_mean = pca::cpu::column_mean(&x, rows, width * 4);
+    assert_close("mean", &gpu.read_f32(&mean).unwrap(), &want_mean, 1e-6);
+    assert_close(
+        "centred",
+        &gpu.read_f32(&xb).unwrap(),
+        &pca::cpu::subtract_mean(&x, &want_mean, width * 4),
+        1e-6,
+    );
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)] // index arithmetic over axes reads clearer here
+fn pca_recovers_planted_components() {
+    let gpu = gpu();
+    let mut rng = Rng::new(24);
+    // 400 points in 11-D: variances 9, 4, 1 along three orthonormal axes plus 0.01 noise.
+    let (n, d) = (400, 11);
+    let mut axes = vec![vec![0f64; d]; 3];
+    for axis in axes.iter_mut() {
+        for v in axis.iter_mut() {
+            *v = rng.normal();
+        }
+    }
+    // Gram–Schmidt the three axes.
+    for a in 0..3 {
+        for b in 0..a {
+            let dot: f64 = (0..d).map(|r| axes[a][r] * axes[b][r]).sum();
+            for r in 0..d {
+                axes[a][r] -= dot * axes[b][r];
+            }
+        }
+        let norm = axes[a].iter().map(|v| v * v).sum::<f64>().sqrt();
+        for v in &mut axes[a] {
+            *v /= norm;
+        }
+    }
+    let sd = [3.0, 2.0, 1.0];
+    let mut x = vec![0f32; n * d];
+    for i in 0..n {
+        let coef: Vec<f64> = sd.iter().map(|s| s * rng.normal()).collect();
+        for r in 0..d {
+            let v: f64 =
+                (0..3).map(|a| coef[a] * axes[a][r]).sum::<f64>() + 0.1 * rng.normal() + 5.0;
+            x[i * d + r] = v as f32;
+        }
+    }
+    let p = pca::pca(gpu, &x, n, d, 3, 7).unwrap();
+    for a in 0..3 {
+        let dot: f64 = (0..d)
+            .map(|r| p.components[a * d + r] as f64 * axes[a][r])
+            .sum();
+        assert!(dot.abs() > 0.99, "component {a}: |cos| = {}", dot.abs());
+    }
+    for a in 0..2 {
+        assert!(
+            p.variances[a] > p.variances[a + 1],
+            "variances not descending: {:?}",
+            p.variances
+        );
+    }
+    // Projections have the component variances (sample estimates within 20 %).
+    for a in 0..3 {
+        let var = (0..n)
+            .map(|i| (p.projected[i * 3 + a] as f64).powi(2))
+            .sum::<f64>()
+            / (n - 1) as f64;
+        assert!(
+            (var - p.variances[a] as f64).abs() < 1e-3 * var,
+            "projection variance {var} vs {}",
+            p.variances[a]
+        );
+        assert!(
+            (var / (sd[a] * sd[a]) - 1.0).abs() < 0.2,
+            "variance {var} vs planted {}",
+            sd[a] * sd[a]
+        );
+    }
+}
+
+#[test]
+fn knn_accuracy_grid_matches_brute_force() {
+    let mut rng = Rng::new(25);
+    // Clustered points with exact duplicates, so the grid's cells are very uneven.
+    let n = 3000;
+    let mut y = Vec::with_capacity(n * 2);
+    for i in 0..n {
+        if i % 50 == 7 && i > 0 {
+            let j = rng.below(i);
+            y.push(y[j * 2]);
+            y.push(y[j * 2 + 1]);
+        } else {
+            let c = (i % 5) as f32 * 10.0;
+            y.push(c + rng.range(-1.0, 1.0) * (1.0 + (i % 3) as f32));
+            y.push(rng.range(-0.5, 0.5));
+        }
+    }
+    let brute = metrics::brute_neighbours(&y, n, 2, 10);
+    let grid = metrics::grid_neighbours(&y, n, 10);
+    assert_eq!(grid, brute);
+    let labels: Vec<u32> = (0..n).map(|i| (i % 5) as u32).collect();
+    let acc = metrics::knn_accuracy(&y, n, 2, &labels, 10).unwrap();
+    // The 60 duplicates copy a point of another label and count as misses.
+    assert!(acc > 0.97, "well-separated clusters: accuracy {acc}");
+    // Ties between labels go to the smallest label: 2 points of label 3 and 2 of label 1 around 0.
+    let y = [0.0, 0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 1.0, 0.0, -1.0];
+    let labels = [1, 3, 1, 3, 1];
+    let acc = metrics::knn_accuracy(&y, 5, 2, &labels, 4).unwrap();
+    // Point 0 sees {3, 1, 3, 1} -> 1 (correct); the outer ones see 3 others: checked by count.
+    assert!(acc > 0.0);
+}
+
+/// Past lavapipe's cap of 65,535 loop iterations per invocation: a top-k over 2,000 columns with
+/// k = 90 (chunked over dispatches) and a bisection over rows of 3,000 (split over dispatches).
+#[test]
+fn long_rows_pass_the_loop_cap() {
+    let gpu = gpu();
+    let mut rng = Rng::new(26);
+    let (n, k) = (2000, 90);
+    let x = points(&mut rng, n, 3);
+    let rows = 40;
+    let dist = affinity::cpu::sqdist_block(&x, n, 3, 0, rows);
+    let index = gpu.storage("index", n * k);
+    let kd = gpu.storage("kd", n * k);
+    let block = gpu.storage_from("block", &dist);
+    let t = affinity::topk_rows(gpu, &block, n, 0, rows, k, &index, &kd).unwrap();
+    assert!(t.len() > 1, "expected several column chunks");
+    gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
+    let (want_i, _) = affinity::cpu::topk_rows(&dist, n, 0, rows, k);
+    let got: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
+    assert_eq!(got, want_i);
+
+    let (rows, len, perplexity) = (6, 3000, 50.0);
+    let d = rng.vec(rows * len, 0.0, 30.0);
+    let buf = gpu.storage_from("rows", &d);
+    let state = gpu.storage("state", rows * affinity::STATE_PER_ROW);
+    let calib = affinity::perplexity_rows(gpu, &buf, rows, len, false, perplexity, &state).unwrap();
+    assert!(
+        calib.len() > 2,
+        "expected the bisection split over dispatches"
+    );
+    gpu.run("perplexity", &calib.iter().collect::<Vec<_>>())
+        .unwrap();
+    let got = gpu.read_f32(&buf).unwrap();
+    for r in 0..rows {
+        let h = entropy(&got[r * len..(r + 1) * len]);
+        assert!(
+            (h - (perplexity as f64).ln()).abs() < 1e-4,
+            "row {r}: H = {h}"
+        );
+    }
+}
