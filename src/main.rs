@@ -40,6 +40,69 @@ enum Command {
     Train(TrainArgs),
     /// Check every kernel against its CPU reference, then time it at the seed model's shapes.
     Bench(BenchArgs),
+    /// Embed the rows of a .npy file or MNIST images with t-SNE on the GPU.
+    Tsne(TsneArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SplitArg {
+    Train,
+    Test,
+    All,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MethodArg {
+    Exact,
+    Fft,
+    Sparse,
+    Auto,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["input", "mnist"])))]
+struct TsneArgs {
+    /// A 2-D .npy array (float32 or float64), one point per row.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Integer labels (1-D .npy) for --input, to report the 10-NN accuracy.
+    #[arg(long, requires = "input")]
+    labels: Option<PathBuf>,
+    /// A directory with the MNIST IDX files: embed its images (labels come with them).
+    #[arg(long)]
+    mnist: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+    split: SplitArg,
+    /// Use only the first N points.
+    #[arg(long)]
+    subset: Option<usize>,
+    /// Where to write the embedding (N × dims float32 .npy).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 30.0)]
+    perplexity: f32,
+    #[arg(long, default_value_t = 1000)]
+    iterations: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 2)]
+    dims: usize,
+    /// exact: dense P and O(N²) forces; fft: sparse kNN P and FFT-interpolated repulsion (2-D);
+    /// sparse: sparse P with exact repulsion; auto: exact up to 1,000 points, else fft (2-D) or sparse.
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+    method: MethodArg,
+    /// PCA to this many dimensions first (default: 50 when the input has more than 100; 0: off).
+    #[arg(long)]
+    pca: Option<usize>,
+    /// Write the embedding every 50 iterations into this directory.
+    #[arg(long)]
+    snapshots: Option<PathBuf>,
+    /// JSON lines: {iteration, kl, seconds} every 50 iterations, then the totals per phase.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -142,6 +205,7 @@ fn main() -> Result<()> {
         },
         Command::Train(args) => train_cmd(&options, args),
         Command::Bench(args) => bench_cmd(&options, args),
+        Command::Tsne(args) => tsne_cmd(&options, args),
     }
 }
 
@@ -324,5 +388,52 @@ fn bench_cmd(options: &GpuOptions, a: BenchArgs) -> Result<()> {
     if worst > 1e-3 {
         bail!("a kernel disagrees with its CPU reference (max relative error {worst:.1e})");
     }
+    Ok(())
+}
+
+fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
+    use latentviz::tsne::Method;
+    use latentviz::tsne::job::{self, TsneJob};
+    let mut job = TsneJob::new(&a.out);
+    job.input = a.input;
+    job.labels = a.labels;
+    job.mnist = a.mnist;
+    job.split = match a.split {
+        SplitArg::Train => job::Split::Train,
+        SplitArg::Test => job::Split::Test,
+        SplitArg::All => job::Split::All,
+    };
+    job.subset = a.subset;
+    job.perplexity = a.perplexity;
+    job.iterations = a.iterations;
+    job.seed = a.seed;
+    job.dims = a.dims;
+    job.method = match a.method {
+        MethodArg::Exact => Method::Exact,
+        MethodArg::Fft => Method::Fft,
+        MethodArg::Sparse => Method::SparseExact,
+        MethodArg::Auto => Method::Auto,
+    };
+    job.pca = a.pca;
+    job.snapshots = a.snapshots;
+    job.metrics = a.metrics;
+    job.progress = !a.quiet;
+    let gpu = Gpu::new(options)?;
+    let r = job::run(&gpu, &job)?;
+    eprintln!(
+        "{} points ({}-D input{}), {:?}, learning rate {:.1}: KL {:.4}{}",
+        r.n,
+        r.d,
+        r.pca_dims.map(|k| format!(", PCA {k}")).unwrap_or_default(),
+        r.method,
+        r.learning_rate,
+        r.kl,
+        r.knn_accuracy.map(|v| format!(", 10-NN accuracy {v:.4}")).unwrap_or_default()
+    );
+    eprintln!(
+        "seconds: load {:.1}, pca {:.1}, knn {:.1}, affinity {:.1}, init {:.1}, optimize {:.1}, total {:.1}",
+        r.load_s, r.pca_s, r.knn_s, r.affinity_s, r.init_s, r.optimize_s, r.total_s
+    );
+    eprintln!("wrote {}", r.out.display());
     Ok(())
 }
