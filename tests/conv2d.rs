@@ -170,7 +170,8 @@ fn gpu_matches_cpu_forward_and_backward() {
 
 /// Shapes for the subgroup (implicit GEMM) kernels: pixel counts that leave a partial 64-row
 /// tile, channel counts that leave partial 4- and 32-column blocks (9, 13, 37), every stride and
-/// padding rule the forward pass takes, and the seed model's 14x14 layers at batch 2.
+/// padding rule the forward pass takes, the seed model's 14x14 layers at batch 2, and weight
+/// gradients small enough for 16-row tiles.
 fn subgroup_shapes() -> Vec<Conv2dShape> {
     use Padding::{Same, Valid};
     vec![
@@ -183,6 +184,9 @@ fn subgroup_shapes() -> Vec<Conv2dShape> {
         shape(2, 37, 13, (8, 9), 2, 1, Same),
         shape(2, 32, 64, (14, 14), 3, 1, Same),
         shape(2, 64, 32, (14, 14), 3, 1, Same),
+        // Weight gradients of at most 16 rows (in_ch * k * k) take 16-row tiles.
+        shape(2, 1, 9, (7, 8), 3, 1, Same),
+        shape(1, 1, 13, (6, 5), 4, 1, Valid),
     ]
 }
 
@@ -321,15 +325,17 @@ fn subgroup_kernels_validate_with_naga() {
         Conv2dPass::BackwardInput,
         Conv2dPass::BackwardWeight,
     ] {
-        let source = conv2d::subgroup_source(pass);
-        let module = naga::front::wgsl::parse_str(&source)
+        for rows in [16, 64] {
+            let source = conv2d::subgroup_source(pass, rows);
+            let module = naga::front::wgsl::parse_str(&source)
+                .unwrap_or_else(|e| panic!("{pass:?}: {}", e.emit_to_string(&source)));
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::all(),
+            )
+            .validate(&module)
             .unwrap_or_else(|e| panic!("{pass:?}: {}", e.emit_to_string(&source)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{pass:?}: {}", e.emit_to_string(&source)));
+        }
     }
 }
 

@@ -294,6 +294,9 @@ pub enum Conv2dPass {
 
 /// Rows of the product one subgroup tile computes (8 loads per lane per step).
 const SG_ROWS: usize = 64;
+/// Rows of the tile for products with at most this many rows (the weight gradient of a layer
+/// with one input channel: 9 rows), so most of a 64-row tile is not clamped work.
+const SG_ROWS_SMALL: usize = 16;
 /// Columns of the product one subgroup tile computes (4 per lane).
 const SG_COLS: usize = 32;
 const SG_LANES: u32 = 8;
@@ -325,7 +328,7 @@ impl Conv2dKernel {
                 match pass {
                     Conv2dPass::Forward => cols >= SG_MIN_COLS,
                     Conv2dPass::BackwardInput => s.stride == 1 && cols >= SG_MIN_COLS,
-                    Conv2dPass::BackwardWeight => cols >= SG_MIN_COLS && rows >= SG_ROWS / 2,
+                    Conv2dPass::BackwardWeight => cols >= SG_MIN_COLS && rows >= 1,
                 }
             }
         }
@@ -356,7 +359,16 @@ fn sg_product(s: &Conv2dShape, pass: Conv2dPass) -> (usize, usize) {
 /// Tiles of the product of `pass`.
 fn sg_tiles(s: &Conv2dShape, pass: Conv2dPass) -> usize {
     let (rows, cols) = sg_product(s, pass);
-    rows.div_ceil(SG_ROWS) * cols.div_ceil(SG_COLS)
+    rows.div_ceil(sg_rows(s, pass)) * cols.div_ceil(SG_COLS)
+}
+
+/// Rows of the subgroup tile for `pass` of `s`.
+fn sg_rows(s: &Conv2dShape, pass: Conv2dPass) -> usize {
+    if sg_product(s, pass).0 <= SG_ROWS_SMALL {
+        SG_ROWS_SMALL
+    } else {
+        SG_ROWS
+    }
 }
 
 /// How the subgroup weight gradient splits the batch: (chunks, images per chunk).
@@ -369,12 +381,13 @@ fn sg_weight_chunks(s: &Conv2dShape) -> (usize, usize) {
 }
 
 /// The entry point of the subgroup kernel of `pass`.
-fn sg_entry(pass: Conv2dPass) -> &'static str {
-    match pass {
+fn sg_entry(pass: Conv2dPass, rows: usize) -> String {
+    let name = match pass {
         Conv2dPass::Forward => "conv2d_forward_sg",
         Conv2dPass::BackwardInput => "conv2d_backward_input_sg",
         Conv2dPass::BackwardWeight => "conv2d_backward_weight_sg",
-    }
+    };
+    format!("{name}{rows}")
 }
 
 /// The WGSL of the weight repack the subgroup forward and input-gradient kernels read their
@@ -455,9 +468,10 @@ fn repack_weights(
 }
 
 /// The whole WGSL of the subgroup (implicit GEMM) kernel of `pass`, generated unrolled into
-/// named variables. Tests validate it with naga.
-pub fn subgroup_source(pass: Conv2dPass) -> String {
-    let rows = SG_ROWS;
+/// named variables, for tiles of `rows` rows (rounded down to a multiple of 8 in 8..=128; the
+/// launchers use 16 and 64). Tests validate it with naga.
+pub fn subgroup_source(pass: Conv2dPass, rows: usize) -> String {
+    let rows = rows.clamp(8, 128) / 8 * 8;
     let loads = rows / SG_LANES as usize;
     let mut s = String::new();
     let w = &mut s;
@@ -556,7 +570,7 @@ pub fn subgroup_source(pass: Conv2dPass) -> String {
     line!("@compute @workgroup_size(8)");
     line!(
         "fn {}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,",
-        sg_entry(pass)
+        sg_entry(pass, rows)
     );
     line!("        @builtin(subgroup_invocation_id) lane: u32) {{");
     line!("    let kk = params.kernel * params.kernel;");
@@ -816,12 +830,13 @@ fn launch_sg(
     z: usize,
 ) -> Result<Dispatch> {
     let [gx, gy, _] = workgroups_for(sg_tiles(s, pass), 1);
-    let source = subgroup_source(pass);
+    let rows = sg_rows(s, pass);
+    let source = subgroup_source(pass, rows);
     launch(
         gpu,
         &format!("{op} subgroup"),
         &source,
-        sg_entry(pass),
+        &sg_entry(pass, rows),
         params,
         buffers,
         [gx, gy, z as u32],
