@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_close, gpu};
-use latentviz::ops::conv2d::{self, Conv2dShape, Padding, cpu};
+use latentviz::ops::conv2d::{self, Conv2dKernel, Conv2dPass, Conv2dShape, Padding, cpu};
 use latentviz::rng::Rng;
 
 fn shape(
@@ -165,6 +165,177 @@ fn gpu_matches_cpu_forward_and_backward() {
             &cpu::conv2d_backward_bias(&s, &dy),
             tol * 4.0,
         );
+    }
+}
+
+/// Shapes for the subgroup (implicit GEMM) kernels: pixel counts that leave a partial 64-row
+/// tile, channel counts that leave partial 4- and 32-column blocks (9, 13, 37), every stride and
+/// padding rule the forward pass takes, the seed model's 14x14 layers at batch 2, and weight
+/// gradients small enough for 16-row tiles.
+fn subgroup_shapes() -> Vec<Conv2dShape> {
+    use Padding::{Same, Valid};
+    vec![
+        shape(2, 3, 9, (11, 13), 3, 1, Same),
+        shape(1, 13, 37, (9, 7), 3, 1, Valid),
+        shape(3, 5, 10, (12, 11), 5, 2, Same),
+        shape(2, 4, 11, (13, 14), 4, 3, Same),
+        shape(1, 9, 8, (10, 9), 1, 1, Same),
+        shape(1, 11, 12, (2, 3), 5, 1, Same),
+        shape(2, 37, 13, (8, 9), 2, 1, Same),
+        shape(2, 32, 64, (14, 14), 3, 1, Same),
+        shape(2, 64, 32, (14, 14), 3, 1, Same),
+        // Weight gradients of at most 16 rows (in_ch * k * k) take 16-row tiles.
+        shape(2, 1, 9, (7, 8), 3, 1, Same),
+        shape(1, 1, 13, (6, 5), 4, 1, Valid),
+    ]
+}
+
+/// Run every pass `kernel` handles for `s` against the CPU reference; returns how many passes ran.
+fn check_kernel_family(kernel: Conv2dKernel, s: &Conv2dShape, rng: &mut Rng) -> usize {
+    let gpu = gpu();
+    let x = rng.vec(s.input_len(), -1.0, 1.0);
+    let w = rng.vec(s.weight_len(), -1.0, 1.0);
+    let b = rng.vec(s.bias_len(), -1.0, 1.0);
+    let dy = rng.vec(s.output_len(), -1.0, 1.0);
+    let (xb, wb, bb, dyb) = (
+        gpu.storage_from("x", &x),
+        gpu.storage_from("w", &w),
+        gpu.storage_from("b", &b),
+        gpu.storage_from("dy", &dy),
+    );
+    // Garbage in the outputs: every pass must overwrite, not accumulate.
+    let yb = gpu.storage_from("y", &vec![7.0f32; s.output_len()]);
+    let dxb = gpu.storage_from("dx", &vec![7.0f32; s.input_len()]);
+    let dwb = gpu.storage_from("dw", &vec![7.0f32; s.weight_len()]);
+    let mut all = Vec::new();
+    let handles = |pass| kernel.handles(s, pass);
+    if handles(Conv2dPass::Forward) {
+        all.extend(conv2d::forward_with(gpu, kernel, s, &xb, &wb, &bb, &yb).unwrap());
+    }
+    if handles(Conv2dPass::BackwardInput) {
+        all.extend(conv2d::backward_input_with(gpu, kernel, s, &dyb, &wb, &dxb).unwrap());
+    }
+    if handles(Conv2dPass::BackwardWeight) {
+        all.extend(conv2d::backward_weight_with(gpu, kernel, s, &xb, &dyb, &dwb).unwrap());
+    }
+    let refs: Vec<_> = all.iter().collect();
+    gpu.run("conv2d family test", &refs).unwrap();
+    // As in gpu_matches_cpu_forward_and_backward: f32 sums of up to a few thousand products in
+    // [-1, 1] against an f64 reference; the weight gradient's sums are longer (x4).
+    let tol = 1e-4;
+    let what = format!("{kernel:?} {s:?}");
+    let mut ran = 0;
+    if handles(Conv2dPass::Forward) {
+        let y = gpu.read_f32(&yb).unwrap();
+        let want = cpu::conv2d_forward(s, &x, &w, &b);
+        assert_close(&format!("forward {what}"), &y[..s.output_len()], &want, tol);
+        ran += 1;
+    }
+    if handles(Conv2dPass::BackwardInput) {
+        let dx = gpu.read_f32(&dxb).unwrap();
+        let want = cpu::conv2d_backward_input(s, &dy, &w);
+        assert_close(
+            &format!("backward input {what}"),
+            &dx[..s.input_len()],
+            &want,
+            tol,
+        );
+        ran += 1;
+    }
+    if handles(Conv2dPass::BackwardWeight) {
+        let dw = gpu.read_f32(&dwb).unwrap();
+        let want = cpu::conv2d_backward_weight(s, &x, &dy);
+        assert_close(
+            &format!("backward weight {what}"),
+            &dw[..s.weight_len()],
+            &want,
+            tol * 4.0,
+        );
+        ran += 1;
+    }
+    ran
+}
+
+#[test]
+fn subgroup_kernels_match_cpu() {
+    let gpu = gpu();
+    if !Conv2dKernel::Subgroup.supported(gpu) {
+        eprintln!("adapter has no 8-lane subgroups: subgroup conv2d kernels not run");
+        return;
+    }
+    let mut rng = Rng::new(23);
+    let mut ran = 0;
+    for s in subgroup_shapes().iter().chain(&parity_shapes()) {
+        ran += check_kernel_family(Conv2dKernel::Subgroup, s, &mut rng);
+    }
+    // Forward on every subgroup shape, the input gradient on the stride-1 ones, the weight
+    // gradient on most: make sure the `handles` rules did not quietly skip them.
+    assert!(ran >= 20, "only {ran} subgroup passes ran");
+    // A pass the family does not handle is an error, not a wrong answer.
+    let strided = shape(1, 8, 8, (9, 9), 3, 2, Padding::Same);
+    assert!(!Conv2dKernel::Subgroup.handles(&strided, Conv2dPass::BackwardInput));
+    let (dy, w, dx) = (
+        gpu.storage("dy", strided.output_len()),
+        gpu.storage("w", strided.weight_len()),
+        gpu.storage("dx", strided.input_len()),
+    );
+    assert!(
+        conv2d::backward_input_with(gpu, Conv2dKernel::Subgroup, &strided, &dy, &w, &dx).is_err()
+    );
+}
+
+#[test]
+fn blocked_kernels_match_cpu_on_subgroup_shapes() {
+    // The fallback for adapters without 8-lane subgroups, on the shapes lavapipe now sends to
+    // the subgroup kernels (the parity test above covers the rest through `best`).
+    let mut rng = Rng::new(29);
+    for s in subgroup_shapes() {
+        assert_eq!(check_kernel_family(Conv2dKernel::Blocked, &s, &mut rng), 3);
+    }
+}
+
+#[test]
+fn lavapipe_gets_the_subgroup_kernels_for_the_big_layers() {
+    let gpu = gpu();
+    let s = shape(64, 32, 64, (14, 14), 3, 1, Padding::Same);
+    let want = if Conv2dKernel::Subgroup.supported(gpu) {
+        Conv2dKernel::Subgroup
+    } else {
+        Conv2dKernel::Blocked
+    };
+    for pass in [
+        Conv2dPass::Forward,
+        Conv2dPass::BackwardInput,
+        Conv2dPass::BackwardWeight,
+    ] {
+        assert_eq!(Conv2dKernel::best(gpu, &s, pass), want, "{pass:?}");
+    }
+    // One output channel: a 32-column tile would be mostly clamped; the blocked kernel wins.
+    let thin = shape(64, 32, 1, (28, 28), 3, 1, Padding::Same);
+    assert_eq!(
+        Conv2dKernel::best(gpu, &thin, Conv2dPass::Forward),
+        Conv2dKernel::Blocked
+    );
+}
+
+#[test]
+fn subgroup_kernels_validate_with_naga() {
+    for pass in [
+        Conv2dPass::Forward,
+        Conv2dPass::BackwardInput,
+        Conv2dPass::BackwardWeight,
+    ] {
+        for rows in [16, 64] {
+            let source = conv2d::subgroup_source(pass, rows);
+            let module = naga::front::wgsl::parse_str(&source)
+                .unwrap_or_else(|e| panic!("{pass:?}: {}", e.emit_to_string(&source)));
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::all(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{pass:?}: {}", e.emit_to_string(&source)));
+        }
     }
 }
 
