@@ -418,419 +418,64 @@ fn cpu_backward_matches_finite_differences() {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Timing against the issue's two yardsticks (ignored by default; run with
-// `cargo test --release --test conv2d -- --ignored --nocapture`): a one-output-per-invocation
-// kernel, and a single-threaded CPU loop the compiler vectorizes (contiguous row axpys / dots).
-
-/// Shared WGSL header of the naive kernels: the same Params as shaders/conv2d_*.wgsl.
-const NAIVE_HEADER: &str = "
-struct Params {
-    batch: u32, in_ch: u32, out_ch: u32, height: u32, width: u32, out_h: u32, out_w: u32,
-    kernel: u32, stride: u32, pad_top: u32, pad_left: u32, chunks: u32, batch_per_chunk: u32,
-    _pad0: u32, _pad1: u32, _pad2: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-";
-
-/// One output element per invocation, bindings as conv2d_forward.wgsl.
-const NAIVE_FORWARD: &str = "
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wg.x + wg.y * nwg.x) * 64u + lid;
-    let opx = p.out_h * p.out_w;
-    if (i >= p.batch * p.out_ch * opx) { return; }
-    let ow = i % p.out_w; let oh = (i / p.out_w) % p.out_h;
-    let oc = (i / opx) % p.out_ch; let b = i / (opx * p.out_ch);
-    var acc = bias[oc];
-    for (var ic = 0u; ic < p.in_ch; ic++) {
-        for (var kh = 0u; kh < p.kernel; kh++) {
-            let ih = i32(oh * p.stride + kh) - i32(p.pad_top);
-            for (var kw = 0u; kw < p.kernel; kw++) {
-                let iw = i32(ow * p.stride + kw) - i32(p.pad_left);
-                if (ih >= 0 && ih < i32(p.height) && iw >= 0 && iw < i32(p.width)) {
-                    acc += w[((oc * p.in_ch + ic) * p.kernel + kh) * p.kernel + kw]
-                        * x[((b * p.in_ch + ic) * p.height + u32(ih)) * p.width + u32(iw)];
-                }
-            }
-        }
-    }
-    y[i] = acc;
-}
-";
-
-/// One input-gradient element per invocation, bindings as conv2d_backward_input.wgsl.
-const NAIVE_BACKWARD_INPUT: &str = "
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wg.x + wg.y * nwg.x) * 64u + lid;
-    let hw = p.height * p.width;
-    if (i >= p.batch * p.in_ch * hw) { return; }
-    let iw = i % p.width; let ih = (i / p.width) % p.height;
-    let ic = (i / hw) % p.in_ch; let b = i / (hw * p.in_ch);
-    var acc = 0.0;
-    for (var oc = 0u; oc < p.out_ch; oc++) {
-        for (var kh = 0u; kh < p.kernel; kh++) {
-            let nh = i32(ih + p.pad_top) - i32(kh);
-            for (var kw = 0u; kw < p.kernel; kw++) {
-                let nw = i32(iw + p.pad_left) - i32(kw);
-                if (nh >= 0 && nw >= 0 && u32(nh) % p.stride == 0u && u32(nw) % p.stride == 0u) {
-                    let oh = u32(nh) / p.stride; let ow = u32(nw) / p.stride;
-                    if (oh < p.out_h && ow < p.out_w) {
-                        acc += w[((oc * p.in_ch + ic) * p.kernel + kh) * p.kernel + kw]
-                            * dy[((b * p.out_ch + oc) * p.out_h + oh) * p.out_w + ow];
-                    }
-                }
-            }
-        }
-    }
-    dx[i] = acc;
-}
-";
-
-/// One weight-gradient element per invocation (summing the whole batch), bindings x, dy, dw.
-const NAIVE_BACKWARD_WEIGHT: &str = "
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wg.x + wg.y * nwg.x) * 64u + lid;
-    if (i >= p.out_ch * p.in_ch * p.kernel * p.kernel) { return; }
-    let kw = i % p.kernel; let kh = (i / p.kernel) % p.kernel;
-    let ic = (i / (p.kernel * p.kernel)) % p.in_ch; let oc = i / (p.kernel * p.kernel * p.in_ch);
-    var acc = 0.0;
-    for (var b = 0u; b < p.batch; b++) {
-        for (var oh = 0u; oh < p.out_h; oh++) {
-            let ih = i32(oh * p.stride + kh) - i32(p.pad_top);
-            for (var ow = 0u; ow < p.out_w; ow++) {
-                let iw = i32(ow * p.stride + kw) - i32(p.pad_left);
-                if (ih >= 0 && ih < i32(p.height) && iw >= 0 && iw < i32(p.width)) {
-                    acc += dy[((b * p.out_ch + oc) * p.out_h + oh) * p.out_w + ow]
-                        * x[((b * p.in_ch + ic) * p.height + u32(ih)) * p.width + u32(iw)];
-                }
-            }
-        }
-    }
-    dw[i] = acc;
-}
-";
-
-fn naive_params(s: &Conv2dShape) -> conv2d::Conv2dParams {
-    let (out_h, out_w) = s.out_hw();
-    let (pad_top, pad_left) = s.pads();
-    conv2d::Conv2dParams {
-        batch: s.batch as u32,
-        in_ch: s.in_ch as u32,
-        out_ch: s.out_ch as u32,
-        height: s.height as u32,
-        width: s.width as u32,
-        out_h: out_h as u32,
-        out_w: out_w as u32,
-        kernel: s.kernel as u32,
-        stride: s.stride as u32,
-        pad_top: pad_top as u32,
-        pad_left: pad_left as u32,
-        chunks: 1,
-        batch_per_chunk: s.batch as u32,
-        _pad0: 0,
-        _pad1: 0,
-        _pad2: 0,
-    }
-}
-
-/// Single-threaded CPU loops for stride-1 'same' convolutions, written so the inner loop is a
-/// contiguous row operation LLVM vectorizes.
-mod fast_cpu {
-    use super::Conv2dShape;
-
-    /// The valid output-column range [lo, hi) for tap column offset kw - pad_left = d.
-    fn cols(d: isize, in_w: usize, out_w: usize) -> (usize, usize) {
-        let lo = (-d).max(0) as usize;
-        let hi = ((in_w as isize - d).min(out_w as isize)).max(0) as usize;
-        (lo, hi.max(lo))
-    }
-
-    pub fn forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
-        let (oh_n, ow_n) = s.out_hw();
-        let (pt, pl) = s.pads();
-        let (h, wd, k) = (s.height, s.width, s.kernel);
-        for n in 0..s.batch {
-            for oc in 0..s.out_ch {
-                let yo = &mut y[(n * s.out_ch + oc) * oh_n * ow_n..][..oh_n * ow_n];
-                yo.fill(b[oc]);
-                for ic in 0..s.in_ch {
-                    let xi = &x[(n * s.in_ch + ic) * h * wd..][..h * wd];
-                    for kh in 0..k {
-                        for kw in 0..k {
-                            let wv = w[((oc * s.in_ch + ic) * k + kh) * k + kw];
-                            let d = kw as isize - pl as isize;
-                            let (lo, hi) = cols(d, wd, ow_n);
-                            for oh in 0..oh_n {
-                                let ih = (oh + kh).wrapping_sub(pt);
-                                if ih >= h {
-                                    continue;
-                                }
-                                let yr = &mut yo[oh * ow_n + lo..oh * ow_n + hi];
-                                let xs = (ih * wd) as isize + lo as isize + d;
-                                let xr = &xi[xs as usize..xs as usize + (hi - lo)];
-                                for (a, &v) in yr.iter_mut().zip(xr) {
-                                    *a += wv * v;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    pub fn backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
-        let (oh_n, ow_n) = s.out_hw();
-        let (pt, pl) = s.pads();
-        let (h, wd, k) = (s.height, s.width, s.kernel);
-        dx.fill(0.0);
-        for n in 0..s.batch {
-            for ic in 0..s.in_ch {
-                let xo = &mut dx[(n * s.in_ch + ic) * h * wd..][..h * wd];
-                for oc in 0..s.out_ch {
-                    let g = &dy[(n * s.out_ch + oc) * oh_n * ow_n..][..oh_n * ow_n];
-                    for kh in 0..k {
-                        for kw in 0..k {
-                            let wv = w[((oc * s.in_ch + ic) * k + kh) * k + kw];
-                            let d = kw as isize - pl as isize;
-                            let (lo, hi) = cols(d, wd, ow_n);
-                            for oh in 0..oh_n {
-                                let ih = (oh + kh).wrapping_sub(pt);
-                                if ih >= h {
-                                    continue;
-                                }
-                                let xs = ((ih * wd) as isize + lo as isize + d) as usize;
-                                let xr = &mut xo[xs..xs + (hi - lo)];
-                                let gr = &g[oh * ow_n + lo..oh * ow_n + hi];
-                                for (a, &v) in xr.iter_mut().zip(gr) {
-                                    *a += wv * v;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Dot product in 8 lanes (a plain f32 sum would not vectorize: no reassociation).
-    fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let mut acc = [0.0f32; 8];
-        let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-        let tail: f32 = ac
-            .remainder()
-            .iter()
-            .zip(bc.remainder())
-            .map(|(x, y)| x * y)
-            .sum();
-        for (x, y) in ac.zip(bc) {
-            for l in 0..8 {
-                acc[l] += x[l] * y[l];
-            }
-        }
-        acc.iter().sum::<f32>() + tail
-    }
-
-    pub fn backward_weight(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
-        let (oh_n, ow_n) = s.out_hw();
-        let (pt, pl) = s.pads();
-        let (h, wd, k) = (s.height, s.width, s.kernel);
-        dw.fill(0.0);
-        for n in 0..s.batch {
-            for oc in 0..s.out_ch {
-                let g = &dy[(n * s.out_ch + oc) * oh_n * ow_n..][..oh_n * ow_n];
-                for ic in 0..s.in_ch {
-                    let xi = &x[(n * s.in_ch + ic) * h * wd..][..h * wd];
-                    for kh in 0..k {
-                        for kw in 0..k {
-                            let d = kw as isize - pl as isize;
-                            let (lo, hi) = cols(d, wd, ow_n);
-                            let mut acc = 0.0;
-                            for oh in 0..oh_n {
-                                let ih = (oh + kh).wrapping_sub(pt);
-                                if ih >= h {
-                                    continue;
-                                }
-                                let xs = ((ih * wd) as isize + lo as isize + d) as usize;
-                                acc +=
-                                    dot(&g[oh * ow_n + lo..oh * ow_n + hi], &xi[xs..xs + hi - lo]);
-                            }
-                            dw[((oc * s.in_ch + ic) * k + kh) * k + kw] += acc;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
+// The benchmark's baselines (`latentviz bench`, src/bench/baseline.rs): the vectorizable CPU loops
+// and the one-output-per-invocation kernels must compute the same thing as the reference, or the
+// speed ratios they report mean nothing.
 
 #[test]
-fn fast_cpu_loops_match_reference() {
-    let mut rng = Rng::new(41);
-    let s = shape(2, 3, 5, (9, 11), 3, 1, Padding::Same);
-    let x = rng.vec(s.input_len(), -1.0, 1.0);
-    let w = rng.vec(s.weight_len(), -1.0, 1.0);
-    let b = rng.vec(s.bias_len(), -1.0, 1.0);
-    let dy = rng.vec(s.output_len(), -1.0, 1.0);
-    let mut y = vec![0.0; s.output_len()];
-    let mut dx = vec![0.0; s.input_len()];
-    let mut dw = vec![0.0; s.weight_len()];
-    fast_cpu::forward(&s, &x, &w, &b, &mut y);
-    fast_cpu::backward_input(&s, &dy, &w, &mut dx);
-    fast_cpu::backward_weight(&s, &x, &dy, &mut dw);
-    // Same sums in another order.
-    assert_close(
-        "fast forward",
-        &y,
-        &cpu::conv2d_forward(&s, &x, &w, &b),
-        1e-5,
-    );
-    assert_close(
-        "fast dx",
-        &dx,
-        &cpu::conv2d_backward_input(&s, &dy, &w),
-        1e-5,
-    );
-    assert_close(
-        "fast dw",
-        &dw,
-        &cpu::conv2d_backward_weight(&s, &x, &dy),
-        1e-5,
-    );
-}
-
-fn best_of<F: FnMut()>(reps: usize, mut f: F) -> f64 {
-    (0..reps)
-        .map(|_| {
-            let t = std::time::Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
-#[test]
-#[ignore = "timing; run by hand with --ignored --nocapture"]
-fn timing_vs_naive_kernel_and_cpu_loop() {
-    use latentviz::gpu::Timer;
-    use latentviz::gpu::workgroups_for;
-    use latentviz::ops::launch;
+fn benchmark_baselines_match_reference() {
+    use latentviz::bench::baseline;
     let gpu = gpu();
-    let batch: usize = std::env::var("CONV_TIMING_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32);
-    let mut rng = Rng::new(51);
-    let timer = Timer::new(gpu);
-    println!("batch {batch}; seconds per call; ratios > 1 mean the blocked kernel is faster");
-    // CONV_TIMING_QUICK=1: the 32 -> 64 layer only, without the (slow) naive kernels.
-    let quick = std::env::var("CONV_TIMING_QUICK").is_ok();
-    let layers: &[(usize, usize, usize)] = if quick {
-        &[(32, 64, 14)]
-    } else {
-        &[(1, 32, 28), (32, 64, 14), (64, 32, 14), (32, 1, 28)]
-    };
-    for &(in_ch, out_ch, hw) in layers {
-        let s = shape(batch, in_ch, out_ch, (hw, hw), 3, 1, Padding::Same);
+    let mut rng = Rng::new(41);
+    // 'same' with an odd kernel and width, and 'valid'.
+    for s in [
+        shape(2, 3, 5, (9, 11), 3, 1, Padding::Same),
+        shape(1, 4, 2, (7, 6), 5, 1, Padding::Same),
+        shape(2, 2, 3, (8, 9), 3, 1, Padding::Valid),
+    ] {
         let x = rng.vec(s.input_len(), -1.0, 1.0);
         let w = rng.vec(s.weight_len(), -1.0, 1.0);
         let b = rng.vec(s.bias_len(), -1.0, 1.0);
         let dy = rng.vec(s.output_len(), -1.0, 1.0);
+        let want_y = cpu::conv2d_forward(&s, &x, &w, &b);
+        let want_dx = cpu::conv2d_backward_input(&s, &dy, &w);
+        let want_dw = cpu::conv2d_backward_weight(&s, &x, &dy);
+        // Same sums in another order.
+        assert_close(
+            "cpu forward",
+            &baseline::cpu_conv_forward(&s, &x, &w, &b),
+            &want_y,
+            1e-5,
+        );
+        assert_close(
+            "cpu dx",
+            &baseline::cpu_conv_backward_input(&s, &dy, &w),
+            &want_dx,
+            1e-5,
+        );
+        assert_close(
+            "cpu dw",
+            &baseline::cpu_conv_backward_weight(&s, &x, &dy),
+            &want_dw,
+            1e-5,
+        );
         let (xb, wb, bb, dyb) = (
             gpu.storage_from("x", &x),
             gpu.storage_from("w", &w),
             gpu.storage_from("b", &b),
             gpu.storage_from("dy", &dy),
         );
-        let (yb, dxb, dwb) = (
+        let (y, dx, dw) = (
             gpu.storage("y", s.output_len()),
             gpu.storage("dx", s.input_len()),
             gpu.storage("dw", s.weight_len()),
         );
-        let p = naive_params(&s);
-        let naive_f = launch(
-            gpu,
-            "naive fwd",
-            &format!("{NAIVE_HEADER}{NAIVE_FORWARD}"),
-            "main",
-            &p,
-            &[&xb, &wb, &bb, &yb],
-            workgroups_for(s.output_len(), 64),
-        )
-        .unwrap();
-        let naive_i = launch(
-            gpu,
-            "naive bwd input",
-            &format!("{NAIVE_HEADER}{NAIVE_BACKWARD_INPUT}"),
-            "main",
-            &p,
-            &[&dyb, &wb, &dxb],
-            workgroups_for(s.input_len(), 64),
-        )
-        .unwrap();
-        let naive_w = launch(
-            gpu,
-            "naive bwd weight",
-            &format!("{NAIVE_HEADER}{NAIVE_BACKWARD_WEIGHT}"),
-            "main",
-            &p,
-            &[&xb, &dyb, &dwb],
-            workgroups_for(s.weight_len(), 64),
-        )
-        .unwrap();
-        let fwd = conv2d::forward(gpu, &s, &xb, &wb, &bb, &yb).unwrap();
-        let bin = conv2d::backward_input(gpu, &s, &dyb, &wb, &dxb).unwrap();
-        let bw = conv2d::backward_weight(gpu, &s, &xb, &dyb, &dwb).unwrap();
-        let t = |ds: &[&latentviz::gpu::Dispatch], label: &str| {
-            timer.time(label, ds, 3).unwrap().seconds
-        };
-        let gpu_f = t(&fwd.iter().collect::<Vec<_>>(), "fwd");
-        let gpu_i = t(&bin.iter().collect::<Vec<_>>(), "bin");
-        let gpu_w = t(&bw.iter().collect::<Vec<_>>(), "bw");
-        let (nf, ni, nw) = if quick {
-            (f64::NAN, f64::NAN, f64::NAN)
-        } else {
-            (
-                t(&[&naive_f], "nf"),
-                t(&[&naive_i], "ni"),
-                t(&[&naive_w], "nw"),
-            )
-        };
-        let mut y = vec![0.0; s.output_len()];
-        let mut dx = vec![0.0; s.input_len()];
-        let mut dw = vec![0.0; s.weight_len()];
-        let cf = best_of(3, || fast_cpu::forward(&s, &x, &w, &b, &mut y));
-        let ci = best_of(3, || fast_cpu::backward_input(&s, &dy, &w, &mut dx));
-        let cw = best_of(3, || fast_cpu::backward_weight(&s, &x, &dy, &mut dw));
-        let gflops = s.flops() * 1e-9;
-        println!("{in_ch:>2}->{out_ch:<2} {hw}x{hw}:");
-        for (name, g, n, c) in [
-            ("forward", gpu_f, nf, cf),
-            ("bwd input", gpu_i, ni, ci),
-            ("bwd weight", gpu_w, nw, cw),
-        ] {
-            println!(
-                "  {name:<10} blocked {g:.4}s ({:.1} GFLOP/s)  naive {n:.4}s  cpu {c:.4}s  vs naive {:.1}x  vs cpu {:.2}x",
-                gflops / g,
-                n / g,
-                c / g
-            );
-        }
+        let f = baseline::naive_conv_forward(gpu, &s, &xb, &wb, &bb, &y).unwrap();
+        let i = baseline::naive_conv_backward_input(gpu, &s, &dyb, &wb, &dx).unwrap();
+        let k = baseline::naive_conv_backward_weight(gpu, &s, &xb, &dyb, &dw).unwrap();
+        gpu.run("naive conv", &[&f, &i, &k]).unwrap();
+        assert_close("naive forward", &gpu.read_f32(&y).unwrap(), &want_y, 1e-5);
+        assert_close("naive dx", &gpu.read_f32(&dx).unwrap(), &want_dx, 1e-5);
+        assert_close("naive dw", &gpu.read_f32(&dw).unwrap(), &want_dw, 1e-5);
     }
 }

@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::ops::conv2d::{Conv2dShape, Padding};
+use crate::ops::conv2d::Conv2dShape;
 use crate::ops::launch;
 
 const NAIVE_FORWARD: &str = include_str!("../../shaders/conv2d_naive_forward.wgsl");
@@ -31,22 +31,9 @@ pub struct NaiveConvParams {
     pub _pad: u32,
 }
 
-/// Top and left padding of `s` (TF/Keras 'same': the odd extra goes bottom/right).
-pub fn pads(s: &Conv2dShape) -> (usize, usize) {
-    match s.padding {
-        Padding::Valid => (0, 0),
-        Padding::Same => {
-            let (oh, ow) = s.out_hw();
-            let total =
-                |out: usize, size: usize| ((out - 1) * s.stride + s.kernel).saturating_sub(size);
-            (total(oh, s.height) / 2, total(ow, s.width) / 2)
-        }
-    }
-}
-
 fn params(s: &Conv2dShape) -> NaiveConvParams {
     let (oh, ow) = s.out_hw();
-    let (pt, pl) = pads(s);
+    let (pt, pl) = s.pads();
     NaiveConvParams {
         batch: s.batch as u32,
         in_ch: s.in_ch as u32,
@@ -134,7 +121,7 @@ fn valid_range(kw: usize, pad: usize, out: usize, size: usize) -> (usize, usize)
 pub fn cpu_conv_forward(s: &Conv2dShape, x: &[f32], w: &[f32], bias: &[f32]) -> Vec<f32> {
     assert_eq!(s.stride, 1, "the CPU baseline handles stride 1");
     let (oh_n, ow_n) = s.out_hw();
-    let (pt, pl) = pads(s);
+    let (pt, pl) = s.pads();
     let (h, wd, k) = (s.height, s.width, s.kernel);
     let mut y = vec![0f32; s.output_len()];
     for b in 0..s.batch {
@@ -170,7 +157,7 @@ pub fn cpu_conv_forward(s: &Conv2dShape, x: &[f32], w: &[f32], bias: &[f32]) -> 
 pub fn cpu_conv_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
     assert_eq!(s.stride, 1, "the CPU baseline handles stride 1");
     let (oh_n, ow_n) = s.out_hw();
-    let (pt, pl) = pads(s);
+    let (pt, pl) = s.pads();
     let (h, wd, k) = (s.height, s.width, s.kernel);
     let mut dx = vec![0f32; s.input_len()];
     for b in 0..s.batch {
@@ -221,7 +208,7 @@ fn dot8(a: &[f32], b: &[f32]) -> f32 {
 pub fn cpu_conv_backward_weight(s: &Conv2dShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(s.stride, 1, "the CPU baseline handles stride 1");
     let (oh_n, ow_n) = s.out_hw();
-    let (pt, pl) = pads(s);
+    let (pt, pl) = s.pads();
     let (h, wd, k) = (s.height, s.width, s.kernel);
     let mut dw = vec![0f32; s.weight_len()];
     for b in 0..s.batch {
