@@ -186,6 +186,19 @@ fn conv_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> Re
     Ok(())
 }
 
+/// One dense pass and the plain matmul that computes the same product.
+struct DensePass {
+    pass: &'static str,
+    dispatches: Vec<Dispatch>,
+    output: wgpu::Buffer,
+    output_len: usize,
+    product: MatmulShape,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    naive: Dispatch,
+}
+
 fn dense_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> Result<()> {
     for (name, s) in seed_denses(batch) {
         let (xb, x) = data(gpu, rng, "x", s.x_len());
@@ -205,62 +218,55 @@ fn dense_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> R
             transpose_a: true,
             ..MatmulShape::new(s.inputs, s.outputs, s.batch)
         };
-        let cases: [(
-            &str,
-            Vec<Dispatch>,
-            &wgpu::Buffer,
-            usize,
-            MatmulShape,
-            Vec<f32>,
-            Vec<f32>,
-            Option<Vec<f32>>,
-            Dispatch,
-        ); 3] = [
-            (
-                "forward",
-                dense::forward(gpu, &s, &xb, &wb, &bb, &y)?,
-                &y,
-                s.y_len(),
-                fwd,
-                x.clone(),
-                w.clone(),
-                Some(b.clone()),
-                matmul::naive(gpu, &fwd, &xb, &wb, Some(&bb), &y)?,
-            ),
-            (
-                "backward input",
-                dense::backward_input(gpu, &s, &dyb, &wb, &dx)?,
-                &dx,
-                s.x_len(),
-                bwd_in,
-                dy.clone(),
-                w.clone(),
-                None,
-                matmul::naive(gpu, &bwd_in, &dyb, &wb, None, &dx)?,
-            ),
-            (
-                "backward weight",
-                dense::backward_weight(gpu, &s, &xb, &dyb, &dw)?,
-                &dw,
-                s.w_len(),
-                bwd_w,
-                x.clone(),
-                dy.clone(),
-                None,
-                matmul::naive(gpu, &bwd_w, &xb, &dyb, None, &dw)?,
-            ),
+        // (pass, dispatches, output, its length, the same product as a matmul, A, B, bias, naive)
+        let passes = [
+            DensePass {
+                pass: "forward",
+                dispatches: dense::forward(gpu, &s, &xb, &wb, &bb, &y)?,
+                output: y.clone(),
+                output_len: s.y_len(),
+                product: fwd,
+                a: x.clone(),
+                b: w.clone(),
+                bias: Some(b.clone()),
+                naive: matmul::naive(gpu, &fwd, &xb, &wb, Some(&bb), &y)?,
+            },
+            DensePass {
+                pass: "backward input",
+                dispatches: dense::backward_input(gpu, &s, &dyb, &wb, &dx)?,
+                output: dx.clone(),
+                output_len: s.x_len(),
+                product: bwd_in,
+                a: dy.clone(),
+                b: w.clone(),
+                bias: None,
+                naive: matmul::naive(gpu, &bwd_in, &dyb, &wb, None, &dx)?,
+            },
+            DensePass {
+                pass: "backward weight",
+                dispatches: dense::backward_weight(gpu, &s, &xb, &dyb, &dw)?,
+                output: dw.clone(),
+                output_len: s.w_len(),
+                product: bwd_w,
+                a: x.clone(),
+                b: dy.clone(),
+                bias: None,
+                naive: matmul::naive(gpu, &bwd_w, &xb, &dyb, None, &dw)?,
+            },
         ];
-        for (pass, dispatches, output, output_len, ms, a, bm, bias, naive) in cases {
-            let (a2, b2, bias2) = (a.clone(), bm.clone(), bias.clone());
+        for p in passes {
+            let ms = p.product;
+            let (a, bm, bias) = (p.a.clone(), p.b.clone(), p.bias.clone());
+            let (a2, b2, bias2) = (p.a, p.b, p.bias);
             out.push(Case {
                 family: "dense",
-                name: format!("dense {pass} {name}"),
+                name: format!("dense {} {name}", p.pass),
                 flops: s.flops(),
-                dispatches,
-                output: output.clone(),
-                output_len,
+                dispatches: p.dispatches,
+                output: p.output,
+                output_len: p.output_len,
                 reference: Box::new(move || matmul::cpu::matmul(&ms, &a, &bm, bias.as_deref())),
-                naive: Some(vec![naive]),
+                naive: Some(vec![p.naive]),
                 cpu_fast: Some(Box::new(move || {
                     matmul::cpu::matmul_fast(&ms, &a2, &b2, bias2.as_deref())
                 })),

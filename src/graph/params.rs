@@ -127,7 +127,7 @@ impl ParamStore {
     }
 
     /// Read every parameter back: (name, shape, values).
-    pub fn read_all(&self, gpu: &Gpu) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn read_all(&self, gpu: &Gpu) -> Result<Vec<crate::checkpoint::NamedTensor>> {
         self.params
             .iter()
             .map(|(name, p)| {
