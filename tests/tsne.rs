@@ -108,15 +108,12 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn read_npy_f32(path: &std::path::Path) -> (String, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = String::from_utf8(bytes[10..10 + len].to_vec()).unwrap();
-    let data = bytes[10 + len..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    (header, data)
+/// A float32 .npy the job wrote: ((rows, cols), data), and its dtype must be '<f4'.
+fn read_npy_f32(path: &std::path::Path) -> ((usize, usize), Vec<f32>) {
+    let file = npyz::NpyFile::new(std::fs::File::open(path).unwrap()).unwrap();
+    assert_eq!(file.dtype().descr(), "'<f4'", "{}", path.display());
+    let (rows, cols, data) = latentviz::data::npy::read_f32_2d(path).unwrap();
+    ((rows, cols), data)
 }
 
 /// Bad inputs fail with a clear error before anything is written.
@@ -261,8 +258,8 @@ fn sparse_mnist_2000_job_knn_accuracy() {
     // --subset 2000 --impl sklearn).
     let acc = report.knn_accuracy.unwrap();
     assert!(acc >= 0.85, "10-NN accuracy {acc}");
-    let (header, y) = read_npy_f32(&j.out);
-    assert!(header.contains("'shape': (2000, 2)"), "{header}");
+    let (shape, y) = read_npy_f32(&j.out);
+    assert_eq!(shape, (2000, 2));
     assert_eq!(y.len(), 4000);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(j.metrics.as_ref().unwrap())
         .unwrap()
