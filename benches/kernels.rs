@@ -23,7 +23,15 @@ fn batch() -> usize {
 fn kernels(c: &mut Criterion) {
     let gpu = Gpu::new(&Default::default()).expect("an adapter");
     let cases = bench::seed_cases(&gpu, batch(), None).expect("cases");
-    for family in ["conv2d", "dense", "maxpool", "upsample", "activation", "loss", "optim"] {
+    for family in [
+        "conv2d",
+        "dense",
+        "maxpool",
+        "upsample",
+        "activation",
+        "loss",
+        "optim",
+    ] {
         let mut group = c.benchmark_group(family);
         group
             .sample_size(10)

@@ -345,7 +345,11 @@ fn bench_cmd(options: &GpuOptions, a: BenchArgs) -> Result<()> {
         "{} — batch {}, {} timing",
         gpu.describe(),
         a.batch,
-        if gpu.has_timestamps() { "GPU timestamp" } else { "wall-clock" }
+        if gpu.has_timestamps() {
+            "GPU timestamp"
+        } else {
+            "wall-clock"
+        }
     );
     let cases = latentviz::bench::seed_cases(&gpu, a.batch, a.filter.as_deref())?;
     println!(
@@ -428,7 +432,9 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
         r.method,
         r.learning_rate,
         r.kl,
-        r.knn_accuracy.map(|v| format!(", 10-NN accuracy {v:.4}")).unwrap_or_default()
+        r.knn_accuracy
+            .map(|v| format!(", 10-NN accuracy {v:.4}"))
+            .unwrap_or_default()
     );
     eprintln!(
         "seconds: load {:.1}, pca {:.1}, knn {:.1}, affinity {:.1}, init {:.1}, optimize {:.1}, total {:.1}",

@@ -466,6 +466,39 @@ fn gpu_small_and_degenerate_inputs() {
     assert!(ef < 1e-3 && ez < 1e-3, "7 points on a line: {ef} {ez}");
 }
 
+/// Same positions, fresh `FftRepulsion` each time: bit-identical outputs. The points are binned
+/// with integer atomics, so without the stable in-box order the spread's float sums would run in
+/// a different order each time. Crowded boxes (a 64-point FFT: 10 x 10 boxes for 5,000 clustered
+/// points, ~50 per box, up to hundreds in the blob centres) and a point count that is not a
+/// multiple of the workgroup size make an order change likely to show in the last bits.
+#[test]
+fn gpu_same_positions_bit_identical() {
+    let gpu = gpu();
+    let mut rng = Rng::new(46);
+    let n = 5003;
+    let y = blob_layout(&mut rng, n, 2, 4, 5.0, 1.0);
+    let bits = |len: usize| -> Vec<u32> {
+        let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, len).unwrap();
+        run_gpu(gpu, &mut rep, &y)
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    for len in [64, 256] {
+        let first = bits(len);
+        for run in 1..3 {
+            let again = bits(len);
+            let differ = first.iter().zip(&again).filter(|(a, b)| a != b).count();
+            assert_eq!(
+                differ,
+                0,
+                "len {len}, run {run}: {differ} of {} outputs differ",
+                first.len()
+            );
+        }
+    }
+}
+
 /// Recorded dispatches are replayed with new positions (the optimizer's loop): the grid, the sort
 /// and the sums follow the new layout with nothing recorded again.
 #[test]

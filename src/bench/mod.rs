@@ -134,8 +134,12 @@ fn conv_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> Re
             output: y.clone(),
             output_len: s.output_len(),
             reference: Box::new(move || conv2d::cpu::conv2d_forward(&s, &x, &w, &b)),
-            naive: Some(vec![baseline::naive_conv_forward(gpu, &s, &xb, &wb, &bb, &y)?]),
-            cpu_fast: Some(Box::new(move || baseline::cpu_conv_forward(&s, &x2, &w2, &b2))),
+            naive: Some(vec![baseline::naive_conv_forward(
+                gpu, &s, &xb, &wb, &bb, &y,
+            )?]),
+            cpu_fast: Some(Box::new(move || {
+                baseline::cpu_conv_forward(&s, &x2, &w2, &b2)
+            })),
         });
         out.push(Case {
             family: "conv2d",
@@ -145,8 +149,12 @@ fn conv_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> Re
             output: dx.clone(),
             output_len: s.input_len(),
             reference: Box::new(move || conv2d::cpu::conv2d_backward_input(&s, &dy3, &w3)),
-            naive: Some(vec![baseline::naive_conv_backward_input(gpu, &s, &dyb, &wb, &dx)?]),
-            cpu_fast: Some(Box::new(move || baseline::cpu_conv_backward_input(&s, &dy4, &w4))),
+            naive: Some(vec![baseline::naive_conv_backward_input(
+                gpu, &s, &dyb, &wb, &dx,
+            )?]),
+            cpu_fast: Some(Box::new(move || {
+                baseline::cpu_conv_backward_input(&s, &dy4, &w4)
+            })),
         });
         out.push(Case {
             family: "conv2d",
@@ -156,8 +164,12 @@ fn conv_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> Re
             output: dw.clone(),
             output_len: s.weight_len(),
             reference: Box::new(move || conv2d::cpu::conv2d_backward_weight(&s, &x3, &dy5)),
-            naive: Some(vec![baseline::naive_conv_backward_weight(gpu, &s, &xb, &dyb, &dw)?]),
-            cpu_fast: Some(Box::new(move || baseline::cpu_conv_backward_weight(&s, &x4, &dy6))),
+            naive: Some(vec![baseline::naive_conv_backward_weight(
+                gpu, &s, &xb, &dyb, &dw,
+            )?]),
+            cpu_fast: Some(Box::new(move || {
+                baseline::cpu_conv_backward_weight(&s, &x4, &dy6)
+            })),
         });
         out.push(Case {
             family: "conv2d",
@@ -193,7 +205,17 @@ fn dense_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> R
             transpose_a: true,
             ..MatmulShape::new(s.inputs, s.outputs, s.batch)
         };
-        let cases: [(&str, Vec<Dispatch>, &wgpu::Buffer, usize, MatmulShape, Vec<f32>, Vec<f32>, Option<Vec<f32>>, Dispatch); 3] = [
+        let cases: [(
+            &str,
+            Vec<Dispatch>,
+            &wgpu::Buffer,
+            usize,
+            MatmulShape,
+            Vec<f32>,
+            Vec<f32>,
+            Option<Vec<f32>>,
+            Dispatch,
+        ); 3] = [
             (
                 "forward",
                 dense::forward(gpu, &s, &xb, &wb, &bb, &y)?,
@@ -286,7 +308,13 @@ fn small_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> R
             cpu_fast: None,
         });
         // The backward pass reads the argmax the forward pass wrote: run both, compare dx.
-        let mut both = vec![maxpool::forward(gpu, &s, &xb, &gpu.storage("y", s.output_len()), &idx)?];
+        let mut both = vec![maxpool::forward(
+            gpu,
+            &s,
+            &xb,
+            &gpu.storage("y", s.output_len()),
+            &idx,
+        )?];
         both.push(maxpool::backward(gpu, &s, &idx, &dyb, &dx)?);
         out.push(Case {
             family: "maxpool",
@@ -362,7 +390,14 @@ fn small_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> R
         family: "loss",
         name: "bce backward 1×28²".into(),
         flops: len as f64,
-        dispatches: vec![loss::backward(gpu, LossKind::BceWithLogits, len, &pb, &tb, &grad)?],
+        dispatches: vec![loss::backward(
+            gpu,
+            LossKind::BceWithLogits,
+            len,
+            &pb,
+            &tb,
+            &grad,
+        )?],
         output: grad,
         output_len: len,
         reference: Box::new(move || loss::cpu::loss_backward(LossKind::BceWithLogits, &p, &t)),
