@@ -499,6 +499,57 @@ fn gpu_same_positions_bit_identical() {
     }
 }
 
+/// After the counting sort, each box's slice of `sorted` holds its points in increasing point
+/// index (the stable order that makes the spread deterministic), and the slices together hold
+/// every point exactly once. Positions are copied, not computed, so they are compared bit for bit.
+#[test]
+fn gpu_sort_is_stable_within_boxes() {
+    let gpu = gpu();
+    let mut rng = Rng::new(47);
+    let n = 3001;
+    let y = blob_layout(&mut rng, n, 2, 3, 4.0, 1.0);
+    let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, 64).unwrap();
+    let positions = gpu.storage_from("positions", &y);
+    let out = gpu.storage("out", n * 3);
+    let d = rep.record(gpu, &positions, &out).unwrap();
+    let head: Vec<_> = d[..DISPATCHES_THROUGH_SPREAD].iter().collect();
+    gpu.run("sort", &head).unwrap();
+    let boxes = rep.intervals() * rep.intervals();
+    let starts = gpu.read::<u32>(rep.stages().starts, 0, boxes + 1).unwrap();
+    let sorted = gpu.read_f32(rep.stages().sorted).unwrap();
+    let index_of: std::collections::HashMap<(u32, u32), usize> = (0..n)
+        .map(|i| ((y[2 * i].to_bits(), y[2 * i + 1].to_bits()), i))
+        .collect();
+    assert_eq!(
+        index_of.len(),
+        n,
+        "positions must be distinct for this test"
+    );
+    assert_eq!((starts[0], starts[boxes]), (0, n as u32));
+    let mut seen = vec![false; n];
+    let mut crowded = 0;
+    for b in 0..boxes {
+        let slice = starts[b] as usize..starts[b + 1] as usize;
+        let idx: Vec<usize> = slice
+            .map(|s| index_of[&(sorted[2 * s].to_bits(), sorted[2 * s + 1].to_bits())])
+            .collect();
+        assert!(
+            idx.windows(2).all(|w| w[0] < w[1]),
+            "box {b}: points not in index order: {idx:?}"
+        );
+        crowded = crowded.max(idx.len());
+        for i in idx {
+            assert!(!seen[i], "point {i} placed twice");
+            seen[i] = true;
+        }
+    }
+    assert!(seen.iter().all(|&s| s), "a point is missing");
+    assert!(
+        crowded > 100,
+        "boxes too sparse to test the order: {crowded}"
+    );
+}
+
 /// Recorded dispatches are replayed with new positions (the optimizer's loop): the grid, the sort
 /// and the sums follow the new layout with nothing recorded again.
 #[test]

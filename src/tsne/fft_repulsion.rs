@@ -350,6 +350,10 @@ pub struct Stages<'a> {
     pub charges: &'a wgpu::Buffer,
     /// Node potentials: channel 0 = (w^2 q0, w^2 q1), channel 1 = (w^2 q2, w q0), same layout.
     pub potentials: &'a wgpu::Buffer,
+    /// `boxes + 1` u32: box b's points sit at `sorted[starts[b]..starts[b + 1]]`.
+    pub starts: &'a wgpu::Buffer,
+    /// The positions (n x 2 f32) sorted by box, then by point index within a box.
+    pub sorted: &'a wgpu::Buffer,
 }
 
 /// The FFT-interpolation repulsion for `n` points in 2-D, with its buffers allocated once.
@@ -474,6 +478,8 @@ impl FftRepulsion {
             grid: &self.grid,
             charges: &self.charges,
             potentials: &self.potentials,
+            starts: &self.starts,
+            sorted: &self.sorted,
         }
     }
 
