@@ -374,3 +374,50 @@ fn three_d_embedding_runs_both_paths() {
         }
     }
 }
+
+/// FFT-interpolated repulsion against the exact repulsion, same sparse P and settings: the 10-NN
+/// accuracies agree within 0.02. The issue asks for 5,000 points and 1,000 iterations; on lavapipe
+/// the FFT path costs ~130 ms per iteration at N = 2,000 early on (more as the grid grows with the
+/// span), so this runs N = 2,000 and 300 iterations (250 exaggerated): ~40 s FFT + ~25 s exact +
+/// PCA/kNN on a loaded 2-core machine. The full size, by hand (minutes on lavapipe):
+///   TSNE_N=5000 TSNE_ITERATIONS=1000 cargo test --test tsne fft_matches_sparse_exact
+#[test]
+fn fft_matches_sparse_exact_knn_accuracy() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (n, iterations) = (env("TSNE_N", 2000), env("TSNE_ITERATIONS", 300));
+    let gpu = gpu();
+    let (x, labels) = mnist_test(n);
+    let mut acc = Vec::new();
+    for method in [Method::Fft, Method::SparseExact] {
+        let config = TsneConfig {
+            method,
+            iterations,
+            pca: Some(50),
+            ..TsneConfig::default()
+        };
+        let t = Instant::now();
+        let e = tsne::fit(gpu, &x, n, 784, &config).unwrap();
+        let a = metrics::knn_accuracy(&e.y, n, 2, &labels, 10).unwrap();
+        eprintln!(
+            "{method:?} N={n} its={iterations}: KL {}, 10-NN {a}, {:.1} s ({:.1} s optimizing)",
+            e.kl,
+            t.elapsed().as_secs_f64(),
+            e.times.optimize_s
+        );
+        assert_eq!(e.method, method);
+        acc.push(a);
+    }
+    assert!(
+        (acc[0] - acc[1]).abs() <= 0.02,
+        "10-NN accuracy: FFT {} vs exact repulsion {}",
+        acc[0],
+        acc[1]
+    );
+    // Not a trivially equal pair: both embeddings separate the digits.
+    assert!(acc[1] >= 0.8, "exact repulsion 10-NN accuracy {}", acc[1]);
+}
