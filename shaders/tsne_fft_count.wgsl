@@ -1,8 +1,9 @@
 // t-SNE FFT repulsion, step 2: bin the points into the grid's boxes (a counting sort, part 1).
 //   box(i) = bx + by * intervals,
 //   b_d = clamp(floor((y_id - grid.lo_d) / grid.width), 0, intervals - 1)
-//   rank(i) = how many points of the same box took a slot before i (integer atomics; the order
-//   inside a box is therefore not deterministic, the counts are).
+//   rank(i) = how many points of the same box took a slot before i (integer atomics: the counts
+//   are deterministic, the provisional ranks are not; tsne_fft_order.wgsl re-ranks each box by
+//   point index, so the final order is).
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32), 2 grid (read,
 //   Grid from tsne_fft_bbox), 3 counts (read_write atomic u32, one per box), 4 point_box
 //   (write u32, one per point), 5 point_rank (write u32, one per point).

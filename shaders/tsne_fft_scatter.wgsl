@@ -1,8 +1,10 @@
-// t-SNE FFT repulsion, step 4: place each point in its box's slot (counting sort, part 3).
-//   sorted[starts[box(i)] + rank(i)] = y_i
-// Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32),
-//   2 point_box (read u32), 3 point_rank (read u32), 4 starts (read u32, boxes + 1),
-//   5 sorted (write vec2<f32>, n).
+// t-SNE FFT repulsion, step 4: put each point's index in its box's slot (counting sort, part 3).
+//   slot_point[starts[box(i)] + rank(i)] = i
+// rank(i) comes from atomics, so which slot of its box a point takes varies between runs; the set
+// of points in each box's slice starts[b] .. starts[b + 1] does not. tsne_fft_order.wgsl then
+// places the positions by point index within each slice (a stable order, same every run).
+// Bindings (group 0): 0 params (uniform FftParams), 1 point_box (read u32), 2 point_rank (read
+//   u32), 3 starts (read u32, boxes + 1), 4 slot_point (write u32, n).
 // One invocation per point. Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -13,11 +15,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> positions: array<f32>;
-@group(0) @binding(2) var<storage, read> point_box: array<u32>;
-@group(0) @binding(3) var<storage, read> point_rank: array<u32>;
-@group(0) @binding(4) var<storage, read> starts: array<u32>;
-@group(0) @binding(5) var<storage, read_write> sorted: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read> point_box: array<u32>;
+@group(0) @binding(2) var<storage, read> point_rank: array<u32>;
+@group(0) @binding(3) var<storage, read> starts: array<u32>;
+@group(0) @binding(4) var<storage, read_write> slot_point: array<u32>;
 
 @compute @workgroup_size(256)
 fn scatter_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -26,6 +27,5 @@ fn scatter_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     if (i >= params.n) {
         return;
     }
-    let slot = starts[point_box[i]] + point_rank[i];
-    sorted[slot] = vec2<f32>(positions[2u * i], positions[2u * i + 1u]);
+    slot_point[starts[point_box[i]] + point_rank[i]] = i;
 }

@@ -4,7 +4,8 @@
 //   c(j) = [1, y_jx - centre_x, y_jy - centre_y]   (centred: less cancellation in f32 later),
 //   u = (y - grid.lo) / width - b in [0, 1), Lagrange basis on the nodes 1/6, 1/2, 5/6:
 //   L0 = 9/2 (u - 1/2)(u - 5/6),  L1 = -9 (u - 1/6)(u - 5/6),  L2 = 9/2 (u - 1/6)(u - 1/2).
-//   A gather over the points of the box (sorted by the counting sort): no float atomics.
+//   A gather over the points of the box (sorted by box, then by point index, by the counting
+//   sort and tsne_fft_order): no float atomics, and the same summation order every run.
 // Output: the zero-padded FFT input, two complex channels of len x len (row-major, row = gy):
 //   channel 0 = q0 + i q1, channel 1 = q2 + i 0. Only the nodes x nodes corner is written; the
 //   FFT passes read everything outside it as zero.

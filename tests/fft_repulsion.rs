@@ -466,6 +466,90 @@ fn gpu_small_and_degenerate_inputs() {
     assert!(ef < 1e-3 && ez < 1e-3, "7 points on a line: {ef} {ez}");
 }
 
+/// Same positions, fresh `FftRepulsion` each time: bit-identical outputs. The points are binned
+/// with integer atomics, so without the stable in-box order the spread's float sums would run in
+/// a different order each time. Crowded boxes (a 64-point FFT: 10 x 10 boxes for 5,000 clustered
+/// points, ~50 per box, up to hundreds in the blob centres) and a point count that is not a
+/// multiple of the workgroup size make an order change likely to show in the last bits.
+#[test]
+fn gpu_same_positions_bit_identical() {
+    let gpu = gpu();
+    let mut rng = Rng::new(46);
+    let n = 5003;
+    let y = blob_layout(&mut rng, n, 2, 4, 5.0, 1.0);
+    let bits = |len: usize| -> Vec<u32> {
+        let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, len).unwrap();
+        run_gpu(gpu, &mut rep, &y)
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    for len in [64, 256] {
+        let first = bits(len);
+        for run in 1..3 {
+            let again = bits(len);
+            let differ = first.iter().zip(&again).filter(|(a, b)| a != b).count();
+            assert_eq!(
+                differ,
+                0,
+                "len {len}, run {run}: {differ} of {} outputs differ",
+                first.len()
+            );
+        }
+    }
+}
+
+/// After the counting sort, each box's slice of `sorted` holds its points in increasing point
+/// index (the stable order that makes the spread deterministic), and the slices together hold
+/// every point exactly once. Positions are copied, not computed, so they are compared bit for bit.
+#[test]
+fn gpu_sort_is_stable_within_boxes() {
+    let gpu = gpu();
+    let mut rng = Rng::new(47);
+    let n = 3001;
+    let y = blob_layout(&mut rng, n, 2, 3, 4.0, 1.0);
+    let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, 64).unwrap();
+    let positions = gpu.storage_from("positions", &y);
+    let out = gpu.storage("out", n * 3);
+    let d = rep.record(gpu, &positions, &out).unwrap();
+    let head: Vec<_> = d[..DISPATCHES_THROUGH_SPREAD].iter().collect();
+    gpu.run("sort", &head).unwrap();
+    let boxes = rep.intervals() * rep.intervals();
+    let starts = gpu.read::<u32>(rep.stages().starts, 0, boxes + 1).unwrap();
+    let sorted = gpu.read_f32(rep.stages().sorted).unwrap();
+    let index_of: std::collections::HashMap<(u32, u32), usize> = (0..n)
+        .map(|i| ((y[2 * i].to_bits(), y[2 * i + 1].to_bits()), i))
+        .collect();
+    assert_eq!(
+        index_of.len(),
+        n,
+        "positions must be distinct for this test"
+    );
+    assert_eq!((starts[0], starts[boxes]), (0, n as u32));
+    let mut seen = vec![false; n];
+    let mut crowded = 0;
+    for b in 0..boxes {
+        let slice = starts[b] as usize..starts[b + 1] as usize;
+        let idx: Vec<usize> = slice
+            .map(|s| index_of[&(sorted[2 * s].to_bits(), sorted[2 * s + 1].to_bits())])
+            .collect();
+        assert!(
+            idx.windows(2).all(|w| w[0] < w[1]),
+            "box {b}: points not in index order: {idx:?}"
+        );
+        crowded = crowded.max(idx.len());
+        for i in idx {
+            assert!(!seen[i], "point {i} placed twice");
+            seen[i] = true;
+        }
+    }
+    assert!(seen.iter().all(|&s| s), "a point is missing");
+    assert!(
+        crowded > 100,
+        "boxes too sparse to test the order: {crowded}"
+    );
+}
+
 /// Recorded dispatches are replayed with new positions (the optimizer's loop): the grid, the sort
 /// and the sums follow the new layout with nothing recorded again.
 #[test]

@@ -225,3 +225,104 @@ fn write_checks_length_and_leaves_nothing_on_error() {
     );
     assert!(!path.exists());
 }
+
+/// Labels of every integer dtype NumPy writes come back as u32; floats, 2-D arrays, negative and
+/// huge labels and truncated data are errors naming the file and the problem.
+#[test]
+fn read_labels_integer_dtypes_and_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = vec![7u32, 0, 9, 3, 255];
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("|u1", want.iter().map(|&v| v as u8).collect()),
+        ("|i1", vec![7, 0, 9, 3, 0]),
+        (
+            "<i2",
+            want.iter()
+                .flat_map(|&v| (v as i16).to_le_bytes())
+                .collect(),
+        ),
+        (
+            ">u2",
+            want.iter()
+                .flat_map(|&v| (v as u16).to_be_bytes())
+                .collect(),
+        ),
+        ("<u4", want.iter().flat_map(|&v| v.to_le_bytes()).collect()),
+        (
+            "<i4",
+            want.iter()
+                .flat_map(|&v| (v as i32).to_le_bytes())
+                .collect(),
+        ),
+        (
+            "<u8",
+            want.iter()
+                .flat_map(|&v| u64::from(v).to_le_bytes())
+                .collect(),
+        ),
+        (
+            ">i8",
+            want.iter()
+                .flat_map(|&v| i64::from(v).to_be_bytes())
+                .collect(),
+        ),
+    ];
+    for (descr, data) in cases {
+        let path = write(dir.path(), "l.npy", &handmade(descr, false, "(5,)", &data));
+        let got = npy::read_labels(&path).unwrap();
+        let expect = if descr == "|i1" {
+            vec![7, 0, 9, 3, 0]
+        } else {
+            want.clone()
+        };
+        assert_eq!(got, expect, "{descr}");
+    }
+    // What write_labels_* produce reads back, empty included.
+    let path = dir.path().join("w.npy");
+    npy::write_labels_i64(&path, &[4, 1, 1 << 19]).unwrap();
+    assert_eq!(npy::read_labels(&path).unwrap(), vec![4, 1, 1 << 19]);
+    npy::write_labels_u8(&path, &[]).unwrap();
+    assert_eq!(npy::read_labels(&path).unwrap(), Vec::<u32>::new());
+
+    let bad: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "negative",
+            handmade(
+                "<i4",
+                false,
+                "(3,)",
+                &[1, 0, 0, 0, 255, 255, 255, 255, 2, 0, 0, 0],
+            ),
+            "label -1 at index 1 is out of range",
+        ),
+        (
+            "huge",
+            handmade("<u8", false, "(1,)", &(1u64 << 40).to_le_bytes()),
+            "label 1099511627776 at index 0 is out of range",
+        ),
+        (
+            "float",
+            handmade("<f4", false, "(2,)", &[0; 8]),
+            "unsupported label dtype <f4",
+        ),
+        (
+            "rank",
+            handmade("|u1", false, "(2, 2)", &[0; 4]),
+            "labels must be 1-D, got shape [2, 2]",
+        ),
+        (
+            "truncated",
+            handmade("<i8", false, "(4,)", &[0; 20]),
+            "truncated label data",
+        ),
+        ("garbage", b"not numpy".to_vec(), "not a valid .npy file"),
+    ];
+    for (name, bytes, expect) in bad {
+        let path = write(dir.path(), &format!("{name}.npy"), &bytes);
+        let reason = bad_data_reason(npy::read_labels(&path).unwrap_err(), &path);
+        assert!(
+            reason.contains(expect),
+            "{name}: '{reason}' lacks '{expect}'"
+        );
+    }
+}

@@ -108,15 +108,12 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn read_npy_f32(path: &std::path::Path) -> (String, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = String::from_utf8(bytes[10..10 + len].to_vec()).unwrap();
-    let data = bytes[10 + len..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    (header, data)
+/// A float32 .npy the job wrote: ((rows, cols), data), and its dtype must be '<f4'.
+fn read_npy_f32(path: &std::path::Path) -> ((usize, usize), Vec<f32>) {
+    let file = npyz::NpyFile::new(std::fs::File::open(path).unwrap()).unwrap();
+    assert_eq!(file.dtype().descr(), "'<f4'", "{}", path.display());
+    let (rows, cols, data) = latentviz::data::npy::read_f32_2d(path).unwrap();
+    ((rows, cols), data)
 }
 
 /// Bad inputs fail with a clear error before anything is written.
@@ -261,8 +258,8 @@ fn sparse_mnist_2000_job_knn_accuracy() {
     // --subset 2000 --impl sklearn).
     let acc = report.knn_accuracy.unwrap();
     assert!(acc >= 0.85, "10-NN accuracy {acc}");
-    let (header, y) = read_npy_f32(&j.out);
-    assert!(header.contains("'shape': (2000, 2)"), "{header}");
+    let (shape, y) = read_npy_f32(&j.out);
+    assert_eq!(shape, (2000, 2));
     assert_eq!(y.len(), 4000);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(j.metrics.as_ref().unwrap())
         .unwrap()
@@ -376,4 +373,51 @@ fn three_d_embedding_runs_both_paths() {
             assert!(mean.abs() < 1e-3, "{method:?}: mean of axis {c} is {mean}");
         }
     }
+}
+
+/// FFT-interpolated repulsion against the exact repulsion, same sparse P and settings: the 10-NN
+/// accuracies agree within 0.02. The issue asks for 5,000 points and 1,000 iterations; on lavapipe
+/// the FFT path costs ~130 ms per iteration at N = 2,000 early on (more as the grid grows with the
+/// span), so this runs N = 2,000 and 300 iterations (250 exaggerated): measured on a loaded
+/// 2-core machine 35 s FFT (30 s optimizing) + 15 s exact (9 s), both 10-NN 0.8625, KL 1.848. The full size, by hand (minutes on lavapipe):
+///   TSNE_N=5000 TSNE_ITERATIONS=1000 cargo test --test tsne fft_matches_sparse_exact
+#[test]
+fn fft_matches_sparse_exact_knn_accuracy() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (n, iterations) = (env("TSNE_N", 2000), env("TSNE_ITERATIONS", 300));
+    let gpu = gpu();
+    let (x, labels) = mnist_test(n);
+    let mut acc = Vec::new();
+    for method in [Method::Fft, Method::SparseExact] {
+        let config = TsneConfig {
+            method,
+            iterations,
+            pca: Some(50),
+            ..TsneConfig::default()
+        };
+        let t = Instant::now();
+        let e = tsne::fit(gpu, &x, n, 784, &config).unwrap();
+        let a = metrics::knn_accuracy(&e.y, n, 2, &labels, 10).unwrap();
+        eprintln!(
+            "{method:?} N={n} its={iterations}: KL {}, 10-NN {a}, {:.1} s ({:.1} s optimizing)",
+            e.kl,
+            t.elapsed().as_secs_f64(),
+            e.times.optimize_s
+        );
+        assert_eq!(e.method, method);
+        acc.push(a);
+    }
+    assert!(
+        (acc[0] - acc[1]).abs() <= 0.02,
+        "10-NN accuracy: FFT {} vs exact repulsion {}",
+        acc[0],
+        acc[1]
+    );
+    // Not a trivially equal pair: both embeddings separate the digits.
+    assert!(acc[1] >= 0.8, "exact repulsion 10-NN accuracy {}", acc[1]);
 }

@@ -2,7 +2,8 @@
 //!
 //! Reading accepts float32 or float64 (either byte order), in C or Fortran order, and returns
 //! row-major `f32`. Writing produces little-endian float32 matrices and 1-D label vectors
-//! (uint8 or int64), each written atomically.
+//! (uint8 or int64), each written atomically. Label vectors of any integer dtype are read back
+//! with [`read_labels`].
 
 use std::path::Path;
 
@@ -83,6 +84,81 @@ pub fn read_f32_2d(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
         }
     };
     Ok((rows, cols, data))
+}
+
+/// Largest label [`read_labels`] accepts (exclusive): class ids index per-class tables.
+pub const MAX_LABEL: u32 = 1 << 20;
+
+/// Reads a 1-D integer `.npy` file (int8..int64 or uint8..uint64, either byte order) of class
+/// labels in `0..MAX_LABEL`.
+pub fn read_labels(path: &Path) -> Result<Vec<u32>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |reason: String| Error::bad_data(path, reason);
+    let mut cursor = std::io::Cursor::new(&bytes[..]);
+    let header = npyz::NpyHeader::from_reader(&mut cursor)
+        .map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
+    let body = &bytes[cursor.position() as usize..];
+    let have = body.len();
+    let npy = npyz::NpyFile::with_header(header, body);
+
+    let shape = npy.shape().to_vec();
+    let [n] = shape[..] else {
+        return Err(bad(format!("labels must be 1-D, got shape {shape:?}")));
+    };
+    let n = to_usize(path, n)?;
+    let dtype = npy.dtype();
+    let (char, size) = match &dtype {
+        DType::Plain(ts) if matches!(ts.type_char(), TypeChar::Int | TypeChar::Uint) => {
+            (ts.type_char(), ts.num_bytes().unwrap_or(0))
+        }
+        _ => (TypeChar::Float, 0),
+    };
+    if size == 0 {
+        return Err(bad(format!(
+            "unsupported label dtype {}: expected an integer type",
+            dtype_name(&dtype)
+        )));
+    }
+    let need = n.checked_mul(size);
+    if need.is_none_or(|need| need > have) {
+        return Err(bad(format!(
+            "truncated label data: shape {shape:?} ({}) needs {} data bytes, the file holds {have}",
+            dtype_name(&dtype),
+            need.map_or("too many".to_string(), |n| n.to_string()),
+        )));
+    }
+    let truncated = |e: std::io::Error| bad(format!("corrupt label data: {e}"));
+    // Widened to i128 so every integer dtype, u64 included, is range-checked the same way.
+    let wide: Vec<i128> = match (char, size) {
+        (TypeChar::Int, 1) => widen(npy.into_vec::<i8>().map_err(truncated)?),
+        (TypeChar::Int, 2) => widen(npy.into_vec::<i16>().map_err(truncated)?),
+        (TypeChar::Int, 4) => widen(npy.into_vec::<i32>().map_err(truncated)?),
+        (TypeChar::Int, 8) => widen(npy.into_vec::<i64>().map_err(truncated)?),
+        (TypeChar::Uint, 1) => widen(npy.into_vec::<u8>().map_err(truncated)?),
+        (TypeChar::Uint, 2) => widen(npy.into_vec::<u16>().map_err(truncated)?),
+        (TypeChar::Uint, 4) => widen(npy.into_vec::<u32>().map_err(truncated)?),
+        (TypeChar::Uint, 8) => widen(npy.into_vec::<u64>().map_err(truncated)?),
+        _ => {
+            return Err(bad(format!(
+                "unsupported label dtype {}: expected an integer type",
+                dtype_name(&dtype)
+            )));
+        }
+    };
+    if let Some(i) = wide
+        .iter()
+        .position(|&l| !(0..i128::from(MAX_LABEL)).contains(&l))
+    {
+        return Err(bad(format!(
+            "label {} at index {i} is out of range (labels must be in 0..{MAX_LABEL})",
+            wide[i]
+        )));
+    }
+    Ok(wide.into_iter().map(|l| l as u32).collect())
+}
+
+fn widen<T: Into<i128>>(v: Vec<T>) -> Vec<i128> {
+    v.into_iter().map(Into::into).collect()
 }
 
 /// Writes a `rows × cols` row-major f32 matrix as a float32 `.npy`, atomically.

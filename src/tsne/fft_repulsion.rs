@@ -7,8 +7,11 @@
 //! 1. `bbox`: a GPU reduction finds the bounding box and writes the grid geometry (origin, interval
 //!    width, node spacing h) to a small storage buffer that every later kernel reads, so the box
 //!    can change every iteration with no readback.
-//! 2. `count` / `scan` / `scatter`: a counting sort of the points by box (integer atomics for the
-//!    counts, a prefix sum, then each point to its slot).
+//! 2. `count` / `scan` / `scatter` / `order`: a stable counting sort of the points by box (integer
+//!    atomics for the counts, a prefix sum, each point index to a slot of its box, then each
+//!    point's position to the slot given by its index's rank within the box). The atomics decide
+//!    only the provisional slots, so the final order, and every float sum after it, is the same
+//!    in every run: same seed, same adapter, same embedding.
 //! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the centre of the
 //!    bounding box) of its points onto its 3 x 3 Lagrange nodes (p = 3 equispaced nodes per
 //!    interval). A gather, no float atomics.
@@ -28,8 +31,7 @@
 //! intervals of half a unit ([`INTERVALS_PER_UNIT`]; FIt-SNE's one unit gave ~4% force errors
 //! here), up to the largest FFT (2048: 341 intervals, width 0.5 up to a span of 170). The grid's
 //! position and spacing always follow the actual bounding box, on the GPU; only the number of
-//! intervals comes from the hint, so a stale hint costs accuracy, never correctness. The order of
-//! points inside a box comes from atomics, so sums may differ in the last bits between runs.
+//! intervals comes from the hint, so a stale hint costs accuracy, never correctness.
 //!
 //! Only `dims = 2` runs on the GPU; the CPU references in [`cpu`] handle 1 to 3 dimensions.
 
@@ -43,6 +45,7 @@ const BBOX: &str = include_str!("../../shaders/tsne_fft_bbox.wgsl");
 const COUNT: &str = include_str!("../../shaders/tsne_fft_count.wgsl");
 const SCAN: &str = include_str!("../../shaders/tsne_fft_scan.wgsl");
 const SCATTER: &str = include_str!("../../shaders/tsne_fft_scatter.wgsl");
+const ORDER: &str = include_str!("../../shaders/tsne_fft_order.wgsl");
 const SPREAD: &str = include_str!("../../shaders/tsne_fft_spread.wgsl");
 const KERNEL: &str = include_str!("../../shaders/tsne_fft_kernel.wgsl");
 const STOCKHAM: &str = include_str!("../../shaders/tsne_fft_stockham.wgsl");
@@ -61,7 +64,7 @@ pub const MIN_INTERVALS: usize = 40;
 pub const MAX_FFT_LEN: usize = 2048;
 /// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
 /// sort and the spread (after them `Stages::charges` holds the node charges, not yet spectra).
-pub const DISPATCHES_THROUGH_SPREAD: usize = 6;
+pub const DISPATCHES_THROUGH_SPREAD: usize = 7;
 /// Intervals per unit of embedding span that the span hint aims at. FIt-SNE uses about 1; measured
 /// here (2-D, uniform layout, p = 3) the relative force error in the 2-norm is 4% for intervals of
 /// width 1, 2% for 0.8, 0.24% for 0.4 (it falls like width^3), so latentviz aims at width 0.5.
@@ -347,6 +350,10 @@ pub struct Stages<'a> {
     pub charges: &'a wgpu::Buffer,
     /// Node potentials: channel 0 = (w^2 q0, w^2 q1), channel 1 = (w^2 q2, w q0), same layout.
     pub potentials: &'a wgpu::Buffer,
+    /// `boxes + 1` u32: box b's points sit at `sorted[starts[b]..starts[b + 1]]`.
+    pub starts: &'a wgpu::Buffer,
+    /// The positions (n x 2 f32) sorted by box, then by point index within a box.
+    pub sorted: &'a wgpu::Buffer,
 }
 
 /// The FFT-interpolation repulsion for `n` points in 2-D, with its buffers allocated once.
@@ -362,6 +369,8 @@ pub struct FftRepulsion {
     starts: wgpu::Buffer,
     point_box: wgpu::Buffer,
     point_rank: wgpu::Buffer,
+    /// The point index in each slot of the box-sorted order, before ordering within boxes.
+    slot_point: wgpu::Buffer,
     sorted: wgpu::Buffer,
     charges: wgpu::Buffer,
     kernel: wgpu::Buffer,
@@ -407,6 +416,7 @@ impl FftRepulsion {
             starts: gpu.storage("fft repulsion starts", boxes + 1),
             point_box: gpu.storage("fft repulsion point_box", n),
             point_rank: gpu.storage("fft repulsion point_rank", n),
+            slot_point: gpu.storage("fft repulsion slot_point", n),
             sorted: gpu.storage("fft repulsion sorted", 2 * n),
             charges: gpu.storage("fft repulsion charges", 4 * area),
             kernel: gpu.storage("fft repulsion kernel", 2 * area),
@@ -468,6 +478,8 @@ impl FftRepulsion {
             grid: &self.grid,
             charges: &self.charges,
             potentials: &self.potentials,
+            starts: &self.starts,
+            sorted: &self.sorted,
         }
     }
 
@@ -555,10 +567,24 @@ impl FftRepulsion {
                 "scatter_points",
                 &p,
                 &[
-                    positions,
                     &self.point_box,
                     &self.point_rank,
                     &self.starts,
+                    &self.slot_point,
+                ],
+                per_point,
+            )?,
+            launch(
+                gpu,
+                "tsne_fft_order",
+                ORDER,
+                "order_points",
+                &p,
+                &[
+                    positions,
+                    &self.point_box,
+                    &self.starts,
+                    &self.slot_point,
                     &self.sorted,
                 ],
                 per_point,

@@ -1,27 +1,20 @@
 //! `latentviz tsne`: load the input (.npy or MNIST), validate it, run `fit` with a progress bar,
 //! and write Y.npy (atomically), metrics JSON lines and snapshots.
 //!
-//! The loaders here are minimal private ones (2-D float32/float64 .npy in C order; gzipped or plain
-//! IDX for MNIST); the shared `data` module replaces them when merged.
+//! Reading and writing go through the library's `data::npy`, `data::mnist` and `io` modules.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{Embedding, Init, Method, Progress, TsneConfig, fit_with, metrics};
+use crate::data::{mnist, npy};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
-/// Which MNIST images to embed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Split {
-    Train,
-    #[default]
-    Test,
-    /// Train then test (70,000 images).
-    All,
-}
+/// Which MNIST images to embed (train, test, or train then test).
+pub use crate::data::mnist::Split;
 
 /// Everything `latentviz tsne` takes.
 #[derive(Clone, Debug)]
@@ -156,14 +149,14 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         }
         if let (Some(dir), Some(y)) = (&job.snapshots, p.positions) {
             let path = dir.join(format!("y_{:05}.npy", p.iteration));
-            write_npy_atomic(&path, y, n, job.dims)?;
+            npy::write_f32_2d(&path, n, job.dims, y)?;
         }
         Ok(())
     };
     let embedding: Embedding = fit_with(gpu, &x, n, d, &config, &mut observer)?;
     bar.finish_and_clear();
 
-    write_npy_atomic(&job.out, &embedding.y, n, job.dims)?;
+    npy::write_f32_2d(&job.out, n, job.dims, &embedding.y)?;
     let t = Instant::now();
     let knn_accuracy = match &labels {
         Some(l) => Some(metrics::knn_accuracy(&embedding.y, n, job.dims, l, 10)?),
@@ -234,10 +227,10 @@ type Loaded = (Vec<f32>, usize, usize, Option<Vec<u32>>);
 fn load(job: &TsneJob) -> Result<Loaded> {
     let (mut x, mut n, d, mut labels) = match (&job.input, &job.mnist) {
         (Some(path), None) => {
-            let (n, d, x) = read_npy_2d(path)?;
+            let (n, d, x) = npy::read_f32_2d(path)?;
             let labels = match &job.labels {
                 Some(lp) => {
-                    let l = read_npy_labels(lp)?;
+                    let l = npy::read_labels(lp)?;
                     if l.len() != n {
                         return Err(Error::bad_data(
                             lp,
@@ -251,9 +244,10 @@ fn load(job: &TsneJob) -> Result<Loaded> {
             (x, n, d, labels)
         }
         (None, Some(dir)) => {
-            let (x, labels, d) = load_mnist(dir, job.split)?;
-            let n = labels.len();
-            (x, n, d, Some(labels))
+            let m = mnist::load(dir, job.split)?;
+            let (n, d) = (m.len(), m.pixels());
+            let labels = m.labels.iter().map(|&l| u32::from(l)).collect();
+            (m.images, n, d, Some(labels))
         }
         _ => {
             return Err(Error::InvalidArgument(
@@ -274,251 +268,6 @@ fn load(job: &TsneJob) -> Result<Loaded> {
         }
     }
     Ok((x, n, d, labels))
-}
-
-fn read_file(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| Error::io(path, e))
-}
-
-/// Parse a .npy header: (dtype descr, fortran_order, shape, data offset).
-fn npy_header(path: &Path, bytes: &[u8]) -> Result<(String, bool, Vec<usize>, usize)> {
-    let bad = |r: &str| Error::bad_data(path, format!("not a valid .npy file: {r}"));
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("missing the \\x93NUMPY magic"));
-    }
-    let (len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        _ => return Err(bad("unknown format version")),
-    };
-    let header = bytes
-        .get(start..start + len)
-        .ok_or_else(|| bad("truncated header"))?;
-    let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
-    let field = |key: &str| -> Result<&str> {
-        let at = header
-            .find(&format!("'{key}'"))
-            .ok_or_else(|| bad(&format!("header lacks '{key}'")))?;
-        let rest = &header[at + key.len() + 2..];
-        let colon = rest.find(':').ok_or_else(|| bad("malformed header"))?;
-        Ok(rest[colon + 1..].trim_start())
-    };
-    let descr = field("descr")?;
-    let descr = descr
-        .strip_prefix('\'')
-        .and_then(|s| s.split('\'').next())
-        .ok_or_else(|| bad("malformed descr"))?
-        .to_string();
-    let fortran = field("fortran_order")?.starts_with("True");
-    let shape = field("shape")?;
-    let shape = shape
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad("malformed shape"))?;
-    let shape: Vec<usize> = shape
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad("malformed shape")))
-        .collect::<Result<_>>()?;
-    Ok((descr, fortran, shape, start + len))
-}
-
-/// A 2-D float32 / float64 .npy file (C order) as (rows, cols, row-major f32).
-pub(crate) fn read_npy_2d(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
-    let bytes = read_file(path)?;
-    let (descr, fortran, shape, offset) = npy_header(path, &bytes)?;
-    let [rows, cols] = shape[..] else {
-        return Err(Error::bad_data(
-            path,
-            format!("expected a 2-D array (N × D), got shape {shape:?}"),
-        ));
-    };
-    if fortran {
-        return Err(Error::bad_data(
-            path,
-            "Fortran-order arrays are not supported; save with np.ascontiguousarray",
-        ));
-    }
-    let size = match descr.as_str() {
-        "<f4" | "=f4" => 4,
-        "<f8" | "=f8" => 8,
-        other => {
-            return Err(Error::bad_data(
-                path,
-                format!("unsupported dtype '{other}': expected little-endian float32 or float64"),
-            ));
-        }
-    };
-    let body = &bytes[offset..];
-    let need = rows.checked_mul(cols).and_then(|v| v.checked_mul(size));
-    if need.is_none_or(|need| need > body.len()) {
-        return Err(Error::bad_data(
-            path,
-            format!(
-                "truncated data: shape {shape:?} needs {} bytes, the file holds {}",
-                need.map_or("too many".into(), |v| v.to_string()),
-                body.len()
-            ),
-        ));
-    }
-    let count = rows * cols;
-    let data = if size == 4 {
-        body[..count * 4]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    } else {
-        body[..count * 8]
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
-            .collect()
-    };
-    Ok((rows, cols, data))
-}
-
-/// A 1-D integer .npy file of non-negative labels.
-fn read_npy_labels(path: &Path) -> Result<Vec<u32>> {
-    let bytes = read_file(path)?;
-    let (descr, _, shape, offset) = npy_header(path, &bytes)?;
-    let [n] = shape[..] else {
-        return Err(Error::bad_data(
-            path,
-            format!("labels must be 1-D, got shape {shape:?}"),
-        ));
-    };
-    let size = match descr.as_str() {
-        "|u1" | "|i1" => 1,
-        "<i4" | "<u4" => 4,
-        "<i8" | "<u8" => 8,
-        other => {
-            return Err(Error::bad_data(
-                path,
-                format!("unsupported label dtype '{other}'"),
-            ));
-        }
-    };
-    let body = &bytes[offset..];
-    if body.len() < n * size {
-        return Err(Error::bad_data(path, "truncated label data"));
-    }
-    let labels: Vec<i64> = body[..n * size]
-        .chunks_exact(size)
-        .map(|b| match size {
-            1 if descr == "|i1" => b[0] as i8 as i64,
-            1 => b[0] as i64,
-            4 if descr == "<i4" => i32::from_le_bytes(b.try_into().unwrap()) as i64,
-            4 => u32::from_le_bytes(b.try_into().unwrap()) as i64,
-            _ => i64::from_le_bytes(b.try_into().unwrap()),
-        })
-        .collect();
-    if let Some(i) = labels.iter().position(|&l| !(0..1 << 20).contains(&l)) {
-        return Err(Error::bad_data(
-            path,
-            format!("label {} at index {i} is out of range", labels[i]),
-        ));
-    }
-    Ok(labels.into_iter().map(|l| l as u32).collect())
-}
-
-/// An IDX file (plain or .gz): (dims, bytes).
-fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
-    let raw = read_file(path)?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::bad_data(path, format!("corrupt gzip stream: {e}")))?;
-        out
-    } else {
-        raw
-    };
-    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 {
-        return Err(Error::bad_data(
-            path,
-            "not an unsigned-byte IDX file (bad magic)",
-        ));
-    }
-    let ndim = bytes[3] as usize;
-    let header = 4 + 4 * ndim;
-    if ndim == 0 || bytes.len() < header {
-        return Err(Error::bad_data(path, "truncated IDX header"));
-    }
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
-    let count: usize = dims.iter().product();
-    if bytes.len() != header + count {
-        return Err(Error::bad_data(
-            path,
-            format!(
-                "IDX dims {dims:?} need {count} bytes of data, the file holds {}",
-                bytes.len() - header
-            ),
-        ));
-    }
-    Ok((dims, bytes[header..].to_vec()))
-}
-
-fn idx_path(dir: &Path, stem: &str) -> PathBuf {
-    let gz = dir.join(format!("{stem}.gz"));
-    if gz.exists() { gz } else { dir.join(stem) }
-}
-
-/// MNIST images as f32 in [0, 1] (n × 784), labels, and 784.
-fn load_mnist(dir: &Path, split: Split) -> Result<(Vec<f32>, Vec<u32>, usize)> {
-    let parts: &[&str] = match split {
-        Split::Train => &["train"],
-        Split::Test => &["t10k"],
-        Split::All => &["train", "t10k"],
-    };
-    let (mut x, mut labels, mut pixels) = (Vec::new(), Vec::new(), 0);
-    for part in parts {
-        let ip = idx_path(dir, &format!("{part}-images-idx3-ubyte"));
-        let lp = idx_path(dir, &format!("{part}-labels-idx1-ubyte"));
-        let (idims, images) = read_idx(&ip)?;
-        let (ldims, l) = read_idx(&lp)?;
-        if idims.len() != 3 || ldims.len() != 1 || idims[0] != ldims[0] {
-            return Err(Error::bad_data(
-                &ip,
-                format!("image dims {idims:?} do not match label dims {ldims:?}"),
-            ));
-        }
-        pixels = idims[1] * idims[2];
-        x.extend(images.iter().map(|&b| b as f32 / 255.0));
-        labels.extend(l.iter().map(|&b| b as u32));
-    }
-    Ok((x, labels, pixels))
-}
-
-/// Write an n × d float32 .npy next to `path` and rename it into place.
-pub(crate) fn write_npy_atomic(path: &Path, data: &[f32], n: usize, d: usize) -> Result<()> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {d}), }}");
-    // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = Vec::with_capacity(10 + header.len() + data.len() * 4);
-    bytes.extend_from_slice(b"\x93NUMPY\x01\x00");
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "out.npy".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }
 
 /// The job's loader, for tests: (x n × d row-major, labels).

@@ -1,0 +1,43 @@
+// t-SNE FFT repulsion, step 4b: order the points of each box by point index (counting sort,
+// part 4), so the float sums of the spread run in the same order every run.
+//   stable(i) = #{ j in box(i) : j < i }   (counted over the box's slice of slot_point)
+//   sorted[starts[box(i)] + stable(i)] = y_i
+// The point indices in a box are distinct, so stable(i) is a permutation of 0 .. count - 1 and
+// equals the rank a sequential stable counting sort gives. Cost: sum over boxes of count^2
+// compares (boxes hold few points; even a few hundred per box is cheap next to the FFTs).
+// Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32), 2 point_box
+//   (read u32), 3 starts (read u32, boxes + 1), 4 slot_point (read u32, n, from
+//   tsne_fft_scatter), 5 sorted (write vec2<f32>, n).
+// One invocation per point; the compare loop is branch-free.
+// Params mirror `tsne::fft_repulsion::FftParams`.
+
+struct Params {
+    n: u32, intervals: u32, nodes: u32, len: u32,
+    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
+    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> positions: array<f32>;
+@group(0) @binding(2) var<storage, read> point_box: array<u32>;
+@group(0) @binding(3) var<storage, read> starts: array<u32>;
+@group(0) @binding(4) var<storage, read> slot_point: array<u32>;
+@group(0) @binding(5) var<storage, read_write> sorted: array<vec2<f32>>;
+
+@compute @workgroup_size(256)
+fn order_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let i = (wg.x + wg.y * nwg.x) * 256u + lid;
+    if (i >= params.n) {
+        return;
+    }
+    let b = point_box[i];
+    let first = starts[b];
+    let end = starts[b + 1u];
+    var before = 0u;
+    for (var s = first; s < end; s++) {
+        before += select(0u, 1u, slot_point[s] < i);
+    }
+    sorted[first + before] = vec2<f32>(positions[2u * i], positions[2u * i + 1u]);
+}
