@@ -51,6 +51,48 @@ fn check_rows(what: &str, data: &[f32], row_len: usize) -> Result<usize> {
     Ok(data.len() / row_len)
 }
 
+/// Run `build`'s graph over the rows of `data` in batches of `batch` (the last one smaller),
+/// with the loss against the input when `loss` is given, calling `each(executor, graph, rows)`
+/// after each batch's input is set. One executor per distinct batch size.
+fn for_each_batch(
+    gpu: &Gpu,
+    store: &mut ParamStore,
+    build: BuildFn,
+    data: &[f32],
+    batch: usize,
+    loss: Option<LossKind>,
+    mut each: impl FnMut(&mut Executor, &Built, usize) -> Result<()>,
+) -> Result<usize> {
+    let probe = build(1)?;
+    let row_len = probe.graph.node(probe.input).len();
+    let n = check_rows("model input", data, row_len)?;
+    let batch = batch.clamp(1, n);
+    let mut cache: Option<(usize, Executor, Built)> = None;
+    for start in (0..n).step_by(batch) {
+        let rows = batch.min(n - start);
+        if cache.as_ref().map(|c| c.0) != Some(rows) {
+            let built = build(rows)?;
+            let training = loss.map(|loss| {
+                let training = Training {
+                    loss,
+                    optimizer: None,
+                };
+                (training, built.output, built.input)
+            });
+            let exec = Executor::new(gpu, built.graph.clone(), store, training)?;
+            cache = Some((rows, exec, built));
+        }
+        let (_, exec, built) = cache.as_mut().expect("filled above");
+        exec.set_input(
+            gpu,
+            built.input,
+            &data[start * row_len..(start + rows) * row_len],
+        )?;
+        each(exec, built, rows)?;
+    }
+    Ok(n)
+}
+
 /// Run `build`'s graph over every row of `data` in batches and return the outputs, concatenated.
 pub fn infer(
     gpu: &Gpu,
@@ -59,28 +101,12 @@ pub fn infer(
     data: &[f32],
     batch: usize,
 ) -> Result<Vec<f32>> {
-    let probe = build(1)?;
-    let row_len = probe.graph.node(probe.input).len();
-    let n = check_rows("inference input", data, row_len)?;
-    let batch = batch.clamp(1, n);
     let mut out = Vec::new();
-    let mut cache: Option<(usize, Executor, Built)> = None;
-    for start in (0..n).step_by(batch) {
-        let rows = batch.min(n - start);
-        if cache.as_ref().map(|c| c.0) != Some(rows) {
-            let built = build(rows)?;
-            let exec = Executor::new(gpu, built.graph.clone(), store, None)?;
-            cache = Some((rows, exec, built));
-        }
-        let (_, exec, built) = cache.as_ref().unwrap();
-        exec.set_input(
-            gpu,
-            built.input,
-            &data[start * row_len..(start + rows) * row_len],
-        )?;
+    for_each_batch(gpu, store, build, data, batch, None, |exec, built, _| {
         gpu.run("inference", &exec.dispatches(&[]))?;
         out.extend(exec.read(gpu, built.output)?);
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -93,38 +119,21 @@ pub fn evaluate(
     batch: usize,
     loss: LossKind,
 ) -> Result<f64> {
-    let probe = build(1)?;
-    let row_len = probe.graph.node(probe.input).len();
-    let n = check_rows("evaluation images", images, row_len)?;
-    let batch = batch.clamp(1, n);
     let mut total = 0.0;
-    let mut cache: Option<(usize, Executor, Built)> = None;
-    for start in (0..n).step_by(batch) {
-        let rows = batch.min(n - start);
-        if cache.as_ref().map(|c| c.0) != Some(rows) {
-            let built = build(rows)?;
-            let training = Training {
-                loss,
-                optimizer: None,
-            };
-            let exec = Executor::new(
-                gpu,
-                built.graph.clone(),
-                store,
-                Some((training, built.output, built.input)),
-            )?;
-            cache = Some((rows, exec, built));
-        }
-        let (_, exec, built) = cache.as_mut().unwrap();
-        exec.set_input(
-            gpu,
-            built.input,
-            &images[start * row_len..(start + rows) * row_len],
-        )?;
-        exec.submit_step(gpu, &[])?;
-        let (sum, _) = exec.take_loss(gpu)?;
-        total += sum * rows as f64;
-    }
+    let n = for_each_batch(
+        gpu,
+        store,
+        build,
+        images,
+        batch,
+        Some(loss),
+        |exec, _, rows| {
+            exec.submit_step(gpu, &[])?;
+            let (sum, _) = exec.take_loss(gpu)?;
+            total += sum * rows as f64;
+            Ok(())
+        },
+    )?;
     Ok(total / n as f64)
 }
 

@@ -88,7 +88,7 @@ fn executor_forward_matches_cpu_graph() {
     );
 }
 
-/// The loss of the CPU graph with parameter `name[i]` replaced by `value`.
+/// The loss of the CPU graph for `params`, computed as the executor does.
 fn cpu_loss(
     g: &Graph,
     x: usize,
@@ -199,4 +199,17 @@ fn encoder_and_decoder_share_the_autoencoders_weights() {
         &ae_exec.read(gpu, ae.output).unwrap(),
         1e-6,
     );
+}
+
+#[test]
+fn inference_in_uneven_batches_matches_one_batch() {
+    let gpu = gpu();
+    let mut store = ParamStore::new(5);
+    let images = Rng::new(6).vec(5 * 784, 0.0, 1.0);
+    let build = model::mnist_encoder_graph;
+    // 2 + 2 + 1 rows: two executors, the last batch smaller.
+    let split = latentviz::train::infer(gpu, &mut store, build, &images, 2).unwrap();
+    let whole = latentviz::train::infer(gpu, &mut store, build, &images, 5).unwrap();
+    assert_eq!(split.len(), 5 * model::MNIST_LATENT);
+    assert_close("batches of 2 vs 5", &split, &whole, 1e-5);
 }
