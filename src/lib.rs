@@ -15,6 +15,7 @@ pub mod model;
 pub mod ops;
 pub mod rng;
 pub mod shapes;
+pub mod story;
 pub mod train;
 pub mod tsne;
 

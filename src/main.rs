@@ -42,6 +42,11 @@ enum Command {
     Bench(BenchArgs),
     /// Embed the rows of a .npy file or MNIST images with t-SNE on the GPU.
     Tsne(TsneArgs),
+    /// Draw one figure of the MNIST latent-space story from saved files (model, embedding, metrics).
+    Figure {
+        #[command(subcommand)]
+        kind: FigureKind,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -186,6 +191,198 @@ struct TrainArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct DataArg {
+    /// Directory with the MNIST IDX files (gzipped or raw). Default: the download cache.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+impl DataArg {
+    fn load(&self, split: Split) -> Result<mnist::Mnist> {
+        let dir = self
+            .data
+            .clone()
+            .unwrap_or_else(latentviz::data::download::default_cache_dir);
+        Ok(mnist::load(&dir, split)?)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImageSplit {
+    Train,
+    Test,
+}
+
+impl ImageSplit {
+    fn split(self) -> Split {
+        match self {
+            ImageSplit::Train => Split::Train,
+            ImageSplit::Test => Split::Test,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TsneStyle {
+    /// Points coloured by digit, with a legend.
+    Points,
+    /// Every point drawn as its own image, tinted by digit.
+    Images,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MosaicMode {
+    /// Every cell shows the point nearest its centre.
+    Nearest,
+    /// Exact one-to-one assignment of points to cells.
+    OneToOne,
+}
+
+#[derive(Subcommand)]
+enum FigureKind {
+    /// The first 4 training images in a 2×2 grid.
+    Preview {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, value_enum, default_value_t = ImageSplit::Train)]
+        split: ImageSplit,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Training and test images above their reconstructions.
+    Reconstructions {
+        #[arg(long)]
+        model: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        /// Images per row (the first N of each split).
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A t-SNE embedding of MNIST images (from `latentviz tsne`) as points or as images.
+    Tsne {
+        /// The embedding (N × 2 .npy) of the first N images of --split.
+        #[arg(long)]
+        embedding: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
+        split: ImageSplit,
+        /// The number of images embedded (must equal the embedding's rows; default: its rows).
+        #[arg(long)]
+        subset: Option<usize>,
+        #[arg(long, value_enum, default_value_t = TsneStyle::Points)]
+        style: TsneStyle,
+        /// What was embedded, for the title, e.g. "pixel space" or "latent space".
+        #[arg(long, default_value = "")]
+        space: String,
+        /// `latentviz tsne --metrics` output: the title takes KL (and perplexity) from it.
+        #[arg(long)]
+        tsne_metrics: Option<PathBuf>,
+        /// Perplexity for the title when --tsne-metrics does not record it.
+        #[arg(long)]
+        perplexity: Option<f32>,
+        /// Side of the square PNG in pixels.
+        #[arg(long, default_value_t = 1200)]
+        size: usize,
+        /// Side of each thumbnail (--style images).
+        #[arg(long, default_value_t = 24)]
+        thumb: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Pixel blends and decoded latent interpolations between two test images.
+    Interpolation {
+        #[arg(long)]
+        model: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
+        split: ImageSplit,
+        /// Index of the first image.
+        #[arg(long, default_value_t = 0)]
+        from: usize,
+        /// Index of the second image.
+        #[arg(long, default_value_t = 1)]
+        to: usize,
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A, B, C, decode(A+B), decode(A+B−C) in latent space, one row per triple.
+    Arithmetic {
+        #[arg(long)]
+        model: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
+        split: ImageSplit,
+        /// Index triples A,B,C (repeat for more rows), e.g. --triple 0,1,2.
+        #[arg(long = "triple", value_delimiter = ',', num_args = 3, required = true)]
+        triples: Vec<usize>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// An embedding snapped to a full grid of its images.
+    Mosaic {
+        /// The embedding (N × 2 .npy) of the first N images of --split.
+        #[arg(long)]
+        embedding: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
+        split: ImageSplit,
+        /// The number of images embedded (must equal the embedding's rows; default: its rows).
+        #[arg(long)]
+        subset: Option<usize>,
+        #[arg(long, value_enum, default_value_t = MosaicMode::Nearest)]
+        mode: MosaicMode,
+        /// Grid rows (default: ⌊√N⌋, at most 40).
+        #[arg(long)]
+        rows: Option<usize>,
+        /// Grid columns (default: as many as rows).
+        #[arg(long)]
+        cols: Option<usize>,
+        /// Colour the seams between cells by the distance of their images in feature space.
+        #[arg(long)]
+        seams: bool,
+        /// Features for --seams (N × D .npy, e.g. latent codes); default: the pixels.
+        #[arg(long, requires = "seams")]
+        features: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// One conv layer's activations for one image, a tile per channel.
+    FeatureMaps {
+        #[arg(long)]
+        model: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
+        split: ImageSplit,
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+        /// enc.conv1, enc.conv2, dec.conv1 or dec.conv2.
+        #[arg(long, default_value = "enc.conv1")]
+        layer: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Train and test loss per epoch from `latentviz train --metrics`.
+    Curves {
+        #[arg(long)]
+        metrics: PathBuf,
+        #[arg(long, default_value = "MNIST autoencoder: loss per epoch")]
+        title: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let options = GpuOptions {
@@ -206,6 +403,7 @@ fn main() -> Result<()> {
         Command::Train(args) => train_cmd(&options, args),
         Command::Bench(args) => bench_cmd(&options, args),
         Command::Tsne(args) => tsne_cmd(&options, args),
+        Command::Figure { kind } => figure_cmd(&options, kind),
     }
 }
 
@@ -441,5 +639,254 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
         r.load_s, r.pca_s, r.knn_s, r.affinity_s, r.init_s, r.optimize_s, r.total_s
     );
     eprintln!("wrote {}", r.out.display());
+    Ok(())
+}
+
+/// Image `i` of `set`, or an error naming the index and the size of the split.
+fn pick<'a>(set: &'a mnist::Mnist, i: usize, what: &str) -> Result<&'a [f32]> {
+    if i >= set.len() {
+        bail!(
+            "{what} index {i} is out of range: the split has {} images",
+            set.len()
+        );
+    }
+    Ok(set.image(i))
+}
+
+/// An embedding and the images it embeds: the first N of the split, N = its rows.
+fn embedding_and_images(
+    embedding: &std::path::Path,
+    data: &DataArg,
+    split: ImageSplit,
+    subset: Option<usize>,
+) -> Result<(Vec<f32>, mnist::Mnist)> {
+    let (n, d, y) = latentviz::data::npy::read_f32_2d(embedding)?;
+    if d != 2 {
+        bail!("{}: a {n} × {d} array, expected N × 2", embedding.display());
+    }
+    let set = data.load(split.split())?;
+    let want = subset.unwrap_or(n);
+    if want != n {
+        bail!(
+            "{} has {n} rows but --subset is {want}: the embedding must be of the first --subset images",
+            embedding.display()
+        );
+    }
+    if n > set.len() {
+        bail!(
+            "{} has {n} rows but the split has only {} images",
+            embedding.display(),
+            set.len()
+        );
+    }
+    Ok((y, set.subset(n)))
+}
+
+/// KL and perplexity from `latentviz tsne --metrics` (its final line, else its last KL).
+fn read_tsne_metrics(path: &std::path::Path) -> Result<(Option<f32>, Option<f32>)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let (mut kl, mut perplexity) = (None, None);
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}: line {} is not JSON", path.display(), i + 1))?;
+        if let Some(k) = v.get("kl").and_then(|k| k.as_f64()) {
+            kl = Some(k as f32);
+        }
+        if let Some(p) = v.get("perplexity").and_then(|p| p.as_f64()) {
+            perplexity = Some(p as f32);
+        }
+    }
+    if kl.is_none() {
+        bail!(
+            "{}: no \"kl\" in any line (expected `latentviz tsne --metrics` output)",
+            path.display()
+        );
+    }
+    Ok((kl, perplexity))
+}
+
+fn figure_cmd(options: &GpuOptions, kind: FigureKind) -> Result<()> {
+    use latentviz::story;
+    let out = match &kind {
+        FigureKind::Preview { out, .. }
+        | FigureKind::Reconstructions { out, .. }
+        | FigureKind::Tsne { out, .. }
+        | FigureKind::Interpolation { out, .. }
+        | FigureKind::Arithmetic { out, .. }
+        | FigureKind::Mosaic { out, .. }
+        | FigureKind::FeatureMaps { out, .. }
+        | FigureKind::Curves { out, .. } => out.clone(),
+    };
+    latentviz::io::check_writable(&out)?;
+    let model = |gpu: &Gpu, path: &std::path::Path| -> Result<ParamStore> {
+        Ok(story::load_model(gpu, path)?)
+    };
+    match kind {
+        FigureKind::Preview { data, split, out } => {
+            let set = data.load(split.split())?;
+            story::preview(&set.images, &out)?;
+        }
+        FigureKind::Reconstructions {
+            model: m,
+            data,
+            count,
+            out,
+        } => {
+            if count == 0 {
+                bail!("--count must be at least 1");
+            }
+            let train_set = data.load(Split::Train)?.subset(count);
+            let test_set = data.load(Split::Test)?.subset(count);
+            let gpu = Gpu::new(options)?;
+            let mut store = model(&gpu, &m)?;
+            story::reconstructions(&gpu, &mut store, &train_set.images, &test_set.images, &out)?;
+        }
+        FigureKind::Tsne {
+            embedding,
+            data,
+            split,
+            subset,
+            style,
+            space,
+            tsne_metrics,
+            perplexity,
+            size,
+            thumb,
+            out,
+        } => {
+            let (y, set) = embedding_and_images(&embedding, &data, split, subset)?;
+            let (kl, p) = match &tsne_metrics {
+                Some(path) => read_tsne_metrics(path)?,
+                None => (None, None),
+            };
+            let knn = if set.len() > 10 {
+                Some(story::knn10(&y, &set.labels)?)
+            } else {
+                None
+            };
+            let info = story::TsneInfo {
+                space,
+                perplexity: p.or(perplexity),
+                kl,
+                knn_accuracy: knn,
+            };
+            let title = story::tsne_title(&info, set.len());
+            match style {
+                TsneStyle::Points => story::tsne_scatter(&y, &set.labels, size, &title, &out)?,
+                TsneStyle::Images => story::tsne_image_scatter(
+                    &y,
+                    &set.images,
+                    &set.labels,
+                    size,
+                    thumb,
+                    &title,
+                    &out,
+                )?,
+            }
+        }
+        FigureKind::Interpolation {
+            model: m,
+            data,
+            split,
+            from,
+            to,
+            steps,
+            out,
+        } => {
+            let set = data.load(split.split())?;
+            let (a, b) = (pick(&set, from, "--from")?, pick(&set, to, "--to")?);
+            let gpu = Gpu::new(options)?;
+            let mut store = model(&gpu, &m)?;
+            story::interpolation(&gpu, &mut store, a, b, steps, &out)?;
+        }
+        FigureKind::Arithmetic {
+            model: m,
+            data,
+            split,
+            triples,
+            out,
+        } => {
+            let set = data.load(split.split())?;
+            let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+            for t in triples.chunks(3) {
+                if t.len() != 3 {
+                    bail!("--triple takes three indices A,B,C");
+                }
+                a.extend_from_slice(pick(&set, t[0], "--triple")?);
+                b.extend_from_slice(pick(&set, t[1], "--triple")?);
+                c.extend_from_slice(pick(&set, t[2], "--triple")?);
+            }
+            let gpu = Gpu::new(options)?;
+            let mut store = model(&gpu, &m)?;
+            story::arithmetic(&gpu, &mut store, &a, &b, &c, &out)?;
+        }
+        FigureKind::Mosaic {
+            embedding,
+            data,
+            split,
+            subset,
+            mode,
+            rows,
+            cols,
+            seams,
+            features,
+            out,
+        } => {
+            let (y, set) = embedding_and_images(&embedding, &data, split, subset)?;
+            let side = ((set.len() as f64).sqrt().floor() as usize).clamp(1, 40);
+            let rows = rows.unwrap_or(side);
+            let cols = cols.unwrap_or(rows);
+            let loaded;
+            let seam_features = match (seams, &features) {
+                (false, _) => None,
+                (true, None) => Some((&set.images[..], set.pixels())),
+                (true, Some(path)) => {
+                    let (n, d, f) = latentviz::data::npy::read_f32_2d(path)?;
+                    if n != set.len() {
+                        bail!(
+                            "{} has {n} rows but the embedding has {}",
+                            path.display(),
+                            set.len()
+                        );
+                    }
+                    loaded = f;
+                    Some((&loaded[..], d))
+                }
+            };
+            let mode = match mode {
+                MosaicMode::Nearest => story::GridMode::Nearest,
+                MosaicMode::OneToOne => story::GridMode::OneToOne,
+            };
+            story::grid_mosaic(&y, &set.images, rows, cols, mode, seam_features, &out)?;
+        }
+        FigureKind::FeatureMaps {
+            model: m,
+            data,
+            split,
+            index,
+            layer,
+            out,
+        } => {
+            let set = data.load(split.split())?;
+            let image = pick(&set, index, "--index")?;
+            let gpu = Gpu::new(options)?;
+            let mut store = model(&gpu, &m)?;
+            story::feature_maps(&gpu, &mut store, image, &layer, &out)?;
+        }
+        FigureKind::Curves {
+            metrics,
+            title,
+            out,
+        } => {
+            let curves = story::read_train_metrics(&metrics)?;
+            story::training_curves(&curves, &title, &out)?;
+        }
+    }
+    eprintln!("wrote {}", out.display());
     Ok(())
 }
