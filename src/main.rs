@@ -322,8 +322,8 @@ enum FigureKind {
         #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
         split: ImageSplit,
         /// Index triples A,B,C (repeat for more rows), e.g. --triple 0,1,2.
-        #[arg(long = "triple", value_delimiter = ',', num_args = 3, required = true)]
-        triples: Vec<usize>,
+        #[arg(long = "triple", value_parser = parse_triple, required = true)]
+        triples: Vec<[usize; 3]>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -642,6 +642,16 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
     Ok(())
 }
 
+/// "A,B,C": three image indices.
+fn parse_triple(s: &str) -> std::result::Result<[usize; 3], String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|x| x.trim().parse::<usize>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| format!("'{s}': {e}"))?;
+    <[usize; 3]>::try_from(v).map_err(|_| format!("'{s}' is not three indices A,B,C"))
+}
+
 /// Image `i` of `set`, or an error naming the index and the size of the split.
 fn pick<'a>(set: &'a mnist::Mnist, i: usize, what: &str) -> Result<&'a [f32]> {
     if i >= set.len() {
@@ -813,10 +823,7 @@ fn figure_cmd(options: &GpuOptions, kind: FigureKind) -> Result<()> {
         } => {
             let set = data.load(split.split())?;
             let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
-            for t in triples.chunks(3) {
-                if t.len() != 3 {
-                    bail!("--triple takes three indices A,B,C");
-                }
+            for t in triples {
                 a.extend_from_slice(pick(&set, t[0], "--triple")?);
                 b.extend_from_slice(pick(&set, t[1], "--triple")?);
                 c.extend_from_slice(pick(&set, t[2], "--triple")?);

@@ -128,3 +128,228 @@ fn trains_saves_and_writes_metrics() {
     let tensors = latentviz::checkpoint::load(&out).unwrap();
     assert_eq!(tensors.len(), 12, "6 layers × (weight, bias)");
 }
+
+/// Files `latentviz figure` reads: an untrained model, a 40-point embedding of the first 40 test
+/// images, their latent-code stand-ins, train and t-SNE metrics.
+struct FigureInputs {
+    dir: tempfile::TempDir,
+}
+
+impl FigureInputs {
+    fn new() -> FigureInputs {
+        use latentviz::data::npy;
+        let dir = tempfile::tempdir().unwrap();
+        let gpu = latentviz::Gpu::new(&latentviz::GpuOptions::default()).unwrap();
+        let mut store = latentviz::graph::ParamStore::new(3);
+        latentviz::story::encode(&gpu, &mut store, &[0.5; 784]).unwrap();
+        latentviz::story::decode(&gpu, &mut store, &[0.5; 32]).unwrap();
+        store
+            .save(&gpu, &dir.path().join("m.safetensors"), &[])
+            .unwrap();
+        let mut rng = latentviz::rng::Rng::new(5);
+        let y: Vec<f32> = (0..80).map(|_| rng.normal() as f32).collect();
+        npy::write_f32_2d(&dir.path().join("y.npy"), 40, 2, &y).unwrap();
+        let mut nan = y.clone();
+        nan[21] = f32::NAN;
+        npy::write_f32_2d(&dir.path().join("nan.npy"), 40, 2, &nan).unwrap();
+        let f: Vec<f32> = (0..40 * 32).map(|_| rng.uniform() as f32).collect();
+        npy::write_f32_2d(&dir.path().join("codes.npy"), 40, 32, &f).unwrap();
+        std::fs::write(
+            dir.path().join("train.jsonl"),
+            "{\"epoch\":1,\"train_loss\":0.3,\"test_loss\":0.25}\n\
+             {\"epoch\":2,\"train_loss\":0.2,\"test_loss\":0.18}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("tsne.jsonl"),
+            "{\"iteration\":50,\"kl\":3.5,\"seconds\":0.1}\n\
+             {\"final\":true,\"iteration\":100,\"kl\":1.25,\"n\":40}\n",
+        )
+        .unwrap();
+        FigureInputs { dir }
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+}
+
+#[test]
+fn figure_writes_every_kind() {
+    let f = FigureInputs::new();
+    let (model, y) = (f.path("m.safetensors"), f.path("y.npy"));
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("preview", vec![]),
+        (
+            "reconstructions",
+            vec![
+                "--model".into(),
+                model.clone(),
+                "--count".into(),
+                "3".into(),
+            ],
+        ),
+        (
+            "tsne",
+            vec![
+                "--embedding".into(),
+                y.clone(),
+                "--style".into(),
+                "points".into(),
+                "--space".into(),
+                "pixel space".into(),
+                "--tsne-metrics".into(),
+                f.path("tsne.jsonl"),
+                "--size".into(),
+                "400".into(),
+            ],
+        ),
+        (
+            "tsne",
+            vec![
+                "--embedding".into(),
+                y.clone(),
+                "--subset".into(),
+                "40".into(),
+                "--style".into(),
+                "images".into(),
+                "--size".into(),
+                "400".into(),
+            ],
+        ),
+        (
+            "interpolation",
+            vec![
+                "--model".into(),
+                model.clone(),
+                "--from".into(),
+                "3".into(),
+                "--to".into(),
+                "4".into(),
+                "--steps".into(),
+                "5".into(),
+            ],
+        ),
+        (
+            "arithmetic",
+            vec![
+                "--model".into(),
+                model.clone(),
+                "--triple".into(),
+                "0,1,2".into(),
+                "--triple".into(),
+                "3,4,5".into(),
+            ],
+        ),
+        (
+            "mosaic",
+            vec![
+                "--embedding".into(),
+                y.clone(),
+                "--mode".into(),
+                "one-to-one".into(),
+                "--rows".into(),
+                "5".into(),
+                "--cols".into(),
+                "6".into(),
+                "--seams".into(),
+            ],
+        ),
+        (
+            "mosaic",
+            vec![
+                "--embedding".into(),
+                y.clone(),
+                "--seams".into(),
+                "--features".into(),
+                f.path("codes.npy"),
+            ],
+        ),
+        (
+            "feature-maps",
+            vec![
+                "--model".into(),
+                model.clone(),
+                "--index".into(),
+                "2".into(),
+                "--layer".into(),
+                "enc.conv2".into(),
+            ],
+        ),
+        ("curves", vec!["--metrics".into(), f.path("train.jsonl")]),
+    ];
+    for (i, (kind, extra)) in cases.iter().enumerate() {
+        let out = f.path(&format!("{i}-{kind}.png"));
+        let mut args = vec!["figure", kind, "--data", MNIST, "--out", &out];
+        if *kind == "curves" {
+            args.drain(2..4);
+        }
+        args.extend(extra.iter().map(String::as_str));
+        let (ok, err) = latentviz(&args);
+        assert!(ok, "figure {kind} {extra:?}: {err}");
+        let img = image::open(&out).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(img.width() > 50 && img.height() > 50, "{kind}");
+    }
+    // The mosaic without --rows is a ⌊√40⌋ = 6 square, seams included.
+    let img = image::open(f.path("7-mosaic.png")).unwrap();
+    assert_eq!(img.width(), 6 * 28 + 5 * 3);
+}
+
+#[test]
+fn figure_errors_name_the_problem_and_write_nothing() {
+    let f = FigureInputs::new();
+    let out = f.path("bad.png");
+    let bad_model = f.path("bad.safetensors");
+    let mut tensors =
+        latentviz::checkpoint::load(std::path::Path::new(&f.path("m.safetensors"))).unwrap();
+    tensors.retain(|t| t.0 != "enc.conv2.bias");
+    latentviz::checkpoint::save(std::path::Path::new(&bad_model), &tensors, &[]).unwrap();
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        // The embedding has 40 rows, not 30.
+        (
+            vec![
+                "tsne".into(),
+                "--embedding".into(),
+                f.path("y.npy"),
+                "--subset".into(),
+                "30".into(),
+            ],
+            vec!["40 rows", "--subset is 30"],
+        ),
+        (
+            vec!["mosaic".into(), "--embedding".into(), f.path("nan.npy")],
+            vec!["point 10", "NaN"],
+        ),
+        (
+            vec!["interpolation".into(), "--model".into(), bad_model.clone()],
+            vec!["bad.safetensors", "enc.conv2.bias", "architecture"],
+        ),
+        (
+            vec!["curves".into(), "--metrics".into(), f.path("tsne.jsonl")],
+            vec!["tsne.jsonl", "no epochs"],
+        ),
+        (
+            vec![
+                "feature-maps".into(),
+                "--model".into(),
+                f.path("m.safetensors"),
+                "--index".into(),
+                "99999".into(),
+            ],
+            vec!["--index", "99999", "out of range"],
+        ),
+    ];
+    for (extra, wants) in cases {
+        let mut args = vec!["figure", extra[0].as_str()];
+        if extra[0] != "curves" {
+            args.extend(["--data", MNIST]);
+        }
+        args.extend(["--out", &out]);
+        args.extend(extra[1..].iter().map(String::as_str));
+        let (ok, err) = latentviz(&args);
+        assert!(!ok, "{args:?} succeeded");
+        for w in wants {
+            assert!(err.contains(w), "{args:?}: '{w}' not in: {err}");
+        }
+        assert!(!Path::new(&out).exists(), "{args:?} wrote {out}");
+    }
+}
