@@ -174,17 +174,16 @@ fn main() -> Result<()> {
             ""
         }
     );
+    let model_part = match &args.model {
+        Some(m) => format!("model {}", m.display()),
+        None => format!(
+            "{} training images, {} epochs, batch {}, test loss on {} images",
+            sizes.train_images, sizes.epochs, sizes.batch, sizes.test_images
+        ),
+    };
     println!(
-        "sizes: {} training images, {} epochs, batch {}, test loss on {} images; t-SNE of {} test \
-         images, {} iterations, perplexity {}; seed {}",
-        sizes.train_images,
-        sizes.epochs,
-        sizes.batch,
-        sizes.test_images,
-        sizes.tsne_points,
-        sizes.iterations,
-        args.perplexity,
-        args.seed
+        "sizes: {model_part}; t-SNE of {} test images, {} iterations, perplexity {}; seed {}",
+        sizes.tsne_points, sizes.iterations, args.perplexity, args.seed
     );
     if sizes.tsne_points < 12 {
         bail!("--tsne-points must be at least 12 (the figures report the 10-NN accuracy)");

@@ -247,6 +247,7 @@ enum FigureKind {
         data: DataArg,
         #[arg(long, value_enum, default_value_t = ImageSplit::Train)]
         split: ImageSplit,
+        /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
     },
@@ -259,6 +260,7 @@ enum FigureKind {
         /// Images per row (the first N of each split).
         #[arg(long, default_value_t = 10)]
         count: usize,
+        /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
     },
@@ -291,6 +293,7 @@ enum FigureKind {
         /// Side of each thumbnail (--style images).
         #[arg(long, default_value_t = 24)]
         thumb: usize,
+        /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
     },
@@ -310,6 +313,7 @@ enum FigureKind {
         to: usize,
         #[arg(long, default_value_t = 10)]
         steps: usize,
+        /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
     },
@@ -324,6 +328,7 @@ enum FigureKind {
         /// Index triples A,B,C (repeat for more rows), e.g. --triple 0,1,2.
         #[arg(long = "triple", value_parser = parse_triple, required = true)]
         triples: Vec<[usize; 3]>,
+        /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
     },
@@ -353,6 +358,7 @@ enum FigureKind {
         /// Features for --seams (N × D .npy, e.g. latent codes); default: the pixels.
         #[arg(long, requires = "seams")]
         features: Option<PathBuf>,
+        /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
     },
@@ -369,6 +375,7 @@ enum FigureKind {
         /// enc.conv1, enc.conv2, dec.conv1 or dec.conv2.
         #[arg(long, default_value = "enc.conv1")]
         layer: String,
+        /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
     },
@@ -378,6 +385,7 @@ enum FigureKind {
         metrics: PathBuf,
         #[arg(long, default_value = "MNIST autoencoder: loss per epoch")]
         title: String,
+        /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
     },

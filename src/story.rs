@@ -405,7 +405,7 @@ pub fn arithmetic(
         &rows,
         SCALE,
         None,
-        Some(&["A", "B", "C", "A+B", "A+B−C"]),
+        Some(&["A", "B", "C", "dec(A+B)", "dec(A+B−C)"]),
         path,
     )
 }
