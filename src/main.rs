@@ -42,6 +42,8 @@ enum Command {
     Bench(BenchArgs),
     /// Embed the rows of a .npy file or MNIST images with t-SNE on the GPU.
     Tsne(TsneArgs),
+    /// Encode MNIST images with a trained model: latent codes (N × 32 .npy) and their labels.
+    Encode(EncodeArgs),
     /// Draw one figure of the MNIST latent-space story from saved files (model, embedding, metrics).
     Figure {
         #[command(subcommand)]
@@ -189,6 +191,26 @@ struct TrainArgs {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct EncodeArgs {
+    /// The trained autoencoder (.safetensors from `latentviz train`).
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArg,
+    #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+    split: SplitArg,
+    /// Encode only the first N images.
+    #[arg(long)]
+    subset: Option<usize>,
+    /// Where to write the latent codes (N × 32 float32 .npy).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the images' labels (N int64 .npy), for `latentviz tsne --labels`.
+    #[arg(long)]
+    labels_out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -411,6 +433,7 @@ fn main() -> Result<()> {
         Command::Train(args) => train_cmd(&options, args),
         Command::Bench(args) => bench_cmd(&options, args),
         Command::Tsne(args) => tsne_cmd(&options, args),
+        Command::Encode(args) => encode_cmd(&options, args),
         Command::Figure { kind } => figure_cmd(&options, kind),
     }
 }
@@ -647,6 +670,43 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
         r.load_s, r.pca_s, r.knn_s, r.affinity_s, r.init_s, r.optimize_s, r.total_s
     );
     eprintln!("wrote {}", r.out.display());
+    Ok(())
+}
+
+fn encode_cmd(options: &GpuOptions, a: EncodeArgs) -> Result<()> {
+    let split = match a.split {
+        SplitArg::Train => Split::Train,
+        SplitArg::Test => Split::Test,
+        SplitArg::All => Split::All,
+    };
+    let set = a.data.load(split)?;
+    let side = set.rows * set.cols;
+    let n = set.labels.len();
+    let n = match a.subset {
+        Some(0) => anyhow::bail!("--subset must be at least 1"),
+        Some(k) if k > n => anyhow::bail!("--subset {k}: the {split:?} split has only {n} images"),
+        Some(k) => k,
+        None => n,
+    };
+    latentviz::io::check_writable(&a.out)?;
+    if let Some(path) = &a.labels_out {
+        latentviz::io::check_writable(path)?;
+    }
+    let gpu = Gpu::new(options)?;
+    let mut store = latentviz::story::load_model(&gpu, &a.model)?;
+    let started = std::time::Instant::now();
+    let codes = latentviz::story::encode(&gpu, &mut store, &set.images[..n * side])?;
+    let dim = codes.len() / n;
+    latentviz::data::npy::write_f32_2d(&a.out, n, dim, &codes)?;
+    if let Some(path) = &a.labels_out {
+        let labels: Vec<i64> = set.labels[..n].iter().map(|&l| l as i64).collect();
+        latentviz::data::npy::write_labels_i64(path, &labels)?;
+    }
+    eprintln!(
+        "encoded {n} images to {dim}-D codes in {:.1} s: wrote {}",
+        started.elapsed().as_secs_f64(),
+        a.out.display()
+    );
     Ok(())
 }
 

@@ -353,3 +353,49 @@ fn figure_errors_name_the_problem_and_write_nothing() {
         assert!(!Path::new(&out).exists(), "{args:?} wrote {out}");
     }
 }
+
+#[test]
+fn encode_writes_codes_and_labels() {
+    use latentviz::data::{mnist, npy};
+    let f = FigureInputs::new();
+    let (codes, labels) = (f.path("z.npy"), f.path("l.npy"));
+    let model = f.path("m.safetensors");
+    let args = |subset: &str, model: &str| {
+        vec![
+            "encode".to_string(),
+            "--model".into(),
+            model.into(),
+            "--data".into(),
+            MNIST.into(),
+            "--subset".into(),
+            subset.into(),
+            "--out".into(),
+            codes.clone(),
+            "--labels-out".into(),
+            labels.clone(),
+        ]
+    };
+    let run = |a: Vec<String>| latentviz(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (ok, err) = run(args("7", &model));
+    assert!(ok, "{err}");
+    let (n, d, z) = npy::read_f32_2d(Path::new(&codes)).unwrap();
+    assert_eq!((n, d), (7, 32));
+    // The CLI's codes are the library's encoder output for the same images.
+    let test = mnist::load(Path::new(MNIST), mnist::Split::Test).unwrap();
+    let gpu = latentviz::Gpu::new(&latentviz::GpuOptions::default()).unwrap();
+    let mut store = latentviz::story::load_model(&gpu, Path::new(&model)).unwrap();
+    let want = latentviz::story::encode(&gpu, &mut store, &test.images[..7 * 784]).unwrap();
+    assert_eq!(z, want);
+    let l = npy::read_labels(Path::new(&labels)).unwrap();
+    let want_labels: Vec<u32> = test.labels[..7].iter().map(|&v| v as u32).collect();
+    assert_eq!(l, want_labels);
+
+    // Bad input: nothing written.
+    std::fs::remove_file(&codes).unwrap();
+    std::fs::remove_file(&labels).unwrap();
+    let (ok, err) = run(args("20000", &model));
+    assert!(!ok && err.contains("20000"), "{err}");
+    let (ok, err) = run(args("7", &f.path("y.npy")));
+    assert!(!ok && err.contains("y.npy"), "{err}");
+    assert!(!Path::new(&codes).exists() && !Path::new(&labels).exists());
+}
