@@ -84,3 +84,34 @@ pub fn mnist_decoder_graph(batch: usize) -> Result<Built> {
         output,
     })
 }
+
+/// Side of the colorization images (see [`crate::shapes`]).
+pub const COLOR_SIDE: usize = crate::shapes::SIDE;
+
+/// The colorization network for a batch of `batch` grey images: input [B,1,48,48] → RGB
+/// [B,3,48,48]. Conv(1→32, 3×3, same)–ELU–MaxPool2 → Conv(32→64)–ELU–MaxPool2 → Upsample2 →
+/// Conv(64→32)–ELU → Upsample2 → Conv(32→3)–sigmoid. Its parameters are named `color.*`, apart
+/// from the MNIST models' `enc.*` and `dec.*`, so both can live in one `ParamStore`.
+/// Trained with BCE against the colour targets ([`crate::train::train_pairs`]).
+pub fn colorize_autoencoder(batch: usize) -> Result<Built> {
+    let elu = Activation::ELU;
+    let mut g = Graph::new();
+    let input = g.input("grey", &[batch, 1, COLOR_SIDE, COLOR_SIDE]);
+    let h = g.conv2d("color.conv1", input, 32, 3, 1, Padding::Same)?;
+    let h = g.act("color.conv1.elu", h, elu);
+    let h = g.maxpool2("color.pool1", h)?;
+    let h = g.conv2d("color.conv2", h, 64, 3, 1, Padding::Same)?;
+    let h = g.act("color.conv2.elu", h, elu);
+    let h = g.maxpool2("color.pool2", h)?;
+    let h = g.upsample2("color.up1", h)?;
+    let h = g.conv2d("color.conv3", h, 32, 3, 1, Padding::Same)?;
+    let h = g.act("color.conv3.elu", h, elu);
+    let h = g.upsample2("color.up2", h)?;
+    let h = g.conv2d("color.conv4", h, 3, 3, 1, Padding::Same)?;
+    let output = g.act("color.conv4.sigmoid", h, Activation::Sigmoid);
+    Ok(Built {
+        graph: g,
+        input,
+        output,
+    })
+}

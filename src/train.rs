@@ -1,5 +1,6 @@
-//! Training the autoencoder on the GPU: the dataset uploaded once, shuffled batches gathered on
-//! the GPU, one command buffer per step, the loss read back every few steps.
+//! Training on the GPU, an autoencoder or any model on (input, target) pairs: the data set uploaded
+//! once, shuffled batches gathered on the GPU, one command buffer per step, the loss read back
+//! every few steps.
 
 use std::time::Instant;
 
@@ -7,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::gpu::{BufferSlices, Gpu};
-use crate::graph::{Executor, ParamStore, Training};
+use crate::graph::{Executor, NodeId, ParamStore, Training};
 use crate::model::Built;
 use crate::ops::gather;
 use crate::ops::loss::LossKind;
@@ -51,43 +52,111 @@ fn check_rows(what: &str, data: &[f32], row_len: usize) -> Result<usize> {
     Ok(data.len() / row_len)
 }
 
-/// Run `build`'s graph over the rows of `data` in batches of `batch` (the last one smaller),
-/// with the loss against the input when `loss` is given, calling `each(executor, graph, rows)`
-/// after each batch's input is set. One executor per distinct batch size.
+/// Input rows and the target rows the model should produce for them, row for row: the inputs
+/// are rows of the graph's input node, the targets rows of its output node.
+#[derive(Clone, Copy, Debug)]
+pub struct Pairs<'a> {
+    pub inputs: &'a [f32],
+    pub targets: &'a [f32],
+}
+
+/// A data set as the trainer sees it: without targets, each input is its own target (the
+/// autoencoder), and the loss reads the graph's input node itself.
+#[derive(Clone, Copy, Debug)]
+struct Rows<'a> {
+    inputs: &'a [f32],
+    targets: Option<&'a [f32]>,
+}
+
+impl<'a> From<Pairs<'a>> for Rows<'a> {
+    fn from(p: Pairs<'a>) -> Rows<'a> {
+        Rows {
+            inputs: p.inputs,
+            targets: Some(p.targets),
+        }
+    }
+}
+
+impl<'a> Rows<'a> {
+    fn autoencoder(inputs: &'a [f32]) -> Rows<'a> {
+        Rows {
+            inputs,
+            targets: None,
+        }
+    }
+
+    /// Check that the inputs form rows of `in_len` and the targets (if any) as many rows of
+    /// `out_len`; returns the number of rows.
+    fn check(&self, what: &str, in_len: usize, out_len: usize) -> Result<usize> {
+        let n = check_rows(&format!("{what} inputs"), self.inputs, in_len)?;
+        if let Some(y) = self.targets {
+            let m = check_rows(&format!("{what} targets"), y, out_len)?;
+            if m != n {
+                return Err(Error::shape(
+                    what,
+                    format!("{n} input rows but {m} target rows"),
+                ));
+            }
+        }
+        Ok(n)
+    }
+
+    /// The rows the loss compares the output with.
+    fn loss_targets(&self) -> &'a [f32] {
+        self.targets.unwrap_or(self.inputs)
+    }
+}
+
+/// Append an input node shaped like `built`'s output, to hold the targets; returns its id.
+fn add_target(built: &mut Built) -> NodeId {
+    let shape = built.graph.shape(built.output).to_vec();
+    built.graph.input("target", &shape)
+}
+
+/// Run `build`'s graph over `data` in batches of `batch` (the last one smaller), with the loss
+/// against the targets when `loss` is given, calling `each(executor, graph, rows)` after each
+/// batch's input (and target) is set. One executor per distinct batch size.
 fn for_each_batch(
     gpu: &Gpu,
     store: &mut ParamStore,
     build: BuildFn,
-    data: &[f32],
+    data: Rows<'_>,
     batch: usize,
     loss: Option<LossKind>,
     mut each: impl FnMut(&mut Executor, &Built, usize) -> Result<()>,
 ) -> Result<usize> {
     let probe = build(1)?;
-    let row_len = probe.graph.node(probe.input).len();
-    let n = check_rows("model input", data, row_len)?;
+    let in_len = probe.graph.node(probe.input).len();
+    let out_len = probe.graph.node(probe.output).len();
+    let n = data.check("model", in_len, out_len)?;
+    // Targets other than the input are only uploaded when a loss reads them.
+    let targets = data.targets.filter(|_| loss.is_some());
     let batch = batch.clamp(1, n);
-    let mut cache: Option<(usize, Executor, Built)> = None;
+    let mut cache: Option<(usize, Executor, Built, Option<NodeId>)> = None;
     for start in (0..n).step_by(batch) {
         let rows = batch.min(n - start);
         if cache.as_ref().map(|c| c.0) != Some(rows) {
-            let built = build(rows)?;
+            let mut built = build(rows)?;
+            let target = targets.map(|_| add_target(&mut built));
             let training = loss.map(|loss| {
                 let training = Training {
                     loss,
                     optimizer: None,
                 };
-                (training, built.output, built.input)
+                (training, built.output, target.unwrap_or(built.input))
             });
             let exec = Executor::new(gpu, built.graph.clone(), store, training)?;
-            cache = Some((rows, exec, built));
+            cache = Some((rows, exec, built, target));
         }
-        let (_, exec, built) = cache.as_mut().expect("filled above");
+        let (_, exec, built, target) = cache.as_mut().expect("filled above");
         exec.set_input(
             gpu,
             built.input,
-            &data[start * row_len..(start + rows) * row_len],
+            &data.inputs[start * in_len..(start + rows) * in_len],
         )?;
+        if let (Some(id), Some(y)) = (*target, targets) {
+            exec.set_input(gpu, id, &y[start * out_len..(start + rows) * out_len])?;
+        }
         each(exec, built, rows)?;
     }
     Ok(n)
@@ -102,7 +171,8 @@ pub fn infer(
     batch: usize,
 ) -> Result<Vec<f32>> {
     let mut out = Vec::new();
-    for_each_batch(gpu, store, build, data, batch, None, |exec, built, _| {
+    let rows = Rows::autoencoder(data);
+    for_each_batch(gpu, store, build, rows, batch, None, |exec, built, _| {
         gpu.run("inference", &exec.dispatches(&[]))?;
         out.extend(exec.read(gpu, built.output)?);
         Ok(())
@@ -119,12 +189,36 @@ pub fn evaluate(
     batch: usize,
     loss: LossKind,
 ) -> Result<f64> {
+    evaluate_rows(gpu, store, build, Rows::autoencoder(images), batch, loss)
+}
+
+/// Mean loss of `build`'s outputs for `data.inputs` against `data.targets`, weighting every
+/// element equally.
+pub fn evaluate_pairs(
+    gpu: &Gpu,
+    store: &mut ParamStore,
+    build: BuildFn,
+    data: Pairs<'_>,
+    batch: usize,
+    loss: LossKind,
+) -> Result<f64> {
+    evaluate_rows(gpu, store, build, data.into(), batch, loss)
+}
+
+fn evaluate_rows(
+    gpu: &Gpu,
+    store: &mut ParamStore,
+    build: BuildFn,
+    data: Rows<'_>,
+    batch: usize,
+    loss: LossKind,
+) -> Result<f64> {
     let mut total = 0.0;
     let n = for_each_batch(
         gpu,
         store,
         build,
-        images,
+        data,
         batch,
         Some(loss),
         |exec, _, rows| {
@@ -156,6 +250,20 @@ pub fn constant_prediction_loss(mean: &[f32], images: &[f32], loss: LossKind) ->
     total / images.len() as f64
 }
 
+/// Mean BCE of predicting every target exactly: the lowest BCE any model can reach, above zero
+/// where targets lie strictly between 0 and 1 (the colorization's grey background, say).
+pub fn bce_floor(targets: &[f32]) -> f64 {
+    let total: f64 = targets
+        .iter()
+        .map(|&t| {
+            let t = t as f64;
+            let h = |p: f64| if p > 0.0 { -p * p.ln() } else { 0.0 };
+            h(t) + h(1.0 - t)
+        })
+        .sum();
+    total / targets.len().max(1) as f64
+}
+
 /// Mean row of `images`.
 pub fn mean_row(images: &[f32], row_len: usize) -> Vec<f32> {
     let mut mean = vec![0f64; row_len];
@@ -178,22 +286,57 @@ pub fn train_autoencoder(
     train: &[f32],
     test: &[f32],
     cfg: &TrainConfig,
+    on_epoch: impl FnMut(&EpochMetrics) -> Result<()>,
+) -> Result<Vec<EpochMetrics>> {
+    let (train, test) = (Rows::autoencoder(train), Rows::autoencoder(test));
+    train_rows(gpu, store, build, train, test, cfg, on_epoch)
+}
+
+/// Train `build` to map `train.inputs` to `train.targets` (rows of the graph's output size),
+/// evaluating on `test` after every epoch; otherwise as [`train_autoencoder`], which is this with
+/// every target equal to its input. Both inputs and targets stay on the GPU and each batch of
+/// both is gathered there.
+pub fn train_pairs(
+    gpu: &Gpu,
+    store: &mut ParamStore,
+    build: BuildFn,
+    train: Pairs<'_>,
+    test: Pairs<'_>,
+    cfg: &TrainConfig,
+    on_epoch: impl FnMut(&EpochMetrics) -> Result<()>,
+) -> Result<Vec<EpochMetrics>> {
+    train_rows(gpu, store, build, train.into(), test.into(), cfg, on_epoch)
+}
+
+fn train_rows(
+    gpu: &Gpu,
+    store: &mut ParamStore,
+    build: BuildFn,
+    train: Rows<'_>,
+    test: Rows<'_>,
+    cfg: &TrainConfig,
     mut on_epoch: impl FnMut(&EpochMetrics) -> Result<()>,
 ) -> Result<Vec<EpochMetrics>> {
-    let built = build(cfg.batch.max(1))?;
-    let row_len = built.graph.node(built.input).len() / cfg.batch.max(1);
-    let n = check_rows("training images", train, row_len)?;
-    check_rows("test images", test, row_len)?;
+    let mut built = build(cfg.batch.max(1))?;
+    let in_len = built.graph.node(built.input).len() / cfg.batch.max(1);
+    let out_len = built.graph.node(built.output).len() / cfg.batch.max(1);
+    let n = train.check("training", in_len, out_len)?;
+    test.check("test", in_len, out_len)?;
     if cfg.batch == 0 || cfg.batch > n {
         return Err(Error::InvalidArgument(format!(
             "batch size {} must be between 1 and the number of training images ({n})",
             cfg.batch
         )));
     }
-    let mean = mean_row(train, row_len);
-    let mean_image_loss = constant_prediction_loss(&mean, test, cfg.loss);
+    let target_len = if train.targets.is_some() {
+        out_len
+    } else {
+        in_len
+    };
+    let mean = mean_row(train.loss_targets(), target_len);
+    let mean_image_loss = constant_prediction_loss(&mean, test.loss_targets(), cfg.loss);
 
-    let dataset = BufferSlices::upload(gpu, "training images", train, row_len, None)?;
+    let target = train.targets.map(|_| add_target(&mut built));
     let training = Training {
         loss: cfg.loss,
         optimizer: Some(cfg.optimizer),
@@ -202,10 +345,22 @@ pub fn train_autoencoder(
         gpu,
         built.graph.clone(),
         store,
-        Some((training, built.output, built.input)),
+        Some((training, built.output, target.unwrap_or(built.input))),
     )?;
+    // Each step gathers the batch's rows (and their targets) from the uploaded sets.
     let idx = gpu.storage("batch indices", cfg.batch);
-    let gather = gather::forward(gpu, &dataset, &idx, exec.value(built.input), cfg.batch)?;
+    let inputs = BufferSlices::upload(gpu, "training inputs", train.inputs, in_len, None)?;
+    let mut gather = gather::forward(gpu, &inputs, &idx, exec.value(built.input), cfg.batch)?;
+    if let (Some(id), Some(y)) = (target, train.targets) {
+        let targets = BufferSlices::upload(gpu, "training targets", y, out_len, None)?;
+        gather.extend(gather::forward(
+            gpu,
+            &targets,
+            &idx,
+            exec.value(id),
+            cfg.batch,
+        )?);
+    }
 
     let steps = n / cfg.batch;
     let loss_every = cfg.loss_every.max(1);
@@ -240,7 +395,7 @@ pub fn train_autoencoder(
         }
         bar.finish_and_clear();
         let train_seconds = start.elapsed().as_secs_f64();
-        let test_loss = evaluate(gpu, store, build, test, cfg.batch, cfg.loss)?;
+        let test_loss = evaluate_rows(gpu, store, build, test, cfg.batch, cfg.loss)?;
         if !test_loss.is_finite() {
             return Err(Error::NonFinite(format!(
                 "test loss is {test_loss} after epoch {epoch}"
