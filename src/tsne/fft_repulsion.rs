@@ -229,7 +229,7 @@ impl Fft2d {
             let mut groups = workgroups_for(lines * self.len / radix as usize, 256);
             groups[2] = base.channels;
             let entry = format!("fft_radix{radix}");
-            out.push(launch(
+            let mut d = launch(
                 gpu,
                 "tsne_fft_stockham",
                 STOCKHAM,
@@ -237,7 +237,9 @@ impl Fft2d {
                 &p,
                 &[&self.twiddles, src, dst],
                 groups,
-            )?);
+            )?;
+            d.label += if columns { " columns" } else { " rows" };
+            out.push(d);
             *in_data = !*in_data;
             ns *= radix;
         }
@@ -608,8 +610,8 @@ impl FftRepulsion {
                 per_freq,
             )?,
         ];
-        d.extend(self.fft.forward(gpu, &self.charges, 2, nodes)?);
-        d.extend(self.fft.forward(gpu, &self.kernel, 1, len)?);
+        d.extend(tagged(self.fft.forward(gpu, &self.charges, 2, nodes)?, "charges"));
+        d.extend(tagged(self.fft.forward(gpu, &self.kernel, 1, len)?, "kernel"));
         d.push(launch(
             gpu,
             "tsne_fft_multiply",
@@ -619,7 +621,10 @@ impl FftRepulsion {
             &[&self.charges, &self.kernel, &self.potentials],
             per_freq,
         )?);
-        d.extend(self.fft.inverse(gpu, &self.potentials, 2, nodes)?);
+        d.extend(tagged(
+            self.fft.inverse(gpu, &self.potentials, 2, nodes)?,
+            "potentials",
+        ));
         d.push(launch(
             gpu,
             "tsne_fft_interpolate",
@@ -631,6 +636,14 @@ impl FftRepulsion {
         )?);
         Ok(d)
     }
+}
+
+/// Appends `[what]` to the labels of FFT dispatches, so profiles tell the transforms apart.
+fn tagged(mut d: Vec<Dispatch>, what: &str) -> Vec<Dispatch> {
+    for x in &mut d {
+        x.label = format!("{} [{what}]", x.label);
+    }
+    d
 }
 
 /// CPU references: the exact O(N^2) sums, and the same interpolation algorithm in f64, stage by
