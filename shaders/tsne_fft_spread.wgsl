@@ -7,7 +7,7 @@
 //   A gather over the points of the box (sorted by box, then by point index, by the counting
 //   sort and tsne_fft_order): no float atomics, and the same summation order every run.
 // Output: the zero-padded FFT input, two complex channels of len x len (row-major, row = gy):
-//   channel 0 = q0 + i q1, channel 1 = q2 + i 0. Only the nodes x nodes corner is written; the
+//   channel 0 = q1 + i q2, channel 1 = q0 + i 0. Only the nodes x nodes corner is written; the
 //   FFT passes read everything outside it as zero.
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
 //   boxes + 1), 3 sorted (read vec2<f32>, n), 4 charges (write vec2<f32>, 2 len^2).
@@ -16,9 +16,10 @@
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
-    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+    gated: u32, out_valid: u32, fused: u32, _pad0: u32,
 }
 
 struct Grid {
@@ -27,7 +28,7 @@ struct Grid {
     width: f32,
     h: f32,
     span: f32,
-    _pad: f32,
+    kernel_dirty: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -44,8 +45,8 @@ fn lagrange(u: f32) -> vec3<f32> {
 
 fn store(gx: u32, gy: u32, q: vec3<f32>) {
     let idx = gy * params.len + gx;
-    charges[idx] = q.xy;
-    charges[params.len * params.len + idx] = vec2<f32>(q.z, 0.0);
+    charges[idx] = q.yz;
+    charges[params.len * params.len + idx] = vec2<f32>(q.x, 0.0);
 }
 
 @compute @workgroup_size(64)

@@ -131,8 +131,10 @@ fn wgsl_fft_matches_dft() {
     let gpu = gpu();
     let mut rng = Rng::new(11);
     let channels = 2;
-    // Pass plans: 2 [2], 4 [4], 8 [8], 16 [2, 8], 32 [4, 8], 64 [8, 8].
-    for len in [2, 4, 8, 16, 32, 64] {
+    // Pass plans: 2 [2], 4 [4], 8 [8], 16 [2, 8], 32 [4, 8], 64 [8, 8], 3 [3], 5 [5],
+    // 6 [6], 10 [5, 2], 12 [6, 2], 30 [5, 6], 45 [5, 3, 3], 60 [5, 6, 2], 120 [5, 6, 4],
+    // 72 [6, 6, 2].
+    for len in [2, 4, 8, 16, 32, 64, 3, 5, 6, 10, 12, 30, 45, 60, 120, 72] {
         let area = len * len;
         // Garbage outside the valid corner: the forward transform must read it as zero.
         let data = rng.vec(2 * channels * area, -1.0, 1.0);
@@ -187,42 +189,44 @@ fn wgsl_fft_matches_dft() {
     }
 }
 
-/// The largest FFT (2048: one radix-4 and three radix-8 passes per axis) with a 3 x 3 nonzero
-/// corner, whose
-/// 2-D DFT has a closed form of 9 terms per frequency; checked on a sample of frequencies.
+/// The largest FFT (2048: one radix-4 and three radix-8 passes per axis) and a long mixed-radix
+/// one (1200: 5, 5, 6, 8) with a 3 x 3 nonzero corner, whose 2-D DFT has a closed form of 9 terms
+/// per frequency; checked on a sample of frequencies.
 #[test]
-fn wgsl_fft_longest_line() {
+fn wgsl_fft_longest_lines() {
     let gpu = gpu();
-    let len = fft_repulsion::MAX_FFT_LEN;
     let mut rng = Rng::new(12);
-    let mut data = vec![0.0f32; 2 * len * len];
-    let corner: Vec<[f64; 2]> = (0..9).map(|_| [rng.normal(), rng.normal()]).collect();
-    for (t, v) in corner.iter().enumerate() {
-        let i = (t / 3) * len + t % 3;
-        data[2 * i] = v[0] as f32;
-        data[2 * i + 1] = v[1] as f32;
-    }
-    let fft = Fft2d::new(gpu, len, 1).unwrap();
-    let buf = gpu.storage_from("fft data", &data);
-    let d = fft.forward(gpu, &buf, 1, 3).unwrap();
-    gpu.run("fft 2048", &d.iter().collect::<Vec<_>>()).unwrap();
-    let got = gpu.read_f32(&buf).unwrap();
-    let mut worst = 0.0f64;
-    for idx in (0..len * len).step_by(997) {
-        let (ky, kx) = (idx / len, idx % len);
-        let mut want = [0.0, 0.0];
+    for len in [fft_repulsion::MAX_FFT_LEN, 1200] {
+        let mut data = vec![0.0f32; 2 * len * len];
+        let corner: Vec<[f64; 2]> = (0..9).map(|_| [rng.normal(), rng.normal()]).collect();
         for (t, v) in corner.iter().enumerate() {
-            let (ey, ex) = (t / 3, t % 3);
-            let a =
-                -std::f64::consts::TAU * ((ey * ky) % len + (ex * kx) % len) as f64 / len as f64;
-            let (c, s) = (a.cos(), a.sin());
-            want[0] += v[0] * c - v[1] * s;
-            want[1] += v[0] * s + v[1] * c;
+            let i = (t / 3) * len + t % 3;
+            data[2 * i] = v[0] as f32;
+            data[2 * i + 1] = v[1] as f32;
         }
-        worst = worst.max((got[2 * idx] as f64 - want[0]).hypot(got[2 * idx + 1] as f64 - want[1]));
+        let fft = Fft2d::new(gpu, len, 1).unwrap();
+        let buf = gpu.storage_from("fft data", &data);
+        let d = fft.forward(gpu, &buf, 1, 3).unwrap();
+        gpu.run("fft long", &d.iter().collect::<Vec<_>>()).unwrap();
+        let got = gpu.read_f32(&buf).unwrap();
+        let mut worst = 0.0f64;
+        for idx in (0..len * len).step_by(997) {
+            let (ky, kx) = (idx / len, idx % len);
+            let mut want = [0.0, 0.0];
+            for (t, v) in corner.iter().enumerate() {
+                let (ey, ex) = (t / 3, t % 3);
+                let a = -std::f64::consts::TAU * ((ey * ky) % len + (ex * kx) % len) as f64
+                    / len as f64;
+                let (c, s) = (a.cos(), a.sin());
+                want[0] += v[0] * c - v[1] * s;
+                want[1] += v[0] * s + v[1] * c;
+            }
+            worst = worst
+                .max((got[2 * idx] as f64 - want[0]).hypot(got[2 * idx + 1] as f64 - want[1]));
+        }
+        // |X| <= 9 * max|x| ~ 30; f32 twiddles and 8 passes of round-off.
+        assert!(worst < 1e-4, "len {len}: max abs error {worst}");
     }
-    // |X| <= 9 * max|x| ~ 30; f32 twiddles and 22 stages of round-off.
-    assert!(worst < 1e-4, "len {len}: max abs error {worst}");
 }
 
 #[test]
@@ -353,7 +357,8 @@ fn gpu_stages_match_cpu() {
     for gy in 0..m {
         for gx in 0..m {
             let (node, idx) = (gy * m + gx, gy * len + gx);
-            let gpu_q = [got[2 * idx], got[2 * idx + 1], got[2 * (area + idx)]];
+            // Channel 0 = (q1, q2), channel 1 = (q0, 0).
+            let gpu_q = [got[2 * (area + idx)], got[2 * idx], got[2 * idx + 1]];
             for k in 0..3 {
                 worst = worst.max((gpu_q[k] as f64 - charges[node * 3 + k]).abs());
             }
@@ -376,10 +381,11 @@ fn gpu_stages_match_cpu() {
     for gy in 0..m {
         for gx in 0..m {
             let (node, idx) = (gy * m + gx, gy * len + gx);
+            // Channel 0 = (w^2 q1, w^2 q2), channel 1 = (w^2 q0, w q0).
             let gpu_p = [
+                got[2 * (area + idx)],
                 got[2 * idx],
                 got[2 * idx + 1],
-                got[2 * (area + idx)],
                 got[2 * (area + idx) + 1],
             ];
             for k in 0..4 {
@@ -594,8 +600,12 @@ fn bad_arguments_are_errors() {
     let gpu = gpu();
     assert!(FftRepulsion::new(gpu, 10, 3).is_err());
     assert!(FftRepulsion::new(gpu, 0, 2).is_err());
-    assert!(FftRepulsion::with_fft_len(gpu, 10, 2, 96).is_err());
+    // 98 = 2 * 7^2: no radix-7 passes.
+    assert!(FftRepulsion::with_fft_len(gpu, 10, 2, 98).is_err());
+    assert!(FftRepulsion::with_fft_len(gpu, 10, 2, 5).is_err());
     assert!(Fft2d::new(gpu, 4096, 1).is_err());
+    assert!(Fft2d::new(gpu, 14, 1).is_err());
+    assert!(Fft2d::new(gpu, 1, 1).is_err());
     let mut rep = FftRepulsion::with_fft_len(gpu, 10, 2, 64).unwrap();
     let small = gpu.storage("positions", 19);
     let out = gpu.storage("out", 30);
@@ -609,31 +619,57 @@ fn bad_arguments_are_errors() {
 
 #[test]
 fn span_hint_picks_fft_friendly_grids() {
+    // Radix plans: the fewest passes of 2, 3, 4, 5, 6, 8.
+    assert_eq!(fft_repulsion::radices(2048), Some(vec![4, 8, 8, 8]));
+    assert_eq!(fft_repulsion::radices(1080), Some(vec![5, 6, 6, 6]));
+    assert_eq!(fft_repulsion::radices(1200), Some(vec![5, 5, 6, 8]));
+    assert_eq!(fft_repulsion::radices(7), None);
+    // The least work (len^2 * passes) among lengths of factors 2, 3, 5 at or above the need.
+    assert_eq!(fft_repulsion::fft_len_for(1068, 2048), 1080);
+    assert_eq!(fft_repulsion::fft_len_for(1100, 2048), 1152);
+    assert_eq!(fft_repulsion::fft_len_for(3000, 2048), 2048);
+    assert_eq!(fft_repulsion::fft_len_for(3000, 2047), 2025);
     // Two intervals per unit, at least 40, 6 * intervals <= len.
-    assert_eq!(fft_repulsion::grid_for_span(0.0), (256, 42));
+    assert_eq!(fft_repulsion::grid_for_span(0.0), (240, 40));
+    assert_eq!(fft_repulsion::grid_for_span(20.0), (240, 40));
     assert_eq!(fft_repulsion::grid_for_span(21.0), (256, 42));
-    assert_eq!(fft_repulsion::grid_for_span(21.5), (512, 85));
-    assert_eq!(fft_repulsion::grid_for_span(42.5), (512, 85));
-    assert_eq!(fft_repulsion::grid_for_span(43.0), (1024, 170));
+    assert_eq!(fft_repulsion::grid_for_span(40.0), (512, 85));
+    assert_eq!(fft_repulsion::grid_for_span(43.0), (540, 90));
     assert_eq!(fft_repulsion::grid_for_span(85.0), (1024, 170));
-    assert_eq!(fft_repulsion::grid_for_span(86.0), (2048, 341));
+    assert_eq!(fft_repulsion::grid_for_span(89.1), (1080, 180));
+    assert_eq!(fft_repulsion::grid_for_span(100.0), (1200, 200));
+    assert_eq!(fft_repulsion::grid_for_span(150.0), (1920, 320));
     assert_eq!(fft_repulsion::grid_for_span(200.0), (2048, 341));
     assert_eq!(fft_repulsion::grid_for_span(1e6), (2048, 341));
-    assert_eq!(fft_repulsion::grid_for_span(f32::NAN), (256, 42));
+    assert_eq!(fft_repulsion::grid_for_span(f32::NAN), (240, 40));
+    for span in [0.0f32, 7.0, 33.3, 61.0, 99.0, 140.0, 170.0] {
+        let (len, intervals) = fft_repulsion::grid_for_span(span);
+        assert!(fft_repulsion::radices(len).is_some() && 6 * intervals <= len);
+        assert!(intervals as f32 >= 2.0 * span, "span {span}: {intervals} intervals");
+    }
     let gpu = gpu();
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
     assert_eq!((rep.fft_len(), rep.intervals()), (512, 85));
-    assert!(!rep.set_span_hint(gpu, 30.0).unwrap());
+    assert_eq!(rep.min_width(), 0.0);
+    assert!(!rep.set_span_hint(gpu, 40.0).unwrap());
+    // The width floor: 10% slack over span / intervals.
+    assert!((rep.min_width() - 1.1 * 40.0 / 85.0).abs() < 1e-6);
     assert!(rep.set_span_hint(gpu, 60.0).unwrap());
-    assert_eq!((rep.fft_len(), rep.intervals()), (1024, 170));
+    assert_eq!((rep.fft_len(), rep.intervals()), (720, 120));
     // A cap shrinks the grid now and bounds later hints.
     assert!(rep.set_max_fft_len(gpu, 512).unwrap());
     assert_eq!(rep.fft_len(), 512);
     assert!(!rep.set_span_hint(gpu, 150.0).unwrap());
-    assert!(rep.set_max_fft_len(gpu, 300).is_err());
+    assert!(rep.set_max_fft_len(gpu, 7).is_err());
+    assert!(rep.set_max_fft_len(gpu, 4096).is_err());
     assert!(!rep.set_max_fft_len(gpu, 2048).unwrap());
     assert!(rep.set_span_hint(gpu, 150.0).unwrap());
-    assert_eq!(rep.fft_len(), 2048);
+    assert_eq!(rep.fft_len(), 1920);
+    // A cap that is no FFT length: the longest length below it.
+    assert!(rep.set_max_fft_len(gpu, 1000).unwrap());
+    assert_eq!(rep.fft_len(), 1000);
+    assert!(rep.set_max_fft_len(gpu, 999).unwrap());
+    assert_eq!(rep.fft_len(), 972);
 }
 
 /// Time per call at N = 10k and 70k against the exact O(N^2) CPU sums at 10k (ratios only).
