@@ -13,6 +13,18 @@ use std::time::Instant;
 use latentviz::rng::Rng;
 use latentviz::tsne::fft_repulsion::FftRepulsion;
 
+/// CPU time of every thread of this process (lavapipe's workers included), in seconds, from
+/// /proc/self/task/*/schedstat (Linux; None elsewhere): unlike wall time, it barely depends on
+/// what else the machine runs.
+fn process_cpu_seconds() -> Option<f64> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 * 1e-9)
+}
+
 fn arg<T: std::str::FromStr>(i: usize, default: T) -> T {
     std::env::args()
         .nth(i)
@@ -60,34 +72,49 @@ fn main() -> anyhow::Result<()> {
     let all: Vec<_> = d.iter().collect();
     gpu.run("warm-up", &all)?;
 
-    // Per-dispatch wall-clock times, best of `reps` sweeps.
+    // Per-dispatch wall-clock and CPU times (all threads), best of `reps` sweeps.
     let mut best = vec![f64::INFINITY; d.len()];
+    let mut best_cpu = vec![f64::INFINITY; d.len()];
     for _ in 0..reps {
         for (k, dispatch) in d.iter().enumerate() {
+            let cpu0 = process_cpu_seconds().unwrap_or(0.0);
             let start = Instant::now();
             gpu.run("stage", &[dispatch])?;
             best[k] = best[k].min(start.elapsed().as_secs_f64());
+            best_cpu[k] = best_cpu[k].min(process_cpu_seconds().unwrap_or(0.0) - cpu0);
         }
     }
-    let mut stages: BTreeMap<String, (usize, f64, usize)> = BTreeMap::new();
-    for (k, (dispatch, t)) in d.iter().zip(&best).enumerate() {
-        let e = stages.entry(dispatch.label.clone()).or_insert((k, 0.0, 0));
-        e.1 += t;
-        e.2 += 1;
+    let mut stages: BTreeMap<String, (usize, f64, f64, usize)> = BTreeMap::new();
+    for (k, dispatch) in d.iter().enumerate() {
+        let e = stages
+            .entry(dispatch.label.clone())
+            .or_insert((k, 0.0, 0.0, 0));
+        e.1 += best[k];
+        e.2 += best_cpu[k];
+        e.3 += 1;
     }
     let mut rows: Vec<_> = stages.into_iter().collect();
     rows.sort_by_key(|r| r.1.0);
     let sum: f64 = best.iter().sum();
-    println!("{:>10} {:>6} {:>4}  stage", "ms", "%", "disp");
-    for (label, (_, t, count)) in &rows {
+    let sum_cpu: f64 = best_cpu.iter().sum();
+    println!(
+        "{:>10} {:>6} {:>10} {:>4}  stage",
+        "wall ms", "%", "cpu ms", "disp"
+    );
+    for (label, (_, t, c, count)) in &rows {
         println!(
-            "{:>10.2} {:>6.1} {:>4}  {label}",
+            "{:>10.2} {:>6.1} {:>10.2} {:>4}  {label}",
             t * 1e3,
             100.0 * t / sum,
+            c * 1e3,
             count
         );
     }
-    println!("{:>10.2}         sum of stages (one submit each)", sum * 1e3);
+    println!(
+        "{:>10.2}        {:>10.2}       sum of stages (one submit each)",
+        sum * 1e3,
+        sum_cpu * 1e3
+    );
     let whole = latentviz::gpu::Timer::new(&gpu).time("fft repulsion", &all, reps)?;
     println!(
         "{:>10.2}         whole call in one pass ({})",

@@ -10,7 +10,9 @@
 //   Invocation (0, 0) records state.kernel_width = grid.width (read by the next call's bbox).
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 kernel (write
 //   vec2<f32>, len^2 row-major), 3 state (read_write, KernelState).
-// One invocation per grid entry: x = column, y = row. Params mirror
+// One invocation per column (x) and a share of the rows (a few workgroups along y, each
+// invocation looping over rows y, y + num_workgroups.y, ...): few workgroups when the kernel is
+// cached. Params mirror
 // `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -45,14 +47,17 @@ fn offset(j: u32) -> f32 {
 }
 
 @compute @workgroup_size(64)
-fn kernel_grid(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (grid.kernel_dirty == 0u || gid.x >= params.len || gid.y >= params.len) {
+fn kernel_grid(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (grid.kernel_dirty == 0u || gid.x >= params.len) {
         return;
     }
-    let o = vec2<f32>(offset(gid.x), offset(gid.y)) * grid.h;
-    let w = 1.0 / (1.0 + dot(o, o));
     let scale = 1.0 / (f32(params.len) * f32(params.len));
-    kernel[gid.y * params.len + gid.x] = scale * vec2<f32>(w, w * w);
+    for (var row = gid.y; row < params.len; row += nwg.y) {
+        let o = vec2<f32>(offset(gid.x), offset(row)) * grid.h;
+        let w = 1.0 / (1.0 + dot(o, o));
+        kernel[row * params.len + gid.x] = scale * vec2<f32>(w, w * w);
+    }
     if (gid.x == 0u && gid.y == 0u) {
         state.kernel_width = grid.width;
     }

@@ -24,9 +24,9 @@
 //   exp(-2 pi i k / len), computed in f64 on the CPU), 2 src (read vec2<f32>), 3 dst (write),
 //   4 aux (read vec2<f32>: the kernel spectrum when fused, else any buffer), 5 gate (read u32,
 //   the grid buffer when gated, else any buffer of >= 8 u32).
-// One invocation computes one radix-R butterfly (R named inputs and outputs). Invocation ids:
-// rows (line_fast = 0): x = butterfly j, y = line; columns (line_fast = 1): x = line, y = j;
-// z = channel. Consecutive invocations read contiguous memory either way.
+// One invocation computes one radix-R butterfly (R named inputs and outputs) per y it visits.
+// Invocation ids: rows (line_fast = 0): x = butterfly j, y = line; columns (line_fast = 1):
+// x = line, y = j; z = channel. Consecutive invocations read contiguous memory either way.
 // Entry points: fft_radix2, 3, 4, 5, 6, 8. Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -45,6 +45,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read> gate: array<u32>;
 
 const NONE: u32 = 0xffffffffu;
+// Workgroup shape: 64 along x (contiguous memory), WG_Y along y (FFT_WG_Y in the Rust code).
+const WG_Y: u32 = 4u;
 const SQRT_HALF: f32 = 0.70710678118654752;
 const SIN_60: f32 = 0.86602540378443865;
 const C1_5: f32 = 0.30901699437494742;   // cos(2 pi / 5)
@@ -67,22 +69,30 @@ fn rot90(z: vec2<f32>) -> vec2<f32> {
     return vec2<f32>(-s * z.y, s * z.x);
 }
 
-// (line base offset, butterfly j) of invocation `gid`; base = NONE past the end or when the gate
-// is closed.
-fn butterfly(gid: vec3<u32>, radix: u32) -> vec2<u32> {
-    if (params.gated != 0u && gate[7] == 0u) {
-        return vec2<u32>(NONE, 0u);
-    }
-    var l = gid.y;
-    var j = gid.x;
+// The gate: true when this pass is gated and the kernel spectrum is up to date.
+fn closed() -> bool {
+    return params.gated != 0u && gate[7] == 0u;
+}
+
+// Extent of the dispatch's y axis: lines for rows, butterflies per line for columns. Gated
+// passes are dispatched with few y groups and loop over y (a closed gate then costs few
+// workgroups); the others have one y group per y and run the loop once.
+fn y_extent(radix: u32) -> u32 {
+    return select(params.lines, params.len / radix, params.line_fast != 0u);
+}
+
+// (line base offset, butterfly j) of invocation (x, y, z); base = NONE past the end.
+fn butterfly(x: u32, y: u32, z: u32, radix: u32) -> vec2<u32> {
+    var l = y;
+    var j = x;
     if (params.line_fast != 0u) {
-        l = gid.x;
-        j = gid.y;
+        l = x;
+        j = y;
     }
     if (l >= params.lines || j * radix >= params.len) {
         return vec2<u32>(NONE, 0u);
     }
-    return vec2<u32>(gid.z * params.chan_stride + l * params.line_stride, j);
+    return vec2<u32>(z * params.chan_stride + l * params.line_stride, j);
 }
 
 // Input element e of the line at `base` (zero past `valid`; the spectra product when fused).
@@ -152,30 +162,45 @@ fn dft4(a0: vec2<f32>, a1: vec2<f32>, a2: vec2<f32>, a3: vec2<f32>) -> C4 {
     return C4(t0 + t2, t1 + t3, t0 - t2, t1 - t3);
 }
 
-@compute @workgroup_size(64)
-fn fft_radix2(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = butterfly(gid, 2u);
-    if (b.x == NONE) {
+@compute @workgroup_size(64, WG_Y)
+fn fft_radix2(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (closed()) {
         return;
     }
-    let base = b.x;
-    let s = split(b.y);
+    for (var y = gid.y; y < y_extent(2u); y += nwg.y * WG_Y) {
+        let b = butterfly(gid.x, y, gid.z, 2u);
+        if (b.x != NONE) {
+            radix2(b.x, b.y);
+        }
+    }
+}
+
+fn radix2(base: u32, j: u32) {
+    let s = split(j);
     let q = params.len / 2u;
     let w1 = twiddle(s.y * params.tw_stride);
-    let v0 = load(base, b.y);
-    let v1 = cmul(load(base, b.y + q), w1);
+    let v0 = load(base, j);
+    let v1 = cmul(load(base, j + q), w1);
     store(base, s, 2u, 0u, v0 + v1);
     store(base, s, 2u, 1u, v0 - v1);
 }
 
-@compute @workgroup_size(64)
-fn fft_radix3(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = butterfly(gid, 3u);
-    if (b.x == NONE) {
+@compute @workgroup_size(64, WG_Y)
+fn fft_radix3(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (closed()) {
         return;
     }
-    let base = b.x;
-    let j = b.y;
+    for (var y = gid.y; y < y_extent(3u); y += nwg.y * WG_Y) {
+        let b = butterfly(gid.x, y, gid.z, 3u);
+        if (b.x != NONE) {
+            radix3(b.x, b.y);
+        }
+    }
+}
+
+fn radix3(base: u32, j: u32) {
     let s = split(j);
     let q = params.len / 3u;
     let w1 = twiddle(s.y * params.tw_stride);
@@ -186,14 +211,21 @@ fn fft_radix3(@builtin(global_invocation_id) gid: vec3<u32>) {
     store(base, s, 3u, 2u, x.x2);
 }
 
-@compute @workgroup_size(64)
-fn fft_radix4(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = butterfly(gid, 4u);
-    if (b.x == NONE) {
+@compute @workgroup_size(64, WG_Y)
+fn fft_radix4(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (closed()) {
         return;
     }
-    let base = b.x;
-    let j = b.y;
+    for (var y = gid.y; y < y_extent(4u); y += nwg.y * WG_Y) {
+        let b = butterfly(gid.x, y, gid.z, 4u);
+        if (b.x != NONE) {
+            radix4(b.x, b.y);
+        }
+    }
+}
+
+fn radix4(base: u32, j: u32) {
     let s = split(j);
     let q = params.len / 4u;
     let w1 = twiddle(s.y * params.tw_stride);
@@ -211,14 +243,21 @@ fn fft_radix4(@builtin(global_invocation_id) gid: vec3<u32>) {
 //   X0 = a0 + t1 + t2, X1,4 = m1 +- i s n1, X2,3 = m2 +- i s n2 with
 //   m1 = a0 + c1 t1 + c2 t2, m2 = a0 + c2 t1 + c1 t2, n1 = s1 t3 + s2 t4, n2 = s2 t3 - s1 t4
 //   (c_k = cos(2 pi k / 5), s_k = sin(2 pi k / 5), s = the direction).
-@compute @workgroup_size(64)
-fn fft_radix5(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = butterfly(gid, 5u);
-    if (b.x == NONE) {
+@compute @workgroup_size(64, WG_Y)
+fn fft_radix5(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (closed()) {
         return;
     }
-    let base = b.x;
-    let j = b.y;
+    for (var y = gid.y; y < y_extent(5u); y += nwg.y * WG_Y) {
+        let b = butterfly(gid.x, y, gid.z, 5u);
+        if (b.x != NONE) {
+            radix5(b.x, b.y);
+        }
+    }
+}
+
+fn radix5(base: u32, j: u32) {
     let s = split(j);
     let q = params.len / 5u;
     let w1 = twiddle(s.y * params.tw_stride);
@@ -246,14 +285,21 @@ fn fft_radix5(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // DFT-6 as two DFT-3 (even and odd inputs) and a radix-2 combine with w6^k.
-@compute @workgroup_size(64)
-fn fft_radix6(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = butterfly(gid, 6u);
-    if (b.x == NONE) {
+@compute @workgroup_size(64, WG_Y)
+fn fft_radix6(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (closed()) {
         return;
     }
-    let base = b.x;
-    let j = b.y;
+    for (var y = gid.y; y < y_extent(6u); y += nwg.y * WG_Y) {
+        let b = butterfly(gid.x, y, gid.z, 6u);
+        if (b.x != NONE) {
+            radix6(b.x, b.y);
+        }
+    }
+}
+
+fn radix6(base: u32, j: u32) {
     let s = split(j);
     let q = params.len / 6u;
     let w1 = twiddle(s.y * params.tw_stride);
@@ -276,14 +322,21 @@ fn fft_radix6(@builtin(global_invocation_id) gid: vec3<u32>) {
     store(base, s, 6u, 5u, e.x2 - o2);
 }
 
-@compute @workgroup_size(64)
-fn fft_radix8(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = butterfly(gid, 8u);
-    if (b.x == NONE) {
+@compute @workgroup_size(64, WG_Y)
+fn fft_radix8(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    if (closed()) {
         return;
     }
-    let base = b.x;
-    let j = b.y;
+    for (var y = gid.y; y < y_extent(8u); y += nwg.y * WG_Y) {
+        let b = butterfly(gid.x, y, gid.z, 8u);
+        if (b.x != NONE) {
+            radix8(b.x, b.y);
+        }
+    }
+}
+
+fn radix8(base: u32, j: u32) {
     let s = split(j);
     let q = params.len / 8u;
     let w1 = twiddle(s.y * params.tw_stride);

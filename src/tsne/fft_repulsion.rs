@@ -83,6 +83,11 @@ pub const INTERVALS_PER_UNIT: f32 = 2.0;
 pub const HINT_SLACK: f32 = 1.1;
 /// The span `new` sizes the grid for (512-point FFTs, 85 intervals per axis).
 pub const DEFAULT_SPAN: f32 = 40.0;
+/// y workgroups of the kernel's gated dispatches (each invocation loops over y): few, so that a
+/// cached kernel costs little, but enough to keep every worker thread busy when it is computed.
+const GATED_Y_GROUPS: usize = 4;
+/// Workgroup shape of the FFT passes: 64 x FFT_WG_Y (`WG_Y` in tsne_fft_stockham.wgsl).
+const FFT_WG_Y: usize = 4;
 /// FFT radices the WGSL implements (entry points `fft_radix{R}`).
 pub const RADICES: [usize; 6] = [2, 3, 4, 5, 6, 8];
 
@@ -334,12 +339,23 @@ impl Fft2d {
             let gate = plan.gate.unwrap_or(&self.twiddles);
             // One invocation per butterfly; rows: x = butterfly, y = line; columns: x = line,
             // y = butterfly; z = channel.
+            // Gated passes loop over y in a few groups, so a closed gate costs few workgroups.
             let butterflies = len / radix;
-            let groups = if plan.columns {
-                [plan.lines.div_ceil(64) as u32, butterflies as u32, base.channels]
+            let (x, y) = if plan.columns {
+                (plan.lines, butterflies)
             } else {
-                [butterflies.div_ceil(64) as u32, plan.lines as u32, base.channels]
+                (butterflies, plan.lines)
             };
+            let y = if plan.gate.is_some() {
+                y.min(GATED_Y_GROUPS * FFT_WG_Y)
+            } else {
+                y
+            };
+            let groups = [
+                x.div_ceil(64) as u32,
+                y.div_ceil(FFT_WG_Y) as u32,
+                base.channels,
+            ];
             let entry = format!("fft_radix{radix}");
             let mut d = launch(
                 gpu,
@@ -779,7 +795,7 @@ impl FftRepulsion {
                 "kernel_grid",
                 &p,
                 &[&self.grid, &self.kernel, &self.state],
-                [len.div_ceil(64) as u32, len as u32, 1],
+                [len.div_ceil(64) as u32, GATED_Y_GROUPS as u32, 1],
             )?,
         ];
         d.extend(tagged(
