@@ -61,7 +61,9 @@ fn main() -> anyhow::Result<()> {
     rep.set_span_hint(&gpu, actual)?;
     let positions = gpu.storage_from("positions", &y);
     let out = gpu.storage("out", 3 * n);
+    let start = Instant::now();
     let d = rep.record(&gpu, &positions, &out)?;
+    let record_s = start.elapsed().as_secs_f64();
     println!(
         "N = {n}, span {actual:.1}: FFT {}^2, {} intervals of width {:.3}, {} dispatches",
         rep.fft_len(),
@@ -69,8 +71,14 @@ fn main() -> anyhow::Result<()> {
         actual / rep.intervals() as f32,
         d.len()
     );
+    println!("record (compiles the pipelines on first use): {:.2} s", record_s);
     let all: Vec<_> = d.iter().collect();
+    let start = Instant::now();
     gpu.run("warm-up", &all)?;
+    println!(
+        "first run (includes the driver's shader compiles, if lazy): {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
 
     // Per-dispatch wall-clock and CPU times (all threads), best of `reps` sweeps.
     let mut best = vec![f64::INFINITY; d.len()];

@@ -1,5 +1,5 @@
-// t-SNE FFT repulsion: one pass of a mixed-radix Stockham autosort FFT (radix 2, 3, 4, 5, 6 or 8)
-// over many lines of a strided array; a full transform of length len = product of the radices
+// t-SNE FFT repulsion: one pass of a mixed-radix Stockham autosort FFT (radix R = any product of
+// 2, 3 and 5 up to 64) over many lines of a strided array; a full transform of length len = product of the radices
 // takes one pass per radix, ping-ponging between two buffers, and ends in natural order.
 //   Pass with radix R and ns = product of the radices of the earlier passes, butterfly j < len/R:
 //     v_r = x[j + r len/R] * exp(-+ 2 pi i r (j mod ns) / (ns R)),  r < R
@@ -24,10 +24,12 @@
 //   exp(-2 pi i k / len), computed in f64 on the CPU), 2 src (read vec2<f32>), 3 dst (write),
 //   4 aux (read vec2<f32>: the kernel spectrum when fused, else any buffer), 5 gate (read u32,
 //   the grid buffer when gated, else any buffer of >= 8 u32).
-// One invocation computes one radix-R butterfly (R named inputs and outputs) per y it visits.
+// One invocation computes one radix-R butterfly (R named inputs and outputs, a DFT-R unrolled by
+// `tsne::fft_repulsion::stockham_source`, which appends the entry point to this file) per y it
+// visits.
 // Invocation ids: rows (line_fast = 0): x = butterfly j, y = line; columns (line_fast = 1):
 // x = line, y = j; z = channel. Consecutive invocations read contiguous memory either way.
-// Entry points: fft_radix2, 3, 4, 5, 6, 8. Params mirror `tsne::fft_repulsion::FftParams`.
+// Entry point: fft_radixR (generated). Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
@@ -162,113 +164,19 @@ fn dft4(a0: vec2<f32>, a1: vec2<f32>, a2: vec2<f32>, a3: vec2<f32>) -> C4 {
     return C4(t0 + t2, t1 + t3, t0 - t2, t1 - t3);
 }
 
-@compute @workgroup_size(64, WG_Y)
-fn fft_radix2(@builtin(global_invocation_id) gid: vec3<u32>,
-               @builtin(num_workgroups) nwg: vec3<u32>) {
-    if (closed()) {
-        return;
-    }
-    for (var y = gid.y; y < y_extent(2u); y += nwg.y * WG_Y) {
-        let b = butterfly(gid.x, y, gid.z, 2u);
-        if (b.x != NONE) {
-            radix2(b.x, b.y);
-        }
-    }
-}
-
-fn radix2(base: u32, j: u32) {
-    let s = split(j);
-    let q = params.len / 2u;
-    let w1 = twiddle(s.y * params.tw_stride);
-    let v0 = load(base, j);
-    let v1 = cmul(load(base, j + q), w1);
-    store(base, s, 2u, 0u, v0 + v1);
-    store(base, s, 2u, 1u, v0 - v1);
-}
-
-@compute @workgroup_size(64, WG_Y)
-fn fft_radix3(@builtin(global_invocation_id) gid: vec3<u32>,
-               @builtin(num_workgroups) nwg: vec3<u32>) {
-    if (closed()) {
-        return;
-    }
-    for (var y = gid.y; y < y_extent(3u); y += nwg.y * WG_Y) {
-        let b = butterfly(gid.x, y, gid.z, 3u);
-        if (b.x != NONE) {
-            radix3(b.x, b.y);
-        }
-    }
-}
-
-fn radix3(base: u32, j: u32) {
-    let s = split(j);
-    let q = params.len / 3u;
-    let w1 = twiddle(s.y * params.tw_stride);
-    let w2 = cmul(w1, w1);
-    let x = dft3(load(base, j), cmul(load(base, j + q), w1), cmul(load(base, j + 2u * q), w2));
-    store(base, s, 3u, 0u, x.x0);
-    store(base, s, 3u, 1u, x.x1);
-    store(base, s, 3u, 2u, x.x2);
-}
-
-@compute @workgroup_size(64, WG_Y)
-fn fft_radix4(@builtin(global_invocation_id) gid: vec3<u32>,
-               @builtin(num_workgroups) nwg: vec3<u32>) {
-    if (closed()) {
-        return;
-    }
-    for (var y = gid.y; y < y_extent(4u); y += nwg.y * WG_Y) {
-        let b = butterfly(gid.x, y, gid.z, 4u);
-        if (b.x != NONE) {
-            radix4(b.x, b.y);
-        }
-    }
-}
-
-fn radix4(base: u32, j: u32) {
-    let s = split(j);
-    let q = params.len / 4u;
-    let w1 = twiddle(s.y * params.tw_stride);
-    let w2 = cmul(w1, w1);
-    let w3 = cmul(w2, w1);
-    let x = dft4(load(base, j), cmul(load(base, j + q), w1), cmul(load(base, j + 2u * q), w2),
-                 cmul(load(base, j + 3u * q), w3));
-    store(base, s, 4u, 0u, x.x0);
-    store(base, s, 4u, 1u, x.x1);
-    store(base, s, 4u, 2u, x.x2);
-    store(base, s, 4u, 3u, x.x3);
+struct C5 {
+    x0: vec2<f32>,
+    x1: vec2<f32>,
+    x2: vec2<f32>,
+    x3: vec2<f32>,
+    x4: vec2<f32>,
 }
 
 // DFT-5: t1 = a1 + a4, t2 = a2 + a3, t3 = a1 - a4, t4 = a2 - a3,
 //   X0 = a0 + t1 + t2, X1,4 = m1 +- i s n1, X2,3 = m2 +- i s n2 with
 //   m1 = a0 + c1 t1 + c2 t2, m2 = a0 + c2 t1 + c1 t2, n1 = s1 t3 + s2 t4, n2 = s2 t3 - s1 t4
 //   (c_k = cos(2 pi k / 5), s_k = sin(2 pi k / 5), s = the direction).
-@compute @workgroup_size(64, WG_Y)
-fn fft_radix5(@builtin(global_invocation_id) gid: vec3<u32>,
-               @builtin(num_workgroups) nwg: vec3<u32>) {
-    if (closed()) {
-        return;
-    }
-    for (var y = gid.y; y < y_extent(5u); y += nwg.y * WG_Y) {
-        let b = butterfly(gid.x, y, gid.z, 5u);
-        if (b.x != NONE) {
-            radix5(b.x, b.y);
-        }
-    }
-}
-
-fn radix5(base: u32, j: u32) {
-    let s = split(j);
-    let q = params.len / 5u;
-    let w1 = twiddle(s.y * params.tw_stride);
-    let w2 = cmul(w1, w1);
-    let w3 = cmul(w2, w1);
-    let w4 = cmul(w2, w2);
-    let a0 = load(base, j);
-    let a1 = cmul(load(base, j + q), w1);
-    let a2 = cmul(load(base, j + 2u * q), w2);
-    let a3 = cmul(load(base, j + 3u * q), w3);
-    let a4 = cmul(load(base, j + 4u * q), w4);
+fn dft5(a0: vec2<f32>, a1: vec2<f32>, a2: vec2<f32>, a3: vec2<f32>, a4: vec2<f32>) -> C5 {
     let t1 = a1 + a4;
     let t2 = a2 + a3;
     let t3 = a1 - a4;
@@ -277,90 +185,13 @@ fn radix5(base: u32, j: u32) {
     let m2 = a0 + C2_5 * t1 + C1_5 * t2;
     let n1 = rot90(S1_5 * t3 + S2_5 * t4);
     let n2 = rot90(S2_5 * t3 - S1_5 * t4);
-    store(base, s, 5u, 0u, a0 + t1 + t2);
-    store(base, s, 5u, 1u, m1 + n1);
-    store(base, s, 5u, 2u, m2 + n2);
-    store(base, s, 5u, 3u, m2 - n2);
-    store(base, s, 5u, 4u, m1 - n1);
+    return C5(a0 + t1 + t2, m1 + n1, m2 + n2, m2 - n2, m1 - n1);
 }
 
-// DFT-6 as two DFT-3 (even and odd inputs) and a radix-2 combine with w6^k.
-@compute @workgroup_size(64, WG_Y)
-fn fft_radix6(@builtin(global_invocation_id) gid: vec3<u32>,
-               @builtin(num_workgroups) nwg: vec3<u32>) {
-    if (closed()) {
-        return;
-    }
-    for (var y = gid.y; y < y_extent(6u); y += nwg.y * WG_Y) {
-        let b = butterfly(gid.x, y, gid.z, 6u);
-        if (b.x != NONE) {
-            radix6(b.x, b.y);
-        }
-    }
+// Constant twiddle exp(sign i theta) from (cos theta, sin theta).
+fn tw(c: f32, s: f32) -> vec2<f32> {
+    return vec2<f32>(c, direction() * s);
 }
 
-fn radix6(base: u32, j: u32) {
-    let s = split(j);
-    let q = params.len / 6u;
-    let w1 = twiddle(s.y * params.tw_stride);
-    let w2 = cmul(w1, w1);
-    let w3 = cmul(w2, w1);
-    let w4 = cmul(w2, w2);
-    let w5 = cmul(w4, w1);
-    let e = dft3(load(base, j), cmul(load(base, j + 2u * q), w2),
-                 cmul(load(base, j + 4u * q), w4));
-    let o = dft3(cmul(load(base, j + q), w1), cmul(load(base, j + 3u * q), w3),
-                 cmul(load(base, j + 5u * q), w5));
-    let sg = direction();
-    let o1 = cmul(o.x1, vec2<f32>(0.5, sg * SIN_60));
-    let o2 = cmul(o.x2, vec2<f32>(-0.5, sg * SIN_60));
-    store(base, s, 6u, 0u, e.x0 + o.x0);
-    store(base, s, 6u, 3u, e.x0 - o.x0);
-    store(base, s, 6u, 1u, e.x1 + o1);
-    store(base, s, 6u, 4u, e.x1 - o1);
-    store(base, s, 6u, 2u, e.x2 + o2);
-    store(base, s, 6u, 5u, e.x2 - o2);
-}
-
-@compute @workgroup_size(64, WG_Y)
-fn fft_radix8(@builtin(global_invocation_id) gid: vec3<u32>,
-               @builtin(num_workgroups) nwg: vec3<u32>) {
-    if (closed()) {
-        return;
-    }
-    for (var y = gid.y; y < y_extent(8u); y += nwg.y * WG_Y) {
-        let b = butterfly(gid.x, y, gid.z, 8u);
-        if (b.x != NONE) {
-            radix8(b.x, b.y);
-        }
-    }
-}
-
-fn radix8(base: u32, j: u32) {
-    let s = split(j);
-    let q = params.len / 8u;
-    let w1 = twiddle(s.y * params.tw_stride);
-    let w2 = cmul(w1, w1);
-    let w3 = cmul(w2, w1);
-    let w4 = cmul(w2, w2);
-    let w5 = cmul(w4, w1);
-    let w6 = cmul(w3, w3);
-    let w7 = cmul(w4, w3);
-    // DFT-8 as two DFT-4 (even and odd inputs) and one radix-2 combine with w8^k.
-    let e = dft4(load(base, j), cmul(load(base, j + 2u * q), w2),
-                 cmul(load(base, j + 4u * q), w4), cmul(load(base, j + 6u * q), w6));
-    let o = dft4(cmul(load(base, j + q), w1), cmul(load(base, j + 3u * q), w3),
-                 cmul(load(base, j + 5u * q), w5), cmul(load(base, j + 7u * q), w7));
-    let sg = direction();
-    let o1 = cmul(o.x1, vec2<f32>(SQRT_HALF, sg * SQRT_HALF));
-    let o2 = rot90(o.x2);
-    let o3 = cmul(o.x3, vec2<f32>(-SQRT_HALF, sg * SQRT_HALF));
-    store(base, s, 8u, 0u, e.x0 + o.x0);
-    store(base, s, 8u, 4u, e.x0 - o.x0);
-    store(base, s, 8u, 1u, e.x1 + o1);
-    store(base, s, 8u, 5u, e.x1 - o1);
-    store(base, s, 8u, 2u, e.x2 + o2);
-    store(base, s, 8u, 6u, e.x2 - o2);
-    store(base, s, 8u, 3u, e.x3 + o3);
-    store(base, s, 8u, 7u, e.x3 - o3);
-}
+// ---- Generated by `tsne::fft_repulsion::stockham_source(R)`: the entry point fft_radixR and
+// its butterfly radixR(base, j) follow. ----

@@ -88,8 +88,9 @@ pub const DEFAULT_SPAN: f32 = 40.0;
 const GATED_Y_GROUPS: usize = 4;
 /// Workgroup shape of the FFT passes: 64 x FFT_WG_Y (`WG_Y` in tsne_fft_stockham.wgsl).
 const FFT_WG_Y: usize = 4;
-/// FFT radices the WGSL implements (entry points `fft_radix{R}`).
-pub const RADICES: [usize; 6] = [2, 3, 4, 5, 6, 8];
+/// Largest radix of one Stockham pass: one invocation holds a DFT of this many complex values
+/// (generated WGSL, see [`stockham_source`]).
+pub const MAX_RADIX: usize = 64;
 
 /// The uniform every fft-repulsion shader reads; mirrors `Params` in shaders/tsne_fft_*.wgsl.
 /// Fields a kernel does not use are zero.
@@ -167,23 +168,153 @@ fn factor235(len: usize) -> Option<[u32; 3]> {
     (rest == 1).then_some(e)
 }
 
-/// The radices of the passes for `len = 2^a 3^b 5^c` (None for other lengths): fives, then as
-/// many sixes as pairs of 2 and 3 allow, the leftover threes, a 2 or 4 for leftover twos, then
-/// eights (the fewest passes these radices allow).
+/// The radices of the passes for `len = 2^a 3^b 5^c` (None for other lengths): the fewest
+/// passes of radices up to [`MAX_RADIX`], the most even split on ties (the smallest largest
+/// radix), largest first. Each pass is one streaming read and write of the grid, the part of an
+/// FFT that costs most on lavapipe, so few large radices beat many small ones.
 pub fn radices(len: usize) -> Option<Vec<usize>> {
-    let [a, b, c] = factor235(len)?;
-    let sixes = a.min(b);
-    let (twos, threes) = (a - sixes, b - sixes);
-    let mut r = vec![5; c as usize];
-    r.extend(std::iter::repeat_n(6, sixes as usize));
-    r.extend(std::iter::repeat_n(3, threes as usize));
-    match twos % 3 {
-        1 => r.push(2),
-        2 => r.push(4),
-        _ => {}
+    factor235(len)?;
+    fn plan(len: usize) -> Vec<usize> {
+        if len <= MAX_RADIX {
+            return vec![len];
+        }
+        (2..=MAX_RADIX)
+            .filter(|d| len % d == 0)
+            .map(|d| {
+                let mut r = plan(len / d);
+                r.push(d);
+                r.sort_unstable_by(|a, b| b.cmp(a));
+                r
+            })
+            .min_by_key(|r| (r.len(), r[0]))
+            .expect("a 5-smooth length has a divisor in 2..=MAX_RADIX")
     }
-    r.extend(std::iter::repeat_n(8, (twos / 3) as usize));
-    Some(r)
+    Some(plan(len))
+}
+
+/// WGSL for one Stockham pass of radix `radix` (2..=[`MAX_RADIX`], any product of 2, 3 and 5):
+/// tsne_fft_stockham.wgsl followed by the generated entry point `fft_radix{radix}` and its
+/// butterfly, a DFT of `radix` points unrolled into named values (Cooley-Tukey splits down to
+/// DFTs of 2, 3, 4 and 5 points, constant twiddles as literals).
+pub fn stockham_source(radix: usize) -> String {
+    use std::fmt::Write;
+    struct Gen {
+        code: String,
+        next: usize,
+    }
+    impl Gen {
+        fn var(&mut self, expr: String) -> String {
+            let v = format!("v{}", self.next);
+            self.next += 1;
+            let _ = writeln!(self.code, "    let {v} = {expr};");
+            v
+        }
+        // x * w_n^e, w_n = exp(sign 2 pi i / n).
+        fn twiddled(&mut self, x: &str, e: usize, n: usize) -> String {
+            let e = e % n;
+            if e == 0 {
+                x.to_string()
+            } else if 4 * e == n {
+                self.var(format!("rot90({x})"))
+            } else if 2 * e == n {
+                self.var(format!("-{x}"))
+            } else if 4 * e == 3 * n {
+                self.var(format!("-rot90({x})"))
+            } else {
+                let t = std::f64::consts::TAU * e as f64 / n as f64;
+                self.var(format!("cmul({x}, tw({:.10}, {:.10}))", t.cos(), t.sin()))
+            }
+        }
+        // DFT of x: X[k] = sum_m x[m] w_n^(m k).
+        fn dft(&mut self, x: &[String]) -> Vec<String> {
+            let n = x.len();
+            let call = |g: &mut Gen, f: &str| {
+                let t = g.var(format!("{f}({})", x.join(", ")));
+                (0..n).map(|k| format!("{t}.x{k}")).collect()
+            };
+            match n {
+                1 => x.to_vec(),
+                2 => vec![
+                    self.var(format!("{} + {}", x[0], x[1])),
+                    self.var(format!("{} - {}", x[0], x[1])),
+                ],
+                3 => call(self, "dft3"),
+                4 => call(self, "dft4"),
+                5 => call(self, "dft5"),
+                _ => {
+                    // n = a b, m = a m2 + m1, k = k1 + b k2:
+                    // X[k1 + b k2] = sum_m1 w_a^(m1 k2) w_n^(m1 k1) Y_m1[k1],
+                    // Y_m1 = DFT_b(x[a m2 + m1] over m2).
+                    let a = [4, 2, 3, 5]
+                        .into_iter()
+                        .find(|a| n % a == 0)
+                        .expect("n is a product of 2, 3 and 5");
+                    let b = n / a;
+                    let y: Vec<Vec<String>> = (0..a)
+                        .map(|m1| {
+                            let sub: Vec<String> = (0..b).map(|m2| x[a * m2 + m1].clone()).collect();
+                            self.dft(&sub)
+                        })
+                        .collect();
+                    let mut out = vec![String::new(); n];
+                    for k1 in 0..b {
+                        let col: Vec<String> = (0..a)
+                            .map(|m1| self.twiddled(&y[m1][k1], m1 * k1, n))
+                            .collect();
+                        for (k2, v) in self.dft(&col).into_iter().enumerate() {
+                            out[k1 + b * k2] = v;
+                        }
+                    }
+                    out
+                }
+            }
+        }
+    }
+    let r = radix;
+    let mut g = Gen {
+        code: String::new(),
+        next: 0,
+    };
+    let mut src = String::from(STOCKHAM);
+    let _ = write!(
+        src,
+        "
+@compute @workgroup_size(64, WG_Y)
+fn fft_radix{r}(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {{
+    if (closed()) {{
+        return;
+    }}
+    for (var y = gid.y; y < y_extent({r}u); y += nwg.y * WG_Y) {{
+        let b = butterfly(gid.x, y, gid.z, {r}u);
+        if (b.x != NONE) {{
+            radix{r}(b.x, b.y);
+        }}
+    }}
+}}
+
+fn radix{r}(base: u32, j: u32) {{
+    let s = split(j);
+    let q = params.len / {r}u;
+    let w1 = twiddle(s.y * params.tw_stride);
+"
+    );
+    // Twiddle powers w^k as products of two lower powers (log2 k roundings deep).
+    for k in 2..r {
+        let _ = writeln!(src, "    let w{k} = cmul(w{}, w{});", k / 2, k - k / 2);
+    }
+    let _ = writeln!(src, "    let x0 = load(base, j);");
+    for k in 1..r {
+        let _ = writeln!(src, "    let x{k} = cmul(load(base, j + {k}u * q), w{k});");
+    }
+    let x: Vec<String> = (0..r).map(|k| format!("x{k}")).collect();
+    let out = g.dft(&x);
+    src.push_str(&g.code);
+    for (k, v) in out.iter().enumerate() {
+        let _ = writeln!(src, "    store(base, s, {r}u, {k}u, {v});");
+    }
+    src.push_str("}\n");
+    src
 }
 
 /// The FFT length for at least `need` points per line, at most `max_len`: among lengths with only
@@ -231,9 +362,9 @@ fn u32_of(what: &str, v: usize) -> Result<u32> {
 }
 
 /// Batched 2-D complex FFTs of `len x len` grids (row-major vec2<f32>, `channels` grids one
-/// after the other), in place, written in WGSL (tsne_fft_stockham.wgsl: mixed-radix Stockham
-/// autosort passes of radix 2, 3, 4, 5, 6 and 8, see [`radices`]), for any `len = 2^a 3^b 5^c` up
-/// to [`MAX_FFT_LEN`]. Each axis takes one pass per radix, ping-ponging with a scratch buffer;
+/// after the other), in place, written in WGSL (tsne_fft_stockham.wgsl plus generated butterflies:
+/// mixed-radix Stockham autosort passes of radices up to [`MAX_RADIX`], see [`radices`]), for any
+/// `len = 2^a 3^b 5^c` up to [`MAX_FFT_LEN`]. Each axis takes one pass per radix, ping-ponging with a scratch buffer;
 /// both axes together take an even number of passes, so the result lands back in the caller's
 /// buffer.
 pub struct Fft2d {
@@ -359,8 +490,8 @@ impl Fft2d {
             let entry = format!("fft_radix{radix}");
             let mut d = launch(
                 gpu,
-                "tsne_fft_stockham",
-                STOCKHAM,
+                &format!("tsne_fft_stockham_r{radix}"),
+                &stockham_source(radix),
                 &entry,
                 &p,
                 &[&self.twiddles, src, dst, aux, gate],
