@@ -98,13 +98,15 @@ fn butterfly(x: u32, y: u32, z: u32, radix: u32) -> vec2<u32> {
 }
 
 // Input element e of the line at `base` (zero past `valid`; the spectra product when fused).
+// PAD, PRUNE and FUSED are constants generated with the entry point (one pipeline per
+// variant), so passes without zero padding, pruning or the product carry no branches for them.
 fn load(base: u32, e: u32) -> vec2<f32> {
-    if (e >= params.valid) {
+    if (PAD && e >= params.valid) {
         return vec2<f32>(0.0);
     }
     let idx = base + e * params.elem_stride;
     let x = src[idx];
-    if (params.fused == 0u) {
+    if (!FUSED) {
         return x;
     }
     if (idx < params.chan_stride) {
@@ -131,7 +133,7 @@ fn split(j: u32) -> vec2<u32> {
 // Output r of butterfly j (split s): element s.x ns R + s.y + r ns; skipped past out_valid.
 fn store(base: u32, s: vec2<u32>, radix: u32, r: u32, v: vec2<f32>) {
     let e = (s.x * radix + r) * params.ns + s.y;
-    if (e < params.out_valid) {
+    if (!PRUNE || e < params.out_valid) {
         dst[base + e * params.elem_stride] = v;
     }
 }

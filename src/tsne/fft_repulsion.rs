@@ -196,7 +196,11 @@ pub fn radices(len: usize) -> Option<Vec<usize>> {
 /// tsne_fft_stockham.wgsl followed by the generated entry point `fft_radix{radix}` and its
 /// butterfly, a DFT of `radix` points unrolled into named values (Cooley-Tukey splits down to
 /// DFTs of 2, 3, 4 and 5 points, constant twiddles as literals).
-pub fn stockham_source(radix: usize) -> String {
+///
+/// `pad`, `prune` and `fused` become the WGSL constants PAD (the first pass reads elements past
+/// `valid` as zero), PRUNE (the last pass stores no outputs past `out_valid`) and FUSED (the first
+/// inverse pass reads the spectra product); each combination is its own pipeline.
+pub fn stockham_source(radix: usize, pad: bool, prune: bool, fused: bool) -> String {
     use std::fmt::Write;
     struct Gen {
         code: String,
@@ -279,6 +283,10 @@ pub fn stockham_source(radix: usize) -> String {
     let _ = write!(
         src,
         "
+const PAD: bool = {pad};
+const PRUNE: bool = {prune};
+const FUSED: bool = {fused};
+
 @compute @workgroup_size(64, WG_Y)
 fn fft_radix{r}(@builtin(global_invocation_id) gid: vec3<u32>,
                @builtin(num_workgroups) nwg: vec3<u32>) {{
@@ -488,10 +496,19 @@ impl Fft2d {
                 base.channels,
             ];
             let entry = format!("fft_radix{radix}");
+            let pad = first && plan.valid < len;
+            let prune = last && plan.out_valid < len;
+            let fused = first && plan.fused_kernel.is_some();
+            let variant = format!(
+                "{}{}{}",
+                if pad { "_pad" } else { "" },
+                if prune { "_prune" } else { "" },
+                if fused { "_fused" } else { "" }
+            );
             let mut d = launch(
                 gpu,
-                &format!("tsne_fft_stockham_r{radix}"),
-                &stockham_source(radix),
+                &format!("tsne_fft_stockham_r{radix}{variant}"),
+                &stockham_source(radix, pad, prune, fused),
                 &entry,
                 &p,
                 &[&self.twiddles, src, dst, aux, gate],
