@@ -624,6 +624,69 @@ fn gpu_replay_follows_new_positions() {
     }
 }
 
+/// The kernel spectrum is computed only when the interval width changes: with a width floor the
+/// grid keeps its spacing while the box fits (`kernel_dirty` = 0 on replays, same sums as with a
+/// fresh kernel), and a box that outgrows the floor stretches the grid and recomputes it.
+#[test]
+fn gpu_kernel_spectrum_cached_while_width_fixed() {
+    let gpu = gpu();
+    let mut rng = Rng::new(48);
+    let n = 700;
+    // 120-point FFTs: 20 intervals; a floor of 0.5 covers spans up to 10.
+    let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, 120).unwrap();
+    rep.set_min_width(gpu, 0.5);
+    let positions = gpu.storage("positions", 2 * n);
+    let out = gpu.storage("out", 3 * n);
+    let d = rep.record(gpu, &positions, &out).unwrap();
+    let refs: Vec<_> = d.iter().collect();
+    let mut run = |y: &[f32]| -> (Vec<u32>, GridGeometry) {
+        gpu.write(&positions, y);
+        gpu.run("cached kernel", &refs).unwrap();
+        let got = gpu.read_f32(&out).unwrap();
+        (got.iter().map(|v| v.to_bits()).collect(), rep.read_grid(gpu).unwrap())
+    };
+    let fresh = |y: &[f32], floor: f32| -> Vec<u32> {
+        let mut r = FftRepulsion::with_fft_len(gpu, n, 2, 120).unwrap();
+        r.set_min_width(gpu, floor);
+        run_gpu(gpu, &mut r, y).iter().map(|v| v.to_bits()).collect()
+    };
+    let check_exact = |y: &[f32], bits: &[u32], tol: f64| {
+        let got: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b)).collect();
+        let (ef, ez, _) = errors(&got, &cpu::repulsion_exact(y, n, 2), 2);
+        assert!(ef < tol && ez < tol, "force {ef}, Z {ez} (tolerance {tol})");
+    };
+    let a = uniform_layout(&mut rng, n, 2, 3.0);
+    let b: Vec<f32> = uniform_layout(&mut rng, n, 2, 4.0)
+        .iter()
+        .map(|v| v + 7.0)
+        .collect();
+    let c = uniform_layout(&mut rng, n, 2, 7.0);
+    // Span 6 < 10: width 0.5, kernel computed on the first run only.
+    let (a1, g) = run(&a);
+    assert_eq!((g.width, g.kernel_dirty), (0.5, 1), "{g:?}");
+    let (a2, g) = run(&a);
+    assert_eq!(g.kernel_dirty, 0, "{g:?}");
+    assert_eq!(a1, a2, "cached kernel changed the sums");
+    // Width 0.5: about 0.5% (INTERVALS_PER_UNIT).
+    check_exact(&a, &a1, 1e-2);
+    // Span 8, moved: still cached, and the same sums as a freshly computed kernel.
+    let (b1, g) = run(&b);
+    assert_eq!((g.width, g.kernel_dirty), (0.5, 0), "{g:?}");
+    assert_eq!(b1, fresh(&b, 0.5));
+    check_exact(&b, &b1, 1e-2);
+    // Span 14 > 10: the grid stretches to width 0.7 and the kernel is recomputed.
+    let (c1, g) = run(&c);
+    assert_eq!(g.kernel_dirty, 1, "{g:?}");
+    assert!((g.width - 0.7).abs() < 0.01, "{g:?}");
+    assert_eq!(c1, fresh(&c, 0.0));
+    // Width 0.7: about 1.5% (error ~ width^3).
+    check_exact(&c, &c1, 3e-2);
+    // Back inside the floor: recomputed once more, then the same sums as before.
+    let (b2, g) = run(&b);
+    assert_eq!(g.kernel_dirty, 1, "{g:?}");
+    assert_eq!(b1, b2);
+}
+
 #[test]
 fn bad_arguments_are_errors() {
     let gpu = gpu();
@@ -686,6 +749,15 @@ fn span_hint_picks_fft_friendly_grids() {
     assert!((rep.min_width() - 1.1 * 40.0 / 80.0).abs() < 1e-6);
     assert!(rep.set_span_hint(gpu, 60.0).unwrap());
     assert_eq!((rep.fft_len(), rep.intervals()), (720, 120));
+    // Hysteresis: 63 wants (768, 128); 120 intervals are within 10% and 720 is not oversized,
+    // so the grid stays, with the floor at its cap of 0.55.
+    assert!(!rep.set_span_hint(gpu, 63.0).unwrap());
+    assert_eq!(rep.fft_len(), 720);
+    assert!((rep.min_width() - 0.55).abs() < 1e-6);
+    // 30 wants (360, 60): 720 is twice too long.
+    assert!(rep.set_span_hint(gpu, 30.0).unwrap());
+    assert_eq!((rep.fft_len(), rep.intervals()), (360, 60));
+    assert!(rep.set_span_hint(gpu, 60.0).unwrap());
     // A cap shrinks the grid now and bounds later hints.
     assert!(rep.set_max_fft_len(gpu, 512).unwrap());
     assert_eq!(rep.fft_len(), 512);

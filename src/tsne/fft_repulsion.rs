@@ -742,17 +742,29 @@ impl FftRepulsion {
     }
 
     /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for_span`];
-    /// capped by [`FftRepulsion::set_max_fft_len`]) and set the width floor to [`HINT_SLACK`] *
-    /// `span / intervals`. Meant to be called rarely, say every 50 iterations, with a span the
+    /// capped by [`FftRepulsion::set_max_fft_len`]) unless the current one has at least
+    /// 1 / [`HINT_SLACK`] of the intervals wanted and at most 5/4 of the FFT length, and set the
+    /// width floor to [`HINT_SLACK`] * `span / intervals`, at most [`HINT_SLACK`] /
+    /// [`INTERVALS_PER_UNIT`] (0.55). Meant to be called rarely, say every 50 iterations, with a span the
     /// caller read back: `read_grid(gpu)?.span` is the span of the last run's positions, a
     /// 32-byte readback. Returns true when the grid changed: buffers were reallocated and
     /// dispatches recorded before are stale, so `record` must be called again (a new floor
     /// alone needs no new recording).
     pub fn set_span_hint(&mut self, gpu: &Gpu, span: f32) -> Result<bool> {
-        let (len, _) = grid_for_span_capped(span, self.max_len);
-        let changed = self.resize(gpu, len)?;
         let span = if span.is_finite() { span.max(0.0) } else { 0.0 };
-        self.set_min_width(gpu, HINT_SLACK * span / self.intervals as f32);
+        let (len, intervals) = grid_for_span_capped(span, self.max_len);
+        // Hysteresis: keep the grid while it is fine enough (intervals at most HINT_SLACK times
+        // the aim) and not much larger than needed, so a steadily growing embedding does not
+        // re-size (new buffers, maybe new pipelines) at every hint.
+        let fine = self.intervals as f32 * HINT_SLACK >= intervals as f32;
+        let lean = self.fft.len * 4 <= len * 5;
+        let changed = if fine && lean && self.fft.len <= self.max_len {
+            false
+        } else {
+            self.resize(gpu, len)?
+        };
+        let floor = (HINT_SLACK * span / self.intervals as f32).min(HINT_SLACK / INTERVALS_PER_UNIT);
+        self.set_min_width(gpu, floor);
         Ok(changed)
     }
 
