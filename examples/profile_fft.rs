@@ -71,7 +71,10 @@ fn main() -> anyhow::Result<()> {
         actual / rep.intervals() as f32,
         d.len()
     );
-    println!("record (compiles the pipelines on first use): {:.2} s", record_s);
+    println!(
+        "record (compiles the pipelines on first use): {:.2} s",
+        record_s
+    );
     let all: Vec<_> = d.iter().collect();
     let start = Instant::now();
     gpu.run("warm-up", &all)?;

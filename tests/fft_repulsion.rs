@@ -161,7 +161,9 @@ fn wgsl_fft_matches_dft() {
     let channels = 2;
     // One pass per axis up to 64 (generated DFTs of 2..64 points, Cooley-Tukey splits into
     // 2, 3, 4, 5), then two: 120 [12, 10], 72 [9, 8], 100 [10, 10].
-    for len in [2, 3, 4, 5, 6, 8, 10, 12, 16, 30, 32, 45, 60, 64, 120, 72, 100] {
+    for len in [
+        2, 3, 4, 5, 6, 8, 10, 12, 16, 30, 32, 45, 60, 64, 120, 72, 100,
+    ] {
         let area = len * len;
         // Garbage outside the valid corner: the forward transform must read it as zero.
         let data = rng.vec(2 * channels * area, -1.0, 1.0);
@@ -248,8 +250,8 @@ fn wgsl_fft_longest_lines() {
                 want[0] += v[0] * c - v[1] * s;
                 want[1] += v[0] * s + v[1] * c;
             }
-            worst = worst
-                .max((got[2 * idx] as f64 - want[0]).hypot(got[2 * idx + 1] as f64 - want[1]));
+            worst =
+                worst.max((got[2 * idx] as f64 - want[0]).hypot(got[2 * idx + 1] as f64 - want[1]));
         }
         // |X| <= 9 * max|x| ~ 30; f32 twiddles and 4 passes of round-off.
         assert!(worst < 1e-4, "len {len}: max abs error {worst}");
@@ -643,12 +645,18 @@ fn gpu_kernel_spectrum_cached_while_width_fixed() {
         gpu.write(&positions, y);
         gpu.run("cached kernel", &refs).unwrap();
         let got = gpu.read_f32(&out).unwrap();
-        (got.iter().map(|v| v.to_bits()).collect(), rep.read_grid(gpu).unwrap())
+        (
+            got.iter().map(|v| v.to_bits()).collect(),
+            rep.read_grid(gpu).unwrap(),
+        )
     };
     let fresh = |y: &[f32], floor: f32| -> Vec<u32> {
         let mut r = FftRepulsion::with_fft_len(gpu, n, 2, 120).unwrap();
         r.set_min_width(gpu, floor);
-        run_gpu(gpu, &mut r, y).iter().map(|v| v.to_bits()).collect()
+        run_gpu(gpu, &mut r, y)
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
     };
     let check_exact = |y: &[f32], bits: &[u32], tol: f64| {
         let got: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b)).collect();
@@ -738,7 +746,10 @@ fn span_hint_picks_fft_friendly_grids() {
     for span in [0.0f32, 7.0, 33.3, 61.0, 99.0, 140.0, 170.0] {
         let (len, intervals) = fft_repulsion::grid_for_span(span);
         assert!(fft_repulsion::radices(len).is_some() && 6 * intervals <= len);
-        assert!(intervals as f32 >= 2.0 * span, "span {span}: {intervals} intervals");
+        assert!(
+            intervals as f32 >= 2.0 * span,
+            "span {span}: {intervals} intervals"
+        );
     }
     let gpu = gpu();
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
@@ -783,7 +794,7 @@ fn bench_fft_repulsion() {
     println!("{}", gpu.describe());
     let mut rng = Rng::new(50);
     let n_cpu = 10_000;
-    // Blobs with centres in [-14, 14]^2, sigma 1.5: span ~38, the default 512-point grid.
+    // Blobs with centres in [-14, 14]^2, sigma 1.5: span ~38, the default 480-point grid.
     let y_cpu = blob_layout(&mut rng, n_cpu, 2, 10, 14.0, 1.5);
     let start = std::time::Instant::now();
     let exact = cpu::repulsion_exact(&y_cpu, n_cpu, 2);

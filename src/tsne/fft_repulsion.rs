@@ -81,7 +81,7 @@ pub const INTERVALS_PER_UNIT: f32 = 2.0;
 /// 10% wider than the box needs (width <= 0.55 at [`INTERVALS_PER_UNIT`] = 2: force errors
 /// about 1.3x those of width 0.5, well under 1%).
 pub const HINT_SLACK: f32 = 1.1;
-/// The span `new` sizes the grid for (512-point FFTs, 85 intervals per axis).
+/// The span `new` sizes the grid for (480-point FFTs, 80 intervals per axis).
 pub const DEFAULT_SPAN: f32 = 40.0;
 /// y workgroups of the kernel's gated dispatches (each invocation loops over y): few, so that a
 /// cached kernel costs little, but enough to keep every worker thread busy when it is computed.
@@ -256,7 +256,8 @@ pub fn stockham_source(radix: usize, pad: bool, prune: bool, fused: bool) -> Str
                     let b = n / a;
                     let y: Vec<Vec<String>> = (0..a)
                         .map(|m1| {
-                            let sub: Vec<String> = (0..b).map(|m2| x[a * m2 + m1].clone()).collect();
+                            let sub: Vec<String> =
+                                (0..b).map(|m2| x[a * m2 + m1].clone()).collect();
                             self.dft(&sub)
                         })
                         .collect();
@@ -763,7 +764,8 @@ impl FftRepulsion {
         } else {
             self.resize(gpu, len)?
         };
-        let floor = (HINT_SLACK * span / self.intervals as f32).min(HINT_SLACK / INTERVALS_PER_UNIT);
+        let floor =
+            (HINT_SLACK * span / self.intervals as f32).min(HINT_SLACK / INTERVALS_PER_UNIT);
         self.set_min_width(gpu, floor);
         Ok(changed)
     }
@@ -1146,6 +1148,8 @@ pub mod cpu {
     /// (dims + 2), by zero-padded FFT convolution in f64.
     pub fn node_potentials(charges: &[f64], grid: &Grid) -> Vec<f64> {
         let (dims, m) = (grid.dims, grid.nodes());
+        // Any padded length >= 2m - 1 gives the same linear convolution; the GPU pads to lengths
+        // of factors 2, 3, 5, this reference to a power of two for its radix-2 FFT.
         let len = (2 * m).next_power_of_two();
         let size = len.pow(dims as u32);
         let q = dims + 1;
