@@ -641,7 +641,7 @@ fn gpu_kernel_spectrum_cached_while_width_fixed() {
     let out = gpu.storage("out", 3 * n);
     let d = rep.record(gpu, &positions, &out).unwrap();
     let refs: Vec<_> = d.iter().collect();
-    let mut run = |y: &[f32]| -> (Vec<u32>, GridGeometry) {
+    let run = |y: &[f32]| -> (Vec<u32>, GridGeometry) {
         gpu.write(&positions, y);
         gpu.run("cached kernel", &refs).unwrap();
         let got = gpu.read_f32(&out).unwrap();

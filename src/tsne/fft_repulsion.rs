@@ -160,7 +160,7 @@ fn factor235(len: usize) -> Option<[u32; 3]> {
     let mut rest = len;
     let mut e = [0u32; 3];
     for (k, p) in [2, 3, 5].into_iter().enumerate() {
-        while rest % p == 0 {
+        while rest.is_multiple_of(p) {
             rest /= p;
             e[k] += 1;
         }
@@ -179,7 +179,7 @@ pub fn radices(len: usize) -> Option<Vec<usize>> {
             return vec![len];
         }
         (2..=MAX_RADIX)
-            .filter(|d| len % d == 0)
+            .filter(|d| len.is_multiple_of(*d))
             .map(|d| {
                 let mut r = plan(len / d);
                 r.push(d);
@@ -251,7 +251,7 @@ pub fn stockham_source(radix: usize, pad: bool, prune: bool, fused: bool) -> Str
                     // Y_m1 = DFT_b(x[a m2 + m1] over m2).
                     let a = [4, 2, 3, 5]
                         .into_iter()
-                        .find(|a| n % a == 0)
+                        .find(|a| n.is_multiple_of(*a))
                         .expect("n is a product of 2, 3 and 5");
                     let b = n / a;
                     let y: Vec<Vec<String>> = (0..a)
