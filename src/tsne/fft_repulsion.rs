@@ -7,8 +7,8 @@
 //! 1. `bbox`: a GPU reduction finds the bounding box and writes the grid geometry (origin, interval
 //!    width, node spacing h) to a small storage buffer that every later kernel reads, so the box
 //!    can change every iteration with no readback.
-//! 2. `count` / `scan` / `scatter` / `order`: a stable counting sort of the points by box (integer
-//!    atomics for the counts, a prefix sum, each point index to a slot of its box, then each
+//! 2. `count` / `scan` / `scatter` / `order`: a stable counting sort of the points by box and
+//!    sub-box ([`sub_boxes`], so crowded boxes sort cheaply) (integer atomics for the counts, a prefix sum, each point index to a slot of its box, then each
 //!    point's position to the slot given by its index's rank within the box). The atomics decide
 //!    only the provisional slots, so the final order, and every float sum after it, is the same
 //!    in every run: same seed, same adapter, same embedding.
@@ -130,7 +130,8 @@ pub struct FftParams {
     pub out_valid: u32,
     /// FFT: 1 when the pass reads the product of the charge and kernel spectra.
     pub fused: u32,
-    pub _pad0: u32,
+    /// Sort: sub-boxes per box and axis (the counting sort's keys; see tsne_fft_count.wgsl).
+    pub sub: u32,
 }
 
 /// The grid geometry the `bbox` kernel writes on the GPU; mirrors `Grid` in the shaders.
@@ -364,6 +365,19 @@ pub fn grid_for_span_capped(span: f32, max_len: usize) -> (usize, usize) {
 /// [`grid_for_span_capped`] with the cap [`MAX_FFT_LEN`].
 pub fn grid_for_span(span: f32) -> (usize, usize) {
     grid_for_span_capped(span, MAX_FFT_LEN)
+}
+
+/// Sub-boxes per box and axis for the counting sort of `n` points into `boxes` boxes: 8, 4, 2 or 1,
+/// the most that keeps the keys (`boxes * sub^2`) within 4 n and 2^19. The in-box ordering
+/// (tsne_fft_order.wgsl) costs the sum over keys of their squared point counts, which crowded
+/// boxes (dense clusters, small spans) made the largest stage; the single-workgroup prefix sum
+/// over the keys bounds them from above.
+pub fn sub_boxes(n: usize, boxes: usize) -> usize {
+    let limit = (4 * n).min(1 << 19);
+    [8, 4, 2]
+        .into_iter()
+        .find(|s| boxes * s * s <= limit)
+        .unwrap_or(1)
 }
 
 fn u32_of(what: &str, v: usize) -> Result<u32> {
@@ -659,9 +673,11 @@ pub struct Stages<'a> {
     pub charges: &'a wgpu::Buffer,
     /// Node potentials: channel 0 = (w^2 q1, w^2 q2), channel 1 = (w^2 q0, w q0), same layout.
     pub potentials: &'a wgpu::Buffer,
-    /// `boxes + 1` u32: box b's points sit at `sorted[starts[b]..starts[b + 1]]`.
+    /// `keys + 1` u32 (keys = boxes * sub^2, sub = [`FftRepulsion::sub_boxes`]): sort key k's
+    /// points sit at `sorted[starts[k]..starts[k + 1]]`; key k belongs to box k / sub^2, so box
+    /// b's points are `sorted[starts[b sub^2]..starts[(b + 1) sub^2]]`.
     pub starts: &'a wgpu::Buffer,
-    /// The positions (n x 2 f32) sorted by box, then by point index within a box.
+    /// The positions (n x 2 f32) sorted by key (box, then sub-box), then by point index.
     pub sorted: &'a wgpu::Buffer,
 }
 
@@ -674,6 +690,8 @@ pub struct FftRepulsion {
     max_len: usize,
     /// Floor on the interval width (0: the grid always fits the bounding box exactly).
     min_width: f32,
+    /// Sub-boxes per box and axis in the counting sort ([`sub_boxes`]).
+    sub: usize,
     fft: Fft2d,
     grid: wgpu::Buffer,
     /// `[kernel_width, min_width]`: the width the cached kernel spectrum was computed for
@@ -720,6 +738,8 @@ impl FftRepulsion {
         let fft = Fft2d::new(gpu, len, 2)?;
         let intervals = len / (2 * NODES_PER_INTERVAL);
         let boxes = intervals * intervals;
+        let sub = sub_boxes(n, boxes);
+        let keys = boxes * sub * sub;
         let area = len * len;
         Ok(FftRepulsion {
             n,
@@ -727,11 +747,12 @@ impl FftRepulsion {
             intervals,
             max_len: MAX_FFT_LEN,
             min_width: 0.0,
+            sub,
             fft,
             grid: gpu.storage("fft repulsion grid", 8),
             state: gpu.storage_from("fft repulsion kernel state", &[-1.0f32, 0.0]),
-            counts: gpu.storage("fft repulsion counts", boxes),
-            starts: gpu.storage("fft repulsion starts", boxes + 1),
+            counts: gpu.storage("fft repulsion counts", keys),
+            starts: gpu.storage("fft repulsion starts", keys + 1),
             point_box: gpu.storage("fft repulsion point_box", n),
             point_rank: gpu.storage("fft repulsion point_rank", n),
             slot_point: gpu.storage("fft repulsion slot_point", n),
@@ -816,6 +837,11 @@ impl FftRepulsion {
         self.n
     }
 
+    /// Sub-boxes per box and axis in the counting sort ([`sub_boxes`]).
+    pub fn sub_boxes(&self) -> usize {
+        self.sub
+    }
+
     /// Intervals per axis.
     pub fn intervals(&self) -> usize {
         self.intervals
@@ -864,10 +890,18 @@ impl FftRepulsion {
             nodes: nodes as u32,
             len: len as u32,
             boxes: boxes as u32,
+            sub: self.sub as u32,
             ..Default::default()
         };
+        let keys = boxes * self.sub * self.sub;
         let per_point = workgroups_for(n, 256);
-        let per_box = workgroups_for(boxes, 256);
+        // The counting sort runs over sub-box keys: its `boxes` counts keys.
+        let ps = FftParams {
+            boxes: keys as u32,
+            sub: self.sub as u32,
+            ..p
+        };
+        let per_key = workgroups_for(keys, 256);
         let sorting = [
             positions,
             &self.grid,
@@ -890,16 +924,16 @@ impl FftRepulsion {
                 "tsne_fft_count",
                 COUNT,
                 "clear_counts",
-                &p,
+                &ps,
                 &sorting,
-                per_box,
+                per_key,
             )?,
             launch(
                 gpu,
                 "tsne_fft_count",
                 COUNT,
                 "count_points",
-                &p,
+                &ps,
                 &sorting,
                 per_point,
             )?,
@@ -908,7 +942,7 @@ impl FftRepulsion {
                 "tsne_fft_scan",
                 SCAN,
                 "scan_counts",
-                &p,
+                &ps,
                 &[&self.counts, &self.starts],
                 [1, 1, 1],
             )?,
@@ -917,7 +951,7 @@ impl FftRepulsion {
                 "tsne_fft_scatter",
                 SCATTER,
                 "scatter_points",
-                &p,
+                &ps,
                 &[
                     &self.point_box,
                     &self.point_rank,
@@ -931,7 +965,7 @@ impl FftRepulsion {
                 "tsne_fft_order",
                 ORDER,
                 "order_points",
-                &p,
+                &ps,
                 &[
                     positions,
                     &self.point_box,
