@@ -1,21 +1,31 @@
 // t-SNE FFT repulsion, step 1: the bounding box of the 2-D embedding and the interpolation grid.
 //   lo_d = min_j y_jd, hi_d = max_j y_jd, span = max(max_d (hi_d - lo_d), 1e-3)
 //   The grid is a square of `intervals` equal intervals per axis, centred on the box:
-//   width = span * (1 + 1e-4) / intervals, grid.lo = centre - intervals * width / 2,
-//   h = width / 3 (the spacing of the 3 equispaced Lagrange nodes per interval, placed at
-//   (t + 1/2) h, t = 0, 1, 2, inside each interval).
+//   width = max(span * (1 + 1e-4) / intervals, state.min_width), grid.lo = centre - intervals *
+//   width / 2, h = width / 3 (the spacing of the 3 equispaced Lagrange nodes per interval, placed
+//   at (t + 1/2) h, t = 0, 1, 2, inside each interval).
+//   A width floor (min_width, set from the span hint) keeps the node spacing, and so the kernel
+//   spectrum, fixed while the box fits: kernel_dirty = (width != state.kernel_width), the width
+//   the cached kernel spectrum was computed for (tsne_fft_kernel updates it).
 // Later kernels read `grid` instead of any CPU-known value, so the whole step stays on the GPU.
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32 row-major),
-//   2 grid (read_write, one Grid, mirrored by `GridGeometry`).
+//   2 grid (read_write, one Grid, mirrored by `GridGeometry`), 3 state (read, KernelState).
 // ONE workgroup of 256 invocations: each folds a strided share of the points, then a tree
 // reduction in workgroup memory; invocation 0 writes the grid.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
-    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+    gated: u32, out_valid: u32, fused: u32, sub: u32,
+}
+
+// Persistent between calls; mirrors the two f32 of `FftRepulsion::state`.
+struct KernelState {
+    kernel_width: f32,
+    min_width: f32,
 }
 
 struct Grid {
@@ -24,12 +34,13 @@ struct Grid {
     width: f32,
     h: f32,
     span: f32,
-    _pad: f32,
+    kernel_dirty: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> positions: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grid: Grid;
+@group(0) @binding(3) var<storage, read> state: KernelState;
 
 const GROUP: u32 = 256u;
 var<workgroup> lo_part: array<vec2<f32>, GROUP>;
@@ -61,14 +72,14 @@ fn bbox(@builtin(local_invocation_index) lid: u32) {
         // Floor: coincident points (n = 1, or a collapsed start) still get a valid grid.
         let span = max(max(extent.x, extent.y), 1.0e-3);
         let center = 0.5 * (box_lo + box_hi);
-        let width = span * (1.0 + 1.0e-4) / f32(params.intervals);
+        let width = max(span * (1.0 + 1.0e-4) / f32(params.intervals), state.min_width);
         var g: Grid;
         g.center = center;
         g.lo = center - vec2<f32>(0.5 * width * f32(params.intervals));
         g.width = width;
         g.h = width / 3.0;
         g.span = span;
-        g._pad = 0.0;
+        g.kernel_dirty = select(0u, 1u, width != state.kernel_width);
         grid = g;
     }
 }

@@ -1,6 +1,6 @@
 // t-SNE FFT repulsion, step 10: interpolate the node potentials back to the points and form
 // the repulsion sums.
-//   Potentials at node g (from the inverse FFT): channel 0 = (phi0, phi1), channel 1 = (phi2, psi),
+//   Potentials at node g (from the inverse FFT): channel 0 = (phi1, phi2), channel 1 = (phi0, psi),
 //   phi_k = sum_nodes w^2 q_k, psi = sum_nodes w q0. For point i in box b with Lagrange weights
 //   Lx, Ly (as in tsne_fft_spread): P_i = sum_{tx,ty} Lx_tx Ly_ty P(node 3b + t), then with
 //   c = y_i - centre (the spread charges were centred the same way)
@@ -12,9 +12,10 @@
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
-    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+    gated: u32, out_valid: u32, fused: u32, sub: u32,
 }
 
 struct Grid {
@@ -23,7 +24,7 @@ struct Grid {
     width: f32,
     h: f32,
     span: f32,
-    _pad: f32,
+    kernel_dirty: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -41,7 +42,9 @@ fn lagrange(u: f32) -> vec3<f32> {
 // (phi0, phi1, phi2, psi) at node (gx, gy).
 fn node(gx: u32, gy: u32) -> vec4<f32> {
     let idx = gy * params.len + gx;
-    return vec4<f32>(potentials[idx], potentials[params.len * params.len + idx]);
+    let a = potentials[idx];
+    let b = potentials[params.len * params.len + idx];
+    return vec4<f32>(b.x, a, b.y);
 }
 
 // One row (fixed gy) of three nodes weighted by lx.

@@ -5,6 +5,7 @@
 // The point indices in a box are distinct, so stable(i) is a permutation of 0 .. count - 1 and
 // equals the rank a sequential stable counting sort gives. Cost: sum over boxes of count^2
 // compares (boxes hold few points; even a few hundred per box is cheap next to the FFTs).
+// ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32), 2 point_box
 //   (read u32), 3 starts (read u32, boxes + 1), 4 slot_point (read u32, n, from
 //   tsne_fft_scatter), 5 sorted (write vec2<f32>, n).
@@ -13,9 +14,10 @@
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
-    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+    gated: u32, out_valid: u32, fused: u32, sub: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

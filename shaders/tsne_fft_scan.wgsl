@@ -1,5 +1,6 @@
 // t-SNE FFT repulsion, step 3: exclusive prefix sum of the box counts (counting sort, part 2).
 //   starts[b] = sum_{b' < b} counts[b'],  starts[boxes] = n
+// ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 counts (read u32, one per box),
 //   2 starts (read_write u32, boxes + 1).
 // ONE workgroup of 256 invocations: invocation t owns a contiguous chunk of ceil(boxes / 256)
@@ -9,9 +10,10 @@
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
-    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+    gated: u32, out_valid: u32, fused: u32, sub: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

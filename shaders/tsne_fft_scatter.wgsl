@@ -3,15 +3,17 @@
 // rank(i) comes from atomics, so which slot of its box a point takes varies between runs; the set
 // of points in each box's slice starts[b] .. starts[b + 1] does not. tsne_fft_order.wgsl then
 // places the positions by point index within each slice (a stable order, same every run).
+// ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 point_box (read u32), 2 point_rank (read
 //   u32), 3 starts (read u32, boxes + 1), 4 slot_point (write u32, n).
 // One invocation per point. Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
-    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+    gated: u32, out_valid: u32, fused: u32, sub: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -4,21 +4,22 @@
 //   c(j) = [1, y_jx - centre_x, y_jy - centre_y]   (centred: less cancellation in f32 later),
 //   u = (y - grid.lo) / width - b in [0, 1), Lagrange basis on the nodes 1/6, 1/2, 5/6:
 //   L0 = 9/2 (u - 1/2)(u - 5/6),  L1 = -9 (u - 1/6)(u - 5/6),  L2 = 9/2 (u - 1/6)(u - 1/2).
-//   A gather over the points of the box (sorted by box, then by point index, by the counting
-//   sort and tsne_fft_order): no float atomics, and the same summation order every run.
+//   A gather over the points of the box (sorted by box and sub-box, then by point index, by the
+//   counting sort and tsne_fft_order): no float atomics, and the same summation order every run.
 // Output: the zero-padded FFT input, two complex channels of len x len (row-major, row = gy):
-//   channel 0 = q0 + i q1, channel 1 = q2 + i 0. Only the nodes x nodes corner is written; the
+//   channel 0 = q1 + i q2, channel 1 = q0 + i 0. Only the nodes x nodes corner is written; the
 //   FFT passes read everything outside it as zero.
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   boxes + 1), 3 sorted (read vec2<f32>, n), 4 charges (write vec2<f32>, 2 len^2).
+//   boxes sub^2 + 1, one per sort key), 3 sorted (read vec2<f32>, n), 4 charges (write vec2<f32>, 2 len^2).
 // One invocation per box computes its 3 x 3 nodes x 3 charges in 9 named vec3 accumulators.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
-    log2_len: u32, boxes: u32, lines: u32, channels: u32,
+    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+    gated: u32, out_valid: u32, fused: u32, sub: u32,
 }
 
 struct Grid {
@@ -27,7 +28,7 @@ struct Grid {
     width: f32,
     h: f32,
     span: f32,
-    _pad: f32,
+    kernel_dirty: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -44,8 +45,8 @@ fn lagrange(u: f32) -> vec3<f32> {
 
 fn store(gx: u32, gy: u32, q: vec3<f32>) {
     let idx = gy * params.len + gx;
-    charges[idx] = q.xy;
-    charges[params.len * params.len + idx] = vec2<f32>(q.z, 0.0);
+    charges[idx] = q.yz;
+    charges[params.len * params.len + idx] = vec2<f32>(q.x, 0.0);
 }
 
 @compute @workgroup_size(64)
@@ -62,8 +63,10 @@ fn spread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     var a00 = vec3<f32>(0.0); var a01 = vec3<f32>(0.0); var a02 = vec3<f32>(0.0);
     var a10 = vec3<f32>(0.0); var a11 = vec3<f32>(0.0); var a12 = vec3<f32>(0.0);
     var a20 = vec3<f32>(0.0); var a21 = vec3<f32>(0.0); var a22 = vec3<f32>(0.0);
-    let end = starts[b + 1u];
-    for (var j = starts[b]; j < end; j++) {
+    // The box's sub-box keys b sub^2 .. (b + 1) sub^2 - 1 are one contiguous slice.
+    let keys = params.sub * params.sub;
+    let end = starts[(b + 1u) * keys];
+    for (var j = starts[b * keys]; j < end; j++) {
         let y = sorted[j];
         let u = (y - grid.lo) / grid.width - cell;
         let lx = lagrange(u.x);

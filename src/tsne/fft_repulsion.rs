@@ -7,31 +7,40 @@
 //! 1. `bbox`: a GPU reduction finds the bounding box and writes the grid geometry (origin, interval
 //!    width, node spacing h) to a small storage buffer that every later kernel reads, so the box
 //!    can change every iteration with no readback.
-//! 2. `count` / `scan` / `scatter` / `order`: a stable counting sort of the points by box (integer
-//!    atomics for the counts, a prefix sum, each point index to a slot of its box, then each
+//! 2. `count` / `scan` / `scatter` / `order`: a stable counting sort of the points by box and
+//!    sub-box ([`sub_boxes`], so crowded boxes sort cheaply) (integer atomics for the counts, a prefix sum, each point index to a slot of its box, then each
 //!    point's position to the slot given by its index's rank within the box). The atomics decide
 //!    only the provisional slots, so the final order, and every float sum after it, is the same
 //!    in every run: same seed, same adapter, same embedding.
 //! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the centre of the
 //!    bounding box) of its points onto its 3 x 3 Lagrange nodes (p = 3 equispaced nodes per
 //!    interval). A gather, no float atomics.
-//! 4. `kernel` + FFTs + `multiply` + inverse FFTs: node-to-node sums of w and w^2 as circular
-//!    convolutions on a zero-padded `len x len` grid (Stockham radix-8 FFTs written in WGSL,
-//!    [`Fft2d`]). Three real charge grids travel in two complex channels and both kernels in one,
-//!    so one call does five 2-D FFTs.
+//! 4. `kernel` + FFTs + inverse FFTs: node-to-node sums of w and w^2 as circular convolutions on a
+//!    zero-padded `len x len` grid (mixed-radix Stockham FFTs written in WGSL, [`Fft2d`], for any
+//!    `len = 2^a 3^b 5^c`). Three real charge grids travel in two complex channels and both
+//!    kernels in one. The kernel product is fused into the first inverse pass, and the kernel
+//!    spectrum is cached: it is recomputed (one 2-D FFT) only when the node spacing changes.
 //! 5. `interpolate`: the node potentials are interpolated back to the points with the same
 //!    Lagrange weights; `y_i sum w^2 - sum w^2 y_j` gives the force sum, and 1 (w_ii) is taken
 //!    off Z.
 //!
-//! Grid size: `intervals` per axis and `len = 2^k >= 6 * intervals` the FFT length (the node grid
-//! doubled, so the circular convolution equals the linear one). For a given `len` all `len / 6`
-//! intervals are used (more intervals cost nothing in the FFT). `new` sizes the grid for a span of
-//! [`DEFAULT_SPAN`]; [`FftRepulsion::set_span_hint`] re-sizes it from a CPU-known span (read back
-//! by the caller, say every 50 iterations): at least [`MIN_INTERVALS`] (40; FIt-SNE: 50), and
-//! intervals of half a unit ([`INTERVALS_PER_UNIT`]; FIt-SNE's one unit gave ~4% force errors
-//! here), up to the largest FFT (2048: 341 intervals, width 0.5 up to a span of 170). The grid's
-//! position and spacing always follow the actual bounding box, on the GPU; only the number of
-//! intervals comes from the hint, so a stale hint costs accuracy, never correctness.
+//! Grid size: `intervals` per axis and an FFT length `len >= 6 * intervals` (the node grid
+//! doubled, so the circular convolution equals the linear one), `len` a product of 2, 3 and 5 (see
+//! [`fft_len_for`]). For a given `len` all `len / 6` intervals are used (more intervals cost
+//! nothing in the FFT). `new` sizes the grid for a span of [`DEFAULT_SPAN`];
+//! [`FftRepulsion::set_span_hint`] re-sizes it from a CPU-known span (read back by the caller,
+//! say every 50 iterations): at least [`MIN_INTERVALS`] (40; FIt-SNE: 50), and intervals of half
+//! a unit ([`INTERVALS_PER_UNIT`]; FIt-SNE's one unit gave ~4% force errors here), up to the
+//! largest FFT (2048: 341 intervals, width 0.5 up to a span of 170).
+//!
+//! Node spacing: the grid is centred on the actual bounding box (on the GPU, every call) with
+//! interval width `max(span / intervals, min_width)`. `with_fft_len` sets no floor (the grid
+//! always fits the box exactly); `set_span_hint` sets the floor to [`HINT_SLACK`] times the
+//! hinted span over the intervals, so while the embedding stays within that size the spacing,
+//! and so the kernel spectrum, stays the same from call to call and the kernel FFT is skipped
+//! (gated on the GPU, no readback). A box that outgrows the floor stretches the grid: correct,
+//! a little coarser, and the kernel is recomputed every call until the next hint. A stale hint
+//! costs accuracy and speed, never correctness.
 //!
 //! Only `dims = 2` runs on the GPU; the CPU references in [`cpu`] handle 1 to 3 dimensions.
 
@@ -49,15 +58,13 @@ const ORDER: &str = include_str!("../../shaders/tsne_fft_order.wgsl");
 const SPREAD: &str = include_str!("../../shaders/tsne_fft_spread.wgsl");
 const KERNEL: &str = include_str!("../../shaders/tsne_fft_kernel.wgsl");
 const STOCKHAM: &str = include_str!("../../shaders/tsne_fft_stockham.wgsl");
-const MULTIPLY: &str = include_str!("../../shaders/tsne_fft_multiply.wgsl");
 const INTERPOLATE: &str = include_str!("../../shaders/tsne_fft_interpolate.wgsl");
 
 const OP: &str = "fft repulsion";
 /// Lagrange nodes per interval and axis (FIt-SNE's p).
 pub const NODES_PER_INTERVAL: usize = 3;
-/// Minimum number of intervals per axis. FIt-SNE uses 50; 40 lets the 256-point FFT (42
-/// intervals, a quarter of the work of 512) serve spans up to 21 at width 0.5, as in early
-/// exaggeration.
+/// Minimum number of intervals per axis. FIt-SNE uses 50; 40 lets a 240-point FFT serve spans up
+/// to 20 at width 0.5, as in early exaggeration.
 pub const MIN_INTERVALS: usize = 40;
 /// Longest FFT line: two channels of 2048^2 complex f32 are 64 MiB, half of the 128 MiB a
 /// storage binding may span on common adapters.
@@ -69,8 +76,21 @@ pub const DISPATCHES_THROUGH_SPREAD: usize = 7;
 /// here (2-D, uniform layout, p = 3) the relative force error in the 2-norm is 4% for intervals of
 /// width 1, 2% for 0.8, 0.24% for 0.4 (it falls like width^3), so latentviz aims at width 0.5.
 pub const INTERVALS_PER_UNIT: f32 = 2.0;
-/// The span `new` sizes the grid for (512-point FFTs, 85 intervals per axis).
+/// The width floor `set_span_hint` sets is this times `span / intervals`: room for the embedding
+/// to grow by 10% before the kernel spectrum must be recomputed, at the price of intervals up to
+/// 10% wider than the box needs (width <= 0.55 at [`INTERVALS_PER_UNIT`] = 2: force errors
+/// about 1.3x those of width 0.5, well under 1%).
+pub const HINT_SLACK: f32 = 1.1;
+/// The span `new` sizes the grid for (480-point FFTs, 80 intervals per axis).
 pub const DEFAULT_SPAN: f32 = 40.0;
+/// y workgroups of the kernel's gated dispatches (each invocation loops over y): few, so that a
+/// cached kernel costs little, but enough to keep every worker thread busy when it is computed.
+const GATED_Y_GROUPS: usize = 4;
+/// Workgroup shape of the FFT passes: 64 x FFT_WG_Y (`WG_Y` in tsne_fft_stockham.wgsl).
+const FFT_WG_Y: usize = 4;
+/// Largest radix of one Stockham pass: one invocation holds a DFT of this many complex values
+/// (generated WGSL, see [`stockham_source`]).
+pub const MAX_RADIX: usize = 64;
 
 /// The uniform every fft-repulsion shader reads; mirrors `Params` in shaders/tsne_fft_*.wgsl.
 /// Fields a kernel does not use are zero.
@@ -83,7 +103,8 @@ pub struct FftParams {
     pub nodes: u32,
     /// FFT length per axis.
     pub len: u32,
-    pub log2_len: u32,
+    /// FFT: 1 / ns in f32 (j / ns by a float multiply, exact for j < 2048).
+    pub inv_ns: f32,
     /// intervals^2.
     pub boxes: u32,
     /// FFT: lines per channel.
@@ -103,6 +124,14 @@ pub struct FftParams {
     pub line_fast: u32,
     /// FFT: len / (ns * radix), the twiddle index step between butterflies.
     pub tw_stride: u32,
+    /// FFT: 1 when the pass runs only if the grid's `kernel_dirty` is set.
+    pub gated: u32,
+    /// FFT: outputs past `out_valid` in a line are not stored.
+    pub out_valid: u32,
+    /// FFT: 1 when the pass reads the product of the charge and kernel spectra.
+    pub fused: u32,
+    /// Sort: sub-boxes per box and axis (the counting sort's keys; see tsne_fft_count.wgsl).
+    pub sub: u32,
 }
 
 /// The grid geometry the `bbox` kernel writes on the GPU; mirrors `Grid` in the shaders.
@@ -119,22 +148,236 @@ pub struct GridGeometry {
     pub h: f32,
     /// Largest extent of the bounding box (floored at 1e-3).
     pub span: f32,
-    pub _pad: f32,
+    /// 1 when this call recomputed the kernel spectrum (the width changed since it was last
+    /// computed).
+    pub kernel_dirty: u32,
+}
+
+/// `(a, b, c)` with `len = 2^a 3^b 5^c`, or None when `len` has another prime factor.
+fn factor235(len: usize) -> Option<[u32; 3]> {
+    if len == 0 {
+        return None;
+    }
+    let mut rest = len;
+    let mut e = [0u32; 3];
+    for (k, p) in [2, 3, 5].into_iter().enumerate() {
+        while rest.is_multiple_of(p) {
+            rest /= p;
+            e[k] += 1;
+        }
+    }
+    (rest == 1).then_some(e)
+}
+
+/// The radices of the passes for `len = 2^a 3^b 5^c` (None for other lengths): the fewest
+/// passes of radices up to [`MAX_RADIX`], the most even split on ties (the smallest largest
+/// radix), largest first. Each pass is one streaming read and write of the grid, the part of an
+/// FFT that costs most on lavapipe, so few large radices beat many small ones.
+pub fn radices(len: usize) -> Option<Vec<usize>> {
+    factor235(len)?;
+    fn plan(len: usize) -> Vec<usize> {
+        if len <= MAX_RADIX {
+            return vec![len];
+        }
+        (2..=MAX_RADIX)
+            .filter(|d| len.is_multiple_of(*d))
+            .map(|d| {
+                let mut r = plan(len / d);
+                r.push(d);
+                r.sort_unstable_by(|a, b| b.cmp(a));
+                r
+            })
+            .min_by_key(|r| (r.len(), r[0]))
+            .expect("a 5-smooth length has a divisor in 2..=MAX_RADIX")
+    }
+    Some(plan(len))
+}
+
+/// WGSL for one Stockham pass of radix `radix` (2..=[`MAX_RADIX`], any product of 2, 3 and 5):
+/// tsne_fft_stockham.wgsl followed by the generated entry point `fft_radix{radix}` and its
+/// butterfly, a DFT of `radix` points unrolled into named values (Cooley-Tukey splits down to
+/// DFTs of 2, 3, 4 and 5 points, constant twiddles as literals).
+///
+/// `pad`, `prune` and `fused` become the WGSL constants PAD (the first pass reads elements past
+/// `valid` as zero), PRUNE (the last pass stores no outputs past `out_valid`) and FUSED (the first
+/// inverse pass reads the spectra product); each combination is its own pipeline.
+pub fn stockham_source(radix: usize, pad: bool, prune: bool, fused: bool) -> String {
+    use std::fmt::Write;
+    struct Gen {
+        code: String,
+        next: usize,
+    }
+    impl Gen {
+        fn var(&mut self, expr: String) -> String {
+            let v = format!("v{}", self.next);
+            self.next += 1;
+            let _ = writeln!(self.code, "    let {v} = {expr};");
+            v
+        }
+        // x * w_n^e, w_n = exp(sign 2 pi i / n).
+        fn twiddled(&mut self, x: &str, e: usize, n: usize) -> String {
+            let e = e % n;
+            if e == 0 {
+                x.to_string()
+            } else if 4 * e == n {
+                self.var(format!("rot90({x})"))
+            } else if 2 * e == n {
+                self.var(format!("-{x}"))
+            } else if 4 * e == 3 * n {
+                self.var(format!("-rot90({x})"))
+            } else {
+                let t = std::f64::consts::TAU * e as f64 / n as f64;
+                self.var(format!("cmul({x}, tw({:.10}, {:.10}))", t.cos(), t.sin()))
+            }
+        }
+        // DFT of x: X[k] = sum_m x[m] w_n^(m k).
+        fn dft(&mut self, x: &[String]) -> Vec<String> {
+            let n = x.len();
+            let call = |g: &mut Gen, f: &str| {
+                let t = g.var(format!("{f}({})", x.join(", ")));
+                (0..n).map(|k| format!("{t}.x{k}")).collect()
+            };
+            match n {
+                1 => x.to_vec(),
+                2 => vec![
+                    self.var(format!("{} + {}", x[0], x[1])),
+                    self.var(format!("{} - {}", x[0], x[1])),
+                ],
+                3 => call(self, "dft3"),
+                4 => call(self, "dft4"),
+                5 => call(self, "dft5"),
+                _ => {
+                    // n = a b, m = a m2 + m1, k = k1 + b k2:
+                    // X[k1 + b k2] = sum_m1 w_a^(m1 k2) w_n^(m1 k1) Y_m1[k1],
+                    // Y_m1 = DFT_b(x[a m2 + m1] over m2).
+                    let a = [4, 2, 3, 5]
+                        .into_iter()
+                        .find(|a| n.is_multiple_of(*a))
+                        .expect("n is a product of 2, 3 and 5");
+                    let b = n / a;
+                    let y: Vec<Vec<String>> = (0..a)
+                        .map(|m1| {
+                            let sub: Vec<String> =
+                                (0..b).map(|m2| x[a * m2 + m1].clone()).collect();
+                            self.dft(&sub)
+                        })
+                        .collect();
+                    let mut out = vec![String::new(); n];
+                    for k1 in 0..b {
+                        let col: Vec<String> = (0..a)
+                            .map(|m1| self.twiddled(&y[m1][k1], m1 * k1, n))
+                            .collect();
+                        for (k2, v) in self.dft(&col).into_iter().enumerate() {
+                            out[k1 + b * k2] = v;
+                        }
+                    }
+                    out
+                }
+            }
+        }
+    }
+    let r = radix;
+    let mut g = Gen {
+        code: String::new(),
+        next: 0,
+    };
+    let mut src = String::from(STOCKHAM);
+    let _ = write!(
+        src,
+        "
+const PAD: bool = {pad};
+const PRUNE: bool = {prune};
+const FUSED: bool = {fused};
+
+@compute @workgroup_size(64, WG_Y)
+fn fft_radix{r}(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {{
+    if (closed()) {{
+        return;
+    }}
+    for (var y = gid.y; y < y_extent({r}u); y += nwg.y * WG_Y) {{
+        let b = butterfly(gid.x, y, gid.z, {r}u);
+        if (b.x != NONE) {{
+            radix{r}(b.x, b.y);
+        }}
+    }}
+}}
+
+fn radix{r}(base: u32, j: u32) {{
+    let s = split(j);
+    let q = params.len / {r}u;
+    let w1 = twiddle(s.y * params.tw_stride);
+"
+    );
+    // Twiddle powers w^k as products of two lower powers (log2 k roundings deep).
+    for k in 2..r {
+        let _ = writeln!(src, "    let w{k} = cmul(w{}, w{});", k / 2, k - k / 2);
+    }
+    let _ = writeln!(src, "    let x0 = load(base, j);");
+    for k in 1..r {
+        let _ = writeln!(src, "    let x{k} = cmul(load(base, j + {k}u * q), w{k});");
+    }
+    let x: Vec<String> = (0..r).map(|k| format!("x{k}")).collect();
+    let out = g.dft(&x);
+    src.push_str(&g.code);
+    for (k, v) in out.iter().enumerate() {
+        let _ = writeln!(src, "    store(base, s, {r}u, {k}u, {v});");
+    }
+    src.push_str("}\n");
+    src
+}
+
+/// The FFT length for at least `need` points per line, at most `max_len`: among lengths with only
+/// the factors 2, 3 and 5, the one with the least work (len^2 times the passes; each pass is one
+/// streaming read and write of the grid), the shortest on ties. When `need > max_len`, the
+/// longest such length `<= max_len`.
+pub fn fft_len_for(need: usize, max_len: usize) -> usize {
+    let max_len = max_len.max(2);
+    let passes = |l: usize| radices(l).map(|r| r.len());
+    (need.max(2)..=max_len)
+        .filter_map(|l| passes(l).map(|p| (l * l * p, l)))
+        .min()
+        .map(|(_, l)| l)
+        .unwrap_or_else(|| {
+            (2..=max_len)
+                .rev()
+                .find(|&l| passes(l).is_some())
+                .unwrap_or(2)
+        })
 }
 
 /// `(len, intervals)` for an embedding spanning `span` units: at least [`MIN_INTERVALS`] and
-/// [`INTERVALS_PER_UNIT`] per unit of span, rounded up to a power-of-two FFT length (capped at
-/// [`MAX_FFT_LEN`]), then every interval that length allows.
-pub fn grid_for_span(span: f32) -> (usize, usize) {
+/// [`INTERVALS_PER_UNIT`] per unit of span, the FFT length from [`fft_len_for`] (capped at
+/// `max_len`), then every interval that length allows.
+pub fn grid_for_span_capped(span: f32, max_len: usize) -> (usize, usize) {
     let wanted = if span.is_finite() {
         ((span.max(0.0) * INTERVALS_PER_UNIT).ceil() as usize).max(MIN_INTERVALS)
     } else {
         MIN_INTERVALS
     };
-    let len = (2 * NODES_PER_INTERVAL * wanted)
-        .next_power_of_two()
-        .min(MAX_FFT_LEN);
+    let len = fft_len_for(
+        2 * NODES_PER_INTERVAL * wanted,
+        max_len.clamp(2 * NODES_PER_INTERVAL, MAX_FFT_LEN),
+    );
     (len, len / (2 * NODES_PER_INTERVAL))
+}
+
+/// [`grid_for_span_capped`] with the cap [`MAX_FFT_LEN`].
+pub fn grid_for_span(span: f32) -> (usize, usize) {
+    grid_for_span_capped(span, MAX_FFT_LEN)
+}
+
+/// Sub-boxes per box and axis for the counting sort of `n` points into `boxes` boxes: 8, 4, 2 or 1,
+/// the most that keeps the keys (`boxes * sub^2`) within 4 n and 2^19. The in-box ordering
+/// (tsne_fft_order.wgsl) costs the sum over keys of their squared point counts, which crowded
+/// boxes (dense clusters, small spans) made the largest stage; the single-workgroup prefix sum
+/// over the keys bounds them from above.
+pub fn sub_boxes(n: usize, boxes: usize) -> usize {
+    let limit = (4 * n).min(1 << 19);
+    [8, 4, 2]
+        .into_iter()
+        .find(|s| boxes * s * s <= limit)
+        .unwrap_or(1)
 }
 
 fn u32_of(what: &str, v: usize) -> Result<u32> {
@@ -142,41 +385,48 @@ fn u32_of(what: &str, v: usize) -> Result<u32> {
 }
 
 /// Batched 2-D complex FFTs of `len x len` grids (row-major vec2<f32>, `channels` grids one
-/// after the other), in place, written in WGSL (tsne_fft_stockham.wgsl: Stockham autosort passes
-/// of radix 8, with one radix-2 or radix-4 pass where log2(len) is not a multiple of 3). Each
-/// axis takes one pass per radix, ping-ponging with a scratch buffer; both axes together take an
-/// even number of passes, so the result lands back in the caller's buffer.
+/// after the other), in place, written in WGSL (tsne_fft_stockham.wgsl plus generated butterflies:
+/// mixed-radix Stockham autosort passes of radices up to [`MAX_RADIX`], see [`radices`]), for any
+/// `len = 2^a 3^b 5^c` up to [`MAX_FFT_LEN`]. Each axis takes one pass per radix, ping-ponging with a scratch buffer;
+/// both axes together take an even number of passes, so the result lands back in the caller's
+/// buffer.
 pub struct Fft2d {
     pub len: usize,
     /// Most channels one call may transform (the scratch buffer's size).
     pub max_channels: usize,
-    radices: Vec<u32>,
+    radices: Vec<usize>,
     twiddles: wgpu::Buffer,
     scratch: wgpu::Buffer,
 }
 
-/// The radices of the passes for a power-of-two `len`: the odd one first, then eights.
-fn radices(len: usize) -> Vec<u32> {
-    let bits = len.trailing_zeros();
-    let mut r = match bits % 3 {
-        1 => vec![2],
-        2 => vec![4],
-        _ => vec![],
-    };
-    r.extend(std::iter::repeat_n(8, (bits / 3) as usize));
-    r
+/// What one axis of passes reads and writes (see [`Fft2d::axis`]).
+struct AxisPlan<'a> {
+    columns: bool,
+    lines: usize,
+    /// Elements `>= valid` of the first pass's input are zero.
+    valid: usize,
+    /// Outputs `>= out_valid` of the last pass are not stored.
+    out_valid: usize,
+    /// The first pass multiplies `first_src` by this kernel spectrum (fused product).
+    fused_kernel: Option<&'a wgpu::Buffer>,
+    /// The first pass reads this buffer instead of the current one.
+    first_src: Option<&'a wgpu::Buffer>,
+    /// Every pass runs only when this grid buffer's `kernel_dirty` is set.
+    gate: Option<&'a wgpu::Buffer>,
 }
 
 impl Fft2d {
     /// Twiddles exp(-2 pi i k / len), k < len, computed in f64 and uploaded once, and a scratch
     /// grid for `max_channels` channels.
     pub fn new(gpu: &Gpu, len: usize, max_channels: usize) -> Result<Fft2d> {
-        if !len.is_power_of_two() || !(2..=MAX_FFT_LEN).contains(&len) {
-            return Err(Error::InvalidArgument(format!(
-                "FFT length {len} must be a power of two in 2..={MAX_FFT_LEN}"
-            )));
-        }
-        let twiddles: Vec<f32> = (0..len)
+        let radices = radices(len)
+            .filter(|_| (2..=MAX_FFT_LEN).contains(&len))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "FFT length {len} must be a product of 2, 3 and 5 in 2..={MAX_FFT_LEN}"
+                ))
+            })?;
+        let twiddles: Vec<f32> = (0..len.max(4))
             .flat_map(|k| {
                 let a = -std::f64::consts::TAU * k as f64 / len as f64;
                 [a.cos() as f32, a.sin() as f32]
@@ -185,59 +435,102 @@ impl Fft2d {
         Ok(Fft2d {
             len,
             max_channels,
-            radices: radices(len),
+            radices,
             twiddles: gpu.storage_from("fft twiddles", &twiddles),
             scratch: gpu.storage("fft scratch", 2 * max_channels * len * len),
         })
     }
 
-    /// The passes along one axis: `lines` lines per channel, the first pass reading elements
-    /// `>= valid` as zero. `in_data` tracks which buffer holds the current values.
-    #[allow(clippy::too_many_arguments)]
+    /// The radices of the passes along one axis.
+    pub fn radices(&self) -> &[usize] {
+        &self.radices
+    }
+
+    /// The passes along one axis. `in_data` tracks which buffer holds the current values.
     fn axis(
         &self,
         gpu: &Gpu,
         data: &wgpu::Buffer,
         in_data: &mut bool,
         base: FftParams,
-        columns: bool,
-        lines: usize,
-        valid: usize,
+        plan: AxisPlan,
         out: &mut Vec<Dispatch>,
     ) -> Result<()> {
-        let len = self.len as u32;
-        // Column passes map invocations with masks that assume len lines.
-        debug_assert!(!columns || lines == self.len);
+        let len = self.len;
+        // Column passes map invocation x to the line: all len columns.
+        debug_assert!(!plan.columns || plan.lines == len);
         let mut ns = 1;
+        let passes = self.radices.len();
         for (i, &radix) in self.radices.iter().enumerate() {
+            let (first, last) = (i == 0, i + 1 == passes);
             let p = FftParams {
-                lines: lines as u32,
-                line_stride: if columns { 1 } else { len },
-                elem_stride: if columns { len } else { 1 },
-                line_fast: columns as u32,
-                valid: if i == 0 { valid as u32 } else { len },
-                ns,
-                tw_stride: len / (ns * radix),
+                lines: plan.lines as u32,
+                line_stride: if plan.columns { 1 } else { len as u32 },
+                elem_stride: if plan.columns { len as u32 } else { 1 },
+                line_fast: plan.columns as u32,
+                valid: if first { plan.valid } else { len } as u32,
+                out_valid: if last { plan.out_valid } else { len } as u32,
+                ns: ns as u32,
+                inv_ns: 1.0 / ns as f32,
+                tw_stride: (len / (ns * radix)) as u32,
+                gated: plan.gate.is_some() as u32,
+                fused: (first && plan.fused_kernel.is_some()) as u32,
                 ..base
             };
-            let (src, dst) = if *in_data {
+            let (mut src, dst) = if *in_data {
                 (data, &self.scratch)
             } else {
                 (&self.scratch, data)
             };
-            // One invocation per butterfly of a channel; channels along z.
-            let mut groups = workgroups_for(lines * self.len / radix as usize, 256);
-            groups[2] = base.channels;
+            if first && let Some(s) = plan.first_src {
+                src = s;
+            }
+            let aux = if first {
+                plan.fused_kernel.unwrap_or(&self.twiddles)
+            } else {
+                &self.twiddles
+            };
+            let gate = plan.gate.unwrap_or(&self.twiddles);
+            // One invocation per butterfly; rows: x = butterfly, y = line; columns: x = line,
+            // y = butterfly; z = channel.
+            // Gated passes loop over y in a few groups, so a closed gate costs few workgroups.
+            let butterflies = len / radix;
+            let (x, y) = if plan.columns {
+                (plan.lines, butterflies)
+            } else {
+                (butterflies, plan.lines)
+            };
+            let y = if plan.gate.is_some() {
+                y.min(GATED_Y_GROUPS * FFT_WG_Y)
+            } else {
+                y
+            };
+            let groups = [
+                x.div_ceil(64) as u32,
+                y.div_ceil(FFT_WG_Y) as u32,
+                base.channels,
+            ];
             let entry = format!("fft_radix{radix}");
-            out.push(launch(
+            let pad = first && plan.valid < len;
+            let prune = last && plan.out_valid < len;
+            let fused = first && plan.fused_kernel.is_some();
+            let variant = format!(
+                "{}{}{}",
+                if pad { "_pad" } else { "" },
+                if prune { "_prune" } else { "" },
+                if fused { "_fused" } else { "" }
+            );
+            let mut d = launch(
                 gpu,
-                "tsne_fft_stockham",
-                STOCKHAM,
+                &format!("tsne_fft_stockham_r{radix}{variant}"),
+                &stockham_source(radix, pad, prune, fused),
                 &entry,
                 &p,
-                &[&self.twiddles, src, dst],
+                &[&self.twiddles, src, dst, aux, gate],
                 groups,
-            )?);
+            )?;
+            d.label += if plan.columns { " columns" } else { " rows" };
+            out.push(d);
             *in_data = !*in_data;
             ns *= radix;
         }
@@ -248,7 +541,6 @@ impl Fft2d {
         let len = self.len as u32;
         Ok(FftParams {
             len,
-            log2_len: len.trailing_zeros(),
             channels: u32_of("channels", channels)?,
             chan_stride: len * len,
             inverse: inverse as u32,
@@ -280,20 +572,33 @@ impl Fft2d {
         channels: usize,
         valid: usize,
     ) -> Result<Vec<Dispatch>> {
+        self.forward_gated(gpu, data, channels, valid, None)
+    }
+
+    /// `forward`, every pass gated on the `kernel_dirty` flag of `gate` (a grid buffer).
+    fn forward_gated(
+        &self,
+        gpu: &Gpu,
+        data: &wgpu::Buffer,
+        channels: usize,
+        valid: usize,
+        gate: Option<&wgpu::Buffer>,
+    ) -> Result<Vec<Dispatch>> {
         self.check(data, channels, valid)?;
         let base = self.params(channels, false)?;
         let (mut out, mut in_data) = (Vec::new(), true);
-        self.axis(gpu, data, &mut in_data, base, false, valid, valid, &mut out)?;
-        self.axis(
-            gpu,
-            data,
-            &mut in_data,
-            base,
-            true,
-            self.len,
+        let (len, rows) = (self.len, false);
+        let plan = |columns: bool, lines: usize| AxisPlan {
+            columns,
+            lines,
             valid,
-            &mut out,
-        )?;
+            out_valid: len,
+            fused_kernel: None,
+            first_src: None,
+            gate,
+        };
+        self.axis(gpu, data, &mut in_data, base, plan(rows, valid), &mut out)?;
+        self.axis(gpu, data, &mut in_data, base, plan(true, len), &mut out)?;
         debug_assert!(
             in_data,
             "an even number of passes ends in the caller's buffer"
@@ -302,7 +607,7 @@ impl Fft2d {
     }
 
     /// Inverse DFT without the 1 / len^2 factor: every column along y, then only the rows
-    /// `< rows_out` along x (the other rows are left half-transformed).
+    /// `< rows_out` along x (the other rows are left unfinished).
     pub fn inverse(
         &self,
         gpu: &Gpu,
@@ -310,29 +615,47 @@ impl Fft2d {
         channels: usize,
         rows_out: usize,
     ) -> Result<Vec<Dispatch>> {
-        self.check(data, channels, rows_out)?;
+        self.inverse_from(gpu, data, channels, rows_out, self.len, None)
+    }
+
+    /// Inverse DFT into `data` of the first `rows_out x cols_out` corner. With `product =
+    /// Some((spectra, kernel))` its input is not `data` but the fused product of two charge
+    /// spectra (2 channels) and a kernel spectrum (see tsne_fft_stockham.wgsl).
+    fn inverse_from(
+        &self,
+        gpu: &Gpu,
+        data: &wgpu::Buffer,
+        channels: usize,
+        rows_out: usize,
+        cols_out: usize,
+        product: Option<(&wgpu::Buffer, &wgpu::Buffer)>,
+    ) -> Result<Vec<Dispatch>> {
+        self.check(data, channels, rows_out.max(cols_out))?;
         let base = self.params(channels, true)?;
+        // With a product the first pass reads the spectra instead of `data` and writes the
+        // scratch buffer as usual, so the passes still end in `data`.
         let (mut out, mut in_data) = (Vec::new(), true);
-        self.axis(
-            gpu,
-            data,
-            &mut in_data,
-            base,
-            true,
-            self.len,
-            self.len,
-            &mut out,
-        )?;
-        self.axis(
-            gpu,
-            data,
-            &mut in_data,
-            base,
-            false,
-            rows_out,
-            self.len,
-            &mut out,
-        )?;
+        let len = self.len;
+        let columns = AxisPlan {
+            columns: true,
+            lines: len,
+            valid: len,
+            out_valid: rows_out,
+            fused_kernel: product.map(|p| p.1),
+            first_src: product.map(|p| p.0),
+            gate: None,
+        };
+        self.axis(gpu, data, &mut in_data, base, columns, &mut out)?;
+        let rows = AxisPlan {
+            columns: false,
+            lines: rows_out,
+            valid: len,
+            out_valid: cols_out,
+            fused_kernel: None,
+            first_src: None,
+            gate: None,
+        };
+        self.axis(gpu, data, &mut in_data, base, rows, &mut out)?;
         debug_assert!(
             in_data,
             "an even number of passes ends in the caller's buffer"
@@ -345,14 +668,16 @@ impl Fft2d {
 pub struct Stages<'a> {
     /// One [`GridGeometry`].
     pub grid: &'a wgpu::Buffer,
-    /// Node charges: channel 0 = (q0, q1), channel 1 = (q2, 0) at `gy * len + gx`
+    /// Node charges: channel 0 = (q1, q2), channel 1 = (q0, 0) at `gy * len + gx`
     /// (only the `nodes x nodes` corner is meaningful); spectra after the forward FFTs.
     pub charges: &'a wgpu::Buffer,
-    /// Node potentials: channel 0 = (w^2 q0, w^2 q1), channel 1 = (w^2 q2, w q0), same layout.
+    /// Node potentials: channel 0 = (w^2 q1, w^2 q2), channel 1 = (w^2 q0, w q0), same layout.
     pub potentials: &'a wgpu::Buffer,
-    /// `boxes + 1` u32: box b's points sit at `sorted[starts[b]..starts[b + 1]]`.
+    /// `keys + 1` u32 (keys = boxes * sub^2, sub = [`FftRepulsion::sub_boxes`]): sort key k's
+    /// points sit at `sorted[starts[k]..starts[k + 1]]`; key k belongs to box k / sub^2, so box
+    /// b's points are `sorted[starts[b sub^2]..starts[(b + 1) sub^2]]`.
     pub starts: &'a wgpu::Buffer,
-    /// The positions (n x 2 f32) sorted by box, then by point index within a box.
+    /// The positions (n x 2 f32) sorted by key (box, then sub-box), then by point index.
     pub sorted: &'a wgpu::Buffer,
 }
 
@@ -363,8 +688,15 @@ pub struct FftRepulsion {
     intervals: usize,
     /// Cap on the FFT length the span hint may choose.
     max_len: usize,
+    /// Floor on the interval width (0: the grid always fits the bounding box exactly).
+    min_width: f32,
+    /// Sub-boxes per box and axis in the counting sort ([`sub_boxes`]).
+    sub: usize,
     fft: Fft2d,
     grid: wgpu::Buffer,
+    /// `[kernel_width, min_width]`: the width the cached kernel spectrum was computed for
+    /// (written by tsne_fft_kernel) and the width floor (written by `set_span_hint`).
+    state: wgpu::Buffer,
     counts: wgpu::Buffer,
     starts: wgpu::Buffer,
     point_box: wgpu::Buffer,
@@ -384,7 +716,8 @@ impl FftRepulsion {
         Self::with_fft_len(gpu, n, dims, len)
     }
 
-    /// As `new`, with an explicit FFT length (a power of two, 8..=2048); `len / 6` intervals.
+    /// As `new`, with an explicit FFT length (a product of 2, 3 and 5 in 6..=2048); `len / 6`
+    /// intervals, no width floor (the grid fits the bounding box exactly).
     pub fn with_fft_len(gpu: &Gpu, n: usize, dims: usize, len: usize) -> Result<Self> {
         if dims != 2 {
             return Err(Error::InvalidArgument(format!(
@@ -396,24 +729,30 @@ impl FftRepulsion {
             return Err(Error::shape(OP, "no points"));
         }
         u32_of("n", n * (dims + 1))?;
-        if len < 8 {
+        if len < 2 * NODES_PER_INTERVAL {
             return Err(Error::InvalidArgument(format!(
-                "{OP}: FFT length {len} leaves no interval (need >= 8)"
+                "{OP}: FFT length {len} leaves no interval (need >= {})",
+                2 * NODES_PER_INTERVAL
             )));
         }
         let fft = Fft2d::new(gpu, len, 2)?;
         let intervals = len / (2 * NODES_PER_INTERVAL);
         let boxes = intervals * intervals;
+        let sub = sub_boxes(n, boxes);
+        let keys = boxes * sub * sub;
         let area = len * len;
         Ok(FftRepulsion {
             n,
             dims,
             intervals,
             max_len: MAX_FFT_LEN,
+            min_width: 0.0,
+            sub,
             fft,
             grid: gpu.storage("fft repulsion grid", 8),
-            counts: gpu.storage("fft repulsion counts", boxes),
-            starts: gpu.storage("fft repulsion starts", boxes + 1),
+            state: gpu.storage_from("fft repulsion kernel state", &[-1.0f32, 0.0]),
+            counts: gpu.storage("fft repulsion counts", keys),
+            starts: gpu.storage("fft repulsion starts", keys + 1),
             point_box: gpu.storage("fft repulsion point_box", n),
             point_rank: gpu.storage("fft repulsion point_rank", n),
             slot_point: gpu.storage("fft repulsion slot_point", n),
@@ -425,42 +764,82 @@ impl FftRepulsion {
     }
 
     /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for_span`];
-    /// capped by [`FftRepulsion::set_max_fft_len`]). Meant to be called rarely, say every 50
-    /// iterations, with a span the caller read back: `read_grid(gpu)?.span` is the span of the
-    /// last run's positions, a 32-byte readback. Returns true when the grid changed: buffers were
-    /// reallocated and dispatches recorded before are stale, so `record` must be called again.
+    /// capped by [`FftRepulsion::set_max_fft_len`]) unless the current one has at least
+    /// 1 / [`HINT_SLACK`] of the intervals wanted and at most 5/4 of the FFT length, and set the
+    /// width floor to [`HINT_SLACK`] * `span / intervals`, at most [`HINT_SLACK`] /
+    /// [`INTERVALS_PER_UNIT`] (0.55). Meant to be called rarely, say every 50 iterations, with a span the
+    /// caller read back: `read_grid(gpu)?.span` is the span of the last run's positions, a
+    /// 32-byte readback. Returns true when the grid changed: buffers were reallocated and
+    /// dispatches recorded before are stale, so `record` must be called again (a new floor
+    /// alone needs no new recording).
     pub fn set_span_hint(&mut self, gpu: &Gpu, span: f32) -> Result<bool> {
-        let (len, _) = grid_for_span(span);
-        self.resize(gpu, len.min(self.max_len))
+        let span = if span.is_finite() { span.max(0.0) } else { 0.0 };
+        let (len, intervals) = grid_for_span_capped(span, self.max_len);
+        // Hysteresis: keep the grid while it is fine enough (intervals at most HINT_SLACK times
+        // the aim) and not much larger than needed, so a steadily growing embedding does not
+        // re-size (new buffers, maybe new pipelines) at every hint.
+        let fine = self.intervals as f32 * HINT_SLACK >= intervals as f32;
+        let lean = self.fft.len * 4 <= len * 5;
+        let changed = if fine && lean && self.fft.len <= self.max_len {
+            false
+        } else {
+            self.resize(gpu, len)?
+        };
+        let floor =
+            (HINT_SLACK * span / self.intervals as f32).min(HINT_SLACK / INTERVALS_PER_UNIT);
+        self.set_min_width(gpu, floor);
+        Ok(changed)
     }
 
-    /// Cap the FFT length `set_span_hint` may choose (a power of two, 8..=2048; default 2048),
-    /// shrinking the grid now if it is larger. A cheaper, coarser grid for slow adapters: on
-    /// lavapipe one call costs about 16x more at 2048 than at 512, while 1024 with a span of 150
+    /// Floor on the interval width (see the module doc); 0 makes the grid fit the box exactly.
+    pub fn set_min_width(&mut self, gpu: &Gpu, min_width: f32) {
+        self.min_width = if min_width.is_finite() {
+            min_width.max(0.0)
+        } else {
+            0.0
+        };
+        gpu.write(&self.state, &[-1.0f32, self.min_width]);
+    }
+
+    pub fn min_width(&self) -> f32 {
+        self.min_width
+    }
+
+    /// Cap the FFT length `set_span_hint` may choose (8..=2048; default 2048), shrinking the grid
+    /// now if it is larger. A cheaper, coarser grid for slow adapters: 1024 with a span of 150
     /// means intervals of 0.9 units (force errors of a few percent). Returns true when the grid
     /// changed (re-record).
     pub fn set_max_fft_len(&mut self, gpu: &Gpu, max_len: usize) -> Result<bool> {
-        if !max_len.is_power_of_two() || !(8..=MAX_FFT_LEN).contains(&max_len) {
+        if !(8..=MAX_FFT_LEN).contains(&max_len) {
             return Err(Error::InvalidArgument(format!(
-                "{OP}: maximum FFT length {max_len} must be a power of two in 8..={MAX_FFT_LEN}"
+                "{OP}: maximum FFT length {max_len} must be in 8..={MAX_FFT_LEN}"
             )));
         }
         self.max_len = max_len;
-        self.resize(gpu, self.fft.len.min(max_len))
+        if self.fft.len <= max_len {
+            return Ok(false);
+        }
+        self.resize(gpu, fft_len_for(max_len, max_len))
     }
 
     fn resize(&mut self, gpu: &Gpu, len: usize) -> Result<bool> {
         if len == self.fft.len {
             return Ok(false);
         }
-        let max_len = self.max_len;
+        let (max_len, min_width) = (self.max_len, self.min_width);
         *self = Self::with_fft_len(gpu, self.n, self.dims, len)?;
         self.max_len = max_len;
+        self.set_min_width(gpu, min_width);
         Ok(true)
     }
 
     pub fn n(&self) -> usize {
         self.n
+    }
+
+    /// Sub-boxes per box and axis in the counting sort ([`sub_boxes`]).
+    pub fn sub_boxes(&self) -> usize {
+        self.sub
     }
 
     /// Intervals per axis.
@@ -491,7 +870,8 @@ impl FftRepulsion {
     /// Record the work that fills `out` with, per point i: `[sum_j w_ij^2 (y_i - y_j)` (dims
     /// values)`, sum_{j != i} w_ij]`, dims + 1 f32 per point, from `positions` (n x dims f32,
     /// row-major). Everything stays on the GPU; the dispatches may be replayed every iteration
-    /// (until `set_span_hint` returns true).
+    /// (until `set_span_hint` returns true). Run the list whole (or only its first
+    /// [`DISPATCHES_THROUGH_SPREAD`]): the kernel spectrum is cached between runs.
     pub fn record(
         &mut self,
         gpu: &Gpu,
@@ -509,13 +889,19 @@ impl FftRepulsion {
             intervals: self.intervals as u32,
             nodes: nodes as u32,
             len: len as u32,
-            log2_len: len.trailing_zeros(),
             boxes: boxes as u32,
+            sub: self.sub as u32,
             ..Default::default()
         };
+        let keys = boxes * self.sub * self.sub;
         let per_point = workgroups_for(n, 256);
-        let per_box = workgroups_for(boxes, 256);
-        let per_freq = workgroups_for(len * len, 256);
+        // The counting sort runs over sub-box keys: its `boxes` counts keys.
+        let ps = FftParams {
+            boxes: keys as u32,
+            sub: self.sub as u32,
+            ..p
+        };
+        let per_key = workgroups_for(keys, 256);
         let sorting = [
             positions,
             &self.grid,
@@ -530,7 +916,7 @@ impl FftRepulsion {
                 BBOX,
                 "bbox",
                 &p,
-                &[positions, &self.grid],
+                &[positions, &self.grid, &self.state],
                 [1, 1, 1],
             )?,
             launch(
@@ -538,16 +924,16 @@ impl FftRepulsion {
                 "tsne_fft_count",
                 COUNT,
                 "clear_counts",
-                &p,
+                &ps,
                 &sorting,
-                per_box,
+                per_key,
             )?,
             launch(
                 gpu,
                 "tsne_fft_count",
                 COUNT,
                 "count_points",
-                &p,
+                &ps,
                 &sorting,
                 per_point,
             )?,
@@ -556,7 +942,7 @@ impl FftRepulsion {
                 "tsne_fft_scan",
                 SCAN,
                 "scan_counts",
-                &p,
+                &ps,
                 &[&self.counts, &self.starts],
                 [1, 1, 1],
             )?,
@@ -565,7 +951,7 @@ impl FftRepulsion {
                 "tsne_fft_scatter",
                 SCATTER,
                 "scatter_points",
-                &p,
+                &ps,
                 &[
                     &self.point_box,
                     &self.point_rank,
@@ -579,7 +965,7 @@ impl FftRepulsion {
                 "tsne_fft_order",
                 ORDER,
                 "order_points",
-                &p,
+                &ps,
                 &[
                     positions,
                     &self.point_box,
@@ -604,22 +990,30 @@ impl FftRepulsion {
                 KERNEL,
                 "kernel_grid",
                 &p,
-                &[&self.grid, &self.kernel],
-                per_freq,
+                &[&self.grid, &self.kernel, &self.state],
+                [len.div_ceil(64) as u32, GATED_Y_GROUPS as u32, 1],
             )?,
         ];
-        d.extend(self.fft.forward(gpu, &self.charges, 2, nodes)?);
-        d.extend(self.fft.forward(gpu, &self.kernel, 1, len)?);
-        d.push(launch(
-            gpu,
-            "tsne_fft_multiply",
-            MULTIPLY,
-            "multiply",
-            &p,
-            &[&self.charges, &self.kernel, &self.potentials],
-            per_freq,
-        )?);
-        d.extend(self.fft.inverse(gpu, &self.potentials, 2, nodes)?);
+        d.extend(tagged(
+            self.fft
+                .forward_gated(gpu, &self.kernel, 1, len, Some(&self.grid))?,
+            "kernel",
+        ));
+        d.extend(tagged(
+            self.fft.forward(gpu, &self.charges, 2, nodes)?,
+            "charges",
+        ));
+        d.extend(tagged(
+            self.fft.inverse_from(
+                gpu,
+                &self.potentials,
+                2,
+                nodes,
+                nodes,
+                Some((&self.charges, &self.kernel)),
+            )?,
+            "potentials",
+        ));
         d.push(launch(
             gpu,
             "tsne_fft_interpolate",
@@ -631,6 +1025,14 @@ impl FftRepulsion {
         )?);
         Ok(d)
     }
+}
+
+/// Appends `[what]` to the labels of FFT dispatches, so profiles tell the transforms apart.
+fn tagged(mut d: Vec<Dispatch>, what: &str) -> Vec<Dispatch> {
+    for x in &mut d {
+        x.label = format!("{} [{what}]", x.label);
+    }
+    d
 }
 
 /// CPU references: the exact O(N^2) sums, and the same interpolation algorithm in f64, stage by
@@ -696,6 +1098,18 @@ pub mod cpu {
 
     /// Bounding box, its centre, and a square grid of `intervals` intervals per axis around it.
     pub fn bbox(y: &[f32], n: usize, dims: usize, intervals: usize) -> Grid {
+        bbox_with_floor(y, n, dims, intervals, 0.0)
+    }
+
+    /// `bbox` with intervals at least `min_width` wide (the grid then extends past the box,
+    /// still centred on it), as tsne_fft_bbox.wgsl.
+    pub fn bbox_with_floor(
+        y: &[f32],
+        n: usize,
+        dims: usize,
+        intervals: usize,
+        min_width: f64,
+    ) -> Grid {
         let mut lo = vec![f64::INFINITY; dims];
         let mut hi = vec![f64::NEG_INFINITY; dims];
         for i in 0..n {
@@ -706,7 +1120,7 @@ pub mod cpu {
         }
         let span = (0..dims).map(|d| hi[d] - lo[d]).fold(1e-3, f64::max);
         let center: Vec<f64> = (0..dims).map(|d| 0.5 * (lo[d] + hi[d])).collect();
-        let width = span * (1.0 + 1e-4) / intervals as f64;
+        let width = (span * (1.0 + 1e-4) / intervals as f64).max(min_width);
         let half = 0.5 * width * intervals as f64;
         Grid {
             dims,
@@ -768,6 +1182,8 @@ pub mod cpu {
     /// (dims + 2), by zero-padded FFT convolution in f64.
     pub fn node_potentials(charges: &[f64], grid: &Grid) -> Vec<f64> {
         let (dims, m) = (grid.dims, grid.nodes());
+        // Any padded length >= 2m - 1 gives the same linear convolution; the GPU pads to lengths
+        // of factors 2, 3, 5, this reference to a power of two for its radix-2 FFT.
         let len = (2 * m).next_power_of_two();
         let size = len.pow(dims as u32);
         let q = dims + 1;
