@@ -367,9 +367,264 @@ pub struct OptimizeResult {
     pub kl_history: Vec<(usize, f32)>,
 }
 
-fn record_all(pass: &mut wgpu::ComputePass, dispatches: &[Dispatch]) {
-    for d in dispatches {
-        d.record(pass);
+/// The optimizer's buffers and prepared dispatches: everything one run records, so that a run, a
+/// benchmark and a profile replay the same kernels.
+pub struct Optimizer {
+    pub n: usize,
+    pub dims: usize,
+    pub y: wgpu::Buffer,
+    pub y_next: wgpu::Buffer,
+    pub rep: wgpu::Buffer,
+    pub attr: wgpu::Buffer,
+    ones: wgpu::Buffer,
+    pub gains: wgpu::Buffer,
+    pub update: wgpu::Buffer,
+    pub scalars: wgpu::Buffer,
+    pub kl_rows: wgpu::Buffer,
+    backend: Box<dyn RepulsionBackend>,
+    repulsion: Vec<Dispatch>,
+    attraction: Dispatch,
+    kl: Dispatch,
+    z_sum: Dispatch,
+    z_check: Dispatch,
+    kl_sum: Dispatch,
+    early: Dispatch,
+    late: Dispatch,
+    mean: Dispatch,
+    recentre: Dispatch,
+    /// Σ p (for KL = Σ rows + ln Z · Σ p).
+    p_sum: f64,
+    // Keeps the sparse P alive for the dispatches that bind it.
+    _csr: Option<GpuCsr>,
+}
+
+impl Optimizer {
+    /// Upload `y0` (n × dims) and prepare every dispatch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &Gpu,
+        affinities: &Affinities,
+        y0: &[f32],
+        n: usize,
+        dims: usize,
+        early_exaggeration: f32,
+        learning_rate: f32,
+        fft: bool,
+    ) -> Result<Optimizer> {
+        check_dims(dims)?;
+        if y0.len() != n * dims {
+            return Err(Error::shape(
+                "tsne optimize",
+                format!(
+                    "initial positions hold {} values, not {n} × {dims}",
+                    y0.len()
+                ),
+            ));
+        }
+        let values = n * dims;
+        let y = gpu.storage_from("tsne y", y0);
+        let y_next = gpu.storage("tsne y next", values);
+        let rep = gpu.storage("tsne repulsion", n * (dims + 1));
+        let attr = gpu.storage("tsne attraction", values);
+        let ones_host = vec![1f32; values];
+        let ones = gpu.storage_from("tsne ones", &ones_host);
+        let gains = gpu.storage_from("tsne gains", &ones_host);
+        let update = gpu.storage("tsne update", values);
+        let scalars = gpu.storage("tsne scalars", SCALARS);
+        let kl_rows = gpu.storage("tsne kl rows", n);
+
+        let mut backend: Box<dyn RepulsionBackend> = if fft {
+            fft_backend(gpu, n, dims)?
+        } else {
+            Box::new(ExactRepulsion { n, dims })
+        };
+        let repulsion = backend.record(gpu, &y, &rep)?;
+
+        let mut csr = None;
+        let (attraction, kl, p_sum) = match affinities {
+            Affinities::Dense(p) => {
+                if p.n != n {
+                    return Err(Error::shape(
+                        "tsne optimize",
+                        format!("P is {0} × {0}, positions are for {n} points", p.n),
+                    ));
+                }
+                // Column sums (one workgroup each) into the KL scratch, then their sum: one
+                // strided sum over all n² entries would pass lavapipe's loop cap.
+                let columns = strided_sum(gpu, &p.p, &kl_rows, n, dense_ld(n), 0, n, 0, 1.0)?;
+                let sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_P_SUM, 1.0)?;
+                gpu.run("tsne P sum", &[&columns, &sum])?;
+                let p_sum: Vec<f32> = gpu.read(&scalars, SLOT_P_SUM, 1)?;
+                (
+                    gradient::attraction_dense(gpu, &y, p, &attr, dims)?,
+                    kl_rows_dense(gpu, &y, p, &kl_rows, dims)?,
+                    p_sum[0] as f64,
+                )
+            }
+            Affinities::Sparse(p) => {
+                if p.n != n {
+                    return Err(Error::shape(
+                        "tsne optimize",
+                        format!("P has {} rows, positions are for {n} points", p.n),
+                    ));
+                }
+                let gpu_p = GpuCsr::upload(gpu, p)?;
+                let out = (
+                    gradient::attraction_sparse(gpu, &y, &gpu_p, &attr, dims)?,
+                    kl_rows_sparse(gpu, &y, &gpu_p, &kl_rows, dims)?,
+                    p.val.iter().map(|&v| v as f64).sum(),
+                );
+                csr = Some(gpu_p);
+                out
+            }
+        };
+        let z_sum = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z, 1.0)?;
+        let z_check = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z_CHECK, 1.0)?;
+        let kl_sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_KL, 1.0)?;
+        let step = StepBuffers {
+            y: &y,
+            attr: &attr,
+            rep: &rep,
+            scalars: &scalars,
+            gains: &gains,
+            update: &update,
+            y_next: &y_next,
+        };
+        let early = update_step(
+            gpu,
+            &step,
+            n,
+            dims,
+            early_exaggeration,
+            MOMENTUM_EARLY,
+            learning_rate,
+        )?;
+        let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate)?;
+        let mean = strided_sum(
+            gpu,
+            &y_next,
+            &scalars,
+            n,
+            dims,
+            0,
+            dims,
+            SLOT_MEAN,
+            1.0 / n as f32,
+        )?;
+        let recentre = centre(gpu, &y_next, &scalars, &y, n, dims, SLOT_MEAN)?;
+        Ok(Optimizer {
+            n,
+            dims,
+            y,
+            y_next,
+            rep,
+            attr,
+            ones,
+            gains,
+            update,
+            scalars,
+            kl_rows,
+            backend,
+            repulsion,
+            attraction,
+            kl,
+            z_sum,
+            z_check,
+            kl_sum,
+            early,
+            late,
+            mean,
+            recentre,
+            p_sum,
+            _csr: csr,
+        })
+    }
+
+    /// One gradient step's dispatches, in order (`early`: with exaggeration and momentum 0.5).
+    pub fn iteration(&self, early: bool) -> Vec<&Dispatch> {
+        let step = if early { &self.early } else { &self.late };
+        self.repulsion
+            .iter()
+            .chain([&self.z_sum, &self.attraction, step, &self.mean, &self.recentre])
+            .collect()
+    }
+
+    /// The dispatches of a KL check (repulsion for Z, then the per-row terms and their sums).
+    pub fn check(&self) -> Vec<&Dispatch> {
+        self.repulsion
+            .iter()
+            .chain([&self.z_check, &self.kl, &self.kl_sum])
+            .collect()
+    }
+
+    /// Let the repulsion backend adapt to the embedding's current span (re-recording its
+    /// dispatches when it asks to); what a run does between batches of iterations.
+    pub fn refresh(&mut self, gpu: &Gpu) -> Result<()> {
+        if self.backend.refresh(gpu)? {
+            self.repulsion = self.backend.record(gpu, &self.y, &self.rep)?;
+        }
+        Ok(())
+    }
+
+    /// Replace the positions (n × dims) on the GPU.
+    pub fn set_positions(&self, gpu: &Gpu, y: &[f32]) -> Result<()> {
+        if y.len() != self.n * self.dims {
+            return Err(Error::shape(
+                "tsne optimize",
+                format!("{} positions are not {} × {}", y.len(), self.n, self.dims),
+            ));
+        }
+        gpu.queue.write_buffer(&self.y, 0, bytemuck::cast_slice(y));
+        Ok(())
+    }
+
+    /// Record iterations `t..end` (all in one exaggeration phase; `reset` first restores the
+    /// gains and clears the update, as sklearn's second descent starts) and, when `check`, a KL
+    /// check, into one command buffer; submit and wait.
+    pub fn run_iterations(
+        &self,
+        gpu: &Gpu,
+        count: usize,
+        early: bool,
+        reset: bool,
+        check: bool,
+    ) -> Result<()> {
+        let mut encoder = gpu.encoder("tsne optimize");
+        if reset {
+            encoder.copy_buffer_to_buffer(
+                &self.ones,
+                0,
+                &self.gains,
+                0,
+                (self.n * self.dims * 4) as u64,
+            );
+            encoder.clear_buffer(&self.update, 0, None);
+        }
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("tsne iterations"),
+                timestamp_writes: None,
+            });
+            let one = self.iteration(early);
+            for _ in 0..count {
+                for d in &one {
+                    d.record(&mut pass);
+                }
+            }
+            if check {
+                for d in self.check() {
+                    d.record(&mut pass);
+                }
+            }
+        }
+        gpu.submit_and_wait(encoder.finish(), "tsne optimize")
+    }
+
+    /// KL(P‖Q) from the sums the last check left in the scalars buffer.
+    pub fn read_kl(&self, gpu: &Gpu) -> Result<(f64, f32)> {
+        let s: Vec<f32> = gpu.read(&self.scalars, 0, SCALARS)?;
+        let z = s[SLOT_Z_CHECK];
+        Ok((s[SLOT_KL] as f64 + (z as f64).ln() * self.p_sum, z))
     }
 }
 
@@ -386,100 +641,17 @@ pub fn optimize(
     observer: &mut dyn FnMut(&Progress) -> Result<()>,
 ) -> Result<OptimizeResult> {
     let dims = config.dims;
-    check_dims(dims)?;
-    if y0.len() != n * dims {
-        return Err(Error::shape(
-            "tsne optimize",
-            format!(
-                "initial positions hold {} values, not {n} × {dims}",
-                y0.len()
-            ),
-        ));
-    }
-    let values = n * dims;
-    let y = gpu.storage_from("tsne y", y0);
-    let y_next = gpu.storage("tsne y next", values);
-    let rep = gpu.storage("tsne repulsion", n * (dims + 1));
-    let attr = gpu.storage("tsne attraction", values);
-    let ones = vec![1f32; values];
-    let ones_buf = gpu.storage_from("tsne ones", &ones);
-    let gains = gpu.storage_from("tsne gains", &ones);
-    let update = gpu.storage("tsne update", values);
-    let scalars = gpu.storage("tsne scalars", SCALARS);
-    let kl_rows = gpu.storage("tsne kl rows", n);
-
-    let mut backend: Box<dyn RepulsionBackend> = if fft {
-        fft_backend(gpu, n, dims)?
-    } else {
-        Box::new(ExactRepulsion { n, dims })
-    };
-    let mut repulsion = backend.record(gpu, &y, &rep)?;
-
-    // Affinity-dependent dispatches, and Σ p (for KL = Σ rows + ln Z · Σ p).
-    let csr;
-    let (attraction, kl, p_sum) = match affinities {
-        Affinities::Dense(p) => {
-            if p.n != n {
-                return Err(Error::shape(
-                    "tsne optimize",
-                    format!("P is {0} × {0}, positions are for {n} points", p.n),
-                ));
-            }
-            // Column sums (one workgroup each) into the KL scratch, then their sum: one strided
-            // sum over all n² entries would pass lavapipe's loop cap.
-            let columns = strided_sum(gpu, &p.p, &kl_rows, n, dense_ld(n), 0, n, 0, 1.0)?;
-            let sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_P_SUM, 1.0)?;
-            gpu.run("tsne P sum", &[&columns, &sum])?;
-            let p_sum: Vec<f32> = gpu.read(&scalars, SLOT_P_SUM, 1)?;
-            (
-                gradient::attraction_dense(gpu, &y, p, &attr, dims)?,
-                kl_rows_dense(gpu, &y, p, &kl_rows, dims)?,
-                p_sum[0] as f64,
-            )
-        }
-        Affinities::Sparse(p) => {
-            if p.n != n {
-                return Err(Error::shape(
-                    "tsne optimize",
-                    format!("P has {} rows, positions are for {n} points", p.n),
-                ));
-            }
-            csr = GpuCsr::upload(gpu, p)?;
-            (
-                gradient::attraction_sparse(gpu, &y, &csr, &attr, dims)?,
-                kl_rows_sparse(gpu, &y, &csr, &kl_rows, dims)?,
-                p.val.iter().map(|&v| v as f64).sum(),
-            )
-        }
-    };
-    let z_sum = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z, 1.0)?;
-    let z_check = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z_CHECK, 1.0)?;
-    let kl_sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_KL, 1.0)?;
-    let step = StepBuffers {
-        y: &y,
-        attr: &attr,
-        rep: &rep,
-        scalars: &scalars,
-        gains: &gains,
-        update: &update,
-        y_next: &y_next,
-    };
-    let alpha = config.early_exaggeration;
-    let early = update_step(gpu, &step, n, dims, alpha, MOMENTUM_EARLY, learning_rate)?;
-    let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate)?;
-    let mean = strided_sum(
+    let mut opt = Optimizer::new(
         gpu,
-        &y_next,
-        &scalars,
+        affinities,
+        y0,
         n,
         dims,
-        0,
-        dims,
-        SLOT_MEAN,
-        1.0 / n as f32,
+        config.early_exaggeration,
+        learning_rate,
+        fft,
     )?;
-    let recentre = centre(gpu, &y_next, &scalars, &y, n, dims, SLOT_MEAN)?;
-
+    let values = n * dims;
     let total = config.iterations;
     let exaggerated = config.exaggeration_iterations.min(total);
     let start = Instant::now();
@@ -489,51 +661,22 @@ pub fn optimize(
         let phase_end = if t < exaggerated { exaggerated } else { total };
         let end = ((t / CHECK_EVERY + 1) * CHECK_EVERY).min(phase_end);
         let check = end % CHECK_EVERY == 0 || end == total;
-        let mut encoder = gpu.encoder("tsne optimize");
-        if t == exaggerated && t > 0 {
-            // Exaggeration ends: sklearn starts its second descent with fresh gains and update.
-            encoder.copy_buffer_to_buffer(&ones_buf, 0, &gains, 0, (values * 4) as u64);
-            encoder.clear_buffer(&update, 0, None);
-        }
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("tsne iterations"),
-                timestamp_writes: None,
-            });
-            let step = if t < exaggerated { &early } else { &late };
-            for _ in t..end {
-                record_all(&mut pass, &repulsion);
-                z_sum.record(&mut pass);
-                attraction.record(&mut pass);
-                step.record(&mut pass);
-                mean.record(&mut pass);
-                recentre.record(&mut pass);
-            }
-            if check {
-                record_all(&mut pass, &repulsion);
-                z_check.record(&mut pass);
-                kl.record(&mut pass);
-                kl_sum.record(&mut pass);
-            }
-        }
-        gpu.submit_and_wait(encoder.finish(), "tsne optimize")?;
+        // Exaggeration ends: sklearn starts its second descent with fresh gains and update.
+        let reset = t == exaggerated && t > 0;
+        opt.run_iterations(gpu, end - t, t < exaggerated, reset, check)?;
         t = end;
-        if backend.refresh(gpu)? {
-            repulsion = backend.record(gpu, &y, &rep)?;
-        }
+        opt.refresh(gpu)?;
         if check {
-            let s: Vec<f32> = gpu.read(&scalars, 0, SCALARS)?;
-            let value = s[SLOT_KL] as f64 + (s[SLOT_Z_CHECK] as f64).ln() * p_sum;
+            let (value, z) = opt.read_kl(gpu)?;
             if !value.is_finite() {
                 return Err(Error::NonFinite(format!(
-                    "t-SNE KL divergence at iteration {t} is {value} (Z = {}); \
-                     try a smaller learning rate",
-                    s[SLOT_Z_CHECK]
+                    "t-SNE KL divergence at iteration {t} is {value} (Z = {z}); \
+                     try a smaller learning rate"
                 )));
             }
             history.push((t, value as f32));
             let positions = if config.snapshot_positions {
-                Some(gpu.read::<f32>(&y, 0, values)?)
+                Some(gpu.read::<f32>(&opt.y, 0, values)?)
             } else {
                 None
             };
@@ -545,7 +688,7 @@ pub fn optimize(
             })?;
         }
     }
-    let y_out: Vec<f32> = gpu.read(&y, 0, values)?;
+    let y_out: Vec<f32> = gpu.read(&opt.y, 0, values)?;
     if let Some(bad) = y_out.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite(format!(
             "t-SNE position of point {} is not finite",
