@@ -47,7 +47,10 @@ fn main() -> anyhow::Result<()> {
             let (raw, labels) = tsne::job::load_for_tests(&job)?;
             let t = Instant::now();
             let p = tsne::pca::pca(&gpu, &raw, n, 784, d, 0)?;
-            println!("PCA 784 → {d} of {n} images: {:.3} s", t.elapsed().as_secs_f64());
+            println!(
+                "PCA 784 → {d} of {n} images: {:.3} s",
+                t.elapsed().as_secs_f64()
+            );
             (p.projected, labels)
         }
         None => init::synthetic_clusters(n, d, 10, 0),
@@ -63,7 +66,11 @@ fn main() -> anyhow::Result<()> {
     let mut parts = Vec::new();
     for d in &first {
         let t = timer.time(&d.label, &[d], 1)?;
-        parts.push((d.label.clone(), t.seconds * blocks as f64, d.flops * blocks as f64));
+        parts.push((
+            d.label.clone(),
+            t.seconds * blocks as f64,
+            d.flops * blocks as f64,
+        ));
     }
     let t = Instant::now();
     let knn = affinity::knn(&gpu, &x, n, d, k)?;
@@ -117,7 +124,11 @@ fn main() -> anyhow::Result<()> {
     let sum: f64 = times.iter().map(|t| t.1).sum();
     println!(
         "\none iteration ({}): {:.3} ms in one pass (sum of parts {:.3} ms)",
-        if fft { "FFT repulsion" } else { "exact repulsion" },
+        if fft {
+            "FFT repulsion"
+        } else {
+            "exact repulsion"
+        },
         whole * 1e3,
         sum * 1e3
     );

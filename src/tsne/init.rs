@@ -37,12 +37,7 @@ pub fn random_init(n: usize, dims: usize, seed: u64) -> Vec<f32> {
 
 /// Synthetic input for benchmarks and profiles: n points in d dimensions drawn around `clusters`
 /// centres (centres N(0, 4²) per coordinate, points N(centre, 1)), with their cluster labels.
-pub fn synthetic_clusters(
-    n: usize,
-    d: usize,
-    clusters: usize,
-    seed: u64,
-) -> (Vec<f32>, Vec<u32>) {
+pub fn synthetic_clusters(n: usize, d: usize, clusters: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
     let mut rng = Rng::new(seed);
     let clusters = clusters.max(1);
     let centres: Vec<f32> = (0..clusters * d)

@@ -545,7 +545,13 @@ impl Optimizer {
         let step = if early { &self.early } else { &self.late };
         self.repulsion
             .iter()
-            .chain([&self.z_sum, &self.attraction, step, &self.mean, &self.recentre])
+            .chain([
+                &self.z_sum,
+                &self.attraction,
+                step,
+                &self.mean,
+                &self.recentre,
+            ])
             .collect()
     }
 
