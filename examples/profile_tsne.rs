@@ -1,7 +1,9 @@
 //! Where t-SNE's time goes at N points: the kNN / affinity phase dispatch by dispatch (one distance
 //! block, scaled to all blocks), then every dispatch of one optimisation iteration (FFT repulsion
 //! for N > 1,000, exact below), each timed on its own with `gpu::Timer`.
-//! `cargo run --release --example profile_tsne -- [N] [--mnist DIR]`
+//! `cargo run --release --example profile_tsne -- [N] [--mnist DIR] [--full-knn | --synthetic-p]`
+//! Above 20,000 points (or always with `--synthetic-p`) the full kNN search is skipped unless
+//! `--full-knn`; the iteration then uses a synthetic same-cluster kNN graph (as benches/tsne.rs).
 //! Synthetic clustered Gaussians in 50-D unless `--mnist DIR` (then the first N training+test
 //! images, PCA-50).
 use std::time::Instant;
@@ -34,6 +36,13 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .position(|a| a == "--mnist")
         .and_then(|i| args.get(i + 1).cloned());
+    let full_knn_max = if args.iter().any(|a| a == "--full-knn") {
+        usize::MAX
+    } else if args.iter().any(|a| a == "--synthetic-p") {
+        0
+    } else {
+        20_000
+    };
     let gpu = latentviz::Gpu::new(&Default::default())?;
     let d = 50;
     let (x, labels) = match &mnist {
@@ -72,26 +81,43 @@ fn main() -> anyhow::Result<()> {
             d.flops * blocks as f64,
         ));
     }
-    let t = Instant::now();
-    let knn = affinity::knn(&gpu, &x, n, d, k)?;
-    let knn_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let cond = affinity::conditional_p(&gpu, &knn, 30.0)?;
-    let perplexity_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let p = affinity::symmetrize_knn(n, k, &knn.index, &cond);
-    let sym_s = t.elapsed().as_secs_f64();
+    let p = if n <= full_knn_max {
+        let t = Instant::now();
+        let knn = affinity::knn(&gpu, &x, n, d, k)?;
+        let knn_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let cond = affinity::conditional_p(&gpu, &knn, 30.0)?;
+        let perplexity_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let p = affinity::symmetrize_knn(n, k, &knn.index, &cond);
+        let sym_s = t.elapsed().as_secs_f64();
+        println!(
+            "\nkNN phase ({blocks} blocks of {} rows): knn() {knn_s:.3} s wall, perplexity \
+             {perplexity_s:.3} s, symmetrise (CPU) {sym_s:.3} s; per dispatch, all blocks:",
+            plan.block_rows()
+        );
+        p
+    } else {
+        // The whole search would take minutes: the first block's dispatches, scaled, and a
+        // synthetic kNN graph for the iteration.
+        let (index, cond) = init::synthetic_knn(&labels, k, 0);
+        let t = Instant::now();
+        let p = affinity::symmetrize_knn(n, k, &index, &cond);
+        println!(
+            "\nkNN phase ({blocks} blocks of {} rows; search skipped, \
+             P from a synthetic same-cluster kNN graph, symmetrise (CPU) {:.3} s); per dispatch, \
+             all blocks:",
+            plan.block_rows(),
+            t.elapsed().as_secs_f64()
+        );
+        p
+    };
     let longest = p.row_ptr.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
     let ell = tsne::gradient::sliced_ell(&p).2.len();
     println!(
         "P: {} entries ({:.1} per row, longest row {longest}), {ell} in the sliced-ELL layout",
         p.col.len(),
         p.col.len() as f64 / n as f64
-    );
-    println!(
-        "\nkNN phase ({blocks} blocks of {} rows): knn() {knn_s:.3} s wall, perplexity {perplexity_s:.3} s, \
-         symmetrise (CPU) {sym_s:.3} s; per dispatch, all blocks:",
-        plan.block_rows()
     );
     let total: f64 = parts.iter().map(|p| p.1).sum();
     for (label, s, f) in &parts {

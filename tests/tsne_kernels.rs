@@ -786,3 +786,58 @@ fn long_rows_pass_the_loop_cap() {
         );
     }
 }
+
+#[test]
+fn locality_order_relabels_p_consistently() {
+    let gpu = gpu();
+    let mut rng = Rng::new(31);
+    // 300 points: several 64-row slices, rows of 0 to 6 entries (some empty: isolated points).
+    let n = 300;
+    let (row_ptr, col, val) = random_csr(&mut rng, n);
+    let p = affinity::SparseP {
+        n,
+        row_ptr: row_ptr.clone(),
+        col: col.clone(),
+        val: val.clone(),
+    };
+    let order = optimize::locality_order(&p);
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>(), "a permutation");
+    let q = optimize::relabel(&p, &order);
+    assert_eq!(q.col.len(), p.col.len());
+    // Attraction of the relabelled P at the relabelled positions is the original's, relabelled.
+    let y = rng.vec(n * 2, -3.0, 3.0);
+    let yq: Vec<f32> = order
+        .iter()
+        .flat_map(|&i| y[i as usize * 2..i as usize * 2 + 2].iter().copied())
+        .collect();
+    let want = gradient::cpu::attraction_sparse(&y, &row_ptr, &col, &val, 2);
+    let want_q: Vec<f32> = order
+        .iter()
+        .flat_map(|&i| want[i as usize * 2..i as usize * 2 + 2].iter().copied())
+        .collect();
+    let yb = gpu.storage_from("y", &yq);
+    let attr = gpu.storage("attr", n * 2);
+    let csr = GpuCsr::upload(gpu, &q).unwrap();
+    let k = gradient::attraction_sparse(gpu, &yb, &csr, &attr, 2).unwrap();
+    gpu.run("attraction", &[&k]).unwrap();
+    // At most 6 terms per row, f32 vs f64.
+    assert_close(
+        "relabelled attraction",
+        &gpu.read_f32(&attr).unwrap()[..n * 2],
+        &want_q,
+        1e-6,
+    );
+
+    // The optimizer works in that order but takes and returns positions in the input's.
+    let lr = 10.0;
+    let opt =
+        optimize::Optimizer::new(gpu, &Affinities::Sparse(p), &y, n, 2, 12.0, lr, false).unwrap();
+    assert_eq!(opt.order, order);
+    assert_eq!(opt.positions(gpu).unwrap(), y);
+    let y2 = rng.vec(n * 2, -1.0, 1.0);
+    opt.set_positions(gpu, &y2).unwrap();
+    assert_eq!(opt.positions(gpu).unwrap(), y2);
+    assert!(opt.set_positions(gpu, &y2[1..]).is_err());
+}

@@ -49,6 +49,8 @@ pub(crate) fn check_dims(dims: usize) -> Result<()> {
 
 /// Rows per slice of the sliced-ELL layout (the attraction kernel's workgroup size).
 pub const SLICE_ROWS: usize = 64;
+/// Rows are sorted by length within windows of this many rows (a multiple of SLICE_ROWS).
+pub const SORT_WINDOW: usize = 4096;
 
 /// A sparse P on the GPU: CSR (for the KL terms) and the sliced-ELL layout the attraction kernel
 /// reads (rows sorted by length, longest first, in slices of [`SLICE_ROWS`] rows; see
@@ -72,8 +74,10 @@ pub fn sliced_ell(p: &SparseP) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<f32>) {
     let n = p.n;
     let len = |i: usize| (p.row_ptr[i + 1] - p.row_ptr[i]) as usize;
     let mut perm: Vec<u32> = (0..n as u32).collect();
-    // Stable: equal lengths keep ascending row order, so the layout is a function of P alone.
-    perm.sort_by_key(|&i| std::cmp::Reverse(len(i as usize)));
+    // Longest first within windows of SORT_WINDOW rows, so that the slices sweep the rows (and,
+    // with neighbours labelled close together, the positions they gather) in order. Stable:
+    // equal lengths keep ascending row order, so the layout is a function of P alone.
+    perm.sort_by_key(|&i| (i as usize / SORT_WINDOW, std::cmp::Reverse(len(i as usize))));
     let count = n.div_ceil(SLICE_ROWS);
     perm.resize(count * SLICE_ROWS, (n - 1) as u32);
     let mut slices = Vec::with_capacity(2 * count);

@@ -73,6 +73,31 @@ pub fn synthetic_layout(labels: &[u32], seed: u64) -> Vec<f32> {
     y
 }
 
+/// A synthetic kNN graph for benchmarks: `k` random other points of the same label per point
+/// (n × k indices) with uniform p_{j|i} = 1/k, the row lengths a perplexity-30 kNN P has,
+/// without a brute-force search. Every label needs at least two points.
+pub fn synthetic_knn(labels: &[u32], k: usize, seed: u64) -> (Vec<u32>, Vec<f32>) {
+    let n = labels.len();
+    let groups = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let mut members = vec![Vec::new(); groups];
+    for (i, &l) in labels.iter().enumerate() {
+        members[l as usize].push(i as u32);
+    }
+    let mut rng = Rng::new(seed ^ 0x4b4e_4e47);
+    let mut index = Vec::with_capacity(n * k);
+    for (i, &l) in labels.iter().enumerate() {
+        let m = &members[l as usize];
+        for _ in 0..k {
+            let mut t = rng.below(m.len());
+            if m[t] as usize == i {
+                t = (t + 1) % m.len();
+            }
+            index.push(m[t]);
+        }
+    }
+    (index, vec![1.0 / k as f32; n * k])
+}
+
 /// Plain-loop references.
 pub mod cpu {
     /// y scaled so its first column has (population) standard deviation `target`; None when that

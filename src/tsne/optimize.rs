@@ -372,7 +372,11 @@ pub struct OptimizeResult {
 pub struct Optimizer {
     pub n: usize,
     pub dims: usize,
+    /// Positions in the optimizer's point order (see `order`); read them with `positions`.
     pub y: wgpu::Buffer,
+    /// Internal point t is input point order[t] (a sparse P is relabelled by [`locality_order`]
+    /// so that neighbours sit close in memory; identity for a dense P).
+    pub order: Vec<u32>,
     pub y_next: wgpu::Buffer,
     pub rep: wgpu::Buffer,
     pub attr: wgpu::Buffer,
@@ -422,7 +426,19 @@ impl Optimizer {
             ));
         }
         let values = n * dims;
-        let y = gpu.storage_from("tsne y", y0);
+        // A sparse P is relabelled so that each point's neighbours sit close in memory: the
+        // attraction gathers their positions, and at 70,000 points the positions outgrow a
+        // core's L2 cache.
+        let (order, relabelled) = match affinities {
+            Affinities::Sparse(p) if p.n == n => {
+                let order = locality_order(p);
+                let q = relabel(p, &order);
+                (order, Some(q))
+            }
+            _ => ((0..n as u32).collect::<Vec<u32>>(), None),
+        };
+        let y_start = gather_rows(y0, &order, dims);
+        let y = gpu.storage_from("tsne y", &y_start);
         let y_next = gpu.storage("tsne y next", values);
         let rep = gpu.storage("tsne repulsion", n * (dims + 1));
         let attr = gpu.storage("tsne attraction", values);
@@ -468,6 +484,7 @@ impl Optimizer {
                         format!("P has {} rows, positions are for {n} points", p.n),
                     ));
                 }
+                let p = relabelled.as_ref().unwrap_or(p);
                 let gpu_p = GpuCsr::upload(gpu, p)?;
                 let out = (
                     gradient::attraction_sparse(gpu, &y, &gpu_p, &attr, dims)?,
@@ -516,6 +533,7 @@ impl Optimizer {
             n,
             dims,
             y,
+            order,
             y_next,
             rep,
             attr,
@@ -580,8 +598,21 @@ impl Optimizer {
                 format!("{} positions are not {} × {}", y.len(), self.n, self.dims),
             ));
         }
-        gpu.queue.write_buffer(&self.y, 0, bytemuck::cast_slice(y));
+        let y = gather_rows(y, &self.order, self.dims);
+        gpu.queue.write_buffer(&self.y, 0, bytemuck::cast_slice(&y));
         Ok(())
+    }
+
+    /// The current positions (n × dims) in the input's point order.
+    pub fn positions(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        let dims = self.dims;
+        let internal: Vec<f32> = gpu.read(&self.y, 0, self.n * dims)?;
+        let mut out = vec![0f32; internal.len()];
+        for (t, &i) in self.order.iter().enumerate() {
+            let i = i as usize;
+            out[i * dims..(i + 1) * dims].copy_from_slice(&internal[t * dims..(t + 1) * dims]);
+        }
+        Ok(out)
     }
 
     /// Record iterations `t..end` (all in one exaggeration phase; `reset` first restores the
@@ -634,6 +665,80 @@ impl Optimizer {
     }
 }
 
+/// A point order in which a sparse P's neighbours sit close together: breadth-first over the
+/// graph of P (from the lowest unvisited point, neighbours in column order), so each point's
+/// neighbours are mostly labelled near it. Deterministic; a permutation of 0..n.
+pub fn locality_order(p: &SparseP) -> Vec<u32> {
+    let n = p.n;
+    let mut seen = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    for start in 0..n {
+        if seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        let mut head = order.len();
+        order.push(start as u32);
+        while head < order.len() {
+            let i = order[head] as usize;
+            head += 1;
+            for &j in &p.col[p.row_ptr[i] as usize..p.row_ptr[i + 1] as usize] {
+                if !seen[j as usize] {
+                    seen[j as usize] = true;
+                    order.push(j);
+                }
+            }
+        }
+    }
+    order
+}
+
+/// P with point order[t] renamed t (rows moved, columns renamed and kept ascending).
+pub fn relabel(p: &SparseP, order: &[u32]) -> SparseP {
+    let mut rank = vec![0u32; p.n];
+    for (t, &i) in order.iter().enumerate() {
+        rank[i as usize] = t as u32;
+    }
+    let mut row_ptr = Vec::with_capacity(p.n + 1);
+    let mut col = Vec::with_capacity(p.col.len());
+    let mut val = Vec::with_capacity(p.val.len());
+    row_ptr.push(0u32);
+    let mut row: Vec<(u32, f32)> = Vec::new();
+    for &i in order {
+        let i = i as usize;
+        let range = p.row_ptr[i] as usize..p.row_ptr[i + 1] as usize;
+        row.clear();
+        row.extend(
+            p.col[range.clone()]
+                .iter()
+                .map(|&j| rank[j as usize])
+                .zip(p.val[range].iter().copied()),
+        );
+        row.sort_by_key(|e| e.0);
+        col.extend(row.iter().map(|e| e.0));
+        val.extend(row.iter().map(|e| e.1));
+        row_ptr.push(col.len() as u32);
+    }
+    SparseP {
+        n: p.n,
+        row_ptr,
+        col,
+        val,
+    }
+}
+
+/// Rows order[0], order[1], ... of y (rows of `dims` values).
+fn gather_rows(y: &[f32], order: &[u32], dims: usize) -> Vec<f32> {
+    order
+        .iter()
+        .flat_map(|&i| {
+            y[i as usize * dims..(i as usize + 1) * dims]
+                .iter()
+                .copied()
+        })
+        .collect()
+}
+
 /// Run the optimization from `y0` (n × dims); calls `observer` at every check.
 #[allow(clippy::too_many_arguments)]
 pub fn optimize(
@@ -657,7 +762,6 @@ pub fn optimize(
         learning_rate,
         fft,
     )?;
-    let values = n * dims;
     let total = config.iterations;
     let exaggerated = config.exaggeration_iterations.min(total);
     let start = Instant::now();
@@ -682,7 +786,7 @@ pub fn optimize(
             }
             history.push((t, value as f32));
             let positions = if config.snapshot_positions {
-                Some(gpu.read::<f32>(&opt.y, 0, values)?)
+                Some(opt.positions(gpu)?)
             } else {
                 None
             };
@@ -694,7 +798,7 @@ pub fn optimize(
             })?;
         }
     }
-    let y_out: Vec<f32> = gpu.read(&opt.y, 0, values)?;
+    let y_out: Vec<f32> = opt.positions(gpu)?;
     if let Some(bad) = y_out.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite(format!(
             "t-SNE position of point {} is not finite",
