@@ -1,9 +1,15 @@
-//! Input affinities: squared distances (tiled, register-blocked), brute-force kNN with a per-row
-//! top-k, per-point bisection for β (tol 1e-5, at most 200 steps), and the symmetric joint P, dense
+//! Input affinities: squared distances (register-blocked; with subgroups, 64-row tiles whose row
+//! values are shared by `subgroupBroadcast`), brute-force kNN with a per-row top-k (a max-heap per
+//! row, candidates batched so the rows of a SIMD vector sift together, one heap sort at the end),
+//! per-point bisection for β (tol 1e-5, at most 200 steps), and the symmetric joint P, dense
 //! (exact) or sparse in CSR form.
 //!
 //! The dense path runs wholly on the GPU. The sparse path finds neighbours and calibrates β on the
 //! GPU and symmetrizes the kNN graph on the CPU (a sparse transpose of N·k entries, deterministic).
+//!
+//! Measured on lavapipe (2 cores, shared): the distances are ~2/3 of the kNN time and run at
+//! 3–8 GFLOP/s (counting 3 flops per feature and pair); 70,000 points take ~5 minutes, so a
+//! brute-force search cannot match an approximate one (openTSNE's Annoy: 19 s) on a CPU driver.
 
 use bytemuck::{Pod, Zeroable};
 

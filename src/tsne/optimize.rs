@@ -8,6 +8,11 @@
 //! two phases as two separate gradient-descent calls, the gains and the update are reset (to 1 and 0)
 //! when exaggeration ends.
 //!
+//! [`Optimizer`] holds the buffers and prepared dispatches (a run, `benches/tsne.rs` and
+//! `examples/profile_tsne.rs` replay the same ones). With a sparse P it relabels the points
+//! breadth-first over P's graph ([`locality_order`]) so the attraction's gathers stay in cache;
+//! positions go in and come out in the input's order.
+//!
 //! Repulsion is pluggable through [`RepulsionBackend`]: [`ExactRepulsion`] (O(N²)) is built in; the
 //! FFT-interpolated one is plugged in at [`fft_available`] / `fft_backend` below.
 
