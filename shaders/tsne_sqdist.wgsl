@@ -1,11 +1,11 @@
 // t-SNE input distances, one block of rows against every point:
-//   out[r * n + j] = ||x_(row0 + r) - x_j||^2 = sum_f (x[f][row0 + r] - x[f][j])^2   for r < rows, j < n
+//   out[r * ld + j] = ||x_(row0 + r) - x_j||^2 = sum_f (x[f][row0 + r] - x[f][j])^2   for r < rows, j < n
 // computed as sums of squared differences (not |a|^2 + |b|^2 - 2ab), so d_ii is exactly 0 and close
 // points keep their digits.
 // x is stored feature-major: d rows of n_pad values (n_pad a multiple of 16, padding points 0), read
 // as vec4 of 4 consecutive points, xt[f * nq + j / 4] with nq = n_pad / 4.
 // Bindings (group 0): 0 params (uniform SqdistParams), 1 xt (read, array<vec4<f32>>),
-//                     2 out (read_write, rows * n f32).
+//                     2 out (read_write, rows * ld f32, ld >= n).
 // One workgroup takes 16 rows (row0 + 16 rb .. + 15; row0 a multiple of 16) and 256 columns; each
 // of its 64 invocations computes those 16 rows against its own 4 columns, in 16 named vec4
 // accumulators. The row values depend on the workgroup only, so every invocation loads the same
@@ -20,7 +20,7 @@ struct Params {
     nq: u32,
     col_groups: u32,
     groups: u32,
-    _pad0: u32,
+    ld: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -29,7 +29,7 @@ struct Params {
 
 fn store(r: u32, c0: u32, v: vec4<f32>) {
     if (r >= params.rows) { return; }
-    let base = r * params.n;
+    let base = r * params.ld;
     for (var k = 0u; k < 4u; k++) {
         if (c0 + k < params.n) { out[base + c0 + k] = v[k]; }
     }

@@ -1,14 +1,23 @@
 // t-SNE k nearest neighbours: per row of a distance block, the k smallest distances to other points.
 //   For r < rows, i = row0 + r: knn_index[i * k + t], knn_dist[i * k + t] for t < k hold the t-th
-//   nearest j != i by out distance dist[r * n + j], ascending; equal distances keep the smaller j first.
-// Bindings (group 0): 0 params (uniform TopkParams), 1 dist (read, rows * n f32),
-//                     2 knn_index (read_write, N * k u32), 3 knn_dist (read_write, N * k f32).
-// The columns are scanned in chunks [col0, col1), one dispatch each (first = 1 for the first chunk
-// clears the lists): lavapipe stops an invocation after 65,535 loop iterations in all, and a chunk
-// of c columns costs at most c (k + 1) of them.
-// One invocation owns one row: it scans the chunk's distances keeping a sorted list of the best k in its
-// output rows (insertion; a new candidate is tested against the current k-th distance, held in a
-// register, first, so most are rejected by one comparison). k <= K_MAX.
+//   nearest j != i by distance dist[r * ld + j] (j < n), ascending; equal distances keep the smaller
+//   j first (the order is by the pair (distance, j)).
+// Bindings (group 0): 0 params (uniform TopkParams), 1 dist (read, rows * ld f32 read as vec4;
+//                     ld a multiple of 4), 2 knn_index (read_write, N * k u32),
+//                     3 knn_dist (read_write, N * k f32),
+//                     4 scratch (read_write, rows * CAPACITY vec2<u32>: candidate bits and j).
+// One invocation owns one row. `topk_rows` scans the columns [col0, col1) (col0 a multiple of 4)
+// four at a time, keeping the best k seen so far as a binary MAX-heap on (distance, j) in its own
+// rows of the outputs; the current worst (the root) is held in a register, so a quad with nothing
+// below it costs one load and one comparison, and a candidate costs one sift-down (at most
+// log2(k) + 1 levels) instead of shifting a sorted list. Candidates are first collected per batch
+// of BATCH_QUADS quads into the row's scratch and then inserted together: lavapipe runs 8 rows in
+// one SIMD vector, and sifting each row's candidates as they come would run the 8 rows' sift-downs
+// one after another. The first dispatch (first = 1) fills the
+// heap with sentinels (3e38, 0xffffffff). `topk_sort` then heap-sorts each row into ascending
+// order. One dispatch per column chunk: lavapipe stops an invocation after 65,535 loop iterations
+// in all, and a quad costs at most
+// 1 + 4 (levels + 3) of them (see `tsne::affinity::topk_rows`).
 // Params mirror `tsne::affinity::TopkParams`.
 
 struct Params {
@@ -19,44 +28,110 @@ struct Params {
     col0: u32,
     col1: u32,
     first: u32,
-    _pad0: u32,
+    ld: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> dist: array<f32>;
+@group(0) @binding(1) var<storage, read> dist: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> knn_index: array<u32>;
 @group(0) @binding(3) var<storage, read_write> knn_dist: array<f32>;
+@group(0) @binding(4) var<storage, read_write> scratch: array<vec2<u32>>;
+
+// Quads scanned per batch, and the candidates a batch can hold (4 per quad).
+const BATCH_QUADS: u32 = 8u;
+const CAPACITY: u32 = 32u;
+
+// (da, ja) is worse (larger) than (db, jb).
+fn worse(da: f32, ja: u32, db: f32, jb: u32) -> bool {
+    return da > db || (da == db && ja > jb);
+}
+
+// Put (d, j) at position p of the heap knn[out .. out + len) and sift it down.
+fn sift_down(out: u32, len: u32, start: u32, d: f32, j: u32) {
+    var p = start;
+    loop {
+        let l = 2u * p + 1u;
+        if (l >= len) { break; }
+        var c = l;
+        var cd = knn_dist[out + l];
+        var ci = knn_index[out + l];
+        if (l + 1u < len) {
+            let rd = knn_dist[out + l + 1u];
+            let ri = knn_index[out + l + 1u];
+            if (worse(rd, ri, cd, ci)) { c = l + 1u; cd = rd; ci = ri; }
+        }
+        if (!worse(cd, ci, d, j)) { break; }
+        knn_dist[out + p] = cd;
+        knn_index[out + p] = ci;
+        p = c;
+    }
+    knn_dist[out + p] = d;
+    knn_index[out + p] = j;
+}
 
 @compute @workgroup_size(64)
 fn topk_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
+    _ = scratch[0];
     let r = (wg.x + wg.y * nwg.x) * 64u + lid;
     if (r >= params.rows) { return; }
     let i = params.row0 + r;
     let k = params.k;
-    // The sorted list lives in the invocation's own rows of the outputs (no private array: large
-    // per-invocation arrays misbehaved on lavapipe).
     let out = i * k;
     if (params.first == 1u) {
         for (var t = 0u; t < k; t++) {
             knn_dist[out + t] = 3.0e38;
-            knn_index[out + t] = i;
+            knn_index[out + t] = 0xffffffffu;
         }
     }
-    var worst = knn_dist[out + k - 1u];
-    let base = r * params.n;
-    for (var j = params.col0; j < params.col1; j++) {
-        let d = dist[base + j];
-        if (d < worst && j != i) {
-            var p = k - 1u;
-            while (p > 0u && knn_dist[out + p - 1u] > d) {
-                knn_dist[out + p] = knn_dist[out + p - 1u];
-                knn_index[out + p] = knn_index[out + p - 1u];
-                p--;
+    var worst = knn_dist[out];
+    let base = (r * params.ld) / 4u;
+    let sbase = r * CAPACITY;
+    let q1 = (params.col1 + 3u) / 4u;
+    for (var q0 = params.col0 / 4u; q0 < q1; q0 += BATCH_QUADS) {
+        // Collect this batch's candidates (below the worst as of the batch start) ...
+        var count = 0u;
+        let qe = min(q0 + BATCH_QUADS, q1);
+        for (var q = q0; q < qe; q++) {
+            let v = dist[base + q];
+            if (any(v < vec4<f32>(worst))) {
+                for (var c = 0u; c < 4u; c++) {
+                    let j = q * 4u + c;
+                    let d = v[c];
+                    if (d < worst && j != i && j < params.col1) {
+                        scratch[sbase + count] = vec2<u32>(bitcast<u32>(d), j);
+                        count++;
+                    }
+                }
             }
-            knn_dist[out + p] = d;
-            knn_index[out + p] = j;
-            worst = knn_dist[out + k - 1u];
         }
+        // ... then insert them, in column order: every row of the subgroup sifts at the same time.
+        // Columns arrive in ascending j, so a tie with the worst never displaces it.
+        for (var t = 0u; t < count; t++) {
+            let e = scratch[sbase + t];
+            let d = bitcast<f32>(e.x);
+            if (d < worst) {
+                sift_down(out, k, 0u, d, e.y);
+                worst = knn_dist[out];
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(64)
+fn topk_sort(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    _ = dist[0];
+    _ = scratch[0];
+    let r = (wg.x + wg.y * nwg.x) * 64u + lid;
+    if (r >= params.rows) { return; }
+    let out = (params.row0 + r) * params.k;
+    // Heap sort: move the root (the worst left) to the end, shrink, sift the displaced entry down.
+    for (var end = params.k - 1u; end > 0u; end--) {
+        let d = knn_dist[out + end];
+        let j = knn_index[out + end];
+        knn_dist[out + end] = knn_dist[out];
+        knn_index[out + end] = knn_index[out];
+        sift_down(out, end, 0u, d, j);
     }
 }

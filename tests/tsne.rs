@@ -70,7 +70,7 @@ fn kernel_times() {
     let timer = Timer::new(gpu);
     let pts = affinity::upload_points(gpu, &x, n, 784).unwrap();
     let dist = gpu.storage("d", n * n);
-    let k = affinity::sqdist_block(gpu, &pts, 0, n, &dist).unwrap();
+    let k = affinity::sqdist_block(gpu, &pts, 0, n, n, &dist).unwrap();
     eprintln!("sqdist 784-D {:?}", timer.time("sqdist", &[&k], 1).unwrap());
     let t = Instant::now();
     let p = affinity::dense_p(gpu, &x, n, 784, 30.0).unwrap();

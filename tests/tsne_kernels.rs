@@ -30,28 +30,60 @@ fn random_conditional(rng: &mut Rng, n: usize) -> Vec<f32> {
 fn sqdist_block_matches_cpu() {
     let gpu = gpu();
     let mut rng = Rng::new(11);
-    // 45 points of 13 features: neither a multiple of the 4 x 4 block nor of vec4.
+    // 45 points of 13 features: neither a multiple of the 16 x 4 / 64 x 32 tiles nor of vec4.
     let (n, d) = (45, 13);
     let x = points(&mut rng, n, d);
     let pts = affinity::upload_points(gpu, &x, n, d).unwrap();
-    for (row0, rows) in [(0, n), (16, 11), (32, 13)] {
-        let out = gpu.storage("out", rows * n);
-        let k = affinity::sqdist_block(gpu, &pts, row0, rows, &out).unwrap();
-        gpu.run("sqdist", &[&k]).unwrap();
-        let want = affinity::cpu::sqdist_block(&x, n, d, row0, rows);
-        // Sums of 13 squares in a different order: a few ulp.
-        assert_close(
-            "sqdist",
-            &gpu.read_f32(&out).unwrap()[..rows * n],
-            &want,
-            1e-5,
-        );
+    // Row stride n (scalar stores, as the dense P uses) and n_pad (vector stores, as kNN blocks).
+    for ld in [n, pts.n_pad] {
+        for (row0, rows) in [(0, n), (16, 11), (32, 13)] {
+            let out = gpu.storage("out", rows * ld);
+            let k = affinity::sqdist_block(gpu, &pts, row0, rows, ld, &out).unwrap();
+            gpu.run("sqdist", &[&k]).unwrap();
+            let want = affinity::cpu::sqdist_block(&x, n, d, row0, rows);
+            let all = gpu.read_f32(&out).unwrap();
+            let got: Vec<f32> = (0..rows)
+                .flat_map(|r| all[r * ld..r * ld + n].iter().copied())
+                .collect();
+            // Sums of 13 squares in a different order: a few ulp.
+            assert_close("sqdist", &got, &want, 1e-5);
+        }
     }
-    let out = gpu.storage("out", 4);
+    let out = gpu.storage("out", 64 * 64);
     assert!(
-        affinity::sqdist_block(gpu, &pts, 40, 6, &out).is_err(),
+        affinity::sqdist_block(gpu, &pts, 40, 6, n, &out).is_err(),
         "rows past the end"
     );
+    assert!(
+        affinity::sqdist_block(gpu, &pts, 0, 4, n - 1, &out).is_err(),
+        "row stride shorter than a row"
+    );
+}
+
+#[test]
+fn sqdist_subgroup_source_is_valid_wgsl() {
+    // The generated entry point parses and validates for both store forms (whichever the adapter
+    // runs; the fallback kernel is a fixed file).
+    for vec_store in [false, true] {
+        let src = affinity::sqdist_sg_source(affinity::SQDIST_TILE_ROWS, vec_store);
+        let module = naga::front::wgsl::parse_str(&src).unwrap();
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap();
+    }
+}
+
+/// A distance block of `rows` rows with row stride `ld` (padding columns hold junk, which the
+/// top-k must ignore).
+fn padded_block(dist: &[f32], n: usize, row0: usize, rows: usize, ld: usize) -> Vec<f32> {
+    let mut out = vec![-1.0f32; rows * ld];
+    for r in 0..rows {
+        out[r * ld..r * ld + n].copy_from_slice(&dist[(row0 + r) * n..(row0 + r + 1) * n]);
+    }
+    out
 }
 
 #[test]
@@ -59,14 +91,15 @@ fn topk_matches_cpu_in_blocks() {
     let gpu = gpu();
     let mut rng = Rng::new(12);
     let (n, d, k) = (77, 5, 9);
+    let ld = 80;
     let x = points(&mut rng, n, d);
     let dist = affinity::cpu::sqdist_block(&x, n, d, 0, n);
     let index = gpu.storage("index", n * k);
     let kd = gpu.storage("kd", n * k);
     // Two blocks, as the kNN search runs them; the second is not a multiple of 64 rows.
     for (row0, rows) in [(0, 40), (40, 37)] {
-        let block = gpu.storage_from("block", &dist[row0 * n..(row0 + rows) * n]);
-        let t = affinity::topk_rows(gpu, &block, n, row0, rows, k, &index, &kd).unwrap();
+        let block = gpu.storage_from("block", &padded_block(&dist, n, row0, rows, ld));
+        let t = affinity::topk_rows(gpu, &block, n, ld, row0, rows, k, &index, &kd).unwrap();
         gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
     }
     let (want_i, want_d) = affinity::cpu::topk_rows(&dist, n, 0, n, k);
@@ -79,7 +112,35 @@ fn topk_matches_cpu_in_blocks() {
         &want_d,
         0.0,
     );
-    assert!(affinity::topk_rows(gpu, &index, n, 0, n, 200, &index, &kd).is_err());
+    assert!(affinity::topk_rows(gpu, &index, n, ld, 0, n, 200, &index, &kd).is_err());
+    assert!(
+        affinity::topk_rows(gpu, &index, n, 78, 0, n, k, &index, &kd).is_err(),
+        "row stride not a multiple of 4"
+    );
+}
+
+#[test]
+fn topk_breaks_ties_by_index_over_many_chunks() {
+    // Distances with many exact ties (values 0..7) on rows longer than one column chunk: the
+    // heap keeps (distance, j) order, as the CPU's sort does, across the chunks.
+    let gpu = gpu();
+    let mut rng = Rng::new(21);
+    let (n, rows, k) = (9000, 5, 128);
+    let ld = n;
+    let dist: Vec<f32> = (0..rows * n).map(|_| rng.below(8) as f32).collect();
+    let mut full = vec![0f32; n * n];
+    full[..rows * n].copy_from_slice(&dist);
+    let block = gpu.storage_from("block", &dist);
+    let index = gpu.storage("index", n * k);
+    let kd = gpu.storage("kd", n * k);
+    let t = affinity::topk_rows(gpu, &block, n, ld, 0, rows, k, &index, &kd).unwrap();
+    assert!(t.len() > 2, "several column chunks");
+    gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
+    let (want_i, want_d) = affinity::cpu::topk_rows(&full, n, 0, rows, k);
+    let got_i: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
+    let got_d: Vec<f32> = gpu.read(&kd, 0, rows * k).unwrap();
+    assert_eq!(got_i, want_i);
+    assert_eq!(got_d, want_d);
 }
 
 #[test]
@@ -685,21 +746,21 @@ fn knn_accuracy_grid_matches_brute_force() {
     assert!(acc > 0.0);
 }
 
-/// Past lavapipe's cap of 65,535 loop iterations per invocation: a top-k over 2,000 columns with
+/// Past lavapipe's cap of 65,535 loop iterations per invocation: a top-k over 12,000 columns with
 /// k = 90 (chunked over dispatches) and a bisection over rows of 3,000 (split over dispatches).
 #[test]
 fn long_rows_pass_the_loop_cap() {
     let gpu = gpu();
     let mut rng = Rng::new(26);
-    let (n, k) = (2000, 90);
+    let (n, k) = (12_000, 90);
     let x = points(&mut rng, n, 3);
     let rows = 40;
     let dist = affinity::cpu::sqdist_block(&x, n, 3, 0, rows);
     let index = gpu.storage("index", n * k);
     let kd = gpu.storage("kd", n * k);
     let block = gpu.storage_from("block", &dist);
-    let t = affinity::topk_rows(gpu, &block, n, 0, rows, k, &index, &kd).unwrap();
-    assert!(t.len() > 1, "expected several column chunks");
+    let t = affinity::topk_rows(gpu, &block, n, n, 0, rows, k, &index, &kd).unwrap();
+    assert!(t.len() > 2, "expected several column chunks and the sort");
     gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
     let (want_i, _) = affinity::cpu::topk_rows(&dist, n, 0, rows, k);
     let got: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
@@ -724,4 +785,59 @@ fn long_rows_pass_the_loop_cap() {
             "row {r}: H = {h}"
         );
     }
+}
+
+#[test]
+fn locality_order_relabels_p_consistently() {
+    let gpu = gpu();
+    let mut rng = Rng::new(31);
+    // 300 points: several 64-row slices, rows of 0 to 6 entries (some empty: isolated points).
+    let n = 300;
+    let (row_ptr, col, val) = random_csr(&mut rng, n);
+    let p = affinity::SparseP {
+        n,
+        row_ptr: row_ptr.clone(),
+        col: col.clone(),
+        val: val.clone(),
+    };
+    let order = optimize::locality_order(&p);
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>(), "a permutation");
+    let q = optimize::relabel(&p, &order);
+    assert_eq!(q.col.len(), p.col.len());
+    // Attraction of the relabelled P at the relabelled positions is the original's, relabelled.
+    let y = rng.vec(n * 2, -3.0, 3.0);
+    let yq: Vec<f32> = order
+        .iter()
+        .flat_map(|&i| y[i as usize * 2..i as usize * 2 + 2].iter().copied())
+        .collect();
+    let want = gradient::cpu::attraction_sparse(&y, &row_ptr, &col, &val, 2);
+    let want_q: Vec<f32> = order
+        .iter()
+        .flat_map(|&i| want[i as usize * 2..i as usize * 2 + 2].iter().copied())
+        .collect();
+    let yb = gpu.storage_from("y", &yq);
+    let attr = gpu.storage("attr", n * 2);
+    let csr = GpuCsr::upload(gpu, &q).unwrap();
+    let k = gradient::attraction_sparse(gpu, &yb, &csr, &attr, 2).unwrap();
+    gpu.run("attraction", &[&k]).unwrap();
+    // At most 6 terms per row, f32 vs f64.
+    assert_close(
+        "relabelled attraction",
+        &gpu.read_f32(&attr).unwrap()[..n * 2],
+        &want_q,
+        1e-6,
+    );
+
+    // The optimizer works in that order but takes and returns positions in the input's.
+    let lr = 10.0;
+    let opt =
+        optimize::Optimizer::new(gpu, &Affinities::Sparse(p), &y, n, 2, 12.0, lr, false).unwrap();
+    assert_eq!(opt.order, order);
+    assert_eq!(opt.positions(gpu).unwrap(), y);
+    let y2 = rng.vec(n * 2, -1.0, 1.0);
+    opt.set_positions(gpu, &y2).unwrap();
+    assert_eq!(opt.positions(gpu).unwrap(), y2);
+    assert!(opt.set_positions(gpu, &y2[1..]).is_err());
 }

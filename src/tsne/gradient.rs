@@ -47,19 +47,73 @@ pub(crate) fn check_dims(dims: usize) -> Result<()> {
     }
 }
 
-/// A sparse P on the GPU (CSR).
+/// Rows per slice of the sliced-ELL layout (the attraction kernel's workgroup size).
+pub const SLICE_ROWS: usize = 64;
+/// Rows are sorted by length within windows of this many rows (a multiple of SLICE_ROWS).
+pub const SORT_WINDOW: usize = 4096;
+
+/// A sparse P on the GPU: CSR (for the KL terms) and the sliced-ELL layout the attraction kernel
+/// reads (rows sorted by length, longest first, in slices of [`SLICE_ROWS`] rows; see
+/// shaders/tsne_attraction_sparse.wgsl).
 pub struct GpuCsr {
     pub n: usize,
     pub row_ptr: wgpu::Buffer,
     pub col: wgpu::Buffer,
     pub val: wgpu::Buffer,
+    /// Sorted row order, padded to whole slices with n − 1.
+    pub perm: wgpu::Buffer,
+    /// Per slice: (offset, length) of its entries.
+    pub slices: wgpu::Buffer,
+    pub ell_col: wgpu::Buffer,
+    pub ell_val: wgpu::Buffer,
+}
+
+/// The sliced-ELL layout of a CSR matrix: (perm, slices as offset/pairs, col, val), entries in
+/// pairs (2u, 2u + 1) of a row side by side. Padding entries point at the row itself with value 0.
+pub fn sliced_ell(p: &SparseP) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<f32>) {
+    let n = p.n;
+    let len = |i: usize| (p.row_ptr[i + 1] - p.row_ptr[i]) as usize;
+    let mut perm: Vec<u32> = (0..n as u32).collect();
+    // Longest first within windows of SORT_WINDOW rows, so that the slices sweep the rows (and,
+    // with neighbours labelled close together, the positions they gather) in order. Stable:
+    // equal lengths keep ascending row order, so the layout is a function of P alone.
+    perm.sort_by_key(|&i| (i as usize / SORT_WINDOW, std::cmp::Reverse(len(i as usize))));
+    let count = n.div_ceil(SLICE_ROWS);
+    perm.resize(count * SLICE_ROWS, (n - 1) as u32);
+    let mut slices = Vec::with_capacity(2 * count);
+    let mut col = Vec::new();
+    let mut val = Vec::new();
+    for s in 0..count {
+        let rows = &perm[s * SLICE_ROWS..(s + 1) * SLICE_ROWS];
+        let pairs = len(rows[0] as usize).div_ceil(2);
+        slices.push((col.len() / 2) as u32);
+        slices.push(pairs as u32);
+        for u in 0..pairs {
+            for (r, &i) in rows.iter().enumerate() {
+                let i = i as usize;
+                for t in [2 * u, 2 * u + 1] {
+                    if s * SLICE_ROWS + r < n && t < len(i) {
+                        let e = p.row_ptr[i] as usize + t;
+                        col.push(p.col[e]);
+                        val.push(p.val[e]);
+                    } else {
+                        col.push(i as u32);
+                        val.push(0.0);
+                    }
+                }
+            }
+        }
+    }
+    (perm, slices, col, val)
 }
 
 impl GpuCsr {
     pub fn upload(gpu: &Gpu, p: &SparseP) -> Result<GpuCsr> {
-        if p.row_ptr.len() != p.n + 1
+        if p.n == 0
+            || p.row_ptr.len() != p.n + 1
             || p.col.len() != p.val.len()
             || *p.row_ptr.last().unwrap_or(&0) as usize != p.col.len()
+            || p.row_ptr.windows(2).any(|w| w[0] > w[1])
         {
             return Err(Error::shape(
                 "tsne sparse P",
@@ -78,11 +132,25 @@ impl GpuCsr {
                 format!("a column index is out of range for {} rows", p.n),
             ));
         }
+        let (perm, slices, ell_col, ell_val) = sliced_ell(p);
+        let bytes = (ell_col.len() * 4) as u64;
+        if bytes > gpu.limits.max_storage_buffer_binding_size {
+            return Err(Error::InvalidArgument(format!(
+                "a sparse P of {} entries ({bytes} bytes per array, padded) exceeds one storage \
+                 binding ({} bytes); use a smaller perplexity",
+                p.col.len(),
+                gpu.limits.max_storage_buffer_binding_size
+            )));
+        }
         Ok(GpuCsr {
             n: p.n,
             row_ptr: gpu.storage_from("tsne P row_ptr", &p.row_ptr),
             col: gpu.storage_from("tsne P col", &p.col),
             val: gpu.storage_from("tsne P val", &p.val),
+            perm: gpu.storage_from("tsne P row order", &perm),
+            slices: gpu.storage_from("tsne P slices", &slices),
+            ell_col: gpu.storage_from("tsne P sliced col", &ell_col),
+            ell_val: gpu.storage_from("tsne P sliced val", &ell_val),
         })
     }
 }
@@ -147,7 +215,7 @@ pub fn attraction_dense(
     )
 }
 
-/// Attraction with a sparse P (CSR) into `attr` (n × dims).
+/// Attraction with a sparse P (sliced ELL, each row in CSR order) into `attr` (n × dims).
 pub fn attraction_sparse(
     gpu: &Gpu,
     y: &wgpu::Buffer,
@@ -171,8 +239,8 @@ pub fn attraction_sparse(
         &with_dims(ATTRACTION_SPARSE, dims),
         "attraction_sparse",
         &params,
-        &[y, &p.row_ptr, &p.col, &p.val, attr],
-        workgroups_for(n, 64),
+        &[y, y, &p.perm, &p.slices, &p.ell_col, &p.ell_val, attr],
+        workgroups_for(n.div_ceil(SLICE_ROWS), 1),
     )
 }
 

@@ -8,6 +8,11 @@
 //! two phases as two separate gradient-descent calls, the gains and the update are reset (to 1 and 0)
 //! when exaggeration ends.
 //!
+//! [`Optimizer`] holds the buffers and prepared dispatches (a run, `benches/tsne.rs` and
+//! `examples/profile_tsne.rs` replay the same ones). With a sparse P it relabels the points
+//! breadth-first over P's graph ([`locality_order`]) so the attraction's gathers stay in cache;
+//! positions go in and come out in the input's order.
+//!
 //! Repulsion is pluggable through [`RepulsionBackend`]: [`ExactRepulsion`] (O(N²)) is built in; the
 //! FFT-interpolated one is plugged in at [`fft_available`] / `fft_backend` below.
 
@@ -367,10 +372,376 @@ pub struct OptimizeResult {
     pub kl_history: Vec<(usize, f32)>,
 }
 
-fn record_all(pass: &mut wgpu::ComputePass, dispatches: &[Dispatch]) {
-    for d in dispatches {
-        d.record(pass);
+/// The optimizer's buffers and prepared dispatches: everything one run records, so that a run, a
+/// benchmark and a profile replay the same kernels.
+pub struct Optimizer {
+    pub n: usize,
+    pub dims: usize,
+    /// Positions in the optimizer's point order (see `order`); read them with `positions`.
+    pub y: wgpu::Buffer,
+    /// Internal point t is input point order[t] (a sparse P is relabelled by [`locality_order`]
+    /// so that neighbours sit close in memory; identity for a dense P).
+    pub order: Vec<u32>,
+    pub y_next: wgpu::Buffer,
+    pub rep: wgpu::Buffer,
+    pub attr: wgpu::Buffer,
+    ones: wgpu::Buffer,
+    pub gains: wgpu::Buffer,
+    pub update: wgpu::Buffer,
+    pub scalars: wgpu::Buffer,
+    pub kl_rows: wgpu::Buffer,
+    backend: Box<dyn RepulsionBackend>,
+    repulsion: Vec<Dispatch>,
+    attraction: Dispatch,
+    kl: Dispatch,
+    z_sum: Dispatch,
+    z_check: Dispatch,
+    kl_sum: Dispatch,
+    early: Dispatch,
+    late: Dispatch,
+    mean: Dispatch,
+    recentre: Dispatch,
+    /// Σ p (for KL = Σ rows + ln Z · Σ p).
+    p_sum: f64,
+    // Keeps the sparse P alive for the dispatches that bind it.
+    _csr: Option<GpuCsr>,
+}
+
+impl Optimizer {
+    /// Upload `y0` (n × dims) and prepare every dispatch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &Gpu,
+        affinities: &Affinities,
+        y0: &[f32],
+        n: usize,
+        dims: usize,
+        early_exaggeration: f32,
+        learning_rate: f32,
+        fft: bool,
+    ) -> Result<Optimizer> {
+        check_dims(dims)?;
+        if y0.len() != n * dims {
+            return Err(Error::shape(
+                "tsne optimize",
+                format!(
+                    "initial positions hold {} values, not {n} × {dims}",
+                    y0.len()
+                ),
+            ));
+        }
+        let values = n * dims;
+        // A sparse P is relabelled so that each point's neighbours sit close in memory: the
+        // attraction gathers their positions, and at 70,000 points the positions outgrow a
+        // core's L2 cache.
+        let (order, relabelled) = match affinities {
+            Affinities::Sparse(p) if p.n == n => {
+                let order = locality_order(p);
+                let q = relabel(p, &order);
+                (order, Some(q))
+            }
+            _ => ((0..n as u32).collect::<Vec<u32>>(), None),
+        };
+        let y_start = gather_rows(y0, &order, dims);
+        let y = gpu.storage_from("tsne y", &y_start);
+        let y_next = gpu.storage("tsne y next", values);
+        let rep = gpu.storage("tsne repulsion", n * (dims + 1));
+        let attr = gpu.storage("tsne attraction", values);
+        let ones_host = vec![1f32; values];
+        let ones = gpu.storage_from("tsne ones", &ones_host);
+        let gains = gpu.storage_from("tsne gains", &ones_host);
+        let update = gpu.storage("tsne update", values);
+        let scalars = gpu.storage("tsne scalars", SCALARS);
+        let kl_rows = gpu.storage("tsne kl rows", n);
+
+        let mut backend: Box<dyn RepulsionBackend> = if fft {
+            fft_backend(gpu, n, dims)?
+        } else {
+            Box::new(ExactRepulsion { n, dims })
+        };
+        let repulsion = backend.record(gpu, &y, &rep)?;
+
+        let mut csr = None;
+        let (attraction, kl, p_sum) = match affinities {
+            Affinities::Dense(p) => {
+                if p.n != n {
+                    return Err(Error::shape(
+                        "tsne optimize",
+                        format!("P is {0} × {0}, positions are for {n} points", p.n),
+                    ));
+                }
+                // Column sums (one workgroup each) into the KL scratch, then their sum: one
+                // strided sum over all n² entries would pass lavapipe's loop cap.
+                let columns = strided_sum(gpu, &p.p, &kl_rows, n, dense_ld(n), 0, n, 0, 1.0)?;
+                let sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_P_SUM, 1.0)?;
+                gpu.run("tsne P sum", &[&columns, &sum])?;
+                let p_sum: Vec<f32> = gpu.read(&scalars, SLOT_P_SUM, 1)?;
+                (
+                    gradient::attraction_dense(gpu, &y, p, &attr, dims)?,
+                    kl_rows_dense(gpu, &y, p, &kl_rows, dims)?,
+                    p_sum[0] as f64,
+                )
+            }
+            Affinities::Sparse(p) => {
+                if p.n != n {
+                    return Err(Error::shape(
+                        "tsne optimize",
+                        format!("P has {} rows, positions are for {n} points", p.n),
+                    ));
+                }
+                let p = relabelled.as_ref().unwrap_or(p);
+                let gpu_p = GpuCsr::upload(gpu, p)?;
+                let out = (
+                    gradient::attraction_sparse(gpu, &y, &gpu_p, &attr, dims)?,
+                    kl_rows_sparse(gpu, &y, &gpu_p, &kl_rows, dims)?,
+                    p.val.iter().map(|&v| v as f64).sum(),
+                );
+                csr = Some(gpu_p);
+                out
+            }
+        };
+        let z_sum = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z, 1.0)?;
+        let z_check = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z_CHECK, 1.0)?;
+        let kl_sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_KL, 1.0)?;
+        let step = StepBuffers {
+            y: &y,
+            attr: &attr,
+            rep: &rep,
+            scalars: &scalars,
+            gains: &gains,
+            update: &update,
+            y_next: &y_next,
+        };
+        let early = update_step(
+            gpu,
+            &step,
+            n,
+            dims,
+            early_exaggeration,
+            MOMENTUM_EARLY,
+            learning_rate,
+        )?;
+        let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate)?;
+        let mean = strided_sum(
+            gpu,
+            &y_next,
+            &scalars,
+            n,
+            dims,
+            0,
+            dims,
+            SLOT_MEAN,
+            1.0 / n as f32,
+        )?;
+        let recentre = centre(gpu, &y_next, &scalars, &y, n, dims, SLOT_MEAN)?;
+        Ok(Optimizer {
+            n,
+            dims,
+            y,
+            order,
+            y_next,
+            rep,
+            attr,
+            ones,
+            gains,
+            update,
+            scalars,
+            kl_rows,
+            backend,
+            repulsion,
+            attraction,
+            kl,
+            z_sum,
+            z_check,
+            kl_sum,
+            early,
+            late,
+            mean,
+            recentre,
+            p_sum,
+            _csr: csr,
+        })
     }
+
+    /// One gradient step's dispatches, in order (`early`: with exaggeration and momentum 0.5).
+    pub fn iteration(&self, early: bool) -> Vec<&Dispatch> {
+        let step = if early { &self.early } else { &self.late };
+        self.repulsion
+            .iter()
+            .chain([
+                &self.z_sum,
+                &self.attraction,
+                step,
+                &self.mean,
+                &self.recentre,
+            ])
+            .collect()
+    }
+
+    /// The dispatches of a KL check (repulsion for Z, then the per-row terms and their sums).
+    pub fn check(&self) -> Vec<&Dispatch> {
+        self.repulsion
+            .iter()
+            .chain([&self.z_check, &self.kl, &self.kl_sum])
+            .collect()
+    }
+
+    /// Let the repulsion backend adapt to the embedding's current span (re-recording its
+    /// dispatches when it asks to); what a run does between batches of iterations.
+    pub fn refresh(&mut self, gpu: &Gpu) -> Result<()> {
+        if self.backend.refresh(gpu)? {
+            self.repulsion = self.backend.record(gpu, &self.y, &self.rep)?;
+        }
+        Ok(())
+    }
+
+    /// Replace the positions (n × dims) on the GPU.
+    pub fn set_positions(&self, gpu: &Gpu, y: &[f32]) -> Result<()> {
+        if y.len() != self.n * self.dims {
+            return Err(Error::shape(
+                "tsne optimize",
+                format!("{} positions are not {} × {}", y.len(), self.n, self.dims),
+            ));
+        }
+        let y = gather_rows(y, &self.order, self.dims);
+        gpu.queue.write_buffer(&self.y, 0, bytemuck::cast_slice(&y));
+        Ok(())
+    }
+
+    /// The current positions (n × dims) in the input's point order.
+    pub fn positions(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        let dims = self.dims;
+        let internal: Vec<f32> = gpu.read(&self.y, 0, self.n * dims)?;
+        let mut out = vec![0f32; internal.len()];
+        for (t, &i) in self.order.iter().enumerate() {
+            let i = i as usize;
+            out[i * dims..(i + 1) * dims].copy_from_slice(&internal[t * dims..(t + 1) * dims]);
+        }
+        Ok(out)
+    }
+
+    /// Record iterations `t..end` (all in one exaggeration phase; `reset` first restores the
+    /// gains and clears the update, as sklearn's second descent starts) and, when `check`, a KL
+    /// check, into one command buffer; submit and wait.
+    pub fn run_iterations(
+        &self,
+        gpu: &Gpu,
+        count: usize,
+        early: bool,
+        reset: bool,
+        check: bool,
+    ) -> Result<()> {
+        let mut encoder = gpu.encoder("tsne optimize");
+        if reset {
+            encoder.copy_buffer_to_buffer(
+                &self.ones,
+                0,
+                &self.gains,
+                0,
+                (self.n * self.dims * 4) as u64,
+            );
+            encoder.clear_buffer(&self.update, 0, None);
+        }
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("tsne iterations"),
+                timestamp_writes: None,
+            });
+            let one = self.iteration(early);
+            for _ in 0..count {
+                for d in &one {
+                    d.record(&mut pass);
+                }
+            }
+            if check {
+                for d in self.check() {
+                    d.record(&mut pass);
+                }
+            }
+        }
+        gpu.submit_and_wait(encoder.finish(), "tsne optimize")
+    }
+
+    /// KL(P‖Q) from the sums the last check left in the scalars buffer.
+    pub fn read_kl(&self, gpu: &Gpu) -> Result<(f64, f32)> {
+        let s: Vec<f32> = gpu.read(&self.scalars, 0, SCALARS)?;
+        let z = s[SLOT_Z_CHECK];
+        Ok((s[SLOT_KL] as f64 + (z as f64).ln() * self.p_sum, z))
+    }
+}
+
+/// A point order in which a sparse P's neighbours sit close together: breadth-first over the
+/// graph of P (from the lowest unvisited point, neighbours in column order), so each point's
+/// neighbours are mostly labelled near it. Deterministic; a permutation of 0..n.
+pub fn locality_order(p: &SparseP) -> Vec<u32> {
+    let n = p.n;
+    let mut seen = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    for start in 0..n {
+        if seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        let mut head = order.len();
+        order.push(start as u32);
+        while head < order.len() {
+            let i = order[head] as usize;
+            head += 1;
+            for &j in &p.col[p.row_ptr[i] as usize..p.row_ptr[i + 1] as usize] {
+                if !seen[j as usize] {
+                    seen[j as usize] = true;
+                    order.push(j);
+                }
+            }
+        }
+    }
+    order
+}
+
+/// P with point order[t] renamed t (rows moved, columns renamed and kept ascending).
+pub fn relabel(p: &SparseP, order: &[u32]) -> SparseP {
+    let mut rank = vec![0u32; p.n];
+    for (t, &i) in order.iter().enumerate() {
+        rank[i as usize] = t as u32;
+    }
+    let mut row_ptr = Vec::with_capacity(p.n + 1);
+    let mut col = Vec::with_capacity(p.col.len());
+    let mut val = Vec::with_capacity(p.val.len());
+    row_ptr.push(0u32);
+    let mut row: Vec<(u32, f32)> = Vec::new();
+    for &i in order {
+        let i = i as usize;
+        let range = p.row_ptr[i] as usize..p.row_ptr[i + 1] as usize;
+        row.clear();
+        row.extend(
+            p.col[range.clone()]
+                .iter()
+                .map(|&j| rank[j as usize])
+                .zip(p.val[range].iter().copied()),
+        );
+        row.sort_by_key(|e| e.0);
+        col.extend(row.iter().map(|e| e.0));
+        val.extend(row.iter().map(|e| e.1));
+        row_ptr.push(col.len() as u32);
+    }
+    SparseP {
+        n: p.n,
+        row_ptr,
+        col,
+        val,
+    }
+}
+
+/// Rows order[0], order[1], ... of y (rows of `dims` values).
+fn gather_rows(y: &[f32], order: &[u32], dims: usize) -> Vec<f32> {
+    order
+        .iter()
+        .flat_map(|&i| {
+            y[i as usize * dims..(i as usize + 1) * dims]
+                .iter()
+                .copied()
+        })
+        .collect()
 }
 
 /// Run the optimization from `y0` (n × dims); calls `observer` at every check.
@@ -386,100 +757,16 @@ pub fn optimize(
     observer: &mut dyn FnMut(&Progress) -> Result<()>,
 ) -> Result<OptimizeResult> {
     let dims = config.dims;
-    check_dims(dims)?;
-    if y0.len() != n * dims {
-        return Err(Error::shape(
-            "tsne optimize",
-            format!(
-                "initial positions hold {} values, not {n} × {dims}",
-                y0.len()
-            ),
-        ));
-    }
-    let values = n * dims;
-    let y = gpu.storage_from("tsne y", y0);
-    let y_next = gpu.storage("tsne y next", values);
-    let rep = gpu.storage("tsne repulsion", n * (dims + 1));
-    let attr = gpu.storage("tsne attraction", values);
-    let ones = vec![1f32; values];
-    let ones_buf = gpu.storage_from("tsne ones", &ones);
-    let gains = gpu.storage_from("tsne gains", &ones);
-    let update = gpu.storage("tsne update", values);
-    let scalars = gpu.storage("tsne scalars", SCALARS);
-    let kl_rows = gpu.storage("tsne kl rows", n);
-
-    let mut backend: Box<dyn RepulsionBackend> = if fft {
-        fft_backend(gpu, n, dims)?
-    } else {
-        Box::new(ExactRepulsion { n, dims })
-    };
-    let mut repulsion = backend.record(gpu, &y, &rep)?;
-
-    // Affinity-dependent dispatches, and Σ p (for KL = Σ rows + ln Z · Σ p).
-    let csr;
-    let (attraction, kl, p_sum) = match affinities {
-        Affinities::Dense(p) => {
-            if p.n != n {
-                return Err(Error::shape(
-                    "tsne optimize",
-                    format!("P is {0} × {0}, positions are for {n} points", p.n),
-                ));
-            }
-            // Column sums (one workgroup each) into the KL scratch, then their sum: one strided
-            // sum over all n² entries would pass lavapipe's loop cap.
-            let columns = strided_sum(gpu, &p.p, &kl_rows, n, dense_ld(n), 0, n, 0, 1.0)?;
-            let sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_P_SUM, 1.0)?;
-            gpu.run("tsne P sum", &[&columns, &sum])?;
-            let p_sum: Vec<f32> = gpu.read(&scalars, SLOT_P_SUM, 1)?;
-            (
-                gradient::attraction_dense(gpu, &y, p, &attr, dims)?,
-                kl_rows_dense(gpu, &y, p, &kl_rows, dims)?,
-                p_sum[0] as f64,
-            )
-        }
-        Affinities::Sparse(p) => {
-            if p.n != n {
-                return Err(Error::shape(
-                    "tsne optimize",
-                    format!("P has {} rows, positions are for {n} points", p.n),
-                ));
-            }
-            csr = GpuCsr::upload(gpu, p)?;
-            (
-                gradient::attraction_sparse(gpu, &y, &csr, &attr, dims)?,
-                kl_rows_sparse(gpu, &y, &csr, &kl_rows, dims)?,
-                p.val.iter().map(|&v| v as f64).sum(),
-            )
-        }
-    };
-    let z_sum = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z, 1.0)?;
-    let z_check = strided_sum(gpu, &rep, &scalars, n, dims + 1, dims, 1, SLOT_Z_CHECK, 1.0)?;
-    let kl_sum = strided_sum(gpu, &kl_rows, &scalars, n, 1, 0, 1, SLOT_KL, 1.0)?;
-    let step = StepBuffers {
-        y: &y,
-        attr: &attr,
-        rep: &rep,
-        scalars: &scalars,
-        gains: &gains,
-        update: &update,
-        y_next: &y_next,
-    };
-    let alpha = config.early_exaggeration;
-    let early = update_step(gpu, &step, n, dims, alpha, MOMENTUM_EARLY, learning_rate)?;
-    let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate)?;
-    let mean = strided_sum(
+    let mut opt = Optimizer::new(
         gpu,
-        &y_next,
-        &scalars,
+        affinities,
+        y0,
         n,
         dims,
-        0,
-        dims,
-        SLOT_MEAN,
-        1.0 / n as f32,
+        config.early_exaggeration,
+        learning_rate,
+        fft,
     )?;
-    let recentre = centre(gpu, &y_next, &scalars, &y, n, dims, SLOT_MEAN)?;
-
     let total = config.iterations;
     let exaggerated = config.exaggeration_iterations.min(total);
     let start = Instant::now();
@@ -489,51 +776,22 @@ pub fn optimize(
         let phase_end = if t < exaggerated { exaggerated } else { total };
         let end = ((t / CHECK_EVERY + 1) * CHECK_EVERY).min(phase_end);
         let check = end % CHECK_EVERY == 0 || end == total;
-        let mut encoder = gpu.encoder("tsne optimize");
-        if t == exaggerated && t > 0 {
-            // Exaggeration ends: sklearn starts its second descent with fresh gains and update.
-            encoder.copy_buffer_to_buffer(&ones_buf, 0, &gains, 0, (values * 4) as u64);
-            encoder.clear_buffer(&update, 0, None);
-        }
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("tsne iterations"),
-                timestamp_writes: None,
-            });
-            let step = if t < exaggerated { &early } else { &late };
-            for _ in t..end {
-                record_all(&mut pass, &repulsion);
-                z_sum.record(&mut pass);
-                attraction.record(&mut pass);
-                step.record(&mut pass);
-                mean.record(&mut pass);
-                recentre.record(&mut pass);
-            }
-            if check {
-                record_all(&mut pass, &repulsion);
-                z_check.record(&mut pass);
-                kl.record(&mut pass);
-                kl_sum.record(&mut pass);
-            }
-        }
-        gpu.submit_and_wait(encoder.finish(), "tsne optimize")?;
+        // Exaggeration ends: sklearn starts its second descent with fresh gains and update.
+        let reset = t == exaggerated && t > 0;
+        opt.run_iterations(gpu, end - t, t < exaggerated, reset, check)?;
         t = end;
-        if backend.refresh(gpu)? {
-            repulsion = backend.record(gpu, &y, &rep)?;
-        }
+        opt.refresh(gpu)?;
         if check {
-            let s: Vec<f32> = gpu.read(&scalars, 0, SCALARS)?;
-            let value = s[SLOT_KL] as f64 + (s[SLOT_Z_CHECK] as f64).ln() * p_sum;
+            let (value, z) = opt.read_kl(gpu)?;
             if !value.is_finite() {
                 return Err(Error::NonFinite(format!(
-                    "t-SNE KL divergence at iteration {t} is {value} (Z = {}); \
-                     try a smaller learning rate",
-                    s[SLOT_Z_CHECK]
+                    "t-SNE KL divergence at iteration {t} is {value} (Z = {z}); \
+                     try a smaller learning rate"
                 )));
             }
             history.push((t, value as f32));
             let positions = if config.snapshot_positions {
-                Some(gpu.read::<f32>(&y, 0, values)?)
+                Some(opt.positions(gpu)?)
             } else {
                 None
             };
@@ -545,7 +803,7 @@ pub fn optimize(
             })?;
         }
     }
-    let y_out: Vec<f32> = gpu.read(&y, 0, values)?;
+    let y_out: Vec<f32> = opt.positions(gpu)?;
     if let Some(bad) = y_out.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite(format!(
             "t-SNE position of point {} is not finite",

@@ -1,5 +1,6 @@
-//! PCA on the GPU: column means and centring, the scatter matrix Xᵀ X through a register-blocked
-//! Gram kernel (accumulated over buffer slices, so 70,000 × 784 MNIST fits), subspace iteration
+//! PCA on the GPU: column means and centring, the scatter matrix Xᵀ X through the subgroup matmul
+//! of ops::matmul where the adapter runs it (per buffer slice, summed on the CPU, so 70,000 × 784
+//! MNIST fits), else a register-blocked Gram kernel (accumulated over the slices), subspace iteration
 //! V ← orth(S V) with S V on the GPU and the small QR / Rayleigh–Ritz problems on the CPU, then the
 //! projection X V on the GPU.
 
@@ -7,6 +8,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
 use crate::gpu::{BufferSlices, Dispatch, Gpu, workgroups_for};
+use crate::ops::matmul::{self, MatmulKernel, MatmulShape};
 use crate::ops::{check_len, launch};
 use crate::rng::Rng;
 
@@ -126,6 +128,32 @@ pub fn gram(
     accumulate: bool,
 ) -> Result<Dispatch> {
     gram_blocks(gpu, a, b, out, rows, ca, cb, accumulate, false)
+}
+
+/// out = Aᵀ B for A rows × ca and B rows × cb: the subgroup matmul where the adapter runs it,
+/// else the Gram kernel (ca, cb multiples of 8).
+#[allow(clippy::too_many_arguments)]
+pub fn product_tn(
+    gpu: &Gpu,
+    a: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    rows: usize,
+    ca: usize,
+    cb: usize,
+) -> Result<Dispatch> {
+    if MatmulKernel::Subgroup64.supported(gpu) {
+        let shape = MatmulShape {
+            m: ca,
+            n: cb,
+            k: rows,
+            transpose_a: true,
+            transpose_b: false,
+        };
+        matmul::forward(gpu, &shape, a, b, None, out)
+    } else {
+        gram(gpu, a, b, out, rows, ca, cb, false)
+    }
 }
 
 /// Aᵀ A for A rows × c, writing only the 8 × 8 blocks on or above the diagonal (see
@@ -296,16 +324,38 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
             s > 0,
         )?);
     }
-    let mut centre_and_gram = Vec::new();
-    for (s, buf) in slices.slices.iter().enumerate() {
-        let rows = slices.rows_in(s);
-        centre_and_gram.push(subtract_mean(gpu, buf, &mean, rows, width)?);
-        centre_and_gram.push(gram_upper(gpu, buf, &scatter, rows, dp, s > 0)?);
-    }
-    let all: Vec<&Dispatch> = sums.iter().chain(&centre_and_gram).collect();
-    gpu.run("tsne pca scatter", &all)?;
-    // S is symmetric: half of it was computed; mirror the rest (dp² values, on the CPU).
-    let mut s_host: Vec<f32> = gpu.read(&scatter, 0, dp * dp)?;
+    let subgroups = MatmulKernel::Subgroup64.supported(gpu);
+    let mut s_host: Vec<f32> = if subgroups {
+        // The subgroup matmul (several times faster on lavapipe than the Gram kernel) computes
+        // the whole of each slice's Xcᵀ Xc; the slices' products are summed on the CPU (f64).
+        let mut centre = sums;
+        for (s, buf) in slices.slices.iter().enumerate() {
+            centre.push(subtract_mean(gpu, buf, &mean, slices.rows_in(s), width)?);
+        }
+        gpu.run("tsne pca centre", &centre.iter().collect::<Vec<_>>())?;
+        let mut total = vec![0f64; dp * dp];
+        for (s, buf) in slices.slices.iter().enumerate() {
+            let d = product_tn(gpu, buf, buf, &scatter, slices.rows_in(s), dp, dp)?;
+            gpu.run("tsne pca scatter", &[&d])?;
+            let part: Vec<f32> = gpu.read(&scatter, 0, dp * dp)?;
+            for (t, v) in total.iter_mut().zip(part) {
+                *t += v as f64;
+            }
+        }
+        total.into_iter().map(|v| v as f32).collect()
+    } else {
+        let mut centre_and_gram = Vec::new();
+        for (s, buf) in slices.slices.iter().enumerate() {
+            let rows = slices.rows_in(s);
+            centre_and_gram.push(subtract_mean(gpu, buf, &mean, rows, width)?);
+            centre_and_gram.push(gram_upper(gpu, buf, &scatter, rows, dp, s > 0)?);
+        }
+        let all: Vec<&Dispatch> = sums.iter().chain(&centre_and_gram).collect();
+        gpu.run("tsne pca scatter", &all)?;
+        gpu.read(&scatter, 0, dp * dp)?
+    };
+    // S is symmetric: the Gram kernel computed half of it; mirror the rest (dp² values, on the
+    // CPU), which also makes the matmul's S exactly symmetric.
     mirror_upper(&mut s_host, dp);
     gpu.write(&scatter, &s_host);
     let mean_host: Vec<f32> = gpu.read(&mean, 0, d)?;
@@ -319,7 +369,7 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
     orthonormalize(&mut v, dp, kp);
     let v_buf = gpu.storage("tsne pca V", dp * kp);
     let w_buf = gpu.storage("tsne pca SV", dp * kp);
-    let sv = gram(gpu, &scatter, &v_buf, &w_buf, dp, dp, kp, false)?;
+    let sv = product_tn(gpu, &scatter, &v_buf, &w_buf, dp, dp, kp)?;
     let mut previous = vec![0f64; k];
     let mut w: Vec<f64>;
     let mut iteration = 0;
@@ -388,7 +438,12 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
     for (s, buf) in slices.slices.iter().enumerate() {
         let rows = slices.rows_in(s);
         let out = gpu.storage("tsne pca projected", rows * kv);
-        let p = project(gpu, buf, &vk_buf, &out, rows, dp, kv)?;
+        let p = if subgroups {
+            let shape = MatmulShape::new(rows, kv, dp);
+            matmul::forward(gpu, &shape, buf, &vk_buf, None, &out)?
+        } else {
+            project(gpu, buf, &vk_buf, &out, rows, dp, kv)?
+        };
         gpu.run("tsne pca project", &[&p])?;
         let part: Vec<f32> = gpu.read(&out, 0, rows * kv)?;
         for r in 0..rows {
