@@ -276,6 +276,7 @@ fn sparse_mnist_2000_job_knn_accuracy() {
         "optimize_s",
         "knn_accuracy",
         "kl",
+        "perplexity",
     ] {
         assert!(
             last.get(key).is_some(),

@@ -188,6 +188,8 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
             "n": n,
             "d": d,
             "iteration": job.iterations,
+            "perplexity": job.perplexity,
+            "seed": job.seed,
             "kl": report.kl,
             "method": format!("{:?}", report.method).to_lowercase(),
             "learning_rate": report.learning_rate,
