@@ -142,15 +142,7 @@ fn main() -> Result<()> {
         },
         &cfg,
         |m| {
-            println!(
-                "epoch {}/{epochs}: train BCE {:.4}, test BCE {:.4} (mean image {:.4}), {:.1} s, {:.0} images/s",
-                m.epoch,
-                m.train_loss,
-                m.test_loss,
-                m.mean_image_loss,
-                m.seconds,
-                m.images_per_second
-            );
+            println!("{m} (of {epochs}; BCE)");
             Ok(())
         },
     )?;

@@ -406,15 +406,7 @@ fn train_model(
         &test.images,
         &cfg,
         |m| {
-            println!(
-                "   epoch {}: train loss {:.4}, test loss {:.4} (mean image {:.4}), {:.1} s, {:.0} images/s",
-                m.epoch,
-                m.train_loss,
-                m.test_loss,
-                m.mean_image_loss,
-                m.seconds,
-                m.images_per_second
-            );
+            println!("   {m}");
             lines.push_str(&serde_json::to_string(m).expect("serializable"));
             lines.push('\n');
             latentviz::io::write_bytes_atomic(&metrics_path, lines.as_bytes())

@@ -536,15 +536,7 @@ fn train_cmd(options: &GpuOptions, a: TrainArgs) -> Result<()> {
         &test_set.images,
         &cfg,
         |m| {
-            eprintln!(
-                "epoch {}: train loss {:.4}, test loss {:.4} (mean image {:.4}), {:.1} s, {:.0} images/s",
-                m.epoch,
-                m.train_loss,
-                m.test_loss,
-                m.mean_image_loss,
-                m.seconds,
-                m.images_per_second
-            );
+            eprintln!("{m}");
             if let Some(path) = &metrics_path {
                 lines.push_str(&serde_json::to_string(m).expect("serializable"));
                 lines.push('\n');

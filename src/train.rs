@@ -42,6 +42,23 @@ pub struct EpochMetrics {
     pub images_per_second: f64,
 }
 
+/// "epoch E: train loss …, test loss … (mean image …), S s, R images/s": the progress line the CLI
+/// and the examples print.
+impl std::fmt::Display for EpochMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "epoch {}: train loss {:.4}, test loss {:.4} (mean image {:.4}), {:.1} s, {:.0} images/s",
+            self.epoch,
+            self.train_loss,
+            self.test_loss,
+            self.mean_image_loss,
+            self.seconds,
+            self.images_per_second
+        )
+    }
+}
+
 fn check_rows(what: &str, data: &[f32], row_len: usize) -> Result<usize> {
     if row_len == 0 || !data.len().is_multiple_of(row_len) || data.is_empty() {
         return Err(Error::shape(
