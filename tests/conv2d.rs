@@ -333,8 +333,8 @@ fn thin_kernels_validate_with_naga() {
         for n in 1..=4 {
             for source in [
                 conv2d::thin_forward_source(k, n),
-                conv2d::thin_weight_source(k, n, 4),
-                conv2d::thin_weight_source(k, n, 1),
+                conv2d::thin_weight_source(k, n, 4, 4),
+                conv2d::thin_weight_source(k, n, 1, 1),
             ] {
                 let module = naga::front::wgsl::parse_str(&source)
                     .unwrap_or_else(|e| panic!("k {k} n {n}: {}", e.emit_to_string(&source)));

@@ -94,7 +94,7 @@ pub struct Conv2dParams {
     pub pad_left: u32,
     /// Batch chunks of the weight gradient's partial sums (1 elsewhere).
     pub chunks: u32,
-    /// Images per chunk; for the thin weight gradient, (image, output row) pairs per chunk.
+    /// Images per chunk; for the thin weight gradient, bands of output rows per chunk.
     pub batch_per_chunk: u32,
     pub _pad0: u32,
     pub _pad1: u32,
@@ -398,9 +398,10 @@ fn thin_weight_in_channels(s: &Conv2dShape) -> usize {
     s.in_ch.min(THIN_WEIGHT_IN_CHANNELS)
 }
 
-/// How the thin weight gradient splits the batch * out_h output rows: (chunks, rows per chunk).
+/// How the thin weight gradient splits the batch * ceil(out_h / `THIN_WEIGHT_ROWS`) bands of
+/// output rows: (chunks, bands per chunk).
 fn thin_weight_chunks(s: &Conv2dShape) -> (usize, usize) {
-    let rows = s.batch * s.out_hw().0;
+    let rows = s.batch * s.out_hw().0.div_ceil(THIN_WEIGHT_ROWS);
     let wanted = THIN_WEIGHT_INVOCATIONS
         .div_ceil(thin_groups_z(s, Conv2dPass::BackwardWeight))
         .clamp(1, rows);
@@ -852,8 +853,10 @@ const THIN_ROWS: usize = 4;
 const THIN_COLS: usize = 8;
 /// Input channels per invocation of the thin weight gradient ([`thin_weight_source`]).
 const THIN_WEIGHT_IN_CHANNELS: usize = 4;
-/// The thin weight gradient splits the (image, output row) pairs into chunks until about this
-/// many invocations run.
+/// Output rows the thin weight gradient walks together (input rows loaded once feed k of them).
+const THIN_WEIGHT_ROWS: usize = 4;
+/// The thin weight gradient splits the bands of `THIN_WEIGHT_ROWS` output rows into chunks until
+/// about this many invocations run.
 const THIN_WEIGHT_INVOCATIONS: usize = 4096;
 /// Largest kernel the thin kernels are generated for (code grows with k squared).
 const THIN_MAX_KERNEL: usize = 5;
@@ -916,8 +919,8 @@ fn thin_forward_entry(k: usize, n: usize) -> String {
 }
 
 /// Entry point of the thin weight gradient.
-fn thin_weight_entry(k: usize, n: usize, icb: usize) -> String {
-    format!("conv2d_backward_weight_thin_k{k}_n{n}_c{icb}")
+fn thin_weight_entry(k: usize, n: usize, icb: usize, rows: usize) -> String {
+    format!("conv2d_backward_weight_thin_k{k}_n{n}_c{icb}_r{rows}")
 }
 
 /// The WGSL of the thin forward kernel (stride 1, `k` x `k` kernel, `n` = 1..=4 output channels
@@ -1052,9 +1055,11 @@ pub fn thin_forward_source(k: usize, n: usize) -> String {
 }
 
 /// The WGSL of the thin weight gradient's partial sums (stride 1, `k` x `k` kernel, `n` = 1..=4
-/// output channels and `icb` input channels per invocation). Tests validate it with naga.
-pub fn thin_weight_source(k: usize, n: usize, icb: usize) -> String {
+/// output channels, `icb` input channels and `rows` output rows per step of one invocation).
+/// Tests validate it with naga.
+pub fn thin_weight_source(k: usize, n: usize, icb: usize, rows: usize) -> String {
     let ty = thin_type(n);
+    let in_rows = rows + k - 1;
     let mut s = String::new();
     let w = &mut s;
     macro_rules! line {
@@ -1067,13 +1072,16 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize) -> String {
     line!("// then conv2d_backward_weight_reduce (shaders/conv2d_backward_weight.wgsl) sums the chunks.");
     line!("// Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 dy (read),");
     line!("//   3 partial (write, [chunks, out_ch, in_ch, k, k]), 4 dw (unused here).");
-    line!("// Chunks are runs of `batch_per_chunk` consecutive (b, oh) output rows (of batch * out_h).");
+    line!("// The output rows are cut into bands of {rows} rows of one image; a chunk is `batch_per_chunk`");
+    line!("// consecutive bands (of batch * ceil(out_h / {rows})).");
     line!("// One invocation computes {n} output channels x {icb} input channels x {k}x{k} taps for one");
-    line!("// chunk ({} named {ty} accumulators). Walking an output row, the {k} taps kw of a kernel", icb * k * k);
-    line!("// row read a window of {k} input cells that slides right with one new load, so per output");
-    line!("// pixel {n} dy loads + {} x loads feed {} multiply-adds of {ty}.", icb * k, icb * k * k);
+    line!("// chunk ({} named {ty} accumulators). It walks a band's {rows} output rows together along", icb * k * k);
+    line!("// ow: input row i feeds kernel row kh of output row i - kh, and the {k} taps kw read a window");
+    line!("// of {k} cells that slides right with one new load, so per output column {} dy loads and", rows * n);
+    line!("// {} x loads feed {} multiply-adds of {ty}.", icb * in_rows, icb * k * k * rows);
     line!("// Dispatch: (x, y) fold over chunks (flat index wg.x + wg.y * nwg.x, workgroups of 64);");
     line!("// z = input-channel block + blocks * output-channel block (uniform; tails clamped, not stored).");
+    line!("// Rows past out_h read dy as 0.");
     line!("// Params mirror `ops::conv2d::Conv2dParams`.");
     line!();
     params_struct(w);
@@ -1086,7 +1094,7 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize) -> String {
     line!("@compute @workgroup_size(64)");
     line!(
         "fn {}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{",
-        thin_weight_entry(k, n, icb)
+        thin_weight_entry(k, n, icb, rows)
     );
     line!("    _ = dw[0];");
     line!("    let ic_blocks = (params.in_ch + {}u) / {icb}u;", icb - 1);
@@ -1096,11 +1104,10 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize) -> String {
     line!("    let last_oc = params.out_ch - 1u;");
     line!("    let chunk = (wg.x + wg.y * nwg.x) * 64u + lid;");
     line!("    if (chunk >= params.chunks) {{ return; }}");
-    line!("    let total = params.batch * params.out_h;");
-    line!("    let row0 = chunk * params.batch_per_chunk;");
-    line!("    let row1 = min(row0 + params.batch_per_chunk, total);");
+    line!("    let bands = (params.out_h + {}u) / {rows}u;", rows - 1);
+    line!("    let band0 = chunk * params.batch_per_chunk;");
+    line!("    let band1 = min(band0 + params.batch_per_chunk, params.batch * bands);");
     line!("    let hw = params.height * params.width;");
-    line!("    let plane = params.out_h * params.out_w;");
     line!("    let hi = i32(params.height) - 1;");
     line!("    let wmax = i32(params.width) - 1;");
     line!("    let pl = i32(params.pad_left);");
@@ -1111,19 +1118,23 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize) -> String {
             }
         }
     }
-    line!("    for (var row = row0; row < row1; row++) {{");
-    line!("        let oh = row % params.out_h;");
-    line!("        let b = row / params.out_h;");
-    for j in 0..n {
-        line!("        let d{j} = ((b * params.out_ch + min(oc + {j}u, last_oc)) * params.out_h + oh) * params.out_w;");
+    line!("    for (var band = band0; band < band1; band++) {{");
+    line!("        let oh0 = (band % bands) * {rows}u;");
+    line!("        let b = band / bands;");
+    for r in 0..rows {
+        line!("        let ok{r} = oh0 + {r}u < params.out_h;");
+        line!("        let ohc{r} = min(oh0 + {r}u, params.out_h - 1u);");
+        for j in 0..n {
+            line!("        let d{r}_{j} = ((b * params.out_ch + min(oc + {j}u, last_oc)) * params.out_h + ohc{r}) * params.out_w;");
+        }
     }
     for q in 0..icb {
         line!("        let xb{q} = (b * params.in_ch + min(ic0 + {q}u, last_ic)) * hw;");
     }
-    for kh in 0..k {
-        line!("        let r{kh} = i32(oh + {kh}u) - i32(params.pad_top);");
-        line!("        let rk{kh} = r{kh} >= 0 && r{kh} <= hi;");
-        line!("        let ro{kh} = u32(clamp(r{kh}, 0, hi)) * params.width;");
+    for i in 0..in_rows {
+        line!("        let r{i} = i32(oh0 + {i}u) - i32(params.pad_top);");
+        line!("        let rk{i} = r{i} >= 0 && r{i} <= hi;");
+        line!("        let ro{i} = u32(clamp(r{i}, 0, hi)) * params.width;");
     }
     // The window before ow = 0: columns -pad_left + kw for kw < k - 1 sit in slots 1..k.
     for kw in 0..k - 1 {
@@ -1131,17 +1142,17 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize) -> String {
         line!("        let ck{kw} = c{kw} >= 0 && c{kw} <= wmax;");
         line!("        let co{kw} = u32(clamp(c{kw}, 0, wmax));");
         for q in 0..icb {
-            for kh in 0..k {
+            for i in 0..in_rows {
                 line!(
-                    "        var v{q}_{kh}_{} = select(0.0, x[xb{q} + ro{kh} + co{kw}], rk{kh} && ck{kw});",
+                    "        var v{q}_{i}_{} = select(0.0, x[xb{q} + ro{i} + co{kw}], rk{i} && ck{kw});",
                     kw + 1
                 );
             }
         }
     }
     for q in 0..icb {
-        for kh in 0..k {
-            line!("        var v{q}_{kh}_0 = 0.0;");
+        for i in 0..in_rows {
+            line!("        var v{q}_{i}_0 = 0.0;");
         }
     }
     line!("        for (var ow = 0u; ow < params.out_w; ow++) {{");
@@ -1149,24 +1160,30 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize) -> String {
     line!("            let ck = c >= 0 && c <= wmax;");
     line!("            let co = u32(clamp(c, 0, wmax));");
     for q in 0..icb {
-        for kh in 0..k {
+        for i in 0..in_rows {
             for kw in 0..k - 1 {
-                line!("            v{q}_{kh}_{kw} = v{q}_{kh}_{};", kw + 1);
+                line!("            v{q}_{i}_{kw} = v{q}_{i}_{};", kw + 1);
             }
             line!(
-                "            v{q}_{kh}_{} = select(0.0, x[xb{q} + ro{kh} + co], rk{kh} && ck);",
+                "            v{q}_{i}_{} = select(0.0, x[xb{q} + ro{i} + co], rk{i} && ck);",
                 k - 1
             );
         }
     }
-    line!(
-        "            let g = {};",
-        thin_value(n, |j| format!("dy[d{j} + ow]"))
-    );
-    for q in 0..icb {
-        for kh in 0..k {
-            for kw in 0..k {
-                line!("            a{q}_{kh}_{kw} += g * v{q}_{kh}_{kw};");
+    for r in 0..rows {
+        let g = thin_value(n, |j| format!("dy[d{r}_{j} + ow]"));
+        if n == 1 {
+            line!("            let g{r} = select(0.0, {g}, ok{r});");
+        } else {
+            line!("            let g{r} = select({ty}(0.0), {g}, ok{r});");
+        }
+    }
+    for r in 0..rows {
+        for q in 0..icb {
+            for kh in 0..k {
+                for kw in 0..k {
+                    line!("            a{q}_{kh}_{kw} += g{r} * v{q}_{}_{kw};", r + kh);
+                }
             }
         }
     }
@@ -1179,11 +1196,11 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize) -> String {
         line!("    if (ic0 + {q}u <= last_ic) {{");
         for kh in 0..k {
             for kw in 0..k {
-                for j in 0..n {
+                for (j, cj) in comp.iter().enumerate().take(n) {
                     let v = if n == 1 {
                         format!("a{q}_{kh}_{kw}")
                     } else {
-                        format!("a{q}_{kh}_{kw}.{}", comp[j])
+                        format!("a{q}_{kh}_{kw}.{cj}")
                     };
                     let guard = if j == 0 {
                         String::new()
@@ -1484,8 +1501,8 @@ pub fn backward_weight_with(
         launch(
             gpu,
             &format!("{op} thin"),
-            &thin_weight_source(s.kernel, n, icb),
-            &thin_weight_entry(s.kernel, n, icb),
+            &thin_weight_source(s.kernel, n, icb, THIN_WEIGHT_ROWS),
+            &thin_weight_entry(s.kernel, n, icb, THIN_WEIGHT_ROWS),
             &params,
             &buffers,
             [gx, gy, z],
