@@ -298,9 +298,8 @@ fn thin_shapes() -> Vec<Conv2dShape> {
         shape(2, 7, 3, (6, 7), 1, 1, Same),
         shape(2, 4, 1, (8, 9), 4, 1, Valid),
         shape(2, 9, 1, (13, 12), 2, 1, Same),
-        // The seed and colorization layers, smaller batch.
-        shape(2, 1, 32, (28, 28), 3, 1, Same),
-        shape(2, 32, 1, (28, 28), 3, 1, Same),
+        // The seed and colorization thin layers, batch 1.
+        shape(1, 32, 1, (28, 28), 3, 1, Same),
         shape(1, 32, 3, (48, 48), 3, 1, Same),
     ]
 }
@@ -310,7 +309,11 @@ fn thin_kernels_match_cpu() {
     let mut rng = Rng::new(31);
     for s in thin_shapes() {
         // Forward and weight gradient on every stride-1 shape.
-        assert_eq!(check_kernel_family(Conv2dKernel::Thin, &s, &mut rng), 2, "{s:?}");
+        assert_eq!(
+            check_kernel_family(Conv2dKernel::Thin, &s, &mut rng),
+            2,
+            "{s:?}"
+        );
     }
     // Strided layers and input gradients are not the thin kernels' and are refused.
     let gpu = gpu();
@@ -375,10 +378,28 @@ fn lavapipe_gets_the_subgroup_kernels_for_the_big_layers() {
     ] {
         assert_eq!(Conv2dKernel::best(gpu, &s, pass), want, "{pass:?}");
     }
-    // One output channel: a 32-column tile would be mostly clamped; the blocked kernel wins.
-    let thin = shape(64, 32, 1, (28, 28), 3, 1, Padding::Same);
+    // At most 4 output channels: a 32-column tile would be mostly clamped; the generated thin
+    // kernels win the forward pass and the weight gradient, the subgroup one the input gradient.
+    for thin in [
+        shape(64, 32, 1, (28, 28), 3, 1, Padding::Same),
+        shape(64, 32, 3, (48, 48), 3, 1, Padding::Same),
+    ] {
+        for pass in [Conv2dPass::Forward, Conv2dPass::BackwardWeight] {
+            assert_eq!(
+                Conv2dKernel::best(gpu, &thin, pass),
+                Conv2dKernel::Thin,
+                "{pass:?}"
+            );
+        }
+        assert_eq!(
+            Conv2dKernel::best(gpu, &thin, Conv2dPass::BackwardInput),
+            want
+        );
+    }
+    // Strided thin layers keep the blocked kernels.
+    let strided = shape(64, 32, 1, (28, 28), 3, 2, Padding::Same);
     assert_eq!(
-        Conv2dKernel::best(gpu, &thin, Conv2dPass::Forward),
+        Conv2dKernel::best(gpu, &strided, Conv2dPass::Forward),
         Conv2dKernel::Blocked
     );
 }
