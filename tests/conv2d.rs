@@ -284,6 +284,74 @@ fn subgroup_kernels_match_cpu() {
     );
 }
 
+/// Shapes for the generated thin kernels (stride 1): batch 1, odd sizes smaller and larger than
+/// the 4x8 pixel block, 'valid', k = 1 and 5, 1-4 output channels (vec1..vec4 accumulators),
+/// more than 4 (clamped channel blocks) and input channels not a multiple of the block of 4.
+fn thin_shapes() -> Vec<Conv2dShape> {
+    use Padding::{Same, Valid};
+    vec![
+        shape(1, 1, 1, (7, 9), 3, 1, Same),
+        shape(2, 3, 2, (11, 13), 3, 1, Same),
+        shape(1, 5, 3, (9, 17), 3, 1, Valid),
+        shape(3, 6, 4, (5, 3), 3, 1, Same),
+        shape(1, 1, 7, (10, 6), 5, 1, Same),
+        shape(2, 7, 3, (6, 7), 1, 1, Same),
+        shape(2, 4, 1, (8, 9), 4, 1, Valid),
+        shape(2, 9, 1, (13, 12), 2, 1, Same),
+        // The seed and colorization thin layers, batch 1.
+        shape(1, 32, 1, (28, 28), 3, 1, Same),
+        shape(1, 32, 3, (48, 48), 3, 1, Same),
+    ]
+}
+
+#[test]
+fn thin_kernels_match_cpu() {
+    let mut rng = Rng::new(31);
+    for s in thin_shapes() {
+        // Forward and weight gradient on every stride-1 shape.
+        assert_eq!(
+            check_kernel_family(Conv2dKernel::Thin, &s, &mut rng),
+            2,
+            "{s:?}"
+        );
+    }
+    // Strided layers and input gradients are not the thin kernels' and are refused.
+    let gpu = gpu();
+    let strided = shape(1, 4, 2, (9, 9), 3, 2, Padding::Same);
+    assert!(!Conv2dKernel::Thin.handles(&strided, Conv2dPass::Forward));
+    let (x, w, b, y) = (
+        gpu.storage("x", strided.input_len()),
+        gpu.storage("w", strided.weight_len()),
+        gpu.storage("b", strided.bias_len()),
+        gpu.storage("y", strided.output_len()),
+    );
+    assert!(conv2d::forward_with(gpu, Conv2dKernel::Thin, &strided, &x, &w, &b, &y).is_err());
+    let s1 = shape(1, 4, 2, (9, 9), 3, 1, Padding::Same);
+    assert!(!Conv2dKernel::Thin.handles(&s1, Conv2dPass::BackwardInput));
+}
+
+#[test]
+fn thin_kernels_validate_with_naga() {
+    for k in 1..=5 {
+        for n in 1..=4 {
+            for source in [
+                conv2d::thin_forward_source(k, n),
+                conv2d::thin_weight_source(k, n, 4, 4),
+                conv2d::thin_weight_source(k, n, 1, 1),
+            ] {
+                let module = naga::front::wgsl::parse_str(&source)
+                    .unwrap_or_else(|e| panic!("k {k} n {n}: {}", e.emit_to_string(&source)));
+                naga::valid::Validator::new(
+                    naga::valid::ValidationFlags::all(),
+                    naga::valid::Capabilities::all(),
+                )
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("k {k} n {n}: {e:?}"));
+            }
+        }
+    }
+}
+
 #[test]
 fn blocked_kernels_match_cpu_on_subgroup_shapes() {
     // The fallback for adapters without 8-lane subgroups, on the shapes lavapipe now sends to
@@ -310,10 +378,28 @@ fn lavapipe_gets_the_subgroup_kernels_for_the_big_layers() {
     ] {
         assert_eq!(Conv2dKernel::best(gpu, &s, pass), want, "{pass:?}");
     }
-    // One output channel: a 32-column tile would be mostly clamped; the blocked kernel wins.
-    let thin = shape(64, 32, 1, (28, 28), 3, 1, Padding::Same);
+    // At most 4 output channels: a 32-column tile would be mostly clamped; the generated thin
+    // kernels win the forward pass and the weight gradient, the subgroup one the input gradient.
+    for thin in [
+        shape(64, 32, 1, (28, 28), 3, 1, Padding::Same),
+        shape(64, 32, 3, (48, 48), 3, 1, Padding::Same),
+    ] {
+        for pass in [Conv2dPass::Forward, Conv2dPass::BackwardWeight] {
+            assert_eq!(
+                Conv2dKernel::best(gpu, &thin, pass),
+                Conv2dKernel::Thin,
+                "{pass:?}"
+            );
+        }
+        assert_eq!(
+            Conv2dKernel::best(gpu, &thin, Conv2dPass::BackwardInput),
+            want
+        );
+    }
+    // Strided thin layers keep the blocked kernels.
+    let strided = shape(64, 32, 1, (28, 28), 3, 2, Padding::Same);
     assert_eq!(
-        Conv2dKernel::best(gpu, &thin, Conv2dPass::Forward),
+        Conv2dKernel::best(gpu, &strided, Conv2dPass::Forward),
         Conv2dKernel::Blocked
     );
 }

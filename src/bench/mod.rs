@@ -76,13 +76,16 @@ fn conv(batch: usize, in_ch: usize, out_ch: usize, side: usize) -> Conv2dShape {
     }
 }
 
-/// The seed autoencoder's layers at `batch`: (name, shape).
+/// The seed autoencoder's layers at `batch`, and the colorization model's thin ones: (name, shape).
 pub fn seed_convs(batch: usize) -> Vec<(&'static str, Conv2dShape)> {
     vec![
         ("enc.conv1 1→32 28²", conv(batch, 1, 32, 28)),
         ("enc.conv2 32→64 14²", conv(batch, 32, 64, 14)),
         ("dec.conv1 64→32 14²", conv(batch, 64, 32, 14)),
         ("dec.conv2 32→1 28²", conv(batch, 32, 1, 28)),
+        // The colorization model's thin first and last layers (model::colorize_autoencoder).
+        ("color.conv1 1→32 48²", conv(batch, 1, 32, 48)),
+        ("color.conv4 32→3 48²", conv(batch, 32, 3, 48)),
     ]
 }
 
