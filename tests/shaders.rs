@@ -1,7 +1,54 @@
 //! Every shader in shaders/ parses and validates with naga. Needs no adapter, so a broken shader
-//! fails CI even where no GPU exists.
+//! fails CI even where no GPU exists. Templates (files Rust completes with generated entry points
+//! and constants) are validated as the program assembles them, for every variant it can make.
 
 use std::fs;
+
+/// Template file → every complete source the program builds from it.
+fn template_variants(name: &str) -> Option<Vec<(String, String)>> {
+    use latentviz::tsne::fft_repulsion::{MAX_RADIX, stockham_source};
+    match name {
+        "tsne_fft_stockham.wgsl" => {
+            let smooth = |mut r: usize| {
+                for p in [2, 3, 5] {
+                    while r.is_multiple_of(p) {
+                        r /= p;
+                    }
+                }
+                r == 1
+            };
+            let mut out = Vec::new();
+            for radix in (2..=MAX_RADIX).filter(|&r| smooth(r)) {
+                for flags in 0..8u32 {
+                    let (pad, prune, fused) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
+                    out.push((
+                        format!("{name} radix {radix} pad {pad} prune {prune} fused {fused}"),
+                        stockham_source(radix, pad, prune, fused),
+                    ));
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+fn validate(label: &str, source: &str, failures: &mut Vec<String>) {
+    let module = match naga::front::wgsl::parse_str(source) {
+        Ok(m) => m,
+        Err(e) => {
+            failures.push(format!("{label}: {}", e.emit_to_string(source)));
+            return;
+        }
+    };
+    let mut validator = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    );
+    if let Err(e) = validator.validate(&module) {
+        failures.push(format!("{label}: {}", e.emit_to_string(source)));
+    }
+}
 
 #[test]
 fn every_shader_validates() {
@@ -20,19 +67,14 @@ fn every_shader_validates() {
                 "{name}: must open with a comment (math, bindings, invocation)"
             ));
         }
-        let module = match naga::front::wgsl::parse_str(&source) {
-            Ok(m) => m,
-            Err(e) => {
-                failures.push(format!("{name}: {}", e.emit_to_string(&source)));
-                continue;
+        match template_variants(&name) {
+            Some(variants) => {
+                assert!(!variants.is_empty(), "{name}: no variants");
+                for (label, src) in variants {
+                    validate(&label, &src, &mut failures);
+                }
             }
-        };
-        let mut validator = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        );
-        if let Err(e) = validator.validate(&module) {
-            failures.push(format!("{name}: {}", e.emit_to_string(&source)));
+            None => validate(&name, &source, &mut failures),
         }
         checked += 1;
     }
