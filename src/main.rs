@@ -213,6 +213,21 @@ struct EncodeArgs {
     labels_out: Option<PathBuf>,
 }
 
+/// An embedding and the MNIST images it embeds (`figure tsne` and `figure mosaic`).
+#[derive(clap::Args)]
+struct EmbeddedImages {
+    /// The embedding (N × 2 .npy) of the first N images of --split.
+    #[arg(long)]
+    embedding: PathBuf,
+    #[command(flatten)]
+    data: DataArg,
+    #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
+    split: ImageSplit,
+    /// The number of images embedded (must equal the embedding's rows; default: its rows).
+    #[arg(long)]
+    subset: Option<usize>,
+}
+
 #[derive(clap::Args)]
 struct DataArg {
     /// Directory with the MNIST IDX files (gzipped or raw). Default: the download cache.
@@ -288,16 +303,8 @@ enum FigureKind {
     },
     /// A t-SNE embedding of MNIST images (from `latentviz tsne`) as points or as images.
     Tsne {
-        /// The embedding (N × 2 .npy) of the first N images of --split.
-        #[arg(long)]
-        embedding: PathBuf,
         #[command(flatten)]
-        data: DataArg,
-        #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
-        split: ImageSplit,
-        /// The number of images embedded (must equal the embedding's rows; default: its rows).
-        #[arg(long)]
-        subset: Option<usize>,
+        embedded: EmbeddedImages,
         #[arg(long, value_enum, default_value_t = TsneStyle::Points)]
         style: TsneStyle,
         /// What was embedded, for the title, e.g. "pixel space" or "latent space".
@@ -356,16 +363,8 @@ enum FigureKind {
     },
     /// An embedding snapped to a full grid of its images.
     Mosaic {
-        /// The embedding (N × 2 .npy) of the first N images of --split.
-        #[arg(long)]
-        embedding: PathBuf,
         #[command(flatten)]
-        data: DataArg,
-        #[arg(long, value_enum, default_value_t = ImageSplit::Test)]
-        split: ImageSplit,
-        /// The number of images embedded (must equal the embedding's rows; default: its rows).
-        #[arg(long)]
-        subset: Option<usize>,
+        embedded: EmbeddedImages,
         #[arg(long, value_enum, default_value_t = MosaicMode::Nearest)]
         mode: MosaicMode,
         /// Grid rows (default: ⌊√N⌋, at most 40).
@@ -723,33 +722,31 @@ fn pick<'a>(set: &'a mnist::Mnist, i: usize, what: &str) -> Result<&'a [f32]> {
     Ok(set.image(i))
 }
 
-/// An embedding and the images it embeds: the first N of the split, N = its rows.
-fn embedding_and_images(
-    embedding: &std::path::Path,
-    data: &DataArg,
-    split: ImageSplit,
-    subset: Option<usize>,
-) -> Result<(Vec<f32>, mnist::Mnist)> {
-    let (n, d, y) = latentviz::data::npy::read_f32_2d(embedding)?;
-    if d != 2 {
-        bail!("{}: a {n} × {d} array, expected N × 2", embedding.display());
+impl EmbeddedImages {
+    /// The embedding and its images: the first N of the split, N = its rows.
+    fn load(&self) -> Result<(Vec<f32>, mnist::Mnist)> {
+        let embedding = &self.embedding;
+        let (n, d, y) = latentviz::data::npy::read_f32_2d(embedding)?;
+        if d != 2 {
+            bail!("{}: a {n} × {d} array, expected N × 2", embedding.display());
+        }
+        let set = self.data.load(self.split.split())?;
+        let want = self.subset.unwrap_or(n);
+        if want != n {
+            bail!(
+                "{} has {n} rows but --subset is {want}: the embedding must be of the first --subset images",
+                embedding.display()
+            );
+        }
+        if n > set.len() {
+            bail!(
+                "{} has {n} rows but the split has only {} images",
+                embedding.display(),
+                set.len()
+            );
+        }
+        Ok((y, set.subset(n)))
     }
-    let set = data.load(split.split())?;
-    let want = subset.unwrap_or(n);
-    if want != n {
-        bail!(
-            "{} has {n} rows but --subset is {want}: the embedding must be of the first --subset images",
-            embedding.display()
-        );
-    }
-    if n > set.len() {
-        bail!(
-            "{} has {n} rows but the split has only {} images",
-            embedding.display(),
-            set.len()
-        );
-    }
-    Ok((y, set.subset(n)))
 }
 
 /// KL and perplexity from `latentviz tsne --metrics` (its final line, else its last KL).
@@ -817,10 +814,7 @@ fn figure_cmd(options: &GpuOptions, kind: FigureKind) -> Result<()> {
             story::reconstructions(&gpu, &mut store, &train_set.images, &test_set.images, &out)?;
         }
         FigureKind::Tsne {
-            embedding,
-            data,
-            split,
-            subset,
+            embedded,
             style,
             space,
             tsne_metrics,
@@ -829,7 +823,7 @@ fn figure_cmd(options: &GpuOptions, kind: FigureKind) -> Result<()> {
             thumb,
             out,
         } => {
-            let (y, set) = embedding_and_images(&embedding, &data, split, subset)?;
+            let (y, set) = embedded.load()?;
             let (kl, p) = match &tsne_metrics {
                 Some(path) => read_tsne_metrics(path)?,
                 None => (None, None),
@@ -893,10 +887,7 @@ fn figure_cmd(options: &GpuOptions, kind: FigureKind) -> Result<()> {
             story::arithmetic(&gpu, &mut store, &a, &b, &c, &out)?;
         }
         FigureKind::Mosaic {
-            embedding,
-            data,
-            split,
-            subset,
+            embedded,
             mode,
             rows,
             cols,
@@ -904,7 +895,7 @@ fn figure_cmd(options: &GpuOptions, kind: FigureKind) -> Result<()> {
             features,
             out,
         } => {
-            let (y, set) = embedding_and_images(&embedding, &data, split, subset)?;
+            let (y, set) = embedded.load()?;
             let side = ((set.len() as f64).sqrt().floor() as usize).clamp(1, 40);
             let rows = rows.unwrap_or(side);
             let cols = cols.unwrap_or(rows);
