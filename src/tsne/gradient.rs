@@ -184,6 +184,41 @@ pub fn repulsion(
     .map(|d| d.with_flops((n * n * (6 + 4 * dims)) as f64))
 }
 
+/// One invocation per four rows of a dense symmetric P, reading P's columns as vec4 and writing
+/// `out_len` values of `out`: the dense attraction and the dense KL terms share this launch.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dense_p_rows(
+    gpu: &Gpu,
+    op: &str,
+    source: &str,
+    entry: &str,
+    y: &wgpu::Buffer,
+    p: &DenseP,
+    out: (&str, &wgpu::Buffer, usize),
+    dims: usize,
+) -> Result<Dispatch> {
+    check_dims(dims)?;
+    let n = p.n;
+    check_len(op, "y", y, n * dims)?;
+    check_len(op, "p", &p.p, n * dense_ld(n))?;
+    check_len(op, out.0, out.1, out.2)?;
+    let params = AttractionParams {
+        n: n as u32,
+        lq: (dense_ld(n) / 4) as u32,
+        _pad1: 0,
+        _pad2: 0,
+    };
+    launch(
+        gpu,
+        &format!("{op} dense {dims}d"),
+        &with_dims(source, dims),
+        entry,
+        &params,
+        &[y, &p.p, out.1],
+        workgroups_for(n.div_ceil(4), 64),
+    )
+}
+
 /// Attraction with a dense symmetric P into `attr` (n × dims); four points per invocation, reading
 /// P's columns as vec4.
 pub fn attraction_dense(
@@ -193,25 +228,15 @@ pub fn attraction_dense(
     attr: &wgpu::Buffer,
     dims: usize,
 ) -> Result<Dispatch> {
-    check_dims(dims)?;
-    let n = p.n;
-    check_len("tsne attraction", "y", y, n * dims)?;
-    check_len("tsne attraction", "p", &p.p, n * dense_ld(n))?;
-    check_len("tsne attraction", "attr", attr, n * dims)?;
-    let params = AttractionParams {
-        n: n as u32,
-        lq: (dense_ld(n) / 4) as u32,
-        _pad1: 0,
-        _pad2: 0,
-    };
-    launch(
+    dense_p_rows(
         gpu,
-        &format!("tsne attraction dense {dims}d"),
-        &with_dims(ATTRACTION_DENSE, dims),
+        "tsne attraction",
+        ATTRACTION_DENSE,
         "attraction_dense",
-        &params,
-        &[y, &p.p, attr],
-        workgroups_for(n.div_ceil(4), 64),
+        y,
+        p,
+        ("attr", attr, p.n * dims),
+        dims,
     )
 }
 

@@ -154,16 +154,9 @@ pub struct CentreParams {
     pub _pad1: u32,
 }
 
-/// Mirrors `Params` in tsne_kl_dense.wgsl and tsne_kl_sparse.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct KlParams {
-    pub n: u32,
-    /// vec4 per row of a dense P (dense kernels only; 0 for sparse).
-    pub lq: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
-}
+/// Mirrors `Params` in tsne_kl_dense.wgsl and tsne_kl_sparse.wgsl: the attraction kernels' layout
+/// (`n`, `lq`), so the dense KL terms share their launcher, [`gradient::dense_p_rows`].
+pub type KlParams = gradient::AttractionParams;
 
 /// The buffers one gradient step reads and writes (all n × dims except `rep`, n × (dims + 1)).
 pub struct StepBuffers<'a> {
@@ -308,25 +301,15 @@ pub fn kl_rows_dense(
     kl_rows: &wgpu::Buffer,
     dims: usize,
 ) -> Result<Dispatch> {
-    check_dims(dims)?;
-    let n = p.n;
-    check_len("tsne kl", "y", y, n * dims)?;
-    check_len("tsne kl", "p", &p.p, n * dense_ld(n))?;
-    check_len("tsne kl", "kl_rows", kl_rows, n)?;
-    let params = KlParams {
-        n: n as u32,
-        lq: (dense_ld(n) / 4) as u32,
-        _pad1: 0,
-        _pad2: 0,
-    };
-    launch(
+    gradient::dense_p_rows(
         gpu,
-        &format!("tsne kl dense {dims}d"),
-        &with_dims(KL_DENSE, dims),
+        "tsne kl",
+        KL_DENSE,
         "kl_dense",
-        &params,
-        &[y, &p.p, kl_rows],
-        workgroups_for(n.div_ceil(4), 64),
+        y,
+        p,
+        ("kl_rows", kl_rows, p.n),
+        dims,
     )
 }
 
