@@ -2,8 +2,8 @@
 //   lo_d = min_j y_jd, hi_d = max_j y_jd, span = max(max_d (hi_d - lo_d), 1e-3)
 //   The grid is a square of `intervals` equal intervals per axis, centred on the box:
 //   width = max(span * (1 + 1e-4) / intervals, state.min_width), grid.lo = centre - intervals *
-//   width / 2, h = width / 3 (the spacing of the 3 equispaced Lagrange nodes per interval, placed
-//   at (t + 1/2) h, t = 0, 1, 2, inside each interval).
+//   width / 2, h = width / 4 (the spacing of the 4 equispaced Lagrange nodes per interval, placed
+//   at (t + 1/2) h, t = 0 .. 3, inside each interval).
 //   A width floor (min_width, set from the span hint) keeps the node spacing, and so the kernel
 //   spectrum, fixed while the box fits: kernel_dirty = (width != state.kernel_width), the width
 //   the cached kernel spectrum was computed for (tsne_fft_kernel updates it).
@@ -77,7 +77,7 @@ fn bbox(@builtin(local_invocation_index) lid: u32) {
         g.center = center;
         g.lo = center - vec2<f32>(0.5 * width * f32(params.intervals));
         g.width = width;
-        g.h = width / 3.0;
+        g.h = width / 4.0;
         g.span = span;
         g.kernel_dirty = select(0u, 1u, width != state.kernel_width);
         grid = g;

@@ -1,17 +1,20 @@
 // t-SNE FFT repulsion, step 5: spread the charges of the points onto the interpolation nodes.
-//   Node (gx, gy), g = 3 b + t, sits at grid.lo + (g + 1/2) h and belongs to box (bx, by) only, so
+//   Node (gx, gy), g = 4 b + t, sits at grid.lo + (g + 1/2) h and belongs to box (bx, by) only, so
 //   q_k(node) = sum over points j in box b of  L_tx(u_jx) L_ty(u_jy) c_k(j),
 //   c(j) = [1, y_jx - centre_x, y_jy - centre_y]   (centred: less cancellation in f32 later),
-//   u = (y - grid.lo) / width - b in [0, 1), Lagrange basis on the nodes 1/6, 1/2, 5/6:
-//   L0 = 9/2 (u - 1/2)(u - 5/6),  L1 = -9 (u - 1/6)(u - 5/6),  L2 = 9/2 (u - 1/6)(u - 1/2).
+//   u = (y - grid.lo) / width - b in [0, 1), Lagrange basis on the p = 4 nodes 1/8, 3/8, 5/8, 7/8:
+//   L_t(u) = prod_{s != t} (u - x_s) / (x_t - x_s), x_t = (2t + 1) / 8.
 //   A gather over the points of the box (sorted by box and sub-box, then by point index, by the
 //   counting sort and tsne_fft_order): no float atomics, and the same summation order every run.
 // Output: the zero-padded FFT input, two complex channels of len x len (row-major, row = gy):
 //   channel 0 = q1 + i q2, channel 1 = q0 + i 0. Only the nodes x nodes corner is written; the
-//   FFT passes read everything outside it as zero.
+//   FFT passes read everything outside it as zero. The same charges also go to node_charges
+//   ((q0, q1, q2, 0) at gy * nodes + gx), which the FFT does not overwrite: the near-field pass
+//   (tsne_fft_near.wgsl) reads them after the transforms.
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   boxes sub^2 + 1, one per sort key), 3 sorted (read vec2<f32>, n), 4 charges (write vec2<f32>, 2 len^2).
-// One invocation per box computes its 3 x 3 nodes x 3 charges in 9 named vec3 accumulators.
+//   boxes sub^2 + 1, one per sort key), 3 sorted (read vec2<f32>, n), 4 charges (write
+//   vec2<f32>, 2 len^2), 5 node_charges (write vec4<f32>, nodes^2).
+// One invocation per box computes its 4 x 4 nodes x 3 charges in 16 named vec3 accumulators.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -36,17 +39,25 @@ struct Grid {
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
 @group(0) @binding(3) var<storage, read> sorted: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read_write> charges: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read_write> node_charges: array<vec4<f32>>;
 
-fn lagrange(u: f32) -> vec3<f32> {
-    return vec3<f32>(4.5 * (u - 0.5) * (u - 5.0 / 6.0),
-                     -9.0 * (u - 1.0 / 6.0) * (u - 5.0 / 6.0),
-                     4.5 * (u - 1.0 / 6.0) * (u - 0.5));
+// Lagrange basis on the nodes 1/8, 3/8, 5/8, 7/8 (denominators -48/512, 16/512, -16/512, 48/512).
+fn lagrange(u: f32) -> vec4<f32> {
+    let d0 = u - 0.125;
+    let d1 = u - 0.375;
+    let d2 = u - 0.625;
+    let d3 = u - 0.875;
+    return vec4<f32>(-d1 * d2 * d3 * (512.0 / 48.0),
+                     d0 * d2 * d3 * (512.0 / 16.0),
+                     -d0 * d1 * d3 * (512.0 / 16.0),
+                     d0 * d1 * d2 * (512.0 / 48.0));
 }
 
 fn store(gx: u32, gy: u32, q: vec3<f32>) {
     let idx = gy * params.len + gx;
     charges[idx] = q.yz;
     charges[params.len * params.len + idx] = vec2<f32>(q.x, 0.0);
+    node_charges[gy * params.nodes + gx] = vec4<f32>(q, 0.0);
 }
 
 @compute @workgroup_size(64)
@@ -59,10 +70,11 @@ fn spread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     let bx = b % params.intervals;
     let by = b / params.intervals;
     let cell = vec2<f32>(f32(bx), f32(by));
-    // a<ty><tx>: node (3 bx + tx, 3 by + ty).
-    var a00 = vec3<f32>(0.0); var a01 = vec3<f32>(0.0); var a02 = vec3<f32>(0.0);
-    var a10 = vec3<f32>(0.0); var a11 = vec3<f32>(0.0); var a12 = vec3<f32>(0.0);
-    var a20 = vec3<f32>(0.0); var a21 = vec3<f32>(0.0); var a22 = vec3<f32>(0.0);
+    // a<ty><tx>: node (4 bx + tx, 4 by + ty).
+    var a00 = vec3<f32>(0.0); var a01 = vec3<f32>(0.0); var a02 = vec3<f32>(0.0); var a03 = vec3<f32>(0.0);
+    var a10 = vec3<f32>(0.0); var a11 = vec3<f32>(0.0); var a12 = vec3<f32>(0.0); var a13 = vec3<f32>(0.0);
+    var a20 = vec3<f32>(0.0); var a21 = vec3<f32>(0.0); var a22 = vec3<f32>(0.0); var a23 = vec3<f32>(0.0);
+    var a30 = vec3<f32>(0.0); var a31 = vec3<f32>(0.0); var a32 = vec3<f32>(0.0); var a33 = vec3<f32>(0.0);
     // The box's sub-box keys b sub^2 .. (b + 1) sub^2 - 1 are one contiguous slice.
     let keys = params.sub * params.sub;
     let end = starts[(b + 1u) * keys];
@@ -72,14 +84,16 @@ fn spread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
         let lx = lagrange(u.x);
         let ly = lagrange(u.y);
         let c = vec3<f32>(1.0, y - grid.center);
-        let c0 = ly.x * c; let c1 = ly.y * c; let c2 = ly.z * c;
-        a00 += lx.x * c0; a01 += lx.y * c0; a02 += lx.z * c0;
-        a10 += lx.x * c1; a11 += lx.y * c1; a12 += lx.z * c1;
-        a20 += lx.x * c2; a21 += lx.y * c2; a22 += lx.z * c2;
+        let c0 = ly.x * c; let c1 = ly.y * c; let c2 = ly.z * c; let c3 = ly.w * c;
+        a00 += lx.x * c0; a01 += lx.y * c0; a02 += lx.z * c0; a03 += lx.w * c0;
+        a10 += lx.x * c1; a11 += lx.y * c1; a12 += lx.z * c1; a13 += lx.w * c1;
+        a20 += lx.x * c2; a21 += lx.y * c2; a22 += lx.z * c2; a23 += lx.w * c2;
+        a30 += lx.x * c3; a31 += lx.y * c3; a32 += lx.z * c3; a33 += lx.w * c3;
     }
-    let gx = 3u * bx;
-    let gy = 3u * by;
-    store(gx, gy, a00); store(gx + 1u, gy, a01); store(gx + 2u, gy, a02);
-    store(gx, gy + 1u, a10); store(gx + 1u, gy + 1u, a11); store(gx + 2u, gy + 1u, a12);
-    store(gx, gy + 2u, a20); store(gx + 1u, gy + 2u, a21); store(gx + 2u, gy + 2u, a22);
+    let gx = 4u * bx;
+    let gy = 4u * by;
+    store(gx, gy, a00); store(gx + 1u, gy, a01); store(gx + 2u, gy, a02); store(gx + 3u, gy, a03);
+    store(gx, gy + 1u, a10); store(gx + 1u, gy + 1u, a11); store(gx + 2u, gy + 1u, a12); store(gx + 3u, gy + 1u, a13);
+    store(gx, gy + 2u, a20); store(gx + 1u, gy + 2u, a21); store(gx + 2u, gy + 2u, a22); store(gx + 3u, gy + 2u, a23);
+    store(gx, gy + 3u, a30); store(gx + 1u, gy + 3u, a31); store(gx + 2u, gy + 3u, a32); store(gx + 3u, gy + 3u, a33);
 }

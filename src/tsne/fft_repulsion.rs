@@ -13,25 +13,38 @@
 //!    only the provisional slots, so the final order, and every float sum after it, is the same
 //!    in every run: same seed, same adapter, same embedding.
 //! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the centre of the
-//!    bounding box) of its points onto its 3 x 3 Lagrange nodes (p = 3 equispaced nodes per
+//!    bounding box) of its points onto its 4 x 4 Lagrange nodes (p = 4 equispaced nodes per
 //!    interval). A gather, no float atomics.
 //! 4. `kernel` + FFTs + inverse FFTs: node-to-node sums of w and w^2 as circular convolutions on a
 //!    zero-padded `len x len` grid (mixed-radix Stockham FFTs written in WGSL, [`Fft2d`], for any
 //!    `len = 2^a 3^b 5^c`). Three real charge grids travel in two complex channels and both
 //!    kernels in one. The kernel product is fused into the first inverse pass, and the kernel
 //!    spectrum is cached: it is recomputed (one 2-D FFT) only when the node spacing changes.
-//! 5. `interpolate`: the node potentials are interpolated back to the points with the same
-//!    Lagrange weights; `y_i sum w^2 - sum w^2 y_j` gives the force sum, and 1 (w_ii) is taken
-//!    off Z.
+//! 5. `near_nodes` (the near-field correction): for every box whose near field is on
+//!    ([`NEAR_MIN_WIDTH`], [`NEAR_CAP`]), the interpolated contribution of the points in the 3 x 3
+//!    boxes around it is taken out of its node potentials (a local 12 x 12-node stencil per
+//!    box).
+//! 6. `interpolate`: the node potentials are interpolated back to the points with the same
+//!    Lagrange weights, the exact sums over the near field are added, `y_i sum w^2 - sum w^2 y_j`
+//!    gives the force sum, and 1 (w_ii) is taken off Z.
 //!
-//! Grid size: `intervals` per axis and an FFT length `len >= 6 * intervals` (the node grid
+//! Why the near field: interpolation error is largest for close pairs, where the kernel bends
+//! sharpest. Plain interpolation with p = 4 gives a relative force error (2-norm over all points)
+//! of 0.07% for intervals of width 0.5, 0.4% for 0.8 and 1.1% for 1 (uniform layouts and a
+//! 10,000-point MNIST embedding alike; p = 3, FIt-SNE's choice, gives 3.6% at width 1). With
+//! close pairs (same or neighbouring box) summed exactly, the error is 0.2-0.3% for any width from
+//! 1 to 3, so the grid may be coarse: intervals of [`1 / INTERVALS_PER_UNIT`](INTERVALS_PER_UNIT)
+//! units instead of the 0.5 this module used with p = 3, a quarter as many nodes per axis
+//! and a 16th of the FFT work, paid for by the exact sums over a few dozen neighbours per point.
+//!
+//! Grid size: `intervals` per axis and an FFT length `len >= 8 * intervals` (the node grid
 //! doubled, so the circular convolution equals the linear one), `len` a product of 2, 3 and 5 (see
-//! [`fft_len_for`]). For a given `len` all `len / 6` intervals are used (more intervals cost
+//! [`fft_len_for`]). For a given `len` all `len / 8` intervals are used (more intervals cost
 //! nothing in the FFT). `new` sizes the grid for a span of [`DEFAULT_SPAN`];
 //! [`FftRepulsion::set_span_hint`] re-sizes it from a CPU-known span (read back by the caller,
-//! say every 50 iterations): at least [`MIN_INTERVALS`] (40; FIt-SNE: 50), and intervals of half
-//! a unit ([`INTERVALS_PER_UNIT`]; FIt-SNE's one unit gave ~4% force errors here), up to the
-//! largest FFT (2048: 341 intervals, width 0.5 up to a span of 170).
+//! say every 50 iterations): at least [`MIN_INTERVALS`], at least `sqrt(n / POINTS_PER_BOX)` (so
+//! the near-field sums stay short), and [`INTERVALS_PER_UNIT`] per unit of span, up to the
+//! largest FFT (2048).
 //!
 //! Node spacing: the grid is centred on the actual bounding box (on the GPU, every call) with
 //! interval width `max(span / intervals, min_width)`. `with_fft_len` sets no floor (the grid
@@ -40,7 +53,7 @@
 //! and so the kernel spectrum, stays the same from call to call and the kernel FFT is skipped
 //! (gated on the GPU, no readback). A box that outgrows the floor stretches the grid: correct,
 //! a little coarser, and the kernel is recomputed every call until the next hint. A stale hint
-//! costs accuracy and speed, never correctness.
+//! costs speed, never correctness.
 //!
 //! Only `dims = 2` runs on the GPU; the CPU references in [`cpu`] handle 1 to 3 dimensions.
 
@@ -59,35 +72,48 @@ const SPREAD: &str = include_str!("../../shaders/tsne_fft_spread.wgsl");
 const KERNEL: &str = include_str!("../../shaders/tsne_fft_kernel.wgsl");
 const STOCKHAM: &str = include_str!("../../shaders/tsne_fft_stockham.wgsl");
 const INTERPOLATE: &str = include_str!("../../shaders/tsne_fft_interpolate.wgsl");
+const NEAR: &str = include_str!("../../shaders/tsne_fft_near.wgsl");
 
 const OP: &str = "fft repulsion";
-/// Lagrange nodes per interval and axis (FIt-SNE's p).
-pub const NODES_PER_INTERVAL: usize = 3;
-/// Minimum number of intervals per axis. FIt-SNE uses 50; 40 lets a 240-point FFT serve spans up
-/// to 20 at width 0.5, as in early exaggeration.
-pub const MIN_INTERVALS: usize = 40;
+/// Lagrange nodes per interval and axis (FIt-SNE's p; it uses 3). The shaders are written for 4.
+pub const NODES_PER_INTERVAL: usize = 4;
+/// Minimum number of intervals per axis (FIt-SNE: 50 with p = 3): a 240-point FFT.
+pub const MIN_INTERVALS: usize = 30;
 /// Longest FFT line: two channels of 2048^2 complex f32 are 64 MiB, half of the 128 MiB a
 /// storage binding may span on common adapters.
 pub const MAX_FFT_LEN: usize = 2048;
 /// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
 /// sort and the spread (after them `Stages::charges` holds the node charges, not yet spectra).
 pub const DISPATCHES_THROUGH_SPREAD: usize = 7;
-/// Intervals per unit of embedding span that the span hint aims at. FIt-SNE uses about 1; measured
-/// here (2-D, uniform layout, p = 3) the relative force error in the 2-norm is 4% for intervals of
-/// width 1, 2% for 0.8, 0.24% for 0.4 (it falls like width^3), so latentviz aims at width 0.5.
-pub const INTERVALS_PER_UNIT: f32 = 2.0;
+/// Intervals per unit of embedding span that the span hint aims at (width 2). With the near
+/// field summed exactly the force error does not depend on the width (module doc), so the width
+/// trades FFT work (fewer, wider intervals) against near-field sums (more points per box).
+pub const INTERVALS_PER_UNIT: f32 = 0.5;
+/// The span hint asks for at least `sqrt(n / POINTS_PER_BOX)` intervals per axis: about this
+/// many points per box on average over the bounding box, which bounds the near-field sums while
+/// the embedding is still small (early exaggeration) and clumped.
+pub const POINTS_PER_BOX: usize = 8;
+/// The near field is summed exactly only when the interval width is above this; below it plain
+/// p = 4 interpolation is accurate (force error <= 0.4%). Mirrored by `NEAR_MIN_WIDTH` in
+/// tsne_fft_near.wgsl and tsne_fft_interpolate.wgsl.
+pub const NEAR_MIN_WIDTH: f32 = 0.8;
+/// A box whose 3 x 3 neighbourhood holds more points than this is interpolated plainly (bounds
+/// the exact sums of a pathological layout; lavapipe also caps loops at 65,535 iterations).
+/// Mirrored by `NEAR_CAP` in the same shaders.
+pub const NEAR_CAP: usize = 4096;
 /// The width floor `set_span_hint` sets is this times `span / intervals`: room for the embedding
 /// to grow by 10% before the kernel spectrum must be recomputed, at the price of intervals up to
-/// 10% wider than the box needs (width <= 0.55 at [`INTERVALS_PER_UNIT`] = 2: force errors
-/// about 1.3x those of width 0.5, well under 1%).
+/// 10% wider than the box needs.
 pub const HINT_SLACK: f32 = 1.1;
-/// The span `new` sizes the grid for (480-point FFTs, 80 intervals per axis).
+/// The span `new` sizes the grid for (with few points: the minimum, 30 intervals per axis).
 pub const DEFAULT_SPAN: f32 = 40.0;
 /// y workgroups of the kernel's gated dispatches (each invocation loops over y): few, so that a
 /// cached kernel costs little, but enough to keep every worker thread busy when it is computed.
 const GATED_Y_GROUPS: usize = 4;
 /// Workgroup shape of the FFT passes: 64 x FFT_WG_Y (`WG_Y` in tsne_fft_stockham.wgsl).
 const FFT_WG_Y: usize = 4;
+/// Entries of the near-field kernel table: node offsets in [-7, 7]^2 (see tsne_fft_near.wgsl).
+const NEAR_TABLE: usize = 15 * 15;
 /// Largest radix of one Stockham pass: one invocation holds a DFT of this many complex values
 /// (generated WGSL, see [`stockham_source`]).
 pub const MAX_RADIX: usize = 64;
@@ -99,7 +125,7 @@ pub const MAX_RADIX: usize = 64;
 pub struct FftParams {
     pub n: u32,
     pub intervals: u32,
-    /// Nodes per axis: 3 * intervals.
+    /// Nodes per axis: 4 * intervals.
     pub nodes: u32,
     /// FFT length per axis.
     pub len: u32,
@@ -144,7 +170,7 @@ pub struct GridGeometry {
     pub center: [f32; 2],
     /// Interval width (the same on both axes).
     pub width: f32,
-    /// Node spacing, width / 3.
+    /// Node spacing, width / 4.
     pub h: f32,
     /// Largest extent of the bounding box (floored at 1e-3).
     pub span: f32,
@@ -346,15 +372,17 @@ pub fn fft_len_for(need: usize, max_len: usize) -> usize {
         })
 }
 
-/// `(len, intervals)` for an embedding spanning `span` units: at least [`MIN_INTERVALS`] and
-/// [`INTERVALS_PER_UNIT`] per unit of span, the FFT length from [`fft_len_for`] (capped at
-/// `max_len`), then every interval that length allows.
-pub fn grid_for_span_capped(span: f32, max_len: usize) -> (usize, usize) {
-    let wanted = if span.is_finite() {
-        ((span.max(0.0) * INTERVALS_PER_UNIT).ceil() as usize).max(MIN_INTERVALS)
+/// `(len, intervals)` for `n` points spanning `span` units: at least [`MIN_INTERVALS`],
+/// `sqrt(n / POINTS_PER_BOX)` and [`INTERVALS_PER_UNIT`] per unit of span, the FFT length from
+/// [`fft_len_for`] (capped at `max_len`), then every interval that length allows.
+pub fn grid_for_capped(n: usize, span: f32, max_len: usize) -> (usize, usize) {
+    let by_span = if span.is_finite() {
+        (span.max(0.0) * INTERVALS_PER_UNIT).ceil() as usize
     } else {
-        MIN_INTERVALS
+        0
     };
+    let by_points = ((n / POINTS_PER_BOX) as f64).sqrt().ceil() as usize;
+    let wanted = by_span.max(by_points).max(MIN_INTERVALS);
     let len = fft_len_for(
         2 * NODES_PER_INTERVAL * wanted,
         max_len.clamp(2 * NODES_PER_INTERVAL, MAX_FFT_LEN),
@@ -362,9 +390,9 @@ pub fn grid_for_span_capped(span: f32, max_len: usize) -> (usize, usize) {
     (len, len / (2 * NODES_PER_INTERVAL))
 }
 
-/// [`grid_for_span_capped`] with the cap [`MAX_FFT_LEN`].
-pub fn grid_for_span(span: f32) -> (usize, usize) {
-    grid_for_span_capped(span, MAX_FFT_LEN)
+/// [`grid_for_capped`] with the cap [`MAX_FFT_LEN`].
+pub fn grid_for(n: usize, span: f32) -> (usize, usize) {
+    grid_for_capped(n, span, MAX_FFT_LEN)
 }
 
 /// Sub-boxes per box and axis for the counting sort of `n` points into `boxes` boxes: 8, 4, 2 or 1,
@@ -671,7 +699,9 @@ pub struct Stages<'a> {
     /// Node charges: channel 0 = (q1, q2), channel 1 = (q0, 0) at `gy * len + gx`
     /// (only the `nodes x nodes` corner is meaningful); spectra after the forward FFTs.
     pub charges: &'a wgpu::Buffer,
-    /// Node potentials: channel 0 = (w^2 q1, w^2 q2), channel 1 = (w^2 q0, w q0), same layout.
+    /// Node potentials: channel 0 = (w^2 q1, w^2 q2), channel 1 = (w^2 q0, w q0), same layout;
+    /// after a whole run, without the near field of the boxes where it is on
+    /// ([`cpu::far_potentials`]).
     pub potentials: &'a wgpu::Buffer,
     /// `keys + 1` u32 (keys = boxes * sub^2, sub = [`FftRepulsion::sub_boxes`]): sort key k's
     /// points sit at `sorted[starts[k]..starts[k + 1]]`; key k belongs to box k / sub^2, so box
@@ -704,7 +734,14 @@ pub struct FftRepulsion {
     /// The point index in each slot of the box-sorted order, before ordering within boxes.
     slot_point: wgpu::Buffer,
     sorted: wgpu::Buffer,
+    /// The point index in each slot of `sorted`.
+    sorted_point: wgpu::Buffer,
     charges: wgpu::Buffer,
+    /// Node charges `(q0, q1, q2, 0)`, nodes x nodes: kept for the near-field pass (the FFT
+    /// transforms `charges` in place).
+    node_charges: wgpu::Buffer,
+    /// `(w, w^2)` at node offsets in [-7, 7]^2 (written with the kernel).
+    near_table: wgpu::Buffer,
     kernel: wgpu::Buffer,
     potentials: wgpu::Buffer,
 }
@@ -712,11 +749,11 @@ pub struct FftRepulsion {
 impl FftRepulsion {
     /// Buffers for `n` points of `dims` = 2 dimensions, the grid sized for [`DEFAULT_SPAN`].
     pub fn new(gpu: &Gpu, n: usize, dims: usize) -> Result<Self> {
-        let (len, _) = grid_for_span(DEFAULT_SPAN);
+        let (len, _) = grid_for(n, DEFAULT_SPAN);
         Self::with_fft_len(gpu, n, dims, len)
     }
 
-    /// As `new`, with an explicit FFT length (a product of 2, 3 and 5 in 6..=2048); `len / 6`
+    /// As `new`, with an explicit FFT length (a product of 2, 3 and 5 in 8..=2048); `len / 8`
     /// intervals, no width floor (the grid fits the bounding box exactly).
     pub fn with_fft_len(gpu: &Gpu, n: usize, dims: usize, len: usize) -> Result<Self> {
         if dims != 2 {
@@ -757,24 +794,30 @@ impl FftRepulsion {
             point_rank: gpu.storage("fft repulsion point_rank", n),
             slot_point: gpu.storage("fft repulsion slot_point", n),
             sorted: gpu.storage("fft repulsion sorted", 2 * n),
+            sorted_point: gpu.storage("fft repulsion sorted_point", n),
             charges: gpu.storage("fft repulsion charges", 4 * area),
+            node_charges: gpu.storage(
+                "fft repulsion node charges",
+                4 * (NODES_PER_INTERVAL * intervals).pow(2),
+            ),
+            near_table: gpu.storage("fft repulsion near table", 2 * NEAR_TABLE),
             kernel: gpu.storage("fft repulsion kernel", 2 * area),
             potentials: gpu.storage("fft repulsion potentials", 4 * area),
         })
     }
 
-    /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for_span`];
+    /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for`];
     /// capped by [`FftRepulsion::set_max_fft_len`]) unless the current one has at least
     /// 1 / [`HINT_SLACK`] of the intervals wanted and at most 5/4 of the FFT length, and set the
     /// width floor to [`HINT_SLACK`] * `span / intervals`, at most [`HINT_SLACK`] /
-    /// [`INTERVALS_PER_UNIT`] (0.55). Meant to be called rarely, say every 50 iterations, with a span the
+    /// [`INTERVALS_PER_UNIT`] (2.2). Meant to be called rarely, say every 50 iterations, with a span the
     /// caller read back: `read_grid(gpu)?.span` is the span of the last run's positions, a
     /// 32-byte readback. Returns true when the grid changed: buffers were reallocated and
     /// dispatches recorded before are stale, so `record` must be called again (a new floor
     /// alone needs no new recording).
     pub fn set_span_hint(&mut self, gpu: &Gpu, span: f32) -> Result<bool> {
         let span = if span.is_finite() { span.max(0.0) } else { 0.0 };
-        let (len, intervals) = grid_for_span_capped(span, self.max_len);
+        let (len, intervals) = grid_for_capped(self.n, span, self.max_len);
         // Hysteresis: keep the grid while it is fine enough (intervals at most HINT_SLACK times
         // the aim) and not much larger than needed, so a steadily growing embedding does not
         // re-size (new buffers, maybe new pipelines) at every hint.
@@ -806,9 +849,9 @@ impl FftRepulsion {
     }
 
     /// Cap the FFT length `set_span_hint` may choose (8..=2048; default 2048), shrinking the grid
-    /// now if it is larger. A cheaper, coarser grid for slow adapters: 1024 with a span of 150
-    /// means intervals of 0.9 units (force errors of a few percent). Returns true when the grid
-    /// changed (re-record).
+    /// now if it is larger. A cheaper, coarser grid for slow adapters: wider intervals keep the
+    /// accuracy (the near field is exact) but make the near-field sums longer. Returns true when
+    /// the grid changed (re-record).
     pub fn set_max_fft_len(&mut self, gpu: &Gpu, max_len: usize) -> Result<bool> {
         if !(8..=MAX_FFT_LEN).contains(&max_len) {
             return Err(Error::InvalidArgument(format!(
@@ -972,6 +1015,7 @@ impl FftRepulsion {
                     &self.starts,
                     &self.slot_point,
                     &self.sorted,
+                    &self.sorted_point,
                 ],
                 per_point,
             )?,
@@ -981,7 +1025,13 @@ impl FftRepulsion {
                 SPREAD,
                 "spread",
                 &p,
-                &[&self.grid, &self.starts, &self.sorted, &self.charges],
+                &[
+                    &self.grid,
+                    &self.starts,
+                    &self.sorted,
+                    &self.charges,
+                    &self.node_charges,
+                ],
                 workgroups_for(boxes, 64),
             )?,
             launch(
@@ -990,7 +1040,7 @@ impl FftRepulsion {
                 KERNEL,
                 "kernel_grid",
                 &p,
-                &[&self.grid, &self.kernel, &self.state],
+                &[&self.grid, &self.kernel, &self.state, &self.near_table],
                 [len.div_ceil(64) as u32, GATED_Y_GROUPS as u32, 1],
             )?,
         ];
@@ -1016,11 +1066,33 @@ impl FftRepulsion {
         ));
         d.push(launch(
             gpu,
+            "tsne_fft_near",
+            NEAR,
+            "near_nodes",
+            &p,
+            &[
+                &self.grid,
+                &self.starts,
+                &self.node_charges,
+                &self.near_table,
+                &self.potentials,
+            ],
+            workgroups_for(boxes, 64),
+        )?);
+        d.push(launch(
+            gpu,
             "tsne_fft_interpolate",
             INTERPOLATE,
             "interpolate",
             &p,
-            &[&self.grid, positions, &self.potentials, out],
+            &[
+                &self.grid,
+                &self.starts,
+                &self.sorted,
+                &self.sorted_point,
+                &self.potentials,
+                out,
+            ],
             per_point,
         )?);
         Ok(d)
@@ -1132,20 +1204,22 @@ pub mod cpu {
         }
     }
 
-    /// Lagrange basis on the nodes 1/6, 1/2, 5/6 of an interval, at u.
-    pub fn lagrange(u: f64) -> [f64; 3] {
-        let (a, b, c) = (1.0 / 6.0, 0.5, 5.0 / 6.0);
-        [
-            4.5 * (u - b) * (u - c),
-            -9.0 * (u - a) * (u - c),
-            4.5 * (u - a) * (u - b),
-        ]
+    /// Lagrange basis on the P equispaced nodes `(t + 1/2) / P` of an interval, at u.
+    pub fn lagrange(u: f64) -> [f64; P] {
+        let node = |t: usize| (t as f64 + 0.5) / P as f64;
+        let mut l = [1.0; P];
+        for (t, lt) in l.iter_mut().enumerate() {
+            for s in (0..P).filter(|&s| s != t) {
+                *lt *= (u - node(s)) / (node(t) - node(s));
+            }
+        }
+        l
     }
 
     /// Calls `f(flat node index, weight)` for the P^dims nodes of the box of `y`.
     fn for_nodes(grid: &Grid, y: &[f32], mut f: impl FnMut(usize, f64)) {
         let (cell, u) = grid.locate(y);
-        let weights: Vec<[f64; 3]> = u.iter().map(|&u| lagrange(u)).collect();
+        let weights: Vec<[f64; P]> = u.iter().map(|&u| lagrange(u)).collect();
         let m = grid.nodes();
         for t in 0..P.pow(grid.dims as u32) {
             let (mut idx, mut stride, mut w, mut rest) = (0, 1, 1.0, t);
@@ -1265,12 +1339,136 @@ pub mod cpu {
         out
     }
 
-    /// The whole interpolation algorithm on the CPU with `intervals` intervals per axis.
+    /// The box cell of every point (as [`Grid::locate`]).
+    fn cells(y: &[f32], n: usize, grid: &Grid) -> Vec<Vec<usize>> {
+        let dims = grid.dims;
+        (0..n)
+            .map(|i| grid.locate(&y[i * dims..(i + 1) * dims]).0)
+            .collect()
+    }
+
+    /// Flat box index `sum_d cell_d intervals^d`.
+    fn box_index(cell: &[usize], intervals: usize) -> usize {
+        cell.iter().rev().fold(0, |acc, &c| acc * intervals + c)
+    }
+
+    /// True when boxes `a` and `b` are neighbours (at most one apart on every axis) or the same.
+    fn adjacent(a: &[usize], b: &[usize]) -> bool {
+        a.iter().zip(b).all(|(&a, &b)| a.abs_diff(b) <= 1)
+    }
+
+    /// Per box (flat index): is its near field summed exactly? As `near_on` in
+    /// tsne_fft_near.wgsl: the width is above [`NEAR_MIN_WIDTH`](super::NEAR_MIN_WIDTH) and the
+    /// box and its neighbours hold at most [`NEAR_CAP`](super::NEAR_CAP) points.
+    pub fn near_boxes(y: &[f32], n: usize, grid: &Grid) -> Vec<bool> {
+        let (dims, m) = (grid.dims, grid.intervals);
+        let boxes = m.pow(dims as u32);
+        if grid.width <= super::NEAR_MIN_WIDTH as f64 {
+            return vec![false; boxes];
+        }
+        let cell_of =
+            |b: usize| -> Vec<usize> { (0..dims).map(|d| (b / m.pow(d as u32)) % m).collect() };
+        let point_cells = cells(y, n, grid);
+        (0..boxes)
+            .map(|b| {
+                let c = cell_of(b);
+                let count = point_cells.iter().filter(|pc| adjacent(pc, &c)).count();
+                count <= super::NEAR_CAP
+            })
+            .collect()
+    }
+
+    /// Node potentials without the near field, as tsne_fft_near.wgsl: for every node of a box
+    /// with `near[box]`, minus the node-to-node sums over the nodes of its neighbouring boxes
+    /// (what interpolation gives for the pairs that [`near_sums`] sums exactly).
+    pub fn far_potentials(
+        charges: &[f64],
+        potentials: &[f64],
+        grid: &Grid,
+        near: &[bool],
+    ) -> Vec<f64> {
+        let (dims, m) = (grid.dims, grid.nodes());
+        let nodes = m.pow(dims as u32);
+        let (q, k) = (dims + 1, dims + 2);
+        let mut out = potentials.to_vec();
+        // Node offsets within reach: every axis in -(2P - 1) ..= 2P - 1, i.e. the nodes of the
+        // neighbouring boxes; `adjacent` picks those that really are.
+        let reach = 2 * P as isize - 1;
+        let span = (2 * reach + 1) as usize;
+        for a in 0..nodes {
+            let ga: Vec<usize> = (0..dims).map(|d| (a / m.pow(d as u32)) % m).collect();
+            let ba: Vec<usize> = ga.iter().map(|g| g / P).collect();
+            if !near[box_index(&ba, grid.intervals)] {
+                continue;
+            }
+            for t in 0..span.pow(dims as u32) {
+                let gb: Option<Vec<usize>> = (0..dims)
+                    .map(|d| {
+                        let o = ((t / span.pow(d as u32)) % span) as isize - reach;
+                        let g = ga[d] as isize + o;
+                        (0..m as isize).contains(&g).then_some(g as usize)
+                    })
+                    .collect();
+                let Some(gb) = gb else { continue };
+                let bb: Vec<usize> = gb.iter().map(|g| g / P).collect();
+                if !adjacent(&ba, &bb) {
+                    continue;
+                }
+                let b = gb.iter().rev().fold(0, |acc, &g| acc * m + g);
+                let r2: f64 = ga
+                    .iter()
+                    .zip(&gb)
+                    .map(|(&x, &z)| ((x as f64 - z as f64) * grid.h).powi(2))
+                    .sum();
+                let w = 1.0 / (1.0 + r2);
+                for c in 0..q {
+                    out[a * k + c] -= w * w * charges[b * q + c];
+                }
+                out[a * k + dims + 1] -= w * charges[b * q];
+            }
+        }
+        out
+    }
+
+    /// Exact near-field sums per point, as tsne_fft_interpolate.wgsl: for a point in a box with
+    /// `near[box]`, `[sum_j w_ij^2 (y_i - y_j), sum_j w_ij]` over the points j of its box and the
+    /// neighbouring ones, the point itself included (w_ii = 1); zeros elsewhere.
+    pub fn near_sums(y: &[f32], n: usize, grid: &Grid, near: &[bool]) -> Vec<f64> {
+        let dims = grid.dims;
+        let point_cells = cells(y, n, grid);
+        let mut out = vec![0.0; n * (dims + 1)];
+        for i in 0..n {
+            if !near[box_index(&point_cells[i], grid.intervals)] {
+                continue;
+            }
+            for j in (0..n).filter(|&j| adjacent(&point_cells[i], &point_cells[j])) {
+                let d2: f64 = (0..dims)
+                    .map(|d| ((y[i * dims + d] - y[j * dims + d]) as f64).powi(2))
+                    .sum();
+                let w = 1.0 / (1.0 + d2);
+                for d in 0..dims {
+                    out[i * (dims + 1) + d] += w * w * (y[i * dims + d] - y[j * dims + d]) as f64;
+                }
+                out[i * (dims + 1) + dims] += w;
+            }
+        }
+        out
+    }
+
+    /// The whole interpolation algorithm on the CPU with `intervals` intervals per axis, near
+    /// field included: interpolated far field plus exact near sums.
     pub fn repulsion_interpolated(y: &[f32], n: usize, dims: usize, intervals: usize) -> Vec<f32> {
         let grid = bbox(y, n, dims, intervals.max(1));
         let charges = spread(y, n, &grid);
         let potentials = node_potentials(&charges, &grid);
-        interpolate(y, n, &grid, &potentials)
+        let near = near_boxes(y, n, &grid);
+        let far = far_potentials(&charges, &potentials, &grid, &near);
+        let near_field = near_sums(y, n, &grid, &near);
+        interpolate(y, n, &grid, &far)
+            .iter()
+            .zip(&near_field)
+            .map(|(&a, &b)| (a as f64 + b) as f32)
+            .collect()
     }
 
     /// In-place radix-2 FFT of a power-of-two length, unnormalized; `inverse` flips the sign.

@@ -1,0 +1,141 @@
+// t-SNE FFT repulsion, step 9b: take the near field out of the node potentials.
+//   The interpolated sums treat every pair of points alike; for a point i and the points j of the
+//   3 x 3 boxes around its own (its near field) they are replaced by exact sums
+//   (tsne_fft_interpolate.wgsl), so their interpolated part must go: for every node a of box B
+//     Phi(a) -= sum over the nodes b of the boxes B' with |B' - B| <= 1 (per axis) of
+//               K(a - b) q(b),   K = (w^2, w^2, w^2, w) for (phi0, phi1, phi2, psi),
+//   the node charges q = (q0, q1, q2) coming only from points in B', so the subtracted term is
+//   exactly the interpolated contribution of the near-field points. What is left is smooth at the
+//   scale of a box: the interpolation error then no longer grows with the interval width.
+//   Only boxes with the near field on (near_on) are touched: the grid is wider than
+//   NEAR_MIN_WIDTH (below it plain interpolation is accurate) and the 3 x 3 boxes hold at most
+//   NEAR_CAP points (bounds the exact sums; a crowded box falls back to plain interpolation).
+//   Kernel values come from near_table (tsne_fft_kernel.wgsl): (w, w^2) at node offsets
+//   o in [-7, 7]^2, entry (o_y + 7) * 15 + o_x + 7; for node a = 4 B + t and b = 4 B' + s,
+//   o = 4 (B - B') + t - s.
+// Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
+//   keys + 1), 3 node_charges (read vec4<f32>, nodes^2, (q0, q1, q2, 0)), 4 near_table (read
+//   vec2<f32>, 225), 5 potentials (read_write vec2<f32>, 2 len^2: channel 0 = (phi1, phi2),
+//   channel 1 = (phi0, psi)).
+// One invocation per box: its 4 x 4 nodes in 16 named vec4 accumulators (phi0, phi1, phi2,
+// psi); the table index is uniform across the invocations, the charges are read once per box.
+// Params mirror `tsne::fft_repulsion::FftParams`.
+
+struct Params {
+    n: u32, intervals: u32, nodes: u32, len: u32,
+    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
+    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
+    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
+    gated: u32, out_valid: u32, fused: u32, sub: u32,
+}
+
+struct Grid {
+    lo: vec2<f32>,
+    center: vec2<f32>,
+    width: f32,
+    h: f32,
+    span: f32,
+    kernel_dirty: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> grid: Grid;
+@group(0) @binding(2) var<storage, read> starts: array<u32>;
+@group(0) @binding(3) var<storage, read> node_charges: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> near_table: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read_write> potentials: array<vec2<f32>>;
+
+// Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_interpolate.wgsl).
+const NEAR_MIN_WIDTH: f32 = 0.8;
+const NEAR_CAP: u32 = 4096u;
+
+// Sort slots [x, y) of the points in boxes max(bx, 1) - 1 ..= min(bx + 1, I - 1) of row r:
+// consecutive boxes of a row are one contiguous slice of the sort.
+fn row_slots(bx: u32, r: u32) -> vec2<u32> {
+    let keys = params.sub * params.sub;
+    let first = r * params.intervals + max(bx, 1u) - 1u;
+    let last = r * params.intervals + min(bx + 1u, params.intervals - 1u);
+    return vec2<u32>(starts[first * keys], starts[(last + 1u) * keys]);
+}
+
+fn near_on(bx: u32, by: u32) -> bool {
+    if (!(grid.width > NEAR_MIN_WIDTH)) {
+        return false;
+    }
+    var count = 0u;
+    for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
+        let s = row_slots(bx, r);
+        count += s.y - s.x;
+    }
+    return count <= NEAR_CAP;
+}
+
+// (w^2 q0, w^2 q1, w^2 q2, w q0) for table entry k = (w, w^2) and charges c.
+fn term(k: vec2<f32>, c: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(k.y * c.xyz, k.x * c.x);
+}
+
+fn take(gx: u32, gy: u32, a: vec4<f32>) {
+    let idx = gy * params.len + gx;
+    let area = params.len * params.len;
+    potentials[idx] -= a.yz;
+    potentials[area + idx] -= a.xw;
+}
+
+@compute @workgroup_size(64)
+fn near_nodes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let b = (wg.x + wg.y * nwg.x) * 64u + lid;
+    if (b >= params.boxes) {
+        return;
+    }
+    let bx = b % params.intervals;
+    let by = b / params.intervals;
+    if (!near_on(bx, by)) {
+        return;
+    }
+    // a<ty><tx>: node (4 bx + tx, 4 by + ty).
+    var a00 = vec4<f32>(0.0); var a01 = vec4<f32>(0.0); var a02 = vec4<f32>(0.0); var a03 = vec4<f32>(0.0);
+    var a10 = vec4<f32>(0.0); var a11 = vec4<f32>(0.0); var a12 = vec4<f32>(0.0); var a13 = vec4<f32>(0.0);
+    var a20 = vec4<f32>(0.0); var a21 = vec4<f32>(0.0); var a22 = vec4<f32>(0.0); var a23 = vec4<f32>(0.0);
+    var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0); var a32 = vec4<f32>(0.0); var a33 = vec4<f32>(0.0);
+    let top = i32(params.intervals) - 1;
+    for (var dy = -1; dy <= 1; dy++) {
+        for (var dx = -1; dx <= 1; dx++) {
+            let nx = i32(bx) + dx;
+            let ny = i32(by) + dy;
+            if (nx < 0 || ny < 0 || nx > top || ny > top) {
+                continue;
+            }
+            for (var s = 0; s < 16; s++) {
+                let sx = s % 4;
+                let sy = s / 4;
+                let c = node_charges[u32(4 * ny + sy) * params.nodes + u32(4 * nx + sx)];
+                // Table entry of target node t = (0, 0): o = -4 d - s.
+                let k = u32((7 - 4 * dy - sy) * 15 + 7 - 4 * dx - sx);
+                a00 += term(near_table[k], c);
+                a01 += term(near_table[k + 1u], c);
+                a02 += term(near_table[k + 2u], c);
+                a03 += term(near_table[k + 3u], c);
+                a10 += term(near_table[k + 15u], c);
+                a11 += term(near_table[k + 16u], c);
+                a12 += term(near_table[k + 17u], c);
+                a13 += term(near_table[k + 18u], c);
+                a20 += term(near_table[k + 30u], c);
+                a21 += term(near_table[k + 31u], c);
+                a22 += term(near_table[k + 32u], c);
+                a23 += term(near_table[k + 33u], c);
+                a30 += term(near_table[k + 45u], c);
+                a31 += term(near_table[k + 46u], c);
+                a32 += term(near_table[k + 47u], c);
+                a33 += term(near_table[k + 48u], c);
+            }
+        }
+    }
+    let gx = 4u * bx;
+    let gy = 4u * by;
+    take(gx, gy, a00); take(gx + 1u, gy, a01); take(gx + 2u, gy, a02); take(gx + 3u, gy, a03);
+    take(gx, gy + 1u, a10); take(gx + 1u, gy + 1u, a11); take(gx + 2u, gy + 1u, a12); take(gx + 3u, gy + 1u, a13);
+    take(gx, gy + 2u, a20); take(gx + 1u, gy + 2u, a21); take(gx + 2u, gy + 2u, a22); take(gx + 3u, gy + 2u, a23);
+    take(gx, gy + 3u, a30); take(gx + 1u, gy + 3u, a31); take(gx + 2u, gy + 3u, a32); take(gx + 3u, gy + 3u, a33);
+}
