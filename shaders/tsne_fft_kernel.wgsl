@@ -7,13 +7,9 @@
 //   Both kernels are real and even, so their DFTs are real: after one complex FFT, the real part
 //   is the spectrum of w and the imaginary part that of w^2. len >= 2 nodes makes the circular
 //   convolution equal the linear one on the nodes x nodes corner.
-//   Invocation (0, 0) records state.kernel_width = grid.width (read by the next call's bbox) and
-//   fills the near-field table: (w, w^2) unscaled at node offsets o in [-7, 7]^2 (two nodes of
-//   neighbouring boxes are at most 2 * 4 - 1 nodes apart per axis), entry (o_y + 7) * 15 + o_x + 7,
-//   read by tsne_fft_near.wgsl.
+//   Invocation (0, 0) records state.kernel_width = grid.width (read by the next call's bbox).
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 kernel (write
-//   vec2<f32>, len^2 row-major), 3 state (read_write, KernelState), 4 near_table (write
-//   vec2<f32>, 225).
+//   vec2<f32>, len^2 row-major), 3 state (read_write, KernelState).
 // One invocation per column (x) and a share of the rows (a few workgroups along y, each
 // invocation looping over rows y, y + num_workgroups.y, ...): few workgroups when the kernel is
 // cached. Params mirror
@@ -45,7 +41,6 @@ struct KernelState {
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read_write> kernel: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read_write> state: KernelState;
-@group(0) @binding(4) var<storage, read_write> near_table: array<vec2<f32>>;
 
 fn offset(j: u32) -> f32 {
     return select(f32(j), f32(j) - f32(params.len), j > params.len / 2u);
@@ -65,10 +60,5 @@ fn kernel_grid(@builtin(global_invocation_id) gid: vec3<u32>,
     }
     if (gid.x == 0u && gid.y == 0u) {
         state.kernel_width = grid.width;
-        for (var t = 0u; t < 225u; t++) {
-            let o = (vec2<f32>(f32(t % 15u), f32(t / 15u)) - vec2<f32>(7.0)) * grid.h;
-            let w = 1.0 / (1.0 + dot(o, o));
-            near_table[t] = vec2<f32>(w, w * w);
-        }
     }
 }

@@ -10,15 +10,14 @@
 //   Only boxes with the near field on (near_on) are touched: the grid is wider than
 //   NEAR_MIN_WIDTH (below it plain interpolation is accurate) and the 3 x 3 boxes hold at most
 //   NEAR_CAP points (bounds the exact sums; a crowded box falls back to plain interpolation).
-//   Kernel values come from near_table (tsne_fft_kernel.wgsl): (w, w^2) at node offsets
-//   o in [-7, 7]^2, entry (o_y + 7) * 15 + o_x + 7; for node a = 4 B + t and b = 4 B' + s,
-//   o = 4 (B - B') + t - s.
+//   For node a = 4 B + t and b = 4 B' + s the offset is o = 4 (B - B') + t - s node spacings,
+//   w = 1 / (1 + h^2 |o|^2), computed in registers (a table of the 225 values, loaded with
+//   loop-uniform indices, was 10x slower on lavapipe).
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   keys + 1), 3 node_charges (read vec4<f32>, nodes^2, (q0, q1, q2, 0)), 4 near_table (read
-//   vec2<f32>, 225), 5 potentials (read_write vec2<f32>, 2 len^2: channel 0 = (phi1, phi2),
+//   keys + 1), 3 node_charges (read vec4<f32>, nodes^2, (q0, q1, q2, 0)), 4 potentials (read_write vec2<f32>, 2 len^2: channel 0 = (phi1, phi2),
 //   channel 1 = (phi0, psi)).
 // One invocation per box: its 4 x 4 nodes in 16 named vec4 accumulators (phi0, phi1, phi2,
-// psi); the table index is uniform across the invocations, the charges are read once per box.
+// psi); the charges are read once per box.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -42,8 +41,7 @@ struct Grid {
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
 @group(0) @binding(3) var<storage, read> node_charges: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> near_table: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read_write> potentials: array<vec2<f32>>;
+@group(0) @binding(4) var<storage, read_write> potentials: array<vec2<f32>>;
 
 // Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_interpolate.wgsl).
 const NEAR_MIN_WIDTH: f32 = 0.8;
@@ -70,9 +68,9 @@ fn near_on(bx: u32, by: u32) -> bool {
     return count <= NEAR_CAP;
 }
 
-// (w^2 q0, w^2 q1, w^2 q2, w q0) for table entry k = (w, w^2) and charges c.
-fn term(k: vec2<f32>, c: vec4<f32>) -> vec4<f32> {
-    return vec4<f32>(k.y * c.xyz, k.x * c.x);
+// (w^2 q0, w^2 q1, w^2 q2, w q0) for kernel value w and charges c.
+fn term(w: f32, c: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>((w * w) * c.xyz, w * c.x);
 }
 
 fn take(gx: u32, gy: u32, a: vec4<f32>) {
@@ -100,35 +98,35 @@ fn near_nodes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     var a20 = vec4<f32>(0.0); var a21 = vec4<f32>(0.0); var a22 = vec4<f32>(0.0); var a23 = vec4<f32>(0.0);
     var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0); var a32 = vec4<f32>(0.0); var a33 = vec4<f32>(0.0);
     let top = i32(params.intervals) - 1;
+    let h2 = grid.h * grid.h;
+    let t = vec4<f32>(0.0, 1.0, 2.0, 3.0);
+    // Every neighbour box and node in the same order in all invocations (uniform loops); boxes
+    // past the grid's edge read a clamped box with weight 0 instead of branching.
     for (var dy = -1; dy <= 1; dy++) {
         for (var dx = -1; dx <= 1; dx++) {
             let nx = i32(bx) + dx;
             let ny = i32(by) + dy;
-            if (nx < 0 || ny < 0 || nx > top || ny > top) {
-                continue;
-            }
+            let inside = select(0.0, 1.0, nx >= 0 && ny >= 0 && nx <= top && ny <= top);
+            let cx = u32(clamp(nx, 0, top));
+            let cy = u32(clamp(ny, 0, top));
             for (var s = 0; s < 16; s++) {
                 let sx = s % 4;
                 let sy = s / 4;
-                let c = node_charges[u32(4 * ny + sy) * params.nodes + u32(4 * nx + sx)];
-                // Table entry of target node t = (0, 0): o = -4 d - s.
-                let k = u32((7 - 4 * dy - sy) * 15 + 7 - 4 * dx - sx);
-                a00 += term(near_table[k], c);
-                a01 += term(near_table[k + 1u], c);
-                a02 += term(near_table[k + 2u], c);
-                a03 += term(near_table[k + 3u], c);
-                a10 += term(near_table[k + 15u], c);
-                a11 += term(near_table[k + 16u], c);
-                a12 += term(near_table[k + 17u], c);
-                a13 += term(near_table[k + 18u], c);
-                a20 += term(near_table[k + 30u], c);
-                a21 += term(near_table[k + 31u], c);
-                a22 += term(near_table[k + 32u], c);
-                a23 += term(near_table[k + 33u], c);
-                a30 += term(near_table[k + 45u], c);
-                a31 += term(near_table[k + 46u], c);
-                a32 += term(near_table[k + 47u], c);
-                a33 += term(near_table[k + 48u], c);
+                let c = inside
+                    * node_charges[(4u * cy + u32(sy)) * params.nodes + 4u * cx + u32(sx)];
+                // Offsets a - b of the 4 x 4 target nodes t: o = t - 4 d - s, in node units.
+                let ox = t - f32(4 * dx + sx);
+                let oy = t - f32(4 * dy + sy);
+                let rx = h2 * ox * ox;
+                let ry = h2 * oy * oy;
+                let w0 = 1.0 / (vec4<f32>(1.0 + ry.x) + rx);
+                let w1 = 1.0 / (vec4<f32>(1.0 + ry.y) + rx);
+                let w2 = 1.0 / (vec4<f32>(1.0 + ry.z) + rx);
+                let w3 = 1.0 / (vec4<f32>(1.0 + ry.w) + rx);
+                a00 += term(w0.x, c); a01 += term(w0.y, c); a02 += term(w0.z, c); a03 += term(w0.w, c);
+                a10 += term(w1.x, c); a11 += term(w1.y, c); a12 += term(w1.z, c); a13 += term(w1.w, c);
+                a20 += term(w2.x, c); a21 += term(w2.y, c); a22 += term(w2.z, c); a23 += term(w2.w, c);
+                a30 += term(w3.x, c); a31 += term(w3.y, c); a32 += term(w3.z, c); a33 += term(w3.w, c);
             }
         }
     }

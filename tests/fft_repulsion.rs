@@ -7,7 +7,7 @@ use common::gpu;
 use latentviz::Gpu;
 use latentviz::rng::Rng;
 use latentviz::tsne::fft_repulsion::{
-    self, DISPATCHES_THROUGH_SPREAD, Fft2d, FftRepulsion, GridGeometry, NEAR_CAP,
+    self, DISPATCHES_THROUGH_SPREAD, Fft2d, FftRepulsion, GridGeometry, NEAR_CAP, NEAR_MIN_WIDTH,
     NODES_PER_INTERVAL, cpu,
 };
 
@@ -986,6 +986,29 @@ fn bench_fft_repulsion() {
             (ef, ez)
         };
         println!("  force error {ef:.2e}, Z_i error {ez:.2e}");
+    }
+}
+
+/// The plain near-field loop (adapters without subgroups of 8) gives the same sums as the
+/// subgroup one lavapipe runs by default, up to f32 summation order.
+#[test]
+fn gpu_plain_and_subgroup_near_loops_agree() {
+    let gpu = gpu();
+    let mut rng = Rng::new(44);
+    let n = 1500;
+    let y = blob_layout(&mut rng, n, 2, 6, 20.0, 2.0);
+    let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, 128).unwrap();
+    let sg = rep.set_subgroups(gpu, true);
+    let a = run_gpu(gpu, &mut rep, &y);
+    assert!(!rep.set_subgroups(gpu, false));
+    let b = run_gpu(gpu, &mut rep, &y);
+    let want = cpu::repulsion_interpolated(&y, n, 2, rep.intervals());
+    for (label, got) in [("default", &a), ("plain", &b)] {
+        let (ef, ez, _) = errors(got, &want, 2);
+        assert!(
+            ef < 1e-4 && ez < 1e-5,
+            "{label} (subgroups {sg}): force {ef}, Z {ez}"
+        );
     }
 }
 

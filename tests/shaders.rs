@@ -6,8 +6,14 @@ use std::fs;
 
 /// Template file → every complete source the program builds from it.
 fn template_variants(name: &str) -> Option<Vec<(String, String)>> {
-    use latentviz::tsne::fft_repulsion::{MAX_RADIX, stockham_source};
+    use latentviz::tsne::fft_repulsion::{MAX_RADIX, interpolate_source, stockham_source};
     match name {
+        "tsne_fft_interpolate.wgsl" => Some(
+            [false, true]
+                .into_iter()
+                .map(|sg| (format!("{name} subgroups {sg}"), interpolate_source(sg)))
+                .collect(),
+        ),
         "tsne_fft_stockham.wgsl" => {
             let smooth = |mut r: usize| {
                 for p in [2, 3, 5] {
