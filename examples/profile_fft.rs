@@ -1,9 +1,12 @@
 //! Per-stage times of one FFT-interpolated t-SNE repulsion call (fft_repulsion), and its force
 //! error against the exact sums on a sample of points.
 //! `cargo run --release --example profile_fft -- [n = 70000] [span = 100] [reps = 3]`
+//! `cargo run --release --example profile_fft -- Y.npy [reps = 3]` (a saved 2-D embedding)
 //!
 //! The layout is ten Gaussian clusters (what a t-SNE embedding looks like) scaled so that its
-//! bounding box spans about `span` units; the grid is the one `set_span_hint(span)` picks. Each
+//! bounding box spans about `span` units, or the embedding in an .npy file (say the `--out` of
+//! `latentviz tsne`); the grid is the one `refresh` picks after a first run sized by
+//! `set_span_hint(span)`, as in the optimizer. Each
 //! dispatch is submitted and waited for on its own, in pipeline order (so every stage sees the
 //! data it would see in a real call), wall-clock timed; the best of `reps` sweeps is kept. The
 //! whole call is also timed as one pass (`Timer`, timestamps where the adapter has them).
@@ -33,23 +36,35 @@ fn arg<T: std::str::FromStr>(i: usize, default: T) -> T {
 }
 
 fn main() -> anyhow::Result<()> {
-    let n: usize = arg(1, 70_000);
-    let span: f32 = arg(2, 100.0);
-    let reps: usize = arg(3, 3).max(1);
+    let file = std::env::args().nth(1).filter(|a| a.ends_with(".npy"));
+    let (n, span, reps) = match &file {
+        Some(_) => (0, 0.0, arg(2, 3usize).max(1)),
+        None => (arg(1, 70_000usize), arg(2, 100.0f32), arg(3, 3usize).max(1)),
+    };
     let gpu = latentviz::Gpu::new(&Default::default())?;
     println!("{}", gpu.describe());
 
-    // Ten clusters, centres in [-0.42 span, 0.42 span]^2, sigma span / 60.
-    let mut rng = Rng::new(7);
-    let centres = rng.vec(20, -0.42 * span, 0.42 * span);
-    let sigma = span / 60.0;
-    let mut y = Vec::with_capacity(2 * n);
-    for _ in 0..n {
-        let b = rng.below(10);
-        for d in 0..2 {
-            y.push(centres[2 * b + d] + sigma * rng.normal() as f32);
+    let (n, y) = match &file {
+        Some(path) => {
+            let (rows, cols, y) = latentviz::data::npy::read_f32_2d(std::path::Path::new(path))?;
+            anyhow::ensure!(cols == 2, "{path}: {rows} x {cols}, want a 2-D embedding");
+            (rows, y)
         }
-    }
+        None => {
+            // Ten clusters, centres in [-0.42 span, 0.42 span]^2, sigma span / 60.
+            let mut rng = Rng::new(7);
+            let centres = rng.vec(20, -0.42 * span, 0.42 * span);
+            let sigma = span / 60.0;
+            let mut y = Vec::with_capacity(2 * n);
+            for _ in 0..n {
+                let b = rng.below(10);
+                for d in 0..2 {
+                    y.push(centres[2 * b + d] + sigma * rng.normal() as f32);
+                }
+            }
+            (n, y)
+        }
+    };
     let actual = (0..2)
         .map(|d| {
             let v = y.iter().skip(d).step_by(2);
@@ -57,10 +72,14 @@ fn main() -> anyhow::Result<()> {
         })
         .fold(0.0, f32::max);
 
+    // As the optimizer does: a grid from the span, then one from what a run measured.
     let mut rep = FftRepulsion::new(&gpu, n, 2)?;
     rep.set_span_hint(&gpu, actual)?;
     let positions = gpu.storage_from("positions", &y);
     let out = gpu.storage("out", 3 * n);
+    let first = rep.record(&gpu, &positions, &out)?;
+    gpu.run("sizing run", &first.iter().collect::<Vec<_>>())?;
+    rep.refresh(&gpu)?;
     let start = Instant::now();
     let d = rep.record(&gpu, &positions, &out)?;
     let record_s = start.elapsed().as_secs_f64();

@@ -9,7 +9,9 @@
 //   the cached kernel spectrum was computed for (tsne_fft_kernel updates it).
 // Later kernels read `grid` instead of any CPU-known value, so the whole step stays on the GPU.
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32 row-major),
-//   2 grid (read_write, one Grid, mirrored by `GridGeometry`), 3 state (read, KernelState).
+//   2 grid (read_write, one Grid, mirrored by `GridGeometry`), 3 state (read, KernelState),
+//   4 stats (read_write atomic u32: invocation 0 clears the busiest-neighbourhood count that
+//   tsne_fft_chunks fills).
 // ONE workgroup of 256 invocations: each folds a strided share of the points, then a tree
 // reduction in workgroup memory; invocation 0 writes the grid.
 // Params mirror `tsne::fft_repulsion::FftParams`.
@@ -41,6 +43,7 @@ struct Grid {
 @group(0) @binding(1) var<storage, read> positions: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grid: Grid;
 @group(0) @binding(3) var<storage, read> state: KernelState;
+@group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
 
 const GROUP: u32 = 256u;
 var<workgroup> lo_part: array<vec2<f32>, GROUP>;
@@ -81,5 +84,6 @@ fn bbox(@builtin(local_invocation_index) lid: u32) {
         g.span = span;
         g.kernel_dirty = select(0u, 1u, width != state.kernel_width);
         grid = g;
+        atomicStore(&stats[0], 0u);
     }
 }

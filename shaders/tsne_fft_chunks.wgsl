@@ -1,9 +1,12 @@
 // t-SNE FFT repulsion, step 10a: how many chunks of 8 points each box holds, for the
-// interpolation (one workgroup per chunk, see tsne_fft_interpolate.wgsl).
+// interpolation (one workgroup per chunk, see tsne_fft_interpolate.wgsl), and the largest number
+// of points in a 3 x 3 neighbourhood of boxes (what the near-field sums cost; read back now and
+// then by `FftRepulsion::refresh` to size the grid).
 //   chunks[b] = ceil(count_b / 8),  count_b = starts[(b + 1) sub^2] - starts[b sub^2]
+//   stats[0] = max_b sum_{|b' - b| <= 1} count_b'   (cleared by tsne_fft_bbox)
 // tsne_fft_scan then turns chunks into chunk_starts (params.boxes = boxes there).
 // Bindings (group 0): 0 params (uniform FftParams), 1 starts (read u32, keys + 1), 2 chunks
-//   (write u32, boxes).
+//   (write u32, boxes), 3 stats (read_write atomic u32, 1).
 // One invocation per box. Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -17,6 +20,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> starts: array<u32>;
 @group(0) @binding(2) var<storage, read_write> chunks: array<u32>;
+@group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
 
 @compute @workgroup_size(256)
 fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -28,4 +32,17 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     let keys = params.sub * params.sub;
     let count = starts[(b + 1u) * keys] - starts[b * keys];
     chunks[b] = (count + 7u) / 8u;
+    if (count == 0u) {
+        return;
+    }
+    // The 3 x 3 neighbourhood: three rows of three consecutive boxes, each one slice of the sort.
+    let bx = b % params.intervals;
+    let by = b / params.intervals;
+    var near = 0u;
+    for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
+        let first = r * params.intervals + max(bx, 1u) - 1u;
+        let last = r * params.intervals + min(bx + 1u, params.intervals - 1u);
+        near += starts[(last + 1u) * keys] - starts[first * keys];
+    }
+    atomicMax(&stats[0], near);
 }

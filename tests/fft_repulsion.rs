@@ -586,6 +586,28 @@ fn gpu_crowded_boxes_fall_back_to_plain_interpolation() {
     let (ef, ez, _) = errors(&got, &want, 2);
     // Same algorithm, f32 vs f64.
     assert!(ef < 1e-3 && ez < 1e-4, "GPU vs CPU: force {ef}, Z {ez}");
+    // The busiest neighbourhood the GPU counted (what `refresh` sizes the grid by).
+    let cells: Vec<(usize, usize)> = (0..n)
+        .map(|i| {
+            let (c, _) = grid.locate(&y[2 * i..2 * i + 2]);
+            (c[0], c[1])
+        })
+        .collect();
+    let busiest = cells
+        .iter()
+        .map(|&(x, z)| {
+            cells
+                .iter()
+                .filter(|&&(a, b)| a.abs_diff(x) <= 1 && b.abs_diff(z) <= 1)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(busiest > NEAR_CAP);
+    assert_eq!(rep.read_max_near(gpu).unwrap(), busiest);
+    // And `refresh` narrows the boxes for it.
+    assert!(rep.refresh(gpu).unwrap());
+    assert!(rep.intervals() > 8, "{} intervals", rep.intervals());
 }
 
 #[test]
@@ -858,26 +880,52 @@ fn span_hint_picks_fft_friendly_grids() {
     assert_eq!(fft_repulsion::sub_boxes(70_000, 180 * 180), 2);
     assert_eq!(fft_repulsion::sub_boxes(70_000, 341 * 341), 1);
     assert_eq!(fft_repulsion::sub_boxes(10, 40 * 40), 1);
-    // At least 30 intervals, sqrt(n / 8) and half an interval per unit of span; 8 intervals <= len.
+    // At least 30 intervals, sqrt(n / 16) and 0.2 intervals per unit of span; 8 intervals <= len.
     assert_eq!(fft_repulsion::grid_for(10, 0.0), (240, 30));
     assert_eq!(fft_repulsion::grid_for(10, 60.0), (240, 30));
     assert_eq!(fft_repulsion::grid_for(10, f32::NAN), (240, 30));
     assert_eq!(fft_repulsion::grid_for(10, 1e6), (2048, 256));
-    assert_eq!(fft_repulsion::grid_for(7_200, 0.0), (240, 30));
+    assert_eq!(fft_repulsion::grid_for(14_400, 0.0), (240, 30));
+    assert_eq!(fft_repulsion::grid_for(16 * 50 * 50, 0.0), (400, 50));
     for n in [10usize, 1_000, 10_000, 70_000, 1_000_000] {
-        for span in [0.0f32, 7.0, 33.3, 61.0, 99.0, 140.0, 300.0, 500.0] {
+        for span in [0.0f32, 7.0, 33.3, 61.0, 99.0, 140.0, 300.0, 500.0, 2000.0] {
             let (len, intervals) = fft_repulsion::grid_for(n, span);
             assert!(fft_repulsion::radices(len).is_some() && 8 * intervals <= len);
-            assert!(intervals >= 30 && 8 * intervals * intervals >= n.min(8 * 256 * 256));
+            assert!(intervals >= 30 && 16 * intervals * intervals >= n.min(16 * 256 * 256));
             assert!(
-                intervals as f32 >= 0.5 * span || len == 2048,
+                intervals as f32 >= 0.2 * span || len == 2048,
                 "n {n} span {span}: {intervals} intervals"
             );
-            // No more than one FFT size step too large.
             let (smaller, _) = fft_repulsion::grid_for(n, span * 0.8);
             assert!(smaller <= len);
         }
     }
+    // Measured: boxes narrow enough for about NEAR_TARGET (1536) points in the busiest 3 x 3
+    // neighbourhood, at least 30 intervals and 0.2 per unit of span.
+    assert_eq!(
+        fft_repulsion::grid_for_measured(100.0, 6144, 2.0, 2048),
+        (800, 100)
+    );
+    assert_eq!(
+        fft_repulsion::grid_for_measured(200.0, 1536, 4.0, 2048),
+        (400, 50)
+    );
+    assert_eq!(
+        fft_repulsion::grid_for_measured(100.0, 0, 2.0, 2048),
+        (240, 30)
+    );
+    assert_eq!(
+        fft_repulsion::grid_for_measured(400.0, 10, 2.0, 2048),
+        (640, 80)
+    );
+    assert_eq!(
+        fft_repulsion::grid_for_measured(1e4, 1 << 30, 5.0, 1024),
+        (1024, 128)
+    );
+    assert_eq!(
+        fft_repulsion::grid_for_measured(f32::NAN, 100, f32::NAN, 2048),
+        (240, 30)
+    );
     let gpu = gpu();
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
     assert_eq!((rep.fft_len(), rep.intervals()), (240, 30));
@@ -885,31 +933,29 @@ fn span_hint_picks_fft_friendly_grids() {
     assert!(!rep.set_span_hint(gpu, 40.0).unwrap());
     // The width floor: 10% slack over span / intervals.
     assert!((rep.min_width() - 1.1 * 40.0 / 30.0).abs() < 1e-6);
-    assert!(rep.set_span_hint(gpu, 100.0).unwrap());
-    let wanted = fft_repulsion::grid_for(10, 100.0);
-    assert_eq!((rep.fft_len(), rep.intervals()), wanted);
-    assert_eq!(rep.intervals(), 50);
-    // Hysteresis: 105 wants 53 intervals; 50 are within 10% and the length is not oversized,
-    // so the grid stays, with the floor at its cap of 2.2.
-    assert!(!rep.set_span_hint(gpu, 105.0).unwrap());
-    assert_eq!((rep.fft_len(), rep.intervals()), wanted);
-    assert!((rep.min_width() - 2.2).abs() < 1e-6);
-    // 50 wants 30 intervals: the current length is too long.
-    assert!(rep.set_span_hint(gpu, 50.0).unwrap());
+    assert!(rep.set_span_hint(gpu, 250.0).unwrap());
+    assert_eq!((rep.fft_len(), rep.intervals()), (400, 50));
+    // Hysteresis: 265 wants 53 intervals; 50 are within 10% and the length is not oversized,
+    // so the grid stays, with the floor at its cap of 5.5.
+    assert!(!rep.set_span_hint(gpu, 265.0).unwrap());
+    assert_eq!((rep.fft_len(), rep.intervals()), (400, 50));
+    assert!((rep.min_width() - 5.5).abs() < 1e-6);
+    // 125 wants 30 intervals: the current length is too long.
+    assert!(rep.set_span_hint(gpu, 125.0).unwrap());
     assert_eq!((rep.fft_len(), rep.intervals()), (240, 30));
-    assert!(rep.set_span_hint(gpu, 200.0).unwrap());
+    assert!(rep.set_span_hint(gpu, 500.0).unwrap());
     assert_eq!(rep.intervals(), 100);
     // A cap shrinks the grid now and bounds later hints.
     assert!(rep.set_max_fft_len(gpu, 512).unwrap());
     assert_eq!(rep.fft_len(), 512);
-    assert!(!rep.set_span_hint(gpu, 300.0).unwrap());
+    assert!(!rep.set_span_hint(gpu, 750.0).unwrap());
     assert!(rep.set_max_fft_len(gpu, 7).is_err());
     assert!(rep.set_max_fft_len(gpu, 4096).is_err());
     assert!(!rep.set_max_fft_len(gpu, 2048).unwrap());
-    assert!(rep.set_span_hint(gpu, 300.0).unwrap());
+    assert!(rep.set_span_hint(gpu, 750.0).unwrap());
     assert_eq!(
         (rep.fft_len(), rep.intervals()),
-        fft_repulsion::grid_for(10, 300.0)
+        fft_repulsion::grid_for(10, 750.0)
     );
     // A cap that is no FFT length: the longest length below it.
     assert!(rep.set_max_fft_len(gpu, 1000).unwrap());

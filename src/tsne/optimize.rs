@@ -87,8 +87,8 @@ impl RepulsionBackend for ExactRepulsion {
 }
 
 /// FFT-accelerated interpolation (FIt-SNE). The number of grid intervals follows the embedding's
-/// span, read back between batches of iterations; the box itself is recomputed on the GPU at
-/// every iteration.
+/// span and density, read back between batches of iterations; the box itself is recomputed on
+/// the GPU at every iteration.
 impl RepulsionBackend for super::fft_repulsion::FftRepulsion {
     fn record(
         &mut self,
@@ -100,8 +100,7 @@ impl RepulsionBackend for super::fft_repulsion::FftRepulsion {
     }
 
     fn refresh(&mut self, gpu: &Gpu) -> Result<bool> {
-        let span = self.read_grid(gpu)?.span;
-        self.set_span_hint(gpu, span)
+        super::fft_repulsion::FftRepulsion::refresh(self, gpu)
     }
 }
 
