@@ -32,19 +32,21 @@
 //! sharpest. Plain interpolation with p = 4 gives a relative force error (2-norm over all points)
 //! of 0.07% for intervals of width 0.5, 0.4% for 0.8 and 1.1% for 1 (uniform layouts and a
 //! 10,000-point MNIST embedding alike; p = 3, FIt-SNE's choice, gives 3.6% at width 1). With
-//! close pairs (same or neighbouring box) summed exactly, the error is 0.2-0.3% for any width from
-//! 1 to 3, so the grid may be coarse: intervals of [`1 / INTERVALS_PER_UNIT`](INTERVALS_PER_UNIT)
-//! units instead of the 0.5 this module used with p = 3, a quarter as many nodes per axis
-//! and a 16th of the FFT work, paid for by the exact sums over a few dozen neighbours per point.
+//! close pairs (same or neighbouring box) summed exactly, the error is 0.1-0.3% for any width from
+//! 1 to 5 (measured by numpy prototypes and by the tests and `examples/profile_fft.rs` here), so
+//! the grid may be as coarse as the near-field sums can afford: on the final 10,000-point MNIST
+//! embedding (span 187) 40 intervals of 4.7 units instead of the 374 of 0.5 this module used with
+//! p = 3, a 9th as many nodes per axis (late iterations of that run: ~1.4 s before, ~0.1 s now).
 //!
 //! Grid size: `intervals` per axis and an FFT length `len >= 8 * intervals` (the node grid
 //! doubled, so the circular convolution equals the linear one), `len` a product of 2, 3 and 5 (see
 //! [`fft_len_for`]). For a given `len` all `len / 8` intervals are used (more intervals cost
 //! nothing in the FFT). `new` sizes the grid for a span of [`DEFAULT_SPAN`];
-//! [`FftRepulsion::set_span_hint`] re-sizes it from a CPU-known span (read back by the caller,
-//! say every 50 iterations): at least [`MIN_INTERVALS`], at least `sqrt(n / POINTS_PER_BOX)` (so
-//! the near-field sums stay short), and [`INTERVALS_PER_UNIT`] per unit of span, up to the
-//! largest FFT (2048).
+//! [`FftRepulsion::set_span_hint`] re-sizes it from a span (at least [`MIN_INTERVALS`], at least
+//! `sqrt(n / POINTS_PER_BOX)` and [`INTERVALS_PER_UNIT`] per unit of span, up to the largest FFT,
+//! 2048), and [`FftRepulsion::refresh`] (the optimizer calls it every 50 iterations) from what
+//! the last run measured: its span and its busiest 3 x 3 neighbourhood of boxes, narrowing the
+//! boxes until that holds about [`NEAR_TARGET`] points ([`grid_for_measured`]).
 //!
 //! Node spacing: the grid is centred on the actual bounding box (on the GPU, every call) with
 //! interval width `max(span / intervals, min_width)`. `with_fft_len` sets no floor (the grid
