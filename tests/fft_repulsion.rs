@@ -926,6 +926,12 @@ fn span_hint_picks_fft_friendly_grids() {
         fft_repulsion::grid_for_measured(f32::NAN, 100, f32::NAN, 2048),
         (240, 30)
     );
+    // Dense: no narrower than 0.7 (plain interpolation there): 100 / 0.7 -> 143 intervals.
+    let (len, intervals) = fft_repulsion::grid_for_measured(100.0, 1 << 20, 1.0, 2048);
+    assert!(
+        intervals >= 143 && len <= 8 * 143 * 5 / 4,
+        "{len} {intervals}"
+    );
     let gpu = gpu();
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
     assert_eq!((rep.fft_len(), rep.intervals()), (240, 30));

@@ -111,6 +111,11 @@ pub const NEAR_MIN_WIDTH: f32 = 0.8;
 /// the exact sums of a pathological layout; lavapipe also caps loops at 65,535 iterations).
 /// Mirrored by `NEAR_CAP` in the same shaders.
 pub const NEAR_CAP: usize = 4096;
+/// The narrowest intervals [`grid_for_measured`] picks: where a dense embedding would need
+/// narrower boxes to keep the near-field sums short, intervals this wide (at most
+/// [`NEAR_MIN_WIDTH`] even with [`HINT_SLACK`]) interpolate plainly at 0.3% force error, and no
+/// point sums any pairs exactly.
+pub const PLAIN_WIDTH: f32 = 0.7;
 /// The width floor `set_span_hint` sets is this times `span / intervals`: room for the embedding
 /// to grow by 10% before the kernel spectrum must be recomputed, at the price of intervals up to
 /// 10% wider than the box needs.
@@ -447,12 +452,14 @@ pub fn grid_for_capped(n: usize, span: f32, max_len: usize) -> (usize, usize) {
 /// `(len, intervals)` for an embedding spanning `span` units whose busiest 3 x 3 neighbourhood of
 /// boxes held `max_near` points on a grid of intervals `width` wide: intervals narrow enough that
 /// it would hold about [`NEAR_TARGET`] (the density of points assumed the same at the two
-/// widths), at least [`MIN_INTERVALS`] and [`INTERVALS_PER_UNIT`] per unit of span.
+/// widths), but no narrower than [`PLAIN_WIDTH`] (there the near field is off anyway), at least
+/// [`MIN_INTERVALS`] and [`INTERVALS_PER_UNIT`] per unit of span.
 pub fn grid_for_measured(span: f32, max_near: usize, width: f32, max_len: usize) -> (usize, usize) {
     let span = if span.is_finite() { span.max(0.0) } else { 0.0 };
     let by_span = (span * INTERVALS_PER_UNIT).ceil() as usize;
     let by_density = if width.is_finite() && width > 0.0 && max_near > 0 {
-        let target = width as f64 * (NEAR_TARGET as f64 / max_near as f64).sqrt();
+        let target =
+            (width as f64 * (NEAR_TARGET as f64 / max_near as f64).sqrt()).max(PLAIN_WIDTH as f64);
         (span as f64 / target).ceil().min(MAX_FFT_LEN as f64) as usize
     } else {
         0
