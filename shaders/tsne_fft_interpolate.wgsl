@@ -16,13 +16,13 @@
 //   vec2<f32>, 2 len^2), 6 out (write f32, n x 3, by point index), 7 chunk_starts (read u32,
 //   boxes + 1: box b's chunks of 8 points are chunk_starts[b] .. chunk_starts[b + 1] - 1, from
 //   tsne_fft_chunks + tsne_fft_scan).
-// One workgroup of 8 invocations per chunk of 8 points of one box (dispatch: an upper bound on
-// the chunks, n / 8 + min(boxes, n), folded into y past 65,535; the box of a chunk by binary
-// search in chunk_starts): the box's 16 node potentials and the near-field points are the same
-// for the whole workgroup, so the loads are uniform (one load for all lanes on lavapipe, instead
-// of a gather per lane: ~10x faster than one invocation per point), and no invocation loops more
-// than NEAR_CAP times (lavapipe caps loops at 65,535 iterations per invocation, a box of many
-// chunks in one workgroup could pass it). 8 lanes fill one SIMD vector on lavapipe; a GPU would
+// One workgroup of 8 invocations takes CHUNKS chunks of 8 points of one box each, in turn
+// (dispatch: an upper bound on the chunks, n / 8 + min(boxes, n), over CHUNKS, folded into y past
+// 65,535; the box of a chunk by binary search in chunk_starts): the box's 16 node potentials and
+// the near-field points are the same for the whole workgroup, so the loads are uniform (one load
+// for all lanes on lavapipe, instead of a gather per lane: ~10x faster than one invocation per
+// point), and no invocation loops more than CHUNKS * NEAR_CAP times (lavapipe caps loops at
+// 65,535 iterations per invocation: a whole box of many chunks in one workgroup could pass it). 8 lanes fill one SIMD vector on lavapipe; a GPU would
 // run these workgroups at a quarter of a warp.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
@@ -51,6 +51,10 @@ struct Grid {
 @group(0) @binding(5) var<storage, read> potentials: array<vec2<f32>>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read> chunk_starts: array<u32>;
+
+// Chunks of 8 points per workgroup; mirrors `fft_repulsion::CHUNKS_PER_GROUP`. The loops of one
+// invocation then run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap.
+const CHUNKS: u32 = 8u;
 
 // Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_near.wgsl).
 const NEAR_MIN_WIDTH: f32 = 0.8;
@@ -99,10 +103,13 @@ fn node(gx: u32, gy: u32) -> vec4<f32> {
 @compute @workgroup_size(8)
 fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) { // entry: end
-    // Everything up to the per-point values is the same for the whole workgroup.
-    let chunk = wg.x + wg.y * nwg.x;
-    if (chunk >= chunk_starts[params.boxes]) {
-        return;
+    // Everything up to the per-point values is the same for the whole workgroup. CHUNKS chunks
+    // per workgroup, one after the other: lavapipe pays several microseconds per workgroup.
+    let chunks = chunk_starts[params.boxes];
+    for (var t = 0u; t < CHUNKS; t++) {
+    let chunk = (wg.x + wg.y * nwg.x) * CHUNKS + t;
+    if (chunk >= chunks) {
+        break;
     }
     // The box: the largest b with chunk_starts[b] <= chunk (empty boxes share their start with
     // the next box).
@@ -161,5 +168,6 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         out[3u * i] = c.x * p.x - p.y + f.x;
         out[3u * i + 1u] = c.y * p.x - p.z + f.y;
         out[3u * i + 2u] = p.w + z - 1.0;
+    }
     }
 }

@@ -7,8 +7,8 @@ use common::gpu;
 use latentviz::Gpu;
 use latentviz::rng::Rng;
 use latentviz::tsne::fft_repulsion::{
-    self, DISPATCHES_THROUGH_SPREAD, Fft2d, FftRepulsion, GridGeometry, NEAR_CAP, NEAR_MIN_WIDTH,
-    NODES_PER_INTERVAL, cpu,
+    self, CHUNKS_PER_GROUP, DISPATCHES_THROUGH_SPREAD, Fft2d, FftRepulsion, GridGeometry, NEAR_CAP,
+    NEAR_MIN_WIDTH, NODES_PER_INTERVAL, cpu,
 };
 
 /// n points uniform in [-half, half]^dims.
@@ -1075,4 +1075,6 @@ fn near_field_constants_match_the_shaders() {
         assert!(src.contains(&format!("const NEAR_MIN_WIDTH: f32 = {NEAR_MIN_WIDTH:?};")));
         assert!(src.contains(&format!("const NEAR_CAP: u32 = {NEAR_CAP}u;")));
     }
+    let interpolate = include_str!("../shaders/tsne_fft_interpolate.wgsl");
+    assert!(interpolate.contains(&format!("const CHUNKS: u32 = {CHUNKS_PER_GROUP}u;")));
 }

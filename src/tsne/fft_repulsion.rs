@@ -116,6 +116,9 @@ pub const NEAR_CAP: usize = 4096;
 /// [`NEAR_MIN_WIDTH`] even with [`HINT_SLACK`]) interpolate plainly at 0.3% force error, and no
 /// point sums any pairs exactly.
 pub const PLAIN_WIDTH: f32 = 0.7;
+/// Chunks of 8 points one interpolation workgroup takes in turn (`CHUNKS` in
+/// tsne_fft_interpolate.wgsl): fewer workgroups, each with its own per-chunk box.
+pub const CHUNKS_PER_GROUP: usize = 8;
 /// The width floor `set_span_hint` sets is this times `span / intervals`: room for the embedding
 /// to grow by 10% before the kernel spectrum must be recomputed, at the price of intervals up to
 /// 10% wider than the box needs.
@@ -1246,7 +1249,7 @@ impl FftRepulsion {
                 &self.chunk_starts,
             ],
             // An upper bound on the chunks: every point, and one partial chunk per box.
-            workgroups_for(n.div_ceil(8) + boxes.min(n), 1),
+            workgroups_for(n.div_ceil(8) + boxes.min(n), CHUNKS_PER_GROUP as u32),
         )?);
         Ok(d)
     }
