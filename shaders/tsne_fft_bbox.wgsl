@@ -10,8 +10,8 @@
 // Later kernels read `grid` instead of any CPU-known value, so the whole step stays on the GPU.
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32 row-major),
 //   2 grid (read_write, one Grid, mirrored by `GridGeometry`), 3 state (read, KernelState),
-//   4 stats (read_write atomic u32: invocation 0 clears the busiest-neighbourhood count that
-//   tsne_fft_chunks fills).
+//   4 stats (read_write atomic u32 x 2: invocation 0 clears the busiest-neighbourhood count and
+//   the pair count that tsne_fft_chunks fills).
 // ONE workgroup of 256 invocations: each folds a strided share of the points, then a tree
 // reduction in workgroup memory; invocation 0 writes the grid.
 // Params mirror `tsne::fft_repulsion::FftParams`.
@@ -85,5 +85,6 @@ fn bbox(@builtin(local_invocation_index) lid: u32) {
         g.kernel_dirty = select(0u, 1u, width != state.kernel_width);
         grid = g;
         atomicStore(&stats[0], 0u);
+        atomicStore(&stats[1], 0u);
     }
 }

@@ -3,10 +3,13 @@
 // of points in a 3 x 3 neighbourhood of boxes (what the near-field sums cost; read back now and
 // then by `FftRepulsion::refresh` to size the grid).
 //   chunks[b] = ceil(count_b / 8),  count_b = starts[(b + 1) sub^2] - starts[b sub^2]
-//   stats[0] = max_b sum_{|b' - b| <= 1} count_b'   (cleared by tsne_fft_bbox)
+//   near_b = sum_{|b' - b| <= 1} count_b'
+//   stats[0] = max_b near_b,  stats[1] = sum_b count_b near_b / 256 (rounded up per box: the
+//   pairs the near-field sums take, in units of 256; `fft_repulsion::Measured`)
+//   (both cleared by tsne_fft_bbox)
 // tsne_fft_scan then turns chunks into chunk_starts (params.boxes = boxes there).
 // Bindings (group 0): 0 params (uniform FftParams), 1 starts (read u32, keys + 1), 2 chunks
-//   (write u32, boxes), 3 stats (read_write atomic u32, 1).
+//   (write u32, boxes), 3 stats (read_write atomic u32, 2).
 // One invocation per box. Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -45,4 +48,7 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
         near += starts[(last + 1u) * keys] - starts[first * keys];
     }
     atomicMax(&stats[0], near);
+    // In units of 256, each factor capped at 65,535 so the product fits a u32: the total fits for
+    // any n up to a million.
+    atomicAdd(&stats[1], (min(count, 65535u) * min(near, 65535u) + 255u) / 256u);
 }

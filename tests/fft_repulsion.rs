@@ -605,6 +605,22 @@ fn gpu_crowded_boxes_fall_back_to_plain_interpolation() {
         .unwrap();
     assert!(busiest > NEAR_CAP);
     assert_eq!(rep.read_max_near(gpu).unwrap(), busiest);
+    let pairs: u64 = cells
+        .iter()
+        .map(|&(x, z)| {
+            cells
+                .iter()
+                .filter(|&&(a, b)| a.abs_diff(x) <= 1 && b.abs_diff(z) <= 1)
+                .count() as u64
+        })
+        .sum();
+    let measured = rep.measured(gpu).unwrap();
+    // Rounded up to units of 256 per box (at most 64 boxes here).
+    assert!(
+        measured.pairs >= pairs && measured.pairs < pairs + 64 * 256,
+        "{} vs {pairs}",
+        measured.pairs
+    );
     // And `refresh` narrows the boxes for it.
     assert!(rep.refresh(gpu).unwrap());
     assert!(rep.intervals() > 8, "{} intervals", rep.intervals());
@@ -900,38 +916,37 @@ fn span_hint_picks_fft_friendly_grids() {
             assert!(smaller <= len);
         }
     }
-    // Measured: boxes narrow enough for about NEAR_TARGET (1536) points in the busiest 3 x 3
-    // neighbourhood, at least 30 intervals and 0.2 per unit of span.
-    assert_eq!(
-        fft_repulsion::grid_for_measured(100.0, 6144, 2.0, 2048),
-        (800, 100)
-    );
-    assert_eq!(
-        fft_repulsion::grid_for_measured(200.0, 1536, 4.0, 2048),
-        (400, 50)
-    );
-    assert_eq!(
-        fft_repulsion::grid_for_measured(100.0, 0, 2.0, 2048),
-        (240, 30)
-    );
-    assert_eq!(
-        fft_repulsion::grid_for_measured(400.0, 10, 2.0, 2048),
-        (640, 80)
-    );
-    assert_eq!(
-        fft_repulsion::grid_for_measured(1e4, 1 << 30, 5.0, 1024),
-        (1024, 128)
-    );
-    assert_eq!(
-        fft_repulsion::grid_for_measured(f32::NAN, 100, f32::NAN, 2048),
-        (240, 30)
-    );
-    // Dense: no narrower than 0.7 (plain interpolation there): 100 / 0.7 -> 143 intervals.
-    let (len, intervals) = fft_repulsion::grid_for_measured(100.0, 1 << 20, 1.0, 2048);
+    // Measured: the cheaper of plain interpolation (width <= 0.7) and the near field (boxes
+    // holding about NEAR_TARGET = 1536 points in the busiest neighbourhood, wider than 0.8).
+    let measured = |span, width, max_near, pairs| {
+        fft_repulsion::grid_for_measured(
+            fft_repulsion::Measured {
+                span,
+                width,
+                max_near,
+                pairs,
+            },
+            2048,
+        )
+    };
+    // Wide and sparse (a late 10,000-point MNIST embedding): a coarse grid, the near field on.
+    let (_, intervals) = measured(187.0, 4.7, 300, 2_000_000);
+    assert!((38..=48).contains(&intervals), "{intervals}");
+    // Denser: narrower boxes for about 1536 points per neighbourhood (6144 at width 2 -> 1).
+    let (_, intervals) = measured(100.0, 2.0, 6144, 1_000_000);
+    assert!((100..=110).contains(&intervals), "{intervals}");
+    // Small and dense (70,000 points early on): plain interpolation, width <= 0.7.
+    let (_, intervals) = measured(26.4, 0.81, 4000, 70_000_000);
+    assert!(26.4 / intervals as f32 <= 0.7, "{intervals}");
+    // Wide and dense: plain would need a grid past the longest FFT, so the near field.
+    let (len, intervals) = measured(400.0, 2.0, 6144, 100_000_000);
     assert!(
-        intervals >= 143 && len <= 8 * 143 * 5 / 4,
+        400.0 / intervals as f32 > 0.8 && len <= 2048,
         "{len} {intervals}"
     );
+    // Nothing measured: the span alone (at least 30, 0.2 per unit).
+    assert_eq!(measured(100.0, 0.0, 0, 0), (240, 30));
+    assert_eq!(measured(f32::NAN, f32::NAN, 100, 100), (240, 30));
     let gpu = gpu();
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
     assert_eq!((rep.fft_len(), rep.intervals()), (240, 30));

@@ -97,6 +97,9 @@ pub const INTERVALS_PER_UNIT: f32 = 0.2;
 /// Before anything is measured, the span hint asks for at least `sqrt(n / POINTS_PER_BOX)`
 /// intervals per axis: about this many points per box on average over the bounding box.
 pub const POINTS_PER_BOX: usize = 16;
+/// The cost of one near-field pair in FFT grid elements (`len^2`, all transforms of a call) for
+/// [`grid_for_measured`]: on lavapipe a pair costs about 3.5 ns and a grid element 0.46 us.
+pub const PAIR_COST: f64 = 0.008;
 /// [`FftRepulsion::refresh`] aims at boxes small enough that the busiest 3 x 3 neighbourhood
 /// holds about this many points: each point then sums at most that many pairs exactly, and the
 /// embedding can grow 2.5x denser before [`NEAR_CAP`] switches a box to plain interpolation.
@@ -116,6 +119,9 @@ pub const NEAR_CAP: usize = 4096;
 /// [`NEAR_MIN_WIDTH`] even with [`HINT_SLACK`]) interpolate plainly at 0.3% force error, and no
 /// point sums any pairs exactly.
 pub const PLAIN_WIDTH: f32 = 0.7;
+/// tsne_fft_chunks.wgsl sums the near-field pairs in units of 2^PAIRS_SHIFT (a u32 then holds
+/// 2^40 pairs: a million points with a million neighbours each).
+const PAIRS_SHIFT: u32 = 8;
 /// Chunks of 8 points one interpolation workgroup takes in turn (`CHUNKS` in
 /// tsne_fft_interpolate.wgsl): fewer workgroups, each with its own per-chunk box.
 pub const CHUNKS_PER_GROUP: usize = 8;
@@ -452,27 +458,66 @@ pub fn grid_for_capped(n: usize, span: f32, max_len: usize) -> (usize, usize) {
     (len, len / (2 * NODES_PER_INTERVAL))
 }
 
-/// `(len, intervals)` for an embedding spanning `span` units whose busiest 3 x 3 neighbourhood of
-/// boxes held `max_near` points on a grid of intervals `width` wide: intervals narrow enough that
-/// it would hold about [`NEAR_TARGET`] (the density of points assumed the same at the two
-/// widths), but no narrower than [`PLAIN_WIDTH`] (there the near field is off anyway), at least
-/// [`MIN_INTERVALS`] and [`INTERVALS_PER_UNIT`] per unit of span.
-pub fn grid_for_measured(span: f32, max_near: usize, width: f32, max_len: usize) -> (usize, usize) {
-    let span = if span.is_finite() { span.max(0.0) } else { 0.0 };
-    let by_span = (span * INTERVALS_PER_UNIT).ceil() as usize;
-    let by_density = if width.is_finite() && width > 0.0 && max_near > 0 {
-        let target =
-            (width as f64 * (NEAR_TARGET as f64 / max_near as f64).sqrt()).max(PLAIN_WIDTH as f64);
-        (span as f64 / target).ceil().min(MAX_FFT_LEN as f64) as usize
+/// What a run of [`FftRepulsion`] measured, for [`grid_for_measured`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measured {
+    /// Largest extent of the embedding.
+    pub span: f32,
+    /// Interval width of the run.
+    pub width: f32,
+    /// Most points in a 3 x 3 neighbourhood of boxes.
+    pub max_near: usize,
+    /// Pairs the near-field sums would take (each point with every point of its neighbourhood),
+    /// whether or not the near field was on.
+    pub pairs: u64,
+}
+
+/// `(len, intervals)` for the next runs from what the last one measured: the cheaper of
+/// - plain interpolation, intervals at most [`PLAIN_WIDTH`] wide (near field off), and
+/// - the near field, boxes narrow enough that the busiest neighbourhood would hold about
+///   [`NEAR_TARGET`] points, but wider than [`NEAR_MIN_WIDTH`],
+///
+/// by the cost `len^2 + PAIR_COST * pairs`, the pairs scaled from the measured ones by the
+/// squared width (the density assumed the same at both widths). Both at least
+/// [`MIN_INTERVALS`] and [`INTERVALS_PER_UNIT`] per unit of span. Dense embeddings (early
+/// exaggeration, large n) take the plain grid; wide, sparse ones (late iterations) the near
+/// field with a coarse grid.
+pub fn grid_for_measured(m: Measured, max_len: usize) -> (usize, usize) {
+    let span = if m.span.is_finite() {
+        m.span.max(0.0) as f64
     } else {
-        0
+        0.0
     };
-    let wanted = by_span.max(by_density).max(MIN_INTERVALS);
-    let len = fft_len_for(
-        2 * NODES_PER_INTERVAL * wanted,
-        max_len.clamp(2 * NODES_PER_INTERVAL, MAX_FFT_LEN),
-    );
-    (len, len / (2 * NODES_PER_INTERVAL))
+    let max_len = max_len.clamp(2 * NODES_PER_INTERVAL, MAX_FFT_LEN);
+    let floor = ((span * INTERVALS_PER_UNIT as f64).ceil() as usize).max(MIN_INTERVALS);
+    let grid = |width: f64| -> (usize, usize) {
+        let wanted = ((span / width).ceil().min(MAX_FFT_LEN as f64) as usize).max(floor);
+        let len = fft_len_for(2 * NODES_PER_INTERVAL * wanted, max_len);
+        (len, len / (2 * NODES_PER_INTERVAL))
+    };
+    let measured = m.width.is_finite() && m.width > 0.0;
+    let density_width = if measured && m.max_near > 0 {
+        m.width as f64 * (NEAR_TARGET as f64 / m.max_near as f64).sqrt()
+    } else {
+        f64::INFINITY
+    };
+    let near = grid(density_width.max(1.05 * NEAR_MIN_WIDTH as f64));
+    let plain = grid(PLAIN_WIDTH as f64);
+    let width_of = |(_, intervals): (usize, usize)| span / intervals as f64;
+    let cost = |g: (usize, usize)| -> f64 {
+        let w = width_of(g);
+        let pairs = if measured && w * HINT_SLACK as f64 > NEAR_MIN_WIDTH as f64 {
+            m.pairs as f64 * (w / m.width as f64).powi(2)
+        } else {
+            0.0
+        };
+        (g.0 * g.0) as f64 + PAIR_COST * pairs
+    };
+    if cost(plain) <= cost(near) {
+        plain
+    } else {
+        near
+    }
 }
 
 /// [`grid_for_capped`] with the cap [`MAX_FFT_LEN`].
@@ -919,20 +964,30 @@ impl FftRepulsion {
     /// guess from `n`: its span and its busiest 3 x 3 neighbourhood of boxes (a 36-byte
     /// readback; see [`grid_for_measured`]). What the optimizer calls every 50 iterations.
     pub fn refresh(&mut self, gpu: &Gpu) -> Result<bool> {
+        let m = self.measured(gpu)?;
+        let wanted = grid_for_measured(m, self.max_len);
+        self.apply_hint(gpu, m.span.max(0.0), wanted)
+    }
+
+    /// What the last run measured (a 40-byte readback).
+    pub fn measured(&self, gpu: &Gpu) -> Result<Measured> {
         let grid = self.read_grid(gpu)?;
-        let max_near = self.read_max_near(gpu)?;
-        let span = if grid.span.is_finite() {
-            grid.span.max(0.0)
-        } else {
-            0.0
-        };
-        let wanted = grid_for_measured(span, max_near, grid.width, self.max_len);
-        self.apply_hint(gpu, span, wanted)
+        let stats = gpu.read::<u32>(&self.stats, 0, 2)?;
+        Ok(Measured {
+            span: if grid.span.is_finite() {
+                grid.span
+            } else {
+                0.0
+            },
+            width: grid.width,
+            max_near: stats[0] as usize,
+            pairs: (stats[1] as u64) << PAIRS_SHIFT,
+        })
     }
 
     /// The largest number of points in a 3 x 3 neighbourhood of boxes in the last run.
     pub fn read_max_near(&self, gpu: &Gpu) -> Result<usize> {
-        Ok(gpu.read::<u32>(&self.stats, 0, 1)?[0] as usize)
+        Ok(self.measured(gpu)?.max_near)
     }
 
     fn apply_hint(
