@@ -26,7 +26,10 @@ fn cpu_seconds() -> f64 {
 }
 
 /// Wall and CPU seconds of one run of `dispatches` (after a warm-up run that compiles them).
-fn time_cpu(gpu: &latentviz::Gpu, dispatches: &[&latentviz::gpu::Dispatch]) -> anyhow::Result<(f64, f64)> {
+fn time_cpu(
+    gpu: &latentviz::Gpu,
+    dispatches: &[&latentviz::gpu::Dispatch],
+) -> anyhow::Result<(f64, f64)> {
     gpu.run("warm-up", dispatches)?;
     let (wall, cpu) = (Instant::now(), cpu_seconds());
     gpu.run("timed", dispatches)?;

@@ -1,15 +1,23 @@
 //! Input affinities: squared distances (register-blocked; with subgroups, 64-row tiles whose row
-//! values are shared by `subgroupBroadcast`), brute-force kNN with a per-row top-k (a max-heap per
-//! row, candidates batched so the rows of a SIMD vector sift together, one heap sort at the end),
-//! per-point bisection for β (tol 1e-5, at most 200 steps), and the symmetric joint P, dense
-//! (exact) or sparse in CSR form.
+//! values are shared by `subgroupBroadcast`), the exact kNN search, per-point bisection for β
+//! (tol 1e-5, at most 200 steps), and the symmetric joint P, dense (exact) or sparse in CSR form.
+//!
+//! The kNN search (with subgroups of 8 lanes) is brute force without a distance matrix: for a
+//! block of rows it sweeps chunks of columns (256, 256, 512, ... doubling up to ~6,000), and a fused
+//! kernel computes each tile of distances in registers and keeps only the pairs at or below the
+//! row's current k-th smallest distance (its heap root); a second kernel inserts those few into a
+//! max-heap per row, and a last one sorts the heaps. Exact and deterministic: the heaps hold the k
+//! smallest pairs by (distance, j) whatever order the candidates arrive in. Without subgroups the
+//! search falls back to distance blocks and a top-k over each (a heap per row).
 //!
 //! The dense path runs wholly on the GPU. The sparse path finds neighbours and calibrates β on the
 //! GPU and symmetrizes the kNN graph on the CPU (a sparse transpose of N·k entries, deterministic).
 //!
-//! Measured on lavapipe (2 cores, shared): the distances are ~2/3 of the kNN time and run at
-//! 3–8 GFLOP/s (counting 3 flops per feature and pair); 70,000 points take ~5 minutes, so a
-//! brute-force search cannot match an approximate one (openTSNE's Annoy: 19 s) on a CPU driver.
+//! Measured on lavapipe (2 cores, shared, N = 70,000, d = 50, k = 90, same run): the fused search
+//! costs 1.9 ms of CPU per row against 4.2 for distance blocks plus top-k (2.2×); of its time the
+//! distance arithmetic is ~75% (~2 G pairs × features per second per core), inserts ~10–20%. The
+//! old path took ~150 s on a quiet machine, so expect ~65 s; openTSNE's approximate Annoy search
+//! takes 19 s.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -26,9 +34,16 @@ pub const SQDIST_TILE_ROWS: usize = 64;
 const TOPK: &str = include_str!("../../shaders/tsne_topk.wgsl");
 const KNN_SCAN: &str = include_str!("../../shaders/tsne_knn_scan.wgsl");
 const KNN_INSERT: &str = include_str!("../../shaders/tsne_knn_insert.wgsl");
-/// Tile of the fused kNN scan: rows per subgroup tile and column quads per lane.
-pub const KNN_TILE_ROWS: usize = 64;
-pub const KNN_LANE_QUADS: usize = 1;
+/// Rows of one subgroup tile of the fused kNN scan (a multiple of 32: lanes load row quads).
+/// On lavapipe at N = 20,000, d = 50 (ms of CPU per row for the whole search, loaded machine,
+/// ±15%; first compile without Mesa's shader cache): 32 rows × 1 quad per lane 0.92–1.1 (4 s),
+/// 32 × 2 0.73–0.78 (12 s), 64 × 1 0.83–0.91 (13 s), 64 × 2 0.63–0.79 (83 s), 64 × 4 0.80.
+/// Row values loaded as quads rather than one per lane: ~10% faster; unrolling the feature loop
+/// 2× or 5×: no faster. 32 × 2 is the speed of 64 × 2 within the noise at a seventh of its
+/// compile time.
+pub const KNN_TILE_ROWS: usize = 32;
+/// Column quads per lane of the fused kNN scan (a tile is 32 × KNN_LANE_QUADS columns wide).
+pub const KNN_LANE_QUADS: usize = 2;
 const PERPLEXITY: &str = include_str!("../../shaders/tsne_perplexity.wgsl");
 const SYMMETRIZE: &str = include_str!("../../shaders/tsne_symmetrize.wgsl");
 
@@ -40,7 +55,7 @@ const TOPK_CAPACITY: usize = 32;
 pub const TOL: f32 = 1e-5;
 /// ... or after this many steps.
 pub const MAX_STEPS: u32 = 200;
-/// Bytes of the distance block the kNN search fills per pass.
+/// Bytes of the kNN search's work buffers (the distance block, or the candidate lists).
 const KNN_BLOCK_BYTES: u64 = 64 << 20;
 
 /// Mirrors `Params` in tsne_sqdist.wgsl.
@@ -416,12 +431,12 @@ pub fn topk_rows(
 }
 
 /// The whole fused kNN scan kernel: tsne_knn_scan.wgsl plus the generated entry point for tiles of
-/// `tile_rows` rows (a multiple of 32) by 32 `lane_quads` columns, the feature loop unrolled
-/// `unroll` times. Names: r0 the tile's first row (within the block), cq{c} this lane's column
+/// `tile_rows` rows (a multiple of 32) by 32 `lane_quads` columns. Names: r0 the tile's first row (within the block), cq{c} this lane's column
 /// quads, h{j} the row quad this lane loads for tile rows 32 j + 4 lane .. + 3, t{j} those rows'
 /// thresholds, acc{i}_{c} row i's 4 distances to quad cq{c}.
-pub fn knn_scan_source(tile_rows: usize, lane_quads: usize, unroll: usize) -> String {
+pub fn knn_scan_source(tile_rows: usize, lane_quads: usize) -> String {
     use std::fmt::Write;
+    debug_assert!(tile_rows.is_multiple_of(32) && tile_rows > 0 && lane_quads > 0);
     let loads = tile_rows / 32;
     let mut s = KNN_SCAN.to_string();
     let w = &mut s;
@@ -431,14 +446,13 @@ pub fn knn_scan_source(tile_rows: usize, lane_quads: usize, unroll: usize) -> St
     line!();
     line!(
         "// Generated by tsne::affinity::knn_scan_source: {tile_rows}-row tiles, {lane_quads} \
-         quads per lane, features unrolled {unroll} times."
+         quads per lane."
     );
     line!("@compute @workgroup_size(8)");
     line!(
         "fn knn_scan(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,"
     );
     line!("            @builtin(subgroup_invocation_id) lane: u32) {{");
-    line!("    _ = xs[0];");
     line!("    let tile = wg.x + wg.y * nwg.x;");
     line!("    // The same for every lane: the whole subgroup leaves together.");
     line!("    if (tile >= params.groups) {{ return; }}");
@@ -463,39 +477,24 @@ pub fn knn_scan_source(tile_rows: usize, lane_quads: usize, unroll: usize) -> St
             line!("    var acc{i}_{c} = vec4<f32>(0.0);");
         }
     }
-    // One feature's update, for the feature index expression `f`.
-    let feature = |w: &mut String, f: &str, tag: &str| {
-        macro_rules! line {
-            ($($arg:tt)*) => { writeln!(w, $($arg)*).unwrap() };
-        }
-        line!("        let base{tag} = ({f}) * params.nq;");
+    line!("    for (var f = 0u; f < params.d; f++) {{");
+    line!("        let base = f * params.nq;");
+    for c in 0..lane_quads {
+        line!("        let col{c} = xt[base + cl{c}];");
+    }
+    for j in 0..loads {
+        line!("        let a{j} = xt[base + h{j}];");
+    }
+    for i in 0..tile_rows {
+        let (j, l, x) = (i / 32, (i % 32) / 4, ["x", "y", "z", "w"][i % 4]);
+        line!("        let b{i} = vec4<f32>(subgroupBroadcast(a{j}, {l}u).{x});");
         for c in 0..lane_quads {
-            line!("        let col{c}{tag} = xt[base{tag} + cl{c}];");
+            line!("        let e{i}_{c} = b{i} - col{c};");
+            line!("        acc{i}_{c} = fma(e{i}_{c}, e{i}_{c}, acc{i}_{c});");
         }
-        for j in 0..loads {
-            line!("        let a{j}{tag} = xt[base{tag} + h{j}];");
-        }
-        for i in 0..tile_rows {
-            let (j, l, x) = (i / 32, (i % 32) / 4, ["x", "y", "z", "w"][i % 4]);
-            line!("        let b{i}{tag} = vec4<f32>(subgroupBroadcast(a{j}{tag}, {l}u).{x});");
-            for c in 0..lane_quads {
-                line!("        let e{i}_{c}{tag} = b{i}{tag} - col{c}{tag};");
-                line!("        acc{i}_{c} = fma(e{i}_{c}{tag}, e{i}_{c}{tag}, acc{i}_{c});");
-            }
-        }
-    };
-    line!("    let d_main = params.d - params.d % {unroll}u;");
-    line!("    for (var f = 0u; f < d_main; f += {unroll}u) {{");
-    for u in 0..unroll {
-        feature(w, &format!("f + {u}u"), &format!("_{u}"));
     }
     line!("    }}");
-    if unroll > 1 {
-        line!("    for (var f = d_main; f < params.d; f++) {{");
-        feature(w, "f", "");
-        line!("    }}");
-    }
-    line!("    // Thresholds: the heap roots, or +inf before the heaps hold anything.");
+    line!("    // Thresholds: the heap roots, or 3e38 before the heaps hold anything.");
     line!("    let last = params.row0 + params.rows - 1u;");
     for j in 0..loads {
         for (x, name) in ["x", "y", "z", "w"].iter().enumerate() {
@@ -528,15 +527,15 @@ pub fn knn_scan_source(tile_rows: usize, lane_quads: usize, unroll: usize) -> St
             line!(
                 "    let m{i}_{c} = select(vec4<u32>(0u), bit, (acc{i}_{c} <= vec4<f32>(tau{i})) & row{i} & real{c});"
             );
-            line!(
-                "    w{q} |= (m{i}_{c}.x | m{i}_{c}.y | m{i}_{c}.z | m{i}_{c}.w) << {shift}u;"
-            );
+            line!("    w{q} |= (m{i}_{c}.x | m{i}_{c}.y | m{i}_{c}.z | m{i}_{c}.w) << {shift}u;");
             for (e, x) in ["x", "y", "z", "w"].iter().enumerate() {
                 line!("    vals[{}] = acc{i}_{c}.{x};", p + e);
             }
         }
     }
-    line!("    // Emit the candidates one per iteration: lavapipe runs an `if` body even when no lane");
+    line!(
+        "    // Emit the candidates one per iteration: lavapipe runs an `if` body even when no lane"
+    );
     line!("    // takes it, but leaves a loop once no lane is left in it, so a tile without");
     line!("    // candidates costs one pass through this loop.");
     line!("    loop {{");
@@ -553,11 +552,12 @@ pub fn knn_scan_source(tile_rows: usize, lane_quads: usize, unroll: usize) -> St
     }
     line!("        let p = wi * 32u + b;");
     line!("        let r = r0 + p / {}u;", 4 * lane_quads);
-    line!(
-        "        let j = (qt + 8u * ((p / 4u) % {lane_quads}u)) * 4u + p % 4u;"
-    );
+    line!("        let j = (qt + 8u * ((p / 4u) % {lane_quads}u)) * 4u + p % 4u;");
     line!("        let slot = atomicAdd(&count[r], 1u);");
-    line!("        cand[r * params.cap + slot] = vec2<u32>(bitcast<u32>(vals[p]), j);");
+    line!("        // Always true in a search (cap covers the chunk); guards a scan run twice.");
+    line!("        if (slot < params.cap) {{");
+    line!("            cand[r * params.cap + slot] = vec2<u32>(bitcast<u32>(vals[p]), j);");
+    line!("        }}");
     line!("    }}");
     line!("}}");
     s
@@ -615,8 +615,7 @@ pub fn knn_scan(
     check_len("tsne kNN scan", "knn_dist", knn_dist, n * k)?;
     check_len("tsne kNN scan", "count", count, rows)?;
     check_len("tsne kNN scan", "cand", cand, 2 * rows * cap)?;
-    let env = |v: &str, d: usize| std::env::var(v).ok().and_then(|s| s.parse().ok()).unwrap_or(d);
-    let (tr, lq, un) = (env("LVZ_TR", KNN_TILE_ROWS), env("LVZ_LQ", KNN_LANE_QUADS), env("LVZ_UN", 1));
+    let (tr, lq) = (KNN_TILE_ROWS, KNN_LANE_QUADS);
     let col_tiles = (q1 - q0).div_ceil(8 * lq);
     let groups = rows.div_ceil(tr) * col_tiles;
     let params = KnnScanParams {
@@ -636,11 +635,11 @@ pub fn knn_scan(
     let flops = (3 * rows * 4 * (q1 - q0) * points.d) as f64;
     launch(
         gpu,
-        &format!("tsne kNN scan {tr}x{lq}u{un}"),
-        &knn_scan_source(tr, lq, un),
+        &format!("tsne kNN scan {tr}x{lq}"),
+        &knn_scan_source(tr, lq),
         "knn_scan",
         &params,
-        &[&points.buffer, &points.buffer, knn_dist, count, cand],
+        &[&points.buffer, knn_dist, count, cand],
         workgroups_for(groups, 1),
     )
     .map(|d| d.with_flops(flops))
@@ -969,6 +968,19 @@ fn knn_chunks(nq: usize, cap: usize) -> Vec<(usize, usize)> {
 
 impl KnnPlan {
     pub fn new(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize) -> Result<KnnPlan> {
+        KnnPlan::with_block(gpu, x, n, d, k, None)
+    }
+
+    /// As [`KnnPlan::new`], with at most `block` rows per block (rounded down to a multiple of
+    /// 16, at least 16) instead of what the work buffers' budget allows; for tests.
+    pub fn with_block(
+        gpu: &Gpu,
+        x: &[f32],
+        n: usize,
+        d: usize,
+        k: usize,
+        block: Option<usize>,
+    ) -> Result<KnnPlan> {
         if k == 0 || k >= n || k > K_MAX {
             return Err(Error::InvalidArgument(format!(
                 "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {K_MAX})"
@@ -977,6 +989,7 @@ impl KnnPlan {
         let points = upload_points(gpu, x, n, d)?;
         let n_pad = points.n_pad;
         let budget = KNN_BLOCK_BYTES.min(gpu.limits.max_storage_buffer_binding_size);
+        let limit = block.map(|b| (b / 16 * 16).max(16));
         let (block, work) = if subgroups_of_8(gpu) {
             // Slots per row: a whole chunk (so no list overflows), chunks a multiple of the
             // 32-column tile; rows: what the lists' budget leaves, a multiple of the row tile.
@@ -984,6 +997,7 @@ impl KnnPlan {
             let tr = KNN_TILE_ROWS;
             let block = ((budget / 8) as usize / cap / tr * tr).clamp(tr, n.div_ceil(tr) * tr);
             let block = block.min(n);
+            let block = limit.map_or(block, |b| block.min(b));
             let work = KnnWork::Fused {
                 count: gpu.storage("tsne kNN candidate counts", block),
                 cand: gpu.storage("tsne kNN candidates", 2 * block * cap),
@@ -995,6 +1009,7 @@ impl KnnPlan {
             // Blocks start at multiples of 16 rows (the distance kernel's row group); rows are
             // n_pad long, so the distance kernel stores vec4 and the top-k reads vec4.
             let block = (((budget / 4) as usize / n_pad) / 16 * 16).clamp(16, n_pad);
+            let block = limit.map_or(block, |b| block.min(b));
             let dist = gpu.storage("tsne kNN distance block", block * n_pad);
             (block, KnnWork::Dense { dist })
         };
