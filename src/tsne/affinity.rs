@@ -1,15 +1,28 @@
 //! Input affinities: squared distances (register-blocked; with subgroups, 64-row tiles whose row
-//! values are shared by `subgroupBroadcast`), brute-force kNN with a per-row top-k (a max-heap per
-//! row, candidates batched so the rows of a SIMD vector sift together, one heap sort at the end),
-//! per-point bisection for β (tol 1e-5, at most 200 steps), and the symmetric joint P, dense
-//! (exact) or sparse in CSR form.
+//! values are shared by `subgroupBroadcast`), the exact kNN search, per-point bisection for β
+//! (tol 1e-5, at most 200 steps), and the symmetric joint P, dense (exact) or sparse in CSR form.
+//!
+//! The kNN search (with subgroups of 8 lanes) is brute force without a distance matrix: for a
+//! block of rows it sweeps chunks of columns (256, 256, 512, ... doubling up to ~6,000), and a fused
+//! kernel computes each tile of distances in registers and keeps only the pairs at or below the
+//! row's current k-th smallest distance (its heap root); a second kernel inserts those few into a
+//! max-heap per row, and a last one sorts the heaps. Exact and deterministic: the heaps hold the k
+//! smallest pairs by (distance, j) whatever order the candidates arrive in. Without subgroups the
+//! search falls back to distance blocks and a top-k over each (a heap per row).
 //!
 //! The dense path runs wholly on the GPU. The sparse path finds neighbours and calibrates β on the
 //! GPU and symmetrizes the kNN graph on the CPU (a sparse transpose of N·k entries, deterministic).
 //!
-//! Measured on lavapipe (2 cores, shared): the distances are ~2/3 of the kNN time and run at
-//! 3–8 GFLOP/s (counting 3 flops per feature and pair); 70,000 points take ~5 minutes, so a
-//! brute-force search cannot match an approximate one (openTSNE's Annoy: 19 s) on a CPU driver.
+//! Measured on lavapipe (2 cores, shared, N = 70,000, d = 50, k = 90, same run): the fused search
+//! costs 1.9 ms of CPU per row against 4.2 for distance blocks plus top-k (2.2×); of its time the
+//! distance arithmetic is ~75% (~2 G pairs × features per second per core), inserts ~10–20%. The
+//! old path took ~150 s on a quiet machine, so expect ~65 s (measured on the loaded machine, all
+//! of MNIST: knn_s 88 s); openTSNE's approximate Annoy search takes 19 s.
+//! Next step, measured but not built: lavapipe (Mesa 22.3) loads a uniform-buffer value at a
+//! lane-uniform index once, but a storage value once per lane. A kernel whose lanes hold 4 rows
+//! each (50 features preloaded) and read 256 columns from a 52 KB uniform buffer ran the distance
+//! sums at 3.6–4.1 G pairs × features per CPU second, against ~1.5 for the scan here: ~2.5× on
+//! the distances, at the cost of one uniform buffer per 256 columns and one scan dispatch each.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -24,6 +37,18 @@ const SQDIST_SG: &str = include_str!("../../shaders/tsne_sqdist_sg.wgsl");
 /// 0.35 s, 64 rows 0.32 s; the |a|² + |b|² − 2ab form was no faster.)
 pub const SQDIST_TILE_ROWS: usize = 64;
 const TOPK: &str = include_str!("../../shaders/tsne_topk.wgsl");
+const KNN_SCAN: &str = include_str!("../../shaders/tsne_knn_scan.wgsl");
+const KNN_INSERT: &str = include_str!("../../shaders/tsne_knn_insert.wgsl");
+/// Rows of one subgroup tile of the fused kNN scan (a multiple of 32: lanes load row quads).
+/// On lavapipe at N = 20,000, d = 50 (ms of CPU per row for the whole search, loaded machine,
+/// ±15%; first compile without Mesa's shader cache): 32 rows × 1 quad per lane 0.92–1.1 (4 s),
+/// 32 × 2 0.73–0.78 (12 s), 64 × 1 0.83–0.91 (13 s), 64 × 2 0.63–0.79 (83 s), 64 × 4 0.80.
+/// Row values loaded as quads rather than one per lane: ~10% faster; unrolling the feature loop
+/// 2× or 5×: no faster. 32 × 2 is the speed of 64 × 2 within the noise at a seventh of its
+/// compile time.
+pub const KNN_TILE_ROWS: usize = 32;
+/// Column quads per lane of the fused kNN scan (a tile is 32 × KNN_LANE_QUADS columns wide).
+pub const KNN_LANE_QUADS: usize = 2;
 const PERPLEXITY: &str = include_str!("../../shaders/tsne_perplexity.wgsl");
 const SYMMETRIZE: &str = include_str!("../../shaders/tsne_symmetrize.wgsl");
 
@@ -35,7 +60,7 @@ const TOPK_CAPACITY: usize = 32;
 pub const TOL: f32 = 1e-5;
 /// ... or after this many steps.
 pub const MAX_STEPS: u32 = 200;
-/// Bytes of the distance block the kNN search fills per pass.
+/// Bytes of the kNN search's work buffers (the distance block, or the candidate lists).
 const KNN_BLOCK_BYTES: u64 = 64 << 20;
 
 /// Mirrors `Params` in tsne_sqdist.wgsl.
@@ -66,6 +91,41 @@ pub struct TopkParams {
     pub first: u32,
     /// Row stride of the distance block (a multiple of 4).
     pub ld: u32,
+}
+
+/// Mirrors `Params` in tsne_knn_scan.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct KnnScanParams {
+    pub n: u32,
+    pub rows: u32,
+    pub row0: u32,
+    pub d: u32,
+    pub nq: u32,
+    /// Column quads [q0, q1) of this chunk.
+    pub q0: u32,
+    pub q1: u32,
+    pub col_tiles: u32,
+    pub groups: u32,
+    /// Candidate slots per row (at least 4 (q1 − q0)).
+    pub cap: u32,
+    pub k: u32,
+    /// 1 on a row block's first chunk: no threshold yet (the heaps are not filled).
+    pub first: u32,
+}
+
+/// Mirrors `Params` in tsne_knn_insert.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct KnnInsertParams {
+    pub n: u32,
+    pub rows: u32,
+    pub row0: u32,
+    pub k: u32,
+    pub cap: u32,
+    pub first: u32,
+    pub pad0: u32,
+    pub pad1: u32,
 }
 
 /// Mirrors `Params` in tsne_perplexity.wgsl.
@@ -375,6 +435,312 @@ pub fn topk_rows(
     Ok(out)
 }
 
+/// The whole fused kNN scan kernel: tsne_knn_scan.wgsl plus the generated entry point for tiles of
+/// `tile_rows` rows (a multiple of 32) by 32 `lane_quads` columns. Names: r0 the tile's first row (within the block), cq{c} this lane's column
+/// quads, h{j} the row quad this lane loads for tile rows 32 j + 4 lane .. + 3, t{j} those rows'
+/// thresholds, acc{i}_{c} row i's 4 distances to quad cq{c}.
+pub fn knn_scan_source(tile_rows: usize, lane_quads: usize) -> String {
+    use std::fmt::Write;
+    debug_assert!(tile_rows.is_multiple_of(32) && tile_rows > 0 && lane_quads > 0);
+    let loads = tile_rows / 32;
+    let mut s = KNN_SCAN.to_string();
+    let w = &mut s;
+    macro_rules! line {
+        ($($arg:tt)*) => { writeln!(w, $($arg)*).unwrap() };
+    }
+    line!();
+    line!(
+        "// Generated by tsne::affinity::knn_scan_source: {tile_rows}-row tiles, {lane_quads} \
+         quads per lane."
+    );
+    line!("@compute @workgroup_size(8)");
+    line!(
+        "fn knn_scan(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,"
+    );
+    line!("            @builtin(subgroup_invocation_id) lane: u32) {{");
+    line!("    let tile = wg.x + wg.y * nwg.x;");
+    line!("    // The same for every lane: the whole subgroup leaves together.");
+    line!("    if (tile >= params.groups) {{ return; }}");
+    line!("    let r0 = (tile / params.col_tiles) * {tile_rows}u;");
+    line!(
+        "    let qt = params.q0 + (tile % params.col_tiles) * {}u + lane;",
+        8 * lane_quads
+    );
+    for c in 0..lane_quads {
+        line!("    let cq{c} = qt + {}u;", 8 * c);
+        line!("    let cl{c} = min(cq{c}, params.q1 - 1u);");
+    }
+    line!("    // Row quads (row0 and r0 are multiples of 4); past the last quad, the last one.");
+    for j in 0..loads {
+        line!(
+            "    let h{j} = min((params.row0 + r0) / 4u + lane + {}u, params.nq - 1u);",
+            8 * j
+        );
+    }
+    for i in 0..tile_rows {
+        for c in 0..lane_quads {
+            line!("    var acc{i}_{c} = vec4<f32>(0.0);");
+        }
+    }
+    line!("    for (var f = 0u; f < params.d; f++) {{");
+    line!("        let base = f * params.nq;");
+    for c in 0..lane_quads {
+        line!("        let col{c} = xt[base + cl{c}];");
+    }
+    for j in 0..loads {
+        line!("        let a{j} = xt[base + h{j}];");
+    }
+    for i in 0..tile_rows {
+        let (j, l, x) = (i / 32, (i % 32) / 4, ["x", "y", "z", "w"][i % 4]);
+        line!("        let b{i} = vec4<f32>(subgroupBroadcast(a{j}, {l}u).{x});");
+        for c in 0..lane_quads {
+            line!("        let e{i}_{c} = b{i} - col{c};");
+            line!("        acc{i}_{c} = fma(e{i}_{c}, e{i}_{c}, acc{i}_{c});");
+        }
+    }
+    line!("    }}");
+    line!("    // Thresholds: the heap roots, or 3e38 before the heaps hold anything.");
+    line!("    let last = params.row0 + params.rows - 1u;");
+    for j in 0..loads {
+        for (x, name) in ["x", "y", "z", "w"].iter().enumerate() {
+            line!(
+                "    let t{j}{name} = select(knn_dist[min(h{j} * 4u + {x}u, last) * params.k], 3.0e38, params.first == 1u);"
+            );
+        }
+        line!("    let t{j} = vec4<f32>(t{j}x, t{j}y, t{j}z, t{j}w);");
+    }
+    // Candidate bits: slot p = 4 (lane_quads i + c) + component of acc{i}_{c} is bit p % 32 of
+    // word w{p / 32}, set where the pair is at or below its row's threshold (and a real pair).
+    let words = tile_rows * lane_quads / 8;
+    for q in 0..words {
+        line!("    var w{q} = 0u;");
+    }
+    line!("    var vals: array<f32, {}>;", tile_rows * lane_quads * 4);
+    line!("    let bit = vec4<u32>(1u, 2u, 4u, 8u);");
+    for c in 0..lane_quads {
+        line!(
+            "    let real{c} = (vec4<u32>(cq{c} * 4u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.n)) & vec4<bool>(cq{c} < params.q1);"
+        );
+    }
+    for i in 0..tile_rows {
+        let (j, l, x) = (i / 32, (i % 32) / 4, ["x", "y", "z", "w"][i % 4]);
+        line!("    let tau{i} = subgroupBroadcast(t{j}, {l}u).{x};");
+        line!("    let row{i} = vec4<bool>(r0 + {i}u < params.rows);");
+        for c in 0..lane_quads {
+            let p = 4 * (lane_quads * i + c);
+            let (q, shift) = (p / 32, p % 32);
+            line!(
+                "    let m{i}_{c} = select(vec4<u32>(0u), bit, (acc{i}_{c} <= vec4<f32>(tau{i})) & row{i} & real{c});"
+            );
+            line!("    w{q} |= (m{i}_{c}.x | m{i}_{c}.y | m{i}_{c}.z | m{i}_{c}.w) << {shift}u;");
+            for (e, x) in ["x", "y", "z", "w"].iter().enumerate() {
+                line!("    vals[{}] = acc{i}_{c}.{x};", p + e);
+            }
+        }
+    }
+    line!(
+        "    // Emit the candidates one per iteration: lavapipe runs an `if` body even when no lane"
+    );
+    line!("    // takes it, but leaves a loop once no lane is left in it, so a tile without");
+    line!("    // candidates costs one pass through this loop.");
+    line!("    loop {{");
+    line!("        var word = 0u;");
+    line!("        var wi = 0u;");
+    for q in (0..words).rev() {
+        line!("        word = select(word, w{q}, w{q} != 0u);");
+        line!("        wi = select(wi, {q}u, w{q} != 0u);");
+    }
+    line!("        if (word == 0u) {{ break; }}");
+    line!("        let b = firstTrailingBit(word);");
+    for q in 0..words {
+        line!("        w{q} = select(w{q}, w{q} & ~(1u << b), wi == {q}u);");
+    }
+    line!("        let p = wi * 32u + b;");
+    line!("        let r = r0 + p / {}u;", 4 * lane_quads);
+    line!("        let j = (qt + 8u * ((p / 4u) % {lane_quads}u)) * 4u + p % 4u;");
+    line!("        let slot = atomicAdd(&count[r], 1u);");
+    line!("        // Always true in a search (cap covers the chunk); guards a scan run twice.");
+    line!("        if (slot < params.cap) {{");
+    line!("            cand[r * params.cap + slot] = vec2<u32>(bitcast<u32>(vals[p]), j);");
+    line!("        }}");
+    line!("    }}");
+    line!("}}");
+    s
+}
+
+/// Slots per row and column chunk width of the fused scan: every column of a chunk may be a
+/// candidate (no overflow is possible), and inserting them all stays under lavapipe's loop cap.
+fn knn_chunk_cap(k: usize) -> usize {
+    let levels = (usize::BITS - k.leading_zeros()) as usize;
+    let per_candidate = levels + 3;
+    ((super::LOOP_BUDGET - k - 64) / per_candidate) / 32 * 32
+}
+
+/// One fused pass of the exact kNN search: rows row0..row0+rows against the column quads [q0, q1),
+/// appending to `cand` (rows × cap (distance bits, j)) every pair at or below its row's current
+/// heap root in `knn_dist` (every pair when `first`), counting them in `count` (rows u32).
+/// Needs subgroups of 8 lanes ([`subgroups_of_8`]).
+#[allow(clippy::too_many_arguments)]
+pub fn knn_scan(
+    gpu: &Gpu,
+    points: &Points,
+    row0: usize,
+    rows: usize,
+    q0: usize,
+    q1: usize,
+    k: usize,
+    first: bool,
+    knn_dist: &wgpu::Buffer,
+    count: &wgpu::Buffer,
+    cand: &wgpu::Buffer,
+    cap: usize,
+) -> Result<Dispatch> {
+    let (n, nq) = (points.n, points.n_pad / 4);
+    if rows == 0
+        || row0 + rows > n
+        || !row0.is_multiple_of(4)
+        || q0 >= q1
+        || q1 > nq
+        || cap < 4 * (q1 - q0)
+    {
+        return Err(Error::shape(
+            "tsne kNN scan",
+            format!(
+                "rows {row0}..{} of {n} points (the first a multiple of 4), column quads \
+                 {q0}..{q1} of {nq}, {cap} slots per row",
+                row0 + rows
+            ),
+        ));
+    }
+    if !subgroups_of_8(gpu) {
+        return Err(Error::InvalidArgument(
+            "the fused kNN scan needs subgroups of 8 lanes".into(),
+        ));
+    }
+    check_len("tsne kNN scan", "knn_dist", knn_dist, n * k)?;
+    check_len("tsne kNN scan", "count", count, rows)?;
+    check_len("tsne kNN scan", "cand", cand, 2 * rows * cap)?;
+    let (tr, lq) = (KNN_TILE_ROWS, KNN_LANE_QUADS);
+    let col_tiles = (q1 - q0).div_ceil(8 * lq);
+    let groups = rows.div_ceil(tr) * col_tiles;
+    let params = KnnScanParams {
+        n: n as u32,
+        rows: rows as u32,
+        row0: row0 as u32,
+        d: points.d as u32,
+        nq: nq as u32,
+        q0: q0 as u32,
+        q1: q1 as u32,
+        col_tiles: col_tiles as u32,
+        groups: groups as u32,
+        cap: cap as u32,
+        k: k as u32,
+        first: first as u32,
+    };
+    let flops = (3 * rows * 4 * (q1 - q0) * points.d) as f64;
+    launch(
+        gpu,
+        &format!("tsne kNN scan {tr}x{lq}"),
+        &knn_scan_source(tr, lq),
+        "knn_scan",
+        &params,
+        &[&points.buffer, knn_dist, count, cand],
+        workgroups_for(groups, 1),
+    )
+    .map(|d| d.with_flops(flops))
+}
+
+/// Insert each row's candidates from [`knn_scan`] into its heap (rows row0.. of `knn_index` /
+/// `knn_dist`, n × k), filling the heaps with sentinels first when `first`, and reset `count`.
+#[allow(clippy::too_many_arguments)]
+pub fn knn_insert(
+    gpu: &Gpu,
+    n: usize,
+    row0: usize,
+    rows: usize,
+    k: usize,
+    first: bool,
+    count: &wgpu::Buffer,
+    cand: &wgpu::Buffer,
+    cap: usize,
+    knn_index: &wgpu::Buffer,
+    knn_dist: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    if k == 0 || k > K_MAX || k >= n {
+        return Err(Error::InvalidArgument(format!(
+            "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {K_MAX})"
+        )));
+    }
+    if rows == 0 || row0 + rows > n || cap == 0 || cap > knn_chunk_cap(k) {
+        return Err(Error::shape(
+            "tsne kNN insert",
+            format!(
+                "rows {row0}..{} of {n}, {cap} slots per row (at most {})",
+                row0 + rows,
+                knn_chunk_cap(k)
+            ),
+        ));
+    }
+    check_len("tsne kNN insert", "count", count, rows)?;
+    check_len("tsne kNN insert", "cand", cand, 2 * rows * cap)?;
+    check_len("tsne kNN insert", "knn_index", knn_index, n * k)?;
+    check_len("tsne kNN insert", "knn_dist", knn_dist, n * k)?;
+    let params = KnnInsertParams {
+        n: n as u32,
+        rows: rows as u32,
+        row0: row0 as u32,
+        k: k as u32,
+        cap: cap as u32,
+        first: first as u32,
+        pad0: 0,
+        pad1: 0,
+    };
+    launch(
+        gpu,
+        "tsne kNN insert",
+        KNN_INSERT,
+        "knn_insert",
+        &params,
+        &[count, cand, knn_index, knn_dist],
+        workgroups_for(rows, 64),
+    )
+}
+
+/// Heap-sort rows row0..row0+rows of `knn_index` / `knn_dist` into ascending order (the kNN
+/// search's last step; `topk_sort` in tsne_topk.wgsl, which binds but does not use the last two).
+#[allow(clippy::too_many_arguments)]
+fn knn_sort(
+    gpu: &Gpu,
+    n: usize,
+    row0: usize,
+    rows: usize,
+    k: usize,
+    knn_index: &wgpu::Buffer,
+    knn_dist: &wgpu::Buffer,
+    unused_read: &wgpu::Buffer,
+    unused_write: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    let params = TopkParams {
+        n: n as u32,
+        rows: rows as u32,
+        row0: row0 as u32,
+        k: k as u32,
+        col0: 0,
+        col1: n as u32,
+        first: 0,
+        ld: n as u32,
+    };
+    launch(
+        gpu,
+        "tsne topk",
+        TOPK,
+        "topk_sort",
+        &params,
+        &[unused_read, knn_index, knn_dist, unused_write],
+        workgroups_for(rows, 64),
+    )
+}
+
 /// Calibrate β per row of `rows_buf` (rows × len squared distances) to the perplexity and replace
 /// the distances by p_{j|i}; the bisection state per row ([`STATE_PER_ROW`] f32, β first) goes to
 /// `state`. `skip_diag`: entry i of row i is the point itself (dense rows). Several dispatches, each
@@ -556,19 +922,70 @@ pub struct Knn {
     pub dist: Vec<f32>,
 }
 
-/// The brute-force kNN search, prepared: the points on the GPU, the distance block and the
-/// outputs; its blocks of rows are recorded one at a time ([`KnnPlan::block_dispatches`]).
+/// The exact kNN search, prepared: the points on the GPU, the work buffers and the outputs; its
+/// blocks of rows are recorded one at a time ([`KnnPlan::block_dispatches`]).
+///
+/// With subgroups of 8 lanes (lavapipe, most GPUs) a block is a sequence of fused passes over
+/// column chunks ([`knn_scan`] then [`knn_insert`]): no distance matrix is written, and each chunk's
+/// pairs are filtered in registers against the heap roots left by the chunks before it, so after
+/// the first chunks only a few pairs per row reach a heap. Chunks start small and double, so the
+/// threshold tightens early. Without subgroups a block is a distance block ([`sqdist_block`]) and
+/// a top-k over it ([`topk_rows`]).
 pub struct KnnPlan {
     points: Points,
     k: usize,
     block: usize,
-    dist: wgpu::Buffer,
+    work: KnnWork,
     knn_index: wgpu::Buffer,
     knn_dist: wgpu::Buffer,
 }
 
+enum KnnWork {
+    /// A block × n_pad distance block.
+    Dense { dist: wgpu::Buffer },
+    /// Candidate counts (block u32) and lists (block × cap (distance bits, j)); the column chunks
+    /// as quad ranges.
+    Fused {
+        count: wgpu::Buffer,
+        cand: wgpu::Buffer,
+        cap: usize,
+        chunks: Vec<(usize, usize)>,
+    },
+}
+
+/// Columns of the fused search's first chunk (then doubling up to the cap).
+const KNN_FIRST_CHUNK: usize = 256;
+
+/// The fused search's column chunks (quad ranges covering 0..nq): KNN_FIRST_CHUNK columns, then
+/// each as wide as all before it, at most `cap` columns.
+fn knn_chunks(nq: usize, cap: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut q0 = 0;
+    let mut width = (KNN_FIRST_CHUNK / 4).min(cap / 4);
+    while q0 < nq {
+        let q1 = (q0 + width).min(nq);
+        out.push((q0, q1));
+        q0 = q1;
+        width = q0.min(cap / 4);
+    }
+    out
+}
+
 impl KnnPlan {
     pub fn new(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize) -> Result<KnnPlan> {
+        KnnPlan::with_block(gpu, x, n, d, k, None)
+    }
+
+    /// As [`KnnPlan::new`], with at most `block` rows per block (rounded down to a multiple of
+    /// 16, at least 16) instead of what the work buffers' budget allows; for tests.
+    pub fn with_block(
+        gpu: &Gpu,
+        x: &[f32],
+        n: usize,
+        d: usize,
+        k: usize,
+        block: Option<usize>,
+    ) -> Result<KnnPlan> {
         if k == 0 || k >= n || k > K_MAX {
             return Err(Error::InvalidArgument(format!(
                 "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {K_MAX})"
@@ -577,14 +994,35 @@ impl KnnPlan {
         let points = upload_points(gpu, x, n, d)?;
         let n_pad = points.n_pad;
         let budget = KNN_BLOCK_BYTES.min(gpu.limits.max_storage_buffer_binding_size);
-        // Blocks start at multiples of 16 rows (the distance kernel's row group); rows are n_pad
-        // long, so the distance kernel stores vec4 and the top-k reads vec4.
-        let block = (((budget / 4) as usize / n_pad) / 16 * 16).clamp(16, n_pad);
+        let limit = block.map(|b| (b / 16 * 16).max(16));
+        let (block, work) = if subgroups_of_8(gpu) {
+            // Slots per row: a whole chunk (so no list overflows), chunks a multiple of the
+            // 32-column tile; rows: what the lists' budget leaves, a multiple of the row tile.
+            let cap = knn_chunk_cap(k).min(n_pad.div_ceil(32) * 32);
+            let tr = KNN_TILE_ROWS;
+            let block = ((budget / 8) as usize / cap / tr * tr).clamp(tr, n.div_ceil(tr) * tr);
+            let block = block.min(n);
+            let block = limit.map_or(block, |b| block.min(b));
+            let work = KnnWork::Fused {
+                count: gpu.storage("tsne kNN candidate counts", block),
+                cand: gpu.storage("tsne kNN candidates", 2 * block * cap),
+                cap,
+                chunks: knn_chunks(n_pad / 4, cap),
+            };
+            (block, work)
+        } else {
+            // Blocks start at multiples of 16 rows (the distance kernel's row group); rows are
+            // n_pad long, so the distance kernel stores vec4 and the top-k reads vec4.
+            let block = (((budget / 4) as usize / n_pad) / 16 * 16).clamp(16, n_pad);
+            let block = limit.map_or(block, |b| block.min(b));
+            let dist = gpu.storage("tsne kNN distance block", block * n_pad);
+            (block, KnnWork::Dense { dist })
+        };
         Ok(KnnPlan {
             points,
             k,
             block,
-            dist: gpu.storage("tsne kNN distance block", block * n_pad),
+            work,
             knn_index: gpu.storage("tsne kNN index", n * k),
             knn_dist: gpu.storage("tsne kNN distance", n * k),
         })
@@ -600,9 +1038,10 @@ impl KnnPlan {
         self.points.n.div_ceil(self.block)
     }
 
-    /// The dispatches of block `b`: its distances, then its top-k.
+    /// The dispatches of block `b`: fused scans and inserts per column chunk, then the sort (or,
+    /// without subgroups, its distances, then its top-k).
     pub fn block_dispatches(&self, gpu: &Gpu, b: usize) -> Result<Vec<Dispatch>> {
-        let n = self.points.n;
+        let (n, k) = (self.points.n, self.k);
         let row0 = b * self.block;
         if row0 >= n {
             return Err(Error::shape(
@@ -611,20 +1050,45 @@ impl KnnPlan {
             ));
         }
         let rows = self.block.min(n - row0);
-        let ld = self.points.n_pad;
-        let mut out = vec![sqdist_block(gpu, &self.points, row0, rows, ld, &self.dist)?];
-        out.extend(topk_rows(
-            gpu,
-            &self.dist,
-            n,
-            ld,
-            row0,
-            rows,
-            self.k,
-            &self.knn_index,
-            &self.knn_dist,
-        )?);
-        Ok(out)
+        let (index, kd) = (&self.knn_index, &self.knn_dist);
+        match &self.work {
+            KnnWork::Dense { dist } => {
+                let ld = self.points.n_pad;
+                let mut out = vec![sqdist_block(gpu, &self.points, row0, rows, ld, dist)?];
+                out.extend(topk_rows(gpu, dist, n, ld, row0, rows, k, index, kd)?);
+                Ok(out)
+            }
+            KnnWork::Fused {
+                count,
+                cand,
+                cap,
+                chunks,
+            } => {
+                let mut out = Vec::with_capacity(2 * chunks.len() + 1);
+                for (c, &(q0, q1)) in chunks.iter().enumerate() {
+                    let first = c == 0;
+                    out.push(knn_scan(
+                        gpu,
+                        &self.points,
+                        row0,
+                        rows,
+                        q0,
+                        q1,
+                        k,
+                        first,
+                        kd,
+                        count,
+                        cand,
+                        *cap,
+                    )?);
+                    out.push(knn_insert(
+                        gpu, n, row0, rows, k, first, count, cand, *cap, index, kd,
+                    )?);
+                }
+                out.push(knn_sort(gpu, n, row0, rows, k, index, kd, count, cand)?);
+                Ok(out)
+            }
+        }
     }
 
     /// Run every block and read the neighbours back.

@@ -1,0 +1,128 @@
+//! The exact kNN search at N points of 50 features (uniform random in [-1, 1] unless
+//! `--clusters`): one block of the search as `KnnPlan` runs it, against one block of the dense
+//! path (a distance block by `sqdist_block`, then `topk_rows`, as the search ran before the fused
+//! scan), both timed (wall and process CPU seconds) in the same run and scaled to all N rows. `--full` also runs
+//! the whole search (`affinity::knn`) and reports its wall time.
+//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters] [--full] [--no-dense] [--parts]`
+use std::time::Instant;
+
+use latentviz::rng::Rng;
+use latentviz::tsne::{affinity, init};
+
+/// CPU seconds this process has used (user + system, all threads: lavapipe's workers included),
+/// from /proc (Linux); a load-independent measure on a shared machine. 0 where unavailable.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    if f.len() < 13 {
+        return 0.0;
+    }
+    (f[11] + f[12]) / 100.0
+}
+
+/// Wall and CPU seconds of one run of `dispatches` (after a warm-up run that compiles them).
+fn time_cpu(
+    gpu: &latentviz::Gpu,
+    dispatches: &[&latentviz::gpu::Dispatch],
+) -> anyhow::Result<(f64, f64)> {
+    gpu.run("warm-up", dispatches)?;
+    let (wall, cpu) = (Instant::now(), cpu_seconds());
+    gpu.run("timed", dispatches)?;
+    Ok((wall.elapsed().as_secs_f64(), cpu_seconds() - cpu))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(|s| s.parse::<usize>())
+            .transpose()
+    };
+    let n: usize = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(70_000);
+    let k = value("--k")?.unwrap_or(90);
+    let d = 50;
+    let x = if flag("--clusters") {
+        init::synthetic_clusters(n, d, 10, 0).0
+    } else {
+        Rng::new(7).vec(n * d, -1.0, 1.0)
+    };
+    let gpu = latentviz::Gpu::new(&Default::default())?;
+    println!("{} — N = {n}, d = {d}, k = {k}", gpu.describe());
+
+    let plan = affinity::KnnPlan::new(&gpu, &x, n, d, k)?;
+    let first = plan.block_dispatches(&gpu, 0)?;
+    let (wall, cpu) = time_cpu(&gpu, &first.iter().collect::<Vec<_>>())?;
+    let rows = plan.block_rows();
+    let scans = first.iter().filter(|d| d.label.contains("scan")).count();
+    println!(
+        "KnnPlan block: {rows} rows, {} dispatches ({scans} column chunks): {wall:.3} s wall, \
+         {cpu:.2} s CPU; per row {:.3} ms wall, {:.3} ms CPU; projected search {:.1} s wall",
+        first.len(),
+        wall / rows as f64 * 1e3,
+        cpu / rows as f64 * 1e3,
+        wall / rows as f64 * n as f64
+    );
+
+    if flag("--parts") {
+        // Each dispatch alone (wall time of one submit), after running the ones before it: the
+        // heaps and thresholds it sees are the block's own.
+        let all = first.iter().collect::<Vec<_>>();
+        for (i, dispatch) in first.iter().enumerate() {
+            gpu.run("kNN block prefix", &all[..i])?;
+            let start = Instant::now();
+            gpu.run(&dispatch.label, &[dispatch])?;
+            println!(
+                "{:>10.3} ms  {}",
+                start.elapsed().as_secs_f64() * 1e3,
+                dispatch.label
+            );
+        }
+    }
+    if !flag("--no-dense") {
+        // The dense path: a 224-row block (what 64 MiB held at N = 70,000) of distances, then a
+        // top-k over it.
+        let pts = affinity::upload_points(&gpu, &x, n, d)?;
+        let rows = 224.min(n / 16 * 16).max(16).min(n);
+        let ld = pts.n_pad;
+        let dist = gpu.storage("dense block", rows * ld);
+        let index = gpu.storage("index", n * k);
+        let kd = gpu.storage("kd", n * k);
+        let sq = affinity::sqdist_block(&gpu, &pts, 0, rows, ld, &dist)?;
+        let topk = affinity::topk_rows(&gpu, &dist, n, ld, 0, rows, k, &index, &kd)?;
+        let (sq_wall, sq_cpu) = time_cpu(&gpu, &[&sq])?;
+        let (topk_wall, topk_cpu) = time_cpu(&gpu, &topk.iter().collect::<Vec<_>>())?;
+        let (wall, cpu) = (sq_wall + topk_wall, sq_cpu + topk_cpu);
+        println!(
+            "dense block: {rows} rows: distances {sq_wall:.3} s wall ({:.2} GFLOP/s), {sq_cpu:.2} s \
+             CPU; top-k {topk_wall:.3} s wall, {topk_cpu:.2} s CPU; per row {:.3} ms wall, {:.3} ms \
+             CPU; projected search {:.1} s wall",
+            sq.flops / sq_wall / 1e9,
+            wall / rows as f64 * 1e3,
+            cpu / rows as f64 * 1e3,
+            wall / rows as f64 * n as f64
+        );
+    }
+    if flag("--full") {
+        let start = Instant::now();
+        let knn = affinity::knn(&gpu, &x, n, d, k)?;
+        println!(
+            "knn(): {:.1} s wall ({} neighbours)",
+            start.elapsed().as_secs_f64(),
+            knn.index.len()
+        );
+    }
+    Ok(())
+}

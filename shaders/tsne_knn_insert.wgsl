@@ -1,0 +1,88 @@
+// t-SNE exact kNN: insert a chunk's candidates (from tsne_knn_scan.wgsl) into each row's heap.
+//   For r < rows, i = row0 + r: knn_index[i * k ..], knn_dist[i * k ..] hold a binary MAX-heap on
+//   (distance, j) of the k smallest pairs (d_ij, j), j != i, j < n, seen so far; equal distances
+//   rank the smaller j first, as the CPU reference's sort does.
+// Bindings (group 0): 0 params (uniform KnnInsertParams), 1 count (read_write, rows u32),
+//   2 cand (read, rows * cap vec2<u32>: (distance bits, j)), 3 knn_index (read_write, N * k u32),
+//   4 knn_dist (read_write, N * k f32).
+// One invocation owns one row: on the first chunk (first = 1) it fills the heap with sentinels
+// (3e38, 0xffffffff); then it inserts its count[r] candidates (at most cap), each below the root
+// replacing it and sifting down (at most log2(k) + 1 levels), and resets count[r] to 0 for the next
+// chunk. Loop iterations per invocation: k + cap (levels + 2), kept under lavapipe's cap by the
+// launcher (`tsne::affinity::knn_insert`). `topk_sort` in tsne_topk.wgsl sorts the heaps at the end.
+// Params mirror `tsne::affinity::KnnInsertParams`.
+
+struct Params {
+    n: u32,
+    rows: u32,
+    row0: u32,
+    k: u32,
+    cap: u32,
+    first: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> count: array<u32>;
+@group(0) @binding(2) var<storage, read> cand: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read_write> knn_index: array<u32>;
+@group(0) @binding(4) var<storage, read_write> knn_dist: array<f32>;
+
+// (da, ja) is worse (larger) than (db, jb).
+fn worse(da: f32, ja: u32, db: f32, jb: u32) -> bool {
+    return da > db || (da == db && ja > jb);
+}
+
+// Put (d, j) at the root of the heap knn[out .. out + len) and sift it down.
+fn sift_down(out: u32, len: u32, d: f32, j: u32) {
+    var p = 0u;
+    loop {
+        let l = 2u * p + 1u;
+        if (l >= len) { break; }
+        var c = l;
+        var cd = knn_dist[out + l];
+        var ci = knn_index[out + l];
+        if (l + 1u < len) {
+            let rd = knn_dist[out + l + 1u];
+            let ri = knn_index[out + l + 1u];
+            if (worse(rd, ri, cd, ci)) { c = l + 1u; cd = rd; ci = ri; }
+        }
+        if (!worse(cd, ci, d, j)) { break; }
+        knn_dist[out + p] = cd;
+        knn_index[out + p] = ci;
+        p = c;
+    }
+    knn_dist[out + p] = d;
+    knn_index[out + p] = j;
+}
+
+@compute @workgroup_size(64)
+fn knn_insert(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let r = (wg.x + wg.y * nwg.x) * 64u + lid;
+    if (r >= params.rows) { return; }
+    let i = params.row0 + r;
+    let k = params.k;
+    let out = i * k;
+    if (params.first == 1u) {
+        for (var t = 0u; t < k; t++) {
+            knn_dist[out + t] = 3.0e38;
+            knn_index[out + t] = 0xffffffffu;
+        }
+    }
+    var worst_d = knn_dist[out];
+    var worst_j = knn_index[out];
+    let len = min(count[r], params.cap);
+    count[r] = 0u;
+    let base = r * params.cap;
+    for (var t = 0u; t < len; t++) {
+        let e = cand[base + t];
+        let d = bitcast<f32>(e.x);
+        if (e.y != i && worse(worst_d, worst_j, d, e.y)) {
+            sift_down(out, k, d, e.y);
+            worst_d = knn_dist[out];
+            worst_j = knn_index[out];
+        }
+    }
+}
