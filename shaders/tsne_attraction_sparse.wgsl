@@ -4,17 +4,16 @@
 // the row's CSR order (ascending j).
 // P is read in a sliced-ELL layout built from the CSR by `tsne::gradient::GpuCsr::upload`: rows are
 // sorted by length, longest first (perm), and cut into slices of 64 consecutive sorted rows; slice
-// s stores entries 4u .. 4u + 3 of its r-th row as one vec4 at slices[s].x + u * 64 + r, for
-// u < slices[s].y (a quarter of the slice's longest row, rounded up; `gradient::ELL_STEP`).
-// Shorter rows are padded with col = the row itself and val = 0, which add exactly 0. So a
-// workgroup's 64 invocations run the same number of steps (no divergence), and each step loads
-// four entries' columns and four values with two vec4 loads (on lavapipe every storage load is a
-// loop over the lanes: fewer, wider loads pay).
+// s stores entries 2u and 2u + 1 of its r-th row as one vec2 at slices[s].x + u * 64 + r, for
+// u < slices[s].y (half the slice's longest row, rounded up). Shorter rows are padded with col =
+// the row itself and val = 0, which add exactly 0. So a workgroup's 64 invocations run the same
+// number of steps (no divergence), and each step loads two entries' columns and two values with
+// two vec2 loads (on lavapipe every storage load is a loop over the lanes: fewer, wider loads pay).
 // Bindings (group 0): 0 params (uniform AttractionParams), 1 y (read, n * DIMS f32),
 //                     2 y2 (read, the same buffer as vec2: one load per point when DIMS = 2),
 //                     3 perm (read, slices * 64 u32; entries past n hold n - 1),
 //                     4 slices (read, vec2<u32> per slice: offset, pairs),
-//                     5 col (read, vec4<u32>), 6 val (read, vec4<f32>), 7 attr (read_write, n * DIMS f32).
+//                     5 col (read, vec2<u32>), 6 val (read, vec2<f32>), 7 attr (read_write, n * DIMS f32).
 // One workgroup takes one slice; one invocation computes one point.
 // DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
 // Params mirror `tsne::gradient::AttractionParams`.
@@ -33,8 +32,8 @@ const DIMS: u32 = 2u;
 @group(0) @binding(2) var<storage, read> y2: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read> perm: array<u32>;
 @group(0) @binding(4) var<storage, read> slices: array<vec2<u32>>;
-@group(0) @binding(5) var<storage, read> col: array<vec4<u32>>;
-@group(0) @binding(6) var<storage, read> val: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> col: array<vec2<u32>>;
+@group(0) @binding(6) var<storage, read> val: array<vec2<f32>>;
 @group(0) @binding(7) var<storage, read_write> attr: array<f32>;
 
 fn pos(j: u32) -> vec3<f32> {
@@ -63,12 +62,8 @@ fn attraction_sparse(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgrou
         let v = val[e];
         let d0 = yi - pos(c.x);
         let d1 = yi - pos(c.y);
-        let d2 = yi - pos(c.z);
-        let d3 = yi - pos(c.w);
         f += (v.x / (1.0 + dot(d0, d0))) * d0;
         f += (v.y / (1.0 + dot(d1, d1))) * d1;
-        f += (v.z / (1.0 + dot(d2, d2))) * d2;
-        f += (v.w / (1.0 + dot(d3, d3))) * d3;
         e += 64u;
     }
     if (slot >= params.n) { return; }

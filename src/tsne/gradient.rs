@@ -68,12 +68,8 @@ pub struct GpuCsr {
     pub ell_val: wgpu::Buffer,
 }
 
-/// Entries of a row the attraction kernel reads per step (one vec4 of columns, one of values).
-pub const ELL_STEP: usize = 4;
-
-/// The sliced-ELL layout of a CSR matrix: (perm, slices as offset/steps, col, val), entries
-/// [`ELL_STEP`] u .. [`ELL_STEP`] u + 3 of a row side by side. Padding entries point at the row
-/// itself with value 0.
+/// The sliced-ELL layout of a CSR matrix: (perm, slices as offset/pairs, col, val), entries in
+/// pairs (2u, 2u + 1) of a row side by side. Padding entries point at the row itself with value 0.
 pub fn sliced_ell(p: &SparseP) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<f32>) {
     let n = p.n;
     let len = |i: usize| (p.row_ptr[i + 1] - p.row_ptr[i]) as usize;
@@ -89,13 +85,13 @@ pub fn sliced_ell(p: &SparseP) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<f32>) {
     let mut val = Vec::new();
     for s in 0..count {
         let rows = &perm[s * SLICE_ROWS..(s + 1) * SLICE_ROWS];
-        let steps = len(rows[0] as usize).div_ceil(ELL_STEP);
-        slices.push((col.len() / ELL_STEP) as u32);
-        slices.push(steps as u32);
-        for u in 0..steps {
+        let pairs = len(rows[0] as usize).div_ceil(2);
+        slices.push((col.len() / 2) as u32);
+        slices.push(pairs as u32);
+        for u in 0..pairs {
             for (r, &i) in rows.iter().enumerate() {
                 let i = i as usize;
-                for t in ELL_STEP * u..ELL_STEP * (u + 1) {
+                for t in [2 * u, 2 * u + 1] {
                     if s * SLICE_ROWS + r < n && t < len(i) {
                         let e = p.row_ptr[i] as usize + t;
                         col.push(p.col[e]);
