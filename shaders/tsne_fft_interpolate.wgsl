@@ -104,7 +104,7 @@ fn node(gx: u32, gy: u32) -> vec4<f32> {
 fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) { // entry: end
     // Everything up to the per-point values is the same for the whole workgroup. CHUNKS chunks
-    // per workgroup, one after the other: lavapipe pays several microseconds per workgroup.
+    // per workgroup, one after the other (fewer, longer workgroups).
     let chunks = chunk_starts[params.boxes];
     for (var t = 0u; t < CHUNKS; t++) {
     let chunk = (wg.x + wg.y * nwg.x) * CHUNKS + t;
