@@ -450,7 +450,13 @@ pub fn grid_for_capped(n: usize, span: f32, max_len: usize) -> (usize, usize) {
         0
     };
     let by_points = ((n / POINTS_PER_BOX) as f64).sqrt().ceil() as usize;
-    let wanted = by_span.max(by_points).max(MIN_INTERVALS);
+    grid_with_intervals(by_span.max(by_points).max(MIN_INTERVALS), max_len)
+}
+
+/// `(len, intervals)` for at least `wanted` intervals per axis: the FFT length from
+/// [`fft_len_for`] (capped at `max_len`, itself within 8..=[`MAX_FFT_LEN`]), then every interval
+/// that length allows.
+fn grid_with_intervals(wanted: usize, max_len: usize) -> (usize, usize) {
     let len = fft_len_for(
         2 * NODES_PER_INTERVAL * wanted,
         max_len.clamp(2 * NODES_PER_INTERVAL, MAX_FFT_LEN),
@@ -488,12 +494,10 @@ pub fn grid_for_measured(m: Measured, max_len: usize) -> (usize, usize) {
     } else {
         0.0
     };
-    let max_len = max_len.clamp(2 * NODES_PER_INTERVAL, MAX_FFT_LEN);
     let floor = ((span * INTERVALS_PER_UNIT as f64).ceil() as usize).max(MIN_INTERVALS);
     let grid = |width: f64| -> (usize, usize) {
         let wanted = ((span / width).ceil().min(MAX_FFT_LEN as f64) as usize).max(floor);
-        let len = fft_len_for(2 * NODES_PER_INTERVAL * wanted, max_len);
-        (len, len / (2 * NODES_PER_INTERVAL))
+        grid_with_intervals(wanted, max_len)
     };
     let measured = m.width.is_finite() && m.width > 0.0;
     let density_width = if measured && m.max_near > 0 {
