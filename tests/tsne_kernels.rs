@@ -310,6 +310,44 @@ fn random_csr(rng: &mut Rng, n: usize) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
     (row_ptr, col, val)
 }
 
+/// Texel tables are 2^shift texels wide (16,384 on lavapipe): at 40,000 points the positions
+/// fill three texture rows and the entries several more, so the row arithmetic of the texel
+/// addresses is exercised, in 2-D and 3-D.
+#[test]
+fn sparse_attraction_spans_several_texture_rows() {
+    let gpu = gpu();
+    let mut rng = Rng::new(41);
+    let n = 40_000;
+    for dims in [2, 3] {
+        let y = rng.vec(n * dims, -4.0, 4.0);
+        let (row_ptr, col, val) = random_csr(&mut rng, n);
+        let sp = affinity::SparseP {
+            n,
+            row_ptr: row_ptr.clone(),
+            col: col.clone(),
+            val: val.clone(),
+        };
+        let csr = GpuCsr::upload(gpu, &sp).unwrap();
+        let yb = gpu.storage_from("y", &y);
+        let yt = gradient::PositionTexture::new(gpu, &yb, n, dims).unwrap();
+        assert!(
+            n > 1 << yt.table.shift,
+            "positions span more than one texture row"
+        );
+        let attr = gpu.storage("attr", n * dims);
+        let k = gradient::attraction_sparse(gpu, &yt, &csr, &attr).unwrap();
+        gpu.run("attraction sparse", &[&yt.fill, &k]).unwrap();
+        let want = gradient::cpu::attraction_sparse(&y, &row_ptr, &col, &val, dims);
+        // At most 6 terms per row, f32 vs f64.
+        assert_close(
+            "attraction sparse, several texture rows",
+            &gpu.read_f32(&attr).unwrap()[..n * dims],
+            &want,
+            1e-6,
+        );
+    }
+}
+
 #[test]
 fn attraction_matches_cpu_dense_and_sparse() {
     let gpu = gpu();
@@ -340,8 +378,9 @@ fn attraction_matches_cpu_dense_and_sparse() {
             val: val.clone(),
         };
         let csr = GpuCsr::upload(gpu, &sp).unwrap();
-        let k = gradient::attraction_sparse(gpu, &yb, &csr, &attr, dims).unwrap();
-        gpu.run("attraction sparse", &[&k]).unwrap();
+        let yt = gradient::PositionTexture::new(gpu, &yb, n, dims).unwrap();
+        let k = gradient::attraction_sparse(gpu, &yt, &csr, &attr).unwrap();
+        gpu.run("attraction sparse", &[&yt.fill, &k]).unwrap();
         let want = gradient::cpu::attraction_sparse(&y, &row_ptr, &col, &val, dims);
         assert_close(
             "attraction sparse",
@@ -820,8 +859,9 @@ fn locality_order_relabels_p_consistently() {
     let yb = gpu.storage_from("y", &yq);
     let attr = gpu.storage("attr", n * 2);
     let csr = GpuCsr::upload(gpu, &q).unwrap();
-    let k = gradient::attraction_sparse(gpu, &yb, &csr, &attr, 2).unwrap();
-    gpu.run("attraction", &[&k]).unwrap();
+    let yt = gradient::PositionTexture::new(gpu, &yb, n, 2).unwrap();
+    let k = gradient::attraction_sparse(gpu, &yt, &csr, &attr).unwrap();
+    gpu.run("attraction", &[&yt.fill, &k]).unwrap();
     // At most 6 terms per row, f32 vs f64.
     assert_close(
         "relabelled attraction",

@@ -1,4 +1,4 @@
-//! The GPU runtime: adapter and device, buffers, the pipeline cache, dispatch and timing.
+//! The GPU runtime: adapter and device, buffers, texel tables, the pipeline cache, dispatch and timing.
 //!
 //! Every call that touches wgpu's instance, adapter, device, polling or mapping lives in this
 //! module, so a wgpu upgrade changes one place.
@@ -6,9 +6,11 @@
 mod buffer;
 mod context;
 mod dispatch;
+mod texel;
 mod timing;
 
 pub use buffer::{BufferSlices, read_buffer};
 pub use context::{AdapterSummary, Gpu, GpuOptions, list_adapters};
 pub use dispatch::{Dispatch, MAX_GROUPS_PER_DIM, workgroups_for};
+pub use texel::{TexelTable, with_texel_shift};
 pub use timing::{Timer, Timing};

@@ -9,12 +9,13 @@ use bytemuck::{Pod, Zeroable};
 use super::affinity::{DenseP, SparseP, dense_ld};
 use super::with_dims;
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_shift, workgroups_for};
 use crate::ops::{check_len, launch};
 
 const REPULSION: &str = include_str!("../../shaders/tsne_repulsion.wgsl");
 const ATTRACTION_DENSE: &str = include_str!("../../shaders/tsne_attraction_dense.wgsl");
 const ATTRACTION_SPARSE: &str = include_str!("../../shaders/tsne_attraction_sparse.wgsl");
+const POSITIONS_TEXTURE: &str = include_str!("../../shaders/tsne_positions_texture.wgsl");
 
 /// Mirrors `Params` in tsne_repulsion.wgsl.
 #[repr(C)]
@@ -37,6 +38,16 @@ pub struct AttractionParams {
     pub _pad2: u32,
 }
 
+/// Mirrors `Params` in tsne_positions_texture.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct PositionsParams {
+    pub n: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+
 pub(crate) fn check_dims(dims: usize) -> Result<()> {
     if dims == 2 || dims == 3 {
         Ok(())
@@ -53,8 +64,8 @@ pub const SLICE_ROWS: usize = 64;
 pub const SORT_WINDOW: usize = 4096;
 
 /// A sparse P on the GPU: CSR (for the KL terms) and the sliced-ELL layout the attraction kernel
-/// reads (rows sorted by length, longest first, in slices of [`SLICE_ROWS`] rows; see
-/// shaders/tsne_attraction_sparse.wgsl).
+/// reads (rows sorted by length, longest first, in slices of [`SLICE_ROWS`] rows, two entries per
+/// texel of a texel table; see shaders/tsne_attraction_sparse.wgsl).
 pub struct GpuCsr {
     pub n: usize,
     pub row_ptr: wgpu::Buffer,
@@ -64,8 +75,16 @@ pub struct GpuCsr {
     pub perm: wgpu::Buffer,
     /// Per slice: (offset, length) of its entries.
     pub slices: wgpu::Buffer,
-    pub ell_col: wgpu::Buffer,
-    pub ell_val: wgpu::Buffer,
+    /// Texel t: columns and value bits of sliced-ELL entries 2t and 2t + 1.
+    pub entries: TexelTable,
+}
+
+/// The sliced-ELL entries as texels (col 2t, col 2t + 1, bits of val 2t, bits of val 2t + 1).
+fn entry_texels(col: &[u32], val: &[f32]) -> Vec<u32> {
+    col.chunks_exact(2)
+        .zip(val.chunks_exact(2))
+        .flat_map(|(c, v)| [c[0], c[1], v[0].to_bits(), v[1].to_bits()])
+        .collect()
 }
 
 /// The sliced-ELL layout of a CSR matrix: (perm, slices as offset/pairs, col, val), entries in
@@ -132,16 +151,23 @@ impl GpuCsr {
                 format!("a column index is out of range for {} rows", p.n),
             ));
         }
-        let (perm, slices, ell_col, ell_val) = sliced_ell(p);
-        let bytes = (ell_col.len() * 4) as u64;
+        let bytes = (p.col.len() * 4) as u64;
         if bytes > gpu.limits.max_storage_buffer_binding_size {
             return Err(Error::InvalidArgument(format!(
-                "a sparse P of {} entries ({bytes} bytes per array, padded) exceeds one storage \
-                 binding ({} bytes); use a smaller perplexity",
+                "a sparse P of {} entries ({bytes} bytes per array) exceeds one storage binding \
+                 ({} bytes); use a smaller perplexity",
                 p.col.len(),
                 gpu.limits.max_storage_buffer_binding_size
             )));
         }
+        let (perm, slices, ell_col, ell_val) = sliced_ell(p);
+        let entries = entry_texels(&ell_col, &ell_val);
+        let entries = gpu.texel_table(
+            "tsne P sliced entries",
+            entries.len() / 4,
+            Some(&entries),
+            false,
+        )?;
         Ok(GpuCsr {
             n: p.n,
             row_ptr: gpu.storage_from("tsne P row_ptr", &p.row_ptr),
@@ -149,8 +175,7 @@ impl GpuCsr {
             val: gpu.storage_from("tsne P val", &p.val),
             perm: gpu.storage_from("tsne P row order", &perm),
             slices: gpu.storage_from("tsne P slices", &slices),
-            ell_col: gpu.storage_from("tsne P sliced col", &ell_col),
-            ell_val: gpu.storage_from("tsne P sliced val", &ell_val),
+            entries,
         })
     }
 }
@@ -240,33 +265,95 @@ pub fn attraction_dense(
     )
 }
 
-/// Attraction with a sparse P (sliced ELL, each row in CSR order) into `attr` (n × dims).
+/// Positions (n × dims) copied into a texel table for the kernels that gather them: `fill`
+/// copies the current contents of the buffer it was made for.
+pub struct PositionTexture {
+    pub n: usize,
+    pub dims: usize,
+    pub table: TexelTable,
+    pub fill: Dispatch,
+}
+
+impl PositionTexture {
+    pub fn new(gpu: &Gpu, y: &wgpu::Buffer, n: usize, dims: usize) -> Result<PositionTexture> {
+        check_dims(dims)?;
+        check_len("tsne positions texture", "y", y, n * dims)?;
+        let table = gpu.texel_table("tsne positions", n, None, true)?;
+        let params = PositionsParams {
+            n: n as u32,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        let label = format!("tsne positions texture {dims}d");
+        let source = with_texel_shift(&with_dims(POSITIONS_TEXTURE, dims), table.shift);
+        let pipeline = gpu.pipeline(&label, &source, "positions_texture")?;
+        let uniform = gpu.uniform(&format!("{label} params"), &params);
+        let fill = Dispatch::new(
+            gpu,
+            &format!("{label}::positions_texture"),
+            pipeline,
+            &[
+                uniform.as_entire_binding(),
+                y.as_entire_binding(),
+                wgpu::BindingResource::TextureView(&table.view),
+            ],
+            workgroups_for(n, 64),
+        );
+        Ok(PositionTexture {
+            n,
+            dims,
+            table,
+            fill,
+        })
+    }
+}
+
+/// Attraction with a sparse P (sliced ELL, each row in CSR order) at the positions in `y` (as
+/// its `fill` last copied them) into `attr` (n × dims).
 pub fn attraction_sparse(
     gpu: &Gpu,
-    y: &wgpu::Buffer,
+    y: &PositionTexture,
     p: &GpuCsr,
     attr: &wgpu::Buffer,
-    dims: usize,
 ) -> Result<Dispatch> {
-    check_dims(dims)?;
-    let n = p.n;
-    check_len("tsne attraction", "y", y, n * dims)?;
+    let (n, dims) = (p.n, y.dims);
+    if y.n != n {
+        return Err(Error::shape(
+            "tsne attraction",
+            format!("P has {n} rows, the positions texture holds {} points", y.n),
+        ));
+    }
     check_len("tsne attraction", "attr", attr, n * dims)?;
+    if y.table.shift != p.entries.shift {
+        return Err(Error::InvalidArgument(
+            "tsne attraction: positions and P texel tables of different widths".into(),
+        ));
+    }
     let params = AttractionParams {
         n: n as u32,
         lq: 0,
         _pad1: 0,
         _pad2: 0,
     };
-    launch(
+    let label = format!("tsne attraction sparse {dims}d");
+    let source = with_texel_shift(&with_dims(ATTRACTION_SPARSE, dims), p.entries.shift);
+    let pipeline = gpu.pipeline(&label, &source, "attraction_sparse")?;
+    let uniform = gpu.uniform(&format!("{label} params"), &params);
+    Ok(Dispatch::new(
         gpu,
-        &format!("tsne attraction sparse {dims}d"),
-        &with_dims(ATTRACTION_SPARSE, dims),
-        "attraction_sparse",
-        &params,
-        &[y, y, &p.perm, &p.slices, &p.ell_col, &p.ell_val, attr],
+        &format!("{label}::attraction_sparse"),
+        pipeline,
+        &[
+            uniform.as_entire_binding(),
+            wgpu::BindingResource::TextureView(&y.table.view),
+            p.perm.as_entire_binding(),
+            p.slices.as_entire_binding(),
+            wgpu::BindingResource::TextureView(&p.entries.view),
+            attr.as_entire_binding(),
+        ],
         workgroups_for(n.div_ceil(SLICE_ROWS), 1),
-    )
+    ))
 }
 
 /// Plain-loop references (f64 accumulation), named as in the WGSL.

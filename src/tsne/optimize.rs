@@ -21,7 +21,7 @@ use std::time::Instant;
 use bytemuck::{Pod, Zeroable};
 
 use super::affinity::{DenseP, SparseP, dense_ld};
-use super::gradient::{self, GpuCsr, check_dims};
+use super::gradient::{self, GpuCsr, PositionTexture, check_dims};
 use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
@@ -387,6 +387,8 @@ pub struct Optimizer {
     p_sum: f64,
     // Keeps the sparse P alive for the dispatches that bind it.
     _csr: Option<GpuCsr>,
+    /// The positions texture the sparse attraction gathers from (refilled before it each step).
+    positions: Option<PositionTexture>,
 }
 
 impl Optimizer {
@@ -444,6 +446,7 @@ impl Optimizer {
         let repulsion = backend.record(gpu, &y, &rep)?;
 
         let mut csr = None;
+        let mut positions = None;
         let (attraction, kl, p_sum) = match affinities {
             Affinities::Dense(p) => {
                 if p.n != n {
@@ -473,12 +476,14 @@ impl Optimizer {
                 }
                 let p = relabelled.as_ref().unwrap_or(p);
                 let gpu_p = GpuCsr::upload(gpu, p)?;
+                let texture = PositionTexture::new(gpu, &y, n, dims)?;
                 let out = (
-                    gradient::attraction_sparse(gpu, &y, &gpu_p, &attr, dims)?,
+                    gradient::attraction_sparse(gpu, &texture, &gpu_p, &attr)?,
                     kl_rows_sparse(gpu, &y, &gpu_p, &kl_rows, dims)?,
                     p.val.iter().map(|&v| v as f64).sum(),
                 );
                 csr = Some(gpu_p);
+                positions = Some(texture);
                 out
             }
         };
@@ -542,6 +547,7 @@ impl Optimizer {
             recentre,
             p_sum,
             _csr: csr,
+            positions,
         })
     }
 
@@ -550,13 +556,9 @@ impl Optimizer {
         let step = if early { &self.early } else { &self.late };
         self.repulsion
             .iter()
-            .chain([
-                &self.z_sum,
-                &self.attraction,
-                step,
-                &self.mean,
-                &self.recentre,
-            ])
+            .chain([&self.z_sum])
+            .chain(self.positions.iter().map(|p| &p.fill))
+            .chain([&self.attraction, step, &self.mean, &self.recentre])
             .collect()
     }
 

@@ -1,0 +1,35 @@
+// t-SNE positions into a texel table: texel i = (bits(y[i][0]), bits(y[i][1]), bits(y[i][2]) or 0, 0)
+// for the kernels that gather positions (the sparse attraction): lavapipe fetches texels with
+// vector code but loads lane-varying storage addresses lane by lane (see src/gpu/texel.rs).
+// Texel i lies at (i & (2^TEXEL_SHIFT - 1), i >> TEXEL_SHIFT); the Rust side sets TEXEL_SHIFT.
+// Bindings (group 0): 0 params (uniform PositionsParams), 1 y (read, n * DIMS f32),
+//                     2 positions (write-only rgba32uint storage texture).
+// One invocation per point.
+// DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
+// Params mirror `tsne::gradient::PositionsParams`.
+
+struct Params {
+    n: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+const DIMS: u32 = 2u;
+const TEXEL_SHIFT: u32 = 12u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var positions: texture_storage_2d<rgba32uint, write>;
+
+@compute @workgroup_size(64)
+fn positions_texture(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+    let i = (wg.x + wg.y * nwg.x) * 64u + lid;
+    if (i >= params.n) { return; }
+    let b = i * DIMS;
+    var texel = vec4<u32>(bitcast<u32>(y[b]), bitcast<u32>(y[b + 1u]), 0u, 0u);
+    if (DIMS == 3u) { texel.z = bitcast<u32>(y[b + 2u]); }
+    let mask = (1u << TEXEL_SHIFT) - 1u;
+    textureStore(positions, vec2<u32>(i & mask, i >> TEXEL_SHIFT), texel);
+}

@@ -1,0 +1,115 @@
+//! Texel tables: flat arrays of `vec4<u32>` stored in a 2-D `Rgba32Uint` texture, element `e` at
+//! texel (e & (width − 1), e >> shift) with width = 2^shift.
+//!
+//! Why a texture for a flat array: lavapipe turns a storage-buffer load whose address differs
+//! between lanes into a loop over the lanes, while it fetches texels for all eight lanes with
+//! vector code. The t-SNE attraction, which reads its entries and gathers positions, ran 5× faster
+//! from texel tables than from storage buffers (examples/profile_tsne, 70,000 points). GPUs
+//! serve read-only gathers through their texture caches as well.
+//!
+//! Shaders name the layout with one line the Rust side rewrites: `const TEXEL_SHIFT: u32 = 12u;`.
+
+use super::Gpu;
+use crate::error::{Error, Result};
+
+/// The line every shader reading a texel table declares (rewritten by [`with_texel_shift`]).
+const SHIFT_LINE: &str = "const TEXEL_SHIFT: u32 = 12u;";
+
+/// A flat `vec4<u32>` array in an `Rgba32Uint` texture of width 2^shift.
+pub struct TexelTable {
+    pub texture: wgpu::Texture,
+    pub view: wgpu::TextureView,
+    /// log2 of the texture's width.
+    pub shift: u32,
+    /// Texels the table holds (the texture may hold a few more, as padding).
+    pub texels: usize,
+}
+
+/// `source` with its `TEXEL_SHIFT` constant set to `shift`.
+pub fn with_texel_shift(source: &str, shift: u32) -> String {
+    source.replace(SHIFT_LINE, &format!("const TEXEL_SHIFT: u32 = {shift}u;"))
+}
+
+impl Gpu {
+    /// log2 of the width of texel tables: the widest power of two the adapter allows (at most
+    /// 2^14), so that the most texels fit.
+    pub fn texel_shift(&self) -> u32 {
+        let max = self.limits.max_texture_dimension_2d.clamp(16, 1 << 14);
+        31 - max.leading_zeros()
+    }
+
+    /// A texel table of `texels` elements, filled from `data` (4 u32 per texel, `texels` × 4
+    /// values) or left zeroed; `writable` tables can also be bound as write-only storage
+    /// textures.
+    pub fn texel_table(
+        &self,
+        label: &str,
+        texels: usize,
+        data: Option<&[u32]>,
+        writable: bool,
+    ) -> Result<TexelTable> {
+        let shift = self.texel_shift();
+        let width = 1usize << shift;
+        let height = texels.div_ceil(width).max(1);
+        if height > self.limits.max_texture_dimension_2d as usize {
+            return Err(Error::InvalidArgument(format!(
+                "{label}: {texels} texels need a {width} × {height} texture; this adapter allows \
+                 {0} × {0}",
+                self.limits.max_texture_dimension_2d
+            )));
+        }
+        if let Some(data) = data
+            && data.len() != texels * 4
+        {
+            return Err(Error::shape(
+                label,
+                format!("{} values for {texels} texels of 4", data.len()),
+            ));
+        }
+        let size = wgpu::Extent3d {
+            width: width as u32,
+            height: height as u32,
+            depth_or_array_layers: 1,
+        };
+        let mut usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+        if writable {
+            usage |= wgpu::TextureUsages::STORAGE_BINDING;
+        }
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size,
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba32Uint,
+            usage,
+            view_formats: &[],
+        });
+        if let Some(data) = data {
+            let mut padded = data.to_vec();
+            padded.resize(width * height * 4, 0);
+            self.queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d::ZERO,
+                    aspect: wgpu::TextureAspect::All,
+                },
+                bytemuck::cast_slice(&padded),
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some((width * 16) as u32),
+                    rows_per_image: Some(height as u32),
+                },
+                size,
+            );
+        }
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        Ok(TexelTable {
+            texture,
+            view,
+            shift,
+            texels,
+        })
+    }
+}
