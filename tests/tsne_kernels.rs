@@ -553,8 +553,9 @@ fn kl_rows_match_cpu_dense_and_sparse() {
         val: val.clone(),
     };
     let csr = GpuCsr::upload(gpu, &sp).unwrap();
-    let k = optimize::kl_rows_sparse(gpu, &yb, &csr, &rows, dims).unwrap();
-    gpu.run("kl sparse", &[&k]).unwrap();
+    let yt = gradient::PositionTexture::new(gpu, &yb, n, dims).unwrap();
+    let k = optimize::kl_rows_sparse(gpu, &yt, &csr, &rows).unwrap();
+    gpu.run("kl sparse", &[&yt.fill, &k]).unwrap();
     assert_close(
         "kl rows sparse",
         &gpu.read_f32(&rows).unwrap()[..n],

@@ -63,14 +63,11 @@ pub const SLICE_ROWS: usize = 64;
 /// Rows are sorted by length within windows of this many rows (a multiple of SLICE_ROWS).
 pub const SORT_WINDOW: usize = 4096;
 
-/// A sparse P on the GPU: CSR (for the KL terms) and the sliced-ELL layout the attraction kernel
-/// reads (rows sorted by length, longest first, in slices of [`SLICE_ROWS`] rows, two entries per
-/// texel of a texel table; see shaders/tsne_attraction_sparse.wgsl).
+/// A sparse P on the GPU in the sliced-ELL layout the attraction and KL kernels read: rows sorted
+/// by length, longest first, in slices of [`SLICE_ROWS`] rows, each row's entries in CSR order, two
+/// entries per texel of a texel table (see shaders/tsne_attraction_sparse.wgsl).
 pub struct GpuCsr {
     pub n: usize,
-    pub row_ptr: wgpu::Buffer,
-    pub col: wgpu::Buffer,
-    pub val: wgpu::Buffer,
     /// Sorted row order, padded to whole slices with n − 1.
     pub perm: wgpu::Buffer,
     /// Per slice: (offset, length) of its entries.
@@ -151,28 +148,24 @@ impl GpuCsr {
                 format!("a column index is out of range for {} rows", p.n),
             ));
         }
-        let bytes = (p.col.len() * 4) as u64;
-        if bytes > gpu.limits.max_storage_buffer_binding_size {
-            return Err(Error::InvalidArgument(format!(
-                "a sparse P of {} entries ({bytes} bytes per array) exceeds one storage binding \
-                 ({} bytes); use a smaller perplexity",
-                p.col.len(),
-                gpu.limits.max_storage_buffer_binding_size
-            )));
-        }
         let (perm, slices, ell_col, ell_val) = sliced_ell(p);
         let entries = entry_texels(&ell_col, &ell_val);
-        let entries = gpu.texel_table(
-            "tsne P sliced entries",
-            entries.len() / 4,
-            Some(&entries),
-            false,
-        )?;
+        let entries = gpu
+            .texel_table(
+                "tsne P sliced entries",
+                entries.len() / 4,
+                Some(&entries),
+                false,
+            )
+            .map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "a sparse P of {} entries does not fit this adapter ({e}); use a smaller \
+                     perplexity",
+                    p.col.len()
+                ))
+            })?;
         Ok(GpuCsr {
             n: p.n,
-            row_ptr: gpu.storage_from("tsne P row_ptr", &p.row_ptr),
-            col: gpu.storage_from("tsne P col", &p.col),
-            val: gpu.storage_from("tsne P val", &p.val),
             perm: gpu.storage_from("tsne P row order", &perm),
             slices: gpu.storage_from("tsne P slices", &slices),
             entries,

@@ -24,7 +24,7 @@ use super::affinity::{DenseP, SparseP, dense_ld};
 use super::gradient::{self, GpuCsr, PositionTexture, check_dims};
 use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::gpu::{Dispatch, Gpu, with_texel_shift, workgroups_for};
 use crate::ops::{check_len, launch};
 
 const UPDATE: &str = include_str!("../../shaders/tsne_update.wgsl");
@@ -315,14 +315,17 @@ pub fn kl_rows_dense(
 /// Per-row KL terms over the stored entries of a sparse P.
 pub fn kl_rows_sparse(
     gpu: &Gpu,
-    y: &wgpu::Buffer,
+    y: &PositionTexture,
     p: &GpuCsr,
     kl_rows: &wgpu::Buffer,
-    dims: usize,
 ) -> Result<Dispatch> {
-    check_dims(dims)?;
     let n = p.n;
-    check_len("tsne kl", "y", y, n * dims)?;
+    if y.n != n || y.table.shift != p.entries.shift {
+        return Err(Error::shape(
+            "tsne kl",
+            format!("P has {n} rows, the positions texture holds {} points", y.n),
+        ));
+    }
     check_len("tsne kl", "kl_rows", kl_rows, n)?;
     let params = KlParams {
         n: n as u32,
@@ -330,15 +333,24 @@ pub fn kl_rows_sparse(
         _pad1: 0,
         _pad2: 0,
     };
-    launch(
+    let label = "tsne kl sparse";
+    let source = with_texel_shift(KL_SPARSE, p.entries.shift);
+    let pipeline = gpu.pipeline(label, &source, "kl_sparse")?;
+    let uniform = gpu.uniform(&format!("{label} params"), &params);
+    Ok(Dispatch::new(
         gpu,
-        &format!("tsne kl sparse {dims}d"),
-        &with_dims(KL_SPARSE, dims),
-        "kl_sparse",
-        &params,
-        &[y, &p.row_ptr, &p.col, &p.val, kl_rows],
-        workgroups_for(n, 64),
-    )
+        &format!("{label}::kl_sparse"),
+        pipeline,
+        &[
+            uniform.as_entire_binding(),
+            wgpu::BindingResource::TextureView(&y.table.view),
+            p.perm.as_entire_binding(),
+            p.slices.as_entire_binding(),
+            wgpu::BindingResource::TextureView(&p.entries.view),
+            kl_rows.as_entire_binding(),
+        ],
+        workgroups_for(n.div_ceil(gradient::SLICE_ROWS), 1),
+    ))
 }
 
 /// The input affinities the optimizer uses.
@@ -479,7 +491,7 @@ impl Optimizer {
                 let texture = PositionTexture::new(gpu, &y, n, dims)?;
                 let out = (
                     gradient::attraction_sparse(gpu, &texture, &gpu_p, &attr)?,
-                    kl_rows_sparse(gpu, &y, &gpu_p, &kl_rows, dims)?,
+                    kl_rows_sparse(gpu, &texture, &gpu_p, &kl_rows)?,
                     p.val.iter().map(|&v| v as f64).sum(),
                 );
                 csr = Some(gpu_p);
@@ -566,7 +578,9 @@ impl Optimizer {
     pub fn check(&self) -> Vec<&Dispatch> {
         self.repulsion
             .iter()
-            .chain([&self.z_check, &self.kl, &self.kl_sum])
+            .chain([&self.z_check])
+            .chain(self.positions.iter().map(|p| &p.fill))
+            .chain([&self.kl, &self.kl_sum])
             .collect()
     }
 
