@@ -1,9 +1,10 @@
 //! The exact kNN search at N points of 50 features (uniform random in [-1, 1] unless
-//! `--clusters`): one block of the search as `KnnPlan` runs it, against one block of the dense
+//! `--clusters`): one block of the search as `KnnPlan` runs it (with the subgroup scan, unless
+//! `--no-old`, then with uniform column tiles where they fit), against one block of the dense
 //! path (a distance block by `sqdist_block`, then `topk_rows`, as the search ran before the fused
 //! scan), both timed (wall and process CPU seconds) in the same run and scaled to all N rows. `--full` also runs
 //! the whole search (`affinity::knn`) and reports its wall time.
-//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters] [--full] [--no-dense] [--parts]`
+//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters] [--full] [--no-dense] [--no-old] [--parts]`
 use std::time::Instant;
 
 use latentviz::rng::Rng;
@@ -62,21 +63,40 @@ fn main() -> anyhow::Result<()> {
     let gpu = latentviz::Gpu::new(&Default::default())?;
     println!("{} — N = {n}, d = {d}, k = {k}", gpu.describe());
 
-    let plan = affinity::KnnPlan::new(&gpu, &x, n, d, k)?;
-    let first = plan.block_dispatches(&gpu, 0)?;
-    let (wall, cpu) = time_cpu(&gpu, &first.iter().collect::<Vec<_>>())?;
-    let rows = plan.block_rows();
-    let scans = first.iter().filter(|d| d.label.contains("scan")).count();
-    println!(
-        "KnnPlan block: {rows} rows, {} dispatches ({scans} column chunks): {wall:.3} s wall, \
-         {cpu:.2} s CPU; per row {:.3} ms wall, {:.3} ms CPU; projected search {:.1} s wall",
-        first.len(),
-        wall / rows as f64 * 1e3,
-        cpu / rows as f64 * 1e3,
-        wall / rows as f64 * n as f64
-    );
-
+    // The subgroup scan first (unless --no-old), then the plan's own (uniform tiles where they
+    // fit), each its block 0, so the two read side by side.
+    let mut per_row_cpu = Vec::new();
+    for uniform in [false, true] {
+        if !uniform && flag("--no-old") {
+            continue;
+        }
+        let plan = affinity::KnnPlan::with_scan(&gpu, &x, n, d, k, None, uniform)?;
+        let blocks = plan.block_dispatches(&gpu, 0)?;
+        let (wall, cpu) = time_cpu(&gpu, &blocks.iter().collect::<Vec<_>>())?;
+        let rows = plan.block_rows();
+        let scans = blocks.iter().filter(|d| d.label.contains("scan")).count();
+        let inserts = blocks.iter().filter(|d| d.label.contains("insert")).count();
+        let kind = plan
+            .uniform_tile_cols()
+            .map_or("subgroup scan".to_string(), |t| format!("uniform {t}-column tiles"));
+        println!(
+            "KnnPlan block ({kind}): {rows} rows, {} dispatches ({scans} scans, {inserts} \
+             chunks): {wall:.3} s wall, {cpu:.2} s CPU; per row {:.3} ms wall, {:.3} ms CPU; \
+             projected search {:.1} s wall, {:.1} s CPU",
+            blocks.len(),
+            wall / rows as f64 * 1e3,
+            cpu / rows as f64 * 1e3,
+            wall / rows as f64 * n as f64,
+            cpu / rows as f64 * n as f64
+        );
+        per_row_cpu.push(cpu / rows as f64);
+    }
+    if let [old, new] = per_row_cpu[..] {
+        println!("CPU per row, subgroup scan / this plan: {:.2}", old / new);
+    }
     if flag("--parts") {
+        let plan = affinity::KnnPlan::new(&gpu, &x, n, d, k)?;
+        let first = plan.block_dispatches(&gpu, 0)?;
         // Each dispatch alone (wall time of one submit), after running the ones before it: the
         // heaps and thresholds it sees are the block's own.
         let all = first.iter().collect::<Vec<_>>();
