@@ -42,7 +42,7 @@ const KNN_SCAN: &str = include_str!("../../shaders/tsne_knn_scan.wgsl");
 const KNN_INSERT: &str = include_str!("../../shaders/tsne_knn_insert.wgsl");
 const KNN_SCAN_UNIFORM: &str = include_str!("../../shaders/tsne_knn_scan_uniform.wgsl");
 /// Row quads each invocation of the uniform-tile kNN scan holds (4 × this many rows).
-pub const KNN_UNIFORM_ROW_QUADS: usize = 1;
+pub const KNN_UNIFORM_ROW_QUADS: usize = 2;
 /// Invocations per workgroup of the uniform-tile kNN scan.
 pub const KNN_UNIFORM_LANES: usize = 8;
 /// Widest column tile of the uniform-tile kNN scan (narrower ones when d is large).
@@ -680,7 +680,7 @@ pub fn knn_scan(
 
 /// The whole uniform-tile kNN scan kernel: tsne_knn_scan_uniform.wgsl plus the generated `cols`
 /// binding (d × tile_cols / 4 vec4) and entry point for d features, `row_quads` row quads per
-/// invocation (1 or 2) and `lanes` invocations per workgroup. Names: rb the invocation's first row
+/// invocation and `lanes` invocations per workgroup. Names: rb the invocation's first row
 /// (within the block), h{q} its row quads, a{q}_{f} feature f of row quad q, t{q} those rows'
 /// thresholds, ok{q} which of them are real, acc{q}_{r} row 4 q + r's distances to column quad cq.
 pub fn knn_scan_uniform_source(
@@ -690,7 +690,7 @@ pub fn knn_scan_uniform_source(
     lanes: usize,
 ) -> String {
     use std::fmt::Write;
-    debug_assert!(d > 0 && tile_cols.is_multiple_of(4) && (1..=2).contains(&row_quads));
+    debug_assert!(d > 0 && tile_cols.is_multiple_of(4) && row_quads > 0);
     let tq = tile_cols / 4;
     let rows_per = 4 * row_quads;
     let xyzw = ["x", "y", "z", "w"];
@@ -765,40 +765,55 @@ pub fn knn_scan_uniform_source(
         line!("        }}");
     }
     line!("        let j = (params.cq0 + cq) * 4u;");
-    line!(
-        "        let real = vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.n);"
-    );
-    line!("        var word = 0u;");
+    line!("        let real = vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.n);");
+    // Candidate bits: word w covers row quads 2 w and 2 w + 1, bit 4 (4 q' + r) + c for row
+    // 4 q + r (q' = q - 2 w) and column c of the quad.
+    for wd in 0..row_quads.div_ceil(2) {
+        line!("        var word{wd} = 0u;");
+    }
     for q in 0..row_quads {
         for (r, x) in xyzw.iter().enumerate() {
             line!(
                 "        let m{q}_{r} = select(vec4<u32>(0u), bit, (acc{q}_{r} <= vec4<f32>(t{q}.{x})) & real & vec4<bool>(ok{q}.{x}));"
             );
             line!(
-                "        word |= (m{q}_{r}.x | m{q}_{r}.y | m{q}_{r}.z | m{q}_{r}.w) << {}u;",
-                4 * (4 * q + r)
+                "        word{} |= (m{q}_{r}.x | m{q}_{r}.y | m{q}_{r}.z | m{q}_{r}.w) << {}u;",
+                q / 2,
+                4 * (4 * (q % 2) + r)
             );
         }
     }
-    line!("        // One candidate per iteration; no lane enters when no pair passed.");
-    line!("        loop {{");
-    line!("            if (word == 0u) {{ break; }}");
-    line!("            let b = firstTrailingBit(word);");
-    line!("            word &= word - 1u;");
-    line!("            let p = b / 4u;");
-    line!("            var v = acc0_0;");
-    for p in 1..rows_per {
-        line!("            v = select(v, acc{}_{}, p == {p}u);", p / 4, p % 4);
+    for wd in 0..row_quads.div_ceil(2) {
+        let quads = (2 * wd..(2 * wd + 2).min(row_quads)).collect::<Vec<_>>();
+        line!("        // One candidate per iteration; no lane enters when no pair passed.");
+        line!("        loop {{");
+        line!("            if (word{wd} == 0u) {{ break; }}");
+        line!("            let b = firstTrailingBit(word{wd});");
+        line!("            word{wd} &= word{wd} - 1u;");
+        line!("            let p = b / 4u;");
+        line!("            var v = acc{}_0;", quads[0]);
+        for (i, &q) in quads.iter().enumerate() {
+            for r in 0..4 {
+                if i + r > 0 {
+                    line!(
+                        "            v = select(v, acc{q}_{r}, p == {}u);",
+                        4 * i + r
+                    );
+                }
+            }
+        }
+        line!("            let r = rb + {}u + p;", 8 * wd);
+        line!("            let slot = atomicAdd(&count[r], 1u);");
+        line!(
+            "            // Always true in a search (cap covers the chunk); guards a scan run twice."
+        );
+        line!("            if (slot < params.cap) {{");
+        line!(
+            "                cand[r * params.cap + slot] = vec2<u32>(bitcast<u32>(v[b % 4u]), j + b % 4u);"
+        );
+        line!("            }}");
+        line!("        }}");
     }
-    line!("            let r = rb + p;");
-    line!("            let slot = atomicAdd(&count[r], 1u);");
-    line!("            // Always true in a search (cap covers the chunk); guards a scan run twice.");
-    line!("            if (slot < params.cap) {{");
-    line!(
-        "                cand[r * params.cap + slot] = vec2<u32>(bitcast<u32>(v[b % 4u]), j + b % 4u);"
-    );
-    line!("            }}");
-    line!("        }}");
     line!("    }}");
     line!("}}");
     s
@@ -899,6 +914,31 @@ pub fn knn_scan_uniform(
     cand: &wgpu::Buffer,
     cap: usize,
 ) -> Result<Dispatch> {
+    let shape = (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES);
+    knn_scan_uniform_shaped(
+        gpu, points, tiles, row0, rows, tile, k, first, knn_dist, count, cand, cap, shape,
+    )
+}
+
+/// [`knn_scan_uniform`] with `shape` = (row quads per invocation, invocations per workgroup)
+/// instead of ([`KNN_UNIFORM_ROW_QUADS`], [`KNN_UNIFORM_LANES`]); for profiling.
+#[allow(clippy::too_many_arguments)]
+pub fn knn_scan_uniform_shaped(
+    gpu: &Gpu,
+    points: &Points,
+    tiles: &ColumnTiles,
+    row0: usize,
+    rows: usize,
+    tile: usize,
+    k: usize,
+    first: bool,
+    knn_dist: &wgpu::Buffer,
+    count: &wgpu::Buffer,
+    cand: &wgpu::Buffer,
+    cap: usize,
+    shape: (usize, usize),
+) -> Result<Dispatch> {
+    let (rq, lanes) = shape;
     let (n, nq) = (points.n, points.n_pad / 4);
     if rows == 0
         || row0 + rows > n
@@ -906,12 +946,15 @@ pub fn knn_scan_uniform(
         || tile >= tiles.tiles
         || tiles.d != points.d
         || cap < tiles.cols
+        || !(1..=8).contains(&rq)
+        || !(1..=256).contains(&lanes)
     {
         return Err(Error::shape(
             "tsne kNN uniform scan",
             format!(
                 "rows {row0}..{} of {n} points (the first a multiple of 4), tile {tile} of {} \
-                 ({} columns, d = {} for points of d = {}), {cap} slots per row",
+                 ({} columns, d = {} for points of d = {}), {cap} slots per row, {rq} row \
+                 quads × {lanes} lanes",
                 row0 + rows,
                 tiles.tiles,
                 tiles.cols,
@@ -923,7 +966,6 @@ pub fn knn_scan_uniform(
     check_len("tsne kNN uniform scan", "knn_dist", knn_dist, n * k)?;
     check_len("tsne kNN uniform scan", "count", count, rows)?;
     check_len("tsne kNN uniform scan", "cand", cand, 2 * rows * cap)?;
-    let (rq, lanes) = (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES);
     let groups = rows.div_ceil(4 * rq * lanes);
     let params = KnnScanUniformParams {
         n: n as u32,
@@ -1380,9 +1422,7 @@ impl KnnPlan {
     /// Columns per uniform tile when the search runs the uniform-tile scan, else None.
     pub fn uniform_tile_cols(&self) -> Option<usize> {
         match &self.work {
-            KnnWork::Fused {
-                tiles: Some(t), ..
-            } => Some(t.cols),
+            KnnWork::Fused { tiles: Some(t), .. } => Some(t.cols),
             _ => None,
         }
     }
