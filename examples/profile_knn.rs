@@ -1,5 +1,5 @@
 //! The exact kNN search at N points of 50 features (uniform random in [-1, 1] unless
-//! `--clusters`): one block of the search as `KnnPlan` runs it, with the subgroup scan (unless
+//! `--clusters`; `--mnist DIR`: the first N images of MNIST, PCA to 50): one block of the search as `KnnPlan` runs it, with the subgroup scan (unless
 //! `--no-old`) and then with uniform column tiles where they fit, against one block of the dense
 //! path (a distance block by `sqdist_block`, then `topk_rows`, as the search ran before the fused
 //! scan; unless `--no-dense`), all timed (wall and process CPU seconds) in the same run and scaled
@@ -7,7 +7,7 @@
 //! later inserts and sort; `--shapes` times the scans alone in the steady state (the subgroup scan
 //! against uniform-tile shapes); `--parts` times each dispatch of a block; `--full` also runs the
 //! whole search (`affinity::knn`) and reports its wall time.
-//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters] [--full] [--no-dense]
+//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters | --mnist DIR] [--full] [--no-dense]
 //! [--no-old] [--split] [--shapes] [--parts]`
 use std::time::Instant;
 
@@ -59,12 +59,26 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or(70_000);
     let k = value("--k")?.unwrap_or(90);
     let d = 50;
-    let x = if flag("--clusters") {
+    let mnist = args
+        .iter()
+        .position(|a| a == "--mnist")
+        .and_then(|i| args.get(i + 1));
+    let gpu = latentviz::Gpu::new(&Default::default())?;
+    let x = if let Some(dir) = mnist {
+        // The first N images of MNIST (train then test), PCA to 50 (as `latentviz tsne --pca 50`).
+        let all = latentviz::data::mnist::load(
+            std::path::Path::new(dir),
+            latentviz::data::mnist::Split::All,
+        )?;
+        let images = all.subset(n.min(all.len()));
+        let px = images.pixels();
+        latentviz::tsne::pca::pca(&gpu, &images.images, images.len(), px, d, 0)?.projected
+    } else if flag("--clusters") {
         init::synthetic_clusters(n, d, 10, 0).0
     } else {
         Rng::new(7).vec(n * d, -1.0, 1.0)
     };
-    let gpu = latentviz::Gpu::new(&Default::default())?;
+    let n = x.len() / d;
     println!("{} — N = {n}, d = {d}, k = {k}", gpu.describe());
 
     // The subgroup scan first (unless --no-old), then the plan's own (uniform tiles where they

@@ -39,7 +39,12 @@ fn uniform_scan_source_is_valid_wgsl() {
     // d not a multiple of 4, one feature, many features; one to three row quads (two share a
     // candidate word, the third has its own); tiles of 256 and 64 columns.
     for (d, cols, quads, lanes) in [
-        (13, 256, affinity::KNN_UNIFORM_ROW_QUADS, affinity::KNN_UNIFORM_LANES),
+        (
+            13,
+            256,
+            affinity::KNN_UNIFORM_ROW_QUADS,
+            affinity::KNN_UNIFORM_LANES,
+        ),
         (1, 64, 1, 8),
         (200, 64, 3, 32),
     ] {
@@ -71,7 +76,11 @@ fn uniform_matches_subgroup(
     let plan = KnnPlan::with_scan(gpu, x, n, d, k, block, true).unwrap();
     let cols = plan.uniform_tile_cols();
     if affinity::subgroups_of_8(gpu) {
-        assert_eq!(cols, affinity::column_tile_width(gpu, d), "d {d}: tile width");
+        assert_eq!(
+            cols,
+            affinity::column_tile_width(gpu, d),
+            "d {d}: tile width"
+        );
     }
     let got = plan.run(gpu).unwrap();
     let (want_i, want_d) = reference(x, n, d, k);
@@ -86,7 +95,10 @@ fn uniform_matches_subgroup(
         .unwrap()
         .run(gpu)
         .unwrap();
-    assert_eq!(old.index, got.index, "n {n}, d {d}, k {k}: against the old scan");
+    assert_eq!(
+        old.index, got.index,
+        "n {n}, d {d}, k {k}: against the old scan"
+    );
     assert_eq!(
         old.dist.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
         got.dist.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
