@@ -6,7 +6,7 @@
 //! to all N rows. `--split` also splits each block's CPU seconds into its first chunk, later scans,
 //! later inserts and sort; `--shapes` times the scans alone in the steady state (the subgroup scan
 //! against uniform-tile shapes); `--parts` times each dispatch of a block; `--full` also runs the
-//! whole search (`affinity::knn`) and reports its wall time.
+//! whole search (`affinity::knn`) and reports its wall and CPU time.
 //! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters | --mnist DIR] [--full] [--no-dense]
 //! [--no-old] [--split] [--shapes] [--parts]`
 use std::time::Instant;
@@ -253,11 +253,12 @@ fn main() -> anyhow::Result<()> {
         );
     }
     if flag("--full") {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), cpu_seconds());
         let knn = affinity::knn(&gpu, &x, n, d, k)?;
         println!(
-            "knn(): {:.1} s wall ({} neighbours)",
+            "knn(): {:.1} s wall, {:.1} s CPU ({} neighbours)",
             start.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu,
             knn.index.len()
         );
     }

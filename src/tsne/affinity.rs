@@ -9,7 +9,14 @@
 //! max-heap per row, and a last one sorts the heaps. Exact and deterministic: the heaps hold the k
 //! smallest pairs by (distance, j) whatever order the candidates arrive in. Without subgroups the
 //! search falls back to distance blocks and a top-k over each (a heap per row).
-//!
+//! Where a tile of columns fits one uniform binding (d ≤ 64 for 256 columns, ≤ 128 for 128, ≤ 256
+//! for 64, at 64 KiB), the fused kernel reads its columns from a UNIFORM buffer instead
+//! ([`knn_scan_uniform`], one dispatch per tile, each binding its range of one buffer that holds
+//! all the tiles): every lane walks the same column at the same time, so lavapipe loads each
+//! column value once for all lanes, where the subgroup kernel pays a storage load per lane and a
+//! broadcast per row. Each invocation holds 8 rows (two quads, d features each, preloaded) in
+//! registers. It sums the same squares in the same order with fma, so both kernels give the same
+//! bits and the same neighbours (tested).
 //! The dense path runs wholly on the GPU. The sparse path finds neighbours and calibrates β on the
 //! GPU and symmetrizes the kNN graph on the CPU (a sparse transpose of N·k entries, deterministic).
 //!
@@ -18,11 +25,22 @@
 //! distance arithmetic is ~75% (~2 G pairs × features per second per core), inserts ~10–20%. The
 //! old path took ~150 s on a quiet machine, so expect ~65 s (measured on the loaded machine, all
 //! of MNIST: knn_s 88 s); openTSNE's approximate Annoy search takes 19 s.
-//! Next step, measured but not built: lavapipe (Mesa 22.3) loads a uniform-buffer value at a
-//! lane-uniform index once, but a storage value once per lane. A kernel whose lanes hold 4 rows
-//! each (50 features preloaded) and read 256 columns from a 52 KB uniform buffer ran the distance
-//! sums at 3.6–4.1 G pairs × features per CPU second, against ~1.5 for the scan here: ~2.5× on
-//! the distances, at the cost of one uniform buffer per 256 columns and one scan dispatch each.
+//! The uniform-tile scan, measured on the same machine under another agent's load (load average
+//! ~3 on 2 cores: compare CPU seconds within one run, not across runs):
+//! `cargo run --release --example profile_knn -- 70000 --mnist /work/shared/data/mnist --no-dense
+//! --split` (one block of each kind on PCA-50 MNIST): subgroup scan 2.36 ms of CPU per row
+//! (later scans 2.69 s at 1.78 G pairs × features per CPU second, inserts 0.28 s, first chunk
+//! 0.08 s), uniform tiles 1.00 ms per row (later scans 1.00 s at 4.92 G, inserts 0.20 s, first
+//! chunk 0.08 s): 2.36× per row, 2.8× on the scans. A `--clusters` run (10 synthetic clusters) gave
+//! 1.67× per row (scans 2.2×: 3.37 against 1.53 G). `--shapes` (the scans alone,
+//! thresholds 0, N = 20,000): subgroup scan 1.5–2.1 G, uniform tiles with 1, 2, 4 row quads per
+//! invocation 2.8–4.2, 3.5–5.4, 3.9–5.7 G, 2 quads in 32-lane workgroups 3.2–3.7 (2 and 4 quads
+//! within the noise of each other). Cold compile (no Mesa shader
+//! cache) of the d = 50 kernel: ~5 s, against ~16 s for the subgroup scan.
+//! The whole search on all of PCA-50 MNIST (`... -- 70000 --mnist DIR --no-old --no-dense
+//! --full`, load average ~4): knn() 80.3 s wall, its one block projected to 80 s of CPU (the
+//! subgroup scan's block projects to 165 s of CPU in the same conditions); on a quiet machine with
+//! both cores expect ~35–40 s.
 
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
@@ -1295,7 +1313,9 @@ pub struct Knn {
 /// column chunks ([`knn_scan`] then [`knn_insert`]): no distance matrix is written, and each chunk's
 /// pairs are filtered in registers against the heap roots left by the chunks before it, so after
 /// the first chunks only a few pairs per row reach a heap. Chunks start small and double, so the
-/// threshold tightens early. Without subgroups a block is a distance block ([`sqdist_block`]) and
+/// threshold tightens early. Where a column tile fits a uniform binding ([`column_tile_width`]),
+/// the scan is [`knn_scan_uniform`], one dispatch per tile of the chunk (chunks are whole tiles,
+/// the last one aside); same candidates, same result. Without subgroups a block is a distance block ([`sqdist_block`]) and
 /// a top-k over it ([`topk_rows`]).
 pub struct KnnPlan {
     points: Points,
