@@ -35,12 +35,14 @@
 //! 1.67× per row (scans 2.2×: 3.37 against 1.53 G). `--shapes` (the scans alone,
 //! thresholds 0, N = 20,000): subgroup scan 1.5–2.1 G, uniform tiles with 1, 2, 4 row quads per
 //! invocation 2.8–4.2, 3.5–5.4, 3.9–5.7 G, 2 quads in 32-lane workgroups 3.2–3.7 (2 and 4 quads
-//! within the noise of each other). Cold compile (no Mesa shader
+//! within the noise of each other); generating the feature loop for 2 or 4 of the 8 rows at a
+//! time (fewer live accumulators) instead of all 8: no faster (medians of six rounds 4.8 and 4.5
+//! against 5.4 G). Cold compile (no Mesa shader
 //! cache) of the d = 50 kernel: ~5 s, against ~16 s for the subgroup scan.
 //! The whole search on all of PCA-50 MNIST (`... -- 70000 --mnist DIR --no-old --no-dense
 //! --full`, load average ~4): knn() 80.3 s wall, its one block projected to 80 s of CPU (the
-//! subgroup scan's block projects to 165 s of CPU in the same conditions); on a quiet machine with
-//! both cores expect ~35–40 s.
+//! subgroup scan's block projects to 165 s of CPU in the same conditions); 80 s of CPU over two
+//! quiet cores would be ~40 s wall (not measured).
 
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
