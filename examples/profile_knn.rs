@@ -1,9 +1,14 @@
 //! The exact kNN search at N points of 50 features (uniform random in [-1, 1] unless
-//! `--clusters`): one block of the search as `KnnPlan` runs it, against one block of the dense
+//! `--clusters`; `--mnist DIR`: the first N images of MNIST, PCA to 50): one block of the search as `KnnPlan` runs it, with the subgroup scan (unless
+//! `--no-old`) and then with uniform column tiles where they fit, against one block of the dense
 //! path (a distance block by `sqdist_block`, then `topk_rows`, as the search ran before the fused
-//! scan), both timed (wall and process CPU seconds) in the same run and scaled to all N rows. `--full` also runs
-//! the whole search (`affinity::knn`) and reports its wall time.
-//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters] [--full] [--no-dense] [--parts]`
+//! scan; unless `--no-dense`), all timed (wall and process CPU seconds) in the same run and scaled
+//! to all N rows. `--split` also splits each block's CPU seconds into its first chunk, later scans,
+//! later inserts and sort; `--shapes` times the scans alone in the steady state (the subgroup scan
+//! against uniform-tile shapes); `--parts` times each dispatch of a block; `--full` also runs the
+//! whole search (`affinity::knn`) and reports its wall and CPU time.
+//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters | --mnist DIR] [--full] [--no-dense]
+//! [--no-old] [--split] [--shapes] [--parts]`
 use std::time::Instant;
 
 use latentviz::rng::Rng;
@@ -54,29 +59,161 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or(70_000);
     let k = value("--k")?.unwrap_or(90);
     let d = 50;
-    let x = if flag("--clusters") {
+    let mnist = args
+        .iter()
+        .position(|a| a == "--mnist")
+        .and_then(|i| args.get(i + 1));
+    let gpu = latentviz::Gpu::new(&Default::default())?;
+    let x = if let Some(dir) = mnist {
+        // The first N images of MNIST (train then test), PCA to 50 (as `latentviz tsne --pca 50`).
+        let all = latentviz::data::mnist::load(
+            std::path::Path::new(dir),
+            latentviz::data::mnist::Split::All,
+        )?;
+        let images = all.subset(n.min(all.len()));
+        let px = images.pixels();
+        latentviz::tsne::pca::pca(&gpu, &images.images, images.len(), px, d, 0)?.projected
+    } else if flag("--clusters") {
         init::synthetic_clusters(n, d, 10, 0).0
     } else {
         Rng::new(7).vec(n * d, -1.0, 1.0)
     };
-    let gpu = latentviz::Gpu::new(&Default::default())?;
+    let n = x.len() / d;
     println!("{} — N = {n}, d = {d}, k = {k}", gpu.describe());
 
-    let plan = affinity::KnnPlan::new(&gpu, &x, n, d, k)?;
-    let first = plan.block_dispatches(&gpu, 0)?;
-    let (wall, cpu) = time_cpu(&gpu, &first.iter().collect::<Vec<_>>())?;
-    let rows = plan.block_rows();
-    let scans = first.iter().filter(|d| d.label.contains("scan")).count();
-    println!(
-        "KnnPlan block: {rows} rows, {} dispatches ({scans} column chunks): {wall:.3} s wall, \
-         {cpu:.2} s CPU; per row {:.3} ms wall, {:.3} ms CPU; projected search {:.1} s wall",
-        first.len(),
-        wall / rows as f64 * 1e3,
-        cpu / rows as f64 * 1e3,
-        wall / rows as f64 * n as f64
-    );
-
+    // The subgroup scan first (unless --no-old), then the plan's own (uniform tiles where they
+    // fit), each its block 0, so the two read side by side.
+    let mut per_row_cpu = Vec::new();
+    for uniform in [false, true] {
+        if !uniform && flag("--no-old") {
+            continue;
+        }
+        let plan = affinity::KnnPlan::with_scan(&gpu, &x, n, d, k, None, uniform)?;
+        let blocks = plan.block_dispatches(&gpu, 0)?;
+        let (wall, cpu) = time_cpu(&gpu, &blocks.iter().collect::<Vec<_>>())?;
+        let rows = plan.block_rows();
+        let scans = blocks.iter().filter(|d| d.label.contains("scan")).count();
+        let inserts = blocks.iter().filter(|d| d.label.contains("insert")).count();
+        let kind = plan
+            .uniform_tile_cols()
+            .map_or("subgroup scan".to_string(), |t| {
+                format!("uniform {t}-column tiles")
+            });
+        println!(
+            "KnnPlan block ({kind}): {rows} rows, {} dispatches ({scans} scans, {inserts} \
+             chunks): {wall:.3} s wall, {cpu:.2} s CPU; per row {:.3} ms wall, {:.3} ms CPU; \
+             projected search {:.1} s wall, {:.1} s CPU",
+            blocks.len(),
+            wall / rows as f64 * 1e3,
+            cpu / rows as f64 * 1e3,
+            wall / rows as f64 * n as f64,
+            cpu / rows as f64 * n as f64
+        );
+        per_row_cpu.push(cpu / rows as f64);
+        if flag("--split") {
+            // Again, one submit per run of scans or insert: CPU seconds of the first chunk's scan
+            // and insert (every pair a candidate), the later scans and inserts, and the sort.
+            let mut sums = [0f64; 5];
+            let mut flops = 0f64;
+            let mut i = 0;
+            let mut chunk = 0;
+            while i < blocks.len() {
+                let kind = |d: &latentviz::gpu::Dispatch| {
+                    if d.label.contains("scan") {
+                        0
+                    } else if d.label.contains("insert") {
+                        1
+                    } else {
+                        2
+                    }
+                };
+                let this = kind(&blocks[i]);
+                let mut end = i + 1;
+                while end < blocks.len() && this == 0 && kind(&blocks[end]) == 0 {
+                    end += 1;
+                }
+                let group: Vec<_> = blocks[i..end].iter().collect();
+                let start = cpu_seconds();
+                gpu.run("split", &group)?;
+                let spent = cpu_seconds() - start;
+                let slot = match (this, chunk) {
+                    (2, _) => 4,
+                    (t, 0) => t,
+                    (t, _) => 2 + t,
+                };
+                sums[slot] += spent;
+                if this == 0 && chunk > 0 {
+                    flops += group.iter().map(|d| d.flops).sum::<f64>();
+                }
+                if this == 1 {
+                    chunk += 1;
+                }
+                i = end;
+            }
+            println!(
+                "  CPU s: first chunk scan {:.2}, insert {:.2}; later scans {:.2} ({:.2} G pair \
+                 x features per CPU s), inserts {:.2}; sort {:.2}",
+                sums[0],
+                sums[1],
+                sums[2],
+                flops / 3.0 / sums[2] / 1e9,
+                sums[3],
+                sums[4]
+            );
+        }
+    }
+    if let [old, new] = per_row_cpu[..] {
+        println!("CPU per row, subgroup scan / this plan: {:.2}", old / new);
+    }
+    if flag("--shapes") {
+        // The scans alone in the steady state: thresholds 0 (only a row's own pair passes), the
+        // first 1,408 rows against the first 60 tiles of 256 columns (all of them when fewer),
+        // the subgroup scan (chunks of 20 tiles) against uniform-tile shapes (row quads per
+        // invocation, invocations per workgroup), four interleaved rounds, CPU seconds.
+        let pts = affinity::upload_points(&gpu, &x, n, d)?;
+        let tiles = affinity::upload_column_tiles(&gpu, &x, n, d)?
+            .ok_or_else(|| anyhow::anyhow!("no uniform tile fits d = {d}"))?;
+        let rows = 1408.min(n / 4 * 4);
+        let (cols, cap) = (tiles.cols, 20 * tiles.cols);
+        let kd = gpu.storage("thresholds 0", n * k);
+        let count = gpu.storage("count", rows);
+        let cand = gpu.storage("cand", 2 * rows * cap);
+        let ntiles = 60.min(tiles.tiles);
+        let nq = pts.n_pad / 4;
+        let pair_features = (rows * ntiles * cols * d) as f64;
+        for round in 0..4 {
+            let old = (0..ntiles.div_ceil(20))
+                .map(|c| {
+                    let q0 = c * 20 * cols / 4;
+                    let q1 = (q0 + 20 * cols / 4).min(nq).min(ntiles * cols / 4);
+                    affinity::knn_scan(
+                        &gpu, &pts, 0, rows, q0, q1, k, false, &kd, &count, &cand, cap,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let (_, cpu) = time_cpu(&gpu, &old.iter().collect::<Vec<_>>())?;
+            let mut line = format!(
+                "round {round}, G pairs x features per CPU s: subgroup scan {:.2}",
+                pair_features / cpu / 1e9
+            );
+            for shape in [(1, 8), (2, 8), (4, 8), (2, 32)] {
+                let scans = (0..ntiles)
+                    .map(|t| {
+                        affinity::knn_scan_uniform_shaped(
+                            &gpu, &pts, &tiles, 0, rows, t, k, false, &kd, &count, &cand, cap,
+                            shape,
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let (_, cpu) = time_cpu(&gpu, &scans.iter().collect::<Vec<_>>())?;
+                line += &format!(", {}x{} {:.2}", shape.0, shape.1, pair_features / cpu / 1e9);
+            }
+            println!("{line}");
+        }
+    }
     if flag("--parts") {
+        let plan = affinity::KnnPlan::new(&gpu, &x, n, d, k)?;
+        let first = plan.block_dispatches(&gpu, 0)?;
         // Each dispatch alone (wall time of one submit), after running the ones before it: the
         // heaps and thresholds it sees are the block's own.
         let all = first.iter().collect::<Vec<_>>();
@@ -116,11 +253,12 @@ fn main() -> anyhow::Result<()> {
         );
     }
     if flag("--full") {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), cpu_seconds());
         let knn = affinity::knn(&gpu, &x, n, d, k)?;
         println!(
-            "knn(): {:.1} s wall ({} neighbours)",
+            "knn(): {:.1} s wall, {:.1} s CPU ({} neighbours)",
             start.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu,
             knn.index.len()
         );
     }

@@ -1,6 +1,7 @@
 //! The exact kNN search (`tsne::affinity::KnnPlan`): the fused scan-and-insert passes against the
 //! CPU reference (sort every row by (distance, j)), over several row blocks and column chunks,
-//! with exact ties, and run twice for determinism; the generated scan kernel against naga.
+//! with exact ties, and run twice for determinism; the uniform-tile scan against the subgroup scan
+//! (the same bits) and the CPU on awkward sizes; the generated scan kernels against naga.
 mod common;
 
 use common::gpu;
@@ -30,6 +31,112 @@ fn scan_source_is_valid_wgsl() {
         )
         .validate(&module)
         .unwrap_or_else(|e| panic!("{rows}x{quads}: {}", e.emit_to_string(&src)));
+    }
+}
+
+#[test]
+fn uniform_scan_source_is_valid_wgsl() {
+    // d not a multiple of 4, one feature, many features; one to three row quads (two share a
+    // candidate word, the third has its own); tiles of 256 and 64 columns.
+    for (d, cols, quads, lanes) in [
+        (
+            13,
+            256,
+            affinity::KNN_UNIFORM_ROW_QUADS,
+            affinity::KNN_UNIFORM_LANES,
+        ),
+        (1, 64, 1, 8),
+        (200, 64, 3, 32),
+    ] {
+        let src = affinity::knn_scan_uniform_source(d, cols, quads, lanes);
+        let what = format!("d {d}, {cols} columns, {quads} quads, {lanes} lanes");
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
+    }
+}
+
+/// The search with uniform tiles and with the subgroup scan (where the adapter has one): the same
+/// neighbours and the same distance bits (both sum the same squares in the same order with fma),
+/// and the neighbours of the CPU reference. Returns the uniform plan's tile width.
+fn uniform_matches_subgroup(
+    x: &[f32],
+    n: usize,
+    d: usize,
+    k: usize,
+    block: Option<usize>,
+    exact_dist: bool,
+) -> Option<usize> {
+    let gpu = gpu();
+    let plan = KnnPlan::with_scan(gpu, x, n, d, k, block, true).unwrap();
+    let cols = plan.uniform_tile_cols();
+    if affinity::subgroups_of_8(gpu) {
+        assert_eq!(
+            cols,
+            affinity::column_tile_width(gpu, d),
+            "d {d}: tile width"
+        );
+    }
+    let got = plan.run(gpu).unwrap();
+    let (want_i, want_d) = reference(x, n, d, k);
+    assert_eq!(got.index, want_i, "n {n}, d {d}, k {k}: neighbours");
+    if exact_dist {
+        assert_eq!(got.dist, want_d, "n {n}, d {d}, k {k}: exact distances");
+    } else {
+        // fma sums against the CPU's plain sums: a few ulp.
+        common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
+    }
+    let old = KnnPlan::with_scan(gpu, x, n, d, k, block, false)
+        .unwrap()
+        .run(gpu)
+        .unwrap();
+    assert_eq!(
+        old.index, got.index,
+        "n {n}, d {d}, k {k}: against the old scan"
+    );
+    assert_eq!(
+        old.dist.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        got.dist.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        "n {n}, d {d}, k {k}: distance bits against the old scan"
+    );
+    cols
+}
+
+#[test]
+fn uniform_tiles_match_subgroup_scan_and_cpu() {
+    let mut rng = Rng::new(34);
+    // 1,003 points of 13 features in 48-row blocks (the last 43 rows): n is not a multiple of
+    // the 256-column tile (the fourth tile ends 21 real columns past 768, then zero padding), d is
+    // not a multiple of 4, and the chunks are 1, 1 and 2 tiles.
+    let (n, d) = (1003, 13);
+    let x = rng.vec(n * d, -1.0, 1.0);
+    let cols = uniform_matches_subgroup(&x, n, d, 17, Some(48), false);
+    if gpu().is_cpu() {
+        // lavapipe: 64 KiB uniform bindings, so the uniform path runs here.
+        assert_eq!(cols, Some(256), "13 features fit 256-column tiles");
+    }
+    // k = n - 1 (every other point, self excluded) and k close to it, over duplicates: 6 features
+    // in {0, 1} make 64 distinct points among 101, so distances tie everywhere (exact in f32) and
+    // the order is (distance, j).
+    let (n, d) = (101, 6);
+    let x: Vec<f32> = (0..n * d).map(|_| rng.below(2) as f32).collect();
+    for k in [n - 1, n - 3] {
+        uniform_matches_subgroup(&x, n, d, k, Some(32), true);
+    }
+    // Wide points: 67 features need 128-column tiles (67 × 256 f32 pass 64 KiB; the first chunk
+    // is two tiles), 300 do not fit even 64 columns (the subgroup scan runs: the same result).
+    for d in [67, 300] {
+        let n = 290;
+        let x = rng.vec(n * d, -1.0, 1.0);
+        let cols = uniform_matches_subgroup(&x, n, d, 9, None, false);
+        if gpu().is_cpu() {
+            assert_eq!(cols, if d == 67 { Some(128) } else { None }, "d {d}");
+        }
     }
 }
 

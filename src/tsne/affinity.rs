@@ -9,7 +9,14 @@
 //! max-heap per row, and a last one sorts the heaps. Exact and deterministic: the heaps hold the k
 //! smallest pairs by (distance, j) whatever order the candidates arrive in. Without subgroups the
 //! search falls back to distance blocks and a top-k over each (a heap per row).
-//!
+//! Where a tile of columns fits one uniform binding (d ≤ 64 for 256 columns, ≤ 128 for 128, ≤ 256
+//! for 64, at 64 KiB), the fused kernel reads its columns from a UNIFORM buffer instead
+//! ([`knn_scan_uniform`], one dispatch per tile, each binding its range of one buffer that holds
+//! all the tiles): every lane walks the same column at the same time, so lavapipe loads each
+//! column value once for all lanes, where the subgroup kernel pays a storage load per lane and a
+//! broadcast per row. Each invocation holds 8 rows (two quads, d features each, preloaded) in
+//! registers. It sums the same squares in the same order with fma, so both kernels give the same
+//! bits and the same neighbours (tested).
 //! The dense path runs wholly on the GPU. The sparse path finds neighbours and calibrates β on the
 //! GPU and symmetrizes the kNN graph on the CPU (a sparse transpose of N·k entries, deterministic).
 //!
@@ -18,13 +25,27 @@
 //! distance arithmetic is ~75% (~2 G pairs × features per second per core), inserts ~10–20%. The
 //! old path took ~150 s on a quiet machine, so expect ~65 s (measured on the loaded machine, all
 //! of MNIST: knn_s 88 s); openTSNE's approximate Annoy search takes 19 s.
-//! Next step, measured but not built: lavapipe (Mesa 22.3) loads a uniform-buffer value at a
-//! lane-uniform index once, but a storage value once per lane. A kernel whose lanes hold 4 rows
-//! each (50 features preloaded) and read 256 columns from a 52 KB uniform buffer ran the distance
-//! sums at 3.6–4.1 G pairs × features per CPU second, against ~1.5 for the scan here: ~2.5× on
-//! the distances, at the cost of one uniform buffer per 256 columns and one scan dispatch each.
+//! The uniform-tile scan, measured on the same machine under another agent's load (load average
+//! ~3 on 2 cores: compare CPU seconds within one run, not across runs):
+//! `cargo run --release --example profile_knn -- 70000 --mnist /work/shared/data/mnist --no-dense
+//! --split` (one block of each kind on PCA-50 MNIST): subgroup scan 2.36 ms of CPU per row
+//! (later scans 2.69 s at 1.78 G pairs × features per CPU second, inserts 0.28 s, first chunk
+//! 0.08 s), uniform tiles 1.00 ms per row (later scans 1.00 s at 4.92 G, inserts 0.20 s, first
+//! chunk 0.08 s): 2.36× per row, 2.8× on the scans. A `--clusters` run (10 synthetic clusters) gave
+//! 1.67× per row (scans 2.2×: 3.37 against 1.53 G). `--shapes` (the scans alone,
+//! thresholds 0, N = 20,000): subgroup scan 1.5–2.1 G, uniform tiles with 1, 2, 4 row quads per
+//! invocation 2.8–4.2, 3.5–5.4, 3.9–5.7 G, 2 quads in 32-lane workgroups 3.2–3.7 (2 and 4 quads
+//! within the noise of each other); generating the feature loop for 2 or 4 of the 8 rows at a
+//! time (fewer live accumulators) instead of all 8: no faster (medians of six rounds 4.8 and 4.5
+//! against 5.4 G). Cold compile (no Mesa shader
+//! cache) of the d = 50 kernel: ~5 s, against ~16 s for the subgroup scan.
+//! The whole search on all of PCA-50 MNIST (`... -- 70000 --mnist DIR --no-old --no-dense
+//! --full`, load average ~4): knn() 80.3 s wall, its one block projected to 80 s of CPU (the
+//! subgroup scan's block projects to 165 s of CPU in the same conditions); 80 s of CPU over two
+//! quiet cores would be ~40 s wall (not measured).
 
 use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
@@ -39,6 +60,13 @@ pub const SQDIST_TILE_ROWS: usize = 64;
 const TOPK: &str = include_str!("../../shaders/tsne_topk.wgsl");
 const KNN_SCAN: &str = include_str!("../../shaders/tsne_knn_scan.wgsl");
 const KNN_INSERT: &str = include_str!("../../shaders/tsne_knn_insert.wgsl");
+const KNN_SCAN_UNIFORM: &str = include_str!("../../shaders/tsne_knn_scan_uniform.wgsl");
+/// Row quads each invocation of the uniform-tile kNN scan holds (4 × this many rows).
+pub const KNN_UNIFORM_ROW_QUADS: usize = 2;
+/// Invocations per workgroup of the uniform-tile kNN scan.
+pub const KNN_UNIFORM_LANES: usize = 8;
+/// Widest column tile of the uniform-tile kNN scan (narrower ones when d is large).
+pub const KNN_UNIFORM_MAX_TILE: usize = 256;
 /// Rows of one subgroup tile of the fused kNN scan (a multiple of 32: lanes load row quads).
 /// On lavapipe at N = 20,000, d = 50 (ms of CPU per row for the whole search, loaded machine,
 /// ±15%; first compile without Mesa's shader cache): 32 rows × 1 quad per lane 0.92–1.1 (4 s),
@@ -112,6 +140,26 @@ pub struct KnnScanParams {
     pub k: u32,
     /// 1 on a row block's first chunk: no threshold yet (the heaps are not filled).
     pub first: u32,
+}
+
+/// Mirrors `Params` in tsne_knn_scan_uniform.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct KnnScanUniformParams {
+    pub n: u32,
+    pub rows: u32,
+    pub row0: u32,
+    pub nq: u32,
+    /// First column quad of the tile.
+    pub cq0: u32,
+    pub k: u32,
+    pub cap: u32,
+    /// 1 on a row block's first chunk: no threshold yet (the heaps are not filled).
+    pub first: u32,
+    pub groups: u32,
+    pub pad0: u32,
+    pub pad1: u32,
+    pub pad2: u32,
 }
 
 /// Mirrors `Params` in tsne_knn_insert.wgsl.
@@ -650,6 +698,344 @@ pub fn knn_scan(
     .map(|d| d.with_flops(flops))
 }
 
+/// The whole uniform-tile kNN scan kernel: tsne_knn_scan_uniform.wgsl plus the generated `cols`
+/// binding (d × tile_cols / 4 vec4) and entry point for d features, `row_quads` row quads per
+/// invocation and `lanes` invocations per workgroup. Names: rb the invocation's first row
+/// (within the block), h{q} its row quads, a{q}_{f} feature f of row quad q, t{q} those rows'
+/// thresholds, ok{q} which of them are real, acc{q}_{r} row 4 q + r's distances to column quad cq.
+pub fn knn_scan_uniform_source(
+    d: usize,
+    tile_cols: usize,
+    row_quads: usize,
+    lanes: usize,
+) -> String {
+    use std::fmt::Write;
+    debug_assert!(d > 0 && tile_cols.is_multiple_of(4) && row_quads > 0);
+    let tq = tile_cols / 4;
+    let rows_per = 4 * row_quads;
+    let xyzw = ["x", "y", "z", "w"];
+    let mut s = KNN_SCAN_UNIFORM.to_string();
+    let w = &mut s;
+    macro_rules! line {
+        ($($arg:tt)*) => { writeln!(w, $($arg)*).unwrap() };
+    }
+    line!(
+        "@group(0) @binding(5) var<uniform> cols: array<vec4<f32>, {}>;",
+        d * tq
+    );
+    line!();
+    line!(
+        "// Generated by tsne::affinity::knn_scan_uniform_source: d = {d}, {tile_cols}-column \
+         tiles, {row_quads} row quads per invocation, {lanes} invocations per workgroup."
+    );
+    line!("@compute @workgroup_size({lanes})");
+    line!(
+        "fn knn_scan_uniform(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,"
+    );
+    line!("                    @builtin(local_invocation_index) lid: u32) {{");
+    line!("    let group = wg.x + wg.y * nwg.x;");
+    line!("    // The same for the whole workgroup: the column loop below stays lane-uniform.");
+    line!("    if (group >= params.groups) {{ return; }}");
+    line!("    let rb = (group * {lanes}u + lid) * {rows_per}u;");
+    line!("    let last = params.row0 + params.rows - 1u;");
+    line!("    // Row quads (row0 is a multiple of 4); past the last quad, the last one.");
+    for q in 0..row_quads {
+        line!("    let h{q} = min((params.row0 + rb) / 4u + {q}u, params.nq - 1u);");
+    }
+    for q in 0..row_quads {
+        for f in 0..d {
+            line!("    let a{q}_{f} = xt[{f}u * params.nq + h{q}];");
+        }
+    }
+    line!("    // Thresholds: the heap roots, or 3e38 before the heaps hold anything.");
+    for q in 0..row_quads {
+        let roots: Vec<String> = (0..4)
+            .map(|r| {
+                format!(
+                    "knn_dist[min(params.row0 + rb + {}u, last) * params.k]",
+                    4 * q + r
+                )
+            })
+            .collect();
+        line!(
+            "    let t{q} = select(vec4<f32>({}), vec4<f32>(3.0e38), params.first == 1u);",
+            roots.join(", ")
+        );
+        line!(
+            "    let ok{q} = vec4<u32>(rb + {}u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.rows);",
+            4 * q
+        );
+    }
+    line!("    let bit = vec4<u32>(1u, 2u, 4u, 8u);");
+    line!("    for (var cq = 0u; cq < {tq}u; cq++) {{");
+    for q in 0..row_quads {
+        for r in 0..4 {
+            line!("        var acc{q}_{r} = vec4<f32>(0.0);");
+        }
+    }
+    for f in 0..d {
+        line!("        {{");
+        line!("            let u = cols[{}u + cq];", f * tq);
+        for q in 0..row_quads {
+            for (r, x) in xyzw.iter().enumerate() {
+                line!("            let e{q}_{r} = vec4<f32>(a{q}_{f}.{x}) - u;");
+                line!("            acc{q}_{r} = fma(e{q}_{r}, e{q}_{r}, acc{q}_{r});");
+            }
+        }
+        line!("        }}");
+    }
+    line!("        let j = (params.cq0 + cq) * 4u;");
+    line!("        let real = vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.n);");
+    // Candidate bits: word w covers row quads 2 w and 2 w + 1, bit 4 (4 q' + r) + c for row
+    // 4 q + r (q' = q - 2 w) and column c of the quad.
+    for wd in 0..row_quads.div_ceil(2) {
+        line!("        var word{wd} = 0u;");
+    }
+    for q in 0..row_quads {
+        for (r, x) in xyzw.iter().enumerate() {
+            line!(
+                "        let m{q}_{r} = select(vec4<u32>(0u), bit, (acc{q}_{r} <= vec4<f32>(t{q}.{x})) & real & vec4<bool>(ok{q}.{x}));"
+            );
+            line!(
+                "        word{} |= (m{q}_{r}.x | m{q}_{r}.y | m{q}_{r}.z | m{q}_{r}.w) << {}u;",
+                q / 2,
+                4 * (4 * (q % 2) + r)
+            );
+        }
+    }
+    for wd in 0..row_quads.div_ceil(2) {
+        let quads = (2 * wd..(2 * wd + 2).min(row_quads)).collect::<Vec<_>>();
+        line!("        // One candidate per iteration; no lane enters when no pair passed.");
+        line!("        loop {{");
+        line!("            if (word{wd} == 0u) {{ break; }}");
+        line!("            let b = firstTrailingBit(word{wd});");
+        line!("            word{wd} &= word{wd} - 1u;");
+        line!("            let p = b / 4u;");
+        line!("            var v = acc{}_0;", quads[0]);
+        for (i, &q) in quads.iter().enumerate() {
+            for r in 0..4 {
+                if i + r > 0 {
+                    line!(
+                        "            v = select(v, acc{q}_{r}, p == {}u);",
+                        4 * i + r
+                    );
+                }
+            }
+        }
+        line!("            let r = rb + {}u + p;", 8 * wd);
+        line!("            let slot = atomicAdd(&count[r], 1u);");
+        line!(
+            "            // Always true in a search (cap covers the chunk); guards a scan run twice."
+        );
+        line!("            if (slot < params.cap) {{");
+        line!(
+            "                cand[r * params.cap + slot] = vec2<u32>(bitcast<u32>(v[b % 4u]), j + b % 4u);"
+        );
+        line!("            }}");
+        line!("        }}");
+    }
+    line!("    }}");
+    line!("}}");
+    s
+}
+
+/// The points again for the uniform-tile kNN scan: tiles of `cols` columns (a multiple of 64),
+/// each d × cols / 4 vec4 feature-major (`cols` in tsne_knn_scan_uniform.wgsl; columns past n are
+/// 0), one after another in one UNIFORM | STORAGE buffer, so that tile t binds as a uniform range
+/// at t × tile_bytes (a multiple of the uniform offset alignment).
+pub struct ColumnTiles {
+    pub buffer: wgpu::Buffer,
+    pub d: usize,
+    pub cols: usize,
+    pub tiles: usize,
+}
+
+impl ColumnTiles {
+    /// Bytes of one tile.
+    pub fn tile_bytes(&self) -> u64 {
+        (self.d * self.cols * 4) as u64
+    }
+}
+
+/// The widest column tile (256, 128 or 64 columns) whose d × columns f32 fit one uniform binding
+/// at an aligned offset; None when even 64 columns do not fit.
+pub fn column_tile_width(gpu: &Gpu, d: usize) -> Option<usize> {
+    let max = gpu.limits.max_uniform_buffer_binding_size as usize;
+    let align = gpu.limits.min_uniform_buffer_offset_alignment as usize;
+    [256, 128, 64]
+        .into_iter()
+        .filter(|&t| t <= KNN_UNIFORM_MAX_TILE)
+        .find(|&t| d * t * 4 <= max && (d * t * 4).is_multiple_of(align))
+}
+
+/// Upload n × d points (row-major) as column tiles; None when no tile width fits the adapter's
+/// uniform bindings ([`column_tile_width`]).
+pub fn upload_column_tiles(
+    gpu: &Gpu,
+    x: &[f32],
+    n: usize,
+    d: usize,
+) -> Result<Option<ColumnTiles>> {
+    if x.len() != n * d || n == 0 || d == 0 {
+        return Err(Error::shape(
+            "tsne kNN column tiles",
+            format!("{} values are not {n} × {d}", x.len()),
+        ));
+    }
+    let Some(cols) = column_tile_width(gpu, d) else {
+        return Ok(None);
+    };
+    let tiles = n.div_ceil(cols);
+    let tq = cols / 4;
+    let mut data = vec![0f32; tiles * d * cols];
+    for j in 0..n {
+        let (t, c) = (j / cols, j % cols);
+        let (cq, e) = (c / 4, c % 4);
+        for f in 0..d {
+            data[t * d * cols + (f * tq + cq) * 4 + e] = x[j * d + f];
+        }
+    }
+    if (data.len() * 4) as u64 > gpu.limits.max_buffer_size {
+        return Ok(None);
+    }
+    let buffer = gpu
+        .device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("tsne kNN column tiles"),
+            contents: bytemuck::cast_slice(&data),
+            usage: wgpu::BufferUsages::UNIFORM
+                | wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST,
+        });
+    Ok(Some(ColumnTiles {
+        buffer,
+        d,
+        cols,
+        tiles,
+    }))
+}
+
+/// One uniform-tile pass of the exact kNN search: rows row0..row0+rows against column tile `tile`
+/// of `tiles`, appending to `cand` (rows × cap (distance bits, j)) every pair at or below its row's
+/// current heap root in `knn_dist` (every pair when `first`), counting them in `count` (rows u32).
+/// The same distances and candidates as [`knn_scan`] over those columns; needs no subgroups.
+#[allow(clippy::too_many_arguments)]
+pub fn knn_scan_uniform(
+    gpu: &Gpu,
+    points: &Points,
+    tiles: &ColumnTiles,
+    row0: usize,
+    rows: usize,
+    tile: usize,
+    k: usize,
+    first: bool,
+    knn_dist: &wgpu::Buffer,
+    count: &wgpu::Buffer,
+    cand: &wgpu::Buffer,
+    cap: usize,
+) -> Result<Dispatch> {
+    let shape = (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES);
+    knn_scan_uniform_shaped(
+        gpu, points, tiles, row0, rows, tile, k, first, knn_dist, count, cand, cap, shape,
+    )
+}
+
+/// [`knn_scan_uniform`] with `shape` = (row quads per invocation, invocations per workgroup)
+/// instead of ([`KNN_UNIFORM_ROW_QUADS`], [`KNN_UNIFORM_LANES`]); for profiling.
+#[allow(clippy::too_many_arguments)]
+pub fn knn_scan_uniform_shaped(
+    gpu: &Gpu,
+    points: &Points,
+    tiles: &ColumnTiles,
+    row0: usize,
+    rows: usize,
+    tile: usize,
+    k: usize,
+    first: bool,
+    knn_dist: &wgpu::Buffer,
+    count: &wgpu::Buffer,
+    cand: &wgpu::Buffer,
+    cap: usize,
+    shape: (usize, usize),
+) -> Result<Dispatch> {
+    let (rq, lanes) = shape;
+    let (n, nq) = (points.n, points.n_pad / 4);
+    if rows == 0
+        || row0 + rows > n
+        || !row0.is_multiple_of(4)
+        || tile >= tiles.tiles
+        || tiles.d != points.d
+        || cap < tiles.cols
+        || !(1..=8).contains(&rq)
+        || !(1..=256).contains(&lanes)
+    {
+        return Err(Error::shape(
+            "tsne kNN uniform scan",
+            format!(
+                "rows {row0}..{} of {n} points (the first a multiple of 4), tile {tile} of {} \
+                 ({} columns, d = {} for points of d = {}), {cap} slots per row, {rq} row \
+                 quads × {lanes} lanes",
+                row0 + rows,
+                tiles.tiles,
+                tiles.cols,
+                tiles.d,
+                points.d
+            ),
+        ));
+    }
+    check_len("tsne kNN uniform scan", "knn_dist", knn_dist, n * k)?;
+    check_len("tsne kNN uniform scan", "count", count, rows)?;
+    check_len("tsne kNN uniform scan", "cand", cand, 2 * rows * cap)?;
+    let groups = rows.div_ceil(4 * rq * lanes);
+    let params = KnnScanUniformParams {
+        n: n as u32,
+        rows: rows as u32,
+        row0: row0 as u32,
+        nq: nq as u32,
+        cq0: (tile * tiles.cols / 4) as u32,
+        k: k as u32,
+        cap: cap as u32,
+        first: first as u32,
+        groups: groups as u32,
+        pad0: 0,
+        pad1: 0,
+        pad2: 0,
+    };
+    let label = format!(
+        "tsne kNN uniform scan d{} t{} {rq}x{lanes}",
+        points.d, tiles.cols
+    );
+    let pipeline = gpu.pipeline(
+        &label,
+        &knn_scan_uniform_source(points.d, tiles.cols, rq, lanes),
+        "knn_scan_uniform",
+    )?;
+    let uniform = gpu.uniform(&format!("{label} params"), &params);
+    let bytes = tiles.tile_bytes();
+    let tile_range = wgpu::BufferBinding {
+        buffer: &tiles.buffer,
+        offset: tile as u64 * bytes,
+        size: std::num::NonZeroU64::new(bytes),
+    };
+    let resources = [
+        uniform.as_entire_binding(),
+        points.buffer.as_entire_binding(),
+        knn_dist.as_entire_binding(),
+        count.as_entire_binding(),
+        cand.as_entire_binding(),
+        wgpu::BindingResource::Buffer(tile_range),
+    ];
+    let flops = (3 * rows * tiles.cols * points.d) as f64;
+    Ok(Dispatch::new(
+        gpu,
+        &format!("{label}::knn_scan_uniform"),
+        pipeline,
+        &resources,
+        workgroups_for(groups, 1),
+    )
+    .with_flops(flops))
+}
+
 /// Insert each row's candidates from [`knn_scan`] into its heap (rows row0.. of `knn_index` /
 /// `knn_dist`, n × k), filling the heaps with sentinels first when `first`, and reset `count`.
 #[allow(clippy::too_many_arguments)]
@@ -929,7 +1315,9 @@ pub struct Knn {
 /// column chunks ([`knn_scan`] then [`knn_insert`]): no distance matrix is written, and each chunk's
 /// pairs are filtered in registers against the heap roots left by the chunks before it, so after
 /// the first chunks only a few pairs per row reach a heap. Chunks start small and double, so the
-/// threshold tightens early. Without subgroups a block is a distance block ([`sqdist_block`]) and
+/// threshold tightens early. Where a column tile fits a uniform binding ([`column_tile_width`]),
+/// the scan is [`knn_scan_uniform`], one dispatch per tile of the chunk (chunks are whole tiles,
+/// the last one aside); same candidates, same result. Without subgroups a block is a distance block ([`sqdist_block`]) and
 /// a top-k over it ([`topk_rows`]).
 pub struct KnnPlan {
     points: Points,
@@ -950,6 +1338,9 @@ enum KnnWork {
         cand: wgpu::Buffer,
         cap: usize,
         chunks: Vec<(usize, usize)>,
+        /// The columns as uniform tiles, when the uniform-tile scan runs ([`knn_scan_uniform`],
+        /// one dispatch per tile; chunks are whole tiles but the last); else [`knn_scan`].
+        tiles: Option<ColumnTiles>,
     },
 }
 
@@ -986,6 +1377,20 @@ impl KnnPlan {
         k: usize,
         block: Option<usize>,
     ) -> Result<KnnPlan> {
+        KnnPlan::with_scan(gpu, x, n, d, k, block, true)
+    }
+
+    /// As [`KnnPlan::with_block`]; `uniform_tiles` false keeps the subgroup scan ([`knn_scan`])
+    /// even where the uniform-tile scan ([`knn_scan_uniform`]) would fit (to compare the two).
+    pub fn with_scan(
+        gpu: &Gpu,
+        x: &[f32],
+        n: usize,
+        d: usize,
+        k: usize,
+        block: Option<usize>,
+        uniform_tiles: bool,
+    ) -> Result<KnnPlan> {
         if k == 0 || k >= n || k > K_MAX {
             return Err(Error::InvalidArgument(format!(
                 "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {K_MAX})"
@@ -998,7 +1403,14 @@ impl KnnPlan {
         let (block, work) = if subgroups_of_8(gpu) {
             // Slots per row: a whole chunk (so no list overflows), chunks a multiple of the
             // 32-column tile; rows: what the lists' budget leaves, a multiple of the row tile.
-            let cap = knn_chunk_cap(k).min(n_pad.div_ceil(32) * 32);
+            let tiles = if uniform_tiles {
+                upload_column_tiles(gpu, x, n, d)?
+            } else {
+                None
+            };
+            // Uniform tiles: chunks of whole tiles (the first, 256 columns, is whole tiles too).
+            let unit = tiles.as_ref().map_or(32, |t| t.cols);
+            let cap = (knn_chunk_cap(k) / unit * unit).min(n_pad.div_ceil(unit) * unit);
             let tr = KNN_TILE_ROWS;
             let block = ((budget / 8) as usize / cap / tr * tr).clamp(tr, n.div_ceil(tr) * tr);
             let block = block.min(n);
@@ -1008,6 +1420,7 @@ impl KnnPlan {
                 cand: gpu.storage("tsne kNN candidates", 2 * block * cap),
                 cap,
                 chunks: knn_chunks(n_pad / 4, cap),
+                tiles,
             };
             (block, work)
         } else {
@@ -1026,6 +1439,14 @@ impl KnnPlan {
             knn_index: gpu.storage("tsne kNN index", n * k),
             knn_dist: gpu.storage("tsne kNN distance", n * k),
         })
+    }
+
+    /// Columns per uniform tile when the search runs the uniform-tile scan, else None.
+    pub fn uniform_tile_cols(&self) -> Option<usize> {
+        match &self.work {
+            KnnWork::Fused { tiles: Some(t), .. } => Some(t.cols),
+            _ => None,
+        }
     }
 
     /// Rows per block.
@@ -1063,10 +1484,34 @@ impl KnnPlan {
                 cand,
                 cap,
                 chunks,
+                tiles,
             } => {
                 let mut out = Vec::with_capacity(2 * chunks.len() + 1);
                 for (c, &(q0, q1)) in chunks.iter().enumerate() {
                     let first = c == 0;
+                    if let Some(tiles) = tiles {
+                        let tq = tiles.cols / 4;
+                        for t in q0 / tq..q1.div_ceil(tq) {
+                            out.push(knn_scan_uniform(
+                                gpu,
+                                &self.points,
+                                tiles,
+                                row0,
+                                rows,
+                                t,
+                                k,
+                                first,
+                                kd,
+                                count,
+                                cand,
+                                *cap,
+                            )?);
+                        }
+                        out.push(knn_insert(
+                            gpu, n, row0, rows, k, first, count, cand, *cap, index, kd,
+                        )?);
+                        continue;
+                    }
                     out.push(knn_scan(
                         gpu,
                         &self.points,
