@@ -12,9 +12,12 @@
 //     out[3i + 2] = Psi + z - 1                 ~ sum_{j != i} w_ij   (w_ii = 1 removed: it is in
 //                                                 z with the near field on, in Psi without)
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   keys + 1), 3 sorted (read vec2<f32>, n), 4 sorted_point (read u32, n), 5 potentials (read
-//   vec2<f32>, 2 len^2), 6 out (write f32, n x 3, by point index), 7 chunk_starts (read u32,
-//   boxes + 1: box b's chunks of 8 points are chunk_starts[b] .. chunk_starts[b + 1] - 1, from
+//   keys + 1), 3 sorted_points (rgba32uint texel table from tsne_fft_order: slot s holds
+//   (bits(y_0), bits(y_1), point index, 0), at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT);
+//   lavapipe fetches texels with vector code but loads lane-varying storage addresses lane by
+//   lane, and the near loop reads one point per lane per step), 4 potentials (read vec2<f32>,
+//   2 len^2), 5 out (write f32, n x 3, by point index), 6 chunk_starts (read u32, boxes + 1:
+//   box b's chunks of 8 points are chunk_starts[b] .. chunk_starts[b + 1] - 1, from
 //   tsne_fft_chunks + tsne_fft_scan).
 // One workgroup of 8 invocations takes CHUNKS chunks of 8 points of one box each, in turn
 // (dispatch: an upper bound on the chunks, n / 8 + min(boxes, n), over CHUNKS, folded into y past
@@ -46,11 +49,21 @@ struct Grid {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
-@group(0) @binding(3) var<storage, read> sorted: array<vec2<f32>>;
-@group(0) @binding(4) var<storage, read> sorted_point: array<u32>;
-@group(0) @binding(5) var<storage, read> potentials: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
-@group(0) @binding(7) var<storage, read> chunk_starts: array<u32>;
+@group(0) @binding(3) var sorted_points: texture_2d<u32>;
+@group(0) @binding(4) var<storage, read> potentials: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read> chunk_starts: array<u32>;
+
+const TEXEL_SHIFT: u32 = 12u;
+
+// Sort slot s: (bits(y_0), bits(y_1), point index, 0).
+fn slot_texel(s: u32) -> vec4<u32> {
+    return textureLoad(sorted_points, vec2<u32>(s & ((1u << TEXEL_SHIFT) - 1u), s >> TEXEL_SHIFT), 0);
+}
+
+fn sorted(s: u32) -> vec2<f32> {
+    return bitcast<vec2<f32>>(slot_texel(s).xy);
+}
 
 // Chunks of 8 points per workgroup; mirrors `fft_repulsion::CHUNKS_PER_GROUP`. The loops of one
 // invocation then run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap.
@@ -137,7 +150,8 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let n30 = node(gx, gy + 3u); let n31 = node(gx + 1u, gy + 3u); let n32 = node(gx + 2u, gy + 3u); let n33 = node(gx + 3u, gy + 3u);
 
     let s = min(s0 + lid, end - 1u);
-    let y = sorted[s];
+    let texel = slot_texel(s);
+    let y = bitcast<vec2<f32>>(texel.xy);
     let u = (y - grid.lo) / grid.width - vec2<f32>(f32(bx), f32(by));
     let lx = lagrange(u.x);
     let ly = lagrange(u.y);
@@ -154,7 +168,7 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             // that loads 8 points per step, one per lane, and hands them round by
             // subgroupBroadcast, on adapters with subgroups of exactly 8 lanes)
             for (var j = slots.x; j < slots.y; j++) {
-                let d = y - sorted[j];
+                let d = y - sorted(j);
                 let w = 1.0 / (1.0 + dot(d, d));
                 z += w;
                 f += (w * w) * d;
@@ -163,7 +177,7 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         }
     }
     if (s0 + lid < end) {
-        let i = sorted_point[s];
+        let i = texel.z;
         let c = y - grid.center;
         out[3u * i] = c.x * p.x - p.y + f.x;
         out[3u * i + 1u] = c.y * p.x - p.z + f.y;

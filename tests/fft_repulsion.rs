@@ -550,6 +550,47 @@ fn gpu_matches_exact_wide_intervals() {
     assert!(ez < 1e-2 && ez_total < 1e-2, "Z errors {ez} {ez_total}");
 }
 
+/// More points than one texture row of the sorted-points texel table holds (2^14 on lavapipe):
+/// the ordering writes, and the interpolation reads, texels past the first row. Exact sums for
+/// every 97th point (O(N) each) are the reference.
+#[test]
+fn gpu_matches_exact_past_one_texture_row() {
+    let gpu = gpu();
+    let mut rng = Rng::new(43);
+    let n = 40_000;
+    let y = blob_layout(&mut rng, n, 2, 10, 60.0, 6.0);
+    let span = span_of(&y);
+    let mut rep = FftRepulsion::new(gpu, n, 2).unwrap();
+    rep.set_span_hint(gpu, span).unwrap();
+    let got = run_gpu(gpu, &mut rep, &y);
+    let (mut sampled_got, mut sampled_want) = (Vec::new(), Vec::new());
+    for i in (0..n).step_by(97) {
+        let mut want = [0f64; 3];
+        for j in 0..n {
+            let d = [
+                (y[2 * i] - y[2 * j]) as f64,
+                (y[2 * i + 1] - y[2 * j + 1]) as f64,
+            ];
+            let w = 1.0 / (1.0 + d[0] * d[0] + d[1] * d[1]);
+            want[0] += w * w * d[0];
+            want[1] += w * w * d[1];
+            if j != i {
+                want[2] += w;
+            }
+        }
+        sampled_want.extend(want.map(|v| v as f32));
+        sampled_got.extend_from_slice(&got[3 * i..3 * i + 3]);
+    }
+    let (ef, ez, ez_total) = errors(&sampled_got, &sampled_want, 2);
+    println!(
+        "N={n}, span {span:.1}, {} intervals: force {ef:.2e}, Z_i {ez:.2e}, Z {ez_total:.2e} \
+         (every 97th point)",
+        rep.intervals()
+    );
+    assert!(ef < 1e-2, "force error {ef}");
+    assert!(ez < 1e-2 && ez_total < 1e-2, "Z errors {ez} {ez_total}");
+}
+
 /// Boxes whose neighbourhood holds more than NEAR_CAP points fall back to plain interpolation,
 /// the others keep the exact near field: the GPU makes the same choice per box as the CPU
 /// reference and gives the same sums.

@@ -26,15 +26,30 @@ pub fn launch<P: bytemuck::Pod>(
     buffers: &[&wgpu::Buffer],
     groups: [u32; 3],
 ) -> Result<Dispatch> {
+    let resources: Vec<wgpu::BindingResource> =
+        buffers.iter().map(|b| b.as_entire_binding()).collect();
+    launch_bound(gpu, label, source, entry, params, &resources, groups)
+}
+
+/// As [`launch`], with any resources (buffers, texture views) at bindings 1, 2, ...
+pub fn launch_bound<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    label: &str,
+    source: &str,
+    entry: &str,
+    params: &P,
+    resources: &[wgpu::BindingResource],
+    groups: [u32; 3],
+) -> Result<Dispatch> {
     let pipeline = gpu.pipeline(label, source, entry)?;
     let uniform = gpu.uniform(&format!("{label} params"), params);
-    let mut resources = vec![uniform.as_entire_binding()];
-    resources.extend(buffers.iter().map(|b| b.as_entire_binding()));
+    let mut bound = vec![uniform.as_entire_binding()];
+    bound.extend(resources.iter().cloned());
     Ok(Dispatch::new(
         gpu,
         &format!("{label}::{entry}"),
         pipeline,
-        &resources,
+        &bound,
         groups,
     ))
 }

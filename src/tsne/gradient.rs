@@ -10,7 +10,7 @@ use super::affinity::{DenseP, SparseP, dense_ld};
 use super::with_dims;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_shift, workgroups_for};
-use crate::ops::{check_len, launch};
+use crate::ops::{check_len, launch, launch_bound};
 
 const REPULSION: &str = include_str!("../../shaders/tsne_repulsion.wgsl");
 const ATTRACTION_DENSE: &str = include_str!("../../shaders/tsne_attraction_dense.wgsl");
@@ -278,21 +278,18 @@ impl PositionTexture {
             _pad1: 0,
             _pad2: 0,
         };
-        let label = format!("tsne positions texture {dims}d");
-        let source = with_texel_shift(&with_dims(POSITIONS_TEXTURE, dims), table.shift);
-        let pipeline = gpu.pipeline(&label, &source, "positions_texture")?;
-        let uniform = gpu.uniform(&format!("{label} params"), &params);
-        let fill = Dispatch::new(
+        let fill = launch_bound(
             gpu,
-            &format!("{label}::positions_texture"),
-            pipeline,
+            &format!("tsne positions texture {dims}d"),
+            &with_texel_shift(&with_dims(POSITIONS_TEXTURE, dims), table.shift),
+            "positions_texture",
+            &params,
             &[
-                uniform.as_entire_binding(),
                 y.as_entire_binding(),
                 wgpu::BindingResource::TextureView(&table.view),
             ],
             workgroups_for(n, 64),
-        );
+        )?;
         Ok(PositionTexture {
             n,
             dims,
@@ -329,16 +326,13 @@ pub fn attraction_sparse(
         _pad1: 0,
         _pad2: 0,
     };
-    let label = format!("tsne attraction sparse {dims}d");
-    let source = with_texel_shift(&with_dims(ATTRACTION_SPARSE, dims), p.entries.shift);
-    let pipeline = gpu.pipeline(&label, &source, "attraction_sparse")?;
-    let uniform = gpu.uniform(&format!("{label} params"), &params);
-    Ok(Dispatch::new(
+    launch_bound(
         gpu,
-        &format!("{label}::attraction_sparse"),
-        pipeline,
+        &format!("tsne attraction sparse {dims}d"),
+        &with_texel_shift(&with_dims(ATTRACTION_SPARSE, dims), p.entries.shift),
+        "attraction_sparse",
+        &params,
         &[
-            uniform.as_entire_binding(),
             wgpu::BindingResource::TextureView(&y.table.view),
             p.perm.as_entire_binding(),
             p.slices.as_entire_binding(),
@@ -346,7 +340,7 @@ pub fn attraction_sparse(
             attr.as_entire_binding(),
         ],
         workgroups_for(n.div_ceil(SLICE_ROWS), 1),
-    ))
+    )
 }
 
 /// Plain-loop references (f64 accumulation), named as in the WGSL.

@@ -25,7 +25,7 @@ use super::gradient::{self, GpuCsr, PositionTexture, check_dims};
 use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, with_texel_shift, workgroups_for};
-use crate::ops::{check_len, launch};
+use crate::ops::{check_len, launch, launch_bound};
 
 const UPDATE: &str = include_str!("../../shaders/tsne_update.wgsl");
 const REDUCE: &str = include_str!("../../shaders/tsne_reduce.wgsl");
@@ -333,16 +333,13 @@ pub fn kl_rows_sparse(
         _pad1: 0,
         _pad2: 0,
     };
-    let label = "tsne kl sparse";
-    let source = with_texel_shift(KL_SPARSE, p.entries.shift);
-    let pipeline = gpu.pipeline(label, &source, "kl_sparse")?;
-    let uniform = gpu.uniform(&format!("{label} params"), &params);
-    Ok(Dispatch::new(
+    launch_bound(
         gpu,
-        &format!("{label}::kl_sparse"),
-        pipeline,
+        "tsne kl sparse",
+        &with_texel_shift(KL_SPARSE, p.entries.shift),
+        "kl_sparse",
+        &params,
         &[
-            uniform.as_entire_binding(),
             wgpu::BindingResource::TextureView(&y.table.view),
             p.perm.as_entire_binding(),
             p.slices.as_entire_binding(),
@@ -350,7 +347,7 @@ pub fn kl_rows_sparse(
             kl_rows.as_entire_binding(),
         ],
         workgroups_for(n.div_ceil(gradient::SLICE_ROWS), 1),
-    ))
+    )
 }
 
 /// The input affinities the optimizer uses.
