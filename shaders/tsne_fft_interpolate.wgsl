@@ -15,8 +15,9 @@
 //   keys + 1), 3 sorted_points (rgba32uint texel table from tsne_fft_order: slot s holds
 //   (bits(y_0), bits(y_1), point index, 0), at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT);
 //   lavapipe fetches texels with vector code but loads lane-varying storage addresses lane by
-//   lane, and the near loop reads one point per lane per step), 4 potentials (read vec2<f32>,
-//   2 len^2), 5 out (write f32, n x 3, by point index), 6 chunk_starts (read u32, boxes + 1:
+//   lane, and the near loop reads one point per lane per step), 4 node_table (rgba32uint texel
+//   table from tsne_fft_near: texel gy * nodes + gx holds the bits of (phi0, phi1, phi2, psi)
+//   at node (gx, gy), near field taken out), 5 out (write f32, n x 3, by point index), 6 chunk_starts (read u32, boxes + 1:
 //   box b's chunks of 8 points are chunk_starts[b] .. chunk_starts[b + 1] - 1, from
 //   tsne_fft_chunks + tsne_fft_scan).
 // One workgroup of 8 invocations takes CHUNKS chunks of 8 points of one box each, in turn
@@ -50,7 +51,7 @@ struct Grid {
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
 @group(0) @binding(3) var sorted_points: texture_2d<u32>;
-@group(0) @binding(4) var<storage, read> potentials: array<vec2<f32>>;
+@group(0) @binding(4) var node_table: texture_2d<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read> chunk_starts: array<u32>;
 
@@ -107,10 +108,8 @@ fn lagrange(u: f32) -> vec4<f32> {
 
 // (phi0, phi1, phi2, psi) at node (gx, gy).
 fn node(gx: u32, gy: u32) -> vec4<f32> {
-    let idx = gy * params.len + gx;
-    let a = potentials[idx];
-    let b = potentials[params.len * params.len + idx];
-    return vec4<f32>(b.x, a, b.y);
+    let e = gy * params.nodes + gx;
+    return bitcast<vec4<f32>>(textureLoad(node_table, vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT), 0));
 }
 
 @compute @workgroup_size(8)

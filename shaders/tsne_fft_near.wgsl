@@ -13,9 +13,15 @@
 //   For node a = 4 B + t and b = 4 B' + s the offset is o = 4 (B - B') + t - s node spacings,
 //   w = 1 / (1 + h^2 |o|^2), computed in registers (a table of the 225 values, loaded with
 //   loop-uniform indices, was 10x slower on lavapipe).
+//   Every box (near field on or not) then copies its 16 nodes' potentials into node_table,
+//   texel gy * nodes + gx = bits of (phi0, phi1, phi2, psi), from which the interpolation reads
+//   them (lavapipe fetches texels with vector code, but loads even a lane-uniform storage address
+//   lane by lane: the 32 storage loads per chunk were ~2/3 of a plain interpolation).
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   keys + 1), 3 node_charges (read vec4<f32>, nodes^2, (q0, q1, q2, 0)), 4 potentials (read_write vec2<f32>, 2 len^2: channel 0 = (phi1, phi2),
-//   channel 1 = (phi0, psi)).
+//   keys + 1), 3 node_charges (read vec4<f32>, nodes^2, (q0, q1, q2, 0)), 4 potentials
+//   (read_write vec2<f32>, 2 len^2: channel 0 = (phi1, phi2), channel 1 = (phi0, psi)),
+//   5 node_table (write-only rgba32uint texel table of nodes^2 texels, texel e at
+//   (e & (2^TEXEL_SHIFT - 1), e >> TEXEL_SHIFT)).
 // One invocation per box: its 4 x 4 nodes in 16 named vec4 accumulators (phi0, phi1, phi2,
 // psi); the charges are read once per box.
 // Params mirror `tsne::fft_repulsion::FftParams`.
@@ -42,6 +48,9 @@ struct Grid {
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
 @group(0) @binding(3) var<storage, read> node_charges: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> potentials: array<vec2<f32>>;
+@group(0) @binding(5) var node_table: texture_storage_2d<rgba32uint, write>;
+
+const TEXEL_SHIFT: u32 = 12u;
 
 // Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_interpolate.wgsl).
 const NEAR_MIN_WIDTH: f32 = 0.8;
@@ -73,11 +82,17 @@ fn term(w: f32, c: vec4<f32>) -> vec4<f32> {
     return vec4<f32>((w * w) * c.xyz, w * c.x);
 }
 
+// Node (gx, gy) less the near-field part a, into the potentials and the node table.
 fn take(gx: u32, gy: u32, a: vec4<f32>) {
     let idx = gy * params.len + gx;
     let area = params.len * params.len;
-    potentials[idx] -= a.yz;
-    potentials[area + idx] -= a.xw;
+    let p0 = potentials[idx] - a.yz;
+    let p1 = potentials[area + idx] - a.xw;
+    potentials[idx] = p0;
+    potentials[area + idx] = p1;
+    let e = gy * params.nodes + gx;
+    textureStore(node_table, vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT),
+                 bitcast<vec4<u32>>(vec4<f32>(p1.x, p0.x, p0.y, p1.y)));
 }
 
 @compute @workgroup_size(64)
@@ -89,9 +104,6 @@ fn near_nodes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     }
     let bx = b % params.intervals;
     let by = b / params.intervals;
-    if (!near_on(bx, by)) {
-        return;
-    }
     // a<ty><tx>: node (4 bx + tx, 4 by + ty).
     var a00 = vec4<f32>(0.0); var a01 = vec4<f32>(0.0); var a02 = vec4<f32>(0.0); var a03 = vec4<f32>(0.0);
     var a10 = vec4<f32>(0.0); var a11 = vec4<f32>(0.0); var a12 = vec4<f32>(0.0); var a13 = vec4<f32>(0.0);
@@ -100,6 +112,8 @@ fn near_nodes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     let top = i32(params.intervals) - 1;
     let h2 = grid.h * grid.h;
     let t = vec4<f32>(0.0, 1.0, 2.0, 3.0);
+    // Boxes without the near field keep their potentials (zero accumulators).
+    if (near_on(bx, by)) {
     // Every neighbour box and node in the same order in all invocations (uniform loops); boxes
     // past the grid's edge read a clamped box with weight 0 instead of branching.
     for (var dy = -1; dy <= 1; dy++) {
@@ -129,6 +143,7 @@ fn near_nodes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
                 a30 += term(w3.x, c); a31 += term(w3.y, c); a32 += term(w3.z, c); a33 += term(w3.w, c);
             }
         }
+    }
     }
     let gx = 4u * bx;
     let gy = 4u * by;

@@ -872,6 +872,9 @@ pub struct FftRepulsion {
     sorted: wgpu::Buffer,
     /// Per slot of `sorted`: the position's bits and the point index (the interpolation's view).
     sorted_points: TexelTable,
+    /// Per node (nodes x nodes): the potentials (phi0, phi1, phi2, psi) with the near field
+    /// taken out, written by tsne_fft_near for the interpolation.
+    node_table: TexelTable,
     charges: wgpu::Buffer,
     /// Node charges `(q0, q1, q2, 0)`, nodes x nodes: kept for the near-field pass (the FFT
     /// transforms `charges` in place).
@@ -936,6 +939,12 @@ impl FftRepulsion {
             slot_point: gpu.storage("fft repulsion slot_point", n),
             sorted: gpu.storage("fft repulsion sorted", 2 * n),
             sorted_points: gpu.texel_table("fft repulsion sorted points", n, None, true)?,
+            node_table: gpu.texel_table(
+                "fft repulsion node potentials",
+                (NODES_PER_INTERVAL * intervals).pow(2),
+                None,
+                true,
+            )?,
             charges: gpu.storage("fft repulsion charges", 4 * area),
             node_charges: gpu.storage(
                 "fft repulsion node charges",
@@ -1255,17 +1264,18 @@ impl FftRepulsion {
             )?,
             "potentials",
         ));
-        d.push(launch(
+        d.push(launch_bound(
             gpu,
             "tsne_fft_near",
-            NEAR,
+            &with_texel_shift(NEAR, self.node_table.shift),
             "near_nodes",
             &p,
             &[
-                &self.grid,
-                &self.starts,
-                &self.node_charges,
-                &self.potentials,
+                self.grid.as_entire_binding(),
+                self.starts.as_entire_binding(),
+                self.node_charges.as_entire_binding(),
+                self.potentials.as_entire_binding(),
+                wgpu::BindingResource::TextureView(&self.node_table.view),
             ],
             workgroups_for(boxes, 64),
         )?);
@@ -1302,7 +1312,7 @@ impl FftRepulsion {
                 self.grid.as_entire_binding(),
                 self.starts.as_entire_binding(),
                 wgpu::BindingResource::TextureView(&self.sorted_points.view),
-                self.potentials.as_entire_binding(),
+                wgpu::BindingResource::TextureView(&self.node_table.view),
                 out.as_entire_binding(),
                 self.chunk_starts.as_entire_binding(),
             ],
