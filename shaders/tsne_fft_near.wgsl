@@ -18,7 +18,8 @@
 //   them (lavapipe fetches texels with vector code, but loads even a lane-uniform storage address
 //   lane by lane: the 32 storage loads per chunk were ~2/3 of a plain interpolation).
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   keys + 1), 3 node_charges (read vec4<f32>, nodes^2, (q0, q1, q2, 0)), 4 potentials
+//   keys + 1), 3 node_charges (rgba32uint texel table from tsne_fft_spread, nodes^2 texels,
+//   bits of (q0, q1, q2, 0)), 4 potentials
 //   (read_write vec2<f32>, 2 len^2: channel 0 = (phi1, phi2), channel 1 = (phi0, psi)),
 //   5 node_table (write-only rgba32uint texel table of nodes^2 texels, texel e at
 //   (e & (2^TEXEL_SHIFT - 1), e >> TEXEL_SHIFT)).
@@ -46,7 +47,7 @@ struct Grid {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
-@group(0) @binding(3) var<storage, read> node_charges: array<vec4<f32>>;
+@group(0) @binding(3) var node_charges: texture_2d<u32>;
 @group(0) @binding(4) var<storage, read_write> potentials: array<vec2<f32>>;
 @group(0) @binding(5) var node_table: texture_storage_2d<rgba32uint, write>;
 
@@ -126,8 +127,8 @@ fn near_nodes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
             for (var s = 0; s < 16; s++) {
                 let sx = s % 4;
                 let sy = s / 4;
-                let c = inside
-                    * node_charges[(4u * cy + u32(sy)) * params.nodes + 4u * cx + u32(sx)];
+                let e = (4u * cy + u32(sy)) * params.nodes + 4u * cx + u32(sx);
+                let c = inside * bitcast<vec4<f32>>(textureLoad(node_charges, vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT), 0));
                 // Offsets a - b of the 4 x 4 target nodes t: o = t - 4 d - s, in node units.
                 let ox = t - f32(4 * dx + sx);
                 let oy = t - f32(4 * dy + sy);

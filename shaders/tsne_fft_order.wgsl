@@ -8,7 +8,7 @@
 // compares (boxes hold few points; even a few hundred per box is cheap next to the FFTs).
 // ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32), 2 point_box
-//   (read u32), 3 starts (read u32, boxes + 1), 4 slot_point (read u32, n, from
+//   (read u32), 3 starts (read u32, boxes + 1), 4 slot_point (rgba32uint texel table, index in .x, from
 //   tsne_fft_scatter), 5 sorted (write vec2<f32>, n), 6 sorted_points (write-only rgba32uint
 //   texel table, texel s at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT): the interpolation
 //   reads the sorted points from it, since lavapipe fetches texels with vector code but loads
@@ -28,7 +28,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> positions: array<f32>;
 @group(0) @binding(2) var<storage, read> point_box: array<u32>;
 @group(0) @binding(3) var<storage, read> starts: array<u32>;
-@group(0) @binding(4) var<storage, read> slot_point: array<u32>;
+@group(0) @binding(4) var slot_point: texture_2d<u32>;
 @group(0) @binding(5) var<storage, read_write> sorted: array<vec2<f32>>;
 @group(0) @binding(6) var sorted_points: texture_storage_2d<rgba32uint, write>;
 
@@ -46,7 +46,7 @@ fn order_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     let end = starts[b + 1u];
     var before = 0u;
     for (var s = first; s < end; s++) {
-        before += select(0u, 1u, slot_point[s] < i);
+        before += select(0u, 1u, textureLoad(slot_point, vec2<u32>(s & ((1u << TEXEL_SHIFT) - 1u), s >> TEXEL_SHIFT), 0).x < i);
     }
     sorted[first + before] = vec2<f32>(positions[2u * i], positions[2u * i + 1u]);
     let slot = first + before;

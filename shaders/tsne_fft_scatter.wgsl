@@ -5,7 +5,9 @@
 // places the positions by point index within each slice (a stable order, same every run).
 // ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 point_box (read u32), 2 point_rank (read
-//   u32), 3 starts (read u32, boxes + 1), 4 slot_point (write u32, n).
+//   u32), 3 starts (read u32, boxes + 1), 4 slot_point (write-only rgba32uint texel table of n
+//   texels, slot s at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT), the point index in .x: the
+//   ordering pass reads it lane by lane otherwise; see src/gpu/texel.rs).
 // One invocation per point. Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -20,7 +22,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> point_box: array<u32>;
 @group(0) @binding(2) var<storage, read> point_rank: array<u32>;
 @group(0) @binding(3) var<storage, read> starts: array<u32>;
-@group(0) @binding(4) var<storage, read_write> slot_point: array<u32>;
+@group(0) @binding(4) var slot_point: texture_storage_2d<rgba32uint, write>;
+
+const TEXEL_SHIFT: u32 = 12u;
 
 @compute @workgroup_size(256)
 fn scatter_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -29,5 +33,6 @@ fn scatter_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     if (i >= params.n) {
         return;
     }
-    slot_point[starts[point_box[i]] + point_rank[i]] = i;
+    let s = starts[point_box[i]] + point_rank[i];
+    textureStore(slot_point, vec2<u32>(s & ((1u << TEXEL_SHIFT) - 1u), s >> TEXEL_SHIFT), vec4<u32>(i, 0u, 0u, 0u));
 }

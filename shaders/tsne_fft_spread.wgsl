@@ -13,7 +13,9 @@
 //   (tsne_fft_near.wgsl) reads them after the transforms.
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
 //   boxes sub^2 + 1, one per sort key), 3 sorted (read vec2<f32>, n), 4 charges (write
-//   vec2<f32>, 2 len^2), 5 node_charges (write vec4<f32>, nodes^2).
+//   vec2<f32>, 2 len^2), 5 node_charges (write-only rgba32uint texel table, nodes^2 texels: the
+//   bits of (q0, q1, q2, 0) at texel gy * nodes + gx, at (e & (2^TEXEL_SHIFT - 1),
+//   e >> TEXEL_SHIFT); the near-field pass gathers them, which runs lane by lane from storage).
 // One invocation per box computes its 4 x 4 nodes x 3 charges in 16 named vec3 accumulators.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
@@ -39,7 +41,9 @@ struct Grid {
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
 @group(0) @binding(3) var<storage, read> sorted: array<vec2<f32>>;
 @group(0) @binding(4) var<storage, read_write> charges: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read_write> node_charges: array<vec4<f32>>;
+@group(0) @binding(5) var node_charges: texture_storage_2d<rgba32uint, write>;
+
+const TEXEL_SHIFT: u32 = 12u;
 
 // Lagrange basis on the nodes 1/8, 3/8, 5/8, 7/8 (denominators -48/512, 16/512, -16/512, 48/512).
 fn lagrange(u: f32) -> vec4<f32> {
@@ -57,7 +61,8 @@ fn store(gx: u32, gy: u32, q: vec3<f32>) {
     let idx = gy * params.len + gx;
     charges[idx] = q.yz;
     charges[params.len * params.len + idx] = vec2<f32>(q.x, 0.0);
-    node_charges[gy * params.nodes + gx] = vec4<f32>(q, 0.0);
+    let e = gy * params.nodes + gx;
+    textureStore(node_charges, vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT), bitcast<vec4<u32>>(vec4<f32>(q, 0.0)));
 }
 
 @compute @workgroup_size(64)

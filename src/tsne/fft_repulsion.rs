@@ -868,7 +868,7 @@ pub struct FftRepulsion {
     point_box: wgpu::Buffer,
     point_rank: wgpu::Buffer,
     /// The point index in each slot of the box-sorted order, before ordering within boxes.
-    slot_point: wgpu::Buffer,
+    slot_point: TexelTable,
     sorted: wgpu::Buffer,
     /// Per slot of `sorted`: the position's bits and the point index (the interpolation's view).
     sorted_points: TexelTable,
@@ -878,7 +878,7 @@ pub struct FftRepulsion {
     charges: wgpu::Buffer,
     /// Node charges `(q0, q1, q2, 0)`, nodes x nodes: kept for the near-field pass (the FFT
     /// transforms `charges` in place).
-    node_charges: wgpu::Buffer,
+    node_charges: TexelTable,
     /// Chunks of 8 points per box, and their prefix sum (boxes + 1): the interpolation's work
     /// items.
     chunks: wgpu::Buffer,
@@ -936,7 +936,7 @@ impl FftRepulsion {
             starts: gpu.storage("fft repulsion starts", keys + 1),
             point_box: gpu.storage("fft repulsion point_box", n),
             point_rank: gpu.storage("fft repulsion point_rank", n),
-            slot_point: gpu.storage("fft repulsion slot_point", n),
+            slot_point: gpu.texel_table("fft repulsion slot_point", n, None, true)?,
             sorted: gpu.storage("fft repulsion sorted", 2 * n),
             sorted_points: gpu.texel_table("fft repulsion sorted points", n, None, true)?,
             node_table: gpu.texel_table(
@@ -946,10 +946,12 @@ impl FftRepulsion {
                 true,
             )?,
             charges: gpu.storage("fft repulsion charges", 4 * area),
-            node_charges: gpu.storage(
+            node_charges: gpu.texel_table(
                 "fft repulsion node charges",
-                4 * (NODES_PER_INTERVAL * intervals).pow(2),
-            ),
+                (NODES_PER_INTERVAL * intervals).pow(2),
+                None,
+                true,
+            )?,
             chunks: gpu.storage("fft repulsion chunks", boxes),
             chunk_starts: gpu.storage("fft repulsion chunk starts", boxes + 1),
             stats: gpu.storage("fft repulsion stats", 4),
@@ -1189,17 +1191,17 @@ impl FftRepulsion {
                 &[&self.counts, &self.starts],
                 [1, 1, 1],
             )?,
-            launch(
+            launch_bound(
                 gpu,
                 "tsne_fft_scatter",
-                SCATTER,
+                &with_texel_shift(SCATTER, self.slot_point.shift),
                 "scatter_points",
                 &ps,
                 &[
-                    &self.point_box,
-                    &self.point_rank,
-                    &self.starts,
-                    &self.slot_point,
+                    self.point_box.as_entire_binding(),
+                    self.point_rank.as_entire_binding(),
+                    self.starts.as_entire_binding(),
+                    wgpu::BindingResource::TextureView(&self.slot_point.view),
                 ],
                 per_point,
             )?,
@@ -1213,24 +1215,24 @@ impl FftRepulsion {
                     positions.as_entire_binding(),
                     self.point_box.as_entire_binding(),
                     self.starts.as_entire_binding(),
-                    self.slot_point.as_entire_binding(),
+                    wgpu::BindingResource::TextureView(&self.slot_point.view),
                     self.sorted.as_entire_binding(),
                     wgpu::BindingResource::TextureView(&self.sorted_points.view),
                 ],
                 per_point,
             )?,
-            launch(
+            launch_bound(
                 gpu,
                 "tsne_fft_spread",
-                SPREAD,
+                &with_texel_shift(SPREAD, self.node_charges.shift),
                 "spread",
                 &p,
                 &[
-                    &self.grid,
-                    &self.starts,
-                    &self.sorted,
-                    &self.charges,
-                    &self.node_charges,
+                    self.grid.as_entire_binding(),
+                    self.starts.as_entire_binding(),
+                    self.sorted.as_entire_binding(),
+                    self.charges.as_entire_binding(),
+                    wgpu::BindingResource::TextureView(&self.node_charges.view),
                 ],
                 workgroups_for(boxes, 64),
             )?,
@@ -1273,7 +1275,7 @@ impl FftRepulsion {
             &[
                 self.grid.as_entire_binding(),
                 self.starts.as_entire_binding(),
-                self.node_charges.as_entire_binding(),
+                wgpu::BindingResource::TextureView(&self.node_charges.view),
                 self.potentials.as_entire_binding(),
                 wgpu::BindingResource::TextureView(&self.node_table.view),
             ],
