@@ -1,11 +1,13 @@
 //! Where t-SNE's time goes at N points: the kNN / affinity phase dispatch by dispatch (one distance
 //! block, scaled to all blocks), then every dispatch of one optimisation iteration (FFT repulsion
 //! for N > 1,000, exact below), each timed on its own with `gpu::Timer`.
-//! `cargo run --release --example profile_tsne -- [N] [--mnist DIR] [--full-knn | --synthetic-p]`
+//! `cargo run --release --example profile_tsne -- [N] [--mnist DIR] [--full-knn | --synthetic-p]
+//! [--y Y.npy]`
 //! Above 20,000 points (or always with `--synthetic-p`) the full kNN search is skipped unless
 //! `--full-knn`; the iteration then uses a synthetic same-cluster kNN graph (as benches/tsne.rs).
 //! Synthetic clustered Gaussians in 50-D unless `--mnist DIR` (then the first N training+test
-//! images, PCA-50).
+//! images, PCA-50). `--y` times the iteration at a saved embedding of the same N points (a
+//! `latentviz tsne --snapshots` file, in input order) instead of the synthetic layout.
 use std::time::Instant;
 
 use latentviz::gpu::{Dispatch, Timer};
@@ -126,7 +128,21 @@ fn main() -> anyhow::Result<()> {
 
     // One optimisation iteration.
     let fft = n > tsne::AUTO_EXACT_MAX_N;
-    let y0 = init::synthetic_layout(&labels, 0);
+    let y0 = match args
+        .iter()
+        .position(|a| a == "--y")
+        .and_then(|i| args.get(i + 1))
+    {
+        Some(path) => {
+            let (rows, cols, y) = latentviz::data::npy::read_f32_2d(std::path::Path::new(path))?;
+            anyhow::ensure!(
+                rows == n && cols == 2,
+                "{path} holds {rows} × {cols} positions, not {n} × 2"
+            );
+            y
+        }
+        None => init::synthetic_layout(&labels, 0),
+    };
     let lr = tsne::auto_learning_rate(n, 12.0);
     let mut opt = optimize::Optimizer::new(
         &gpu,
