@@ -310,6 +310,27 @@ fn random_csr(rng: &mut Rng, n: usize) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
     (row_ptr, col, val)
 }
 
+/// The sparse attraction of `sp` at `y` on the GPU (positions texture, then the kernel) against
+/// the CPU reference.
+fn check_sparse_attraction(
+    gpu: &latentviz::Gpu,
+    what: &str,
+    y: &[f32],
+    sp: &affinity::SparseP,
+    dims: usize,
+) {
+    let n = sp.n;
+    let csr = GpuCsr::upload(gpu, sp).unwrap();
+    let yb = gpu.storage_from("y", y);
+    let yt = gradient::PositionTexture::new(gpu, &yb, n, dims).unwrap();
+    let attr = gpu.storage("attr", n * dims);
+    let k = gradient::attraction_sparse(gpu, &yt, &csr, &attr).unwrap();
+    gpu.run("attraction sparse", &[&yt.fill, &k]).unwrap();
+    let want = gradient::cpu::attraction_sparse(y, &sp.row_ptr, &sp.col, &sp.val, dims);
+    // At most 6 terms per row (random_csr), f32 vs f64.
+    assert_close(what, &gpu.read_f32(&attr).unwrap()[..n * dims], &want, 1e-6);
+}
+
 /// Texel tables are 2^shift texels wide (16,384 on lavapipe): at 40,000 points the positions
 /// fill three texture rows and the entries several more, so the row arithmetic of the texel
 /// addresses is exercised, in 2-D and 3-D.
@@ -323,27 +344,20 @@ fn sparse_attraction_spans_several_texture_rows() {
         let (row_ptr, col, val) = random_csr(&mut rng, n);
         let sp = affinity::SparseP {
             n,
-            row_ptr: row_ptr.clone(),
-            col: col.clone(),
-            val: val.clone(),
+            row_ptr,
+            col,
+            val,
         };
-        let csr = GpuCsr::upload(gpu, &sp).unwrap();
-        let yb = gpu.storage_from("y", &y);
-        let yt = gradient::PositionTexture::new(gpu, &yb, n, dims).unwrap();
         assert!(
-            n > 1 << yt.table.shift,
+            n > 1 << gpu.texel_shift(),
             "positions span more than one texture row"
         );
-        let attr = gpu.storage("attr", n * dims);
-        let k = gradient::attraction_sparse(gpu, &yt, &csr, &attr).unwrap();
-        gpu.run("attraction sparse", &[&yt.fill, &k]).unwrap();
-        let want = gradient::cpu::attraction_sparse(&y, &row_ptr, &col, &val, dims);
-        // At most 6 terms per row, f32 vs f64.
-        assert_close(
+        check_sparse_attraction(
+            gpu,
             "attraction sparse, several texture rows",
-            &gpu.read_f32(&attr).unwrap()[..n * dims],
-            &want,
-            1e-6,
+            &y,
+            &sp,
+            dims,
         );
     }
 }
@@ -377,17 +391,7 @@ fn attraction_matches_cpu_dense_and_sparse() {
             col: col.clone(),
             val: val.clone(),
         };
-        let csr = GpuCsr::upload(gpu, &sp).unwrap();
-        let yt = gradient::PositionTexture::new(gpu, &yb, n, dims).unwrap();
-        let k = gradient::attraction_sparse(gpu, &yt, &csr, &attr).unwrap();
-        gpu.run("attraction sparse", &[&yt.fill, &k]).unwrap();
-        let want = gradient::cpu::attraction_sparse(&y, &row_ptr, &col, &val, dims);
-        assert_close(
-            "attraction sparse",
-            &gpu.read_f32(&attr).unwrap()[..n * dims],
-            &want,
-            1e-6,
-        );
+        check_sparse_attraction(gpu, "attraction sparse", &y, &sp, dims);
     }
 }
 
