@@ -55,11 +55,12 @@ struct Grid {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read> chunk_starts: array<u32>;
 
+// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
 // Sort slot s: (bits(y_0), bits(y_1), point index, 0).
 fn slot_texel(s: u32) -> vec4<u32> {
-    return textureLoad(sorted_points, vec2<u32>(s & ((1u << TEXEL_SHIFT) - 1u), s >> TEXEL_SHIFT), 0);
+    return textureLoad(sorted_points, texel_at(s), 0);
 }
 
 fn sorted(s: u32) -> vec2<f32> {
@@ -109,7 +110,7 @@ fn lagrange(u: f32) -> vec4<f32> {
 // (phi0, phi1, phi2, psi) at node (gx, gy).
 fn node(gx: u32, gy: u32) -> vec4<f32> {
     let e = gy * params.nodes + gx;
-    return bitcast<vec4<f32>>(textureLoad(node_table, vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT), 0));
+    return bitcast<vec4<f32>>(textureLoad(node_table, texel_at(e), 0));
 }
 
 @compute @workgroup_size(8)

@@ -51,6 +51,7 @@ struct Grid {
 @group(0) @binding(4) var<storage, read_write> potentials: array<vec2<f32>>;
 @group(0) @binding(5) var node_table: texture_storage_2d<rgba32uint, write>;
 
+// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
 // Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_interpolate.wgsl).
@@ -92,7 +93,7 @@ fn take(gx: u32, gy: u32, a: vec4<f32>) {
     potentials[idx] = p0;
     potentials[area + idx] = p1;
     let e = gy * params.nodes + gx;
-    textureStore(node_table, vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT),
+    textureStore(node_table, texel_at(e),
                  bitcast<vec4<u32>>(vec4<f32>(p1.x, p0.x, p0.y, p1.y)));
 }
 
@@ -128,7 +129,7 @@ fn near_nodes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
                 let sx = s % 4;
                 let sy = s / 4;
                 let e = (4u * cy + u32(sy)) * params.nodes + 4u * cx + u32(sx);
-                let c = inside * bitcast<vec4<f32>>(textureLoad(node_charges, vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT), 0));
+                let c = inside * bitcast<vec4<f32>>(textureLoad(node_charges, texel_at(e), 0));
                 // Offsets a - b of the 4 x 4 target nodes t: o = t - 4 d - s, in node units.
                 let ox = t - f32(4 * dx + sx);
                 let oy = t - f32(4 * dy + sy);

@@ -32,6 +32,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> sorted: array<vec2<f32>>;
 @group(0) @binding(6) var sorted_points: texture_storage_2d<rgba32uint, write>;
 
+// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
 @compute @workgroup_size(256)
@@ -46,10 +47,10 @@ fn order_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     let end = starts[b + 1u];
     var before = 0u;
     for (var s = first; s < end; s++) {
-        before += select(0u, 1u, textureLoad(slot_point, vec2<u32>(s & ((1u << TEXEL_SHIFT) - 1u), s >> TEXEL_SHIFT), 0).x < i);
+        before += select(0u, 1u, textureLoad(slot_point, texel_at(s), 0).x < i);
     }
     sorted[first + before] = vec2<f32>(positions[2u * i], positions[2u * i + 1u]);
     let slot = first + before;
-    textureStore(sorted_points, vec2<u32>(slot & ((1u << TEXEL_SHIFT) - 1u), slot >> TEXEL_SHIFT),
+    textureStore(sorted_points, texel_at(slot),
                  vec4<u32>(bitcast<u32>(positions[2u * i]), bitcast<u32>(positions[2u * i + 1u]), i, 0u));
 }

@@ -24,6 +24,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> starts: array<u32>;
 @group(0) @binding(4) var slot_point: texture_storage_2d<rgba32uint, write>;
 
+// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
 @compute @workgroup_size(256)
@@ -34,5 +35,5 @@ fn scatter_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
         return;
     }
     let s = starts[point_box[i]] + point_rank[i];
-    textureStore(slot_point, vec2<u32>(s & ((1u << TEXEL_SHIFT) - 1u), s >> TEXEL_SHIFT), vec4<u32>(i, 0u, 0u, 0u));
+    textureStore(slot_point, texel_at(s), vec4<u32>(i, 0u, 0u, 0u));
 }

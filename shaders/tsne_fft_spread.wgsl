@@ -43,6 +43,7 @@ struct Grid {
 @group(0) @binding(4) var<storage, read_write> charges: array<vec2<f32>>;
 @group(0) @binding(5) var node_charges: texture_storage_2d<rgba32uint, write>;
 
+// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
 // Lagrange basis on the nodes 1/8, 3/8, 5/8, 7/8 (denominators -48/512, 16/512, -16/512, 48/512).
@@ -62,7 +63,7 @@ fn store(gx: u32, gy: u32, q: vec3<f32>) {
     charges[idx] = q.yz;
     charges[params.len * params.len + idx] = vec2<f32>(q.x, 0.0);
     let e = gy * params.nodes + gx;
-    textureStore(node_charges, vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT), bitcast<vec4<u32>>(vec4<f32>(q, 0.0)));
+    textureStore(node_charges, texel_at(e), bitcast<vec4<u32>>(vec4<f32>(q, 0.0)));
 }
 
 @compute @workgroup_size(64)

@@ -19,6 +19,7 @@ struct Params {
     _pad2: u32,
 }
 
+// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -27,10 +28,6 @@ const TEXEL_SHIFT: u32 = 12u;
 @group(0) @binding(3) var<storage, read> slices: array<vec2<u32>>;
 @group(0) @binding(4) var entries: texture_2d<u32>;
 @group(0) @binding(5) var<storage, read_write> kl_rows: array<f32>;
-
-fn texel_at(e: u32) -> vec2<u32> {
-    return vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT);
-}
 
 fn pos(j: u32) -> vec3<f32> {
     return bitcast<vec3<f32>>(textureLoad(positions, texel_at(j), 0).xyz);

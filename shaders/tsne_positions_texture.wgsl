@@ -16,6 +16,7 @@ struct Params {
 }
 
 const DIMS: u32 = 2u;
+// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -30,6 +31,5 @@ fn positions_texture(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgrou
     let b = i * DIMS;
     var texel = vec4<u32>(bitcast<u32>(y[b]), bitcast<u32>(y[b + 1u]), 0u, 0u);
     if (DIMS == 3u) { texel.z = bitcast<u32>(y[b + 2u]); }
-    let mask = (1u << TEXEL_SHIFT) - 1u;
-    textureStore(positions, vec2<u32>(i & mask, i >> TEXEL_SHIFT), texel);
+    textureStore(positions, texel_at(i), texel);
 }

@@ -39,7 +39,10 @@ fn template_variants(name: &str) -> Option<Vec<(String, String)>> {
     }
 }
 
+/// Validates `source` as the program assembles it: texel-table users get their `texel_at`
+/// (`gpu::with_texel_tables`; the width does not change validity).
 fn validate(label: &str, source: &str, failures: &mut Vec<String>) {
+    let source = &latentviz::gpu::with_texel_tables(source, 12);
     let module = match naga::front::wgsl::parse_str(source) {
         Ok(m) => m,
         Err(e) => {

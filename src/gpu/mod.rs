@@ -12,5 +12,5 @@ mod timing;
 pub use buffer::{BufferSlices, read_buffer};
 pub use context::{AdapterSummary, Gpu, GpuOptions, list_adapters};
 pub use dispatch::{Dispatch, MAX_GROUPS_PER_DIM, workgroups_for};
-pub use texel::{TexelTable, with_texel_shift};
+pub use texel::{TexelTable, with_texel_tables};
 pub use timing::{Timer, Timing};

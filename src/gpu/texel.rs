@@ -7,12 +7,14 @@
 //! from texel tables than from storage buffers (examples/profile_tsne, 70,000 points). GPUs
 //! serve read-only gathers through their texture caches as well.
 //!
-//! Shaders name the layout with one line the Rust side rewrites: `const TEXEL_SHIFT: u32 = 12u;`.
+//! Shaders name the layout with one line, `const TEXEL_SHIFT: u32 = 12u;`, which
+//! [`with_texel_tables`] rewrites to the table width and follows with `texel_at(e)`, the one
+//! definition of the address every writer and reader of a table uses.
 
 use super::Gpu;
 use crate::error::{Error, Result};
 
-/// The line every shader reading a texel table declares (rewritten by [`with_texel_shift`]).
+/// The line a shader using texel tables declares (see [`with_texel_tables`]).
 const SHIFT_LINE: &str = "const TEXEL_SHIFT: u32 = 12u;";
 
 /// A flat `vec4<u32>` array in an `Rgba32Uint` texture of width 2^shift.
@@ -21,13 +23,20 @@ pub struct TexelTable {
     pub view: wgpu::TextureView,
     /// log2 of the texture's width.
     pub shift: u32,
-    /// Texels the table holds (the texture may hold a few more, as padding).
-    pub texels: usize,
 }
 
-/// `source` with its `TEXEL_SHIFT` constant set to `shift`.
-pub fn with_texel_shift(source: &str, shift: u32) -> String {
-    source.replace(SHIFT_LINE, &format!("const TEXEL_SHIFT: u32 = {shift}u;"))
+/// `source` with its `TEXEL_SHIFT` line set to `shift` and followed by `texel_at(e)`, the texel
+/// of element e (sources without the line come back unchanged).
+pub fn with_texel_tables(source: &str, shift: u32) -> String {
+    source.replace(
+        SHIFT_LINE,
+        &format!(
+            "const TEXEL_SHIFT: u32 = {shift}u;\n\n\
+             fn texel_at(e: u32) -> vec2<u32> {{\n\
+             \x20   return vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT);\n\
+             }}"
+        ),
+    )
 }
 
 impl Gpu {
@@ -109,7 +118,6 @@ impl Gpu {
             texture,
             view,
             shift,
-            texels,
         })
     }
 }

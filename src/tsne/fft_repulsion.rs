@@ -62,7 +62,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_shift, workgroups_for};
+use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_tables, workgroups_for};
 use crate::ops::{check_len, launch, launch_bound};
 
 const BBOX: &str = include_str!("../../shaders/tsne_fft_bbox.wgsl");
@@ -1194,7 +1194,7 @@ impl FftRepulsion {
             launch_bound(
                 gpu,
                 "tsne_fft_scatter",
-                &with_texel_shift(SCATTER, self.slot_point.shift),
+                &with_texel_tables(SCATTER, self.slot_point.shift),
                 "scatter_points",
                 &ps,
                 &[
@@ -1208,7 +1208,7 @@ impl FftRepulsion {
             launch_bound(
                 gpu,
                 "tsne_fft_order",
-                &with_texel_shift(ORDER, self.sorted_points.shift),
+                &with_texel_tables(ORDER, self.sorted_points.shift),
                 "order_points",
                 &ps,
                 &[
@@ -1224,7 +1224,7 @@ impl FftRepulsion {
             launch_bound(
                 gpu,
                 "tsne_fft_spread",
-                &with_texel_shift(SPREAD, self.node_charges.shift),
+                &with_texel_tables(SPREAD, self.node_charges.shift),
                 "spread",
                 &p,
                 &[
@@ -1269,7 +1269,7 @@ impl FftRepulsion {
         d.push(launch_bound(
             gpu,
             "tsne_fft_near",
-            &with_texel_shift(NEAR, self.node_table.shift),
+            &with_texel_tables(NEAR, self.node_table.shift),
             "near_nodes",
             &p,
             &[
@@ -1307,7 +1307,7 @@ impl FftRepulsion {
             } else {
                 "tsne_fft_interpolate"
             },
-            &with_texel_shift(&interpolate, self.sorted_points.shift),
+            &with_texel_tables(&interpolate, self.sorted_points.shift),
             "interpolate",
             &p,
             &[

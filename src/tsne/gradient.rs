@@ -9,7 +9,7 @@ use bytemuck::{Pod, Zeroable};
 use super::affinity::{DenseP, SparseP, dense_ld};
 use super::with_dims;
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_shift, workgroups_for};
+use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_tables, workgroups_for};
 use crate::ops::{check_len, launch, launch_bound};
 
 const REPULSION: &str = include_str!("../../shaders/tsne_repulsion.wgsl");
@@ -281,7 +281,7 @@ impl PositionTexture {
         let fill = launch_bound(
             gpu,
             &format!("tsne positions texture {dims}d"),
-            &with_texel_shift(&with_dims(POSITIONS_TEXTURE, dims), table.shift),
+            &with_texel_tables(&with_dims(POSITIONS_TEXTURE, dims), table.shift),
             "positions_texture",
             &params,
             &[
@@ -329,7 +329,7 @@ pub fn attraction_sparse(
     launch_bound(
         gpu,
         &format!("tsne attraction sparse {dims}d"),
-        &with_texel_shift(&with_dims(ATTRACTION_SPARSE, dims), p.entries.shift),
+        &with_texel_tables(&with_dims(ATTRACTION_SPARSE, dims), p.entries.shift),
         "attraction_sparse",
         &params,
         &[

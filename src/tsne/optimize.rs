@@ -24,7 +24,7 @@ use super::affinity::{DenseP, SparseP, dense_ld};
 use super::gradient::{self, GpuCsr, PositionTexture, check_dims};
 use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, with_texel_shift, workgroups_for};
+use crate::gpu::{Dispatch, Gpu, with_texel_tables, workgroups_for};
 use crate::ops::{check_len, launch, launch_bound};
 
 const UPDATE: &str = include_str!("../../shaders/tsne_update.wgsl");
@@ -336,7 +336,7 @@ pub fn kl_rows_sparse(
     launch_bound(
         gpu,
         "tsne kl sparse",
-        &with_texel_shift(KL_SPARSE, p.entries.shift),
+        &with_texel_tables(KL_SPARSE, p.entries.shift),
         "kl_sparse",
         &params,
         &[
