@@ -299,6 +299,51 @@ impl PositionTexture {
     }
 }
 
+/// A kernel over the sliced-ELL layout of `p` at the positions in `y` (as its `fill` last copied
+/// them), one row per invocation, writing `out` (`per_row` f32 per row): the binding layout the
+/// sparse attraction and KL kernels share (params, positions, perm, slices, entries, out).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn launch_sliced<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    label: &str,
+    source: &str,
+    entry: &str,
+    params: &P,
+    y: &PositionTexture,
+    p: &GpuCsr,
+    out: &wgpu::Buffer,
+    per_row: usize,
+) -> Result<Dispatch> {
+    let n = p.n;
+    if y.n != n {
+        return Err(Error::shape(
+            label,
+            format!("P has {n} rows, the positions texture holds {} points", y.n),
+        ));
+    }
+    if y.table.shift != p.entries.shift {
+        return Err(Error::InvalidArgument(format!(
+            "{label}: positions and P texel tables of different widths"
+        )));
+    }
+    check_len(label, "out", out, n * per_row)?;
+    launch_bound(
+        gpu,
+        label,
+        &with_texel_tables(source, p.entries.shift),
+        entry,
+        params,
+        &[
+            wgpu::BindingResource::TextureView(&y.table.view),
+            p.perm.as_entire_binding(),
+            p.slices.as_entire_binding(),
+            wgpu::BindingResource::TextureView(&p.entries.view),
+            out.as_entire_binding(),
+        ],
+        workgroups_for(n.div_ceil(SLICE_ROWS), 1),
+    )
+}
+
 /// Attraction with a sparse P (sliced ELL, each row in CSR order) at the positions in `y` (as
 /// its `fill` last copied them) into `attr` (n × dims).
 pub fn attraction_sparse(
@@ -307,39 +352,22 @@ pub fn attraction_sparse(
     p: &GpuCsr,
     attr: &wgpu::Buffer,
 ) -> Result<Dispatch> {
-    let (n, dims) = (p.n, y.dims);
-    if y.n != n {
-        return Err(Error::shape(
-            "tsne attraction",
-            format!("P has {n} rows, the positions texture holds {} points", y.n),
-        ));
-    }
-    check_len("tsne attraction", "attr", attr, n * dims)?;
-    if y.table.shift != p.entries.shift {
-        return Err(Error::InvalidArgument(
-            "tsne attraction: positions and P texel tables of different widths".into(),
-        ));
-    }
     let params = AttractionParams {
-        n: n as u32,
+        n: p.n as u32,
         lq: 0,
         _pad1: 0,
         _pad2: 0,
     };
-    launch_bound(
+    launch_sliced(
         gpu,
-        &format!("tsne attraction sparse {dims}d"),
-        &with_texel_tables(&with_dims(ATTRACTION_SPARSE, dims), p.entries.shift),
+        &format!("tsne attraction sparse {}d", y.dims),
+        &with_dims(ATTRACTION_SPARSE, y.dims),
         "attraction_sparse",
         &params,
-        &[
-            wgpu::BindingResource::TextureView(&y.table.view),
-            p.perm.as_entire_binding(),
-            p.slices.as_entire_binding(),
-            wgpu::BindingResource::TextureView(&p.entries.view),
-            attr.as_entire_binding(),
-        ],
-        workgroups_for(n.div_ceil(SLICE_ROWS), 1),
+        y,
+        p,
+        attr,
+        y.dims,
     )
 }
 

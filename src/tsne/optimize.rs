@@ -24,8 +24,8 @@ use super::affinity::{DenseP, SparseP, dense_ld};
 use super::gradient::{self, GpuCsr, PositionTexture, check_dims};
 use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, with_texel_tables, workgroups_for};
-use crate::ops::{check_len, launch, launch_bound};
+use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::ops::{check_len, launch};
 
 const UPDATE: &str = include_str!("../../shaders/tsne_update.wgsl");
 const REDUCE: &str = include_str!("../../shaders/tsne_reduce.wgsl");
@@ -319,34 +319,22 @@ pub fn kl_rows_sparse(
     p: &GpuCsr,
     kl_rows: &wgpu::Buffer,
 ) -> Result<Dispatch> {
-    let n = p.n;
-    if y.n != n || y.table.shift != p.entries.shift {
-        return Err(Error::shape(
-            "tsne kl",
-            format!("P has {n} rows, the positions texture holds {} points", y.n),
-        ));
-    }
-    check_len("tsne kl", "kl_rows", kl_rows, n)?;
     let params = KlParams {
-        n: n as u32,
+        n: p.n as u32,
         lq: 0,
         _pad1: 0,
         _pad2: 0,
     };
-    launch_bound(
+    gradient::launch_sliced(
         gpu,
         "tsne kl sparse",
-        &with_texel_tables(KL_SPARSE, p.entries.shift),
+        KL_SPARSE,
         "kl_sparse",
         &params,
-        &[
-            wgpu::BindingResource::TextureView(&y.table.view),
-            p.perm.as_entire_binding(),
-            p.slices.as_entire_binding(),
-            wgpu::BindingResource::TextureView(&p.entries.view),
-            kl_rows.as_entire_binding(),
-        ],
-        workgroups_for(n.div_ceil(gradient::SLICE_ROWS), 1),
+        y,
+        p,
+        kl_rows,
+        1,
     )
 }
 
