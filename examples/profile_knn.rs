@@ -199,7 +199,7 @@ fn main() -> anyhow::Result<()> {
             for shape in [(1, 8), (2, 8), (4, 8), (2, 32)] {
                 let scans = (0..ntiles)
                     .map(|t| {
-                        affinity::knn_scan_uniform_shaped(
+                        affinity::knn_scan_uniform(
                             &gpu, &pts, &tiles, 0, rows, t, k, false, &kd, &count, &cand, cap,
                             shape,
                         )

@@ -919,31 +919,10 @@ pub fn upload_column_tiles(
 /// of `tiles`, appending to `cand` (rows × cap (distance bits, j)) every pair at or below its row's
 /// current heap root in `knn_dist` (every pair when `first`), counting them in `count` (rows u32).
 /// The same distances and candidates as [`knn_scan`] over those columns; needs no subgroups.
+/// `shape` = (row quads per invocation, invocations per workgroup): the search uses
+/// ([`KNN_UNIFORM_ROW_QUADS`], [`KNN_UNIFORM_LANES`]); profile_knn tries others.
 #[allow(clippy::too_many_arguments)]
 pub fn knn_scan_uniform(
-    gpu: &Gpu,
-    points: &Points,
-    tiles: &ColumnTiles,
-    row0: usize,
-    rows: usize,
-    tile: usize,
-    k: usize,
-    first: bool,
-    knn_dist: &wgpu::Buffer,
-    count: &wgpu::Buffer,
-    cand: &wgpu::Buffer,
-    cap: usize,
-) -> Result<Dispatch> {
-    let shape = (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES);
-    knn_scan_uniform_shaped(
-        gpu, points, tiles, row0, rows, tile, k, first, knn_dist, count, cand, cap, shape,
-    )
-}
-
-/// [`knn_scan_uniform`] with `shape` = (row quads per invocation, invocations per workgroup)
-/// instead of ([`KNN_UNIFORM_ROW_QUADS`], [`KNN_UNIFORM_LANES`]); for profiling.
-#[allow(clippy::too_many_arguments)]
-pub fn knn_scan_uniform_shaped(
     gpu: &Gpu,
     points: &Points,
     tiles: &ColumnTiles,
@@ -1505,6 +1484,7 @@ impl KnnPlan {
                                 count,
                                 cand,
                                 *cap,
+                                (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES),
                             )?);
                         }
                         out.push(knn_insert(
