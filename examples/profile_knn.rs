@@ -6,9 +6,12 @@
 //! to all N rows. `--split` also splits each block's CPU seconds into its first chunk, later scans,
 //! later inserts and sort; `--shapes` times the scans alone in the steady state (the subgroup scan
 //! against uniform-tile shapes); `--parts` times each dispatch of a block; `--full` also runs the
-//! whole search (`affinity::knn`) and reports its wall and CPU time.
-//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters | --mnist DIR] [--full] [--no-dense]
-//! [--no-old] [--split] [--shapes] [--parts]`
+//! whole search (`affinity::knn`) and reports its wall and CPU time. `--clustered` runs the
+//! clustered search alone (`knn_clustered::knn_clustered`, `--probes M --votes V --size S` for its
+//! options), and with `--full` its recall against the exact neighbours. `--npy FILE` reads the
+//! points (n × 50 f32) instead; `--save FILE` writes them (to skip MNIST's PCA next time).
+//! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters | --mnist DIR | --npy FILE]
+//! [--full] [--no-dense] [--no-old] [--split] [--shapes] [--parts] [--clustered]`
 use std::time::Instant;
 
 use latentviz::rng::Rng;
@@ -64,7 +67,15 @@ fn main() -> anyhow::Result<()> {
         .position(|a| a == "--mnist")
         .and_then(|i| args.get(i + 1));
     let gpu = latentviz::Gpu::new(&Default::default())?;
-    let x = if let Some(dir) = mnist {
+    let npy = args
+        .iter()
+        .position(|a| a == "--npy")
+        .and_then(|i| args.get(i + 1));
+    let x = if let Some(file) = npy {
+        let (rows, cols, x) = latentviz::data::npy::read_f32_2d(std::path::Path::new(file))?;
+        anyhow::ensure!(cols == d, "{file}: {rows} × {cols}, not n × {d}");
+        x[..n.min(rows) * d].to_vec()
+    } else if let Some(dir) = mnist {
         // The first N images of MNIST (train then test), PCA to 50 (as `latentviz tsne --pca 50`).
         let all = latentviz::data::mnist::load(
             std::path::Path::new(dir),
@@ -80,6 +91,15 @@ fn main() -> anyhow::Result<()> {
     };
     let n = x.len() / d;
     println!("{} — N = {n}, d = {d}, k = {k}", gpu.describe());
+    if let Some(i) = args.iter().position(|a| a == "--save") {
+        let file = args
+            .get(i + 1)
+            .ok_or_else(|| anyhow::anyhow!("--save FILE"))?;
+        latentviz::data::npy::write_f32_2d(std::path::Path::new(file), n, d, &x)?;
+    }
+    if flag("--clustered") {
+        return clustered(&gpu, &x, n, d, k, flag("--full"), &value);
+    }
 
     // The subgroup scan first (unless --no-old), then the plan's own (uniform tiles where they
     // fit), each its block 0, so the two read side by side.
@@ -261,6 +281,66 @@ fn main() -> anyhow::Result<()> {
             cpu_seconds() - cpu,
             knn.index.len()
         );
+    }
+    Ok(())
+}
+
+/// The clustered search, timed; with `full`, its recall against the exact search.
+fn clustered(
+    gpu: &latentviz::Gpu,
+    x: &[f32],
+    n: usize,
+    d: usize,
+    k: usize,
+    full: bool,
+    value: &dyn Fn(&str) -> Result<Option<usize>, std::num::ParseIntError>,
+) -> anyhow::Result<()> {
+    use latentviz::tsne::knn_clustered::{ClusteredSearch, knn_clustered};
+    let defaults = ClusteredSearch::default();
+    let search = ClusteredSearch {
+        probes: value("--probes")?.unwrap_or(defaults.probes),
+        min_votes: value("--votes")?.unwrap_or(defaults.min_votes),
+        cluster_size: value("--size")?.unwrap_or(defaults.cluster_size),
+        kmeans_iterations: value("--iterations")?.unwrap_or(defaults.kmeans_iterations),
+        kmeans_sample: value("--sample")?.unwrap_or(defaults.kmeans_sample),
+        ..defaults
+    };
+    let (start, cpu) = (Instant::now(), cpu_seconds());
+    let found = knn_clustered(gpu, x, n, d, k, &search)?;
+    println!(
+        "knn_clustered {search:?}: {:.2} s wall (k-means {:.2}, nearest centroids and layout \
+         {:.2}, search {:.2}), {:.1} s CPU; {} clusters, {:.0} columns per row ({:.1}× fewer \
+         than exact)",
+        start.elapsed().as_secs_f64(),
+        found.kmeans_s,
+        found.prepare_s,
+        found.search_s,
+        cpu_seconds() - cpu,
+        found.clusters,
+        found.columns_per_row,
+        n as f64 / found.columns_per_row
+    );
+    if let Some(file) = std::env::args().skip_while(|a| a != "--save-index").nth(1) {
+        let index: Vec<f32> = found.knn.index.iter().map(|&j| j as f32).collect();
+        latentviz::data::npy::write_f32_2d(std::path::Path::new(&file), n, k, &index)?;
+    }
+    if full {
+        let (start, cpu) = (Instant::now(), cpu_seconds());
+        let exact = affinity::knn(gpu, x, n, d, k)?;
+        println!(
+            "knn(): {:.1} s wall, {:.1} s CPU",
+            start.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu
+        );
+        let mut hits = 0usize;
+        for i in 0..n {
+            let truth = &exact.index[i * k..(i + 1) * k];
+            hits += found.knn.index[i * k..(i + 1) * k]
+                .iter()
+                .filter(|j| truth.contains(j))
+                .count();
+        }
+        println!("recall {:.4}", hits as f64 / (n * k) as f64);
     }
     Ok(())
 }

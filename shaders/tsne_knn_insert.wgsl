@@ -1,6 +1,7 @@
 // t-SNE exact kNN: insert a chunk's candidates (from tsne_knn_scan.wgsl) into each row's heap.
 //   For r < rows, i = row0 + r: knn_index[i * k ..], knn_dist[i * k ..] hold a binary MAX-heap on
-//   (distance, j) of the k smallest pairs (d_ij, j), j != i, j < n, seen so far; equal distances
+//   (distance, j) of the k smallest pairs (d_ij, j), j != i (when exclude_self = 1: rows and
+//   columns are the same points; 0 when the columns are other points, e.g. centroids), seen so far; equal distances
 //   rank the smaller j first, as the CPU reference's sort does.
 // Bindings (group 0): 0 params (uniform KnnInsertParams), 1 count (read_write, rows u32),
 //   2 cand (read, rows * cap vec2<u32>: (distance bits, j)), 3 knn_index (read_write, N * k u32),
@@ -19,7 +20,7 @@ struct Params {
     k: u32,
     cap: u32,
     first: u32,
-    pad0: u32,
+    exclude_self: u32,
     pad1: u32,
 }
 
@@ -79,7 +80,7 @@ fn knn_insert(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     for (var t = 0u; t < len; t++) {
         let e = cand[base + t];
         let d = bitcast<f32>(e.x);
-        if (e.y != i && worse(worst_d, worst_j, d, e.y)) {
+        if ((params.exclude_self == 0u || e.y != i) && worse(worst_d, worst_j, d, e.y)) {
             sift_down(out, k, d, e.y);
             worst_d = knn_dist[out];
             worst_j = knn_index[out];

@@ -59,6 +59,13 @@ enum SplitArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum KnnArg {
+    Exact,
+    Clustered,
+    Auto,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum MethodArg {
     Exact,
     Fft,
@@ -98,6 +105,11 @@ struct TsneArgs {
     /// sparse: sparse P with exact repulsion; auto: exact up to 1,000 points, else fft (2-D) or sparse.
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     method: MethodArg,
+    /// kNN search of the sparse methods. exact: brute force over all pairs; clustered: over
+    /// k-means clusters, approximate (recall ~0.98 on MNIST) and several times faster for large N;
+    /// auto: clustered from 20,000 points.
+    #[arg(long, value_enum, default_value_t = KnnArg::Auto)]
+    knn: KnnArg,
     /// PCA to this many dimensions first (default: 50 when the input has more than 100; 0: off).
     #[arg(long)]
     pca: Option<usize>,
@@ -638,6 +650,11 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
         MethodArg::Sparse => Method::SparseExact,
         MethodArg::Auto => Method::Auto,
     };
+    job.knn = match a.knn {
+        KnnArg::Exact => latentviz::tsne::KnnSearch::Exact,
+        KnnArg::Clustered => latentviz::tsne::KnnSearch::Clustered,
+        KnnArg::Auto => latentviz::tsne::KnnSearch::Auto,
+    };
     job.pca = a.pca;
     job.snapshots = a.snapshots;
     job.metrics = a.metrics;
@@ -645,11 +662,12 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
     let gpu = Gpu::new(options)?;
     let r = job::run(&gpu, &job)?;
     eprintln!(
-        "{} points ({}-D input{}), {:?}, learning rate {:.1}: KL {:.4}{}",
+        "{} points ({}-D input{}), {:?}{}, learning rate {:.1}: KL {:.4}{}",
         r.n,
         r.d,
         r.pca_dims.map(|k| format!(", PCA {k}")).unwrap_or_default(),
         r.method,
+        r.knn.map(|s| format!(", {s:?} kNN")).unwrap_or_default(),
         r.learning_rate,
         r.kl,
         r.knn_accuracy

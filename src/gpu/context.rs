@@ -188,16 +188,28 @@ impl Gpu {
         source: &str,
         entry: &str,
     ) -> Result<Arc<wgpu::ComputePipeline>> {
+        self.pipeline_with(label, entry, || source.to_string())
+    }
+
+    /// As [`Gpu::pipeline`], building the source only when `label` is not cached yet (for
+    /// generated kernels launched thousands of times).
+    pub fn pipeline_with(
+        &self,
+        label: &str,
+        entry: &str,
+        source: impl FnOnce() -> String,
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
         let key = format!("{label}::{entry}");
         if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
             return Ok(p.clone());
         }
+        let source = source();
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(label),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
+                source: wgpu::ShaderSource::Wgsl(source.as_str().into()),
             });
         let pipeline = self
             .device

@@ -89,7 +89,7 @@ pub const TOL: f32 = 1e-5;
 /// ... or after this many steps.
 pub const MAX_STEPS: u32 = 200;
 /// Bytes of the kNN search's work buffers (the distance block, or the candidate lists).
-const KNN_BLOCK_BYTES: u64 = 64 << 20;
+pub(crate) const KNN_BLOCK_BYTES: u64 = 64 << 20;
 
 /// Mirrors `Params` in tsne_sqdist.wgsl.
 #[repr(C)]
@@ -172,7 +172,9 @@ pub struct KnnInsertParams {
     pub k: u32,
     pub cap: u32,
     pub first: u32,
-    pub pad0: u32,
+    /// 1: skip the pair (i, i) (rows and columns are the same points); 0: the columns are other
+    /// points (centroids), so j = i is a real pair.
+    pub exclude_self: u32,
     pub pad1: u32,
 }
 
@@ -618,7 +620,7 @@ pub fn knn_scan_source(tile_rows: usize, lane_quads: usize) -> String {
 
 /// Slots per row and column chunk width of the fused scan: every column of a chunk may be a
 /// candidate (no overflow is possible), and inserting them all stays under lavapipe's loop cap.
-fn knn_chunk_cap(k: usize) -> usize {
+pub(crate) fn knn_chunk_cap(k: usize) -> usize {
     let levels = (usize::BITS - k.leading_zeros()) as usize;
     let per_candidate = levels + 3;
     ((super::LOOP_BUDGET - k - 64) / per_candidate) / 32 * 32
@@ -845,6 +847,8 @@ pub fn knn_scan_uniform_source(
 /// at t × tile_bytes (a multiple of the uniform offset alignment).
 pub struct ColumnTiles {
     pub buffer: wgpu::Buffer,
+    /// Real columns (the rest of the last tile is padding).
+    pub n: usize,
     pub d: usize,
     pub cols: usize,
     pub tiles: usize,
@@ -909,6 +913,7 @@ pub fn upload_column_tiles(
         });
     Ok(Some(ColumnTiles {
         buffer,
+        n,
         d,
         cols,
         tiles,
@@ -967,7 +972,7 @@ pub fn knn_scan_uniform(
     check_len("tsne kNN uniform scan", "cand", cand, 2 * rows * cap)?;
     let groups = rows.div_ceil(4 * rq * lanes);
     let params = KnnScanUniformParams {
-        n: n as u32,
+        n: tiles.n as u32,
         rows: rows as u32,
         row0: row0 as u32,
         nq: nq as u32,
@@ -984,11 +989,9 @@ pub fn knn_scan_uniform(
         "tsne kNN uniform scan d{} t{} {rq}x{lanes}",
         points.d, tiles.cols
     );
-    let pipeline = gpu.pipeline(
-        &label,
-        &knn_scan_uniform_source(points.d, tiles.cols, rq, lanes),
-        "knn_scan_uniform",
-    )?;
+    let pipeline = gpu.pipeline_with(&label, "knn_scan_uniform", || {
+        knn_scan_uniform_source(points.d, tiles.cols, rq, lanes)
+    })?;
     let uniform = gpu.uniform(&format!("{label} params"), &params);
     let bytes = tiles.tile_bytes();
     let tile_range = wgpu::BufferBinding {
@@ -1025,13 +1028,14 @@ pub fn knn_insert(
     rows: usize,
     k: usize,
     first: bool,
+    exclude_self: bool,
     count: &wgpu::Buffer,
     cand: &wgpu::Buffer,
     cap: usize,
     knn_index: &wgpu::Buffer,
     knn_dist: &wgpu::Buffer,
 ) -> Result<Dispatch> {
-    if k == 0 || k > K_MAX || k >= n {
+    if k == 0 || k > K_MAX || (exclude_self && k >= n) {
         return Err(Error::InvalidArgument(format!(
             "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {K_MAX})"
         )));
@@ -1057,7 +1061,7 @@ pub fn knn_insert(
         k: k as u32,
         cap: cap as u32,
         first: first as u32,
-        pad0: 0,
+        exclude_self: exclude_self as u32,
         pad1: 0,
     };
     launch(
@@ -1074,7 +1078,7 @@ pub fn knn_insert(
 /// Heap-sort rows row0..row0+rows of `knn_index` / `knn_dist` into ascending order (the kNN
 /// search's last step; `topk_sort` in tsne_topk.wgsl, which binds but does not use the last two).
 #[allow(clippy::too_many_arguments)]
-fn knn_sort(
+pub(crate) fn knn_sort(
     gpu: &Gpu,
     n: usize,
     row0: usize,
@@ -1278,6 +1282,7 @@ pub fn dense_p(gpu: &Gpu, x: &[f32], n: usize, d: usize, perplexity: f32) -> Res
 }
 
 /// k nearest neighbours of every point (excluding itself), ascending by distance.
+#[derive(Clone, Debug)]
 pub struct Knn {
     pub n: usize,
     pub k: usize,
@@ -1488,7 +1493,7 @@ impl KnnPlan {
                             )?);
                         }
                         out.push(knn_insert(
-                            gpu, n, row0, rows, k, first, count, cand, *cap, index, kd,
+                            gpu, n, row0, rows, k, first, true, count, cand, *cap, index, kd,
                         )?);
                         continue;
                     }
@@ -1507,7 +1512,7 @@ impl KnnPlan {
                         *cap,
                     )?);
                     out.push(knn_insert(
-                        gpu, n, row0, rows, k, first, count, cand, *cap, index, kd,
+                        gpu, n, row0, rows, k, first, true, count, cand, *cap, index, kd,
                     )?);
                 }
                 out.push(knn_sort(gpu, n, row0, rows, k, index, kd, count, cand)?);

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{Embedding, Init, Method, Progress, TsneConfig, fit_with, metrics};
+use super::{Embedding, Init, KnnSearch, Method, Progress, TsneConfig, fit_with, metrics};
 use crate::data::{mnist, npy};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -34,6 +34,7 @@ pub struct TsneJob {
     pub seed: u64,
     pub dims: usize,
     pub method: Method,
+    pub knn: KnnSearch,
     /// Folder for Y at every 50 iterations (y_00050.npy, ...).
     pub snapshots: Option<PathBuf>,
     /// JSON-lines file: {iteration, kl, seconds} every 50 iterations, then a summary line.
@@ -58,6 +59,7 @@ impl TsneJob {
             seed: 0,
             dims: 2,
             method: Method::Auto,
+            knn: KnnSearch::Auto,
             snapshots: None,
             metrics: None,
             pca: None,
@@ -76,6 +78,8 @@ pub struct TsneReport {
     pub pca_dims: Option<usize>,
     pub learning_rate: f32,
     pub method: Method,
+    /// The kNN search used (None for a dense P).
+    pub knn: Option<KnnSearch>,
     pub load_s: f64,
     pub pca_s: f64,
     pub knn_s: f64,
@@ -110,6 +114,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         seed: job.seed,
         dims: job.dims,
         method: job.method,
+        knn: job.knn,
         pca: pca_dims(job.pca, d),
         init: Init::Pca,
         learning_rate: None,
@@ -172,6 +177,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         pca_dims: config.pca,
         learning_rate: embedding.learning_rate,
         method: embedding.method,
+        knn: embedding.knn,
         load_s,
         pca_s: times.pca_s,
         knn_s: times.knn_s,
@@ -192,6 +198,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
             "seed": job.seed,
             "kl": report.kl,
             "method": format!("{:?}", report.method).to_lowercase(),
+            "knn": report.knn.map(|s| format!("{s:?}").to_lowercase()),
             "learning_rate": report.learning_rate,
             "pca_dims": report.pca_dims,
             "load_s": report.load_s,
