@@ -17,6 +17,9 @@
 // Rows and columns past the edge are CLAMPED to the last row/column, so every read is in bounds
 // without a branch in the hot loop; their results are simply not stored. K needs no padding: the
 // loop runs k = 0..K exactly. Workgroup counts fold into y past 65,535.
+// With upper != 0 (ops::matmul::forward_upper, for a symmetric C = A^T A) a block or tile lying
+// wholly below the diagonal (its last column < its first row) returns at once, leaving C there
+// unchanged; every C[i, j] with j >= i is still written.
 //
 // This file is the fixed part of the kernels. src/ops/matmul.rs appends one generated entry
 // point (`kernel_source`): writing dozens of accumulators and their FMAs by hand for every
@@ -33,6 +36,11 @@ struct Params {
     // Column blocks (tiles) per row of blocks, and blocks (tiles) in all.
     blocks_n: u32,
     blocks: u32,
+    // 1: skip blocks (tiles) of C wholly below the diagonal, leaving C there unchanged.
+    upper: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
