@@ -16,7 +16,7 @@ struct Params {
     transpose_b: u32,
     blocks_n: u32,
     blocks: u32,
-    // 1: skip blocks (tiles) of C wholly below the diagonal, leaving C there unchanged.
+    // Used by the blocked kernels only (matmul_forward.wgsl).
     upper: u32,
     _pad0: u32,
     _pad1: u32,

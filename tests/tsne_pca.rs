@@ -25,27 +25,39 @@ fn upper_product_matches_the_full_one_on_and_above_the_diagonal() {
         MatmulKernel::Subgroup32,
         MatmulKernel::Subgroup64,
     ];
-    // Aᵀ A with rows not a multiple of anything, widths not multiples of the 32- or 64-row tiles.
-    for (rows, dp) in [(1000, 200), (1000, 72), (7, 40)] {
-        let a = rng.vec(rows * dp, -1.0, 1.0);
-        let abuf = gpu.storage_from("a", &a);
+    // Aᵀ A with rows not a multiple of anything, widths not multiples of the 32- or 64-row tiles;
+    // then Aᵀ B with more rows than columns of C (later row tiles run nothing) and fewer.
+    for (rows, m, n) in [
+        (1000, 200, 200),
+        (1000, 72, 72),
+        (7, 40, 40),
+        (50, 136, 72),
+        (50, 72, 136),
+    ] {
+        let a = rng.vec(rows * m, -1.0, 1.0);
+        let b = if m == n {
+            a.clone()
+        } else {
+            rng.vec(rows * n, -1.0, 1.0)
+        };
+        let (abuf, bbuf) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b));
         let shape = MatmulShape {
-            m: dp,
-            n: dp,
+            m,
+            n,
             k: rows,
             transpose_a: true,
             transpose_b: false,
         };
-        let want = pca::cpu::gram(&a, &a, rows, dp, dp);
+        let want = pca::cpu::gram(&a, &b, rows, m, n);
         for kernel in kernels.into_iter().filter(|k| k.supported(gpu)) {
-            let what = format!("{kernel:?} {rows} × {dp}");
-            let full = gpu.storage("full", dp * dp);
-            let upper = gpu.storage_from("upper", &vec![SENTINEL; dp * dp]);
-            let f = matmul::forward_with(gpu, kernel, &shape, &abuf, &abuf, None, &full).unwrap();
-            let u = matmul::forward_upper(gpu, kernel, &shape, &abuf, &abuf, &upper).unwrap();
+            let what = format!("{kernel:?} {rows} × {m} × {n}");
+            let full = gpu.storage("full", m * n);
+            let upper = gpu.storage_from("upper", &vec![SENTINEL; m * n]);
+            let f = matmul::forward_with(gpu, kernel, &shape, &abuf, &bbuf, None, &full).unwrap();
+            let u = matmul::forward_upper(gpu, kernel, &shape, &abuf, &bbuf, &upper).unwrap();
             // Fewer flops once C spans more than one tile.
             assert!(
-                u.flops < f.flops || dp <= 64 && u.flops == f.flops,
+                u.flops < f.flops || n <= 64 && u.flops == f.flops,
                 "{what}: upper counts {} flops of {}",
                 u.flops,
                 f.flops
@@ -56,9 +68,9 @@ fn upper_product_matches_the_full_one_on_and_above_the_diagonal() {
             // Up to 1,000-term f32 sums of products in [-1, 1] against f64.
             assert_close(&what, &full, &want, 1e-4);
             let mut skipped = 0;
-            for i in 0..dp {
-                for j in 0..dp {
-                    let (u, f) = (upper[i * dp + j], full[i * dp + j]);
+            for i in 0..m {
+                for j in 0..n {
+                    let (u, f) = (upper[i * n + j], full[i * n + j]);
                     if j >= i {
                         // The same tile computed the same way: bit for bit.
                         assert_eq!(u.to_bits(), f.to_bits(), "{what}: C[{i}, {j}]");
@@ -69,17 +81,22 @@ fn upper_product_matches_the_full_one_on_and_above_the_diagonal() {
                     }
                 }
             }
-            if dp > 64 {
+            if m > 64 {
                 assert!(skipped > 0, "{what}: no tile below the diagonal skipped");
             }
-            // Mirrored, the upper product is the full one with its lower blocks mirrored.
-            let (mut m_upper, mut m_full) = (upper, full);
-            pca::mirror_upper(&mut m_upper, dp);
-            pca::mirror_upper(&mut m_full, dp);
-            assert!(
-                m_upper.iter().zip(&m_full).all(|(u, f)| u.to_bits() == f.to_bits()),
-                "{what}: mirrored products differ"
-            );
+            if m == n {
+                // Mirrored, the upper product is the full one with its lower blocks mirrored.
+                let (mut m_upper, mut m_full) = (upper, full);
+                pca::mirror_upper(&mut m_upper, n);
+                pca::mirror_upper(&mut m_full, n);
+                assert!(
+                    m_upper
+                        .iter()
+                        .zip(&m_full)
+                        .all(|(u, f)| u.to_bits() == f.to_bits()),
+                    "{what}: mirrored products differ"
+                );
+            }
         }
     }
 }
@@ -136,7 +153,9 @@ fn scatter_kernels_agree_over_several_slices() {
     }
     if let [(_, full), (_, upper), ..] = &got[..] {
         assert!(
-            full.iter().zip(upper).all(|(f, u)| f.to_bits() == u.to_bits()),
+            full.iter()
+                .zip(upper)
+                .all(|(f, u)| f.to_bits() == u.to_bits()),
             "upper-only scatter differs from the full one"
         );
     }
@@ -159,9 +178,7 @@ fn pca_is_unchanged_by_the_scatter_kernel() {
         // 0.64 apart relative, so the vectors agree to ~1e-5.
         for c in 0..k {
             let dot: f64 = (0..d)
-                .map(|r| {
-                    p.components[c * d + r] as f64 * reference.components[c * d + r] as f64
-                })
+                .map(|r| p.components[c * d + r] as f64 * reference.components[c * d + r] as f64)
                 .sum();
             assert!(dot > 1.0 - 1e-5, "{kernel:?} component {c}: cos {dot}");
         }

@@ -115,8 +115,8 @@ pub struct MatmulParams {
     pub transpose_b: u32,
     pub blocks_n: u32,
     pub blocks: u32,
-    /// 1: skip the blocks (tiles) of C that lie wholly below the diagonal (every row index
-    /// greater than every column index), leaving C there unchanged ([`forward_upper`]).
+    /// 1: only the blocks (tiles) of C on or above the diagonal run, `blocks` of them, listed row
+    /// block by row block; C below is left unchanged ([`forward_upper`]).
     pub upper: u32,
     pub _pad0: u32,
     pub _pad1: u32,
@@ -243,11 +243,13 @@ pub fn forward_with(
 
 /// The product on and above the diagonal only, for a symmetric C such as Aᵀ A: the kernel's
 /// blocks (tiles) of C that lie wholly below the diagonal (every row index greater than every
-/// column index) are skipped and C there is left as it was. Every C[i, j] with j ≥ i is written
-/// (and some below the diagonal, in tiles that straddle it), so mirroring the strict lower
+/// column index) are not dispatched and C there is left as it was. Every C[i, j] with j ≥ i is
+/// written (and some below the diagonal, in tiles that straddle it), so mirroring the strict lower
 /// triangle at any granularity from the upper one completes C. For m = n = 784 the 64 × 32 tiles
 /// of `Subgroup64` run 169 of 325 tiles, 54% of C ([`upper_outputs`], which the dispatch's flop
-/// count follows).
+/// count follows). Only the tiles that run are dispatched, all of equal work: lavapipe hands each
+/// thread an equal run of consecutive workgroups, so skipping tiles by returning early would leave
+/// one thread most of the work.
 pub fn forward_upper(
     gpu: &Gpu,
     kernel: MatmulKernel,
@@ -272,6 +274,16 @@ pub fn upper_outputs(kernel: MatmulKernel, s: &MatmulShape) -> usize {
         .sum()
 }
 
+/// How many of the kernel's tiles of C (m × n) lie on or above the diagonal: row tile r runs its
+/// column tiles from (r · tm) / tn on (`block_rc` in matmul_forward.wgsl).
+fn upper_tiles(kernel: MatmulKernel, s: &MatmulShape) -> usize {
+    let (tm, tn) = kernel.tile();
+    let blocks_n = s.n.div_ceil(tn);
+    (0..s.m.div_ceil(tm))
+        .map(|r| blocks_n - (r * tm / tn).min(blocks_n))
+        .sum()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn blocked(
     gpu: &Gpu,
@@ -293,7 +305,10 @@ fn blocked(
     let dummy = check_buffers(gpu, &entry, s, a, b, bias, c)?;
     let bias = bias.or(dummy.as_ref()).expect("bias or its dummy");
     let mut params = s.params(kernel.tile(), dummy.is_none());
-    params.upper = upper as u32;
+    if upper {
+        params.upper = 1;
+        params.blocks = upper_tiles(kernel, s) as u32;
+    }
     let groups = workgroups_for(params.blocks as usize, kernel.group());
     let source = kernel_source(kernel, s.transpose_a, s.transpose_b);
     let d = launch(
@@ -377,10 +392,9 @@ fn entry_point(name: &str, ta: bool, tb: bool) -> String {
     line!("        @builtin(local_invocation_index) lid: u32) {{");
     line!("    let block = (wg.x + wg.y * nwg.x) * GROUP + lid;");
     line!("    if (block >= params.blocks) {{ return; }}");
-    line!("    let r0 = (block / params.blocks_n) * BLOCK;");
-    line!("    let c0 = (block % params.blocks_n) * BLOCK;");
-    line!("    // Upper only: a block wholly below the diagonal is left as it was.");
-    line!("    if (params.upper != 0u && c0 + BLOCK - 1u < r0) {{ return; }}");
+    line!("    let rc = block_rc(block, BLOCK, BLOCK);");
+    line!("    let r0 = rc.x * BLOCK;");
+    line!("    let c0 = rc.y * BLOCK;");
     line!("    let last_m = params.m - 1u;");
     line!("    let last_n = params.n - 1u;");
     line!("    let kk = params.k;");
@@ -518,12 +532,9 @@ fn subgroup_entry_point(name: &str, rows: usize, ta: bool, tb: bool) -> String {
     line!("    let tile = wg.x + wg.y * nwg.x;");
     line!("    // The same for every lane: the whole subgroup leaves together.");
     line!("    if (tile >= params.blocks) {{ return; }}");
-    line!("    let r0 = (tile / params.blocks_n) * {rows}u;");
-    line!("    let c_tile = (tile % params.blocks_n) * {SG_COLS}u;");
-    line!("    // Upper only: a tile wholly below the diagonal is left as it was (the same for every");
-    line!("    // lane, so the whole subgroup leaves together).");
-    line!("    if (params.upper != 0u && c_tile + {}u < r0) {{ return; }}", SG_COLS - 1);
-    line!("    let c0 = c_tile + lane * 4u;");
+    line!("    let rc = block_rc(tile, {rows}u, {SG_COLS}u);");
+    line!("    let r0 = rc.x * {rows}u;");
+    line!("    let c0 = rc.y * {SG_COLS}u + lane * 4u;");
     line!("    let last_m = params.m - 1u;");
     line!("    let last_n = params.n - 1u;");
     line!("    let kk = params.k;");

@@ -294,6 +294,28 @@ impl ScatterKernel {
     }
 }
 
+/// Upload x (n × d) with rows padded by zeros to dp = d rounded up to a multiple of 8, in slices
+/// that can be bound whole and of at most `LOOP_BUDGET` rows (the mean and Gram kernels loop over
+/// a slice's rows): the layout `centred_scatter` and `pca` work on.
+pub fn upload_padded(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<BufferSlices> {
+    if x.len() != n * d || d == 0 {
+        return Err(Error::shape(
+            "tsne pca upload",
+            format!("{} values are not {n} × {d}", x.len()),
+        ));
+    }
+    let dp = d.div_ceil(8) * 8;
+    let mut padded = vec![0f32; n * dp];
+    for i in 0..n {
+        padded[i * dp..i * dp + d].copy_from_slice(&x[i * d..(i + 1) * d]);
+    }
+    let max_bytes = gpu
+        .limits
+        .max_storage_buffer_binding_size
+        .min((super::LOOP_BUDGET * dp * 4) as u64);
+    BufferSlices::upload(gpu, "tsne pca x", &padded, dp, Some(max_bytes))
+}
+
 /// Centre the rows of `slices` in place (their column means, over all slices, are left in `mean`,
 /// `slices.row_len` values, a multiple of 8) and return the scatter matrix S = Xcᵀ Xc (row_len²
 /// values, exactly symmetric) computed by `kernel` in `scatter` (row_len² values; left holding a
@@ -428,19 +450,8 @@ pub fn pca_with(
             "PCA to {k} components of {d} features"
         )));
     }
-    let dp = d.div_ceil(8) * 8;
-    let mut padded = vec![0f32; n * dp];
-    for i in 0..n {
-        padded[i * dp..i * dp + d].copy_from_slice(&x[i * d..(i + 1) * d]);
-    }
-    // Slices of at most LOOP_BUDGET rows: the mean and Gram kernels loop over a slice's rows.
-    let max_bytes = gpu
-        .limits
-        .max_storage_buffer_binding_size
-        .min((super::LOOP_BUDGET * dp * 4) as u64);
-    let slices = BufferSlices::upload(gpu, "tsne pca x", &padded, dp, Some(max_bytes))?;
-    drop(padded);
-
+    let slices = upload_padded(gpu, x, n, d)?;
+    let dp = slices.row_len;
     // Centre, then the scatter matrix S = Xcᵀ Xc, slice by slice.
     let mean = gpu.storage("tsne pca mean", dp);
     let scatter = gpu.storage("tsne pca scatter", dp * dp);
