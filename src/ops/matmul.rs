@@ -7,7 +7,8 @@
 //! validate it with naga): [`MatmulKernel::Blocked8x8`] (an 8x8 block of C per invocation in 16
 //! named vec4 accumulators, for any adapter) and the subgroup kernels (a 32- or 64-row tile per
 //! 8-lane subgroup, op(A) shared by `subgroupBroadcast`), which are several times faster on
-//! lavapipe. [`naive`] (one output per invocation) and [`cpu::matmul_fast`] (an i-k-j loop the
+//! lavapipe. [`forward_upper`] runs only the tiles on or above the diagonal (for a symmetric C
+//! such as Aᵀ A). [`naive`] (one output per invocation) and [`cpu::matmul_fast`] (an i-k-j loop the
 //! compiler vectorizes) are the baselines they are measured against.
 
 use std::fmt::Write;

@@ -1,8 +1,9 @@
 //! PCA on the GPU: column means and centring, the scatter matrix Xᵀ X through the subgroup matmul
-//! of ops::matmul where the adapter runs it (per buffer slice, summed on the CPU, so 70,000 × 784
-//! MNIST fits), else a register-blocked Gram kernel (accumulated over the slices), subspace iteration
-//! V ← orth(S V) with S V on the GPU and the small QR / Rayleigh–Ritz problems on the CPU, then the
-//! projection X V on the GPU.
+//! of ops::matmul where the adapter runs it (only its tiles on or above the diagonal, per buffer
+//! slice, summed on the CPU, so 70,000 × 784 MNIST fits), else a register-blocked Gram kernel
+//! (blocks on or above the diagonal, accumulated over the slices), the rest mirrored; subspace
+//! iteration V ← orth(S V) with S V on the GPU and the small QR / Rayleigh–Ritz problems on the
+//! CPU, then the projection X V on the GPU.
 
 use bytemuck::{Pod, Zeroable};
 
