@@ -7,7 +7,7 @@
 // - matmul_{nn,nt,tn,tt}: one invocation computes an 8x8 block of C (rows r0..r0+8, columns
 //   c0..c0+8) held in 16 NAMED vec4 accumulators `acc{row}_{half}`. Each k step loads 8 values of
 //   op(A) and two vec4 of op(B) and does 16 vec4 FMAs. Workgroups of 64 invocations walk a flat
-//   list of blocks (row block = block / blocks_n, column block = block % blocks_n).
+//   list of blocks (`block_rc`: row block = block / blocks_n, column block = block % blocks_n).
 // - matmul_sg{32,64}_{nn,nt,tn,tt}: one workgroup is one subgroup of 8 lanes computing a 32- or
 //   64-row x 32-column tile; lane l owns columns 4l..4l+4 of every row (accumulators `acc{row}`).
 //   Each k step every lane loads rows/8 values of op(A) and 4 of op(B), and subgroupBroadcast
@@ -17,6 +17,9 @@
 // Rows and columns past the edge are CLAMPED to the last row/column, so every read is in bounds
 // without a branch in the hot loop; their results are simply not stored. K needs no padding: the
 // loop runs k = 0..K exactly. Workgroup counts fold into y past 65,535.
+// With upper != 0 (ops::matmul::forward_upper, for a symmetric C = A^T A) only the blocks or
+// tiles not wholly below the diagonal run (`block_rc` lists them), leaving C below unchanged;
+// every C[i, j] with j >= i is still written.
 //
 // This file is the fixed part of the kernels. src/ops/matmul.rs appends one generated entry
 // point (`kernel_source`): writing dozens of accumulators and their FMAs by hand for every
@@ -30,9 +33,15 @@ struct Params {
     has_bias: u32,
     transpose_a: u32,
     transpose_b: u32,
-    // Column blocks (tiles) per row of blocks, and blocks (tiles) in all.
+    // Column blocks (tiles) per row of blocks, and blocks (tiles) dispatched: all of them, or
+    // with upper those on or above the diagonal.
     blocks_n: u32,
     blocks: u32,
+    // 1: run only the blocks (tiles) of C on or above the diagonal (`block_rc`).
+    upper: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -50,6 +59,26 @@ fn bias4(j0: u32, j1: u32, j2: u32, j3: u32) -> vec4<f32> {
         return vec4<f32>(0.0);
     }
     return vec4<f32>(bias[j0], bias[j1], bias[j2], bias[j3]);
+}
+
+// Row and column block (tile) of flat block index t, for blocks of tm rows x tn columns: row-major
+// over all blocks; with params.upper != 0 over only those on or above the diagonal, row block r
+// holding column blocks (r * tm) / tn .. blocks_n (a loop over the row blocks, once per block).
+fn block_rc(t: u32, tm: u32, tn: u32) -> vec2<u32> {
+    if (params.upper == 0u) {
+        return vec2<u32>(t / params.blocks_n, t % params.blocks_n);
+    }
+    let row_blocks = (params.m + tm - 1u) / tm;
+    var rest = t;
+    var r = 0u;
+    var first = 0u;
+    loop {
+        first = min((r * tm) / tn, params.blocks_n);
+        if (rest < params.blocks_n - first || r + 1u >= row_blocks) { break; }
+        rest -= params.blocks_n - first;
+        r += 1u;
+    }
+    return vec2<u32>(r, first + rest);
 }
 
 // Store the four values of `v` to C[row, col0..col0+4], skipping columns past n.

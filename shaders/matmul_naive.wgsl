@@ -5,7 +5,7 @@
 // Bindings (group 0): 0 params (uniform MatmulParams), 1 a (read), 2 b (read),
 //   3 bias (read; a 1-element dummy when has_bias == 0), 4 c (write).
 // One invocation computes C[i, j] for flat index i*N + j (groups folded into y past 65,535).
-// Params mirror `ops::matmul::MatmulParams` (blocks_n and blocks are unused here).
+// Params mirror `ops::matmul::MatmulParams` (blocks_n, blocks and upper are unused here).
 
 struct Params {
     m: u32,
@@ -16,6 +16,11 @@ struct Params {
     transpose_b: u32,
     blocks_n: u32,
     blocks: u32,
+    // Used by the blocked kernels only (matmul_forward.wgsl).
+    upper: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

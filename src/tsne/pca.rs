@@ -1,8 +1,9 @@
 //! PCA on the GPU: column means and centring, the scatter matrix Xᵀ X through the subgroup matmul
-//! of ops::matmul where the adapter runs it (per buffer slice, summed on the CPU, so 70,000 × 784
-//! MNIST fits), else a register-blocked Gram kernel (accumulated over the slices), subspace iteration
-//! V ← orth(S V) with S V on the GPU and the small QR / Rayleigh–Ritz problems on the CPU, then the
-//! projection X V on the GPU.
+//! of ops::matmul where the adapter runs it (only its tiles on or above the diagonal, per buffer
+//! slice, summed on the CPU, so 70,000 × 784 MNIST fits), else a register-blocked Gram kernel
+//! (blocks on or above the diagonal, accumulated over the slices), the rest mirrored; subspace
+//! iteration V ← orth(S V) with S V on the GPU and the small QR / Rayleigh–Ritz problems on the
+//! CPU, then the projection X V on the GPU.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -263,6 +264,144 @@ pub fn project(
     )
 }
 
+/// How [`centred_scatter`] computes S = Xcᵀ Xc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScatterKernel {
+    /// The subgroup matmul (`MatmulKernel::best`: Subgroup64, Aᵀ A) over the whole of each slice's
+    /// product, then the 8 × 8 blocks below the diagonal overwritten by `mirror_upper`: what `pca`
+    /// ran before `MatmulUpper`, kept to measure against.
+    MatmulFull,
+    /// The subgroup matmul over only its 64 × 32 tiles on or above the diagonal
+    /// (`matmul::forward_upper`, about half the flops), then `mirror_upper`: the same S as
+    /// `MatmulFull`, bit for bit (the same tiles are computed the same way; the rest is mirrored).
+    MatmulUpper,
+    /// The Gram kernel (`gram_upper`, 8 × 8 blocks on or above the diagonal, accumulated over the
+    /// slices on the GPU in f32), then `mirror_upper`: for adapters without subgroups.
+    Gram,
+}
+
+impl ScatterKernel {
+    /// The fastest kernel the adapter runs.
+    pub fn best(gpu: &Gpu) -> ScatterKernel {
+        if MatmulKernel::Subgroup64.supported(gpu) {
+            ScatterKernel::MatmulUpper
+        } else {
+            ScatterKernel::Gram
+        }
+    }
+
+    pub fn supported(self, gpu: &Gpu) -> bool {
+        self == ScatterKernel::Gram || MatmulKernel::Subgroup64.supported(gpu)
+    }
+}
+
+/// Upload x (n × d) with rows padded by zeros to dp = d rounded up to a multiple of 8, in slices
+/// that can be bound whole and of at most `LOOP_BUDGET` rows (the mean and Gram kernels loop over
+/// a slice's rows): the layout `centred_scatter` and `pca` work on.
+pub fn upload_padded(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<BufferSlices> {
+    if x.len() != n * d || d == 0 {
+        return Err(Error::shape(
+            "tsne pca upload",
+            format!("{} values are not {n} × {d}", x.len()),
+        ));
+    }
+    let dp = d.div_ceil(8) * 8;
+    let mut padded = vec![0f32; n * dp];
+    for i in 0..n {
+        padded[i * dp..i * dp + d].copy_from_slice(&x[i * d..(i + 1) * d]);
+    }
+    let max_bytes = gpu
+        .limits
+        .max_storage_buffer_binding_size
+        .min((super::LOOP_BUDGET * dp * 4) as u64);
+    BufferSlices::upload(gpu, "tsne pca x", &padded, dp, Some(max_bytes))
+}
+
+/// Centre the rows of `slices` in place (their column means, over all slices, are left in `mean`,
+/// `slices.row_len` values, a multiple of 8) and return the scatter matrix S = Xcᵀ Xc (row_len²
+/// values, exactly symmetric) computed by `kernel` in `scatter` (row_len² values; left holding a
+/// partial result: write S back before using it on the GPU). With the matmul kernels each slice's
+/// product is read back and the slices are summed on the CPU in f64.
+pub fn centred_scatter(
+    gpu: &Gpu,
+    slices: &BufferSlices,
+    mean: &wgpu::Buffer,
+    scatter: &wgpu::Buffer,
+    kernel: ScatterKernel,
+) -> Result<Vec<f32>> {
+    let (n, dp) = (slices.rows, slices.row_len);
+    if !dp.is_multiple_of(8) || n == 0 {
+        return Err(Error::shape(
+            "tsne pca scatter",
+            format!("{n} rows of {dp} columns (a positive multiple of 8 needed)"),
+        ));
+    }
+    check_len("tsne pca scatter", "mean", mean, dp)?;
+    check_len("tsne pca scatter", "scatter", scatter, dp * dp)?;
+    let width = dp / 4;
+    let mut sums = Vec::new();
+    for (s, buf) in slices.slices.iter().enumerate() {
+        let rows = slices.rows_in(s);
+        sums.push(column_mean(
+            gpu,
+            buf,
+            mean,
+            rows,
+            width,
+            1.0 / n as f32,
+            s > 0,
+        )?);
+    }
+    let mut s_host: Vec<f32> = if kernel == ScatterKernel::Gram {
+        let mut centre_and_gram = Vec::new();
+        for (s, buf) in slices.slices.iter().enumerate() {
+            let rows = slices.rows_in(s);
+            centre_and_gram.push(subtract_mean(gpu, buf, mean, rows, width)?);
+            centre_and_gram.push(gram_upper(gpu, buf, scatter, rows, dp, s > 0)?);
+        }
+        let all: Vec<&Dispatch> = sums.iter().chain(&centre_and_gram).collect();
+        gpu.run("tsne pca scatter", &all)?;
+        gpu.read(scatter, 0, dp * dp)?
+    } else {
+        // The subgroup matmul (several times faster on lavapipe than the Gram kernel) computes
+        // each slice's Xcᵀ Xc; the slices' products are summed on the CPU (f64).
+        let mut centre = sums;
+        for (s, buf) in slices.slices.iter().enumerate() {
+            centre.push(subtract_mean(gpu, buf, mean, slices.rows_in(s), width)?);
+        }
+        gpu.run("tsne pca centre", &centre.iter().collect::<Vec<_>>())?;
+        let mut total = vec![0f64; dp * dp];
+        for (s, buf) in slices.slices.iter().enumerate() {
+            let shape = MatmulShape {
+                m: dp,
+                n: dp,
+                k: slices.rows_in(s),
+                transpose_a: true,
+                transpose_b: false,
+            };
+            // Subgroup64 for 64 or more columns, else Subgroup32.
+            let sg = MatmulKernel::best(gpu, &shape);
+            let d = if kernel == ScatterKernel::MatmulUpper {
+                matmul::forward_upper(gpu, sg, &shape, buf, buf, scatter)?
+            } else {
+                matmul::forward_with(gpu, sg, &shape, buf, buf, None, scatter)?
+            };
+            gpu.run("tsne pca scatter", &[&d])?;
+            let part: Vec<f32> = gpu.read(scatter, 0, dp * dp)?;
+            // Tiles below the diagonal that were skipped hold stale values; mirror_upper
+            // overwrites them.
+            for (t, v) in total.iter_mut().zip(part) {
+                *t += v as f64;
+            }
+        }
+        total.into_iter().map(|v| v as f32).collect()
+    };
+    // S is symmetric: the kernels computed (at least) the part on and above the diagonal; mirror
+    // the 8 × 8 blocks below it (dp² values, on the CPU), which makes S exactly symmetric.
+    mirror_upper(&mut s_host, dp);
+    Ok(s_host)
+}
+
 /// The result of `pca`.
 #[derive(Clone, Debug)]
 pub struct Pca {
@@ -277,6 +416,24 @@ pub struct Pca {
 
 /// The first k principal components of x (n × d).
 pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Result<Pca> {
+    pca_with(gpu, x, n, d, k, seed, ScatterKernel::best(gpu))
+}
+
+/// As [`pca`] with a chosen kernel for the scatter matrix (tests and profiles compare them).
+pub fn pca_with(
+    gpu: &Gpu,
+    x: &[f32],
+    n: usize,
+    d: usize,
+    k: usize,
+    seed: u64,
+    kernel: ScatterKernel,
+) -> Result<Pca> {
+    if !kernel.supported(gpu) {
+        return Err(Error::InvalidArgument(format!(
+            "PCA scatter kernel {kernel:?} needs subgroups of exactly 8 lanes"
+        )));
+    }
     if x.len() != n * d || n < 2 || d == 0 {
         return Err(Error::shape(
             "tsne pca",
@@ -294,69 +451,12 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
             "PCA to {k} components of {d} features"
         )));
     }
-    let dp = d.div_ceil(8) * 8;
-    let mut padded = vec![0f32; n * dp];
-    for i in 0..n {
-        padded[i * dp..i * dp + d].copy_from_slice(&x[i * d..(i + 1) * d]);
-    }
-    // Slices of at most LOOP_BUDGET rows: the mean and Gram kernels loop over a slice's rows.
-    let max_bytes = gpu
-        .limits
-        .max_storage_buffer_binding_size
-        .min((super::LOOP_BUDGET * dp * 4) as u64);
-    let slices = BufferSlices::upload(gpu, "tsne pca x", &padded, dp, Some(max_bytes))?;
-    drop(padded);
-    let width = dp / 4;
-
+    let slices = upload_padded(gpu, x, n, d)?;
+    let dp = slices.row_len;
     // Centre, then the scatter matrix S = Xcᵀ Xc, slice by slice.
     let mean = gpu.storage("tsne pca mean", dp);
     let scatter = gpu.storage("tsne pca scatter", dp * dp);
-    let mut sums = Vec::new();
-    for (s, buf) in slices.slices.iter().enumerate() {
-        let rows = slices.rows_in(s);
-        sums.push(column_mean(
-            gpu,
-            buf,
-            &mean,
-            rows,
-            width,
-            1.0 / n as f32,
-            s > 0,
-        )?);
-    }
-    let subgroups = MatmulKernel::Subgroup64.supported(gpu);
-    let mut s_host: Vec<f32> = if subgroups {
-        // The subgroup matmul (several times faster on lavapipe than the Gram kernel) computes
-        // the whole of each slice's Xcᵀ Xc; the slices' products are summed on the CPU (f64).
-        let mut centre = sums;
-        for (s, buf) in slices.slices.iter().enumerate() {
-            centre.push(subtract_mean(gpu, buf, &mean, slices.rows_in(s), width)?);
-        }
-        gpu.run("tsne pca centre", &centre.iter().collect::<Vec<_>>())?;
-        let mut total = vec![0f64; dp * dp];
-        for (s, buf) in slices.slices.iter().enumerate() {
-            let d = product_tn(gpu, buf, buf, &scatter, slices.rows_in(s), dp, dp)?;
-            gpu.run("tsne pca scatter", &[&d])?;
-            let part: Vec<f32> = gpu.read(&scatter, 0, dp * dp)?;
-            for (t, v) in total.iter_mut().zip(part) {
-                *t += v as f64;
-            }
-        }
-        total.into_iter().map(|v| v as f32).collect()
-    } else {
-        let mut centre_and_gram = Vec::new();
-        for (s, buf) in slices.slices.iter().enumerate() {
-            let rows = slices.rows_in(s);
-            centre_and_gram.push(subtract_mean(gpu, buf, &mean, rows, width)?);
-            centre_and_gram.push(gram_upper(gpu, buf, &scatter, rows, dp, s > 0)?);
-        }
-        let all: Vec<&Dispatch> = sums.iter().chain(&centre_and_gram).collect();
-        gpu.run("tsne pca scatter", &all)?;
-        gpu.read(&scatter, 0, dp * dp)?
-    };
-    // S is symmetric: the Gram kernel computed half of it; mirror the rest (dp² values, on the
-    // CPU), which also makes the matmul's S exactly symmetric.
-    mirror_upper(&mut s_host, dp);
+    let s_host = centred_scatter(gpu, &slices, &mean, &scatter, kernel)?;
     gpu.write(&scatter, &s_host);
     let mean_host: Vec<f32> = gpu.read(&mean, 0, d)?;
 
@@ -438,7 +538,7 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
     for (s, buf) in slices.slices.iter().enumerate() {
         let rows = slices.rows_in(s);
         let out = gpu.storage("tsne pca projected", rows * kv);
-        let p = if subgroups {
+        let p = if MatmulKernel::Subgroup64.supported(gpu) {
             let shape = MatmulShape::new(rows, kv, dp);
             matmul::forward(gpu, &shape, buf, &vk_buf, None, &out)?
         } else {

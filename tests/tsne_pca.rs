@@ -1,0 +1,209 @@
+//! The scatter matrix of PCA computed on and above the diagonal only (`matmul::forward_upper`,
+//! `ScatterKernel::MatmulUpper`) against the whole product and the CPU, and PCA unchanged by it.
+mod common;
+
+use common::{assert_close, gpu};
+use latentviz::gpu::BufferSlices;
+use latentviz::ops::matmul::{self, MatmulKernel, MatmulShape};
+use latentviz::rng::Rng;
+use latentviz::tsne::pca::{self, ScatterKernel};
+
+/// Written to C before the upper product: tiles it skips must still hold it.
+const SENTINEL: f32 = 1234.5;
+
+#[test]
+fn upper_product_matches_the_full_one_on_and_above_the_diagonal() {
+    let gpu = gpu();
+    let mut rng = Rng::new(31);
+    // Row tile r of 64 rows (the last of 16) from column 64 r on: 54% of 784².
+    assert_eq!(
+        matmul::upper_outputs(MatmulKernel::Subgroup64, &MatmulShape::new(784, 784, 1)),
+        (0..12).map(|r| 64 * (784 - 64 * r)).sum::<usize>() + 16 * 16
+    );
+    let kernels = [
+        MatmulKernel::Blocked8x8,
+        MatmulKernel::Subgroup32,
+        MatmulKernel::Subgroup64,
+    ];
+    // Aᵀ A with rows not a multiple of anything, widths not multiples of the 32- or 64-row tiles;
+    // then Aᵀ B with more rows than columns of C (later row tiles run nothing) and fewer.
+    for (rows, m, n) in [
+        (1000, 200, 200),
+        (1000, 72, 72),
+        (7, 40, 40),
+        (50, 136, 72),
+        (50, 72, 136),
+    ] {
+        let a = rng.vec(rows * m, -1.0, 1.0);
+        let b = if m == n {
+            a.clone()
+        } else {
+            rng.vec(rows * n, -1.0, 1.0)
+        };
+        let (abuf, bbuf) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b));
+        let shape = MatmulShape {
+            m,
+            n,
+            k: rows,
+            transpose_a: true,
+            transpose_b: false,
+        };
+        let want = pca::cpu::gram(&a, &b, rows, m, n);
+        for kernel in kernels.into_iter().filter(|k| k.supported(gpu)) {
+            let what = format!("{kernel:?} {rows} × {m} × {n}");
+            let full = gpu.storage("full", m * n);
+            let upper = gpu.storage_from("upper", &vec![SENTINEL; m * n]);
+            let f = matmul::forward_with(gpu, kernel, &shape, &abuf, &bbuf, None, &full).unwrap();
+            let u = matmul::forward_upper(gpu, kernel, &shape, &abuf, &bbuf, &upper).unwrap();
+            // Fewer flops once C spans more than one tile.
+            assert!(
+                u.flops < f.flops || n <= 64 && u.flops == f.flops,
+                "{what}: upper counts {} flops of {}",
+                u.flops,
+                f.flops
+            );
+            gpu.run("full and upper", &[&f, &u]).unwrap();
+            let full = gpu.read_f32(&full).unwrap();
+            let upper = gpu.read_f32(&upper).unwrap();
+            // Up to 1,000-term f32 sums of products in [-1, 1] against f64.
+            assert_close(&what, &full, &want, 1e-4);
+            let mut skipped = 0;
+            for i in 0..m {
+                for j in 0..n {
+                    let (u, f) = (upper[i * n + j], full[i * n + j]);
+                    if j >= i {
+                        // The same tile computed the same way: bit for bit.
+                        assert_eq!(u.to_bits(), f.to_bits(), "{what}: C[{i}, {j}]");
+                    } else if u == SENTINEL {
+                        skipped += 1;
+                    } else {
+                        assert_eq!(u.to_bits(), f.to_bits(), "{what}: C[{i}, {j}] below");
+                    }
+                }
+            }
+            if m > 64 {
+                assert!(skipped > 0, "{what}: no tile below the diagonal skipped");
+            }
+            if m == n {
+                // Mirrored, the upper product is the full one with its lower blocks mirrored.
+                let (mut m_upper, mut m_full) = (upper, full);
+                pca::mirror_upper(&mut m_upper, n);
+                pca::mirror_upper(&mut m_full, n);
+                assert!(
+                    m_upper
+                        .iter()
+                        .zip(&m_full)
+                        .all(|(u, f)| u.to_bits() == f.to_bits()),
+                    "{what}: mirrored products differ"
+                );
+            }
+        }
+    }
+}
+
+/// n × d values with column c of spread 3 · 0.8^c plus an offset, so the eigenvalues are distinct.
+fn spread_columns(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
+    (0..n * d)
+        .map(|e| {
+            let c = e % d;
+            (3.0 * 0.8f64.powi(c as i32) * rng.normal() + 2.0 + c as f64 * 0.1) as f32
+        })
+        .collect()
+}
+
+#[test]
+fn scatter_kernels_agree_over_several_slices() {
+    let gpu = gpu();
+    let mut rng = Rng::new(32);
+    let (n, dp) = (1000, 72);
+    let x = spread_columns(&mut rng, n, dp);
+    // The centred scatter in f64 on the CPU.
+    let mean = pca::cpu::column_mean(&x, n, dp);
+    let xc = pca::cpu::subtract_mean(&x, &mean, dp);
+    let want = pca::cpu::gram(&xc, &xc, n, dp, dp);
+    let mut got = Vec::new();
+    for kernel in [
+        ScatterKernel::MatmulFull,
+        ScatterKernel::MatmulUpper,
+        ScatterKernel::Gram,
+    ] {
+        if !kernel.supported(gpu) {
+            continue;
+        }
+        // Slices of 300 rows: 4 slices, the last of 100.
+        let slices = BufferSlices::upload(gpu, "x", &x, dp, Some((300 * dp * 4) as u64)).unwrap();
+        assert_eq!(slices.slices.len(), 4);
+        let mean_buf = gpu.storage("mean", dp);
+        let scatter = gpu.storage("scatter", dp * dp);
+        let s = pca::centred_scatter(gpu, &slices, &mean_buf, &scatter, kernel).unwrap();
+        // f32 centring and 1,000-term f32 sums (300-term per slice for the matmul) against f64.
+        assert_close(&format!("{kernel:?} scatter"), &s, &want, 2e-4);
+        assert_close(
+            &format!("{kernel:?} mean"),
+            &gpu.read_f32(&mean_buf).unwrap(),
+            &mean,
+            1e-5,
+        );
+        for i in 0..dp {
+            for j in 0..i {
+                assert_eq!(s[i * dp + j], s[j * dp + i], "{kernel:?}: S not symmetric");
+            }
+        }
+        got.push((kernel, s));
+    }
+    if let [(_, full), (_, upper), ..] = &got[..] {
+        assert!(
+            full.iter()
+                .zip(upper)
+                .all(|(f, u)| f.to_bits() == u.to_bits()),
+            "upper-only scatter differs from the full one"
+        );
+    }
+}
+
+#[test]
+fn pca_is_unchanged_by_the_scatter_kernel() {
+    let gpu = gpu();
+    let mut rng = Rng::new(33);
+    let (n, d, k) = (1000, 70, 5);
+    let x = spread_columns(&mut rng, n, d);
+    let reference = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::Gram).unwrap();
+    for kernel in [ScatterKernel::MatmulFull, ScatterKernel::MatmulUpper] {
+        if !kernel.supported(gpu) {
+            assert!(pca::pca_with(gpu, &x, n, d, k, 5, kernel).is_err());
+            continue;
+        }
+        let p = pca::pca_with(gpu, &x, n, d, k, 5, kernel).unwrap();
+        // The same components as the Gram kernel's S (f32 sums in another order): eigenvalues
+        // 0.64 apart relative, so the vectors agree to ~1e-5.
+        for c in 0..k {
+            let dot: f64 = (0..d)
+                .map(|r| p.components[c * d + r] as f64 * reference.components[c * d + r] as f64)
+                .sum();
+            assert!(dot > 1.0 - 1e-5, "{kernel:?} component {c}: cos {dot}");
+        }
+        assert_close(
+            &format!("{kernel:?} variances"),
+            &p.variances,
+            &reference.variances,
+            1e-4,
+        );
+        assert_close(
+            &format!("{kernel:?} projected"),
+            &p.projected,
+            &reference.projected,
+            1e-3,
+        );
+        if kernel == ScatterKernel::MatmulUpper {
+            // Bit for bit what the full product gave (same S, same iteration).
+            let full = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::MatmulFull).unwrap();
+            assert_eq!(p.projected, full.projected);
+            assert_eq!(p.components, full.components);
+            assert_eq!(p.variances, full.variances);
+        }
+    }
+    // The default is the fastest supported kernel.
+    let best = pca::pca(gpu, &x, n, d, k, 5).unwrap();
+    let want = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::best(gpu)).unwrap();
+    assert_eq!(best.components, want.components);
+}
