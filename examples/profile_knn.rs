@@ -295,7 +295,7 @@ fn clustered(
     full: bool,
     value: &dyn Fn(&str) -> Result<Option<usize>, std::num::ParseIntError>,
 ) -> anyhow::Result<()> {
-    use latentviz::tsne::knn_clustered::{ClusteredSearch, knn_clustered};
+    use latentviz::tsne::knn_clustered::{ClusteredPlan, ClusteredSearch, knn_clustered};
     let defaults = ClusteredSearch::default();
     let search = ClusteredSearch {
         probes: value("--probes")?.unwrap_or(defaults.probes),
@@ -305,6 +305,39 @@ fn clustered(
         kmeans_sample: value("--sample")?.unwrap_or(defaults.kmeans_sample),
         ..defaults
     };
+    if let Some(b) = value("--block")? {
+        // One block's dispatches, each timed alone after those before it (its heaps and
+        // thresholds are the block's own).
+        let plan = ClusteredPlan::new(gpu, x, n, d, k, &search)?;
+        let dispatches = plan.block_dispatches(gpu, b)?;
+        let all = dispatches.iter().collect::<Vec<_>>();
+        gpu.run("warm-up", &all)?;
+        let (mut scans, mut inserts) = (0.0, 0.0);
+        for (i, dispatch) in dispatches.iter().enumerate() {
+            gpu.run("block prefix", &all[..i])?;
+            let start = Instant::now();
+            gpu.run(&dispatch.label, &[dispatch])?;
+            let s = start.elapsed().as_secs_f64();
+            if dispatch.label.contains("insert") {
+                println!("  insert after dispatch {i}: {:.2} ms", s * 1e3);
+                inserts += s;
+            } else {
+                scans += s;
+            }
+        }
+        let (start, cpu) = (Instant::now(), cpu_seconds());
+        gpu.run("block", &all)?;
+        println!(
+            "block {b}: {} dispatches, alone: scans {:.1} ms, inserts {:.1} ms; together {:.1} ms \
+             wall, {:.1} ms CPU",
+            dispatches.len(),
+            scans * 1e3,
+            inserts * 1e3,
+            start.elapsed().as_secs_f64() * 1e3,
+            (cpu_seconds() - cpu) * 1e3
+        );
+        return Ok(());
+    }
     let (start, cpu) = (Instant::now(), cpu_seconds());
     let found = knn_clustered(gpu, x, n, d, k, &search)?;
     println!(

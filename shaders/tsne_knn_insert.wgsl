@@ -6,11 +6,12 @@
 // Bindings (group 0): 0 params (uniform KnnInsertParams), 1 count (read_write, rows u32),
 //   2 cand (read, rows * cap vec2<u32>: (distance bits, j)), 3 knn_index (read_write, N * k u32),
 //   4 knn_dist (read_write, N * k f32).
-// One invocation owns one row: on the first chunk (first = 1) it fills the heap with sentinels
-// (3e38, 0xffffffff); then it inserts its count[r] candidates (at most cap), each below the root
-// replacing it and sifting down (at most log2(k) + 1 levels), and resets count[r] to 0 for the next
-// chunk. Loop iterations per invocation: k + cap (levels + 2), kept under lavapipe's cap by the
-// launcher (`tsne::affinity::knn_insert`). `topk_sort` in tsne_topk.wgsl sorts the heaps at the end.
+// One invocation owns one row: on the first chunk (first = 1) it builds the heap from its first k
+// candidates (sentinels (3e38, 0xffffffff) where there are fewer) by one heapify; then it inserts
+// its other candidates (count[r] in all, at most cap), each below the root replacing it and
+// sifting down (at most log2(k) + 1 levels), and resets count[r] to 0 for the next chunk. Loop
+// iterations per invocation: under k (levels + 2) + cap (levels + 2), kept under lavapipe's cap
+// by the launcher (`tsne::affinity::knn_insert`). `topk_sort` in tsne_topk.wgsl sorts the heaps at the end.
 // Params mirror `tsne::affinity::KnnInsertParams`.
 
 struct Params {
@@ -35,9 +36,9 @@ fn worse(da: f32, ja: u32, db: f32, jb: u32) -> bool {
     return da > db || (da == db && ja > jb);
 }
 
-// Put (d, j) at the root of the heap knn[out .. out + len) and sift it down.
-fn sift_down(out: u32, len: u32, d: f32, j: u32) {
-    var p = 0u;
+// Put (d, j) at position start of the heap knn[out .. out + len) and sift it down.
+fn sift_down(out: u32, len: u32, start: u32, d: f32, j: u32) {
+    var p = start;
     loop {
         let l = 2u * p + 1u;
         if (l >= len) { break; }
@@ -66,22 +67,39 @@ fn knn_insert(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     let i = params.row0 + r;
     let k = params.k;
     let out = i * k;
+    let len = min(count[r], params.cap);
+    count[r] = 0u;
+    let base = r * params.cap;
+    var t = 0u;
     if (params.first == 1u) {
-        for (var t = 0u; t < k; t++) {
-            knn_dist[out + t] = 3.0e38;
-            knn_index[out + t] = 0xffffffffu;
+        // The first k candidates go in as they come, sentinels (3e38, 0xffffffff) fill the rest,
+        // and one heapify orders them: about a third of the sifting of inserting them one by one
+        // into a heap of sentinels.
+        var filled = 0u;
+        loop {
+            if (t >= len || filled >= k) { break; }
+            let e = cand[base + t];
+            t++;
+            if (params.exclude_self == 1u && e.y == i) { continue; }
+            knn_dist[out + filled] = bitcast<f32>(e.x);
+            knn_index[out + filled] = e.y;
+            filled++;
+        }
+        for (var s = filled; s < k; s++) {
+            knn_dist[out + s] = 3.0e38;
+            knn_index[out + s] = 0xffffffffu;
+        }
+        for (var h = k / 2u; h > 0u; h--) {
+            sift_down(out, k, h - 1u, knn_dist[out + h - 1u], knn_index[out + h - 1u]);
         }
     }
     var worst_d = knn_dist[out];
     var worst_j = knn_index[out];
-    let len = min(count[r], params.cap);
-    count[r] = 0u;
-    let base = r * params.cap;
-    for (var t = 0u; t < len; t++) {
+    for (; t < len; t++) {
         let e = cand[base + t];
         let d = bitcast<f32>(e.x);
         if ((params.exclude_self == 0u || e.y != i) && worse(worst_d, worst_j, d, e.y)) {
-            sift_down(out, k, d, e.y);
+            sift_down(out, k, 0u, d, e.y);
             worst_d = knn_dist[out];
             worst_j = knn_index[out];
         }

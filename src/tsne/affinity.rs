@@ -623,7 +623,9 @@ pub fn knn_scan_source(tile_rows: usize, lane_quads: usize) -> String {
 pub(crate) fn knn_chunk_cap(k: usize) -> usize {
     let levels = (usize::BITS - k.leading_zeros()) as usize;
     let per_candidate = levels + 3;
-    ((super::LOOP_BUDGET - k - 64) / per_candidate) / 32 * 32
+    // The first chunk's heap build: the copy and sentinel loops (k + 1), the heapify (k / 2 sifts).
+    let build = 2 * k + 1 + (k / 2) * per_candidate + 64;
+    ((super::LOOP_BUDGET - build) / per_candidate) / 32 * 32
 }
 
 /// One fused pass of the exact kNN search: rows row0..row0+rows against the column quads [q0, q1),

@@ -30,7 +30,7 @@ use crate::gpu::{Dispatch, Gpu};
 use crate::rng::Rng;
 
 use super::affinity::{
-    self, KNN_BLOCK_BYTES, KNN_UNIFORM_LANES, KNN_UNIFORM_ROW_QUADS, Knn, Points,
+    self, ColumnTiles, KNN_BLOCK_BYTES, KNN_UNIFORM_LANES, KNN_UNIFORM_ROW_QUADS, Knn, Points,
     column_tile_width, knn_chunk_cap, knn_insert, knn_scan_uniform, knn_sort, upload_column_tiles,
     upload_points,
 };
@@ -58,11 +58,11 @@ pub struct ClusteredSearch {
 impl Default for ClusteredSearch {
     fn default() -> Self {
         ClusteredSearch {
-            cluster_size: 180,
+            cluster_size: 240,
             probes: 5,
             min_votes: 2,
-            kmeans_iterations: 8,
-            kmeans_sample: 16_384,
+            kmeans_iterations: 5,
+            kmeans_sample: 8_192,
             seed: 0,
         }
     }
@@ -97,136 +97,236 @@ pub fn knn_clustered(
     k: usize,
     search: &ClusteredSearch,
 ) -> Result<ClusteredKnn> {
-    if x.len() != n * d || n < 2 || d == 0 {
-        return Err(Error::shape(
-            "tsne clustered kNN",
-            format!("{} values are not {n} × {d} (n ≥ 2)", x.len()),
-        ));
-    }
-    if k == 0 || k >= n || k > affinity::K_MAX {
-        return Err(Error::InvalidArgument(format!(
-            "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {})",
-            affinity::K_MAX
-        )));
-    }
-    if search.cluster_size == 0 || search.probes == 0 || search.min_votes == 0 {
-        return Err(Error::InvalidArgument(format!(
-            "clustered kNN needs a positive cluster size, probe count and vote count, not {search:?}"
-        )));
-    }
-    let Some(cols) = column_tile_width(gpu, d) else {
-        return Err(Error::InvalidArgument(format!(
-            "the clustered kNN search needs {d} features × 64 columns to fit one uniform binding \
-             ({} bytes); use the exact search",
-            gpu.limits.max_uniform_buffer_binding_size
-        )));
-    };
-    let clusters = (n / search.cluster_size).clamp(1, n);
-    let probes = search.probes.min(clusters);
+    ClusteredPlan::new(gpu, x, n, d, k, search)?.run(gpu)
+}
 
-    let started = Instant::now();
-    // 1–2. k-means, then every point's nearest centroids.
-    let centroids = kmeans(gpu, x, n, d, clusters, search)?;
-    let kmeans_s = started.elapsed().as_secs_f64();
-    let all = upload_points(gpu, x, n, d)?;
-    let near = nearest_centroids(gpu, &all, &centroids, clusters, probes)?;
-    drop(all);
+/// The clustered search, prepared: k-means done, the points sorted and on the GPU, each block's
+/// tile list made; its blocks are recorded one at a time ([`ClusteredPlan::block_dispatches`]).
+pub struct ClusteredPlan {
+    points: Points,
+    tiles: ColumnTiles,
+    /// Tiles each block scans, its own first.
+    blocks: Vec<Vec<usize>>,
+    /// Position → point.
+    perm: Vec<u32>,
+    k: usize,
+    /// Tiles per chunk after the first (the block's own tiles), and candidate slots per row.
+    per_chunk: usize,
+    cap: usize,
+    count: wgpu::Buffer,
+    cand: wgpu::Buffer,
+    index: wgpu::Buffer,
+    dist: wgpu::Buffer,
+    clusters: usize,
+    columns_per_row: f64,
+    kmeans_s: f64,
+    prepare_s: f64,
+}
 
-    // 3. Points sorted by cluster along the chain.
-    let layout = Layout::new(&near, n, probes, &centroids, clusters, d);
-    let mut sorted = Vec::with_capacity(n * d);
-    for &i in &layout.perm {
-        sorted.extend_from_slice(&x[i as usize * d..(i as usize + 1) * d]);
-    }
+impl ClusteredPlan {
+    pub fn new(
+        gpu: &Gpu,
+        x: &[f32],
+        n: usize,
+        d: usize,
+        k: usize,
+        search: &ClusteredSearch,
+    ) -> Result<ClusteredPlan> {
+        if x.len() != n * d || n < 2 || d == 0 {
+            return Err(Error::shape(
+                "tsne clustered kNN",
+                format!("{} values are not {n} × {d} (n ≥ 2)", x.len()),
+            ));
+        }
+        if k == 0 || k >= n || k > affinity::K_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {})",
+                affinity::K_MAX
+            )));
+        }
+        if search.cluster_size == 0 || search.probes == 0 || search.min_votes == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "clustered kNN needs a positive cluster size, probe count and vote count, not \
+                 {search:?}"
+            )));
+        }
+        let Some(cols) = column_tile_width(gpu, d) else {
+            return Err(Error::InvalidArgument(format!(
+                "the clustered kNN search needs {d} features × 64 columns to fit one uniform \
+                 binding ({} bytes); use the exact search",
+                gpu.limits.max_uniform_buffer_binding_size
+            )));
+        };
+        let clusters = (n / search.cluster_size).clamp(1, n);
+        let probes = search.probes.min(clusters);
 
-    // 4. The tiles each block scans.
-    let blocks = layout.block_tiles(&near, probes, search.min_votes, cols, k);
-    let real_cols = |t: usize| (n.min((t + 1) * cols)) - t * cols;
-    let scanned: f64 = blocks
-        .iter()
-        .enumerate()
-        .map(|(b, list)| {
-            let rows = ROW_BLOCK.min(n - b * ROW_BLOCK);
-            (rows * list.iter().map(|&t| real_cols(t)).sum::<usize>()) as f64
+        let started = Instant::now();
+        // 1–2. k-means, then every point's nearest centroids.
+        let centroids = kmeans(gpu, x, n, d, clusters, search)?;
+        let kmeans_s = started.elapsed().as_secs_f64();
+        let all = upload_points(gpu, x, n, d)?;
+        let near = nearest_centroids(gpu, &all, &centroids, clusters, probes)?;
+        drop(all);
+
+        // 3. Points sorted by cluster along the chain.
+        let layout = Layout::new(&near, n, probes, &centroids, clusters, d);
+        let mut sorted = Vec::with_capacity(n * d);
+        for &i in &layout.perm {
+            sorted.extend_from_slice(&x[i as usize * d..(i as usize + 1) * d]);
+        }
+
+        // 4. The tiles each block scans.
+        let blocks = layout.block_tiles(&near, probes, search.min_votes, cols, k);
+        let real_cols = |t: usize| (n.min((t + 1) * cols)) - t * cols;
+        let scanned: f64 = blocks
+            .iter()
+            .enumerate()
+            .map(|(b, list)| {
+                let rows = ROW_BLOCK.min(n - b * ROW_BLOCK);
+                (rows * list.iter().map(|&t| real_cols(t)).sum::<usize>()) as f64
+            })
+            .sum();
+        let points = upload_points(gpu, &sorted, n, d)?;
+        let tiles = upload_column_tiles(gpu, &sorted, n, d)?.ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{n} points × {d} features exceed one buffer as uniform column tiles"
+            ))
+        })?;
+        let per_chunk = (knn_chunk_cap(k) / tiles.cols).max(1);
+        let cap = per_chunk * tiles.cols;
+        Ok(ClusteredPlan {
+            points,
+            tiles,
+            blocks,
+            perm: layout.perm,
+            k,
+            per_chunk,
+            cap,
+            count: gpu.storage("tsne clustered kNN candidate counts", ROW_BLOCK),
+            cand: gpu.storage("tsne clustered kNN candidates", 2 * ROW_BLOCK * cap),
+            index: gpu.storage("tsne clustered kNN index", n * k),
+            dist: gpu.storage("tsne clustered kNN distance", n * k),
+            clusters,
+            columns_per_row: scanned / n as f64,
+            kmeans_s,
+            prepare_s: started.elapsed().as_secs_f64() - kmeans_s,
         })
-        .sum();
+    }
 
-    let prepare_s = started.elapsed().as_secs_f64() - kmeans_s;
-    // 5. The search over those tiles.
-    let points = upload_points(gpu, &sorted, n, d)?;
-    let tiles = upload_column_tiles(gpu, &sorted, n, d)?.ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "{n} points × {d} features exceed one buffer as uniform column tiles"
-        ))
-    })?;
-    drop(sorted);
-    let per_chunk = (knn_chunk_cap(k) / tiles.cols).max(1);
-    let cap = per_chunk * tiles.cols;
-    let count = gpu.storage("tsne clustered kNN candidate counts", ROW_BLOCK);
-    let cand = gpu.storage("tsne clustered kNN candidates", 2 * ROW_BLOCK * cap);
-    let index = gpu.storage("tsne clustered kNN index", n * k);
-    let dist = gpu.storage("tsne clustered kNN distance", n * k);
-    let shape = (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES);
-    // Blocks per submission: enough work to hide the submit, few enough to report errors early.
-    for batch in (0..blocks.len()).collect::<Vec<_>>().chunks(16) {
-        let mut dispatches: Vec<Dispatch> = Vec::new();
-        for &b in batch {
-            let row0 = b * ROW_BLOCK;
-            let rows = ROW_BLOCK.min(n - row0);
-            let list = &blocks[b];
-            // The block's own tiles (listed first) make the first chunk.
-            let own = (row0 + rows - 1) / tiles.cols - row0 / tiles.cols + 1;
-            let mut chunks: Vec<&[usize]> = vec![&list[..own]];
-            chunks.extend(list[own..].chunks(per_chunk));
-            for (c, chunk) in chunks.iter().enumerate() {
-                let first = c == 0;
-                for &t in chunk.iter() {
-                    dispatches.push(knn_scan_uniform(
-                        gpu, &points, &tiles, row0, rows, t, k, first, &dist, &count, &cand, cap,
-                        shape,
-                    )?);
-                }
-                dispatches.push(knn_insert(
-                    gpu, n, row0, rows, k, first, true, &count, &cand, cap, &index, &dist,
+    /// Number of blocks ([`ROW_BLOCK`] positions each, the last one shorter).
+    pub fn blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The dispatches of block `b`: per chunk of its tiles (its own tiles first, alone) a scan
+    /// per tile, then an insert.
+    pub fn block_dispatches(&self, gpu: &Gpu, b: usize) -> Result<Vec<Dispatch>> {
+        let n = self.points.n;
+        let list = self.blocks.get(b).ok_or_else(|| {
+            Error::shape(
+                "tsne clustered kNN",
+                format!("block {b} of {}", self.blocks.len()),
+            )
+        })?;
+        let row0 = b * ROW_BLOCK;
+        let rows = ROW_BLOCK.min(n - row0);
+        let cols = self.tiles.cols;
+        let own = (row0 + rows - 1) / cols - row0 / cols + 1;
+        let mut chunks: Vec<&[usize]> = vec![&list[..own]];
+        chunks.extend(list[own..].chunks(self.per_chunk));
+        let shape = (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES);
+        let (k, cap) = (self.k, self.cap);
+        let mut out = Vec::with_capacity(list.len() + chunks.len());
+        for (c, chunk) in chunks.iter().enumerate() {
+            let first = c == 0;
+            for &t in chunk.iter() {
+                out.push(knn_scan_uniform(
+                    gpu,
+                    &self.points,
+                    &self.tiles,
+                    row0,
+                    rows,
+                    t,
+                    k,
+                    first,
+                    &self.dist,
+                    &self.count,
+                    &self.cand,
+                    cap,
+                    shape,
                 )?);
             }
+            out.push(knn_insert(
+                gpu,
+                n,
+                row0,
+                rows,
+                k,
+                first,
+                true,
+                &self.count,
+                &self.cand,
+                cap,
+                &self.index,
+                &self.dist,
+            )?);
         }
-        gpu.run("tsne clustered kNN", &dispatches.iter().collect::<Vec<_>>())?;
+        Ok(out)
     }
-    let sort = knn_sort(gpu, n, 0, n, k, &index, &dist, &count, &cand)?;
-    gpu.run("tsne clustered kNN sort", &[&sort])?;
-    let found: Vec<u32> = gpu.read(&index, 0, n * k)?;
-    let found_dist: Vec<f32> = gpu.read(&dist, 0, n * k)?;
 
-    // Back from positions to the caller's point numbers.
-    let mut out_index = vec![0u32; n * k];
-    let mut out_dist = vec![0f32; n * k];
-    for (p, &i) in layout.perm.iter().enumerate() {
-        let i = i as usize;
-        for t in 0..k {
-            let j = found[p * k + t];
-            if j as usize >= n {
-                return Err(Error::InvalidArgument(format!(
-                    "the clustered kNN search found fewer than {k} neighbours for point {i}"
-                )));
+    /// Run every block, sort the heaps, read them back in the caller's point numbers.
+    pub fn run(&self, gpu: &Gpu) -> Result<ClusteredKnn> {
+        let started = Instant::now();
+        let (n, k) = (self.points.n, self.k);
+        // Blocks per submission: enough work to hide the submit, few enough to report errors
+        // early.
+        for batch in (0..self.blocks.len()).collect::<Vec<_>>().chunks(16) {
+            let mut dispatches = Vec::new();
+            for &b in batch {
+                dispatches.extend(self.block_dispatches(gpu, b)?);
             }
-            out_index[i * k + t] = layout.perm[j as usize];
-            out_dist[i * k + t] = found_dist[p * k + t];
+            gpu.run("tsne clustered kNN", &dispatches.iter().collect::<Vec<_>>())?;
         }
-    }
-    Ok(ClusteredKnn {
-        knn: Knn {
+        let sort = knn_sort(
+            gpu,
+            n,
+            0,
             n,
             k,
-            index: out_index,
-            dist: out_dist,
-        },
-        clusters,
-        columns_per_row: scanned / n as f64,
-        kmeans_s,
-        prepare_s,
-        search_s: started.elapsed().as_secs_f64() - kmeans_s - prepare_s,
-    })
+            &self.index,
+            &self.dist,
+            &self.count,
+            &self.cand,
+        )?;
+        gpu.run("tsne clustered kNN sort", &[&sort])?;
+        let found: Vec<u32> = gpu.read(&self.index, 0, n * k)?;
+        let found_dist: Vec<f32> = gpu.read(&self.dist, 0, n * k)?;
+
+        // Back from positions to the caller's point numbers.
+        let mut index = vec![0u32; n * k];
+        let mut dist = vec![0f32; n * k];
+        for (p, &i) in self.perm.iter().enumerate() {
+            let i = i as usize;
+            for t in 0..k {
+                let j = found[p * k + t];
+                if j as usize >= n {
+                    return Err(Error::InvalidArgument(format!(
+                        "the clustered kNN search found fewer than {k} neighbours for point {i}"
+                    )));
+                }
+                index[i * k + t] = self.perm[j as usize];
+                dist[i * k + t] = found_dist[p * k + t];
+            }
+        }
+        Ok(ClusteredKnn {
+            knn: Knn { n, k, index, dist },
+            clusters: self.clusters,
+            columns_per_row: self.columns_per_row,
+            kmeans_s: self.kmeans_s,
+            prepare_s: self.prepare_s,
+            search_s: started.elapsed().as_secs_f64(),
+        })
+    }
 }
 
 /// k-means centroids (clusters × d): Lloyd iterations from distinct sample points, on a seeded
