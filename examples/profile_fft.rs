@@ -10,6 +10,8 @@
 //! dispatch is submitted and waited for on its own, in pipeline order (so every stage sees the
 //! data it would see in a real call), wall-clock timed; the best of `reps` sweeps is kept. The
 //! whole call is also timed as one pass (`Timer`, timestamps where the adapter has them).
+//! `FFT_MAX_LEN=L` caps the FFT length (`set_max_fft_len`), to time the grids `refresh` did not
+//! pick.
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -74,6 +76,12 @@ fn main() -> anyhow::Result<()> {
 
     // As the optimizer does: a grid from the span, then one from what a run measured.
     let mut rep = FftRepulsion::new(&gpu, n, 2)?;
+    if let Some(max) = std::env::var("FFT_MAX_LEN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        rep.set_max_fft_len(&gpu, max)?;
+    }
     rep.set_span_hint(&gpu, actual)?;
     let positions = gpu.storage_from("positions", &y);
     let out = gpu.storage("out", 3 * n);
@@ -101,6 +109,7 @@ fn main() -> anyhow::Result<()> {
         "first run (includes the driver's shader compiles, if lazy): {:.2} s",
         start.elapsed().as_secs_f64()
     );
+    println!("measured: {:?}", rep.measured(&gpu)?);
 
     // Per-dispatch wall-clock and CPU times (all threads), best of `reps` sweeps.
     let mut best = vec![f64::INFINITY; d.len()];

@@ -17,6 +17,8 @@
 //! broadcast per row. Each invocation holds 8 rows (two quads, d features each, preloaded) in
 //! registers. It sums the same squares in the same order with fma, so both kernels give the same
 //! bits and the same neighbours (tested).
+//! From 20,000 points `fit` runs the approximate search of [`super::knn_clustered`] instead by
+//! default: the same scan and inserts, over the column tiles of nearby k-means clusters only.
 //! The dense path runs wholly on the GPU. The sparse path finds neighbours and calibrates β on the
 //! GPU and symmetrizes the kNN graph on the CPU (a sparse transpose of N·k entries, deterministic).
 //!

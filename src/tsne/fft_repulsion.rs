@@ -98,8 +98,13 @@ pub const INTERVALS_PER_UNIT: f32 = 0.2;
 /// intervals per axis: about this many points per box on average over the bounding box.
 pub const POINTS_PER_BOX: usize = 16;
 /// The cost of one near-field pair in FFT grid elements (`len^2`, all transforms of a call) for
-/// [`grid_for_measured`]: on lavapipe a pair costs about 3.5 ns and a grid element 0.46 us.
-pub const PAIR_COST: f64 = 0.008;
+/// [`grid_for_measured`]: on lavapipe a pair costs about 0.65 ns since the interpolation reads
+/// texel tables (3.5 ns before), and a grid element 0.4–0.55 us. Measured with profile_fft on a
+/// 70,000-point MNIST embedding at iteration 350 (span 46): 288^2 with the near field, 52 M
+/// pairs, interpolation 54 ms against 21 ms without pairs; the FFT passes 46 ms at 288^2 and
+/// 118 ms at 540^2. At 0.008 the optimizer took the plain 540^2 grid there (169 ms per call)
+/// over the near field at 288^2 (116 ms).
+pub const PAIR_COST: f64 = 0.0015;
 /// [`FftRepulsion::refresh`] aims at boxes small enough that the busiest 3 x 3 neighbourhood
 /// holds about this many points: each point then sums at most that many pairs exactly, and the
 /// embedding can grow 2.5x denser before [`NEAR_CAP`] switches a box to plain interpolation.
