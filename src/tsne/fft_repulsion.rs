@@ -98,13 +98,16 @@ pub const INTERVALS_PER_UNIT: f32 = 0.2;
 /// intervals per axis: about this many points per box on average over the bounding box.
 pub const POINTS_PER_BOX: usize = 16;
 /// The cost of one near-field pair in FFT grid elements (`len^2`, all transforms of a call) for
-/// [`grid_for_measured`]: on lavapipe a pair costs about 0.65 ns since the interpolation reads
-/// texel tables (3.5 ns before), and a grid element 0.4–0.55 us. Measured with profile_fft on a
-/// 70,000-point MNIST embedding at iteration 350 (span 46): 288^2 with the near field, 52 M
-/// pairs, interpolation 54 ms against 21 ms without pairs; the FFT passes 46 ms at 288^2 and
-/// 118 ms at 540^2. At 0.008 the optimizer took the plain 540^2 grid there (169 ms per call)
-/// over the near field at 288^2 (116 ms).
-pub const PAIR_COST: f64 = 0.0015;
+/// [`grid_for_measured`], first set from a pair at about 3.5 ns and a grid element at 0.46 us on
+/// lavapipe. Since the interpolation reads texel tables, one call on a saved 70,000-point MNIST
+/// embedding (iteration 350, span 46, profile_fft) prices a pair at ~0.65 ns: 288^2 with the
+/// near field (52 M pairs) took 116 ms where the plain 540^2 grid this constant picks took
+/// 169 ms. But whole runs with 0.0015 were slower: 10,000 MNIST points optimized in 52.9 s
+/// against 47.7 s, and at 70,000 the iterations after 400 took ~10% longer (the two runs one
+/// after the other). The single-call price misses something the runs pay (the grids the
+/// hysteresis then keeps, the ordering and spreading of dense boxes); 0.008 stays until that is
+/// understood.
+pub const PAIR_COST: f64 = 0.008;
 /// [`FftRepulsion::refresh`] aims at boxes small enough that the busiest 3 x 3 neighbourhood
 /// holds about this many points: each point then sums at most that many pairs exactly, and the
 /// embedding can grow 2.5x denser before [`NEAR_CAP`] switches a box to plain interpolation.
