@@ -10,21 +10,7 @@ use std::time::Instant;
 
 use latentviz::tsne::pca::{self, ScatterKernel};
 
-/// CPU seconds this process has used (user + system, all threads: lavapipe's workers included),
-/// from /proc (Linux); a load-independent measure on a shared machine. 0 where unavailable.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    if f.len() < 13 {
-        return 0.0;
-    }
-    (f[11] + f[12]) / 100.0
-}
+use latentviz::bench::cpu_seconds;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

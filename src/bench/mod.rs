@@ -20,6 +20,22 @@ use crate::ops::optim::{self, Optimizer};
 use crate::ops::upsample::{self, UpsampleShape};
 use crate::rng::Rng;
 
+/// CPU seconds this process has used (user + system, all threads: lavapipe's workers included),
+/// from /proc (Linux); a load-independent measure on a shared machine. 0 where unavailable.
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    if f.len() < 13 {
+        return 0.0;
+    }
+    (f[11] + f[12]) / 100.0
+}
+
 /// A CPU computation producing the same values as a case's GPU output.
 pub type CpuFn = Box<dyn Fn() -> Vec<f32>>;
 
