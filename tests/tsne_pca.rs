@@ -207,3 +207,37 @@ fn pca_is_unchanged_by_the_scatter_kernel() {
     let want = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::best(gpu)).unwrap();
     assert_eq!(best.components, want.components);
 }
+
+#[test]
+fn constant_features_are_left_out_and_put_back() {
+    // Three constant columns (as MNIST's border pixels): `pca` runs on the other 67 and puts them
+    // back; the result matches the PCA of all 70 (same tolerances as above: another S, another
+    // random start of the subspace iteration).
+    let gpu = gpu();
+    let mut rng = Rng::new(34);
+    let (n, d, k) = (1000, 70, 5);
+    let mut x = spread_columns(&mut rng, n, d);
+    let constants = [(0usize, 0.0f32), (13, 2.5), (69, -1.0)];
+    for row in x.chunks_exact_mut(d) {
+        for &(f, v) in &constants {
+            row[f] = v;
+        }
+    }
+    let got = pca::pca(gpu, &x, n, d, k, 5).unwrap();
+    let all = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::best(gpu)).unwrap();
+    for &(f, v) in &constants {
+        assert_eq!(got.mean[f], v, "mean of constant feature {f}");
+        for c in 0..k {
+            assert_eq!(got.components[c * d + f], 0.0, "component {c}, feature {f}");
+        }
+    }
+    for c in 0..k {
+        let dot: f64 = (0..d)
+            .map(|r| got.components[c * d + r] as f64 * all.components[c * d + r] as f64)
+            .sum();
+        assert!(dot > 1.0 - 1e-5, "component {c}: cos {dot}");
+    }
+    assert_close("variances", &got.variances, &all.variances, 1e-4);
+    assert_close("projected", &got.projected, &all.projected, 1e-3);
+    assert_close("mean", &got.mean, &all.mean, 1e-5);
+}

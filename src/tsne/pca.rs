@@ -415,8 +415,41 @@ pub struct Pca {
 }
 
 /// The first k principal components of x (n × d).
+///
+/// Constant features (MNIST's border pixels: 67 of 784) have no variance and no weight in any
+/// component, so they are left out of the GPU work (the scatter matrix costs d²) and put back as
+/// zeros in the components and their value in the mean.
 pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Result<Pca> {
-    pca_with(gpu, x, n, d, k, seed, ScatterKernel::best(gpu))
+    let kernel = ScatterKernel::best(gpu);
+    if x.len() != n * d || n < 2 || d == 0 {
+        return pca_with(gpu, x, n, d, k, seed, kernel);
+    }
+    let varying: Vec<usize> = (0..d)
+        .filter(|&f| (1..n).any(|i| x[i * d + f] != x[f]))
+        .collect();
+    if varying.len() == d || varying.len() < k {
+        return pca_with(gpu, x, n, d, k, seed, kernel);
+    }
+    let dv = varying.len();
+    let mut reduced = Vec::with_capacity(n * dv);
+    for row in x.chunks_exact(d) {
+        reduced.extend(varying.iter().map(|&f| row[f]));
+    }
+    let part = pca_with(gpu, &reduced, n, dv, k, seed, kernel)?;
+    let mut components = vec![0f32; k * d];
+    let mut mean = x[..d].to_vec();
+    for (c, &f) in varying.iter().enumerate() {
+        mean[f] = part.mean[c];
+        for r in 0..k {
+            components[r * d + f] = part.components[r * dv + c];
+        }
+    }
+    Ok(Pca {
+        projected: part.projected,
+        components,
+        variances: part.variances,
+        mean,
+    })
 }
 
 /// As [`pca`] with a chosen kernel for the scatter matrix (tests and profiles compare them).
