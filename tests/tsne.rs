@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use common::gpu;
 use latentviz::tsne::job::{self, Split, TsneJob};
-use latentviz::tsne::{self, Method, TsneConfig, metrics};
+use latentviz::tsne::{self, KnnSearch, Method, TsneConfig, metrics};
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 
@@ -294,6 +294,33 @@ fn sparse_mnist_2000_job_knn_accuracy() {
             .join(format!("y_{ITERATIONS_2000:05}.npy")),
     );
     assert_eq!(final_snap, y, "the last snapshot is the output");
+}
+
+/// The job with the clustered kNN search asked for on 2,000 MNIST test images (8 k-means clusters):
+/// the report and the metrics name it, and the embedding separates the digits as the exact
+/// search's does (>= 0.85, the bound of the test above).
+#[test]
+fn clustered_knn_job_reports_its_search() {
+    let gpu = gpu();
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = TsneJob::new(dir.path().join("y.npy"));
+    j.mnist = Some(PathBuf::from(MNIST));
+    j.subset = Some(2000);
+    j.method = Method::Fft;
+    j.knn = KnnSearch::Clustered;
+    j.iterations = ITERATIONS_2000;
+    j.metrics = Some(dir.path().join("metrics.jsonl"));
+    let report = job::run(gpu, &j).unwrap();
+    assert_eq!(report.knn, Some(KnnSearch::Clustered));
+    let acc = report.knn_accuracy.unwrap();
+    assert!(acc >= 0.85, "10-NN accuracy {acc}");
+    let text = std::fs::read_to_string(j.metrics.as_ref().unwrap()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["knn"], "clustered", "{last}");
+    // The default at 2,000 points is the exact search.
+    j.knn = KnnSearch::Auto;
+    j.iterations = 50;
+    assert_eq!(job::run(gpu, &j).unwrap().knn, Some(KnnSearch::Exact));
 }
 
 /// 500 iterations (250 exaggerated + 250) already separate the digits (0.8765 here; 1000 give
