@@ -1022,6 +1022,77 @@ pub fn knn_scan_uniform(
     .with_flops(flops))
 }
 
+/// The buffers one block of a fused kNN search works in: candidate counts and lists (rows × cap
+/// (distance bits, j)), and the heaps (n × k index and distance).
+pub struct ScanBuffers<'a> {
+    pub count: &'a wgpu::Buffer,
+    pub cand: &'a wgpu::Buffer,
+    pub cap: usize,
+    pub index: &'a wgpu::Buffer,
+    pub dist: &'a wgpu::Buffer,
+}
+
+/// Rows row0..row0+rows of `points` against chunks of uniform column tiles: per chunk one
+/// [`knn_scan_uniform`] per tile (the first chunk without thresholds), then one [`knn_insert`]
+/// (`exclude_self`: the columns are the rows' own points). What the exact search
+/// ([`KnnPlan`]), the nearest-centroid scan and the clustered search record per block.
+#[allow(clippy::too_many_arguments)]
+pub fn uniform_chunk_dispatches<'c>(
+    gpu: &Gpu,
+    points: &Points,
+    tiles: &ColumnTiles,
+    row0: usize,
+    rows: usize,
+    k: usize,
+    exclude_self: bool,
+    chunks: impl IntoIterator<Item = &'c [usize]>,
+    buffers: &ScanBuffers,
+) -> Result<Vec<Dispatch>> {
+    let ScanBuffers {
+        count,
+        cand,
+        cap,
+        index,
+        dist,
+    } = *buffers;
+    let mut out = Vec::new();
+    for (c, chunk) in chunks.into_iter().enumerate() {
+        let first = c == 0;
+        for &t in chunk {
+            out.push(knn_scan_uniform(
+                gpu,
+                points,
+                tiles,
+                row0,
+                rows,
+                t,
+                k,
+                first,
+                dist,
+                count,
+                cand,
+                cap,
+                (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES),
+            )?);
+        }
+        out.push(knn_insert(
+            gpu,
+            points.n,
+            row0,
+            rows,
+            k,
+            first,
+            exclude_self,
+            count,
+            cand,
+            cap,
+            index,
+            dist,
+        )?);
+    }
+    Ok(out)
+}
+
 /// Insert each row's candidates from [`knn_scan`] into its heap (rows row0.. of `knn_index` /
 /// `knn_dist`, n × k), filling the heaps with sentinels first when `first`, and reset `count`.
 #[allow(clippy::too_many_arguments)]
@@ -1475,49 +1546,51 @@ impl KnnPlan {
                 tiles,
             } => {
                 let mut out = Vec::with_capacity(2 * chunks.len() + 1);
-                for (c, &(q0, q1)) in chunks.iter().enumerate() {
-                    let first = c == 0;
-                    if let Some(tiles) = tiles {
-                        let tq = tiles.cols / 4;
-                        for t in q0 / tq..q1.div_ceil(tq) {
-                            out.push(knn_scan_uniform(
-                                gpu,
-                                &self.points,
-                                tiles,
-                                row0,
-                                rows,
-                                t,
-                                k,
-                                first,
-                                kd,
-                                count,
-                                cand,
-                                *cap,
-                                (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES),
-                            )?);
-                        }
+                if let Some(tiles) = tiles {
+                    let tq = tiles.cols / 4;
+                    let tile_chunks: Vec<Vec<usize>> = chunks
+                        .iter()
+                        .map(|&(q0, q1)| (q0 / tq..q1.div_ceil(tq)).collect())
+                        .collect();
+                    let buffers = ScanBuffers {
+                        count,
+                        cand,
+                        cap: *cap,
+                        index,
+                        dist: kd,
+                    };
+                    out.extend(uniform_chunk_dispatches(
+                        gpu,
+                        &self.points,
+                        tiles,
+                        row0,
+                        rows,
+                        k,
+                        true,
+                        tile_chunks.iter().map(Vec::as_slice),
+                        &buffers,
+                    )?);
+                } else {
+                    for (c, &(q0, q1)) in chunks.iter().enumerate() {
+                        let first = c == 0;
+                        out.push(knn_scan(
+                            gpu,
+                            &self.points,
+                            row0,
+                            rows,
+                            q0,
+                            q1,
+                            k,
+                            first,
+                            kd,
+                            count,
+                            cand,
+                            *cap,
+                        )?);
                         out.push(knn_insert(
                             gpu, n, row0, rows, k, first, true, count, cand, *cap, index, kd,
                         )?);
-                        continue;
                     }
-                    out.push(knn_scan(
-                        gpu,
-                        &self.points,
-                        row0,
-                        rows,
-                        q0,
-                        q1,
-                        k,
-                        first,
-                        kd,
-                        count,
-                        cand,
-                        *cap,
-                    )?);
-                    out.push(knn_insert(
-                        gpu, n, row0, rows, k, first, true, count, cand, *cap, index, kd,
-                    )?);
                 }
                 out.push(knn_sort(gpu, n, row0, rows, k, index, kd, count, cand)?);
                 Ok(out)

@@ -35,9 +35,8 @@ use crate::gpu::{Dispatch, Gpu};
 use crate::rng::Rng;
 
 use super::affinity::{
-    self, ColumnTiles, KNN_BLOCK_BYTES, KNN_UNIFORM_LANES, KNN_UNIFORM_ROW_QUADS, Knn, Points,
-    column_tile_width, knn_chunk_cap, knn_insert, knn_scan_uniform, knn_sort, upload_column_tiles,
-    upload_points,
+    self, ColumnTiles, KNN_BLOCK_BYTES, Knn, Points, ScanBuffers, column_tile_width, knn_chunk_cap,
+    knn_sort, uniform_chunk_dispatches, upload_column_tiles, upload_points,
 };
 
 /// Rows per block of the search: four workgroups of the uniform-tile scan (64 rows each), so
@@ -239,44 +238,24 @@ impl ClusteredPlan {
         let own = (row0 + rows - 1) / cols - row0 / cols + 1;
         let mut chunks: Vec<&[usize]> = vec![&list[..own]];
         chunks.extend(list[own..].chunks(self.per_chunk));
-        let shape = (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES);
-        let (k, cap) = (self.k, self.cap);
-        let mut out = Vec::with_capacity(list.len() + chunks.len());
-        for (c, chunk) in chunks.iter().enumerate() {
-            let first = c == 0;
-            for &t in chunk.iter() {
-                out.push(knn_scan_uniform(
-                    gpu,
-                    &self.points,
-                    &self.tiles,
-                    row0,
-                    rows,
-                    t,
-                    k,
-                    first,
-                    &self.dist,
-                    &self.count,
-                    &self.cand,
-                    cap,
-                    shape,
-                )?);
-            }
-            out.push(knn_insert(
-                gpu,
-                n,
-                row0,
-                rows,
-                k,
-                first,
-                true,
-                &self.count,
-                &self.cand,
-                cap,
-                &self.index,
-                &self.dist,
-            )?);
-        }
-        Ok(out)
+        let buffers = ScanBuffers {
+            count: &self.count,
+            cand: &self.cand,
+            cap: self.cap,
+            index: &self.index,
+            dist: &self.dist,
+        };
+        uniform_chunk_dispatches(
+            gpu,
+            &self.points,
+            &self.tiles,
+            row0,
+            rows,
+            self.k,
+            true,
+            chunks,
+            &buffers,
+        )
     }
 
     /// Run every block, sort the heaps, read them back in the caller's point numbers.
@@ -422,22 +401,27 @@ pub fn nearest_centroids(
     let cand = gpu.storage("tsne nearest centroids candidates", 2 * block * cap);
     let index = gpu.storage("tsne nearest centroids index", n * m);
     let dist = gpu.storage("tsne nearest centroids distance", n * m);
-    let shape = (KNN_UNIFORM_ROW_QUADS, KNN_UNIFORM_LANES);
     let all_tiles: Vec<usize> = (0..tiles.tiles).collect();
+    let buffers = ScanBuffers {
+        count: &count,
+        cand: &cand,
+        cap,
+        index: &index,
+        dist: &dist,
+    };
     for row0 in (0..n).step_by(block) {
         let rows = block.min(n - row0);
-        let mut dispatches = Vec::new();
-        for (c, chunk) in all_tiles.chunks(per_chunk).enumerate() {
-            let first = c == 0;
-            for &t in chunk {
-                dispatches.push(knn_scan_uniform(
-                    gpu, points, &tiles, row0, rows, t, m, first, &dist, &count, &cand, cap, shape,
-                )?);
-            }
-            dispatches.push(knn_insert(
-                gpu, n, row0, rows, m, first, false, &count, &cand, cap, &index, &dist,
-            )?);
-        }
+        let mut dispatches = uniform_chunk_dispatches(
+            gpu,
+            points,
+            &tiles,
+            row0,
+            rows,
+            m,
+            false,
+            all_tiles.chunks(per_chunk),
+            &buffers,
+        )?;
         dispatches.push(knn_sort(
             gpu, n, row0, rows, m, &index, &dist, &count, &cand,
         )?);
