@@ -525,9 +525,9 @@ fn gpu_matches_exact_blobs() {
     assert!(ez < 1e-2 && ez_total < 1e-2, "Z errors {ez} {ez_total}");
 }
 
-/// A late-optimization span (~120, MNIST-like) on the grid the span hint picks: intervals over 2
-/// units wide, still well under 1% (the near field is exact, so the error does not grow with
-/// the width).
+/// A late-optimization span (~120, MNIST-like) on the grid the span hint picks (intervals over 2
+/// units wide), then on the one `refresh` picks (wider still): both well under 1% (the near
+/// field is exact, so the error does not grow with the width).
 #[test]
 fn gpu_matches_exact_wide_intervals() {
     let gpu = gpu();
@@ -546,6 +546,21 @@ fn gpu_matches_exact_wide_intervals() {
         "wide blobs N={n}, span {span:.1}, width {:.2}: force {ef:.2e}, Z_i {ez:.2e}, Z {ez_total:.2e}",
         g.width
     );
+    assert!(ef < 1e-2, "force error {ef}");
+    assert!(ez < 1e-2 && ez_total < 1e-2, "Z errors {ez} {ez_total}");
+    // What the optimizer then runs: the grid `refresh` picks from that run's measurements, as
+    // coarse as the near-field pairs allow (no floor per unit of span): far wider intervals,
+    // the same accuracy.
+    assert!(rep.refresh(gpu).unwrap());
+    let got = run_gpu(gpu, &mut rep, &y);
+    let coarse = rep.read_grid(gpu).unwrap();
+    let (ef, ez, ez_total) = errors(&got, &exact, 2);
+    println!(
+        "refreshed: {} intervals, width {:.2}: force {ef:.2e}, Z_i {ez:.2e}, Z {ez_total:.2e}",
+        rep.intervals(),
+        coarse.width
+    );
+    assert!(coarse.width > 1.5 * g.width, "{coarse:?} after {g:?}");
     assert!(ef < 1e-2, "force error {ef}");
     assert!(ez < 1e-2 && ez_total < 1e-2, "Z errors {ez} {ez_total}");
 }
@@ -671,7 +686,7 @@ fn gpu_small_and_degenerate_inputs() {
     let y = [
         0.0f32, -3.0, 0.0, -1.0, 0.0, 0.5, 0.0, 2.0, 0.0, 4.0, 0.0, 7.0, 0.0, 11.0,
     ];
-    let mut rep = FftRepulsion::new(gpu, 7, 2).unwrap();
+    let mut rep = FftRepulsion::with_fft_len(gpu, 7, 2, 240).unwrap();
     let got = run_gpu(gpu, &mut rep, &y);
     let (ef, ez, _) = errors(&got, &cpu::repulsion_exact(&y, 7, 2), 2);
     // Intervals of 0.47 (30 over 14 units), plain interpolation: force errors ~1e-3; Z_i of a
@@ -916,16 +931,18 @@ fn span_hint_picks_fft_friendly_grids() {
     assert_eq!(fft_repulsion::fft_len_for(1100, 2048), 1125);
     assert_eq!(fft_repulsion::fft_len_for(3000, 2048), 2048);
     assert_eq!(fft_repulsion::fft_len_for(3000, 2047), 2025);
-    // Sort keys: the most sub-boxes of 8 x 8, 4 x 4, 2 x 2 with keys <= min(4 n, 2^19), or 1.
+    // Sort keys: the most sub-boxes of 32 x 32 .. 2 x 2 with keys <= min(4 n, 2^19), or 1.
+    assert_eq!(fft_repulsion::sub_boxes(70_000, 13 * 13), 32);
+    assert_eq!(fft_repulsion::sub_boxes(70_000, 20 * 20), 16);
     assert_eq!(fft_repulsion::sub_boxes(70_000, 40 * 40), 8);
     assert_eq!(fft_repulsion::sub_boxes(70_000, 80 * 80), 4);
     assert_eq!(fft_repulsion::sub_boxes(70_000, 180 * 180), 2);
     assert_eq!(fft_repulsion::sub_boxes(70_000, 341 * 341), 1);
     assert_eq!(fft_repulsion::sub_boxes(10, 40 * 40), 1);
-    // At least 30 intervals, sqrt(n / 16) and 0.2 intervals per unit of span; 8 intervals <= len.
-    assert_eq!(fft_repulsion::grid_for(10, 0.0), (240, 30));
-    assert_eq!(fft_repulsion::grid_for(10, 60.0), (240, 30));
-    assert_eq!(fft_repulsion::grid_for(10, f32::NAN), (240, 30));
+    // At least 8 intervals, sqrt(n / 16) and 0.2 intervals per unit of span; 8 intervals <= len.
+    assert_eq!(fft_repulsion::grid_for(10, 0.0), (64, 8));
+    assert_eq!(fft_repulsion::grid_for(10, 60.0), (96, 12));
+    assert_eq!(fft_repulsion::grid_for(10, f32::NAN), (64, 8));
     assert_eq!(fft_repulsion::grid_for(10, 1e6), (2048, 256));
     assert_eq!(fft_repulsion::grid_for(14_400, 0.0), (240, 30));
     assert_eq!(fft_repulsion::grid_for(16 * 50 * 50, 0.0), (400, 50));
@@ -933,7 +950,7 @@ fn span_hint_picks_fft_friendly_grids() {
         for span in [0.0f32, 7.0, 33.3, 61.0, 99.0, 140.0, 300.0, 500.0, 2000.0] {
             let (len, intervals) = fft_repulsion::grid_for(n, span);
             assert!(fft_repulsion::radices(len).is_some() && 8 * intervals <= len);
-            assert!(intervals >= 30 && 16 * intervals * intervals >= n.min(16 * 256 * 256));
+            assert!(intervals >= 8 && 16 * intervals * intervals >= n.min(16 * 256 * 256));
             assert!(
                 intervals as f32 >= 0.2 * span || len == 2048,
                 "n {n} span {span}: {intervals} intervals"
@@ -942,8 +959,9 @@ fn span_hint_picks_fft_friendly_grids() {
             assert!(smaller <= len);
         }
     }
-    // Measured: the cheaper of plain interpolation (width <= 0.7) and the near field (boxes
-    // holding about NEAR_TARGET = 1536 points in the busiest neighbourhood, wider than 0.8).
+    // Measured: the cheapest of plain interpolation (width <= 0.7) and the near-field grids
+    // (boxes wider than 0.8, holding at most about NEAR_TARGET = 1536 points in the busiest
+    // neighbourhood), by len^2 + PAIR_COST (0.0015) * pairs.
     let measured = |span, width, max_near, pairs| {
         fft_repulsion::grid_for_measured(
             fft_repulsion::Measured {
@@ -955,9 +973,12 @@ fn span_hint_picks_fft_friendly_grids() {
             2048,
         )
     };
-    // Wide and sparse (a late 10,000-point MNIST embedding): a coarse grid, the near field on.
-    let (_, intervals) = measured(187.0, 4.7, 300, 2_000_000);
-    assert!((38..=48).contains(&intervals), "{intervals}");
+    // Wide and sparse (a late 10,000-point MNIST embedding): few pairs, so the widest boxes
+    // (4.7 * sqrt(1536 / 300) = 10.6 units: 18 intervals), no floor per unit of span.
+    assert_eq!(measured(187.0, 4.7, 300, 2_000_000), (144, 18));
+    // Wide and crowded (70,000 points, iteration 700): the widest boxes (31 intervals) would
+    // cost 256^2 + 0.0015 * 70 M pairs; 36 intervals cost less (288^2 + 0.0015 * 52 M).
+    assert_eq!(measured(155.4, 4.75, 1364, 62_829_056), (288, 36));
     // Denser: narrower boxes for about 1536 points per neighbourhood (6144 at width 2 -> 1).
     let (_, intervals) = measured(100.0, 2.0, 6144, 1_000_000);
     assert!((100..=110).contains(&intervals), "{intervals}");
@@ -970,26 +991,26 @@ fn span_hint_picks_fft_friendly_grids() {
         400.0 / intervals as f32 > 0.8 && len <= 2048,
         "{len} {intervals}"
     );
-    // Nothing measured: the span alone (at least 30, 0.2 per unit).
-    assert_eq!(measured(100.0, 0.0, 0, 0), (240, 30));
-    assert_eq!(measured(f32::NAN, f32::NAN, 100, 100), (240, 30));
+    // Nothing measured: the span alone (at least 8, 0.2 per unit).
+    assert_eq!(measured(100.0, 0.0, 0, 0), (160, 20));
+    assert_eq!(measured(f32::NAN, f32::NAN, 100, 100), (64, 8));
     let gpu = gpu();
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
-    assert_eq!((rep.fft_len(), rep.intervals()), (240, 30));
+    assert_eq!((rep.fft_len(), rep.intervals()), (64, 8));
     assert_eq!(rep.min_width(), 0.0);
     assert!(!rep.set_span_hint(gpu, 40.0).unwrap());
     // The width floor: 10% slack over span / intervals.
-    assert!((rep.min_width() - 1.1 * 40.0 / 30.0).abs() < 1e-6);
+    assert!((rep.min_width() - 1.1 * 40.0 / 8.0).abs() < 1e-6);
     assert!(rep.set_span_hint(gpu, 250.0).unwrap());
     assert_eq!((rep.fft_len(), rep.intervals()), (400, 50));
     // Hysteresis: 265 wants 53 intervals; 50 are within 10% and the length is not oversized,
-    // so the grid stays, with the floor at its cap of 5.5.
+    // so the grid stays, with the floor 10% over 265 / 50.
     assert!(!rep.set_span_hint(gpu, 265.0).unwrap());
     assert_eq!((rep.fft_len(), rep.intervals()), (400, 50));
-    assert!((rep.min_width() - 5.5).abs() < 1e-6);
-    // 125 wants 30 intervals: the current length is too long.
+    assert!((rep.min_width() - 1.1 * 265.0 / 50.0).abs() < 1e-5);
+    // 125 wants 25 intervals: the current length is too long.
     assert!(rep.set_span_hint(gpu, 125.0).unwrap());
-    assert_eq!((rep.fft_len(), rep.intervals()), (240, 30));
+    assert_eq!((rep.fft_len(), rep.intervals()), (200, 25));
     assert!(rep.set_span_hint(gpu, 500.0).unwrap());
     assert_eq!(rep.intervals(), 100);
     // A cap shrinks the grid now and bounds later hints.

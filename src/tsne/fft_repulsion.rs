@@ -45,8 +45,9 @@
 //! [`FftRepulsion::set_span_hint`] re-sizes it from a span (at least [`MIN_INTERVALS`], at least
 //! `sqrt(n / POINTS_PER_BOX)` and [`INTERVALS_PER_UNIT`] per unit of span, up to the largest FFT,
 //! 2048), and [`FftRepulsion::refresh`] (the optimizer calls it every 50 iterations) from what
-//! the last run measured: its span and its busiest 3 x 3 neighbourhood of boxes, narrowing the
-//! boxes until that holds about [`NEAR_TARGET`] points ([`grid_for_measured`]).
+//! the last run measured: its span, its busiest 3 x 3 neighbourhood of boxes and its near-field
+//! pairs, taking the cheapest grid whose busiest neighbourhood holds at most about
+//! [`NEAR_TARGET`] points ([`grid_for_measured`]).
 //!
 //! Node spacing: the grid is centred on the actual bounding box (on the GPU, every call) with
 //! interval width `max(span / intervals, min_width)`. `with_fft_len` sets no floor (the grid
@@ -80,34 +81,37 @@ const CHUNKS: &str = include_str!("../../shaders/tsne_fft_chunks.wgsl");
 const OP: &str = "fft repulsion";
 /// Lagrange nodes per interval and axis (FIt-SNE's p; it uses 3). The shaders are written for 4.
 pub const NODES_PER_INTERVAL: usize = 4;
-/// Minimum number of intervals per axis (FIt-SNE: 50 with p = 3): a 240-point FFT.
-pub const MIN_INTERVALS: usize = 30;
+/// Minimum number of intervals per axis: a 64-point FFT (FIt-SNE: 50 intervals with p = 3).
+/// Coarse grids are accurate here: dense layouts get intervals at most [`PLAIN_WIDTH`] wide, and
+/// wide ones the exact near field. A minimum of 30 made the first 250 iterations at 70,000
+/// points pay for 240-point FFTs where 13 intervals of 0.7 units covered the embedding.
+pub const MIN_INTERVALS: usize = 8;
 /// Longest FFT line: two channels of 2048^2 complex f32 are 64 MiB, half of the 128 MiB a
 /// storage binding may span on common adapters.
 pub const MAX_FFT_LEN: usize = 2048;
 /// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
 /// sort and the spread (after them `Stages::charges` holds the node charges, not yet spectra).
 pub const DISPATCHES_THROUGH_SPREAD: usize = 7;
-/// The fewest intervals per unit of embedding span the span hint asks for (widths of at most 5).
-/// With the near field summed exactly the force error does not depend on the width (module
-/// doc), so the width trades FFT work (fewer, wider intervals) against near-field sums (more
-/// points per box): [`FftRepulsion::refresh`] sizes it by the measured density
-/// ([`NEAR_TARGET`]), this only bounds it.
+/// The intervals per unit of embedding span a grid sized from a span alone takes
+/// ([`grid_for`], [`FftRepulsion::set_span_hint`]; widths of at most 5), before anything is
+/// measured. With the near field summed exactly the force error does not depend on the width
+/// (module doc), so the width trades FFT work (fewer, wider intervals) against near-field sums
+/// (more points per box): [`FftRepulsion::refresh`] sizes it by the measured density
+/// ([`grid_for_measured`]) with no such floor.
 pub const INTERVALS_PER_UNIT: f32 = 0.2;
 /// Before anything is measured, the span hint asks for at least `sqrt(n / POINTS_PER_BOX)`
 /// intervals per axis: about this many points per box on average over the bounding box.
 pub const POINTS_PER_BOX: usize = 16;
 /// The cost of one near-field pair in FFT grid elements (`len^2`, all transforms of a call) for
-/// [`grid_for_measured`], first set from a pair at about 3.5 ns and a grid element at 0.46 us on
-/// lavapipe. Since the interpolation reads texel tables, one call on a saved 70,000-point MNIST
-/// embedding (iteration 350, span 46, profile_fft) prices a pair at ~0.65 ns: 288^2 with the
-/// near field (52 M pairs) took 116 ms where the plain 540^2 grid this constant picks took
-/// 169 ms. But whole runs with 0.0015 were slower: 10,000 MNIST points optimized in 52.9 s
-/// against 47.7 s, and at 70,000 the iterations after 400 took ~10% longer (the two runs one
-/// after the other). The single-call price misses something the runs pay (the grids the
-/// hysteresis then keeps, the ordering and spreading of dense boxes); 0.008 stays until that is
-/// understood.
-pub const PAIR_COST: f64 = 0.008;
+/// [`grid_for_measured`]: a pair at ~0.5-0.65 ns and a grid element at ~0.37 us on lavapipe
+/// (profile_fft on saved MNIST embeddings; at 70,000 points, iteration 700: 288^2 with 63 M
+/// pairs 109-125 ms a call, 360^2 with 42 M 129 ms, 432^2 with 30 M 155 ms; at 10,000: 120^2
+/// with 6 M pairs 16-17 ms, 320^2 with 1.5 M 54 ms). Once a session (s5) found 0.0015 slower
+/// than 0.008 over whole runs, but then floors of 30 intervals and 0.2 per unit of span kept
+/// the near-field grids as fine as the plain ones in many iterations, so only the pairs
+/// changed. Without the floors, whole runs with 0.0015 (one after the other): 10,000 MNIST
+/// points optimized in 26.9 s against 47.7-59.4 s before, 70,000 in 154.5 s against 165.5-173.7 s.
+pub const PAIR_COST: f64 = 0.0015;
 /// [`FftRepulsion::refresh`] aims at boxes small enough that the busiest 3 x 3 neighbourhood
 /// holds about this many points: each point then sums at most that many pairs exactly, and the
 /// embedding can grow 2.5x denser before [`NEAR_CAP`] switches a box to plain interpolation.
@@ -486,50 +490,67 @@ pub struct Measured {
     pub pairs: u64,
 }
 
-/// `(len, intervals)` for the next runs from what the last one measured: the cheaper of
+/// `(len, intervals)` for the next runs from what the last one measured: the cheapest of
 /// - plain interpolation, intervals at most [`PLAIN_WIDTH`] wide (near field off), and
-/// - the near field, boxes narrow enough that the busiest neighbourhood would hold about
-///   [`NEAR_TARGET`] points, but wider than [`NEAR_MIN_WIDTH`],
+/// - every near-field grid (one per FFT length) from boxes so wide that the busiest
+///   neighbourhood would hold about [`NEAR_TARGET`] points down to boxes just wider than
+///   [`NEAR_MIN_WIDTH`],
 ///
 /// by the cost `len^2 + PAIR_COST * pairs`, the pairs scaled from the measured ones by the
-/// squared width (the density assumed the same at both widths). Both at least
-/// [`MIN_INTERVALS`] and [`INTERVALS_PER_UNIT`] per unit of span. Dense embeddings (early
-/// exaggeration, large n) take the plain grid; wide, sparse ones (late iterations) the near
-/// field with a coarse grid.
+/// squared width (the density assumed the same at all widths). All at least [`MIN_INTERVALS`].
+/// Dense embeddings (early exaggeration, large n) take the plain grid; wide, sparse ones (late
+/// iterations) the near field with a coarse grid, as coarse as the pairs allow: its force error
+/// does not grow with the width (module doc), so there is no floor on intervals per unit of
+/// span. On the final 10,000-point MNIST embedding (span 187) that is 15 intervals of 12.5 units
+/// (a 120-point FFT, 17 ms a call, force error 0.05%), where a floor of 0.2 intervals per unit
+/// gave 40 of 4.7 (320 points, 54 ms, 0.10%).
 pub fn grid_for_measured(m: Measured, max_len: usize) -> (usize, usize) {
     let span = if m.span.is_finite() {
         m.span.max(0.0) as f64
     } else {
         0.0
     };
-    let floor = ((span * INTERVALS_PER_UNIT as f64).ceil() as usize).max(MIN_INTERVALS);
-    let grid = |width: f64| -> (usize, usize) {
-        let wanted = ((span / width).ceil().min(MAX_FFT_LEN as f64) as usize).max(floor);
-        grid_with_intervals(wanted, max_len)
-    };
+    let at_least = |wanted: usize| grid_with_intervals(wanted.max(MIN_INTERVALS), max_len);
     let measured = m.width.is_finite() && m.width > 0.0;
-    let density_width = if measured && m.max_near > 0 {
+    if !measured {
+        return at_least((span as f32 * INTERVALS_PER_UNIT).ceil() as usize);
+    }
+    let intervals_for = |width: f64| (span / width).ceil().min(MAX_FFT_LEN as f64) as usize;
+    let cost = |(len, intervals): (usize, usize)| -> f64 {
+        let width = span / intervals as f64;
+        let pairs = if width * HINT_SLACK as f64 > NEAR_MIN_WIDTH as f64 {
+            m.pairs as f64 * (width / m.width as f64).powi(2)
+        } else {
+            0.0
+        };
+        (len * len) as f64 + PAIR_COST * pairs
+    };
+    let plain = at_least(intervals_for(PLAIN_WIDTH as f64));
+    let mut best = (cost(plain), plain);
+    // The widest boxes the near field may take: the busiest neighbourhood near NEAR_TARGET.
+    let widest = if m.max_near > 0 {
         m.width as f64 * (NEAR_TARGET as f64 / m.max_near as f64).sqrt()
     } else {
         f64::INFINITY
     };
-    let near = grid(density_width.max(1.05 * NEAR_MIN_WIDTH as f64));
-    let plain = grid(PLAIN_WIDTH as f64);
-    let width_of = |(_, intervals): (usize, usize)| span / intervals as f64;
-    let cost = |g: (usize, usize)| -> f64 {
-        let w = width_of(g);
-        let pairs = if measured && w * HINT_SLACK as f64 > NEAR_MIN_WIDTH as f64 {
-            m.pairs as f64 * (w / m.width as f64).powi(2)
-        } else {
-            0.0
-        };
-        (g.0 * g.0) as f64 + PAIR_COST * pairs
-    };
-    if cost(plain) <= cost(near) {
-        plain
-    } else {
-        near
+    let narrowest = 1.05 * NEAR_MIN_WIDTH as f64;
+    if widest >= narrowest {
+        // Every near-field grid from the widest boxes to the narrowest, one per FFT length.
+        let last = intervals_for(narrowest);
+        let mut wanted = intervals_for(widest);
+        while wanted <= last {
+            let grid = at_least(wanted);
+            let c = cost(grid);
+            if c < best.0 {
+                best = (c, grid);
+            }
+            if grid.1 < wanted {
+                break; // capped by max_len
+            }
+            wanted = grid.1 + 1;
+        }
     }
+    best.1
 }
 
 /// [`grid_for_capped`] with the cap [`MAX_FFT_LEN`].
@@ -537,14 +558,15 @@ pub fn grid_for(n: usize, span: f32) -> (usize, usize) {
     grid_for_capped(n, span, MAX_FFT_LEN)
 }
 
-/// Sub-boxes per box and axis for the counting sort of `n` points into `boxes` boxes: 8, 4, 2 or 1,
-/// the most that keeps the keys (`boxes * sub^2`) within 4 n and 2^19. The in-box ordering
-/// (tsne_fft_order.wgsl) costs the sum over keys of their squared point counts, which crowded
-/// boxes (dense clusters, small spans) made the largest stage; the single-workgroup prefix sum
-/// over the keys bounds them from above.
+/// Sub-boxes per box and axis for the counting sort of `n` points into `boxes` boxes: 32, 16, 8,
+/// 4, 2 or 1, the most that keeps the keys (`boxes * sub^2`) within 4 n and 2^19. The in-box
+/// ordering (tsne_fft_order.wgsl) costs the sum over keys of their squared point counts, which
+/// crowded boxes (dense clusters, small spans, coarse grids) made the largest stage; the
+/// single-workgroup prefix sum over the keys bounds them from above. (70,000 MNIST points at
+/// iteration 200 on 13 x 13 boxes: 45 ms with 8 x 8 sub-boxes, 13 ms with 32 x 32.)
 pub fn sub_boxes(n: usize, boxes: usize) -> usize {
     let limit = (4 * n).min(1 << 19);
-    [8, 4, 2]
+    [32, 16, 8, 4, 2]
         .into_iter()
         .find(|s| boxes * s * s <= limit)
         .unwrap_or(1)
@@ -971,8 +993,7 @@ impl FftRepulsion {
     /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for`];
     /// capped by [`FftRepulsion::set_max_fft_len`]) unless the current one has at least
     /// 1 / [`HINT_SLACK`] of the intervals wanted and at most 5/4 of the FFT length, and set the
-    /// width floor to [`HINT_SLACK`] * `span / intervals`, at most [`HINT_SLACK`] /
-    /// [`INTERVALS_PER_UNIT`] (2.2). Meant to be called rarely, say every 50 iterations, with a span the
+    /// width floor to [`HINT_SLACK`] * `span / intervals`. Meant to be called rarely, say every 50 iterations, with a span the
     /// caller read back: `read_grid(gpu)?.span` is the span of the last run's positions, a
     /// 32-byte readback. Returns true when the grid changed: buffers were reallocated and
     /// dispatches recorded before are stale, so `record` must be called again (a new floor
@@ -1029,9 +1050,7 @@ impl FftRepulsion {
         } else {
             self.resize(gpu, len)?
         };
-        let floor =
-            (HINT_SLACK * span / self.intervals as f32).min(HINT_SLACK / INTERVALS_PER_UNIT);
-        self.set_min_width(gpu, floor);
+        self.set_min_width(gpu, HINT_SLACK * span / self.intervals as f32);
         Ok(changed)
     }
 
