@@ -110,6 +110,10 @@ struct TsneArgs {
     /// auto: clustered from 20,000 points.
     #[arg(long, value_enum, default_value_t = KnnArg::Auto)]
     knn: KnnArg,
+    /// Step size. auto: openTSNE's N / exaggeration per phase (N/48, then N/4 in sklearn's
+    /// gradient scale; at least 50); sklearn: max(N/48, 50) in both phases; or a number for both.
+    #[arg(long, default_value = "auto")]
+    learning_rate: latentviz::tsne::LearningRate,
     /// PCA to this many dimensions first (default: 50 when the input has more than 100; 0: off).
     #[arg(long)]
     pca: Option<usize>,
@@ -655,6 +659,7 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
         KnnArg::Clustered => latentviz::tsne::KnnSearch::Clustered,
         KnnArg::Auto => latentviz::tsne::KnnSearch::Auto,
     };
+    job.learning_rate = a.learning_rate;
     job.pca = a.pca;
     job.snapshots = a.snapshots;
     job.metrics = a.metrics;
@@ -662,13 +667,14 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
     let gpu = Gpu::new(options)?;
     let r = job::run(&gpu, &job)?;
     eprintln!(
-        "{} points ({}-D input{}), {:?}{}, learning rate {:.1}: KL {:.4}{}",
+        "{} points ({}-D input{}), {:?}{}, learning rate {:.1} then {:.1}: KL {:.4}{}",
         r.n,
         r.d,
         r.pca_dims.map(|k| format!(", PCA {k}")).unwrap_or_default(),
         r.method,
         r.knn.map(|s| format!(", {s:?} kNN")).unwrap_or_default(),
-        r.learning_rate,
+        r.learning_rates.early,
+        r.learning_rates.late,
         r.kl,
         r.knn_accuracy
             .map(|v| format!(", 10-NN accuracy {v:.4}"))

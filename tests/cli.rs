@@ -76,6 +76,55 @@ fn corrupt_idx_file_is_named() {
 }
 
 #[test]
+fn tsne_learning_rate_is_parsed_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("y.npy");
+    let metrics = dir.path().join("m.jsonl");
+    let (out_s, metrics_s) = (out.to_str().unwrap(), metrics.to_str().unwrap());
+    let (ok, err) = latentviz(&[
+        "tsne",
+        "--mnist",
+        MNIST,
+        "--subset",
+        "100",
+        "--perplexity",
+        "10",
+        "--out",
+        out_s,
+        "--learning-rate=-5",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("auto, sklearn or a positive number"), "{err}");
+    assert!(!out.exists());
+    let (ok, err) = latentviz(&[
+        "tsne",
+        "--mnist",
+        MNIST,
+        "--subset",
+        "100",
+        "--perplexity",
+        "10",
+        "--iterations",
+        "60",
+        "--quiet",
+        "--out",
+        out_s,
+        "--metrics",
+        metrics_s,
+        "--learning-rate",
+        "20",
+    ]);
+    assert!(ok, "{err}");
+    let last = std::fs::read_to_string(&metrics).unwrap();
+    let last = last.lines().last().unwrap();
+    assert!(
+        last.contains("\"learning_rate\":20.0") && last.contains("\"learning_rate_early\":20.0"),
+        "{last}"
+    );
+    assert!(err.contains("learning rate 20.0 then 20.0"), "{err}");
+}
+
+#[test]
 fn no_adapter_says_what_to_install() {
     // No adapter can exist for a backend this platform lacks (DX12 off Windows, Metal off Apple).
     let backend = if cfg!(windows) { "metal" } else { "dx12" };

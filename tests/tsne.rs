@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use common::gpu;
 use latentviz::tsne::job::{self, Split, TsneJob};
-use latentviz::tsne::{self, KnnSearch, Method, TsneConfig, metrics};
+use latentviz::tsne::{self, KnnSearch, LearningRate, LearningRates, Method, TsneConfig, metrics};
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 
@@ -32,8 +32,10 @@ const SKLEARN_EXACT_KL_1000: f32 = 0.868_556_7;
 fn exact_mnist_1000_matches_sklearn_kl() {
     let gpu = gpu();
     let (x, labels) = mnist_test(1000);
+    // sklearn's settings, its learning rate included (our default is openTSNE's).
     let config = TsneConfig {
         method: Method::Exact,
+        learning_rate: LearningRate::Sklearn,
         ..TsneConfig::default()
     };
     let t = Instant::now();
@@ -52,6 +54,44 @@ fn exact_mnist_1000_matches_sklearn_kl() {
         "KL {} vs sklearn {SKLEARN_EXACT_KL_1000}: {rel}",
         e.kl
     );
+}
+
+/// The learning-rate conventions: openTSNE's N / exaggeration per phase (in sklearn's gradient
+/// scale, N / 48 then N / 4), sklearn's max(N / 48, 50) throughout, or a fixed rate; parsed from
+/// the CLI's words.
+#[test]
+fn learning_rate_conventions() {
+    let rates = |r: LearningRate, n| r.rates(n, 12.0);
+    assert_eq!(
+        rates(LearningRate::Auto, 70_000),
+        LearningRates {
+            early: 70_000.0 / 48.0,
+            late: 17_500.0
+        }
+    );
+    assert_eq!(
+        rates(LearningRate::Sklearn, 70_000),
+        LearningRates::constant(70_000.0 / 48.0)
+    );
+    // sklearn's floor of 50 holds for both phases of small N.
+    assert_eq!(
+        rates(LearningRate::Auto, 100),
+        LearningRates::constant(50.0)
+    );
+    assert_eq!(
+        rates(LearningRate::Fixed(200.0), 70_000),
+        LearningRates::constant(200.0)
+    );
+    assert_eq!("auto".parse(), Ok(LearningRate::Auto));
+    assert_eq!("sklearn".parse(), Ok(LearningRate::Sklearn));
+    assert_eq!("12.5".parse(), Ok(LearningRate::Fixed(12.5)));
+    for bad in ["0", "-3", "nan", "inf", "fast", ""] {
+        let err = bad.parse::<LearningRate>().unwrap_err();
+        assert!(
+            err.contains("auto, sklearn or a positive number"),
+            "{bad}: {err}"
+        );
+    }
 }
 
 /// Per-kernel times (run by hand: TSNE_N=2000 cargo test --test tsne -- --ignored --nocapture
@@ -194,6 +234,16 @@ fn job_rejects_bad_input_and_writes_nothing() {
             "{name}: snapshot folder made"
         );
     }
+    // A learning rate that is not positive: caught before anything is written.
+    let input = dir.path().join("good.npy");
+    std::fs::write(&input, npy_bytes("<f4", "(60, 4)", &f32_bytes(&good))).unwrap();
+    let mut j = TsneJob::new(dir.path().join("rate_y.npy"));
+    j.input = Some(input);
+    j.perplexity = 5.0;
+    j.learning_rate = LearningRate::Fixed(-1.0);
+    let err = job::run(gpu, &j).unwrap_err().to_string();
+    assert!(err.contains("learning rate must be positive"), "{err}");
+    assert!(!j.out.exists());
     // Corrupt MNIST: a gzip file that is not gzip inside.
     let mnist = dir.path().join("mnist");
     std::fs::create_dir(&mnist).unwrap();

@@ -7,7 +7,7 @@ use latentviz::rng::Rng;
 use latentviz::tsne::affinity::{self, DenseP};
 use latentviz::tsne::gradient::{self, GpuCsr};
 use latentviz::tsne::optimize::{self, Affinities, StepBuffers};
-use latentviz::tsne::{TsneConfig, metrics, pca};
+use latentviz::tsne::{LearningRates, TsneConfig, metrics, pca};
 
 fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
     rng.vec(n * d, -1.0, 1.0)
@@ -570,9 +570,13 @@ fn kl_rows_match_cpu_dense_and_sparse() {
 
 #[test]
 fn gpu_optimizer_matches_cpu_optimizer() {
-    // A small step: with 37 points the usual rate (50) makes the layout chaotic, and f32 vs f64
-    // rounding would grow until the trajectories share nothing.
-    const LR: f32 = 2.0;
+    // Small steps: with 37 points the usual rate (50) makes the layout chaotic, and f32 vs f64
+    // rounding would grow until the trajectories share nothing. A different rate after early
+    // exaggeration, as LearningRate::Auto gives.
+    const LR: LearningRates = LearningRates {
+        early: 2.0,
+        late: 3.0,
+    };
     let gpu = gpu();
     let mut rng = Rng::new(22);
     let (n, dims, early) = (37, 2, 20);

@@ -8,7 +8,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{Embedding, Init, KnnSearch, Method, Progress, TsneConfig, fit_with, metrics};
+use super::{
+    Embedding, Init, KnnSearch, LearningRate, LearningRates, Method, Progress, TsneConfig,
+    fit_with, metrics,
+};
 use crate::data::{mnist, npy};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -35,6 +38,7 @@ pub struct TsneJob {
     pub dims: usize,
     pub method: Method,
     pub knn: KnnSearch,
+    pub learning_rate: LearningRate,
     /// Folder for Y at every 50 iterations (y_00050.npy, ...).
     pub snapshots: Option<PathBuf>,
     /// JSON-lines file: {iteration, kl, seconds} every 50 iterations, then a summary line.
@@ -60,6 +64,7 @@ impl TsneJob {
             dims: 2,
             method: Method::Auto,
             knn: KnnSearch::Auto,
+            learning_rate: LearningRate::Auto,
             snapshots: None,
             metrics: None,
             pca: None,
@@ -76,7 +81,7 @@ pub struct TsneReport {
     pub kl: f32,
     pub knn_accuracy: Option<f32>,
     pub pca_dims: Option<usize>,
-    pub learning_rate: f32,
+    pub learning_rates: LearningRates,
     pub method: Method,
     /// The kNN search used (None for a dense P).
     pub knn: Option<KnnSearch>,
@@ -117,7 +122,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         knn: job.knn,
         pca: pca_dims(job.pca, d),
         init: Init::Pca,
-        learning_rate: None,
+        learning_rate: job.learning_rate,
         snapshot_positions: job.snapshots.is_some(),
         ..TsneConfig::default()
     };
@@ -175,7 +180,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         kl: embedding.kl,
         knn_accuracy,
         pca_dims: config.pca,
-        learning_rate: embedding.learning_rate,
+        learning_rates: embedding.learning_rates,
         method: embedding.method,
         knn: embedding.knn,
         load_s,
@@ -199,7 +204,8 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
             "kl": report.kl,
             "method": format!("{:?}", report.method).to_lowercase(),
             "knn": report.knn.map(|s| format!("{s:?}").to_lowercase()),
-            "learning_rate": report.learning_rate,
+            "learning_rate": report.learning_rates.late,
+            "learning_rate_early": report.learning_rates.early,
             "pca_dims": report.pca_dims,
             "load_s": report.load_s,
             "pca_s": report.pca_s,

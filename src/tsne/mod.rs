@@ -80,8 +80,8 @@ pub struct TsneConfig {
     /// Reduce the input to this many principal components first (None: use the input as is).
     pub pca: Option<usize>,
     pub init: Init,
-    /// None: "auto", sklearn's max(N / early_exaggeration / 4, 50).
-    pub learning_rate: Option<f32>,
+    /// The step size of each phase ([`LearningRate::Auto`]: openTSNE's convention).
+    pub learning_rate: LearningRate,
     pub early_exaggeration: f32,
     pub exaggeration_iterations: usize,
     /// Read the positions back at every check (every 50 iterations) for `Progress::positions`.
@@ -99,7 +99,7 @@ impl Default for TsneConfig {
             knn: KnnSearch::Auto,
             pca: None,
             init: Init::Pca,
-            learning_rate: None,
+            learning_rate: LearningRate::Auto,
             early_exaggeration: 12.0,
             exaggeration_iterations: 250,
             snapshot_positions: false,
@@ -151,7 +151,7 @@ pub struct Embedding {
     /// (iteration, KL) at every check.
     pub kl_history: Vec<(usize, f32)>,
     pub times: PhaseTimes,
-    pub learning_rate: f32,
+    pub learning_rates: LearningRates,
     /// The method actually used (Auto resolved).
     pub method: Method,
     /// The kNN search actually used (Auto resolved); None for a dense P.
@@ -211,6 +211,82 @@ pub fn auto_learning_rate(n: usize, early_exaggeration: f32) -> f32 {
     (n as f32 / early_exaggeration / 4.0).max(50.0)
 }
 
+/// How the step size of the gradient descent is chosen. Our gradient is sklearn's (with the
+/// factor 4 of the t-SNE gradient, 4 sum_j (p_ij - q_ij) w_ij (y_i - y_j)); openTSNE's and
+/// FIt-SNE's lacks the 4, so their rate r is r / 4 here.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LearningRate {
+    /// openTSNE's "auto" (Belkina et al. 2019): N / exaggeration in each phase, that is
+    /// N / (4 · early_exaggeration) during early exaggeration and N / 4 after it, at least 50
+    /// (sklearn's floor). The larger late rate reaches a given KL in fewer iterations: on the
+    /// 70,000 MNIST images KL 2.813 at iteration 750 (openTSNE's own: 2.821) against 2.900 with
+    /// sklearn's rate, and 2.718 against 2.763 at 1,000.
+    Auto,
+    /// sklearn's "auto": max(N / early_exaggeration / 4, 50) in both phases.
+    Sklearn,
+    /// This rate in both phases.
+    Fixed(f32),
+}
+
+/// The step sizes of the two phases.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LearningRates {
+    /// During early exaggeration.
+    pub early: f32,
+    /// After it.
+    pub late: f32,
+}
+
+impl LearningRates {
+    /// One rate for both phases.
+    pub fn constant(rate: f32) -> Self {
+        LearningRates {
+            early: rate,
+            late: rate,
+        }
+    }
+}
+
+impl From<f32> for LearningRates {
+    fn from(rate: f32) -> Self {
+        LearningRates::constant(rate)
+    }
+}
+
+impl LearningRate {
+    /// The rates for `n` points.
+    pub fn rates(self, n: usize, early_exaggeration: f32) -> LearningRates {
+        match self {
+            LearningRate::Auto => LearningRates {
+                early: auto_learning_rate(n, early_exaggeration),
+                late: auto_learning_rate(n, 1.0),
+            },
+            LearningRate::Sklearn => {
+                LearningRates::constant(auto_learning_rate(n, early_exaggeration))
+            }
+            LearningRate::Fixed(rate) => LearningRates::constant(rate),
+        }
+    }
+}
+
+impl std::str::FromStr for LearningRate {
+    type Err = String;
+
+    /// "auto", "sklearn" or a positive number.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(LearningRate::Auto),
+            "sklearn" => Ok(LearningRate::Sklearn),
+            _ => match s.parse::<f32>() {
+                Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(LearningRate::Fixed(rate)),
+                _ => Err(format!(
+                    "learning rate must be auto, sklearn or a positive number, not {s:?}"
+                )),
+            },
+        }
+    }
+}
+
 /// Check the configuration against the data before anything runs.
 pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()> {
     if n < 2 {
@@ -264,7 +340,7 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
             "iterations must be at least 1".into(),
         ));
     }
-    if let Some(lr) = config.learning_rate
+    if let LearningRate::Fixed(lr) = config.learning_rate
         && !(lr.is_finite() && lr > 0.0)
     {
         return Err(Error::InvalidArgument(format!(
@@ -348,16 +424,14 @@ pub fn fit_with(
 
     // 4. Optimize.
     let t = Instant::now();
-    let learning_rate = config
-        .learning_rate
-        .unwrap_or_else(|| auto_learning_rate(n, config.early_exaggeration));
+    let learning_rates = config.learning_rate.rates(n, config.early_exaggeration);
     let result = optimize::optimize(
         gpu,
         &affinities,
         &y0,
         n,
         config,
-        learning_rate,
+        learning_rates,
         plan.fft,
         observer,
     )?;
@@ -369,7 +443,7 @@ pub fn fit_with(
         kl: result.kl,
         kl_history: result.kl_history,
         times,
-        learning_rate,
+        learning_rates,
         method: plan.method,
         knn: knn_search,
     })

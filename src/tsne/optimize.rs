@@ -22,7 +22,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::affinity::{DenseP, SparseP, dense_ld};
 use super::gradient::{self, GpuCsr, PositionTexture, check_dims};
-use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
+use super::{CHECK_EVERY, LearningRates, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
@@ -398,9 +398,10 @@ impl Optimizer {
         n: usize,
         dims: usize,
         early_exaggeration: f32,
-        learning_rate: f32,
+        learning_rate: impl Into<LearningRates>,
         fft: bool,
     ) -> Result<Optimizer> {
+        let learning_rate: LearningRates = learning_rate.into();
         check_dims(dims)?;
         if y0.len() != n * dims {
             return Err(Error::shape(
@@ -503,9 +504,9 @@ impl Optimizer {
             dims,
             early_exaggeration,
             MOMENTUM_EARLY,
-            learning_rate,
+            learning_rate.early,
         )?;
-        let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate)?;
+        let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate.late)?;
         let mean = strided_sum(
             gpu,
             &y_next,
@@ -735,7 +736,7 @@ pub fn optimize(
     y0: &[f32],
     n: usize,
     config: &TsneConfig,
-    learning_rate: f32,
+    learning_rate: impl Into<LearningRates>,
     fft: bool,
     observer: &mut dyn FnMut(&Progress) -> Result<()>,
 ) -> Result<OptimizeResult> {
@@ -911,7 +912,7 @@ pub mod cpu {
         iterations: usize,
         exaggeration: f32,
         exaggeration_iterations: usize,
-        learning_rate: f32,
+        learning_rate: super::LearningRates,
     ) -> Vec<f32> {
         use super::super::gradient::cpu as g;
         let mut y = y0.to_vec();
@@ -926,10 +927,10 @@ pub mod cpu {
             let rep = g::repulsion_exact(&y, n, dims);
             let z = strided_sum(&rep, n, dims + 1, dims, 1.0);
             let attr = g::attraction_dense(&y, p, n, dims);
-            let (alpha, momentum) = if early {
-                (exaggeration, super::MOMENTUM_EARLY)
+            let (alpha, momentum, rate) = if early {
+                (exaggeration, super::MOMENTUM_EARLY, learning_rate.early)
             } else {
-                (1.0, super::MOMENTUM_LATE)
+                (1.0, super::MOMENTUM_LATE, learning_rate.late)
             };
             let y_next = update_step(
                 &y,
@@ -941,7 +942,7 @@ pub mod cpu {
                 dims,
                 alpha,
                 momentum,
-                learning_rate,
+                rate,
                 super::MIN_GAIN,
             );
             let mean: Vec<f32> = (0..dims)
