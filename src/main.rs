@@ -114,6 +114,10 @@ struct TsneArgs {
     /// gradient scale; at least 50); sklearn: max(N/48, 50) in both phases; or a number for both.
     #[arg(long, default_value = "auto")]
     learning_rate: latentviz::tsne::LearningRate,
+    /// Stop once the KL falls by less than this fraction over 50 iterations (after early
+    /// exaggeration), e.g. 0.005.
+    #[arg(long)]
+    early_stop: Option<f32>,
     /// PCA to this many dimensions first (default: 50 when the input has more than 100; 0: off).
     #[arg(long)]
     pca: Option<usize>,
@@ -660,6 +664,7 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
         KnnArg::Auto => latentviz::tsne::KnnSearch::Auto,
     };
     job.learning_rate = a.learning_rate;
+    job.early_stop = a.early_stop;
     job.pca = a.pca;
     job.snapshots = a.snapshots;
     job.metrics = a.metrics;
@@ -680,6 +685,12 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
             .map(|v| format!(", 10-NN accuracy {v:.4}"))
             .unwrap_or_default()
     );
+    if r.iterations < job.iterations {
+        eprintln!(
+            "early stop after {} of {} iterations",
+            r.iterations, job.iterations
+        );
+    }
     eprintln!(
         "seconds: load {:.1}, pca {:.1}, knn {:.1}, affinity {:.1}, init {:.1}, optimize {:.1}, total {:.1}",
         r.load_s, r.pca_s, r.knn_s, r.affinity_s, r.init_s, r.optimize_s, r.total_s

@@ -76,7 +76,7 @@ fn corrupt_idx_file_is_named() {
 }
 
 #[test]
-fn tsne_learning_rate_is_parsed_and_recorded() {
+fn tsne_learning_rate_and_early_stop_reach_the_job() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("y.npy");
     let metrics = dir.path().join("m.jsonl");
@@ -122,6 +122,32 @@ fn tsne_learning_rate_is_parsed_and_recorded() {
         "{last}"
     );
     assert!(err.contains("learning rate 20.0 then 20.0"), "{err}");
+    // An early stop: the summary line counts the iterations run. After exaggeration (250) the
+    // checks at 300 and 350 are the first pair; the KL cannot fall by half between them.
+    let (ok, err) = latentviz(&[
+        "tsne",
+        "--mnist",
+        MNIST,
+        "--subset",
+        "100",
+        "--perplexity",
+        "10",
+        "--quiet",
+        "--out",
+        out_s,
+        "--metrics",
+        metrics_s,
+        "--early-stop",
+        "0.5",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("early stop after 350 of 1000 iterations"),
+        "{err}"
+    );
+    let lines = std::fs::read_to_string(&metrics).unwrap();
+    let last = lines.lines().last().unwrap();
+    assert!(last.contains("\"iteration\":350"), "{last}");
 }
 
 #[test]

@@ -94,6 +94,61 @@ fn learning_rate_conventions() {
     }
 }
 
+/// Early stop: the rule on KL histories, then a run that stops once the KL falls by less than 2%
+/// over 50 iterations, at the first check where it does, after exaggeration only.
+#[test]
+fn early_stop_ends_the_run_when_the_kl_stalls() {
+    use latentviz::tsne::optimize::stalled;
+    let h = [(250, 4.0), (300, 2.0), (350, 1.99)];
+    assert!(stalled(&h, 250, Some(0.01)));
+    assert!(!stalled(&h, 250, Some(0.001)));
+    assert!(!stalled(&h, 250, None));
+    // Both checks must be past exaggeration: the one at 300 is not when it lasts 350.
+    assert!(!stalled(&h, 350, Some(0.5)) && stalled(&h, 300, Some(0.5)));
+    // A KL that rises has stalled too.
+    assert!(stalled(&[(300, 2.0), (350, 2.1)], 250, Some(0.0)));
+    assert!(!stalled(&[(300, 2.0)], 250, Some(0.5)));
+
+    let gpu = gpu();
+    let (x, _) = mnist_test(300);
+    let tol = 0.02;
+    let config = TsneConfig {
+        method: Method::Exact,
+        early_stop: Some(tol),
+        ..TsneConfig::default()
+    };
+    let e = tsne::fit(gpu, &x, 300, 784, &config).unwrap();
+    eprintln!("early stop at {}: {:?}", e.iterations, e.kl_history);
+    assert!(e.iterations < 1000, "{:?}", e.kl_history);
+    assert_eq!(e.kl_history.last().unwrap().0, e.iterations);
+    let after: Vec<f32> = e
+        .kl_history
+        .iter()
+        .filter(|h| h.0 >= 250)
+        .map(|h| h.1)
+        .collect();
+    let (last, rest) = after.split_last().unwrap();
+    assert!(rest.last().unwrap() - last < tol * rest.last().unwrap());
+    for w in rest.windows(2) {
+        assert!(
+            w[0] - w[1] >= tol * w[0],
+            "should have stopped: {:?}",
+            e.kl_history
+        );
+    }
+    // Nonsense tolerances are refused.
+    for bad in [-0.1, f32::NAN] {
+        let config = TsneConfig {
+            early_stop: Some(bad),
+            ..config.clone()
+        };
+        let err = tsne::fit(gpu, &x, 300, 784, &config)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("early stop"), "{err}");
+    }
+}
+
 /// Per-kernel times (run by hand: TSNE_N=2000 cargo test --test tsne -- --ignored --nocapture
 /// kernel_times).
 #[test]

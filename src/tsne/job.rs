@@ -39,6 +39,8 @@ pub struct TsneJob {
     pub method: Method,
     pub knn: KnnSearch,
     pub learning_rate: LearningRate,
+    /// See `TsneConfig::early_stop`.
+    pub early_stop: Option<f32>,
     /// Folder for Y at every 50 iterations (y_00050.npy, ...).
     pub snapshots: Option<PathBuf>,
     /// JSON-lines file: {iteration, kl, seconds} every 50 iterations, then a summary line.
@@ -65,6 +67,7 @@ impl TsneJob {
             method: Method::Auto,
             knn: KnnSearch::Auto,
             learning_rate: LearningRate::Auto,
+            early_stop: None,
             snapshots: None,
             metrics: None,
             pca: None,
@@ -82,6 +85,8 @@ pub struct TsneReport {
     pub knn_accuracy: Option<f32>,
     pub pca_dims: Option<usize>,
     pub learning_rates: LearningRates,
+    /// Gradient steps taken (fewer than asked after an early stop).
+    pub iterations: usize,
     pub method: Method,
     /// The kNN search used (None for a dense P).
     pub knn: Option<KnnSearch>,
@@ -123,6 +128,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         pca: pca_dims(job.pca, d),
         init: Init::Pca,
         learning_rate: job.learning_rate,
+        early_stop: job.early_stop,
         snapshot_positions: job.snapshots.is_some(),
         ..TsneConfig::default()
     };
@@ -181,6 +187,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         knn_accuracy,
         pca_dims: config.pca,
         learning_rates: embedding.learning_rates,
+        iterations: embedding.iterations,
         method: embedding.method,
         knn: embedding.knn,
         load_s,
@@ -198,7 +205,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
             "final": true,
             "n": n,
             "d": d,
-            "iteration": job.iterations,
+            "iteration": report.iterations,
             "perplexity": job.perplexity,
             "seed": job.seed,
             "kl": report.kl,

@@ -84,6 +84,10 @@ pub struct TsneConfig {
     pub learning_rate: LearningRate,
     pub early_exaggeration: f32,
     pub exaggeration_iterations: usize,
+    /// Early stop: after early exaggeration, stop at the first check (every [`CHECK_EVERY`]
+    /// iterations) where the KL fell by less than this fraction of its value at the check
+    /// before (say 0.005). None: run every iteration.
+    pub early_stop: Option<f32>,
     /// Read the positions back at every check (every 50 iterations) for `Progress::positions`.
     pub snapshot_positions: bool,
 }
@@ -102,6 +106,7 @@ impl Default for TsneConfig {
             learning_rate: LearningRate::Auto,
             early_exaggeration: 12.0,
             exaggeration_iterations: 250,
+            early_stop: None,
             snapshot_positions: false,
         }
     }
@@ -150,6 +155,8 @@ pub struct Embedding {
     pub kl: f32,
     /// (iteration, KL) at every check.
     pub kl_history: Vec<(usize, f32)>,
+    /// Gradient steps taken: `iterations`, or fewer after an early stop.
+    pub iterations: usize,
     pub times: PhaseTimes,
     pub learning_rates: LearningRates,
     /// The method actually used (Auto resolved).
@@ -340,6 +347,13 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
             "iterations must be at least 1".into(),
         ));
     }
+    if let Some(tol) = config.early_stop
+        && !(tol.is_finite() && tol >= 0.0)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "early stop must be a fraction >= 0, not {tol}"
+        )));
+    }
     if let LearningRate::Fixed(lr) = config.learning_rate
         && !(lr.is_finite() && lr > 0.0)
     {
@@ -442,6 +456,7 @@ pub fn fit_with(
         dims: config.dims,
         kl: result.kl,
         kl_history: result.kl_history,
+        iterations: result.iterations,
         times,
         learning_rates,
         method: plan.method,

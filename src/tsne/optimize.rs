@@ -349,6 +349,8 @@ pub struct OptimizeResult {
     pub y: Vec<f32>,
     pub kl: f32,
     pub kl_history: Vec<(usize, f32)>,
+    /// Gradient steps taken (fewer than configured after an early stop).
+    pub iterations: usize,
 }
 
 /// The optimizer's buffers and prepared dispatches: everything one run records, so that a run, a
@@ -792,6 +794,9 @@ pub fn optimize(
                 seconds: start.elapsed().as_secs_f64(),
                 positions: positions.as_deref(),
             })?;
+            if stalled(&history, exaggerated, config.early_stop) {
+                break;
+            }
         }
     }
     let y_out: Vec<f32> = opt.positions(gpu)?;
@@ -805,7 +810,19 @@ pub fn optimize(
         y: y_out,
         kl: history.last().map_or(f32::NAN, |h| h.1),
         kl_history: history,
+        iterations: t,
     })
+}
+
+/// The early-stop rule: the last two checks both after early exaggeration (`exaggerated`
+/// iterations), and the KL fell between them by less than `tolerance` of the earlier value.
+pub fn stalled(history: &[(usize, f32)], exaggerated: usize, tolerance: Option<f32>) -> bool {
+    match (tolerance, history) {
+        (Some(tol), [.., (before, kl_before), (_, kl)]) if *before >= exaggerated.max(1) => {
+            kl_before - kl < tol * kl_before
+        }
+        _ => false,
+    }
 }
 
 /// Plain-loop references, named as in the WGSL, and the whole optimizer on the CPU (dense P) for
