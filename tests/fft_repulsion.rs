@@ -998,6 +998,9 @@ fn span_hint_picks_fft_friendly_grids() {
     let mut rep = FftRepulsion::new(gpu, 10, 2).unwrap();
     assert_eq!((rep.fft_len(), rep.intervals()), (64, 8));
     assert_eq!(rep.min_width(), 0.0);
+    // Nothing has run, so nothing is measured: `refresh` keeps the grid.
+    assert!(!rep.refresh(gpu).unwrap());
+    assert_eq!((rep.fft_len(), rep.intervals()), (64, 8));
     assert!(!rep.set_span_hint(gpu, 40.0).unwrap());
     // The width floor: 10% slack over span / intervals.
     assert!((rep.min_width() - 1.1 * 40.0 / 8.0).abs() < 1e-6);

@@ -1007,8 +1007,12 @@ impl FftRepulsion {
     /// As [`FftRepulsion::set_span_hint`], sized from what the last run measured instead of a
     /// guess from `n`: its span and its busiest 3 x 3 neighbourhood of boxes (a 36-byte
     /// readback; see [`grid_for_measured`]). What the optimizer calls every 50 iterations.
+    /// Before the first run there is nothing to measure, and the grid stays as it is.
     pub fn refresh(&mut self, gpu: &Gpu) -> Result<bool> {
         let m = self.measured(gpu)?;
+        if !(m.width.is_finite() && m.width > 0.0) {
+            return Ok(false);
+        }
         let wanted = grid_for_measured(m, self.max_len);
         self.apply_hint(gpu, m.span.max(0.0), wanted)
     }
