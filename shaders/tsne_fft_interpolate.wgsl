@@ -74,6 +74,9 @@ const CHUNKS: u32 = 8u;
 // Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_near.wgsl).
 const NEAR_MIN_WIDTH: f32 = 0.8;
 const NEAR_CAP: u32 = 4096u;
+// The subgroup near loop's stand-in for lanes past a row's end: w = 1 / (1 + 2e36) adds
+// nothing to z (which holds w_ii = 1 or more) and w^2 underflows to 0.
+const FAR: vec2<f32> = vec2<f32>(1e18, 1e18);
 
 // Sort slots [x, y) of the points in boxes max(bx, 1) - 1 ..= min(bx + 1, I - 1) of row r.
 fn row_slots(bx: u32, r: u32) -> vec2<u32> {
