@@ -17,17 +17,19 @@
 //   lavapipe fetches texels with vector code but loads lane-varying storage addresses lane by
 //   lane, and the near loop reads one point per lane per step), 4 node_table (rgba32uint texel
 //   table from tsne_fft_near: texel gy * nodes + gx holds the bits of (phi0, phi1, phi2, psi)
-//   at node (gx, gy), near field taken out), 5 out (write f32, n x 3, by point index), 6 chunk_starts (read u32, boxes + 1:
-//   box b's chunks of 8 points are chunk_starts[b] .. chunk_starts[b + 1] - 1, from
-//   tsne_fft_chunks + tsne_fft_scan).
-// One workgroup of 8 invocations takes CHUNKS chunks of 8 points of one box each, in turn
-// (dispatch: an upper bound on the chunks, n / 8 + min(boxes, n), over CHUNKS, folded into y past
-// 65,535; the box of a chunk by binary search in chunk_starts): the box's 16 node potentials and
-// the near-field points are the same for the whole workgroup, so the loads are uniform (one load
-// for all lanes on lavapipe, instead of a gather per lane: ~10x faster than one invocation per
-// point), and no invocation loops more than CHUNKS * NEAR_CAP times (lavapipe caps loops at
-// 65,535 iterations per invocation: a whole box of many chunks in one workgroup could pass it). 8 lanes fill one SIMD vector on lavapipe; a GPU would
-// run these workgroups at a quarter of a warp.
+//   at node (gx, gy), near field taken out), 5 out (write f32, n x 3, by point index),
+//   6 chunk_starts (read u32, boxes + 1: box b's chunks of CHUNK_POINTS = 16 points are
+//   chunk_starts[b] .. chunk_starts[b + 1] - 1, from tsne_fft_chunks + tsne_fft_scan).
+// One workgroup of 8 invocations takes CHUNKS chunks of 16 points of one box each, in turn
+// (dispatch: an upper bound on the chunks, n / 16 + min(boxes, n), over CHUNKS, folded into y
+// past 65,535; the box of a chunk by binary search in chunk_starts): the box's 16 node potentials
+// and the near-field points are the same for the whole workgroup, so the loads are uniform (one
+// load for all lanes on lavapipe, instead of a gather per lane: ~10x faster than one invocation
+// per point), and no invocation loops more than CHUNKS * NEAR_CAP times (lavapipe caps loops at
+// 65,535 iterations per invocation: a whole box of many chunks in one workgroup could pass it).
+// Each lane takes two points of the chunk (slots s and s + 8), so every near-field point loaded
+// (and, with subgroups, broadcast) serves two pairs. 8 lanes fill one SIMD vector on lavapipe; a
+// GPU would run these workgroups at a quarter of a warp.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -67,9 +69,11 @@ fn sorted(s: u32) -> vec2<f32> {
     return bitcast<vec2<f32>>(slot_texel(s).xy);
 }
 
-// Chunks of 8 points per workgroup; mirrors `fft_repulsion::CHUNKS_PER_GROUP`. The loops of one
-// invocation then run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap.
+// Chunks per workgroup; mirrors `fft_repulsion::CHUNKS_PER_GROUP`. The loops of one invocation
+// then run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap.
 const CHUNKS: u32 = 8u;
+// Points per chunk, two per lane; mirrors `fft_repulsion::CHUNK_POINTS`.
+const CHUNK_POINTS: u32 = 16u;
 
 // Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_near.wgsl).
 const NEAR_MIN_WIDTH: f32 = 0.8;
@@ -116,6 +120,21 @@ fn node(gx: u32, gy: u32) -> vec4<f32> {
     return bitcast<vec4<f32>>(textureLoad(node_table, texel_at(e), 0));
 }
 
+// The interpolated potentials at a point u (box coordinates in [0, 1)^2) of the box whose
+// nodes start at (gx, gy). The 16 node loads are the same for all lanes.
+fn interp(u: vec2<f32>, gx: u32, gy: u32) -> vec4<f32> {
+    let lx = lagrange(u.x);
+    let ly = lagrange(u.y);
+    return ly.x * (lx.x * node(gx, gy) + lx.y * node(gx + 1u, gy)
+                   + lx.z * node(gx + 2u, gy) + lx.w * node(gx + 3u, gy))
+        + ly.y * (lx.x * node(gx, gy + 1u) + lx.y * node(gx + 1u, gy + 1u)
+                  + lx.z * node(gx + 2u, gy + 1u) + lx.w * node(gx + 3u, gy + 1u))
+        + ly.z * (lx.x * node(gx, gy + 2u) + lx.y * node(gx + 1u, gy + 2u)
+                  + lx.z * node(gx + 2u, gy + 2u) + lx.w * node(gx + 3u, gy + 2u))
+        + ly.w * (lx.x * node(gx, gy + 3u) + lx.y * node(gx + 1u, gy + 3u)
+                  + lx.z * node(gx + 2u, gy + 3u) + lx.w * node(gx + 3u, gy + 3u));
+}
+
 @compute @workgroup_size(8)
 fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) { // entry: end
@@ -142,28 +161,21 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let b = lo;
     let keys = params.sub * params.sub;
     let end = starts[(b + 1u) * keys];
-    let s0 = starts[b * keys] + 8u * (chunk - chunk_starts[b]);
+    let s0 = starts[b * keys] + CHUNK_POINTS * (chunk - chunk_starts[b]);
     let bx = b % params.intervals;
     let by = b / params.intervals;
-    let gx = 4u * bx;
-    let gy = 4u * by;
-    let n00 = node(gx, gy); let n01 = node(gx + 1u, gy); let n02 = node(gx + 2u, gy); let n03 = node(gx + 3u, gy);
-    let n10 = node(gx, gy + 1u); let n11 = node(gx + 1u, gy + 1u); let n12 = node(gx + 2u, gy + 1u); let n13 = node(gx + 3u, gy + 1u);
-    let n20 = node(gx, gy + 2u); let n21 = node(gx + 1u, gy + 2u); let n22 = node(gx + 2u, gy + 2u); let n23 = node(gx + 3u, gy + 2u);
-    let n30 = node(gx, gy + 3u); let n31 = node(gx + 1u, gy + 3u); let n32 = node(gx + 2u, gy + 3u); let n33 = node(gx + 3u, gy + 3u);
-
-    let s = min(s0 + lid, end - 1u);
-    let texel = slot_texel(s);
-    let y = bitcast<vec2<f32>>(texel.xy);
-    let u = (y - grid.lo) / grid.width - vec2<f32>(f32(bx), f32(by));
-    let lx = lagrange(u.x);
-    let ly = lagrange(u.y);
-    let p = ly.x * (lx.x * n00 + lx.y * n01 + lx.z * n02 + lx.w * n03)
-        + ly.y * (lx.x * n10 + lx.y * n11 + lx.z * n12 + lx.w * n13)
-        + ly.z * (lx.x * n20 + lx.y * n21 + lx.z * n22 + lx.w * n23)
-        + ly.w * (lx.x * n30 + lx.y * n31 + lx.z * n32 + lx.w * n33);
-    var f = vec2<f32>(0.0);
-    var z = 0.0;
+    let cell = vec2<f32>(f32(bx), f32(by));
+    // Two points per lane: slots s0 + lid (a) and s0 + 8 + lid (b), sharing every near-field load.
+    let texel_a = slot_texel(min(s0 + lid, end - 1u));
+    let texel_b = slot_texel(min(s0 + 8u + lid, end - 1u));
+    let ya = bitcast<vec2<f32>>(texel_a.xy);
+    let yb = bitcast<vec2<f32>>(texel_b.xy);
+    let pa = interp((ya - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
+    let pb = interp((yb - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
+    var fa = vec2<f32>(0.0);
+    var fb = vec2<f32>(0.0);
+    var za = 0.0;
+    var zb = 0.0;
     if (near_on(bx, by)) {
         for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
             let slots = row_slots(bx, r);
@@ -171,20 +183,32 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             // that loads 8 points per step, one per lane, and hands them round by
             // subgroupBroadcast, on adapters with subgroups of exactly 8 lanes)
             for (var j = slots.x; j < slots.y; j++) {
-                let d = y - sorted(j);
-                let w = 1.0 / (1.0 + dot(d, d));
-                z += w;
-                f += (w * w) * d;
+                let yj = sorted(j);
+                let da = ya - yj;
+                let wa = 1.0 / (1.0 + dot(da, da));
+                za += wa;
+                fa += (wa * wa) * da;
+                let db = yb - yj;
+                let wb = 1.0 / (1.0 + dot(db, db));
+                zb += wb;
+                fb += (wb * wb) * db;
             }
             // near loop: end
         }
     }
     if (s0 + lid < end) {
-        let i = texel.z;
-        let c = y - grid.center;
-        out[3u * i] = c.x * p.x - p.y + f.x;
-        out[3u * i + 1u] = c.y * p.x - p.z + f.y;
-        out[3u * i + 2u] = p.w + z - 1.0;
+        let i = texel_a.z;
+        let c = ya - grid.center;
+        out[3u * i] = c.x * pa.x - pa.y + fa.x;
+        out[3u * i + 1u] = c.y * pa.x - pa.z + fa.y;
+        out[3u * i + 2u] = pa.w + za - 1.0;
+    }
+    if (s0 + 8u + lid < end) {
+        let i = texel_b.z;
+        let c = yb - grid.center;
+        out[3u * i] = c.x * pb.x - pb.y + fb.x;
+        out[3u * i + 1u] = c.y * pb.x - pb.z + fb.y;
+        out[3u * i + 2u] = pb.w + zb - 1.0;
     }
     }
 }

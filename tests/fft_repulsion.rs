@@ -7,8 +7,8 @@ use common::gpu;
 use latentviz::Gpu;
 use latentviz::rng::Rng;
 use latentviz::tsne::fft_repulsion::{
-    self, CHUNKS_PER_GROUP, DISPATCHES_THROUGH_SPREAD, Fft2d, FftRepulsion, GridGeometry, NEAR_CAP,
-    NEAR_MIN_WIDTH, NODES_PER_INTERVAL, cpu,
+    self, CHUNK_POINTS, CHUNKS_PER_GROUP, DISPATCHES_THROUGH_SPREAD, Fft2d, FftRepulsion,
+    GridGeometry, NEAR_CAP, NEAR_MIN_WIDTH, NODES_PER_INTERVAL, cpu,
 };
 
 /// n points uniform in [-half, half]^dims.
@@ -1142,4 +1142,10 @@ fn near_field_constants_match_the_shaders() {
     }
     let interpolate = include_str!("../shaders/tsne_fft_interpolate.wgsl");
     assert!(interpolate.contains(&format!("const CHUNKS: u32 = {CHUNKS_PER_GROUP}u;")));
+    assert!(interpolate.contains(&format!("const CHUNK_POINTS: u32 = {CHUNK_POINTS}u;")));
+    let chunks = include_str!("../shaders/tsne_fft_chunks.wgsl");
+    assert!(chunks.contains(&format!(
+        "chunks[b] = (count + {}u) / {CHUNK_POINTS}u;",
+        CHUNK_POINTS - 1
+    )));
 }

@@ -137,6 +137,10 @@ const PAIRS_SHIFT: u32 = 8;
 /// Chunks of 8 points one interpolation workgroup takes in turn (`CHUNKS` in
 /// tsne_fft_interpolate.wgsl): fewer workgroups, each with its own per-chunk box.
 pub const CHUNKS_PER_GROUP: usize = 8;
+/// Points per interpolation chunk, two per lane of its 8 (`CHUNK_POINTS` in
+/// tsne_fft_interpolate.wgsl and the 16 of tsne_fft_chunks.wgsl): each near-field point one step
+/// loads serves two pairs.
+pub const CHUNK_POINTS: usize = 16;
 /// The width floor `set_span_hint` sets is this times `span / intervals`: room for the embedding
 /// to grow by 10% before the kernel spectrum must be recomputed, at the price of intervals up to
 /// 10% wider than the box needs.
@@ -248,10 +252,15 @@ pub fn interpolate_source(subgroups: bool) -> String {
     for k in 0..8 {
         body.push_str(&format!(
             "                {{\n\
-             \x20                   let d = y - subgroupBroadcast(v, {k}u);\n\
-             \x20                   let w = 1.0 / (1.0 + dot(d, d));\n\
-             \x20                   z += w;\n\
-             \x20                   f += (w * w) * d;\n\
+             \x20                   let yj = subgroupBroadcast(v, {k}u);\n\
+             \x20                   let da = ya - yj;\n\
+             \x20                   let wa = 1.0 / (1.0 + dot(da, da));\n\
+             \x20                   za += wa;\n\
+             \x20                   fa += (wa * wa) * da;\n\
+             \x20                   let db = yb - yj;\n\
+             \x20                   let wb = 1.0 / (1.0 + dot(db, db));\n\
+             \x20                   zb += wb;\n\
+             \x20                   fb += (wb * wb) * db;\n\
              \x20               }}\n"
         ));
     }
@@ -1351,7 +1360,10 @@ impl FftRepulsion {
                 self.chunk_starts.as_entire_binding(),
             ],
             // An upper bound on the chunks: every point, and one partial chunk per box.
-            workgroups_for(n.div_ceil(8) + boxes.min(n), CHUNKS_PER_GROUP as u32),
+            workgroups_for(
+                n.div_ceil(CHUNK_POINTS) + boxes.min(n),
+                CHUNKS_PER_GROUP as u32,
+            ),
         )?);
         Ok(d)
     }
