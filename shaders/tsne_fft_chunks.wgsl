@@ -1,8 +1,8 @@
-// t-SNE FFT repulsion, step 10a: how many chunks of 16 points each box holds, for the
+// t-SNE FFT repulsion, step 10a: how many chunks of 32 points each box holds, for the
 // interpolation (one workgroup per chunk, see tsne_fft_interpolate.wgsl), and the largest number
 // of points in a 3 x 3 neighbourhood of boxes (what the near-field sums cost; read back now and
 // then by `FftRepulsion::refresh` to size the grid).
-//   chunks[b] = ceil(count_b / 16),  count_b = starts[(b + 1) sub^2] - starts[b sub^2]
+//   chunks[b] = ceil(count_b / 32),  count_b = starts[(b + 1) sub^2] - starts[b sub^2]
 //   near_b = sum_{|b' - b| <= 1} count_b'
 //   stats[0] = max_b near_b,  stats[1] = sum_b count_b near_b / 256 (rounded up per box: the
 //   pairs the near-field sums take, in units of 256; `fft_repulsion::Measured`)
@@ -34,7 +34,7 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     }
     let keys = params.sub * params.sub;
     let count = starts[(b + 1u) * keys] - starts[b * keys];
-    chunks[b] = (count + 15u) / 16u;
+    chunks[b] = (count + 31u) / 32u;
     if (count == 0u) {
         return;
     }

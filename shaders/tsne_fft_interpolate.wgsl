@@ -18,17 +18,20 @@
 //   lane, and the near loop reads one point per lane per step), 4 node_table (rgba32uint texel
 //   table from tsne_fft_near: texel gy * nodes + gx holds the bits of (phi0, phi1, phi2, psi)
 //   at node (gx, gy), near field taken out), 5 out (write f32, n x 3, by point index),
-//   6 chunk_starts (read u32, boxes + 1: box b's chunks of CHUNK_POINTS = 16 points are
+//   6 chunk_starts (read u32, boxes + 1: box b's chunks of CHUNK_POINTS = 32 points are
 //   chunk_starts[b] .. chunk_starts[b + 1] - 1, from tsne_fft_chunks + tsne_fft_scan).
-// One workgroup of 8 invocations takes CHUNKS chunks of 16 points of one box each, in turn
-// (dispatch: an upper bound on the chunks, n / 16 + min(boxes, n), over CHUNKS, folded into y
+// One workgroup of 8 invocations takes CHUNKS chunks of 32 points of one box each, in turn
+// (dispatch: an upper bound on the chunks, n / 32 + min(boxes, n), over CHUNKS, folded into y
 // past 65,535; the box of a chunk by binary search in chunk_starts): the box's 16 node potentials
 // and the near-field points are the same for the whole workgroup, so the loads are uniform (one
 // load for all lanes on lavapipe, instead of a gather per lane: ~10x faster than one invocation
 // per point), and no invocation loops more than CHUNKS * NEAR_CAP times (lavapipe caps loops at
 // 65,535 iterations per invocation: a whole box of many chunks in one workgroup could pass it).
-// Each lane takes two points of the chunk (slots s and s + 8), so every near-field point loaded
-// (and, with subgroups, broadcast) serves two pairs. 8 lanes fill one SIMD vector on lavapipe; a
+// Each lane takes four points of the chunk (slots s, s + 8, s + 16, s + 24: named a to d, written
+// out, not a loop over an array), so every near-field point loaded (and, with subgroups,
+// broadcast) serves four pairs. Measured at 70,000 points (iteration 700 of MNIST), CPU time of
+// the stage: one point per lane 97 ms, two 65, four 52-57, eight 55-57 (slower in wall time:
+// more registers than AVX2 has, and emptier chunks). 8 lanes fill one SIMD vector on lavapipe; a
 // GPU would run these workgroups at a quarter of a warp.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
@@ -72,8 +75,8 @@ fn sorted(s: u32) -> vec2<f32> {
 // Chunks per workgroup; mirrors `fft_repulsion::CHUNKS_PER_GROUP`. The loops of one invocation
 // then run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap.
 const CHUNKS: u32 = 8u;
-// Points per chunk, two per lane; mirrors `fft_repulsion::CHUNK_POINTS`.
-const CHUNK_POINTS: u32 = 16u;
+// Points per chunk, four per lane; mirrors `fft_repulsion::CHUNK_POINTS`.
+const CHUNK_POINTS: u32 = 32u;
 
 // Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_near.wgsl).
 const NEAR_MIN_WIDTH: f32 = 0.8;
@@ -165,17 +168,27 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let bx = b % params.intervals;
     let by = b / params.intervals;
     let cell = vec2<f32>(f32(bx), f32(by));
-    // Two points per lane: slots s0 + lid (a) and s0 + 8 + lid (b), sharing every near-field load.
+    // Four points per lane: slots s0 + lid, + 8, + 16, + 24, sharing every near-field load.
     let texel_a = slot_texel(min(s0 + lid, end - 1u));
-    let texel_b = slot_texel(min(s0 + 8u + lid, end - 1u));
     let ya = bitcast<vec2<f32>>(texel_a.xy);
-    let yb = bitcast<vec2<f32>>(texel_b.xy);
     let pa = interp((ya - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
-    let pb = interp((yb - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
     var fa = vec2<f32>(0.0);
-    var fb = vec2<f32>(0.0);
     var za = 0.0;
+    let texel_b = slot_texel(min(s0 + 8u + lid, end - 1u));
+    let yb = bitcast<vec2<f32>>(texel_b.xy);
+    let pb = interp((yb - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
+    var fb = vec2<f32>(0.0);
     var zb = 0.0;
+    let texel_c = slot_texel(min(s0 + 16u + lid, end - 1u));
+    let yc = bitcast<vec2<f32>>(texel_c.xy);
+    let pc = interp((yc - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
+    var fc = vec2<f32>(0.0);
+    var zc = 0.0;
+    let texel_d = slot_texel(min(s0 + 24u + lid, end - 1u));
+    let yd = bitcast<vec2<f32>>(texel_d.xy);
+    let pd = interp((yd - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
+    var fd = vec2<f32>(0.0);
+    var zd = 0.0;
     if (near_on(bx, by)) {
         for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
             let slots = row_slots(bx, r);
@@ -192,6 +205,14 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
                 let wb = 1.0 / (1.0 + dot(db, db));
                 zb += wb;
                 fb += (wb * wb) * db;
+                let dc = yc - yj;
+                let wc = 1.0 / (1.0 + dot(dc, dc));
+                zc += wc;
+                fc += (wc * wc) * dc;
+                let dd = yd - yj;
+                let wd = 1.0 / (1.0 + dot(dd, dd));
+                zd += wd;
+                fd += (wd * wd) * dd;
             }
             // near loop: end
         }
@@ -209,6 +230,20 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         out[3u * i] = c.x * pb.x - pb.y + fb.x;
         out[3u * i + 1u] = c.y * pb.x - pb.z + fb.y;
         out[3u * i + 2u] = pb.w + zb - 1.0;
+    }
+    if (s0 + 16u + lid < end) {
+        let i = texel_c.z;
+        let c = yc - grid.center;
+        out[3u * i] = c.x * pc.x - pc.y + fc.x;
+        out[3u * i + 1u] = c.y * pc.x - pc.z + fc.y;
+        out[3u * i + 2u] = pc.w + zc - 1.0;
+    }
+    if (s0 + 24u + lid < end) {
+        let i = texel_d.z;
+        let c = yd - grid.center;
+        out[3u * i] = c.x * pd.x - pd.y + fd.x;
+        out[3u * i + 1u] = c.y * pd.x - pd.z + fd.y;
+        out[3u * i + 2u] = pd.w + zd - 1.0;
     }
     }
 }

@@ -137,10 +137,10 @@ const PAIRS_SHIFT: u32 = 8;
 /// Chunks of 8 points one interpolation workgroup takes in turn (`CHUNKS` in
 /// tsne_fft_interpolate.wgsl): fewer workgroups, each with its own per-chunk box.
 pub const CHUNKS_PER_GROUP: usize = 8;
-/// Points per interpolation chunk, two per lane of its 8 (`CHUNK_POINTS` in
-/// tsne_fft_interpolate.wgsl and the 16 of tsne_fft_chunks.wgsl): each near-field point one step
-/// loads serves two pairs.
-pub const CHUNK_POINTS: usize = 16;
+/// Points per interpolation chunk, four per lane of its 8 (`CHUNK_POINTS` in
+/// tsne_fft_interpolate.wgsl and the 32 of tsne_fft_chunks.wgsl): each near-field point one step
+/// loads serves four pairs (measurements in tsne_fft_interpolate.wgsl).
+pub const CHUNK_POINTS: usize = 32;
 /// The width floor `set_span_hint` sets is this times `span / intervals`: room for the embedding
 /// to grow by 10% before the kernel spectrum must be recomputed, at the price of intervals up to
 /// 10% wider than the box needs.
@@ -261,6 +261,14 @@ pub fn interpolate_source(subgroups: bool) -> String {
              \x20                   let wb = 1.0 / (1.0 + dot(db, db));\n\
              \x20                   zb += wb;\n\
              \x20                   fb += (wb * wb) * db;\n\
+             \x20                   let dc = yc - yj;\n\
+             \x20                   let wc = 1.0 / (1.0 + dot(dc, dc));\n\
+             \x20                   zc += wc;\n\
+             \x20                   fc += (wc * wc) * dc;\n\
+             \x20                   let dd = yd - yj;\n\
+             \x20                   let wd = 1.0 / (1.0 + dot(dd, dd));\n\
+             \x20                   zd += wd;\n\
+             \x20                   fd += (wd * wd) * dd;\n\
              \x20               }}\n"
         ));
     }
