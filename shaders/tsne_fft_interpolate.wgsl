@@ -138,6 +138,30 @@ fn interp(u: vec2<f32>, gx: u32, gy: u32) -> vec4<f32> {
                   + lx.z * node(gx + 2u, gy + 3u) + lx.w * node(gx + 3u, gy + 3u));
 }
 
+// One near-field pair: (w^2 (y - yj), w) with w = 1 / (1 + |y - yj|^2).
+fn near_term(y: vec2<f32>, yj: vec2<f32>) -> vec3<f32> {
+    let d = y - yj;
+    let w = 1.0 / (1.0 + dot(d, d));
+    return vec3<f32>((w * w) * d, w);
+}
+
+// The interpolated far field (phi0, phi1, phi2, psi) at the point in sort texel `texel`, of box
+// (bx, by).
+fn far_field(texel: vec4<u32>, bx: u32, by: u32) -> vec4<f32> {
+    let y = bitcast<vec2<f32>>(texel.xy);
+    return interp((y - grid.lo) / grid.width - vec2<f32>(f32(bx), f32(by)), 4u * bx, 4u * by);
+}
+
+// Write the sums of the point in sort texel `texel`: its far field p plus its near-field sums
+// q = (f, z), as the header's out[3i + d] and out[3i + 2].
+fn store_point(texel: vec4<u32>, p: vec4<f32>, q: vec3<f32>) {
+    let i = texel.z;
+    let c = bitcast<vec2<f32>>(texel.xy) - grid.center;
+    out[3u * i] = c.x * p.x - p.y + q.x;
+    out[3u * i + 1u] = c.y * p.x - p.z + q.y;
+    out[3u * i + 2u] = p.w + q.z - 1.0;
+}
+
 @compute @workgroup_size(8)
 fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) { // entry: end
@@ -167,28 +191,24 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let s0 = starts[b * keys] + CHUNK_POINTS * (chunk - chunk_starts[b]);
     let bx = b % params.intervals;
     let by = b / params.intervals;
-    let cell = vec2<f32>(f32(bx), f32(by));
     // Four points per lane: slots s0 + lid, + 8, + 16, + 24, sharing every near-field load.
     let texel_a = slot_texel(min(s0 + lid, end - 1u));
-    let ya = bitcast<vec2<f32>>(texel_a.xy);
-    let pa = interp((ya - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
-    var fa = vec2<f32>(0.0);
-    var za = 0.0;
     let texel_b = slot_texel(min(s0 + 8u + lid, end - 1u));
-    let yb = bitcast<vec2<f32>>(texel_b.xy);
-    let pb = interp((yb - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
-    var fb = vec2<f32>(0.0);
-    var zb = 0.0;
     let texel_c = slot_texel(min(s0 + 16u + lid, end - 1u));
-    let yc = bitcast<vec2<f32>>(texel_c.xy);
-    let pc = interp((yc - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
-    var fc = vec2<f32>(0.0);
-    var zc = 0.0;
     let texel_d = slot_texel(min(s0 + 24u + lid, end - 1u));
+    let ya = bitcast<vec2<f32>>(texel_a.xy);
+    let yb = bitcast<vec2<f32>>(texel_b.xy);
+    let yc = bitcast<vec2<f32>>(texel_c.xy);
     let yd = bitcast<vec2<f32>>(texel_d.xy);
-    let pd = interp((yd - grid.lo) / grid.width - cell, 4u * bx, 4u * by);
-    var fd = vec2<f32>(0.0);
-    var zd = 0.0;
+    let pa = far_field(texel_a, bx, by);
+    let pb = far_field(texel_b, bx, by);
+    let pc = far_field(texel_c, bx, by);
+    let pd = far_field(texel_d, bx, by);
+    // Near-field sums (f, z) of each of the four points.
+    var qa = vec3<f32>(0.0);
+    var qb = vec3<f32>(0.0);
+    var qc = vec3<f32>(0.0);
+    var qd = vec3<f32>(0.0);
     if (near_on(bx, by)) {
         for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
             let slots = row_slots(bx, r);
@@ -197,53 +217,25 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             // subgroupBroadcast, on adapters with subgroups of exactly 8 lanes)
             for (var j = slots.x; j < slots.y; j++) {
                 let yj = sorted(j);
-                let da = ya - yj;
-                let wa = 1.0 / (1.0 + dot(da, da));
-                za += wa;
-                fa += (wa * wa) * da;
-                let db = yb - yj;
-                let wb = 1.0 / (1.0 + dot(db, db));
-                zb += wb;
-                fb += (wb * wb) * db;
-                let dc = yc - yj;
-                let wc = 1.0 / (1.0 + dot(dc, dc));
-                zc += wc;
-                fc += (wc * wc) * dc;
-                let dd = yd - yj;
-                let wd = 1.0 / (1.0 + dot(dd, dd));
-                zd += wd;
-                fd += (wd * wd) * dd;
+                qa += near_term(ya, yj);
+                qb += near_term(yb, yj);
+                qc += near_term(yc, yj);
+                qd += near_term(yd, yj);
             }
             // near loop: end
         }
     }
     if (s0 + lid < end) {
-        let i = texel_a.z;
-        let c = ya - grid.center;
-        out[3u * i] = c.x * pa.x - pa.y + fa.x;
-        out[3u * i + 1u] = c.y * pa.x - pa.z + fa.y;
-        out[3u * i + 2u] = pa.w + za - 1.0;
+        store_point(texel_a, pa, qa);
     }
     if (s0 + 8u + lid < end) {
-        let i = texel_b.z;
-        let c = yb - grid.center;
-        out[3u * i] = c.x * pb.x - pb.y + fb.x;
-        out[3u * i + 1u] = c.y * pb.x - pb.z + fb.y;
-        out[3u * i + 2u] = pb.w + zb - 1.0;
+        store_point(texel_b, pb, qb);
     }
     if (s0 + 16u + lid < end) {
-        let i = texel_c.z;
-        let c = yc - grid.center;
-        out[3u * i] = c.x * pc.x - pc.y + fc.x;
-        out[3u * i + 1u] = c.y * pc.x - pc.z + fc.y;
-        out[3u * i + 2u] = pc.w + zc - 1.0;
+        store_point(texel_c, pc, qc);
     }
     if (s0 + 24u + lid < end) {
-        let i = texel_d.z;
-        let c = yd - grid.center;
-        out[3u * i] = c.x * pd.x - pd.y + fd.x;
-        out[3u * i + 1u] = c.y * pd.x - pd.z + fd.y;
-        out[3u * i + 2u] = pd.w + zd - 1.0;
+        store_point(texel_d, pd, qd);
     }
     }
 }

@@ -255,22 +255,10 @@ pub fn interpolate_source(subgroups: bool) -> String {
         body.push_str(&format!(
             "                {{\n\
              \x20                   let yj = subgroupBroadcast(v, {k}u);\n\
-             \x20                   let da = ya - yj;\n\
-             \x20                   let wa = 1.0 / (1.0 + dot(da, da));\n\
-             \x20                   za += wa;\n\
-             \x20                   fa += (wa * wa) * da;\n\
-             \x20                   let db = yb - yj;\n\
-             \x20                   let wb = 1.0 / (1.0 + dot(db, db));\n\
-             \x20                   zb += wb;\n\
-             \x20                   fb += (wb * wb) * db;\n\
-             \x20                   let dc = yc - yj;\n\
-             \x20                   let wc = 1.0 / (1.0 + dot(dc, dc));\n\
-             \x20                   zc += wc;\n\
-             \x20                   fc += (wc * wc) * dc;\n\
-             \x20                   let dd = yd - yj;\n\
-             \x20                   let wd = 1.0 / (1.0 + dot(dd, dd));\n\
-             \x20                   zd += wd;\n\
-             \x20                   fd += (wd * wd) * dd;\n\
+             \x20                   qa += near_term(ya, yj);\n\
+             \x20                   qb += near_term(yb, yj);\n\
+             \x20                   qc += near_term(yc, yj);\n\
+             \x20                   qd += near_term(yd, yj);\n\
              \x20               }}\n"
         ));
     }
