@@ -81,42 +81,36 @@ fn tsne_learning_rate_and_early_stop_reach_the_job() {
     let out = dir.path().join("y.npy");
     let metrics = dir.path().join("m.jsonl");
     let (out_s, metrics_s) = (out.to_str().unwrap(), metrics.to_str().unwrap());
-    let (ok, err) = latentviz(&[
-        "tsne",
-        "--mnist",
-        MNIST,
-        "--subset",
-        "100",
-        "--perplexity",
-        "10",
-        "--out",
-        out_s,
-        "--learning-rate=-5",
-    ]);
+    // 100 MNIST test images with the given options; the metrics' last line.
+    let tsne = |options: &[&str]| {
+        let mut args = vec![
+            "tsne",
+            "--mnist",
+            MNIST,
+            "--subset",
+            "100",
+            "--perplexity",
+            "10",
+            "--quiet",
+            "--out",
+            out_s,
+            "--metrics",
+            metrics_s,
+        ];
+        args.extend_from_slice(options);
+        let (ok, err) = latentviz(&args);
+        let last = std::fs::read_to_string(&metrics)
+            .ok()
+            .and_then(|m| m.lines().last().map(String::from));
+        (ok, err, last)
+    };
+    let (ok, err, _) = tsne(&["--learning-rate=-5"]);
     assert!(!ok);
     assert!(err.contains("auto, sklearn or a positive number"), "{err}");
-    assert!(!out.exists());
-    let (ok, err) = latentviz(&[
-        "tsne",
-        "--mnist",
-        MNIST,
-        "--subset",
-        "100",
-        "--perplexity",
-        "10",
-        "--iterations",
-        "60",
-        "--quiet",
-        "--out",
-        out_s,
-        "--metrics",
-        metrics_s,
-        "--learning-rate",
-        "20",
-    ]);
+    assert!(!out.exists() && !metrics.exists());
+    let (ok, err, last) = tsne(&["--iterations", "60", "--learning-rate", "20"]);
     assert!(ok, "{err}");
-    let last = std::fs::read_to_string(&metrics).unwrap();
-    let last = last.lines().last().unwrap();
+    let last = last.unwrap();
     assert!(
         last.contains("\"learning_rate\":20.0") && last.contains("\"learning_rate_early\":20.0"),
         "{last}"
@@ -124,29 +118,13 @@ fn tsne_learning_rate_and_early_stop_reach_the_job() {
     assert!(err.contains("learning rate 20.0 then 20.0"), "{err}");
     // An early stop: the summary line counts the iterations run. After exaggeration (250) the
     // checks at 300 and 350 are the first pair; the KL cannot fall by half between them.
-    let (ok, err) = latentviz(&[
-        "tsne",
-        "--mnist",
-        MNIST,
-        "--subset",
-        "100",
-        "--perplexity",
-        "10",
-        "--quiet",
-        "--out",
-        out_s,
-        "--metrics",
-        metrics_s,
-        "--early-stop",
-        "0.5",
-    ]);
+    let (ok, err, last) = tsne(&["--early-stop", "0.5"]);
     assert!(ok, "{err}");
     assert!(
         err.contains("early stop after 350 of 1000 iterations"),
         "{err}"
     );
-    let lines = std::fs::read_to_string(&metrics).unwrap();
-    let last = lines.lines().last().unwrap();
+    let last = last.unwrap();
     assert!(last.contains("\"iteration\":350"), "{last}");
 }
 
