@@ -136,7 +136,7 @@ pub const PLAIN_WIDTH: f32 = 0.7;
 /// tsne_fft_chunks.wgsl sums the near-field pairs in units of 2^PAIRS_SHIFT (a u32 then holds
 /// 2^40 pairs: a million points with a million neighbours each).
 const PAIRS_SHIFT: u32 = 8;
-/// Chunks of 8 points one interpolation workgroup takes in turn (`CHUNKS` in
+/// Chunks of [`CHUNK_POINTS`] points one interpolation workgroup takes in turn (`CHUNKS` in
 /// tsne_fft_interpolate.wgsl): fewer workgroups, each with its own per-chunk box.
 pub const CHUNKS_PER_GROUP: usize = 8;
 /// Points per interpolation chunk, four per lane of its 8 (`CHUNK_POINTS` in
@@ -147,7 +147,7 @@ pub const CHUNK_POINTS: usize = 32;
 /// to grow by 10% before the kernel spectrum must be recomputed, at the price of intervals up to
 /// 10% wider than the box needs.
 pub const HINT_SLACK: f32 = 1.1;
-/// The span `new` sizes the grid for (with few points: the minimum, 30 intervals per axis).
+/// The span `new` sizes the grid for (with few points: the minimum, 8 intervals per axis).
 pub const DEFAULT_SPAN: f32 = 40.0;
 /// y workgroups of the kernel's gated dispatches (each invocation loops over y): few, so that a
 /// cached kernel costs little, but enough to keep every worker thread busy when it is computed.
@@ -917,7 +917,7 @@ pub struct FftRepulsion {
     /// Node charges `(q0, q1, q2, 0)`, nodes x nodes: kept for the near-field pass (the FFT
     /// transforms `charges` in place).
     node_charges: TexelTable,
-    /// Chunks of 8 points per box, and their prefix sum (boxes + 1): the interpolation's work
+    /// Chunks of [`CHUNK_POINTS`] points per box, and their prefix sum (boxes + 1): the interpolation's work
     /// items.
     chunks: wgpu::Buffer,
     chunk_starts: wgpu::Buffer,
