@@ -3,7 +3,8 @@
 // vector code but loads lane-varying storage addresses lane by lane (see src/gpu/texel.rs).
 // Texel i lies at (i & (2^TEXEL_SHIFT - 1), i >> TEXEL_SHIFT); the Rust side sets TEXEL_SHIFT.
 // Bindings (group 0): 0 params (uniform PositionsParams), 1 y (read, n * DIMS f32),
-//                     2 positions (write-only rgba32uint storage texture).
+//                     2 positions (write-only rgba32uint storage texture; for DIMS = 2 the Rust
+//                       side makes it rg32uint, which keeps the first two channels).
 // One invocation per point.
 // DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
 // Params mirror `tsne::gradient::PositionsParams`.

@@ -271,7 +271,17 @@ impl PositionTexture {
     pub fn new(gpu: &Gpu, y: &wgpu::Buffer, n: usize, dims: usize) -> Result<PositionTexture> {
         check_dims(dims)?;
         check_len("tsne positions texture", "y", y, n * dims)?;
-        let table = gpu.texel_table("tsne positions", n, None, true)?;
+        // 2-D positions fill two channels: half the bytes for the attraction's random gathers.
+        let (table, source) = if dims == 2 {
+            let source = with_dims(POSITIONS_TEXTURE, dims).replace(
+                "texture_storage_2d<rgba32uint, write>",
+                "texture_storage_2d<rg32uint, write>",
+            );
+            (gpu.texel_table_2("tsne positions", n)?, source)
+        } else {
+            let source = with_dims(POSITIONS_TEXTURE, dims);
+            (gpu.texel_table("tsne positions", n, None, true)?, source)
+        };
         let params = PositionsParams {
             n: n as u32,
             _pad0: 0,
@@ -281,7 +291,7 @@ impl PositionTexture {
         let fill = launch_bound(
             gpu,
             &format!("tsne positions texture {dims}d"),
-            &with_texel_tables(&with_dims(POSITIONS_TEXTURE, dims), table.shift),
+            &with_texel_tables(&source, table.shift),
             "positions_texture",
             &params,
             &[
