@@ -55,13 +55,7 @@ fn iteration(c: &mut Criterion) {
         let lr = tsne::auto_learning_rate(n, 12.0);
         let mut opt =
             Optimizer::new(&gpu, &affinities, &y0, n, 2, 12.0, lr, !exact).expect("optimizer");
-        // The grid the optimizer would use here: sized from what runs on this layout measure.
-        for _ in 0..2 {
-            opt.run_iterations(&gpu, 1, false, false, false)
-                .expect("iteration runs");
-            opt.refresh(&gpu).expect("refresh");
-            opt.set_positions(&gpu, &y0).expect("positions");
-        }
+        opt.size_grid_for(&gpu, &y0).expect("grid sized");
         let name = format!("{} n={n}", if exact { "exact" } else { "fft" });
         // Every sample starts from the same layout (an upload of n × 2 f32, small next to an
         // iteration), so the timing does not drift with the embedding.

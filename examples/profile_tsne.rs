@@ -154,12 +154,7 @@ fn main() -> anyhow::Result<()> {
         lr,
         fft,
     )?;
-    // The grid the optimizer would use here: sized from what runs on this layout measure.
-    for _ in 0..2 {
-        opt.run_iterations(&gpu, 1, false, false, false)?;
-        opt.refresh(&gpu)?;
-        opt.set_positions(&gpu, &y0)?;
-    }
+    opt.size_grid_for(&gpu, &y0)?;
     let one: Vec<&Dispatch> = opt.iteration(false);
     let reps = if n > 20_000 { 3 } else { 10 };
     let whole = timer.time("iteration", &one, reps)?.seconds;

@@ -145,10 +145,8 @@ fn near_term(y: vec2<f32>, yj: vec2<f32>) -> vec3<f32> {
     return vec3<f32>((w * w) * d, w);
 }
 
-// The interpolated far field (phi0, phi1, phi2, psi) at the point in sort texel `texel`, of box
-// (bx, by).
-fn far_field(texel: vec4<u32>, bx: u32, by: u32) -> vec4<f32> {
-    let y = bitcast<vec2<f32>>(texel.xy);
+// The interpolated far field (phi0, phi1, phi2, psi) at the point y of box (bx, by).
+fn far_field(y: vec2<f32>, bx: u32, by: u32) -> vec4<f32> {
     return interp((y - grid.lo) / grid.width - vec2<f32>(f32(bx), f32(by)), 4u * bx, 4u * by);
 }
 
@@ -200,10 +198,10 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let yb = bitcast<vec2<f32>>(texel_b.xy);
     let yc = bitcast<vec2<f32>>(texel_c.xy);
     let yd = bitcast<vec2<f32>>(texel_d.xy);
-    let pa = far_field(texel_a, bx, by);
-    let pb = far_field(texel_b, bx, by);
-    let pc = far_field(texel_c, bx, by);
-    let pd = far_field(texel_d, bx, by);
+    let pa = far_field(ya, bx, by);
+    let pb = far_field(yb, bx, by);
+    let pc = far_field(yc, bx, by);
+    let pd = far_field(yd, bx, by);
     // Near-field sums (f, z) of each of the four points.
     var qa = vec3<f32>(0.0);
     var qb = vec3<f32>(0.0);

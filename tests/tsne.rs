@@ -350,12 +350,7 @@ fn same_seed_same_embedding() {
 fn sparse_mnist_2000_job_knn_accuracy() {
     let gpu = gpu();
     let dir = tempfile::tempdir().unwrap();
-    let mut j = TsneJob::new(dir.path().join("y.npy"));
-    j.mnist = Some(PathBuf::from(MNIST));
-    j.subset = Some(2000);
-    j.method = Method::SparseExact;
-    j.iterations = ITERATIONS_2000;
-    j.metrics = Some(dir.path().join("metrics.jsonl"));
+    let mut j = mnist_2000_job(dir.path(), Method::SparseExact);
     j.snapshots = Some(dir.path().join("snaps"));
     let report = job::run(gpu, &j).unwrap();
     eprintln!("sparse N=2000: {report:?}");
@@ -408,13 +403,8 @@ fn sparse_mnist_2000_job_knn_accuracy() {
 fn clustered_knn_job_reports_its_search() {
     let gpu = gpu();
     let dir = tempfile::tempdir().unwrap();
-    let mut j = TsneJob::new(dir.path().join("y.npy"));
-    j.mnist = Some(PathBuf::from(MNIST));
-    j.subset = Some(2000);
-    j.method = Method::Fft;
+    let mut j = mnist_2000_job(dir.path(), Method::Fft);
     j.knn = KnnSearch::Clustered;
-    j.iterations = ITERATIONS_2000;
-    j.metrics = Some(dir.path().join("metrics.jsonl"));
     let report = job::run(gpu, &j).unwrap();
     assert_eq!(report.knn, Some(KnnSearch::Clustered));
     let acc = report.knn_accuracy.unwrap();
@@ -431,6 +421,18 @@ fn clustered_knn_job_reports_its_search() {
 /// 500 iterations (250 exaggerated + 250) already separate the digits (0.8765 here; 1000 give
 /// 0.8745 in 32 s of optimization on lavapipe), and keep this test near 20 s.
 const ITERATIONS_2000: usize = 500;
+
+/// A job on the first 2,000 MNIST test images with `method`, ITERATIONS_2000 iterations, its
+/// embedding and metrics in `dir`.
+fn mnist_2000_job(dir: &std::path::Path, method: Method) -> TsneJob {
+    let mut j = TsneJob::new(dir.join("y.npy"));
+    j.mnist = Some(PathBuf::from(MNIST));
+    j.subset = Some(2000);
+    j.method = method;
+    j.iterations = ITERATIONS_2000;
+    j.metrics = Some(dir.join("metrics.jsonl"));
+    j
+}
 
 /// Phase times of the job on MNIST test images (run by hand:
 /// TSNE_N=5000 TSNE_ITERATIONS=100 TSNE_METHOD=sparse cargo test --test tsne -- --ignored

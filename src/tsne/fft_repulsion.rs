@@ -498,6 +498,14 @@ pub struct Measured {
     pub pairs: u64,
 }
 
+impl Measured {
+    /// Whether a run stands behind these figures (before the first one the grid buffer holds
+    /// zeros: no interval width).
+    pub fn ran(&self) -> bool {
+        self.width.is_finite() && self.width > 0.0
+    }
+}
+
 /// `(len, intervals)` for the next runs from what the last one measured: the cheapest of
 /// - plain interpolation, intervals at most [`PLAIN_WIDTH`] wide (near field off), and
 /// - every near-field grid (one per FFT length) from boxes so wide that the busiest
@@ -519,8 +527,7 @@ pub fn grid_for_measured(m: Measured, max_len: usize) -> (usize, usize) {
         0.0
     };
     let at_least = |wanted: usize| grid_with_intervals(wanted.max(MIN_INTERVALS), max_len);
-    let measured = m.width.is_finite() && m.width > 0.0;
-    if !measured {
+    if !m.ran() {
         return at_least((span as f32 * INTERVALS_PER_UNIT).ceil() as usize);
     }
     let intervals_for = |width: f64| (span / width).ceil().min(MAX_FFT_LEN as f64) as usize;
@@ -917,8 +924,8 @@ pub struct FftRepulsion {
     /// Node charges `(q0, q1, q2, 0)`, nodes x nodes: kept for the near-field pass (the FFT
     /// transforms `charges` in place).
     node_charges: TexelTable,
-    /// Chunks of [`CHUNK_POINTS`] points per box, and their prefix sum (boxes + 1): the interpolation's work
-    /// items.
+    /// Chunks of [`CHUNK_POINTS`] points per box, and their prefix sum (boxes + 1): the
+    /// interpolation's work items.
     chunks: wgpu::Buffer,
     chunk_starts: wgpu::Buffer,
     /// One u32: the most points in a 3 x 3 neighbourhood of boxes (tsne_fft_chunks).
@@ -1001,8 +1008,8 @@ impl FftRepulsion {
     /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for`];
     /// capped by [`FftRepulsion::set_max_fft_len`]) unless the current one has at least
     /// 1 / [`HINT_SLACK`] of the intervals wanted and at most 5/4 of the FFT length, and set the
-    /// width floor to [`HINT_SLACK`] * `span / intervals`. Meant to be called rarely, say every 50 iterations, with a span the
-    /// caller read back: `read_grid(gpu)?.span` is the span of the last run's positions, a
+    /// width floor to [`HINT_SLACK`] * `span / intervals`. Meant to be called rarely, say every 50
+    /// iterations, with a span the caller read back: `read_grid(gpu)?.span` is the span of the last run's positions, a
     /// 32-byte readback. Returns true when the grid changed: buffers were reallocated and
     /// dispatches recorded before are stale, so `record` must be called again (a new floor
     /// alone needs no new recording).
@@ -1018,7 +1025,7 @@ impl FftRepulsion {
     /// Before the first run there is nothing to measure, and the grid stays as it is.
     pub fn refresh(&mut self, gpu: &Gpu) -> Result<bool> {
         let m = self.measured(gpu)?;
-        if !(m.width.is_finite() && m.width > 0.0) {
+        if !m.ran() {
             return Ok(false);
         }
         let wanted = grid_for_measured(m, self.max_len);

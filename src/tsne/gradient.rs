@@ -272,14 +272,14 @@ impl PositionTexture {
         check_dims(dims)?;
         check_len("tsne positions texture", "y", y, n * dims)?;
         // 2-D positions fill two channels: half the bytes for the attraction's random gathers.
+        let source = with_dims(POSITIONS_TEXTURE, dims);
         let (table, source) = if dims == 2 {
-            let source = with_dims(POSITIONS_TEXTURE, dims).replace(
+            let rg = source.replace(
                 "texture_storage_2d<rgba32uint, write>",
                 "texture_storage_2d<rg32uint, write>",
             );
-            (gpu.texel_table_2("tsne positions", n)?, source)
+            (gpu.texel_table_2("tsne positions", n)?, rg)
         } else {
-            let source = with_dims(POSITIONS_TEXTURE, dims);
             (gpu.texel_table("tsne positions", n, None, true)?, source)
         };
         let params = PositionsParams {

@@ -261,6 +261,16 @@ impl From<f32> for LearningRates {
 }
 
 impl LearningRate {
+    /// A fixed rate must be a positive number.
+    pub fn check(self) -> std::result::Result<(), String> {
+        match self {
+            LearningRate::Fixed(rate) if !(rate.is_finite() && rate > 0.0) => {
+                Err(format!("learning rate must be positive, not {rate}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The rates for `n` points.
     pub fn rates(self, n: usize, early_exaggeration: f32) -> LearningRates {
         match self {
@@ -284,12 +294,14 @@ impl std::str::FromStr for LearningRate {
         match s {
             "auto" => Ok(LearningRate::Auto),
             "sklearn" => Ok(LearningRate::Sklearn),
-            _ => match s.parse::<f32>() {
-                Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(LearningRate::Fixed(rate)),
-                _ => Err(format!(
-                    "learning rate must be auto, sklearn or a positive number, not {s:?}"
-                )),
-            },
+            _ => s
+                .parse::<f32>()
+                .ok()
+                .map(LearningRate::Fixed)
+                .filter(|rate| rate.check().is_ok())
+                .ok_or_else(|| {
+                    format!("learning rate must be auto, sklearn or a positive number, not {s:?}")
+                }),
         }
     }
 }
@@ -354,13 +366,10 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
             "early stop must be a fraction >= 0, not {tol}"
         )));
     }
-    if let LearningRate::Fixed(lr) = config.learning_rate
-        && !(lr.is_finite() && lr > 0.0)
-    {
-        return Err(Error::InvalidArgument(format!(
-            "learning rate must be positive, not {lr}"
-        )));
-    }
+    config
+        .learning_rate
+        .check()
+        .map_err(Error::InvalidArgument)?;
     let plan = plan(config.method, n, config.dims)?;
     if plan.sparse && neighbours_for(p, n) > affinity::K_MAX {
         return Err(Error::InvalidArgument(format!(

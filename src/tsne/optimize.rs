@@ -581,6 +581,18 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Size the repulsion grid for the positions `y` (n × dims) as a run would, from what two
+    /// single iterations starting at `y` measure (each followed by `refresh`), and leave the
+    /// positions at `y`: the iteration benchmarks and profiles then time the grid a run uses.
+    pub fn size_grid_for(&mut self, gpu: &Gpu, y: &[f32]) -> Result<()> {
+        for _ in 0..2 {
+            self.set_positions(gpu, y)?;
+            self.run_iterations(gpu, 1, false, false, false)?;
+            self.refresh(gpu)?;
+        }
+        self.set_positions(gpu, y)
+    }
+
     /// Replace the positions (n × dims) on the GPU.
     pub fn set_positions(&self, gpu: &Gpu, y: &[f32]) -> Result<()> {
         if y.len() != self.n * self.dims {
@@ -818,7 +830,7 @@ pub fn optimize(
 /// iterations), and the KL fell between them by less than `tolerance` of the earlier value.
 pub fn stalled(history: &[(usize, f32)], exaggerated: usize, tolerance: Option<f32>) -> bool {
     match (tolerance, history) {
-        (Some(tol), [.., (before, kl_before), (_, kl)]) if *before >= exaggerated.max(1) => {
+        (Some(tol), [.., (before, kl_before), (_, kl)]) if *before >= exaggerated => {
             kl_before - kl < tol * kl_before
         }
         _ => false,
