@@ -27,8 +27,9 @@
 // One invocation computes one radix-R butterfly (R named inputs and outputs, a DFT-R unrolled by
 // `tsne::fft_repulsion::stockham_source`, which appends the entry point to this file) per y it
 // visits.
-// Invocation ids: rows (line_fast = 0): x = butterfly j, y = line; columns (line_fast = 1):
-// x = line, y = j; z = channel. Consecutive invocations read contiguous memory either way.
+// Invocation ids: rows (line_fast = 0): the (line, butterfly j) pairs in order, 64 per y;
+// columns (line_fast = 1): x = line, y = j; z = channel. Consecutive invocations read
+// contiguous memory either way.
 // Entry point: fft_radixR (generated). Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -76,20 +77,29 @@ fn closed() -> bool {
     return params.gated != 0u && gate[7] == 0u;
 }
 
-// Extent of the dispatch's y axis: lines for rows, butterflies per line for columns. Gated
-// passes are dispatched with few y groups and loop over y (a closed gate then costs few
-// workgroups); the others have one y group per y and run the loop once.
+// Extent of the dispatch's y axis: for columns the butterflies per line; for rows the
+// (line, butterfly) pairs in runs of 64 (x < 64: one group along x). Gated passes are
+// dispatched with few y groups and loop over y (a closed gate then costs few workgroups); the
+// others have one y group per y and run the loop once.
 fn y_extent(radix: u32) -> u32 {
-    return select(params.lines, params.len / radix, params.line_fast != 0u);
+    let butterflies = params.len / radix;
+    return select((params.lines * butterflies + 63u) / 64u, butterflies, params.line_fast != 0u);
 }
 
 // (line base offset, butterfly j) of invocation (x, y, z); base = NONE past the end.
+// Columns: x = line, y = butterfly. Rows: pair f = 64 y + x, line f / (len / radix), butterfly
+// the rest, so the lanes of a subgroup take consecutive butterflies of a line whatever its
+// number of butterflies (with x = butterfly, rows of 16 butterflies left 3 of 4 lanes idle).
+// The quotient comes from an f32 division: f < 2^22, and (f + 1/2) / b is at least 1 / (2 b)
+// from an integer, far more than the rounding moves it, so the floor is exact.
 fn butterfly(x: u32, y: u32, z: u32, radix: u32) -> vec2<u32> {
-    var l = y;
-    var j = x;
-    if (params.line_fast != 0u) {
-        l = x;
-        j = y;
+    var l = x;
+    var j = y;
+    if (params.line_fast == 0u) {
+        let butterflies = params.len / radix;
+        let f = y * 64u + x;
+        l = u32(floor((f32(f) + 0.5) / f32(butterflies)));
+        j = f - l * butterflies;
     }
     if (l >= params.lines || j * radix >= params.len) {
         return vec2<u32>(NONE, 0u);

@@ -698,14 +698,14 @@ impl Fft2d {
                 &self.twiddles
             };
             let gate = plan.gate.unwrap_or(&self.twiddles);
-            // One invocation per butterfly; rows: x = butterfly, y = line; columns: x = line,
-            // y = butterfly; z = channel.
+            // One invocation per butterfly; rows: (line, butterfly) pairs flat, 64 along x, the
+            // runs of 64 along y; columns: x = line, y = butterfly; z = channel.
             // Gated passes loop over y in a few groups, so a closed gate costs few workgroups.
             let butterflies = len / radix;
             let (x, y) = if plan.columns {
                 (plan.lines, butterflies)
             } else {
-                (butterflies, plan.lines)
+                (64, (plan.lines * butterflies).div_ceil(64))
             };
             let y = if plan.gate.is_some() {
                 y.min(GATED_Y_GROUPS * FFT_WG_Y)
