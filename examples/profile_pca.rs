@@ -48,11 +48,15 @@ fn main() -> anyhow::Result<()> {
         gpu.describe(),
         full_flops * 1e-9
     );
-    let mut kernels = vec![ScatterKernel::MatmulFull, ScatterKernel::MatmulUpper];
+    let mut kernels = vec![
+        ScatterKernel::MatmulFull,
+        ScatterKernel::MatmulUpper,
+        ScatterKernel::Uniform,
+    ];
     if flag("--gram") {
         kernels.push(ScatterKernel::Gram);
     }
-    kernels.retain(|k| k.supported(&gpu));
+    kernels.retain(|k| k.supported(&gpu, d));
     // Warm-up: compile every pipeline on a small subset.
     let small = n.min(500);
     for &kernel in &kernels {

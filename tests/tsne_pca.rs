@@ -1,5 +1,6 @@
 //! The scatter matrix of PCA computed on and above the diagonal only (`matmul::forward_upper`,
-//! `ScatterKernel::MatmulUpper`) against the whole product and the CPU, and PCA unchanged by it.
+//! `ScatterKernel::MatmulUpper`) against the whole product and the CPU, the uniform scatter
+//! kernel (`ScatterKernel::Uniform`) against the CPU, and PCA unchanged by either.
 mod common;
 
 use common::{assert_close, gpu};
@@ -126,12 +127,28 @@ fn scatter_kernels_agree_over_several_slices() {
         ScatterKernel::MatmulFull,
         ScatterKernel::MatmulUpper,
         ScatterKernel::Gram,
+        ScatterKernel::Uniform,
     ] {
-        if !kernel.supported(gpu) {
+        if !kernel.supported(gpu, dp) {
             continue;
         }
-        // Slices of 300 rows: 4 slices, the last of 100.
-        let slices = BufferSlices::upload(gpu, "x", &x, dp, Some((300 * dp * 4) as u64)).unwrap();
+        let slices = if kernel == ScatterKernel::Uniform {
+            // Slices of at most 300 rows in whole 64-row chunks: 256, 256, 256 and 232 rows
+            // (the last chunk 40 real rows and 24 of zeros).
+            let slices =
+                pca::upload_padded_with(gpu, &x, n, dp, Some((300 * dp * 4) as u64)).unwrap();
+            assert_eq!(slices.rows_per_slice, 256);
+            // The uniform kernel needs whole chunks: slices of 300 rows are refused.
+            let loose =
+                BufferSlices::upload(gpu, "x", &x, dp, Some((300 * dp * 4) as u64)).unwrap();
+            let mean_buf = gpu.storage("mean", dp);
+            let scatter = gpu.storage("scatter", dp * dp);
+            assert!(pca::centred_scatter(gpu, &loose, &mean_buf, &scatter, kernel).is_err());
+            slices
+        } else {
+            // Slices of 300 rows: 4 slices, the last of 100.
+            BufferSlices::upload(gpu, "x", &x, dp, Some((300 * dp * 4) as u64)).unwrap()
+        };
         assert_eq!(slices.slices.len(), 4);
         let mean_buf = gpu.storage("mean", dp);
         let scatter = gpu.storage("scatter", dp * dp);
@@ -168,8 +185,12 @@ fn pca_is_unchanged_by_the_scatter_kernel() {
     let (n, d, k) = (1000, 70, 5);
     let x = spread_columns(&mut rng, n, d);
     let reference = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::Gram).unwrap();
-    for kernel in [ScatterKernel::MatmulFull, ScatterKernel::MatmulUpper] {
-        if !kernel.supported(gpu) {
+    for kernel in [
+        ScatterKernel::MatmulFull,
+        ScatterKernel::MatmulUpper,
+        ScatterKernel::Uniform,
+    ] {
+        if !kernel.supported(gpu, d) {
             assert!(pca::pca_with(gpu, &x, n, d, k, 5, kernel).is_err());
             continue;
         }
@@ -204,7 +225,7 @@ fn pca_is_unchanged_by_the_scatter_kernel() {
     }
     // The default is the fastest supported kernel.
     let best = pca::pca(gpu, &x, n, d, k, 5).unwrap();
-    let want = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::best(gpu)).unwrap();
+    let want = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::best(gpu, d)).unwrap();
     assert_eq!(best.components, want.components);
 }
 
@@ -224,7 +245,7 @@ fn constant_features_are_left_out_and_put_back() {
         }
     }
     let got = pca::pca(gpu, &x, n, d, k, 5).unwrap();
-    let all = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::best(gpu)).unwrap();
+    let all = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::best(gpu, d)).unwrap();
     for &(f, v) in &constants {
         assert_eq!(got.mean[f], v, "mean of constant feature {f}");
         for c in 0..k {
@@ -240,4 +261,40 @@ fn constant_features_are_left_out_and_put_back() {
     assert_close("variances", &got.variances, &all.variances, 1e-4);
     assert_close("projected", &got.projected, &all.projected, 1e-3);
     assert_close("mean", &got.mean, &all.mean, 1e-5);
+}
+
+/// The uniform scatter kernel on sizes the MNIST job does not have: 200 features (50 column
+/// quads: four blocks, so `block_of` interleaves 0, 3, 1, 2, and the last block is partly past
+/// the end) and 150 rows (two whole chunks and one of 22 rows and 42 of zeros), against the f64
+/// CPU scatter; and its generated source against naga for other shapes.
+#[test]
+fn uniform_scatter_matches_cpu_on_awkward_sizes() {
+    let gpu = gpu();
+    let (n, dp) = (150, 200);
+    if !ScatterKernel::Uniform.supported(gpu, dp) {
+        return;
+    }
+    let mut rng = Rng::new(35);
+    let x = spread_columns(&mut rng, n, dp);
+    let mean = pca::cpu::column_mean(&x, n, dp);
+    let xc = pca::cpu::subtract_mean(&x, &mean, dp);
+    let want = pca::cpu::gram(&xc, &xc, n, dp, dp);
+    let slices = pca::upload_padded(gpu, &x, n, dp).unwrap();
+    let mean_buf = gpu.storage("mean", dp);
+    let scatter = gpu.storage("scatter", dp * dp);
+    let s =
+        pca::centred_scatter(gpu, &slices, &mean_buf, &scatter, ScatterKernel::Uniform).unwrap();
+    assert_close("uniform scatter, 200 features", &s, &want, 1e-4);
+    for (dp, rows, bindings, quads) in [(8, 1, 1, 1), (200, 16, 4, 2), (784, 16, 3, 3)] {
+        let src = pca::scatter_uniform_source(dp, rows, bindings, quads);
+        let what = format!("dp {dp}, {bindings} bindings of {rows} rows, {quads} quads");
+        let module = naga::front::wgsl::parse_str(&src)
+            .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
+    }
 }

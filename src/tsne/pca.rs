@@ -1,7 +1,9 @@
-//! PCA on the GPU: column means and centring, the scatter matrix Xᵀ X through the subgroup matmul
-//! of ops::matmul where the adapter runs it (only its tiles on or above the diagonal, per buffer
-//! slice, summed on the CPU, so 70,000 × 784 MNIST fits), else a register-blocked Gram kernel
-//! (blocks on or above the diagonal, accumulated over the slices), the rest mirrored; subspace
+//! PCA on the GPU: column means and centring, the scatter matrix Xᵀ X by the uniform scatter
+//! kernel on CPU adapters (64 rows a pass, their values shared from uniform bindings, one half of
+//! S accumulated on the GPU), else through the subgroup matmul of ops::matmul where the adapter
+//! runs it (only its tiles on or above the diagonal, per buffer slice, summed on the CPU, so
+//! 70,000 × 784 MNIST fits), else a register-blocked Gram kernel (blocks on or above the
+//! diagonal, accumulated over the slices), the rest mirrored; subspace
 //! iteration V ← orth(S V) with S V on the GPU and the small QR / Rayleigh–Ritz problems on the
 //! CPU, then the projection X V on the GPU.
 
@@ -12,10 +14,25 @@ use crate::gpu::{BufferSlices, Dispatch, Gpu, workgroups_for};
 use crate::ops::matmul::{self, MatmulKernel, MatmulShape};
 use crate::ops::{check_len, launch};
 use crate::rng::Rng;
+use wgpu::util::DeviceExt;
 
 const MEAN: &str = include_str!("../../shaders/tsne_pca_mean.wgsl");
 const GRAM: &str = include_str!("../../shaders/tsne_gram.wgsl");
 const PROJECT: &str = include_str!("../../shaders/tsne_project.wgsl");
+const SCATTER_UNIFORM: &str = include_str!("../../shaders/tsne_scatter_uniform.wgsl");
+
+/// Rows of X per uniform binding of the uniform scatter kernel (16 rows of 784 f32 fit lavapipe's
+/// 64 KiB bindings) ...
+pub const SCATTER_BINDING_ROWS: usize = 16;
+/// ... and uniform bindings per pass: a pass adds SCATTER_CHUNK_ROWS rows to S.
+pub const SCATTER_BINDINGS: usize = 4;
+pub const SCATTER_CHUNK_ROWS: usize = SCATTER_BINDING_ROWS * SCATTER_BINDINGS;
+/// Column quads of i per invocation of the uniform scatter kernel. Measured on 70,000 MNIST
+/// images (784 features, scratch timing of `centred_scatter`): 4 bindings and 2 quads 6.9 s;
+/// 1 quad 9.8 s, 3 quads 13.0 s, 4 quads 19.5 s; 8 bindings 12.9 s (1 quad) and 22.1 s (2);
+/// 2 bindings 11.7 s. More preloaded values than 4 × 16 rows × 2 quads spill badly. The
+/// subgroup matmul (`MatmulUpper`) took 9.4 s.
+pub const SCATTER_QUADS: usize = 2;
 
 /// Subspace iteration stops when the k leading Ritz values change by less than this (relative to
 /// the largest) between iterations (S V comes back in f32, so ~1e-6 is the noise floor) ...
@@ -47,6 +64,16 @@ pub struct GramParams {
     pub accumulate: u32,
     /// 1: write only the 8 × 8 blocks on or above the diagonal (A = B).
     pub upper: u32,
+    pub _pad1: u32,
+}
+
+/// Mirrors `Params` in tsne_scatter_uniform.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct ScatterUniformParams {
+    pub wq: u32,
+    pub blocks: u32,
+    pub _pad0: u32,
     pub _pad1: u32,
 }
 
@@ -264,6 +291,174 @@ pub fn project(
     )
 }
 
+/// Whether the uniform scatter kernel runs for rows of `dp` f32 on this adapter: a uniform
+/// binding holds [`SCATTER_BINDING_ROWS`] rows at an aligned offset, a pass's chunk of rows starts
+/// at an aligned storage offset, and a stage may bind the kernel's uniforms.
+pub fn scatter_uniform_fits(gpu: &Gpu, dp: usize) -> bool {
+    let l = &gpu.limits;
+    let binding = (SCATTER_BINDING_ROWS * dp * 4) as u64;
+    dp > 0
+        && dp.is_multiple_of(8)
+        && binding <= l.max_uniform_buffer_binding_size
+        && binding.is_multiple_of(l.min_uniform_buffer_offset_alignment as u64)
+        && (SCATTER_BINDINGS as u64 * binding)
+            .is_multiple_of(l.min_storage_buffer_offset_alignment as u64)
+        && SCATTER_BINDINGS < l.max_uniform_buffers_per_shader_stage as usize
+}
+
+/// The whole uniform scatter kernel: tsne_scatter_uniform.wgsl plus the generated uniform
+/// bindings (`bindings` of `rows_per_binding` rows of dp f32) and entry point with `quads`
+/// column quads per invocation. Names: first the block's first column quad, h{q} the
+/// invocation's quads (clamped), a{q}_{s} row s's values there, acc{q}_{c} the sums for row
+/// 4 cq + c of S.
+pub fn scatter_uniform_source(
+    dp: usize,
+    rows_per_binding: usize,
+    bindings: usize,
+    quads: usize,
+) -> String {
+    use std::fmt::Write;
+    debug_assert!(dp.is_multiple_of(4) && rows_per_binding > 0 && bindings > 0 && quads > 0);
+    let wq = dp / 4;
+    let rows = rows_per_binding * bindings;
+    let xyzw = ["x", "y", "z", "w"];
+    let mut s = SCATTER_UNIFORM.to_string();
+    let w = &mut s;
+    macro_rules! line {
+        ($($arg:tt)*) => { writeln!(w, $($arg)*).unwrap() };
+    }
+    line!();
+    for b in 0..bindings {
+        line!(
+            "@group(0) @binding({}) var<uniform> u{b}: array<vec4<f32>, {}>;",
+            3 + b,
+            rows_per_binding * wq
+        );
+    }
+    line!();
+    line!(
+        "// Generated by tsne::pca::scatter_uniform_source: dp = {dp}, {bindings} uniform \
+         bindings of {rows_per_binding} rows, {quads} column quads per invocation."
+    );
+    line!("@compute @workgroup_size(8)");
+    line!(
+        "fn scatter_uniform(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,"
+    );
+    line!("                   @builtin(local_invocation_index) lid: u32) {{");
+    line!("    let w = wg.x + wg.y * nwg.x;");
+    line!("    // The same for the whole workgroup: the column loop below stays lane-uniform.");
+    line!("    if (w >= params.blocks) {{ return; }}");
+    line!("    let first = block_of(w) * {}u;", 8 * quads);
+    line!("    let q0 = first + lid * {quads}u;");
+    for q in 0..quads {
+        line!("    let h{q} = min(q0 + {q}u, params.wq - 1u);");
+    }
+    for r in 0..rows {
+        for q in 0..quads {
+            line!("    let a{q}_{r} = x[{}u + h{q}];", r * wq);
+        }
+    }
+    line!("    for (var cq = first; cq < params.wq; cq++) {{");
+    for q in 0..quads {
+        for c in 0..4 {
+            line!("        var acc{q}_{c} = vec4<f32>(0.0);");
+        }
+    }
+    for r in 0..rows {
+        let (b, rb) = (r / rows_per_binding, r % rows_per_binding);
+        line!("        {{");
+        line!("            let v = u{b}[{}u + cq];", rb * wq);
+        for q in 0..quads {
+            for (c, x) in xyzw.iter().enumerate() {
+                line!("            acc{q}_{c} = fma(a{q}_{r}, vec4<f32>(v.{x}), acc{q}_{c});");
+            }
+        }
+        line!("        }}");
+    }
+    for q in 0..quads {
+        line!("        if (q0 + {q}u < params.wq) {{");
+        for c in 0..4 {
+            line!("            let e{q}_{c} = (4u * cq + {c}u) * params.wq + h{q};");
+            line!("            scatter[e{q}_{c}] += acc{q}_{c};");
+        }
+        line!("        }}");
+    }
+    line!("    }}");
+    line!("}}");
+    s
+}
+
+/// One pass of the uniform scatter kernel: S (dp × dp, `scatter`) += the contribution of the
+/// [`SCATTER_CHUNK_ROWS`] rows of `slice` (rows of dp f32, centred) from `row0` on, for the
+/// entries S[j][i] with j at or above i's block (see tsne_scatter_uniform.wgsl). The slice
+/// must hold those rows (zeros past the data) and be usable as a uniform buffer.
+pub fn scatter_uniform(
+    gpu: &Gpu,
+    slice: &wgpu::Buffer,
+    row0: usize,
+    dp: usize,
+    scatter: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    if !scatter_uniform_fits(gpu, dp) || !row0.is_multiple_of(SCATTER_CHUNK_ROWS) {
+        return Err(Error::shape(
+            "tsne pca uniform scatter",
+            format!(
+                "rows of {dp} values from row {row0} (a multiple of {SCATTER_CHUNK_ROWS}) in \
+                 uniform bindings of {SCATTER_BINDING_ROWS} rows"
+            ),
+        ));
+    }
+    check_len(
+        "tsne pca uniform scatter",
+        "slice",
+        slice,
+        (row0 + SCATTER_CHUNK_ROWS) * dp,
+    )?;
+    check_len("tsne pca uniform scatter", "scatter", scatter, dp * dp)?;
+    let wq = dp / 4;
+    let blocks = wq.div_ceil(8 * SCATTER_QUADS);
+    let params = ScatterUniformParams {
+        wq: wq as u32,
+        blocks: blocks as u32,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    let label = format!("tsne pca uniform scatter dp{dp}");
+    let pipeline = gpu.pipeline_with(&label, "scatter_uniform", || {
+        scatter_uniform_source(dp, SCATTER_BINDING_ROWS, SCATTER_BINDINGS, SCATTER_QUADS)
+    })?;
+    let uniform = gpu.uniform(&format!("{label} params"), &params);
+    let range = |first_row: usize, rows: usize| {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: slice,
+            offset: (first_row * dp * 4) as u64,
+            size: std::num::NonZeroU64::new((rows * dp * 4) as u64),
+        })
+    };
+    let mut resources = vec![
+        uniform.as_entire_binding(),
+        range(row0, SCATTER_CHUNK_ROWS),
+        scatter.as_entire_binding(),
+    ];
+    for b in 0..SCATTER_BINDINGS {
+        resources.push(range(row0 + b * SCATTER_BINDING_ROWS, SCATTER_BINDING_ROWS));
+    }
+    // Each block of 8 SCATTER_QUADS quads of i runs over the quads of j from its own.
+    let flops: usize = (0..blocks)
+        .map(|b| 8 * SCATTER_QUADS * 4 * (wq - b * 8 * SCATTER_QUADS) * 4)
+        .sum::<usize>()
+        * 2
+        * SCATTER_CHUNK_ROWS;
+    Ok(Dispatch::new(
+        gpu,
+        &format!("{label}::scatter_uniform"),
+        pipeline,
+        &resources,
+        workgroups_for(blocks, 1),
+    )
+    .with_flops(flops as f64))
+}
+
 /// How [`centred_scatter`] computes S = Xcᵀ Xc.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScatterKernel {
@@ -278,27 +473,60 @@ pub enum ScatterKernel {
     /// The Gram kernel (`gram_upper`, 8 × 8 blocks on or above the diagonal, accumulated over the
     /// slices on the GPU in f32), then `mirror_upper`: for adapters without subgroups.
     Gram,
+    /// The uniform scatter kernel (`scatter_uniform`, [`SCATTER_CHUNK_ROWS`] rows a pass,
+    /// accumulated on the GPU in f32), then the half it stores mirrored: where the adapter's
+    /// uniform bindings hold its rows ([`scatter_uniform_fits`]).
+    Uniform,
 }
 
 impl ScatterKernel {
-    /// The fastest kernel the adapter runs.
-    pub fn best(gpu: &Gpu) -> ScatterKernel {
-        if MatmulKernel::Subgroup64.supported(gpu) {
+    /// The fastest kernel the adapter runs for rows of d features: on CPU adapters (lavapipe)
+    /// the uniform kernel where it fits (measured there: 6.9 s against the
+    /// subgroup matmul's 9.4 s for 70,000 × 784, and 18 times closer to the f64 sums), else the subgroup matmul, else the uniform
+    /// kernel, else the Gram kernel.
+    pub fn best(gpu: &Gpu, d: usize) -> ScatterKernel {
+        let uniform = ScatterKernel::Uniform.supported(gpu, d);
+        if uniform && gpu.is_cpu() {
+            ScatterKernel::Uniform
+        } else if ScatterKernel::MatmulUpper.supported(gpu, d) {
             ScatterKernel::MatmulUpper
+        } else if uniform {
+            ScatterKernel::Uniform
         } else {
             ScatterKernel::Gram
         }
     }
 
-    pub fn supported(self, gpu: &Gpu) -> bool {
-        self == ScatterKernel::Gram || MatmulKernel::Subgroup64.supported(gpu)
+    /// Whether the adapter runs this kernel for rows of d features.
+    pub fn supported(self, gpu: &Gpu, d: usize) -> bool {
+        match self {
+            ScatterKernel::Gram => true,
+            ScatterKernel::MatmulFull | ScatterKernel::MatmulUpper => {
+                MatmulKernel::Subgroup64.supported(gpu)
+            }
+            ScatterKernel::Uniform => scatter_uniform_fits(gpu, d.div_ceil(8) * 8),
+        }
     }
 }
 
 /// Upload x (n × d) with rows padded by zeros to dp = d rounded up to a multiple of 8, in slices
 /// that can be bound whole and of at most `LOOP_BUDGET` rows (the mean and Gram kernels loop over
-/// a slice's rows): the layout `centred_scatter` and `pca` work on.
+/// a slice's rows): the layout `centred_scatter` and `pca` work on. Every slice's buffer holds a
+/// whole number of [`SCATTER_CHUNK_ROWS`] rows (zeros past its data; the kernels read only a
+/// slice's `rows_in` rows, the uniform scatter kernel whole chunks) and is usable as a uniform
+/// buffer too.
 pub fn upload_padded(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<BufferSlices> {
+    upload_padded_with(gpu, x, n, d, None)
+}
+
+/// [`upload_padded`] with slices of at most `max_slice_bytes` (tests use small slices).
+pub fn upload_padded_with(
+    gpu: &Gpu,
+    x: &[f32],
+    n: usize,
+    d: usize,
+    max_slice_bytes: Option<u64>,
+) -> Result<BufferSlices> {
     if x.len() != n * d || d == 0 {
         return Err(Error::shape(
             "tsne pca upload",
@@ -313,8 +541,41 @@ pub fn upload_padded(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<BufferS
     let max_bytes = gpu
         .limits
         .max_storage_buffer_binding_size
-        .min((super::LOOP_BUDGET * dp * 4) as u64);
-    BufferSlices::upload(gpu, "tsne pca x", &padded, dp, Some(max_bytes))
+        .min(gpu.limits.max_buffer_size)
+        .min((super::LOOP_BUDGET * dp * 4) as u64)
+        .min(max_slice_bytes.unwrap_or(u64::MAX));
+    let max_rows = (max_bytes / 4) as usize / dp;
+    let rows_per_slice = if max_rows >= SCATTER_CHUNK_ROWS {
+        max_rows / SCATTER_CHUNK_ROWS * SCATTER_CHUNK_ROWS
+    } else {
+        max_rows.max(1)
+    };
+    let slices = padded
+        .chunks(rows_per_slice * dp)
+        .enumerate()
+        .map(|(i, rows)| {
+            let whole = (rows.len() / dp).div_ceil(SCATTER_CHUNK_ROWS) * SCATTER_CHUNK_ROWS;
+            let mut data = rows.to_vec();
+            if whole <= rows_per_slice {
+                data.resize(whole * dp, 0.0);
+            }
+            gpu.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(&format!("tsne pca x slice {i}")),
+                    contents: bytemuck::cast_slice(&data),
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::UNIFORM
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                })
+        })
+        .collect();
+    Ok(BufferSlices {
+        row_len: dp,
+        rows: n,
+        rows_per_slice,
+        slices,
+    })
 }
 
 /// Centre the rows of `slices` in place (their column means, over all slices, are left in `mean`,
@@ -351,6 +612,52 @@ pub fn centred_scatter(
             1.0 / n as f32,
             s > 0,
         )?);
+    }
+    if kernel == ScatterKernel::Uniform {
+        let whole_chunks = slices.slices.iter().enumerate().all(|(s, buf)| {
+            let rows = slices.rows_in(s).div_ceil(SCATTER_CHUNK_ROWS) * SCATTER_CHUNK_ROWS;
+            buf.usage().contains(wgpu::BufferUsages::UNIFORM)
+                && buf.size() >= (rows * dp * 4) as u64
+        });
+        if !whole_chunks {
+            return Err(Error::shape(
+                "tsne pca uniform scatter",
+                format!(
+                    "slices must be uniform buffers of whole {SCATTER_CHUNK_ROWS}-row chunks \
+                     (pca::upload_padded)"
+                ),
+            ));
+        }
+        let mut centre = sums;
+        for (s, buf) in slices.slices.iter().enumerate() {
+            centre.push(subtract_mean(gpu, buf, mean, slices.rows_in(s), width)?);
+        }
+        gpu.run("tsne pca centre", &centre.iter().collect::<Vec<_>>())?;
+        gpu.write(scatter, &vec![0f32; dp * dp]);
+        let mut passes = Vec::new();
+        for (s, buf) in slices.slices.iter().enumerate() {
+            for c in 0..slices.rows_in(s).div_ceil(SCATTER_CHUNK_ROWS) {
+                passes.push(scatter_uniform(
+                    gpu,
+                    buf,
+                    c * SCATTER_CHUNK_ROWS,
+                    dp,
+                    scatter,
+                )?);
+            }
+        }
+        // Passes per submission: enough work to hide the submit.
+        for batch in passes.chunks(64) {
+            gpu.run("tsne pca scatter", &batch.iter().collect::<Vec<_>>())?;
+        }
+        // Stored: S[j][i] for every j >= i (and more); the rest is its mirror image.
+        let mut m: Vec<f32> = gpu.read(scatter, 0, dp * dp)?;
+        for j in 0..dp {
+            for i in j + 1..dp {
+                m[j * dp + i] = m[i * dp + j];
+            }
+        }
+        return Ok(m);
     }
     let mut s_host: Vec<f32> = if kernel == ScatterKernel::Gram {
         let mut centre_and_gram = Vec::new();
@@ -420,22 +727,21 @@ pub struct Pca {
 /// component, so they are left out of the GPU work (the scatter matrix costs d²) and put back as
 /// zeros in the components and their value in the mean.
 pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Result<Pca> {
-    let kernel = ScatterKernel::best(gpu);
     if x.len() != n * d || n < 2 || d == 0 {
-        return pca_with(gpu, x, n, d, k, seed, kernel);
+        return pca_with(gpu, x, n, d, k, seed, ScatterKernel::best(gpu, d));
     }
     let varying: Vec<usize> = (0..d)
         .filter(|&f| (1..n).any(|i| x[i * d + f] != x[f]))
         .collect();
     if varying.len() == d || varying.len() < k {
-        return pca_with(gpu, x, n, d, k, seed, kernel);
+        return pca_with(gpu, x, n, d, k, seed, ScatterKernel::best(gpu, d));
     }
     let dv = varying.len();
     let mut reduced = Vec::with_capacity(n * dv);
     for row in x.chunks_exact(d) {
         reduced.extend(varying.iter().map(|&f| row[f]));
     }
-    let part = pca_with(gpu, &reduced, n, dv, k, seed, kernel)?;
+    let part = pca_with(gpu, &reduced, n, dv, k, seed, ScatterKernel::best(gpu, dv))?;
     let mut components = vec![0f32; k * d];
     let mut mean = x[..d].to_vec();
     for (c, &f) in varying.iter().enumerate() {
@@ -462,9 +768,11 @@ pub fn pca_with(
     seed: u64,
     kernel: ScatterKernel,
 ) -> Result<Pca> {
-    if !kernel.supported(gpu) {
+    if !kernel.supported(gpu, d) {
         return Err(Error::InvalidArgument(format!(
-            "PCA scatter kernel {kernel:?} needs subgroups of exactly 8 lanes"
+            "PCA scatter kernel {kernel:?} does not run on this adapter for {d} features \
+             (the matmul kernels need subgroups of exactly 8 lanes, the uniform kernel \
+             uniform bindings of {SCATTER_BINDING_ROWS} rows)"
         )));
     }
     if x.len() != n * d || n < 2 || d == 0 {
