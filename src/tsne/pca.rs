@@ -27,11 +27,13 @@ pub const SCATTER_BINDING_ROWS: usize = 16;
 /// ... and uniform bindings per pass: a pass adds SCATTER_CHUNK_ROWS rows to S.
 pub const SCATTER_BINDINGS: usize = 4;
 pub const SCATTER_CHUNK_ROWS: usize = SCATTER_BINDING_ROWS * SCATTER_BINDINGS;
-/// Column quads of i per invocation of the uniform scatter kernel. Measured on 70,000 MNIST
-/// images (784 features, scratch timing of `centred_scatter`): 4 bindings and 2 quads 6.9 s;
-/// 1 quad 9.8 s, 3 quads 13.0 s, 4 quads 19.5 s; 8 bindings 12.9 s (1 quad) and 22.1 s (2);
-/// 2 bindings 11.7 s. More preloaded values than 4 × 16 rows × 2 quads spill badly. The
-/// subgroup matmul (`MatmulUpper`) took 9.4 s.
+/// [`ScatterKernel::best`] picks the uniform scatter kernel from this many (padded) features.
+pub const SCATTER_UNIFORM_MIN: usize = 256;
+/// Column quads of i per invocation of the uniform scatter kernel. Measured on lavapipe, 70,000
+/// MNIST rows of 719 features, pipelines compiled (`centred_scatter` timed twice in one process):
+/// 4 bindings and 2 quads 5.7-5.8 s; 4 and 1: 6.5-6.7 s; 3 and 2: 6.9 s; 2 and 2: 7.3-7.8 s; 2 and
+/// 4: 8.1-8.8 s; 8 bindings (1 or 2 quads) far slower (more preloaded values than registers and
+/// cache hold). The subgroup matmul (`MatmulUpper`) took 8.2 s.
 pub const SCATTER_QUADS: usize = 2;
 
 /// Subspace iteration stops when the k leading Ritz values change by less than this (relative to
@@ -480,13 +482,15 @@ pub enum ScatterKernel {
 }
 
 impl ScatterKernel {
-    /// The fastest kernel the adapter runs for rows of d features: on CPU adapters (lavapipe)
-    /// the uniform kernel where it fits (measured there: 6.9 s against the
-    /// subgroup matmul's 9.4 s for 70,000 × 784, and 18 times closer to the f64 sums), else the subgroup matmul, else the uniform
-    /// kernel, else the Gram kernel.
+    /// The fastest kernel the adapter runs for rows of d features: on CPU adapters (lavapipe),
+    /// from [`SCATTER_UNIFORM_MIN`] padded features, the uniform kernel where it fits, else the
+    /// subgroup matmul, else the uniform kernel, else the Gram kernel. Measured on lavapipe, 70,000
+    /// rows, second runs (pipelines compiled): 720 features 5.9 s against the matmul's 8.2 s (and
+    /// 18 times closer to f64 sums), 400: 2.1 / 2.6 s, 256: 1.2 / 1.3 s, 128: 0.55 / 0.45 s, 56:
+    /// 0.36 / 0.20 s. Its first compile takes ~4 s with Mesa's shader cache cold, the matmul's ~2 s.
     pub fn best(gpu: &Gpu, d: usize) -> ScatterKernel {
         let uniform = ScatterKernel::Uniform.supported(gpu, d);
-        if uniform && gpu.is_cpu() {
+        if uniform && gpu.is_cpu() && d.div_ceil(8) * 8 >= SCATTER_UNIFORM_MIN {
             ScatterKernel::Uniform
         } else if ScatterKernel::MatmulUpper.supported(gpu, d) {
             ScatterKernel::MatmulUpper
