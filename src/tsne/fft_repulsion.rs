@@ -186,7 +186,8 @@ pub struct FftParams {
     pub inverse: u32,
     /// FFT: product of the radices of the earlier passes of this axis (Stockham's Ns).
     pub ns: u32,
-    /// FFT: 1 when consecutive invocations take consecutive lines (columns), 0 for rows.
+    /// FFT: 1 when consecutive invocations take consecutive lines (columns), 0 when they take
+    /// consecutive (line, butterfly) pairs (rows).
     pub line_fast: u32,
     /// FFT: len / (ns * radix), the twiddle index step between butterflies.
     pub tw_stride: u32,
