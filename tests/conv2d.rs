@@ -339,14 +339,7 @@ fn thin_kernels_validate_with_naga() {
                 conv2d::thin_weight_source(k, n, 4, 4),
                 conv2d::thin_weight_source(k, n, 1, 1),
             ] {
-                let module = naga::front::wgsl::parse_str(&source)
-                    .unwrap_or_else(|e| panic!("k {k} n {n}: {}", e.emit_to_string(&source)));
-                naga::valid::Validator::new(
-                    naga::valid::ValidationFlags::all(),
-                    naga::valid::Capabilities::all(),
-                )
-                .validate(&module)
-                .unwrap_or_else(|e| panic!("k {k} n {n}: {e:?}"));
+                common::assert_valid_wgsl(&format!("k {k} n {n}"), &source);
             }
         }
     }
@@ -413,14 +406,7 @@ fn subgroup_kernels_validate_with_naga() {
     ] {
         for rows in [16, 64] {
             let source = conv2d::subgroup_source(pass, rows);
-            let module = naga::front::wgsl::parse_str(&source)
-                .unwrap_or_else(|e| panic!("{pass:?}: {}", e.emit_to_string(&source)));
-            naga::valid::Validator::new(
-                naga::valid::ValidationFlags::all(),
-                naga::valid::Capabilities::all(),
-            )
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{pass:?}: {}", e.emit_to_string(&source)));
+            common::assert_valid_wgsl(&format!("{pass:?}"), &source);
         }
     }
 }

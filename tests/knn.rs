@@ -23,14 +23,7 @@ fn scan_source_is_valid_wgsl() {
         (64, 4),
     ] {
         let src = affinity::knn_scan_source(rows, quads);
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{rows}x{quads}: {}", e.emit_to_string(&src)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{rows}x{quads}: {}", e.emit_to_string(&src)));
+        common::assert_valid_wgsl(&format!("{rows}x{quads}"), &src);
     }
 }
 
@@ -50,14 +43,7 @@ fn uniform_scan_source_is_valid_wgsl() {
     ] {
         let src = affinity::knn_scan_uniform_source(d, cols, quads, lanes);
         let what = format!("d {d}, {cols} columns, {quads} quads, {lanes} lanes");
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
+        common::assert_valid_wgsl(&what, &src);
     }
 }
 

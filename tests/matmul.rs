@@ -150,17 +150,7 @@ fn generated_kernels_validate_with_naga() {
     }) {
         {
             let source = matmul::kernel_source(kernel, ta, tb);
-            let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
-                panic!("{kernel:?} ta {ta} tb {tb}: {}", e.emit_to_string(&source))
-            });
-            naga::valid::Validator::new(
-                naga::valid::ValidationFlags::all(),
-                naga::valid::Capabilities::all(),
-            )
-            .validate(&module)
-            .unwrap_or_else(|e| {
-                panic!("{kernel:?} ta {ta} tb {tb}: {}", e.emit_to_string(&source))
-            });
+            common::assert_valid_wgsl(&format!("{kernel:?} ta {ta} tb {tb}"), &source);
         }
     }
 }

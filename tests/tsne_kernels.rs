@@ -66,13 +66,7 @@ fn sqdist_subgroup_source_is_valid_wgsl() {
     // runs; the fallback kernel is a fixed file).
     for vec_store in [false, true] {
         let src = affinity::sqdist_sg_source(affinity::SQDIST_TILE_ROWS, vec_store);
-        let module = naga::front::wgsl::parse_str(&src).unwrap();
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap();
+        common::assert_valid_wgsl(&format!("sqdist_sg vec_store {vec_store}"), &src);
     }
 }
 

@@ -289,13 +289,6 @@ fn uniform_scatter_matches_cpu_on_awkward_sizes() {
     for (rows, bindings, quads) in [(1, 1, 1), (16, 4, 2), (16, 3, 3)] {
         let src = pca::scatter_uniform_source(rows, bindings, quads);
         let what = format!("{bindings} bindings of {rows} rows, {quads} quads");
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&src)));
+        common::assert_valid_wgsl(&what, &src);
     }
 }

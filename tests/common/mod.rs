@@ -31,3 +31,16 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     let err = max_rel_err(got, want);
     assert!(err <= tol, "{what}: max relative error {err} > {tol}");
 }
+
+/// Parse and validate WGSL (a generated kernel) with naga, every check and capability on;
+/// panics with `what` and naga's report.
+pub fn assert_valid_wgsl(what: &str, source: &str) {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(source)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(source)));
+}
