@@ -498,7 +498,8 @@ impl ScatterKernel {
     /// subgroup matmul, else the uniform kernel, else the Gram kernel. Measured on lavapipe, 70,000
     /// rows, second runs (pipelines compiled): 720 features 5.9 s against the matmul's 8.2 s (and
     /// 18 times closer to f64 sums), 400: 2.1 / 2.6 s, 256: 1.2 / 1.3 s, 128: 0.55 / 0.45 s, 56:
-    /// 0.36 / 0.20 s. Its first compile takes ~4 s with Mesa's shader cache cold, the matmul's ~2 s.
+    /// 0.36 / 0.20 s. Its one pipeline serves every width; its first compile takes ~4.7 s with
+    /// Mesa's shader cache cold (the matmul's ~1.8 s), once per machine.
     pub fn best(gpu: &Gpu, d: usize) -> ScatterKernel {
         let uniform = ScatterKernel::Uniform.supported(gpu, d);
         if uniform && gpu.is_cpu() && d.div_ceil(8) * 8 >= SCATTER_UNIFORM_MIN {
@@ -527,9 +528,9 @@ impl ScatterKernel {
 /// Upload x (n × d) with rows padded by zeros to dp = d rounded up to a multiple of 8, in slices
 /// that can be bound whole and of at most `LOOP_BUDGET` rows (the mean and Gram kernels loop over
 /// a slice's rows): the layout `centred_scatter` and `pca` work on. Every slice's buffer holds a
-/// whole number of [`SCATTER_CHUNK_ROWS`] rows (zeros past its data; the kernels read only a
-/// slice's `rows_in` rows, the uniform scatter kernel whole chunks) and is usable as a uniform
-/// buffer too.
+/// whole number of [`SCATTER_CHUNK_ROWS`] rows and what the last chunk's uniform bindings reach
+/// past them ([`scatter_slice_len`]; zeros past its data: the kernels read only a slice's
+/// `rows_in` rows, the uniform scatter kernel whole chunks) and is usable as a uniform buffer too.
 pub fn upload_padded(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<BufferSlices> {
     upload_padded_with(gpu, x, n, d, None)
 }
@@ -618,19 +619,6 @@ pub fn centred_scatter(
     check_len("tsne pca scatter", "mean", mean, dp)?;
     check_len("tsne pca scatter", "scatter", scatter, dp * dp)?;
     let width = dp / 4;
-    let mut sums = Vec::new();
-    for (s, buf) in slices.slices.iter().enumerate() {
-        let rows = slices.rows_in(s);
-        sums.push(column_mean(
-            gpu,
-            buf,
-            mean,
-            rows,
-            width,
-            1.0 / n as f32,
-            s > 0,
-        )?);
-    }
     if kernel == ScatterKernel::Uniform {
         let whole_chunks = slices.slices.iter().enumerate().all(|(s, buf)| {
             let rows = slices.rows_in(s).div_ceil(SCATTER_CHUNK_ROWS) * SCATTER_CHUNK_ROWS;
@@ -646,11 +634,30 @@ pub fn centred_scatter(
                 ),
             ));
         }
-        let mut centre = sums;
+    }
+    let mut sums = Vec::new();
+    for (s, buf) in slices.slices.iter().enumerate() {
+        let rows = slices.rows_in(s);
+        sums.push(column_mean(
+            gpu,
+            buf,
+            mean,
+            rows,
+            width,
+            1.0 / n as f32,
+            s > 0,
+        )?);
+    }
+    if kernel != ScatterKernel::Gram {
+        // The matmul and uniform kernels read centred slices: centre them all first (the Gram
+        // kernel centres each slice just before its product, in the same submission).
+        let mut centre = std::mem::take(&mut sums);
         for (s, buf) in slices.slices.iter().enumerate() {
             centre.push(subtract_mean(gpu, buf, mean, slices.rows_in(s), width)?);
         }
         gpu.run("tsne pca centre", &centre.iter().collect::<Vec<_>>())?;
+    }
+    if kernel == ScatterKernel::Uniform {
         gpu.write(scatter, &vec![0f32; dp * dp]);
         let mut passes = Vec::new();
         for (s, buf) in slices.slices.iter().enumerate() {
@@ -690,11 +697,6 @@ pub fn centred_scatter(
     } else {
         // The subgroup matmul (several times faster on lavapipe than the Gram kernel) computes
         // each slice's Xcᵀ Xc; the slices' products are summed on the CPU (f64).
-        let mut centre = sums;
-        for (s, buf) in slices.slices.iter().enumerate() {
-            centre.push(subtract_mean(gpu, buf, mean, slices.rows_in(s), width)?);
-        }
-        gpu.run("tsne pca centre", &centre.iter().collect::<Vec<_>>())?;
         let mut total = vec![0f64; dp * dp];
         for (s, buf) in slices.slices.iter().enumerate() {
             let shape = MatmulShape {
