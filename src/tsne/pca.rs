@@ -29,7 +29,7 @@ pub const SCATTER_BINDINGS: usize = 4;
 pub const SCATTER_CHUNK_ROWS: usize = SCATTER_BINDING_ROWS * SCATTER_BINDINGS;
 /// Each uniform binding of the uniform scatter kernel is declared (and bound) as this many vec4,
 /// 64 KiB whatever the row length, so one pipeline serves every width (its first compile takes
-/// ~4 s on lavapipe; Mesa keeps it on disk after that). Only the first SCATTER_BINDING_ROWS rows
+/// ~4.7 s on lavapipe; Mesa keeps it on disk after that). Only the first SCATTER_BINDING_ROWS rows
 /// of each binding are read, so the slices carry this much zero padding past their last chunk.
 pub const SCATTER_UNIFORM_VEC4: usize = 4096;
 /// [`ScatterKernel::best`] picks the uniform scatter kernel from this many (padded) features.
@@ -202,6 +202,16 @@ pub fn gram_upper(
     accumulate: bool,
 ) -> Result<Dispatch> {
     gram_blocks(gpu, a, a, out, rows, c, c, accumulate, true)
+}
+
+/// Fill the entries above the diagonal of a c × c matrix from those below (after the uniform
+/// scatter kernel, which stores the lower half).
+pub fn mirror_lower(m: &mut [f32], c: usize) {
+    for j in 0..c {
+        for i in j + 1..c {
+            m[j * c + i] = m[i * c + j];
+        }
+    }
 }
 
 /// Fill the blocks below the diagonal of a c × c matrix from those above (after `gram_upper`).
@@ -398,6 +408,13 @@ pub fn scatter_slice_len(row0: usize, dp: usize) -> usize {
         .max((row0 + SCATTER_CHUNK_ROWS - SCATTER_BINDING_ROWS) * dp + 4 * SCATTER_UNIFORM_VEC4)
 }
 
+/// The f32 a slice of `rows` rows (at least one) needs for every uniform scatter pass over it:
+/// whole chunks, and what the last one's bindings reach ([`scatter_slice_len`]).
+fn padded_slice_len(rows: usize, dp: usize) -> usize {
+    let whole = rows.div_ceil(SCATTER_CHUNK_ROWS) * SCATTER_CHUNK_ROWS;
+    scatter_slice_len(whole - SCATTER_CHUNK_ROWS, dp)
+}
+
 /// One pass of the uniform scatter kernel: S (dp × dp, `scatter`) += the contribution of the
 /// [`SCATTER_CHUNK_ROWS`] rows of `slice` (rows of dp f32, centred) from `row0` on, for the
 /// entries S[j][i] with j at or above i's block (see tsne_scatter_uniform.wgsl). The slice
@@ -572,11 +589,11 @@ pub fn upload_padded_with(
         .chunks(rows_per_slice * dp)
         .enumerate()
         .map(|(i, rows)| {
-            // Whole chunks, and the last chunk's uniform bindings' reach past them.
-            let whole = (rows.len() / dp).div_ceil(SCATTER_CHUNK_ROWS) * SCATTER_CHUNK_ROWS;
+            // Whole chunks, and the last chunk's uniform bindings' reach past them (only where
+            // the slice holds whole chunks at all).
             let mut data = rows.to_vec();
-            if whole <= rows_per_slice {
-                data.resize(scatter_slice_len(whole - SCATTER_CHUNK_ROWS, dp), 0.0);
+            if rows_per_slice >= SCATTER_CHUNK_ROWS {
+                data.resize(padded_slice_len(rows.len() / dp, dp), 0.0);
             }
             gpu.device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -621,9 +638,8 @@ pub fn centred_scatter(
     let width = dp / 4;
     if kernel == ScatterKernel::Uniform {
         let whole_chunks = slices.slices.iter().enumerate().all(|(s, buf)| {
-            let rows = slices.rows_in(s).div_ceil(SCATTER_CHUNK_ROWS) * SCATTER_CHUNK_ROWS;
             buf.usage().contains(wgpu::BufferUsages::UNIFORM)
-                && buf.size() >= (scatter_slice_len(rows - SCATTER_CHUNK_ROWS, dp) * 4) as u64
+                && buf.size() >= (padded_slice_len(slices.rows_in(s), dp) * 4) as u64
         });
         if !whole_chunks {
             return Err(Error::shape(
@@ -677,11 +693,7 @@ pub fn centred_scatter(
         }
         // Stored: S[j][i] for every j >= i (and more); the rest is its mirror image.
         let mut m: Vec<f32> = gpu.read(scatter, 0, dp * dp)?;
-        for j in 0..dp {
-            for i in j + 1..dp {
-                m[j * dp + i] = m[i * dp + j];
-            }
-        }
+        mirror_lower(&mut m, dp);
         return Ok(m);
     }
     let mut s_host: Vec<f32> = if kernel == ScatterKernel::Gram {
