@@ -10,10 +10,16 @@
 // Later kernels read `grid` instead of any CPU-known value, so the whole step stays on the GPU.
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32 row-major),
 //   2 grid (read_write, one Grid, mirrored by `GridGeometry`), 3 state (read, KernelState),
-//   4 stats (read_write atomic u32 x 2: invocation 0 clears the busiest-neighbourhood count and
-//   the pair count that tsne_fft_chunks fills).
-// ONE workgroup of 256 invocations: each folds a strided share of the points, then a tree
-// reduction in workgroup memory; invocation 0 writes the grid.
+//   4 stats (read_write atomic u32 x 2: `bbox` clears the busiest-neighbourhood count and
+//   the pair count that tsne_fft_chunks fills), 5 partials (read_write, GROUPS vec4: lo, hi).
+// Two entry points, one after the other:
+//   `bbox_partials`: GROUPS workgroups of 8 invocations; workgroup g folds the points of its
+//     contiguous share g ceil(n / GROUPS) .. (each invocation a strided part of it, then a fold
+//     of the 8 in workgroup memory) into partials[g]. Many small workgroups: one workgroup runs
+//     on one of lavapipe's threads, and a barrier costs it a switch per 8 invocations.
+//   `bbox`: ONE workgroup of GROUPS invocations folds the partials (a tree in workgroup memory)
+//     and writes the grid.
+// Both touch every binding (automatic layouts drop unused ones).
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -44,33 +50,61 @@ struct Grid {
 @group(0) @binding(2) var<storage, read_write> grid: Grid;
 @group(0) @binding(3) var<storage, read> state: KernelState;
 @group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>;
 
-const GROUP: u32 = 256u;
-var<workgroup> lo_part: array<vec2<f32>, GROUP>;
-var<workgroup> hi_part: array<vec2<f32>, GROUP>;
+// Workgroups of `bbox_partials`, and the size of `bbox`'s one workgroup; mirrors
+// `fft_repulsion::BBOX_GROUPS`.
+const GROUPS: u32 = 64u;
+// Invocations per workgroup of `bbox_partials`.
+const LANES: u32 = 8u;
+var<workgroup> lo_part: array<vec2<f32>, GROUPS>;
+var<workgroup> hi_part: array<vec2<f32>, GROUPS>;
 
-@compute @workgroup_size(256)
-fn bbox(@builtin(local_invocation_index) lid: u32) {
-    var lo = vec2<f32>(3.0e38, 3.0e38);
-    var hi = vec2<f32>(-3.0e38, -3.0e38);
-    for (var i = lid; i < params.n; i += GROUP) {
-        let y = vec2<f32>(positions[2u * i], positions[2u * i + 1u]);
-        lo = min(lo, y);
-        hi = max(hi, y);
-    }
+// Tree reduction of the first `size` (a power of two) invocations' (lo, hi) pairs; every
+// invocation gets the result.
+fn fold_workgroup(lid: u32, size: u32, lo: vec2<f32>, hi: vec2<f32>) -> vec4<f32> {
     lo_part[lid] = lo;
     hi_part[lid] = hi;
     workgroupBarrier();
-    for (var stride = GROUP / 2u; stride > 0u; stride = stride / 2u) {
+    for (var stride = size / 2u; stride > 0u; stride = stride / 2u) {
         if (lid < stride) {
             lo_part[lid] = min(lo_part[lid], lo_part[lid + stride]);
             hi_part[lid] = max(hi_part[lid], hi_part[lid + stride]);
         }
         workgroupBarrier();
     }
+    return vec4<f32>(lo_part[0], hi_part[0]);
+}
+
+@compute @workgroup_size(8)
+fn bbox_partials(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    _ = grid.width;
+    _ = state.min_width;
+    _ = atomicLoad(&stats[0]);
+    let share = (params.n + GROUPS - 1u) / GROUPS;
+    let first = wg.x * share;
+    let end = min(first + share, params.n);
+    var lo = vec2<f32>(3.0e38, 3.0e38);
+    var hi = vec2<f32>(-3.0e38, -3.0e38);
+    for (var i = first + lid; i < end; i += LANES) {
+        let y = vec2<f32>(positions[2u * i], positions[2u * i + 1u]);
+        lo = min(lo, y);
+        hi = max(hi, y);
+    }
+    let folded = fold_workgroup(lid, LANES, lo, hi);
     if (lid == 0u) {
-        let box_lo = lo_part[0];
-        let box_hi = hi_part[0];
+        partials[wg.x] = folded;
+    }
+}
+
+@compute @workgroup_size(64)
+fn bbox(@builtin(local_invocation_index) lid: u32) {
+    _ = positions[0];
+    let part = partials[lid];
+    let folded = fold_workgroup(lid, GROUPS, part.xy, part.zw);
+    if (lid == 0u) {
+        let box_lo = folded.xy;
+        let box_hi = folded.zw;
         let extent = box_hi - box_lo;
         // Floor: coincident points (n = 1, or a collapsed start) still get a valid grid.
         let span = max(max(extent.x, extent.y), 1.0e-3);

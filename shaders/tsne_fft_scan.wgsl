@@ -2,10 +2,21 @@
 //   starts[b] = sum_{b' < b} counts[b'],  starts[boxes] = n
 // ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 counts (read u32, one per box),
-//   2 starts (read_write u32, boxes + 1).
-// ONE workgroup of 256 invocations: invocation t owns a contiguous chunk of ceil(boxes / 256)
-// boxes; it sums its chunk, the 256 chunk sums are scanned in workgroup memory (Hillis-Steele),
-// then each invocation writes the running starts of its chunk.
+//   2 starts (read_write u32, boxes + 1), 3 sums (read_write u32, GROUPS * LANES chunk sums, then
+//   GROUPS block offsets).
+// Three entry points, one after the other. Workgroup g of GROUPS owns the contiguous block
+// g ceil(boxes / GROUPS) .. of boxes, and its invocation t (of LANES) a contiguous chunk of
+// ceil(block / LANES) of them:
+//   `scan_chunks` (GROUPS workgroups of LANES): sums[LANES g + t] = the sum of chunk (g, t).
+//   `scan_offsets` (one workgroup of GROUPS): invocation g totals block g's chunk sums, then
+//     sums[GROUPS LANES + g] = the sum of the block totals before g.
+//   `scan_counts` (GROUPS workgroups of LANES): each invocation starts from its block's offset
+//     plus the chunk sums before it in the block and writes the running starts of its chunk; the
+//     last invocation of the last workgroup writes starts[boxes].
+// Many small workgroups, so that every one of lavapipe's threads works (one workgroup runs on one
+// thread; one workgroup of 256 took 2.4-4.6 ms at 70,000 points with the other thread idle), and
+// counts are read twice in all, as a single-pass scan reads them.
+// Integer sums: the same in every run whatever order the workgroups run in.
 // Params mirror `tsne::fft_repulsion::FftParams`.
 
 struct Params {
@@ -19,37 +30,67 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> counts: array<u32>;
 @group(0) @binding(2) var<storage, read_write> starts: array<u32>;
+@group(0) @binding(3) var<storage, read_write> sums: array<u32>;
 
-const GROUP: u32 = 256u;
-var<workgroup> partial: array<u32, GROUP>;
+// Invocations per workgroup of `scan_chunks` and `scan_counts`.
+const LANES: u32 = 8u;
+// Their workgroups, and the size of `scan_offsets`' one workgroup; mirrors
+// `fft_repulsion::SCAN_GROUPS`.
+const GROUPS: u32 = 64u;
 
-@compute @workgroup_size(256)
-fn scan_counts(@builtin(local_invocation_index) lid: u32) {
-    let chunk = (params.boxes + GROUP - 1u) / GROUP;
-    let first = min(lid * chunk, params.boxes);
-    let last = min(first + chunk, params.boxes);
+// Boxes [x, y) of invocation lid's chunk of block g.
+fn chunk_of(g: u32, lid: u32) -> vec2<u32> {
+    let block = (params.boxes + GROUPS - 1u) / GROUPS;
+    let block_end = min((g + 1u) * block, params.boxes);
+    let chunk = (block + LANES - 1u) / LANES;
+    let first = min(g * block + lid * chunk, block_end);
+    return vec2<u32>(first, min(first + chunk, block_end));
+}
+
+@compute @workgroup_size(8)
+fn scan_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    _ = starts[0];
+    let c = chunk_of(wg.x, lid);
     var total = 0u;
-    for (var b = first; b < last; b++) {
+    for (var b = c.x; b < c.y; b++) {
         total += counts[b];
     }
-    partial[lid] = total;
-    workgroupBarrier();
-    // Inclusive Hillis-Steele scan of the chunk sums.
-    for (var offset = 1u; offset < GROUP; offset = offset * 2u) {
-        var add = 0u;
-        if (lid >= offset) {
-            add = partial[lid - offset];
-        }
-        workgroupBarrier();
-        partial[lid] += add;
-        workgroupBarrier();
+    sums[wg.x * LANES + lid] = total;
+}
+
+var<workgroup> block_total: array<u32, GROUPS>;
+
+@compute @workgroup_size(64)
+fn scan_offsets(@builtin(local_invocation_index) lid: u32) {
+    _ = params.boxes;
+    _ = counts[0];
+    _ = starts[0];
+    var total = 0u;
+    for (var t = 0u; t < LANES; t++) {
+        total += sums[lid * LANES + t];
     }
-    var running = partial[lid] - total;
-    for (var b = first; b < last; b++) {
+    block_total[lid] = total;
+    workgroupBarrier();
+    var offset = 0u;
+    for (var h = 0u; h < lid; h++) {
+        offset += block_total[h];
+    }
+    sums[GROUPS * LANES + lid] = offset;
+}
+
+@compute @workgroup_size(8)
+fn scan_counts(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = wg.x;
+    let c = chunk_of(g, lid);
+    var running = sums[GROUPS * LANES + g];
+    for (var t = 0u; t < lid; t++) {
+        running += sums[g * LANES + t];
+    }
+    for (var b = c.x; b < c.y; b++) {
         starts[b] = running;
         running += counts[b];
     }
-    if (lid == GROUP - 1u) {
-        starts[params.boxes] = partial[GROUP - 1u];
+    if (g == GROUPS - 1u && lid == LANES - 1u) {
+        starts[params.boxes] = running;
     }
 }

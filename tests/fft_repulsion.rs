@@ -7,8 +7,9 @@ use common::gpu;
 use latentviz::Gpu;
 use latentviz::rng::Rng;
 use latentviz::tsne::fft_repulsion::{
-    self, CHUNK_POINTS, CHUNKS_PER_GROUP, DISPATCHES_THROUGH_SPREAD, Fft2d, FftRepulsion,
-    GridGeometry, NEAR_CAP, NEAR_MIN_WIDTH, NODES_PER_INTERVAL, cpu,
+    self, BBOX_GROUPS, CHUNK_POINTS, CHUNKS_PER_GROUP, DISPATCHES_THROUGH_SPREAD, Fft2d,
+    FftRepulsion, GridGeometry, NEAR_CAP, NEAR_MIN_WIDTH, NODES_PER_INTERVAL, SCAN_GROUPS,
+    SCAN_LANES, cpu,
 };
 
 /// n points uniform in [-half, half]^dims.
@@ -1148,4 +1149,21 @@ fn near_field_constants_match_the_shaders() {
         "chunks[b] = (count + {}u) / {CHUNK_POINTS}u;",
         CHUNK_POINTS - 1
     )));
+}
+
+/// The workgroup counts of the bbox fold and the scans are WGSL constants (and, for the one
+/// workgroup that folds the per-group results, its size), mirrored by the Rust ones the
+/// dispatches and buffer sizes use.
+#[test]
+fn reduction_constants_match_the_shaders() {
+    let bbox = include_str!("../shaders/tsne_fft_bbox.wgsl");
+    assert!(bbox.contains(&format!("const GROUPS: u32 = {BBOX_GROUPS}u;")));
+    assert!(bbox.contains(&format!("@workgroup_size({BBOX_GROUPS})\nfn bbox(")));
+    let scan = include_str!("../shaders/tsne_fft_scan.wgsl");
+    assert!(scan.contains(&format!("const GROUPS: u32 = {SCAN_GROUPS}u;")));
+    assert!(scan.contains(&format!("const LANES: u32 = {SCAN_LANES}u;")));
+    assert!(scan.contains(&format!("@workgroup_size({SCAN_GROUPS})\nfn scan_offsets(")));
+    for entry in ["scan_chunks", "scan_counts"] {
+        assert!(scan.contains(&format!("@workgroup_size({SCAN_LANES})\nfn {entry}(")));
+    }
 }

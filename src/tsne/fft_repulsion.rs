@@ -93,7 +93,61 @@ pub const MIN_INTERVALS: usize = 8;
 pub const MAX_FFT_LEN: usize = 2048;
 /// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
 /// sort and the spread (after them `Stages::charges` holds the node charges, not yet spectra).
-pub const DISPATCHES_THROUGH_SPREAD: usize = 7;
+pub const DISPATCHES_THROUGH_SPREAD: usize = 10;
+/// Workgroups of the bounding-box fold (`bbox_partials` in tsne_fft_bbox.wgsl, `GROUPS` there) and
+/// of the scan passes (tsne_fft_scan.wgsl, `GROUPS` there), small ones of 8 invocations: one
+/// workgroup runs on one of lavapipe's threads, and the single workgroups of 256 these kernels
+/// were left the other thread idle (at 70,000 points, `profile_fft` on MNIST embeddings: bbox
+/// 2.3-3.1 ms a call, now 1.0-1.2 ms in two passes; the sort's scan 2.3-2.7 ms at iteration 700
+/// and 4.4-4.7 ms at iteration 200, now 1.6-2.1 and 2.5-3.0 ms in three). Workgroups of 256 in
+/// several groups gained little: a barrier costs lavapipe a switch per 8 invocations.
+pub const BBOX_GROUPS: usize = 64;
+/// See [`BBOX_GROUPS`].
+pub const SCAN_GROUPS: usize = 64;
+/// Invocations per workgroup of the scan passes (`LANES` in tsne_fft_scan.wgsl).
+pub const SCAN_LANES: usize = 8;
+
+/// The exclusive prefix sum `starts` (`p.boxes + 1` u32) of `counts` (`p.boxes` u32): the three
+/// passes of tsne_fft_scan.wgsl, with `sums` (at least SCAN_GROUPS * (SCAN_LANES + 1) u32) for
+/// their partial sums.
+fn scan(
+    gpu: &Gpu,
+    p: &FftParams,
+    counts: &wgpu::Buffer,
+    starts: &wgpu::Buffer,
+    sums: &wgpu::Buffer,
+) -> Result<Vec<Dispatch>> {
+    let bound = [counts, starts, sums];
+    Ok(vec![
+        launch(
+            gpu,
+            "tsne_fft_scan",
+            SCAN,
+            "scan_chunks",
+            p,
+            &bound,
+            [SCAN_GROUPS as u32, 1, 1],
+        )?,
+        launch(
+            gpu,
+            "tsne_fft_scan",
+            SCAN,
+            "scan_offsets",
+            p,
+            &bound,
+            [1, 1, 1],
+        )?,
+        launch(
+            gpu,
+            "tsne_fft_scan",
+            SCAN,
+            "scan_counts",
+            p,
+            &bound,
+            [SCAN_GROUPS as u32, 1, 1],
+        )?,
+    ])
+}
 /// The intervals per unit of embedding span a grid sized from a span alone takes
 /// ([`grid_for`], [`FftRepulsion::set_span_hint`]; widths of at most 5), before anything is
 /// measured. With the near field summed exactly the force error does not depend on the width
@@ -931,6 +985,8 @@ pub struct FftRepulsion {
     chunk_starts: wgpu::Buffer,
     /// One u32: the most points in a 3 x 3 neighbourhood of boxes (tsne_fft_chunks).
     stats: wgpu::Buffer,
+    /// Per-workgroup partial results of the bbox fold and of the scans.
+    partials: wgpu::Buffer,
     kernel: wgpu::Buffer,
     potentials: wgpu::Buffer,
 }
@@ -1001,6 +1057,11 @@ impl FftRepulsion {
             chunks: gpu.storage("fft repulsion chunks", boxes),
             chunk_starts: gpu.storage("fft repulsion chunk starts", boxes + 1),
             stats: gpu.storage("fft repulsion stats", 4),
+            // The bbox partials (BBOX_GROUPS vec4) or a scan's chunk sums and block offsets.
+            partials: gpu.storage(
+                "fft repulsion partials",
+                (4 * BBOX_GROUPS).max(SCAN_GROUPS * (SCAN_LANES + 1)),
+            ),
             kernel: gpu.storage("fft repulsion kernel", 2 * area),
             potentials: gpu.storage("fft repulsion potentials", 4 * area),
         })
@@ -1201,14 +1262,30 @@ impl FftRepulsion {
             &self.point_box,
             &self.point_rank,
         ];
+        let bbox_buffers = [
+            positions,
+            &self.grid,
+            &self.state,
+            &self.stats,
+            &self.partials,
+        ];
         let mut d = vec![
+            launch(
+                gpu,
+                "tsne_fft_bbox",
+                BBOX,
+                "bbox_partials",
+                &p,
+                &bbox_buffers,
+                [BBOX_GROUPS as u32, 1, 1],
+            )?,
             launch(
                 gpu,
                 "tsne_fft_bbox",
                 BBOX,
                 "bbox",
                 &p,
-                &[positions, &self.grid, &self.state, &self.stats],
+                &bbox_buffers,
                 [1, 1, 1],
             )?,
             launch(
@@ -1229,15 +1306,9 @@ impl FftRepulsion {
                 &sorting,
                 per_point,
             )?,
-            launch(
-                gpu,
-                "tsne_fft_scan",
-                SCAN,
-                "scan_counts",
-                &ps,
-                &[&self.counts, &self.starts],
-                [1, 1, 1],
-            )?,
+        ];
+        d.extend(scan(gpu, &ps, &self.counts, &self.starts, &self.partials)?);
+        d.extend([
             launch_bound(
                 gpu,
                 "tsne_fft_scatter",
@@ -1292,7 +1363,7 @@ impl FftRepulsion {
                 &[&self.grid, &self.kernel, &self.state],
                 [len.div_ceil(64) as u32, GATED_Y_GROUPS as u32, 1],
             )?,
-        ];
+        ]);
         d.extend(tagged(
             self.fft
                 .forward_gated(gpu, &self.kernel, 1, len, Some(&self.grid))?,
@@ -1337,14 +1408,12 @@ impl FftRepulsion {
             &[&self.starts, &self.chunks, &self.stats],
             workgroups_for(boxes, 256),
         )?);
-        d.push(launch(
+        d.extend(scan(
             gpu,
-            "tsne_fft_scan",
-            SCAN,
-            "scan_counts",
             &p,
-            &[&self.chunks, &self.chunk_starts],
-            [1, 1, 1],
+            &self.chunks,
+            &self.chunk_starts,
+            &self.partials,
         )?);
         let interpolate = interpolate_source(self.subgroups);
         d.push(launch_bound(
