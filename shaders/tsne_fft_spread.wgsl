@@ -12,7 +12,10 @@
 //   ((q0, q1, q2, 0) at gy * nodes + gx), which the FFT does not overwrite: the near-field pass
 //   (tsne_fft_near.wgsl) reads them after the transforms.
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   boxes sub^2 + 1, one per sort key), 3 sorted (read vec2<f32>, n), 4 charges (write
+//   boxes sub^2 + 1, one per sort key), 3 sorted_points (rgba32uint texel table from
+//   tsne_fft_order: slot s holds (bits(y_0), bits(y_1), point index, 0); each lane walks its own
+//   box, and lavapipe fetches texels with vector code but loads lane-varying storage addresses
+//   lane by lane), 4 charges (write
 //   vec2<f32>, 2 len^2), 5 node_charges (write-only rgba32uint texel table, nodes^2 texels: the
 //   bits of (q0, q1, q2, 0) at texel gy * nodes + gx, at (e & (2^TEXEL_SHIFT - 1),
 //   e >> TEXEL_SHIFT); the near-field pass gathers them, which runs lane by lane from storage).
@@ -39,7 +42,7 @@ struct Grid {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
-@group(0) @binding(3) var<storage, read> sorted: array<vec2<f32>>;
+@group(0) @binding(3) var sorted_points: texture_2d<u32>;
 @group(0) @binding(4) var<storage, read_write> charges: array<vec2<f32>>;
 @group(0) @binding(5) var node_charges: texture_storage_2d<rgba32uint, write>;
 
@@ -85,7 +88,7 @@ fn spread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     let keys = params.sub * params.sub;
     let end = starts[(b + 1u) * keys];
     for (var j = starts[b * keys]; j < end; j++) {
-        let y = sorted[j];
+        let y = bitcast<vec2<f32>>(textureLoad(sorted_points, texel_at(j), 0).xy);
         let u = (y - grid.lo) / grid.width - cell;
         let lx = lagrange(u.x);
         let ly = lagrange(u.y);

@@ -1348,7 +1348,7 @@ impl FftRepulsion {
                 &[
                     self.grid.as_entire_binding(),
                     self.starts.as_entire_binding(),
-                    self.sorted.as_entire_binding(),
+                    wgpu::BindingResource::TextureView(&self.sorted_points.view),
                     self.charges.as_entire_binding(),
                     wgpu::BindingResource::TextureView(&self.node_charges.view),
                 ],
