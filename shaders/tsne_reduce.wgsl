@@ -5,7 +5,13 @@
 // Used for Z (the last column of the repulsion output), the mean of the embedding (one workgroup per
 // axis), and the KL divergence (sum of per-row terms).
 // Bindings (group 0): 0 params (uniform ReduceParams), 1 x (read), 2 out (read_write).
-// One workgroup of 256 invocations computes one sum.
+// `strided_sum`: one workgroup of 256 invocations computes one sum.
+// `strided_parts` (the first level of a long sum; `tsne::optimize::split_sum`): workgroup (g, s)
+// of PARTS x sums, 8 invocations, sums part g of sum s, the contiguous share of t in
+//   g ceil(count / PARTS) .. (g + 1) ceil(count / PARTS)   (invocation l: t = first + l, + 8, ...),
+//   out[slot + g * sums + s] = sum over the share (unscaled; the 8 lanes added in lane order),
+// so that a `strided_sum` with count PARTS, stride sums finishes it. One workgroup runs on one of
+// lavapipe's threads: a single one per sum left the other thread idle.
 // Params mirror `tsne::optimize::ReduceParams`.
 
 struct Params {
@@ -39,4 +45,31 @@ fn strided_sum(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
         workgroupBarrier();
     }
     if (lid == 0u) { out[params.slot + s] = params.scale * partial[0]; }
+}
+
+// Parts of a long sum; mirrors `tsne::optimize::SUM_PARTS`.
+const PARTS: u32 = 64u;
+var<workgroup> lanes: array<f32, 8>;
+
+@compute @workgroup_size(8)
+fn strided_parts(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let g = wg.x;
+    let s = wg.y;
+    let share = (params.count + PARTS - 1u) / PARTS;
+    let first = g * share;
+    let end = min(first + share, params.count);
+    var acc = 0.0;
+    for (var t = first + lid; t < end; t += 8u) {
+        acc += x[params.offset + s + t * params.stride];
+    }
+    lanes[lid] = acc;
+    workgroupBarrier();
+    if (lid == 0u) {
+        var sum = 0.0;
+        for (var l = 0u; l < 8u; l++) {
+            sum += lanes[l];
+        }
+        out[params.slot + g * nwg.y + s] = sum;
+    }
 }

@@ -512,6 +512,45 @@ fn update_reduce_centre_match_cpu() {
     assert_close("centred", &gpu.read_f32(&y_out).unwrap(), &centred, 1e-6);
 }
 
+/// Long sums in two levels (split_sum: 64 parts in small workgroups, then their sum) match the
+/// f64 sums, for counts around the part boundaries, several interleaved sums, offsets and
+/// strides, and a short sum (one level).
+#[test]
+fn split_sums_match_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(23);
+    for (count, sums, stride, offset) in [
+        (5, 1, 1, 0),
+        (1025, 1, 1, 0),
+        (1_100, 2, 2, 0),
+        (4_097, 1, 3, 2),
+        (70_001, 2, 2, 0),
+        (10_007, 3, 4, 1),
+    ] {
+        let len = offset + sums - 1 + (count - 1) * stride + 1;
+        let x = rng.vec(len, -1.0, 2.0);
+        let xb = gpu.storage_from("x", &x);
+        let parts = gpu.storage("parts", optimize::SUM_PARTS * sums);
+        let out = gpu.storage("out", 2 + sums);
+        let d = optimize::split_sum(gpu, &xb, &parts, &out, count, stride, offset, sums, 2, 0.5)
+            .unwrap();
+        assert_eq!(
+            d.len(),
+            if count > 16 * optimize::SUM_PARTS {
+                2
+            } else {
+                1
+            }
+        );
+        gpu.run("split sum", &d.iter().collect::<Vec<_>>()).unwrap();
+        let got: Vec<f32> = gpu.read(&out, 2, sums).unwrap();
+        let want: Vec<f32> = (0..sums)
+            .map(|s| optimize::cpu::strided_sum(&x, count, stride, offset + s, 0.5))
+            .collect();
+        assert_close(&format!("{count} x {sums}"), &got, &want, 2e-5);
+    }
+}
+
 #[test]
 fn kl_rows_match_cpu_dense_and_sparse() {
     let gpu = gpu();
