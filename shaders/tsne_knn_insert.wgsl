@@ -4,14 +4,21 @@
 //   columns are the same points; 0 when the columns are other points, e.g. centroids), seen so far; equal distances
 //   rank the smaller j first, as the CPU reference's sort does.
 // Bindings (group 0): 0 params (uniform KnnInsertParams), 1 count (read_write, rows u32),
-//   2 cand (read, rows * cap vec2<u32>: (distance bits, j)), 3 knn_index (read_write, N * k u32),
-//   4 knn_dist (read_write, N * k f32).
+//   2 cand (read_write, rows * cap vec2<u32>: (distance bits, j); reordered in place, the next
+//   chunk's scan overwrites it), 3 knn_index (read_write, N * k u32), 4 knn_dist (read_write,
+//   N * k f32).
 // One invocation owns one row: on the first chunk (first = 1) it builds the heap from its first k
 // candidates (sentinels (3e38, 0xffffffff) where there are fewer) by one heapify; then it inserts
 // its other candidates (count[r] in all, at most cap), each below the root replacing it and
-// sifting down (at most log2(k) + 1 levels), and resets count[r] to 0 for the next chunk. Loop
-// iterations per invocation: under k (levels + 2) + cap (levels + 2), kept under lavapipe's cap
-// by the launcher (`tsne::affinity::knn_insert`). `topk_sort` in tsne_topk.wgsl sorts the heaps at the end.
+// sifting down (at most log2(k) + 1 levels), and resets count[r] to 0 for the next chunk.
+// The candidates go in batches of BATCH: first the ones that beat the current root are moved,
+// in order, to the front of the batch's slots (a candidate that does not beat the root never
+// will: the root only shrinks), then those kept are inserted (each checked again against the
+// root). The 8 lanes of a SIMD vector run one row each, and a sift runs for all of them when
+// one lane needs it: filtering first lines the sifts of the lanes up, instead of each lane's
+// rare replacement costing all eight a sift. Loop iterations per invocation: under
+// k (levels + 2) + cap (levels + 4), kept under lavapipe's cap by the launcher
+// (`tsne::affinity::knn_chunk_cap`). `topk_sort` in tsne_topk.wgsl sorts the heaps at the end.
 // Params mirror `tsne::affinity::KnnInsertParams`.
 
 struct Params {
@@ -27,9 +34,12 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> count: array<u32>;
-@group(0) @binding(2) var<storage, read> cand: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> cand: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read_write> knn_index: array<u32>;
 @group(0) @binding(4) var<storage, read_write> knn_dist: array<f32>;
+
+// Candidates filtered against the root per batch (see the header).
+const BATCH: u32 = 16u;
 
 // (da, ja) is worse (larger) than (db, jb).
 fn worse(da: f32, ja: u32, db: f32, jb: u32) -> bool {
@@ -95,13 +105,28 @@ fn knn_insert(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     }
     var worst_d = knn_dist[out];
     var worst_j = knn_index[out];
-    for (; t < len; t++) {
-        let e = cand[base + t];
-        let d = bitcast<f32>(e.x);
-        if ((params.exclude_self == 0u || e.y != i) && worse(worst_d, worst_j, d, e.y)) {
-            sift_down(out, k, 0u, d, e.y);
-            worst_d = knn_dist[out];
-            worst_j = knn_index[out];
+    loop {
+        if (t >= len) { break; }
+        let end = min(t + BATCH, len);
+        // Keep the batch's candidates that beat the root, in order, at slots t .. kept - 1.
+        var kept = t;
+        for (var u = t; u < end; u++) {
+            let e = cand[base + u];
+            if ((params.exclude_self == 0u || e.y != i)
+                && worse(worst_d, worst_j, bitcast<f32>(e.x), e.y)) {
+                cand[base + kept] = e;
+                kept++;
+            }
         }
+        for (var u = t; u < kept; u++) {
+            let e = cand[base + u];
+            let d = bitcast<f32>(e.x);
+            if (worse(worst_d, worst_j, d, e.y)) {
+                sift_down(out, k, 0u, d, e.y);
+                worst_d = knn_dist[out];
+                worst_j = knn_index[out];
+            }
+        }
+        t = end;
     }
 }
