@@ -212,6 +212,48 @@ pub fn update_step(
     )
 }
 
+impl ReduceParams {
+    fn new(count: usize, stride: usize, offset: usize, slot: usize, scale: f32) -> Self {
+        ReduceParams {
+            count: count as u32,
+            stride: stride as u32,
+            offset: offset as u32,
+            slot: slot as u32,
+            scale,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
+        }
+    }
+}
+
+/// The checks both reductions make: something to sum, at most one dispatch row of sums, each
+/// invocation's loop (over `count / lanes` values) under lavapipe's cap, and `x` long enough.
+fn check_reduce(
+    x: &wgpu::Buffer,
+    count: usize,
+    stride: usize,
+    offset: usize,
+    sums: usize,
+    lanes: usize,
+) -> Result<()> {
+    if sums == 0 || count == 0 {
+        return Err(Error::shape("tsne reduce", "nothing to sum"));
+    }
+    if count.div_ceil(lanes) > super::LOOP_BUDGET || sums > crate::gpu::MAX_GROUPS_PER_DIM as usize
+    {
+        return Err(Error::InvalidArgument(format!(
+            "tsne reduce: {sums} sums of {count} values exceed one dispatch"
+        )));
+    }
+    check_len(
+        "tsne reduce",
+        "x",
+        x,
+        offset + sums - 1 + (count - 1) * stride + 1,
+    )
+}
+
 /// `sums` deterministic sums: out[slot + s] = scale · Σ_{t<count} x[offset + s + t·stride].
 #[allow(clippy::too_many_arguments)]
 pub fn strided_sum(
@@ -225,31 +267,9 @@ pub fn strided_sum(
     slot: usize,
     scale: f32,
 ) -> Result<Dispatch> {
-    if sums == 0 || count == 0 {
-        return Err(Error::shape("tsne reduce", "nothing to sum"));
-    }
-    if count.div_ceil(256) > super::LOOP_BUDGET || sums > crate::gpu::MAX_GROUPS_PER_DIM as usize {
-        return Err(Error::InvalidArgument(format!(
-            "tsne reduce: {sums} sums of {count} values exceed one dispatch"
-        )));
-    }
-    check_len(
-        "tsne reduce",
-        "x",
-        x,
-        offset + sums - 1 + (count - 1) * stride + 1,
-    )?;
+    check_reduce(x, count, stride, offset, sums, 256)?;
     check_len("tsne reduce", "out", out, slot + sums)?;
-    let params = ReduceParams {
-        count: count as u32,
-        stride: stride as u32,
-        offset: offset as u32,
-        slot: slot as u32,
-        scale,
-        _pad0: 0,
-        _pad1: 0,
-        _pad2: 0,
-    };
+    let params = ReduceParams::new(count, stride, offset, slot, scale);
     launch(
         gpu,
         "tsne reduce",
@@ -288,33 +308,9 @@ pub fn split_sum(
             gpu, x, out, count, stride, offset, sums, slot, scale,
         )?]);
     }
-    if sums == 0 || sums > crate::gpu::MAX_GROUPS_PER_DIM as usize {
-        return Err(Error::InvalidArgument(format!(
-            "tsne reduce: {sums} sums exceed one dispatch"
-        )));
-    }
-    if count.div_ceil(SUM_PARTS * 8) > super::LOOP_BUDGET {
-        return Err(Error::InvalidArgument(format!(
-            "tsne reduce: sums of {count} values exceed one dispatch"
-        )));
-    }
-    check_len(
-        "tsne reduce",
-        "x",
-        x,
-        offset + sums - 1 + (count - 1) * stride + 1,
-    )?;
+    check_reduce(x, count, stride, offset, sums, SUM_PARTS * 8)?;
     check_len("tsne reduce", "parts", parts, SUM_PARTS * sums)?;
-    let params = ReduceParams {
-        count: count as u32,
-        stride: stride as u32,
-        offset: offset as u32,
-        slot: 0,
-        scale: 1.0,
-        _pad0: 0,
-        _pad1: 0,
-        _pad2: 0,
-    };
+    let params = ReduceParams::new(count, stride, offset, 0, 1.0);
     let first = launch(
         gpu,
         "tsne reduce",
