@@ -21,8 +21,9 @@
 //   6 chunk_starts (read u32, boxes + 1: box b's chunks of CHUNK_POINTS = 32 points are
 //   chunk_starts[b] .. chunk_starts[b + 1] - 1, from tsne_fft_chunks + tsne_fft_scan).
 // One workgroup of 8 invocations takes CHUNKS chunks of 32 points of one box each, in turn
-// (workgroup w of G: chunks w, w + G, w + 2G, ...; dispatch: an upper bound on the chunks, n / 32 + min(boxes, n), over CHUNKS, folded into y
-// past 65,535; the box of a chunk by binary search in chunk_starts): the box's 16 node potentials
+// (workgroup w of G: chunks w, w + G, w + 2G, ...; dispatch: an upper bound on the chunks,
+// n / 32 + min(boxes, n), over CHUNKS, folded into y past 65,535; the box of a chunk by binary
+// search in chunk_starts): the box's 16 node potentials
 // and the near-field points are the same for the whole workgroup, so the loads are uniform (one
 // load for all lanes on lavapipe, instead of a gather per lane: ~10x faster than one invocation
 // per point), and no invocation loops more than CHUNKS * NEAR_CAP times (lavapipe caps loops at

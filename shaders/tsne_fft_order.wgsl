@@ -1,7 +1,6 @@
 // t-SNE FFT repulsion, step 4b: order the points of each box by point index (counting sort,
 // part 4), so the float sums of the spread run in the same order every run.
 //   stable(i) = #{ j in box(i) : j < i }   (counted over the box's slice of slot_point)
-//   sorted[starts[box(i)] + stable(i)] = y_i,
 //   sorted_points texel starts[box(i)] + stable(i) = (bits(y_i0), bits(y_i1), i, 0)
 // The point indices in a box are distinct, so stable(i) is a permutation of 0 .. count - 1 and
 // equals the rank a sequential stable counting sort gives. Cost: sum over boxes of count^2
@@ -9,9 +8,9 @@
 // ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32), 2 point_box
 //   (read u32), 3 starts (read u32, boxes + 1), 4 slot_point (rgba32uint texel table, index in .x, from
-//   tsne_fft_scatter), 5 sorted (write vec2<f32>, n), 6 sorted_points (write-only rgba32uint
-//   texel table, texel s at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT): the interpolation
-//   reads the sorted points from it, since lavapipe fetches texels with vector code but loads
+//   tsne_fft_scatter), 5 sorted_points (write-only rgba32uint texel table, texel s at
+//   (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT): the spread and the interpolation
+//   read the sorted points from it, since lavapipe fetches texels with vector code but loads
 //   lane-varying storage addresses lane by lane; see src/gpu/texel.rs).
 // One invocation per point; the compare loop is branch-free.
 // Params mirror `tsne::fft_repulsion::FftParams`.
@@ -29,8 +28,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> point_box: array<u32>;
 @group(0) @binding(3) var<storage, read> starts: array<u32>;
 @group(0) @binding(4) var slot_point: texture_2d<u32>;
-@group(0) @binding(5) var<storage, read_write> sorted: array<vec2<f32>>;
-@group(0) @binding(6) var sorted_points: texture_storage_2d<rgba32uint, write>;
+@group(0) @binding(5) var sorted_points: texture_storage_2d<rgba32uint, write>;
 
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
@@ -49,7 +47,6 @@ fn order_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     for (var s = first; s < end; s++) {
         before += select(0u, 1u, textureLoad(slot_point, texel_at(s), 0).x < i);
     }
-    sorted[first + before] = vec2<f32>(positions[2u * i], positions[2u * i + 1u]);
     let slot = first + before;
     textureStore(sorted_points, texel_at(slot),
                  vec4<u32>(bitcast<u32>(positions[2u * i]), bitcast<u32>(positions[2u * i + 1u]), i, 0u));

@@ -2,8 +2,8 @@
 //   out[slot + s] = scale * sum_{t < count} x[offset + s + t * stride]
 // Invocation l adds t = l, l + 256, l + 512, ... in increasing t; the 256 partial sums are then
 // combined by a fixed tree in workgroup memory. No atomics, so the result is the same every run.
-// Used for Z (the last column of the repulsion output), the mean of the embedding (one workgroup per
-// axis), and the KL divergence (sum of per-row terms).
+// Used for Z (the last column of the repulsion output), the mean of the embedding (one sum per
+// axis), and the KL divergence (sum of per-row terms), long ones in two levels (below).
 // Bindings (group 0): 0 params (uniform ReduceParams), 1 x (read), 2 out (read_write).
 // `strided_sum`: one workgroup of 256 invocations computes one sum.
 // `strided_parts` (the first level of a long sum; `tsne::optimize::split_sum`): workgroup (g, s)

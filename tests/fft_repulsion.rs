@@ -728,7 +728,7 @@ fn gpu_same_positions_bit_identical() {
     }
 }
 
-/// After the counting sort, each sort key's slice of `sorted` holds its points in increasing
+/// After the counting sort, each sort key's slice of `sorted_points` holds its points in increasing
 /// point index (the stable order that makes the spread deterministic), each box's keys together
 /// hold exactly the points located in that box (the CPU grid agrees), and all slices together hold
 /// every point exactly once. Positions are copied, not computed, so they are compared bit for bit.
@@ -751,7 +751,11 @@ fn gpu_sort_is_stable_within_boxes() {
     let per_box = rep.sub_boxes() * rep.sub_boxes();
     let keys = boxes * per_box;
     let starts = gpu.read::<u32>(rep.stages().starts, 0, keys + 1).unwrap();
-    let sorted = gpu.read_f32(rep.stages().sorted).unwrap();
+    let texels = gpu.read_texels(rep.stages().sorted_points, n).unwrap();
+    let sorted: Vec<f32> = texels
+        .chunks_exact(4)
+        .flat_map(|t| [f32::from_bits(t[0]), f32::from_bits(t[1])])
+        .collect();
     let grid = cpu::bbox(&y, n, 2, rep.intervals());
     let index_of: std::collections::HashMap<(u32, u32), usize> = (0..n)
         .map(|i| ((y[2 * i].to_bits(), y[2 * i + 1].to_bits()), i))
@@ -769,6 +773,13 @@ fn gpu_sort_is_stable_within_boxes() {
         let idx: Vec<usize> = slice
             .map(|s| index_of[&(sorted[2 * s].to_bits(), sorted[2 * s + 1].to_bits())])
             .collect();
+        for (s, &i) in (starts[k] as usize..starts[k + 1] as usize).zip(&idx) {
+            assert_eq!(
+                texels[4 * s + 2] as usize,
+                i,
+                "slot {s}: index beside the position"
+            );
+        }
         assert!(
             idx.windows(2).all(|w| w[0] < w[1]),
             "key {k}: points not in index order: {idx:?}"

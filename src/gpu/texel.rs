@@ -107,7 +107,9 @@ impl Gpu {
             height: height as u32,
             depth_or_array_layers: 1,
         };
-        let mut usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+        let mut usage = wgpu::TextureUsages::TEXTURE_BINDING
+            | wgpu::TextureUsages::COPY_DST
+            | wgpu::TextureUsages::COPY_SRC;
         if writable {
             usage |= wgpu::TextureUsages::STORAGE_BINDING;
         }
@@ -146,5 +148,49 @@ impl Gpu {
             view,
             shift,
         })
+    }
+
+    /// Read the first `texels` elements of a texel table (4 u32 each, or 2 for an `Rg32Uint`
+    /// table): a copy into a buffer and a readback, for tests and diagnostics.
+    pub fn read_texels(&self, table: &TexelTable, texels: usize) -> Result<Vec<u32>> {
+        let size = table.texture.size();
+        let per_texel = match table.texture.format() {
+            wgpu::TextureFormat::Rg32Uint => 2,
+            _ => 4,
+        };
+        let (width, height) = (size.width as usize, size.height as usize);
+        if texels > width * height {
+            return Err(Error::InvalidArgument(format!(
+                "read of {texels} texels from a table of {}",
+                width * height
+            )));
+        }
+        let bytes_per_row = (width * per_texel * 4) as u32;
+        if !bytes_per_row.is_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) {
+            return Err(Error::InvalidArgument(format!(
+                "texel table rows of {bytes_per_row} bytes cannot be copied out"
+            )));
+        }
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("texel table readback"),
+            size: (bytes_per_row as usize * height) as u64,
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.encoder("texel table readback");
+        encoder.copy_texture_to_buffer(
+            table.texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(bytes_per_row),
+                    rows_per_image: Some(height as u32),
+                },
+            },
+            size,
+        );
+        self.submit_and_wait(encoder.finish(), "texel table readback")?;
+        self.read(&buffer, 0, texels * per_texel)
     }
 }

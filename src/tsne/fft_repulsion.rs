@@ -107,47 +107,6 @@ pub const SCAN_GROUPS: usize = 64;
 /// Invocations per workgroup of the scan passes (`LANES` in tsne_fft_scan.wgsl).
 pub const SCAN_LANES: usize = 8;
 
-/// The exclusive prefix sum `starts` (`p.boxes + 1` u32) of `counts` (`p.boxes` u32): the three
-/// passes of tsne_fft_scan.wgsl, with `sums` (at least SCAN_GROUPS * (SCAN_LANES + 1) u32) for
-/// their partial sums.
-fn scan(
-    gpu: &Gpu,
-    p: &FftParams,
-    counts: &wgpu::Buffer,
-    starts: &wgpu::Buffer,
-    sums: &wgpu::Buffer,
-) -> Result<Vec<Dispatch>> {
-    let bound = [counts, starts, sums];
-    Ok(vec![
-        launch(
-            gpu,
-            "tsne_fft_scan",
-            SCAN,
-            "scan_chunks",
-            p,
-            &bound,
-            [SCAN_GROUPS as u32, 1, 1],
-        )?,
-        launch(
-            gpu,
-            "tsne_fft_scan",
-            SCAN,
-            "scan_offsets",
-            p,
-            &bound,
-            [1, 1, 1],
-        )?,
-        launch(
-            gpu,
-            "tsne_fft_scan",
-            SCAN,
-            "scan_counts",
-            p,
-            &bound,
-            [SCAN_GROUPS as u32, 1, 1],
-        )?,
-    ])
-}
 /// The intervals per unit of embedding span a grid sized from a span alone takes
 /// ([`grid_for`], [`FftRepulsion::set_span_hint`]; widths of at most 5), before anything is
 /// measured. With the near field summed exactly the force error does not depend on the width
@@ -938,11 +897,12 @@ pub struct Stages<'a> {
     /// ([`cpu::far_potentials`]).
     pub potentials: &'a wgpu::Buffer,
     /// `keys + 1` u32 (keys = boxes * sub^2, sub = [`FftRepulsion::sub_boxes`]): sort key k's
-    /// points sit at `sorted[starts[k]..starts[k + 1]]`; key k belongs to box k / sub^2, so box
-    /// b's points are `sorted[starts[b sub^2]..starts[(b + 1) sub^2]]`.
+    /// points sit at slots `starts[k]..starts[k + 1]` of `sorted_points`; key k belongs to box
+    /// k / sub^2, so box b's points are slots `starts[b sub^2]..starts[(b + 1) sub^2]`.
     pub starts: &'a wgpu::Buffer,
-    /// The positions (n x 2 f32) sorted by key (box, then sub-box), then by point index.
-    pub sorted: &'a wgpu::Buffer,
+    /// Per slot, the points sorted by key (box, then sub-box), then by point index: (bits of
+    /// y_0, bits of y_1, point index, 0) ([`Gpu::read_texels`] reads it back).
+    pub sorted_points: &'a TexelTable,
 }
 
 /// The FFT-interpolation repulsion for `n` points in 2-D, with its buffers allocated once.
@@ -969,8 +929,8 @@ pub struct FftRepulsion {
     point_rank: wgpu::Buffer,
     /// The point index in each slot of the box-sorted order, before ordering within boxes.
     slot_point: TexelTable,
-    sorted: wgpu::Buffer,
-    /// Per slot of `sorted`: the position's bits and the point index (the interpolation's view).
+    /// Per slot of the sorted order: the position's bits and the point index (read by the
+    /// spread and the interpolation).
     sorted_points: TexelTable,
     /// Per node (nodes x nodes): the potentials (phi0, phi1, phi2, psi) with the near field
     /// taken out, written by tsne_fft_near for the interpolation.
@@ -1039,7 +999,6 @@ impl FftRepulsion {
             point_box: gpu.storage("fft repulsion point_box", n),
             point_rank: gpu.storage("fft repulsion point_rank", n),
             slot_point: gpu.texel_table("fft repulsion slot_point", n, None, true)?,
-            sorted: gpu.storage("fft repulsion sorted", 2 * n),
             sorted_points: gpu.texel_table("fft repulsion sorted points", n, None, true)?,
             node_table: gpu.texel_table(
                 "fft repulsion node potentials",
@@ -1211,7 +1170,7 @@ impl FftRepulsion {
             charges: &self.charges,
             potentials: &self.potentials,
             starts: &self.starts,
-            sorted: &self.sorted,
+            sorted_points: &self.sorted_points,
         }
     }
 
@@ -1334,7 +1293,6 @@ impl FftRepulsion {
                     self.point_box.as_entire_binding(),
                     self.starts.as_entire_binding(),
                     wgpu::BindingResource::TextureView(&self.slot_point.view),
-                    self.sorted.as_entire_binding(),
                     wgpu::BindingResource::TextureView(&self.sorted_points.view),
                 ],
                 per_point,
@@ -1442,6 +1400,37 @@ impl FftRepulsion {
         )?);
         Ok(d)
     }
+}
+
+/// The exclusive prefix sum `starts` (`p.boxes + 1` u32) of `counts` (`p.boxes` u32): the three
+/// passes of tsne_fft_scan.wgsl, with `sums` (at least SCAN_GROUPS * (SCAN_LANES + 1) u32) for
+/// their partial sums.
+fn scan(
+    gpu: &Gpu,
+    p: &FftParams,
+    counts: &wgpu::Buffer,
+    starts: &wgpu::Buffer,
+    sums: &wgpu::Buffer,
+) -> Result<Vec<Dispatch>> {
+    [
+        ("scan_chunks", SCAN_GROUPS),
+        ("scan_offsets", 1),
+        ("scan_counts", SCAN_GROUPS),
+    ]
+    .into_iter()
+    .map(|(entry, groups)| {
+        let bound = [counts, starts, sums];
+        launch(
+            gpu,
+            "tsne_fft_scan",
+            SCAN,
+            entry,
+            p,
+            &bound,
+            [groups as u32, 1, 1],
+        )
+    })
+    .collect()
 }
 
 /// Appends `[what]` to the labels of FFT dispatches, so profiles tell the transforms apart.
