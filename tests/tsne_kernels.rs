@@ -869,6 +869,90 @@ fn long_rows_pass_the_loop_cap() {
 }
 
 #[test]
+fn hilbert_order_walks_a_grid_one_step_at_a_time() {
+    // A 16 x 16 grid of points, listed in a scrambled order: along a Hilbert curve every point
+    // is a unit step from the one before, and the curve starts in a corner.
+    let side = 16usize;
+    let n = side * side;
+    let mut cells: Vec<usize> = (0..n).map(|c| (c * 97 + 13) % n).collect();
+    cells.dedup();
+    assert_eq!(cells.len(), n);
+    let y: Vec<f32> = cells
+        .iter()
+        .flat_map(|&c| [(c % side) as f32 * 0.5 - 3.0, (c / side) as f32 * 0.5 + 1.0])
+        .collect();
+    let order = optimize::hilbert_order(&y, n, 2);
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>(), "a permutation");
+    let at = |t: usize| (y[order[t] as usize * 2], y[order[t] as usize * 2 + 1]);
+    assert_eq!(at(0), (-3.0, 1.0), "starts at the low corner");
+    for t in 1..n {
+        let (a, b) = (at(t - 1), at(t));
+        let step = (a.0 - b.0).abs() + (a.1 - b.1).abs();
+        assert_eq!(
+            step,
+            0.5,
+            "points {} and {t} of the curve: {a:?} -> {b:?}",
+            t - 1
+        );
+    }
+    // 3-D layouts are ordered by their first two coordinates; NaN rows still get a label.
+    let mut y3: Vec<f32> = y.chunks(2).flat_map(|c| [c[0], c[1], 7.0]).collect();
+    assert_eq!(optimize::hilbert_order(&y3, n, 3), order);
+    y3[5] = f32::NAN;
+    assert_eq!(optimize::hilbert_order(&y3, n, 3).len(), n);
+}
+
+#[test]
+fn attraction_order_picks_the_labelling_with_closer_neighbours() {
+    // gather_span by hand: the path 0 - 1 - 2 labelled (0, 2, 1) has entries spanning 2, 2, 1, 1.
+    let path = affinity::SparseP {
+        n: 3,
+        row_ptr: vec![0, 1, 3, 4],
+        col: vec![1, 0, 2, 1],
+        val: vec![0.25; 4],
+    };
+    assert_eq!(optimize::gather_span(&path, &[0, 1, 2]), 1);
+    assert_eq!(optimize::gather_span(&path, &[0, 2, 1]), 2);
+
+    // P joins each point of a random 2-D layout to its 6 nearest: the layout's Hilbert order
+    // keeps neighbours closer than the breadth-first one, so it is chosen; with a layout that
+    // has nothing to do with P, the breadth-first order is.
+    let mut rng = Rng::new(5);
+    let n = 3000;
+    let y = rng.vec(n * 2, -10.0, 10.0);
+    let k = 6;
+    let mut index = Vec::with_capacity(n * k);
+    for i in 0..n {
+        let mut by_distance: Vec<(f32, u32)> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| {
+                let d = (y[i * 2] - y[j * 2]).powi(2) + (y[i * 2 + 1] - y[j * 2 + 1]).powi(2);
+                (d, j as u32)
+            })
+            .collect();
+        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0));
+        index.extend(by_distance[..k].iter().map(|e| e.1));
+    }
+    let cond = vec![1.0 / k as f32; n * k];
+    let p = affinity::symmetrize_knn(n, k, &index, &cond);
+    let graph = optimize::locality_order(&p);
+    let layout = optimize::hilbert_order(&y, n, 2);
+    let (graph_span, layout_span) = (
+        optimize::gather_span(&p, &graph),
+        optimize::gather_span(&p, &layout),
+    );
+    assert!(
+        layout_span < graph_span,
+        "Hilbert span {layout_span}, breadth-first {graph_span}"
+    );
+    assert_eq!(optimize::attraction_order(&p, &y, 2), layout);
+    let unrelated = rng.vec(n * 2, -10.0, 10.0);
+    assert_eq!(optimize::attraction_order(&p, &unrelated, 2), graph);
+}
+
+#[test]
 fn locality_order_relabels_p_consistently() {
     let gpu = gpu();
     let mut rng = Rng::new(31);
