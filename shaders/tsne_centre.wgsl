@@ -1,7 +1,8 @@
-// t-SNE recentring: y[i][c] = y_next[i][c] - mean_c, with mean_c = scalars[mean_slot + c]
-// (written by the strided sum just before). Translation changes neither P, Q nor the gradient.
-// Bindings (group 0): 0 params (uniform CentreParams), 1 y_next (read, n * DIMS),
-//                     2 scalars (read), 3 y (read_write, n * DIMS).
+// t-SNE recentring, in place: y[i][c] = y[i][c] - mean_c, with mean_c = scalars[mean_slot + c]
+// (written by the sum just before). Translation changes neither P, Q nor the gradient, so the
+// optimizer recentres once a batch of iterations, only to keep the embedding from drifting.
+// Bindings (group 0): 0 params (uniform CentreParams), 1 scalars (read),
+//                     2 y (read_write, n * DIMS).
 // One invocation per coordinate, index i * DIMS + c.
 // DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
 // Params mirror `tsne::optimize::CentreParams`.
@@ -16,14 +17,13 @@ struct Params {
 const DIMS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> y_next: array<f32>;
-@group(0) @binding(2) var<storage, read> scalars: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> scalars: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(256)
 fn centre(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
     let e = (wg.x + wg.y * nwg.x) * 256u + lid;
     if (e >= params.values) { return; }
-    y[e] = y_next[e] - scalars[params.mean_slot + e % DIMS];
+    y[e] = y[e] - scalars[params.mean_slot + e % DIMS];
 }

@@ -2,11 +2,11 @@
 //   grad = 4 (exaggeration * attr[i][c] - rep[i][c] / Z),     Z = scalars[0]
 //   gain = gain + 0.2 where grad * update < 0 (sign changed), else 0.8 * gain; gain >= min_gain
 //   update = momentum * update - learning_rate * gain * grad
-//   y_next[i][c] = y[i][c] + update
+//   y[i][c] = y[i][c] + update (in place; the optimizer recentres once a batch, not every step)
 // rep is the repulsion layout [sum_j w_ij^2 (y_i - y_j) (DIMS values), sum_j w_ij] per point.
-// Bindings (group 0): 0 params (uniform UpdateParams), 1 y (read, n * DIMS), 2 attr (read, n * DIMS),
-//   3 rep (read, n * (DIMS + 1)), 4 scalars (read; [0] = Z), 5 gains (read_write, n * DIMS),
-//   6 update (read_write, n * DIMS), 7 y_next (read_write, n * DIMS).
+// Bindings (group 0): 0 params (uniform UpdateParams), 1 y (read_write, n * DIMS),
+//   2 attr (read, n * DIMS), 3 rep (read, n * (DIMS + 1)), 4 scalars (read; [0] = Z),
+//   5 gains (read_write, n * DIMS), 6 update (read_write, n * DIMS).
 // One invocation updates one coordinate (i, c), index i * DIMS + c.
 // DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
 // Params mirror `tsne::optimize::UpdateParams`.
@@ -25,13 +25,12 @@ struct Params {
 const DIMS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read> attr: array<f32>;
 @group(0) @binding(3) var<storage, read> rep: array<f32>;
 @group(0) @binding(4) var<storage, read> scalars: array<f32>;
 @group(0) @binding(5) var<storage, read_write> gains: array<f32>;
 @group(0) @binding(6) var<storage, read_write> update: array<f32>;
-@group(0) @binding(7) var<storage, read_write> y_next: array<f32>;
 
 @compute @workgroup_size(256)
 fn update_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -47,5 +46,5 @@ fn update_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let u_next = params.momentum * u - params.learning_rate * g * grad;
     gains[e] = g;
     update[e] = u_next;
-    y_next[e] = y[e] + u_next;
+    y[e] = y[e] + u_next;
 }

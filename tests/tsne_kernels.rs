@@ -437,8 +437,6 @@ fn update_reduce_centre_match_cpu() {
     );
     let (gb, ub) = (gpu.storage_from("g", &gains), gpu.storage_from("u", &upd));
     let scalars = gpu.storage("s", 8);
-    let y_next = gpu.storage("yn", v);
-    let y_out = gpu.storage("yo", v);
     let z_sum = optimize::strided_sum(
         gpu,
         &rb,
@@ -458,12 +456,11 @@ fn update_reduce_centre_match_cpu() {
         scalars: &scalars,
         gains: &gb,
         update: &ub,
-        y_next: &y_next,
     };
     let step = optimize::update_step(gpu, &b, n, dims, 12.0, 0.5, 200.0).unwrap();
     let mean = optimize::strided_sum(
         gpu,
-        &y_next,
+        &yb,
         &scalars,
         n,
         dims,
@@ -473,9 +470,10 @@ fn update_reduce_centre_match_cpu() {
         1.0 / n as f32,
     )
     .unwrap();
-    let centre =
-        optimize::centre(gpu, &y_next, &scalars, &y_out, n, dims, optimize::SLOT_MEAN).unwrap();
-    gpu.run("update", &[&z_sum, &step, &mean, &centre]).unwrap();
+    let centre = optimize::centre(gpu, &scalars, &yb, n, dims, optimize::SLOT_MEAN).unwrap();
+    gpu.run("update", &[&z_sum, &step]).unwrap();
+    let stepped = gpu.read_f32(&yb).unwrap();
+    gpu.run("recentre", &[&mean, &centre]).unwrap();
 
     let z = optimize::cpu::strided_sum(&rep, n, dims + 1, dims, 1.0);
     let s: Vec<f32> = gpu.read(&scalars, 0, 8).unwrap();
@@ -498,7 +496,7 @@ fn update_reduce_centre_match_cpu() {
     // Elementwise with the same Z: identical operations, up to fused multiply-adds.
     assert_close("gains", &gpu.read_f32(&gb).unwrap(), &g2, 1e-6);
     assert_close("update", &gpu.read_f32(&ub).unwrap(), &u2, 1e-5);
-    assert_close("y_next", &gpu.read_f32(&y_next).unwrap(), &yn, 1e-5);
+    assert_close("y after the step", &stepped, &yn, 1e-5);
     let mean_cpu: Vec<f32> = (0..dims)
         .map(|c| optimize::cpu::strided_sum(&yn, n, dims, c, 1.0 / n as f32))
         .collect();
@@ -509,7 +507,7 @@ fn update_reduce_centre_match_cpu() {
         1e-5,
     );
     let centred = optimize::cpu::centre(&yn, &s[optimize::SLOT_MEAN..], dims);
-    assert_close("centred", &gpu.read_f32(&y_out).unwrap(), &centred, 1e-6);
+    assert_close("centred", &gpu.read_f32(&yb).unwrap(), &centred, 1e-6);
 }
 
 /// Long sums in two levels (split_sum: 64 parts in small workgroups, then their sum) match the

@@ -166,10 +166,9 @@ pub struct StepBuffers<'a> {
     pub scalars: &'a wgpu::Buffer,
     pub gains: &'a wgpu::Buffer,
     pub update: &'a wgpu::Buffer,
-    pub y_next: &'a wgpu::Buffer,
 }
 
-/// One gradient step with gains and momentum (Z read from scalars[0]).
+/// One gradient step with gains and momentum (Z read from scalars[0]), y updated in place.
 pub fn update_step(
     gpu: &Gpu,
     b: &StepBuffers,
@@ -186,7 +185,6 @@ pub fn update_step(
         ("attr", b.attr),
         ("gains", b.gains),
         ("update", b.update),
-        ("y_next", b.y_next),
     ] {
         check_len("tsne update", name, buf, values)?;
     }
@@ -208,7 +206,7 @@ pub fn update_step(
         &with_dims(UPDATE, dims),
         "update_step",
         &params,
-        &[b.y, b.attr, b.rep, b.scalars, b.gains, b.update, b.y_next],
+        &[b.y, b.attr, b.rep, b.scalars, b.gains, b.update],
         workgroups_for(values, 256),
     )
 }
@@ -325,10 +323,9 @@ pub fn split_sum(
     Ok(vec![first, second])
 }
 
-/// y = y_next − mean (mean at scalars[mean_slot..]).
+/// y = y − mean, in place (mean at scalars[mean_slot..]).
 pub fn centre(
     gpu: &Gpu,
-    y_next: &wgpu::Buffer,
     scalars: &wgpu::Buffer,
     y: &wgpu::Buffer,
     n: usize,
@@ -336,7 +333,6 @@ pub fn centre(
     mean_slot: usize,
 ) -> Result<Dispatch> {
     check_dims(dims)?;
-    check_len("tsne centre", "y_next", y_next, n * dims)?;
     check_len("tsne centre", "y", y, n * dims)?;
     check_len("tsne centre", "scalars", scalars, mean_slot + dims)?;
     let params = CentreParams {
@@ -351,7 +347,7 @@ pub fn centre(
         &with_dims(CENTRE, dims),
         "centre",
         &params,
-        &[y_next, scalars, y],
+        &[scalars, y],
         workgroups_for(n * dims, 256),
     )
 }
@@ -427,7 +423,6 @@ pub struct Optimizer {
     /// Internal point t is input point order[t] (a sparse P is relabelled by [`attraction_order`]
     /// so that neighbours sit close in memory; identity for a dense P).
     pub order: Vec<u32>,
-    pub y_next: wgpu::Buffer,
     pub rep: wgpu::Buffer,
     pub attr: wgpu::Buffer,
     ones: wgpu::Buffer,
@@ -494,7 +489,6 @@ impl Optimizer {
         };
         let y_start = gather_rows(y0, &order, dims);
         let y = gpu.storage_from("tsne y", &y_start);
-        let y_next = gpu.storage("tsne y next", values);
         let rep = gpu.storage("tsne repulsion", n * (dims + 1));
         let attr = gpu.storage("tsne attraction", values);
         let ones_host = vec![1f32; values];
@@ -586,7 +580,6 @@ impl Optimizer {
             scalars: &scalars,
             gains: &gains,
             update: &update,
-            y_next: &y_next,
         };
         let early = update_step(
             gpu,
@@ -600,7 +593,7 @@ impl Optimizer {
         let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate.late)?;
         let mean = split_sum(
             gpu,
-            &y_next,
+            &y,
             &parts,
             &scalars,
             n,
@@ -610,13 +603,12 @@ impl Optimizer {
             SLOT_MEAN,
             1.0 / n as f32,
         )?;
-        let recentre = centre(gpu, &y_next, &scalars, &y, n, dims, SLOT_MEAN)?;
+        let recentre = centre(gpu, &scalars, &y, n, dims, SLOT_MEAN)?;
         Ok(Optimizer {
             n,
             dims,
             y,
             order,
-            y_next,
             rep,
             attr,
             ones,
@@ -650,9 +642,14 @@ impl Optimizer {
             .chain(&self.z_sum)
             .chain(self.positions.iter().map(|p| &p.fill))
             .chain([&self.attraction, step])
-            .chain(&self.mean)
-            .chain([&self.recentre])
             .collect()
+    }
+
+    /// Recentring: the mean, then y − mean. No force depends on a translation, so a batch of
+    /// iterations recentres once, at its end, only to keep the embedding from drifting (every
+    /// iteration it cost ~2 ms of ~120 at 70,000 points).
+    pub fn recentring(&self) -> Vec<&Dispatch> {
+        self.mean.iter().chain([&self.recentre]).collect()
     }
 
     /// The dispatches of a KL check (repulsion for Z, then the per-row terms and their sums).
@@ -713,8 +710,8 @@ impl Optimizer {
     }
 
     /// Record iterations `t..end` (all in one exaggeration phase; `reset` first restores the
-    /// gains and clears the update, as sklearn's second descent starts) and, when `check`, a KL
-    /// check, into one command buffer; submit and wait.
+    /// gains and clears the update, as sklearn's second descent starts), the recentring and,
+    /// when `check`, a KL check, into one command buffer; submit and wait.
     pub fn run_iterations(
         &self,
         gpu: &Gpu,
@@ -744,6 +741,9 @@ impl Optimizer {
                 for d in &one {
                     d.record(&mut pass);
                 }
+            }
+            for d in self.recentring() {
+                d.record(&mut pass);
             }
             if check {
                 for d in self.check() {
@@ -924,6 +924,20 @@ fn gather_rows(y: &[f32], order: &[u32], dims: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Where the batch of iterations that starts at `t` ends (iterations `0..exaggerated` are
+/// exaggerated, `total` in all): at the next multiple of [`CHECK_EVERY`], or the end of the
+/// phase. The first batch is one iteration: the FFT grid starts sized for a guessed span, and the
+/// refresh after it re-sizes the grid from the real one instead of running 49 more iterations on
+/// the guess (at 70,000 points a 540^2 FFT where 240^2 does: ~5 s).
+pub fn batch_end(t: usize, exaggerated: usize, total: usize) -> usize {
+    let phase_end = if t < exaggerated { exaggerated } else { total };
+    if t == 0 && phase_end > 1 {
+        1
+    } else {
+        ((t / CHECK_EVERY + 1) * CHECK_EVERY).min(phase_end)
+    }
+}
+
 /// Run the optimization from `y0` (n × dims); calls `observer` at every check.
 #[allow(clippy::too_many_arguments)]
 pub fn optimize(
@@ -953,15 +967,7 @@ pub fn optimize(
     let mut history = Vec::new();
     let mut t = 0;
     while t < total {
-        let phase_end = if t < exaggerated { exaggerated } else { total };
-        // The first batch is one iteration: the FFT grid starts sized for a guessed span, and
-        // the refresh after it re-sizes the grid from the real one instead of running 49 more
-        // iterations on the guess (at 70,000 points a 540^2 FFT where 240^2 does: ~5 s).
-        let end = if t == 0 && phase_end > 1 {
-            1
-        } else {
-            ((t / CHECK_EVERY + 1) * CHECK_EVERY).min(phase_end)
-        };
+        let end = batch_end(t, exaggerated, total);
         let check = end % CHECK_EVERY == 0 || end == total;
         // Exaggeration ends: sklearn starts its second descent with fresh gains and update.
         let reset = t == exaggerated && t > 0;
@@ -1022,7 +1028,8 @@ pub fn stalled(history: &[(usize, f32)], exaggerated: usize, tolerance: Option<f
 /// Plain-loop references, named as in the WGSL, and the whole optimizer on the CPU (dense P) for
 /// end-to-end parity on small N.
 pub mod cpu {
-    /// One gain/momentum step; returns y_next and updates `gains` and `update` in place.
+    /// One gain/momentum step; returns the new positions and updates `gains` and `update` in
+    /// place.
     #[allow(clippy::too_many_arguments)]
     pub fn update_step(
         y: &[f32],
@@ -1037,7 +1044,7 @@ pub mod cpu {
         learning_rate: f32,
         min_gain: f32,
     ) -> Vec<f32> {
-        let mut y_next = vec![0f32; y.len()];
+        let mut y_new = vec![0f32; y.len()];
         for e in 0..y.len() {
             let (i, c) = (e / dims, e % dims);
             let grad = 4.0 * (exaggeration * attr[e] - rep[i * (dims + 1) + c] / z);
@@ -1050,9 +1057,9 @@ pub mod cpu {
             let u = momentum * update[e] - learning_rate * g * grad;
             gains[e] = g;
             update[e] = u;
-            y_next[e] = y[e] + u;
+            y_new[e] = y[e] + u;
         }
-        y_next
+        y_new
     }
 
     /// scale · Σ_{t<count} x[offset + t·stride] (f64 accumulation).
@@ -1061,10 +1068,9 @@ pub mod cpu {
         (s * scale as f64) as f32
     }
 
-    /// y = y_next − mean.
-    pub fn centre(y_next: &[f32], mean: &[f32], dims: usize) -> Vec<f32> {
-        y_next
-            .iter()
+    /// y − mean.
+    pub fn centre(y: &[f32], mean: &[f32], dims: usize) -> Vec<f32> {
+        y.iter()
             .enumerate()
             .map(|(e, v)| v - mean[e % dims])
             .collect()
@@ -1113,7 +1119,8 @@ pub mod cpu {
             .collect()
     }
 
-    /// The whole optimizer with a dense P: same schedule, gains, reset and recentring as the GPU.
+    /// The whole optimizer with a dense P: same schedule, gains, reset and recentring (at the end
+    /// of each batch, [`super::batch_end`]) as the GPU.
     #[allow(clippy::too_many_arguments)]
     pub fn optimize_dense(
         p: &[f32],
@@ -1129,7 +1136,12 @@ pub mod cpu {
         let mut y = y0.to_vec();
         let mut gains = vec![1f32; n * dims];
         let mut update = vec![0f32; n * dims];
+        let exaggerated = exaggeration_iterations.min(iterations);
+        let mut batch_end = 0;
         for t in 0..iterations {
+            if t == batch_end {
+                batch_end = super::batch_end(t, exaggerated, iterations);
+            }
             if t == exaggeration_iterations && t > 0 {
                 gains.fill(1.0);
                 update.fill(0.0);
@@ -1143,7 +1155,7 @@ pub mod cpu {
             } else {
                 (1.0, super::MOMENTUM_LATE, learning_rate.late)
             };
-            let y_next = update_step(
+            y = update_step(
                 &y,
                 &attr,
                 &rep,
@@ -1156,10 +1168,13 @@ pub mod cpu {
                 rate,
                 super::MIN_GAIN,
             );
-            let mean: Vec<f32> = (0..dims)
-                .map(|c| strided_sum(&y_next, n, dims, c, 1.0 / n as f32))
-                .collect();
-            y = centre(&y_next, &mean, dims);
+            // Recentred at the end of each batch, as the GPU run does.
+            if t + 1 == batch_end {
+                let mean: Vec<f32> = (0..dims)
+                    .map(|c| strided_sum(&y, n, dims, c, 1.0 / n as f32))
+                    .collect();
+                y = centre(&y, &mean, dims);
+            }
         }
         y
     }
