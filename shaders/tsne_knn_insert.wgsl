@@ -7,8 +7,14 @@
 //   2 cand (read_write, rows * cap vec2<u32>: (distance bits, j); reordered in place, the next
 //   chunk's scan overwrites it), 3 knn_index (read_write, N * k u32), 4 knn_dist (read_write,
 //   N * k f32).
-// One invocation owns one row: on the first chunk (first = 1) it builds the heap from its first k
-// candidates (sentinels (3e38, 0xffffffff) where there are fewer) by one heapify; then it inserts
+// One invocation owns one row: on the first chunk (first = 1) it first bounds the k smallest
+// distances: tau = the lowest of 16 equal steps over the candidates' distance range [lo, hi] at
+// or under which at least k candidates lie (two passes: lo and hi, then the 16 counts in vector
+// registers), so every pair of the k smallest has d <= tau and the rest are skipped; it builds
+// the heap from its first k candidates at or under tau (sentinels (3e38, 0xffffffff) where there
+// are fewer) by one heapify. With unbounded candidates ~94 of a block's 255 own-cluster pairs
+// replaced the root after the first k, each a sift; at or under tau about 255 / 16 remain. Then
+// it inserts
 // its other candidates (count[r] in all, at most cap), each below the root replacing it and
 // sifting down (at most log2(k) + 1 levels), and resets count[r] to 0 for the next chunk.
 // The candidates go in batches of BATCH: first the ones that beat the current root are moved,
@@ -17,7 +23,7 @@
 // root). The 8 lanes of a SIMD vector run one row each, and a sift runs for all of them when
 // one lane needs it: filtering first lines the sifts of the lanes up, instead of each lane's
 // rare replacement costing all eight a sift. Loop iterations per invocation: under
-// k (levels + 2) + cap (levels + 4), kept under lavapipe's cap by the launcher
+// k (levels + 2) + cap (levels + 6), kept under lavapipe's cap by the launcher
 // (`tsne::affinity::knn_chunk_cap`). `topk_sort` in tsne_topk.wgsl sorts the heaps at the end.
 // Params mirror `tsne::affinity::KnnInsertParams`.
 
@@ -82,15 +88,64 @@ fn knn_insert(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     let base = r * params.cap;
     var t = 0u;
     if (params.first == 1u) {
-        // The first k candidates go in as they come, sentinels (3e38, 0xffffffff) fill the rest,
-        // and one heapify orders them: about a third of the sifting of inserting them one by one
-        // into a heap of sentinels.
+        // tau (see the header): the range of the row's candidates, then how many lie at or under
+        // each of 16 equal steps through it (the last step is hi itself).
+        var lo = 3.0e38;
+        var hi = 0.0;
+        var real = 0u;
+        for (var u = 0u; u < len; u++) {
+            let e = cand[base + u];
+            if (params.exclude_self == 1u && e.y == i) { continue; }
+            let d = bitcast<f32>(e.x);
+            lo = min(lo, d);
+            hi = max(hi, d);
+            real++;
+        }
+        var tau = 3.0e38;
+        if (real > k) {
+            let step = (hi - lo) / 16.0;
+            let e0 = lo + step * vec4<f32>(1.0, 2.0, 3.0, 4.0);
+            let e1 = lo + step * vec4<f32>(5.0, 6.0, 7.0, 8.0);
+            let e2 = lo + step * vec4<f32>(9.0, 10.0, 11.0, 12.0);
+            let e3 = lo + step * vec4<f32>(13.0, 14.0, 15.0, 16.0);
+            var c0 = vec4<u32>(0u);
+            var c1 = vec4<u32>(0u);
+            var c2 = vec4<u32>(0u);
+            var c3 = vec4<u32>(0u);
+            for (var u = 0u; u < len; u++) {
+                let e = cand[base + u];
+                if (params.exclude_self == 1u && e.y == i) { continue; }
+                let d = vec4<f32>(bitcast<f32>(e.x));
+                c0 += vec4<u32>(d <= e0);
+                c1 += vec4<u32>(d <= e1);
+                c2 += vec4<u32>(d <= e2);
+                c3 += vec4<u32>(d <= e3);
+            }
+            // The first step holding k, from the top down (counts grow with the step); hi
+            // when none below it does.
+            tau = hi;
+            let ks = vec4<u32>(k);
+            let edges = array<vec4<f32>, 4>(e3, e2, e1, e0);
+            let counts = array<vec4<u32>, 4>(c3, c2, c1, c0);
+            for (var q = 0u; q < 4u; q++) {
+                let ok = counts[q] >= ks;
+                let edge = edges[q];
+                if (ok.w) { tau = edge.w; }
+                if (ok.z) { tau = edge.z; }
+                if (ok.y) { tau = edge.y; }
+                if (ok.x) { tau = edge.x; }
+            }
+        }
+        // The first k candidates at or under tau go in as they come, sentinels (3e38,
+        // 0xffffffff) fill the rest, and one heapify orders them: about a third of the sifting of
+        // inserting them one by one into a heap of sentinels.
         var filled = 0u;
         loop {
             if (t >= len || filled >= k) { break; }
             let e = cand[base + t];
             t++;
             if (params.exclude_self == 1u && e.y == i) { continue; }
+            if (bitcast<f32>(e.x) > tau) { continue; }
             knn_dist[out + filled] = bitcast<f32>(e.x);
             knn_index[out + filled] = e.y;
             filled++;

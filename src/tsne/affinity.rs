@@ -624,8 +624,9 @@ pub fn knn_scan_source(tile_rows: usize, lane_quads: usize) -> String {
 /// candidate (no overflow is possible), and inserting them all stays under lavapipe's loop cap.
 pub(crate) fn knn_chunk_cap(k: usize) -> usize {
     let levels = (usize::BITS - k.leading_zeros()) as usize;
-    // The filter pass, the insert pass and a sift (levels + 1), and a share of the batch loop.
-    let per_candidate = levels + 4;
+    // The filter pass, the insert pass and a sift (levels + 1), a share of the batch loop, and
+    // the first chunk's two passes that bound its k smallest distances.
+    let per_candidate = levels + 6;
     // The first chunk's heap build: the copy and sentinel loops (k + 1), the heapify (k / 2 sifts).
     let build = 2 * k + 1 + (k / 2) * per_candidate + 64;
     ((super::LOOP_BUDGET - build) / per_candidate) / 32 * 32
