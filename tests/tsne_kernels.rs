@@ -421,9 +421,16 @@ fn cpu_gradient_matches_finite_differences_of_kl() {
 
 #[test]
 fn update_reduce_centre_match_cpu() {
+    // 3-D takes the kernel with one coordinate per invocation, 2-D the one with one point.
+    for dims in [3, 2] {
+        update_reduce_centre_match_cpu_in(dims);
+    }
+}
+
+fn update_reduce_centre_match_cpu_in(dims: usize) {
     let gpu = gpu();
     let mut rng = Rng::new(20);
-    let (n, dims) = (301, 3);
+    let n = 301;
     let v = n * dims;
     let y = rng.vec(v, -1.0, 1.0);
     let attr = rng.vec(v, -0.1, 0.1);

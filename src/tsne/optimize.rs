@@ -29,6 +29,7 @@ use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
 
 const UPDATE: &str = include_str!("../../shaders/tsne_update.wgsl");
+const UPDATE_2D: &str = include_str!("../../shaders/tsne_update_2d.wgsl");
 const REDUCE: &str = include_str!("../../shaders/tsne_reduce.wgsl");
 const CENTRE: &str = include_str!("../../shaders/tsne_centre.wgsl");
 const KL_DENSE: &str = include_str!("../../shaders/tsne_kl_dense.wgsl");
@@ -168,7 +169,8 @@ pub struct StepBuffers<'a> {
     pub update: &'a wgpu::Buffer,
 }
 
-/// One gradient step with gains and momentum (Z read from scalars[0]), y updated in place.
+/// One gradient step with gains and momentum (Z read from scalars[0]), y updated in place (2-D
+/// embeddings one point per invocation, others one coordinate).
 pub fn update_step(
     gpu: &Gpu,
     b: &StepBuffers,
@@ -200,13 +202,26 @@ pub fn update_step(
         _pad1: 0,
         _pad2: 0,
     };
+    let buffers = [b.y, b.attr, b.rep, b.scalars, b.gains, b.update];
+    if dims == 2 {
+        // One point per invocation (see tsne_update_2d.wgsl).
+        return launch(
+            gpu,
+            "tsne update 2d",
+            UPDATE_2D,
+            "update_step_2d",
+            &params,
+            &buffers,
+            workgroups_for(n, 256),
+        );
+    }
     launch(
         gpu,
         &format!("tsne update {dims}d"),
         &with_dims(UPDATE, dims),
         "update_step",
         &params,
-        &[b.y, b.attr, b.rep, b.scalars, b.gains, b.update],
+        &buffers,
         workgroups_for(values, 256),
     )
 }
