@@ -874,6 +874,59 @@ fn long_rows_pass_the_loop_cap() {
 }
 
 #[test]
+fn symmetrize_knn_matches_its_definition() {
+    // Random neighbour lists (k distinct j != i, so some edges go one way, some both): P_ij =
+    // (p_j|i + p_i|j) / 2n over the union of the edges, columns ascending, bit for bit the f64 sum.
+    let mut rng = Rng::new(44);
+    let (n, k) = (200, 7);
+    let mut index = Vec::with_capacity(n * k);
+    for i in 0..n {
+        let mut list: Vec<u32> = Vec::new();
+        while list.len() < k {
+            let j = (rng.next_u64() % n as u64) as u32;
+            // Mostly near i (many mutual pairs), a few far.
+            let j = if list.len() < 4 {
+                (i as u32 + 1 + j % 6) % n as u32
+            } else {
+                j
+            };
+            if j as usize != i && !list.contains(&j) {
+                list.push(j);
+            }
+        }
+        index.extend(list);
+    }
+    let cond = rng.vec(n * k, 0.01, 1.0);
+    let mut want = vec![0f64; n * n];
+    let mut edge = vec![false; n * n];
+    for i in 0..n {
+        for t in 0..k {
+            let j = index[i * k + t] as usize;
+            want[i * n + j] += cond[i * k + t] as f64;
+            want[j * n + i] += cond[i * k + t] as f64;
+            edge[i * n + j] = true;
+            edge[j * n + i] = true;
+        }
+    }
+    let p = affinity::symmetrize_knn(n, k, &index, &cond);
+    assert_eq!(p.row_ptr.len(), n + 1);
+    for i in 0..n {
+        let range = p.row_ptr[i] as usize..p.row_ptr[i + 1] as usize;
+        let cols: Vec<usize> = p.col[range.clone()].iter().map(|&j| j as usize).collect();
+        let expected: Vec<usize> = (0..n).filter(|&j| edge[i * n + j]).collect();
+        assert_eq!(
+            cols, expected,
+            "row {i}: the columns of its edges, ascending"
+        );
+        for e in range {
+            let j = p.col[e] as usize;
+            let v = (want[i * n + j] / (2.0 * n as f64)) as f32;
+            assert_eq!(p.val[e], v, "P[{i}][{j}]");
+        }
+    }
+}
+
+#[test]
 fn hilbert_order_walks_a_grid_one_step_at_a_time() {
     // A 16 x 16 grid of points, listed in a scrambled order: along a Hilbert curve every point
     // is a unit step from the one before, and the curve starts in a corner.

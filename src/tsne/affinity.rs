@@ -1651,34 +1651,53 @@ pub fn conditional_p(gpu: &Gpu, knn: &Knn, perplexity: f32) -> Result<Vec<f32>> 
 /// P_ij = (p_{j|i} + p_{i|j}) / (2N) over the union of the kNN edges, as CSR with ascending
 /// columns. At most 2k entries per row.
 pub fn symmetrize_knn(n: usize, k: usize, index: &[u32], cond: &[f32]) -> SparseP {
-    let mut rows: Vec<Vec<(u32, f32)>> = vec![Vec::with_capacity(2 * k); n];
+    // Row i is the merge of two lists ascending by column: its own neighbours (sorted here) and
+    // the points that list i as a neighbour, which a counting pass over i in ascending order
+    // lays out already sorted. No list repeats a column, so a column appears at most twice.
+    let mut t_start = vec![0u32; n + 1];
+    for &j in &index[..n * k] {
+        t_start[j as usize + 1] += 1;
+    }
+    for j in 0..n {
+        t_start[j + 1] += t_start[j];
+    }
+    let mut t_next = t_start.clone();
+    let mut t_col = vec![0u32; n * k];
+    let mut t_val = vec![0f32; n * k];
     for i in 0..n {
         for t in 0..k {
             let j = index[i * k + t] as usize;
-            let c = cond[i * k + t];
-            rows[i].push((j as u32, c));
-            rows[j].push((i as u32, c));
+            let at = t_next[j] as usize;
+            t_next[j] += 1;
+            t_col[at] = i as u32;
+            t_val[at] = cond[i * k + t];
         }
     }
     let scale = 1.0 / (2.0 * n as f64);
     let mut row_ptr = Vec::with_capacity(n + 1);
-    let mut col = Vec::new();
-    let mut val = Vec::new();
+    let mut col = Vec::with_capacity(2 * n * k);
+    let mut val = Vec::with_capacity(2 * n * k);
     row_ptr.push(0u32);
-    for row in &mut rows {
-        row.sort_by_key(|e| e.0);
-        let mut e = 0;
-        while e < row.len() {
-            let j = row[e].0;
-            // At most two entries share a column (i's list and j's list); a + b is order-free.
-            let mut sum = row[e].1 as f64;
-            e += 1;
-            while e < row.len() && row[e].0 == j {
-                sum += row[e].1 as f64;
-                e += 1;
-            }
+    let mut own: Vec<(u32, f32)> = Vec::with_capacity(k);
+    for i in 0..n {
+        own.clear();
+        own.extend((0..k).map(|t| (index[i * k + t], cond[i * k + t])));
+        own.sort_unstable_by_key(|e| e.0);
+        let listed = t_start[i] as usize..t_start[i + 1] as usize;
+        let (mut a, mut b) = (0, listed.start);
+        while a < own.len() || b < listed.end {
+            let take_own = b >= listed.end || (a < own.len() && own[a].0 <= t_col[b]);
+            let take_listed = a >= own.len() || (b < listed.end && t_col[b] <= own[a].0);
+            // Both lists hold the column: p_j|i + p_i|j (two terms, so the order is immaterial).
+            let (j, sum) = match (take_own, take_listed) {
+                (true, true) => (own[a].0, own[a].1 as f64 + t_val[b] as f64),
+                (true, false) => (own[a].0, own[a].1 as f64),
+                _ => (t_col[b], t_val[b] as f64),
+            };
             col.push(j);
             val.push((sum * scale) as f32);
+            a += usize::from(take_own);
+            b += usize::from(take_listed);
         }
         row_ptr.push(col.len() as u32);
     }
