@@ -292,3 +292,46 @@ fn uniform_scatter_matches_cpu_on_awkward_sizes() {
         common::assert_valid_wgsl(&what, &src);
     }
 }
+
+#[test]
+fn projected_init_is_the_pca_init_of_the_projection() {
+    // Data already reduced by PCA lies on its principal axes: its first columns, scaled, are what
+    // a second PCA of it gives (up to the sign of each axis and f32 rounding).
+    let gpu = gpu();
+    let mut rng = Rng::new(61);
+    let (n, d, k, dims) = (600, 24, 8, 2);
+    let x = spread_columns(&mut rng, n, d);
+    let projected = pca::pca(gpu, &x, n, d, k, 3).unwrap().projected;
+    let fast = latentviz::tsne::init::projected_init(&projected, n, k, dims, 3);
+    let again = latentviz::tsne::init::pca_init(gpu, &projected, n, k, dims, 3).unwrap();
+    let std0 = (fast
+        .iter()
+        .step_by(dims)
+        .map(|&v| (v as f64).powi(2))
+        .sum::<f64>()
+        / n as f64)
+        .sqrt();
+    assert!(
+        (std0 / latentviz::tsne::init::INIT_STD as f64 - 1.0).abs() < 1e-3,
+        "first column's std {std0}"
+    );
+    let scale = fast.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for c in 0..dims {
+        let dot: f64 = (0..n)
+            .map(|i| fast[i * dims + c] as f64 * again[i * dims + c] as f64)
+            .sum();
+        let sign = if dot < 0.0 { -1.0 } else { 1.0 };
+        let worst = (0..n)
+            .map(|i| (fast[i * dims + c] - sign * again[i * dims + c]).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst < 1e-3 * scale,
+            "axis {c}: differs by {worst} (scale {scale})"
+        );
+    }
+    // Fewer principal columns than output dimensions: the random start, as pca_init.
+    assert_eq!(
+        latentviz::tsne::init::projected_init(&projected, n, k, 9, 3),
+        latentviz::tsne::init::random_init(n, 9, 3)
+    );
+}

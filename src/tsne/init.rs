@@ -27,6 +27,22 @@ pub fn pca_init(
         .unwrap_or_else(|| random_init(n, dims, seed)))
 }
 
+/// PCA initialization from data already projected on its principal components (n × k, the
+/// output of [`pca::pca`], strongest first): its first `dims` columns, scaled as [`pca_init`]
+/// scales. The principal components of that projection are its own axes, so this is what
+/// `pca_init` of it computes, without a second PCA (at 70,000 points 0.2 s). Falls back to
+/// `random_init` as `pca_init` does.
+pub fn projected_init(projected: &[f32], n: usize, k: usize, dims: usize, seed: u64) -> Vec<f32> {
+    if k < dims || projected.len() != n * k {
+        return random_init(n, dims, seed);
+    }
+    let first: Vec<f32> = projected
+        .chunks_exact(k)
+        .flat_map(|row| row[..dims].iter().copied())
+        .collect();
+    cpu::scale_first_std(&first, n, dims, INIT_STD).unwrap_or_else(|| random_init(n, dims, seed))
+}
+
 /// n × dims values drawn from N(0, INIT_STD²) with the seeded generator.
 pub fn random_init(n: usize, dims: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
