@@ -983,7 +983,7 @@ pub fn optimize(
     let mut t = 0;
     while t < total {
         let end = batch_end(t, exaggerated, total);
-        let check = end % CHECK_EVERY == 0 || end == total;
+        let check = end.is_multiple_of(CHECK_EVERY) || end == total;
         // Exaggeration ends: sklearn starts its second descent with fresh gains and update.
         let reset = t == exaggerated && t > 0;
         opt.run_iterations(gpu, end - t, t < exaggerated, reset, check)?;
