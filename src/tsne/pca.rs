@@ -567,10 +567,6 @@ pub fn upload_padded_with(
         ));
     }
     let dp = d.div_ceil(8) * 8;
-    let mut padded = vec![0f32; n * dp];
-    for i in 0..n {
-        padded[i * dp..i * dp + d].copy_from_slice(&x[i * d..(i + 1) * d]);
-    }
     let max_bytes = gpu
         .limits
         .max_storage_buffer_binding_size
@@ -585,15 +581,21 @@ pub fn upload_padded_with(
     } else {
         max_rows.max(1)
     };
-    let slices = padded
-        .chunks(rows_per_slice * dp)
+    let slices = x
+        .chunks(rows_per_slice * d)
         .enumerate()
         .map(|(i, rows)| {
-            // Whole chunks, and the last chunk's uniform bindings' reach past them (only where
-            // the slice holds whole chunks at all).
-            let mut data = rows.to_vec();
-            if rows_per_slice >= SCATTER_CHUNK_ROWS {
-                data.resize(padded_slice_len(rows.len() / dp, dp), 0.0);
+            // Rows padded to dp columns; whole chunks, and the last chunk's uniform bindings'
+            // reach past them (only where the slice holds whole chunks at all).
+            let count = rows.len() / d;
+            let len = if rows_per_slice >= SCATTER_CHUNK_ROWS {
+                padded_slice_len(count, dp).max(count * dp)
+            } else {
+                count * dp
+            };
+            let mut data = vec![0f32; len];
+            for (out, row) in data.chunks_exact_mut(dp).zip(rows.chunks_exact(d)) {
+                out[..d].copy_from_slice(row);
             }
             gpu.device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -762,9 +764,14 @@ pub fn pca(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, seed: u64) -> Res
     if x.len() != n * d || n < 2 || d == 0 {
         return pca_with(gpu, x, n, d, k, seed, ScatterKernel::best(gpu, d));
     }
-    let varying: Vec<usize> = (0..d)
-        .filter(|&f| (1..n).any(|i| x[i * d + f] != x[f]))
-        .collect();
+    // One pass in memory order (a column at a time strides through all of x).
+    let mut differs = vec![false; d];
+    for row in x.chunks_exact(d).skip(1) {
+        for ((flag, &v), &first) in differs.iter_mut().zip(row).zip(&x[..d]) {
+            *flag |= v != first;
+        }
+    }
+    let varying: Vec<usize> = (0..d).filter(|&f| differs[f]).collect();
     if varying.len() == d || varying.len() < k {
         return pca_with(gpu, x, n, d, k, seed, ScatterKernel::best(gpu, d));
     }
