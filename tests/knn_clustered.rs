@@ -32,13 +32,14 @@ fn inertia(x: &[f32], n: usize, d: usize, centroids: &[f32]) -> f64 {
 #[test]
 fn nearest_centroids_match_the_cpu() {
     // 9 features (not a multiple of 4), 700 points (not a multiple of the 64-row workgroup),
-    // 37 centroids in one partial tile, 4 nearest; and m = 1.
-    let (n, d, c) = (700, 9, 37);
+    // 37 centroids in one partial tile or 150 in three (the first scanned alone, with no
+    // threshold, the others below the m-th nearest so far), 4 nearest; and m = 1.
+    let (n, d) = (700, 9);
     let mut rng = Rng::new(3);
     let x = rng.vec(n * d, -1.0, 1.0);
-    let centroids = rng.vec(c * d, -1.0, 1.0);
     let points = affinity::upload_points(gpu(), &x, n, d).unwrap();
-    for m in [4, 1] {
+    for (c, m) in [(37, 4), (37, 1), (150, 4), (150, 1)] {
+        let centroids = rng.vec(c * d, -1.0, 1.0);
         let got = nearest_centroids(gpu(), &points, &centroids, c, m).unwrap();
         for i in 0..n {
             let mut want: Vec<(f32, u32)> = (0..c)

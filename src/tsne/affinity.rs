@@ -886,15 +886,36 @@ pub fn upload_column_tiles(
     n: usize,
     d: usize,
 ) -> Result<Option<ColumnTiles>> {
+    match column_tile_width(gpu, d) {
+        Some(cols) => upload_column_tiles_of(gpu, x, n, d, cols),
+        None => Ok(None),
+    }
+}
+
+/// [`upload_column_tiles`] with tiles of `cols` columns (64, 128 or 256; None when they do not
+/// fit the adapter's uniform bindings).
+pub fn upload_column_tiles_of(
+    gpu: &Gpu,
+    x: &[f32],
+    n: usize,
+    d: usize,
+    cols: usize,
+) -> Result<Option<ColumnTiles>> {
     if x.len() != n * d || n == 0 || d == 0 {
         return Err(Error::shape(
             "tsne kNN column tiles",
             format!("{} values are not {n} × {d}", x.len()),
         ));
     }
-    let Some(cols) = column_tile_width(gpu, d) else {
+    let max = gpu.limits.max_uniform_buffer_binding_size as usize;
+    let align = gpu.limits.min_uniform_buffer_offset_alignment as usize;
+    if ![64, 128, 256].contains(&cols)
+        || cols > KNN_UNIFORM_MAX_TILE
+        || d * cols * 4 > max
+        || !(d * cols * 4).is_multiple_of(align)
+    {
         return Ok(None);
-    };
+    }
     let tiles = n.div_ceil(cols);
     let tq = cols / 4;
     let mut data = vec![0f32; tiles * d * cols];
