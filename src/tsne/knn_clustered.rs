@@ -27,6 +27,10 @@
 //! named once also (`min_votes` 1) 0.987–0.991 in 17.9–20.4 s. openTSNE's Annoy index reaches
 //! 0.990 here. The scans in these 256-row dispatches run at ~12 GFLOP/s against ~19 in the exact
 //! search's large blocks (lavapipe's cost per dispatch), so the search is 3.5×, not 5×, faster.
+//! Since then (the same neighbours, the same recall): a block's first insert bounds its k
+//! smallest distances before building the heap, and the nearest centroids are found over
+//! 64-column tiles, the first alone: 12.6–14.7 s in all (k-means 0.4–0.7, nearest centroids and
+//! layout 0.6–0.7, search 11.0–13.4; several runs, the machine's speed varies).
 
 use std::time::Instant;
 
