@@ -870,12 +870,20 @@ impl ColumnTiles {
 /// The widest column tile (256, 128 or 64 columns) whose d × columns f32 fit one uniform binding
 /// at an aligned offset; None when even 64 columns do not fit.
 pub fn column_tile_width(gpu: &Gpu, d: usize) -> Option<usize> {
-    let max = gpu.limits.max_uniform_buffer_binding_size as usize;
-    let align = gpu.limits.min_uniform_buffer_offset_alignment as usize;
     [256, 128, 64]
         .into_iter()
-        .filter(|&t| t <= KNN_UNIFORM_MAX_TILE)
-        .find(|&t| d * t * 4 <= max && (d * t * 4).is_multiple_of(align))
+        .find(|&t| column_tile_fits(gpu, d, t))
+}
+
+/// Whether tiles of `cols` columns (64, 128 or 256, at most [`KNN_UNIFORM_MAX_TILE`]) of `d`
+/// features fit one uniform binding at an aligned offset.
+fn column_tile_fits(gpu: &Gpu, d: usize, cols: usize) -> bool {
+    let max = gpu.limits.max_uniform_buffer_binding_size as usize;
+    let align = gpu.limits.min_uniform_buffer_offset_alignment as usize;
+    [64, 128, 256].contains(&cols)
+        && cols <= KNN_UNIFORM_MAX_TILE
+        && d * cols * 4 <= max
+        && (d * cols * 4).is_multiple_of(align)
 }
 
 /// Upload n × d points (row-major) as column tiles; None when no tile width fits the adapter's
@@ -907,13 +915,7 @@ pub fn upload_column_tiles_of(
             format!("{} values are not {n} × {d}", x.len()),
         ));
     }
-    let max = gpu.limits.max_uniform_buffer_binding_size as usize;
-    let align = gpu.limits.min_uniform_buffer_offset_alignment as usize;
-    if ![64, 128, 256].contains(&cols)
-        || cols > KNN_UNIFORM_MAX_TILE
-        || d * cols * 4 > max
-        || !(d * cols * 4).is_multiple_of(align)
-    {
+    if !column_tile_fits(gpu, d, cols) {
         return Ok(None);
     }
     let tiles = n.div_ceil(cols);

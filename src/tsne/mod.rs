@@ -403,9 +403,9 @@ pub fn fit_with(
 
     // 1. Optional PCA reduction (on the GPU); the t-SNE input is then n × width.
     let t = Instant::now();
-    let (data, width, projected) = match config.pca {
-        Some(k) if k < d => (pca::pca(gpu, x, n, d, k, config.seed)?.projected, k, true),
-        _ => (x.to_vec(), d, false),
+    let (data, width) = match config.pca {
+        Some(k) if k < d => (pca::pca(gpu, x, n, d, k, config.seed)?.projected, k),
+        _ => (x.to_vec(), d),
     };
     times.pca_s = t.elapsed().as_secs_f64();
 
@@ -441,7 +441,7 @@ pub fn fit_with(
     let t = Instant::now();
     let y0 = match config.init {
         // Data reduced by PCA already lies on its principal axes.
-        Init::Pca if projected => init::projected_init(&data, n, width, config.dims, config.seed),
+        Init::Pca if width < d => init::projected_init(&data, n, width, config.dims, config.seed),
         Init::Pca => init::pca_init(gpu, &data, n, width, config.dims, config.seed)?,
         Init::Random => init::random_init(n, config.dims, config.seed),
     };
