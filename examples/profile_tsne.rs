@@ -115,7 +115,8 @@ fn main() -> anyhow::Result<()> {
         p
     };
     let longest = p.row_ptr.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    let ell = tsne::gradient::sliced_ell(&p).2.len();
+    let packing = tsne::gradient::EntryPacking::for_rows(n)?;
+    let ell = tsne::gradient::sliced_ell(&p, packing).words.len();
     println!(
         "P: {} entries ({:.1} per row, longest row {longest}), {ell} in the sliced-ELL layout",
         p.col.len(),

@@ -12,7 +12,7 @@
 struct Params {
     n: u32,
     lq: u32,
-    _pad1: u32,
+    col_bits: u32, // sparse P only; unused here
     _pad2: u32,
 }
 

@@ -397,7 +397,7 @@ pub fn kl_rows_sparse(
     let params = KlParams {
         n: p.n as u32,
         lq: 0,
-        _pad1: 0,
+        col_bits: p.packing.col_bits,
         _pad2: 0,
     };
     gradient::launch_sliced(
@@ -555,7 +555,7 @@ impl Optimizer {
                 let out = (
                     gradient::attraction_sparse(gpu, &texture, &gpu_p, &attr)?,
                     kl_rows_sparse(gpu, &texture, &gpu_p, &kl_rows)?,
-                    p.val.iter().map(|&v| v as f64).sum(),
+                    gpu_p.stored_sum,
                 );
                 csr = Some(gpu_p);
                 positions = Some(texture);
