@@ -335,3 +335,131 @@ fn projected_init_is_the_pca_init_of_the_projection() {
         latentviz::tsne::init::random_init(n, 9, 3)
     );
 }
+
+/// n × d values like pixels: each row non-zero only in a window of columns that moves from row to
+/// row (so rows sort into chunks with narrower ranges), the first `dense` columns non-zero in
+/// most rows with an offset, a few sparse columns whose rare values are large (100 ± 1: their
+/// uncentred sums are large against their variance), and every `blank`-th row all zeros.
+fn pixel_like(rng: &mut Rng, n: usize, d: usize, dense: usize, blank: usize) -> Vec<f32> {
+    let mut x = vec![0f32; n * d];
+    for r in 0..n {
+        if r % blank == 0 {
+            continue;
+        }
+        let row = &mut x[r * d..(r + 1) * d];
+        let start = dense + rng.below(d / 2);
+        let end = (start + 4 + rng.below(d / 3)).min(d);
+        for (c, v) in row.iter_mut().enumerate() {
+            if c < dense {
+                *v = 5.0 + 0.7f64.powi(c as i32) as f32 * rng.normal() as f32;
+            } else if (start..end).contains(&c) && rng.below(3) > 0 {
+                *v = if c % 7 == 0 {
+                    100.0 + rng.normal() as f32
+                } else {
+                    rng.range(0.0, 1.0) * 0.95f32.powi(c as i32)
+                };
+            }
+        }
+    }
+    x
+}
+
+/// The zero plan: a permutation of the rows, which after the shift are 0 outside their chunk's
+/// range (all-zero chunks have an empty range); the planned scatter (several slices, chunks with
+/// narrow ranges and whole chunks skipped) equals the centred scatter in f64; and PCA through the
+/// plan gives the components and projections of PCA without it (the Gram kernel), rows back in
+/// the input's order.
+#[test]
+fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
+    let gpu = gpu();
+    let mut rng = Rng::new(36);
+    for (dense, blank) in [(6, 9), (0, 3)] {
+        let (n, d) = (700, 83);
+        let dp = 88;
+        if !ScatterKernel::Uniform.supported(gpu, dp) {
+            return;
+        }
+        let x = pixel_like(&mut rng, n, d, dense, blank);
+        let plan = pca::ZeroPlan::new(&x, n, d);
+        let mut sorted = plan.order.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>(), "a permutation");
+        assert_eq!(
+            plan.centred.iter().filter(|&&c| c).count(),
+            dense,
+            "only the dense columns are centred"
+        );
+        let mut skipped = 0;
+        for t0 in (0..n).step_by(pca::SCATTER_CHUNK_ROWS) {
+            let rows = pca::SCATTER_CHUNK_ROWS.min(n - t0);
+            let [lo, hi] = plan.chunk_live(t0, rows);
+            skipped += (hi == lo) as usize;
+            for &r in &plan.order[t0..t0 + rows] {
+                for c in 0..d {
+                    let v = x[r as usize * d + c] - plan.shift[c];
+                    let inside = (lo as usize..hi as usize).contains(&(c / 4));
+                    assert!(
+                        inside || v == 0.0,
+                        "row {r} column {c} outside [{lo}, {hi})"
+                    );
+                }
+            }
+        }
+        if dense == 0 {
+            // A third of the rows are blank: they sort first and fill whole chunks.
+            assert!(skipped >= 2, "{skipped} chunks skipped");
+        }
+
+        let mean = pca::cpu::column_mean(&x, n, d);
+        let xc = pca::cpu::subtract_mean(&x, &mean, d);
+        let want = pca::cpu::gram(&xc, &xc, n, d, d);
+        // Slices of 256 rows: 3 slices, chunks cut at slice ends.
+        let room = (300 * dp * 4 + 16 * pca::SCATTER_UNIFORM_VEC4) as u64;
+        let slices = pca::upload_padded_in(gpu, &x, n, d, Some(&plan), Some(room)).unwrap();
+        assert_eq!(slices.slices.len(), 3);
+        let scatter = gpu.storage("scatter", dp * dp);
+        let s = pca::planned_scatter(gpu, &slices, &plan, &scatter).unwrap();
+        let got: Vec<f32> = (0..d * d).map(|e| s[(e / d) * dp + e % d]).collect();
+        // Relative to the largest entry: the 100s columns' uncentred sums lose about a bit.
+        assert_close(
+            &format!("planned scatter ({dense} dense)"),
+            &got,
+            &want,
+            2e-4,
+        );
+        for i in 0..dp {
+            for j in 0..i {
+                assert_eq!(s[i * dp + j], s[j * dp + i], "S not symmetric");
+            }
+        }
+
+        let k = 4;
+        let planned = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::Uniform).unwrap();
+        let reference = pca::pca_with(gpu, &x, n, d, k, 5, ScatterKernel::Gram).unwrap();
+        for c in 0..k {
+            let dot: f64 = (0..d)
+                .map(|r| {
+                    planned.components[c * d + r] as f64 * reference.components[c * d + r] as f64
+                })
+                .sum();
+            assert!(dot > 1.0 - 1e-4, "component {c}: cos {dot}");
+        }
+        assert_close("variances", &planned.variances, &reference.variances, 1e-4);
+        // Its own components applied to the centred rows, in the input's order (the components
+        // themselves differ from the reference's by the subspace iteration's tolerance, and these
+        // rows' variances are close together).
+        let want: Vec<f32> = (0..n * k)
+            .map(|e| {
+                let (r, c) = (e / k, e % k);
+                (0..d)
+                    .map(|j| {
+                        (x[r * d + j] as f64 - mean[j] as f64)
+                            * planned.components[c * d + j] as f64
+                    })
+                    .sum::<f64>() as f32
+            })
+            .collect();
+        assert_close("projected", &planned.projected, &want, 1e-5);
+        assert_close("mean", &planned.mean, &reference.mean, 1e-6);
+    }
+}
