@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use latentviz::Gpu;
-use latentviz::tsne::optimize::{Affinities, Optimizer};
+use latentviz::tsne::optimize::{Affinities, KlCheck, Optimizer};
 use latentviz::tsne::{self, affinity, init};
 
 const CLUSTERS: usize = 10;
@@ -62,7 +62,7 @@ fn iteration(c: &mut Criterion) {
         group.bench_function(&name, |b| {
             b.iter(|| {
                 opt.set_positions(&gpu, &y0).expect("positions");
-                opt.run_iterations(&gpu, 1, false, false, false)
+                opt.run_iterations(&gpu, 1, false, false, KlCheck::Skip)
                     .expect("iteration runs")
             })
         });

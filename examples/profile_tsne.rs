@@ -159,7 +159,7 @@ fn main() -> anyhow::Result<()> {
     // A batch as the optimiser submits it first, while the positions are still y0 (the per-dispatch
     // timings below repeat the update step, which moves them).
     let t = Instant::now();
-    opt.run_iterations(&gpu, 50, false, false, true)?;
+    opt.run_iterations(&gpu, 50, false, false, optimize::KlCheck::LastStep)?;
     let batch = t.elapsed().as_secs_f64();
     opt.size_grid_for(&gpu, &y0)?;
     let one: Vec<&Dispatch> = opt.iteration(false);

@@ -1183,3 +1183,91 @@ fn locality_order_relabels_p_consistently() {
     assert_eq!(opt.positions(gpu).unwrap(), y2);
     assert!(opt.set_positions(gpu, &y2[1..]).is_err());
 }
+
+/// A check in a batch's last step measures KL at the positions that step starts from; a check
+/// at the end, at the positions the batch ends with; both against the CPU KL (dense P, exact
+/// repulsion), and the positions move in between.
+#[test]
+fn kl_checks_measure_the_positions_they_name() {
+    let gpu = gpu();
+    let mut rng = Rng::new(24);
+    let (n, dims) = (41, 2);
+    let x = points(&mut rng, n, 5);
+    let dense = affinity::dense_p(gpu, &x, n, 5, 6.0).unwrap();
+    let p = dense.read(gpu).unwrap();
+    let y0 = rng.vec(n * dims, -1.0, 1.0);
+    let lr = LearningRates {
+        early: 2.0,
+        late: 3.0,
+    };
+    let opt = optimize::Optimizer::new(
+        gpu,
+        &Affinities::Dense(dense),
+        &y0,
+        n,
+        dims,
+        12.0,
+        lr,
+        false,
+    )
+    .unwrap();
+    let close = |what: &str, got: f64, want: f64| {
+        assert!(
+            (got - want).abs() < 1e-5 * (1.0 + want.abs()),
+            "{what}: KL {got} vs {want}"
+        );
+    };
+    opt.run_iterations(gpu, 2, false, false, optimize::KlCheck::Skip)
+        .unwrap();
+    let before = opt.positions(gpu).unwrap();
+    opt.run_iterations(gpu, 3, false, false, optimize::KlCheck::LastStep)
+        .unwrap();
+    let after = opt.positions(gpu).unwrap();
+    // The last step started from the positions after the first two of these three.
+    let opt_ref = optimize::Optimizer::new(
+        gpu,
+        &Affinities::Dense(affinity::dense_p(gpu, &x, n, 5, 6.0).unwrap()),
+        &y0,
+        n,
+        dims,
+        12.0,
+        lr,
+        false,
+    )
+    .unwrap();
+    opt_ref
+        .run_iterations(gpu, 2, false, false, optimize::KlCheck::Skip)
+        .unwrap();
+    opt_ref
+        .run_iterations(gpu, 2, false, false, optimize::KlCheck::Skip)
+        .unwrap();
+    let last_start = opt_ref.positions(gpu).unwrap();
+    assert!(
+        before
+            .iter()
+            .zip(&last_start)
+            .any(|(a, b)| (a - b).abs() > 1e-4),
+        "the positions must move for the test to tell them apart"
+    );
+    let measured = opt.read_kl(gpu).unwrap().0;
+    close(
+        "last step",
+        measured,
+        gradient::cpu::kl_dense(&last_start, &p, n, dims),
+    );
+    // Far enough from the KL of the positions the batch ends with to tell the two apart.
+    let at_after = gradient::cpu::kl_dense(&after, &p, n, dims);
+    assert!(
+        (measured - at_after).abs() > 1e-3 * at_after,
+        "{measured} vs {at_after}"
+    );
+    opt.run_iterations(gpu, 1, false, false, optimize::KlCheck::End)
+        .unwrap();
+    let end = opt.positions(gpu).unwrap();
+    assert!(end.iter().zip(&after).any(|(a, b)| (a - b).abs() > 1e-4));
+    close(
+        "end",
+        opt.read_kl(gpu).unwrap().0,
+        gradient::cpu::kl_dense(&end, &p, n, dims),
+    );
+}

@@ -124,7 +124,9 @@ pub const CHECK_EVERY: usize = 50;
 pub struct Progress<'a> {
     /// Gradient steps done so far.
     pub iteration: usize,
-    /// KL(P‖Q) of the current embedding (sparse P: over the stored entries).
+    /// KL(P‖Q) (sparse P: over the stored entries), measured in the last iteration of the batch
+    /// at the positions it started from, as openTSNE reports it; at the end of the run, of the
+    /// final positions.
     pub kl: f32,
     /// Seconds since the optimization started.
     pub seconds: f64,
