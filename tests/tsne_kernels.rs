@@ -1090,6 +1090,36 @@ fn attraction_order_picks_the_labelling_with_closer_neighbours() {
     assert_eq!(optimize::gather_span(&path, &[0, 1, 2]), 1);
     assert_eq!(optimize::gather_span(&path, &[0, 2, 1]), 2);
 
+    // Past SPAN_ROWS rows the median comes from evenly spaced rows: row i joins i + 1 .. i + w
+    // (cyclically) with w from 1 to 8 at random, so the spans are 1 .. 8 and n − 8 .. n − 1.
+    let mut rng = Rng::new(47);
+    let n = 3 * optimize::SPAN_ROWS + 5;
+    let mut row_ptr = vec![0u32];
+    let mut col = Vec::new();
+    let mut spans = Vec::new();
+    for i in 0..n {
+        let mut row: Vec<u32> = (1..=1 + rng.below(8))
+            .map(|s| ((i + s) % n) as u32)
+            .collect();
+        spans.extend(row.iter().map(|&j| (j as usize).abs_diff(i) as u32));
+        row.sort();
+        col.extend(row);
+        row_ptr.push(col.len() as u32);
+    }
+    let ring = affinity::SparseP {
+        n,
+        val: vec![0.1; col.len()],
+        row_ptr,
+        col,
+    };
+    let middle = spans.len() / 2;
+    let exact = *spans.select_nth_unstable(middle).1;
+    let sampled = optimize::gather_span(&ring, &(0..n as u32).collect::<Vec<_>>());
+    assert!(
+        exact.abs_diff(sampled) <= 1,
+        "sampled {sampled}, exact {exact}"
+    );
+
     // P joins each point of a random 2-D layout to its 6 nearest: the layout's Hilbert order
     // keeps neighbours closer than the breadth-first one, so it is chosen; with a layout that
     // has nothing to do with P, the breadth-first order is.
