@@ -1178,3 +1178,46 @@ fn reduction_constants_match_the_shaders() {
         assert!(scan.contains(&format!("@workgroup_size({SCAN_LANES})\nfn {entry}(")));
     }
 }
+
+/// `measure` on the CPU counts what a GPU run at the same positions measures (the grid the
+/// first refresh would size from), and `for_positions` starts on the grid `grid_for_measured`
+/// picks from it.
+#[test]
+fn cpu_measure_matches_what_a_gpu_run_measures() {
+    let gpu = gpu();
+    let mut rng = Rng::new(44);
+    for (len, scale) in [(64, 1.0), (144, 20.0), (64, 1e-5)] {
+        let mut y = blob_layout(&mut rng, 1500, 2, 3, 4.0 * scale, 0.5 * scale);
+        y.extend(uniform_layout(&mut rng, 700, 2, 30.0 * scale));
+        let n = y.len() / 2;
+        let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, len).unwrap();
+        run_gpu(gpu, &mut rep, &y);
+        let got = rep.measured(gpu).unwrap();
+        let want = fft_repulsion::measure(&y, n, rep.intervals());
+        assert_eq!(got.max_near, want.max_near, "len {len}, scale {scale}");
+        let boxes = (rep.intervals() * rep.intervals()) as u64;
+        assert!(
+            got.pairs >= want.pairs && got.pairs < want.pairs + boxes * 256,
+            "pairs {} vs {}",
+            got.pairs,
+            want.pairs
+        );
+        assert!(
+            (got.span - want.span).abs() <= 1e-5 * want.span,
+            "{got:?} vs {want:?}"
+        );
+        assert!(
+            (got.width - want.width).abs() <= 1e-5 * want.width,
+            "{got:?} vs {want:?}"
+        );
+
+        let started = FftRepulsion::for_positions(gpu, n, 2, &y).unwrap();
+        let first = fft_repulsion::measure(
+            &y,
+            n,
+            fft_repulsion::grid_for(n, fft_repulsion::DEFAULT_SPAN).1,
+        );
+        let (len, intervals) = fft_repulsion::grid_for_measured(first, fft_repulsion::MAX_FFT_LEN);
+        assert_eq!((started.fft_len(), started.intervals()), (len, intervals));
+    }
+}

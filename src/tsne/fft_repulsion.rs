@@ -520,6 +520,50 @@ impl Measured {
     }
 }
 
+/// What a run at positions `y` (n × 2) on a grid of `intervals` per axis fitted to their box
+/// would measure (the grid of `cpu::bbox`, as tsne_fft_bbox.wgsl; the counts of
+/// tsne_fft_chunks.wgsl, `pairs` exact rather than in units of 256): how
+/// [`FftRepulsion::for_positions`] sizes the first grid without a run.
+pub fn measure(y: &[f32], n: usize, intervals: usize) -> Measured {
+    let intervals = intervals.max(1);
+    let grid = cpu::bbox(y, n, 2, intervals);
+    let span = (0..2)
+        .map(|d| 2.0 * (grid.center[d] - grid.lo[d]) / (1.0 + 1.0e-4))
+        .fold(0.0, f64::max);
+    if n == 0 || y.len() < 2 * n || !(grid.width.is_finite() && grid.width > 0.0) {
+        return Measured {
+            span: 0.0,
+            width: 0.0,
+            max_near: 0,
+            pairs: 0,
+        };
+    }
+    let mut counts = vec![0u64; intervals * intervals];
+    for p in y.chunks_exact(2).take(n) {
+        let (cell, _) = grid.locate(p);
+        counts[cell[1] * intervals + cell[0]] += 1;
+    }
+    let (mut max_near, mut pairs) = (0u64, 0u64);
+    for by in 0..intervals {
+        for bx in 0..intervals {
+            let mut near = 0;
+            for ny in by.saturating_sub(1)..(by + 2).min(intervals) {
+                for nx in bx.saturating_sub(1)..(bx + 2).min(intervals) {
+                    near += counts[ny * intervals + nx];
+                }
+            }
+            max_near = max_near.max(near);
+            pairs += counts[by * intervals + bx] * near;
+        }
+    }
+    Measured {
+        span: span as f32,
+        width: grid.width as f32,
+        max_near: max_near as usize,
+        pairs,
+    }
+}
+
 /// `(len, intervals)` for the next runs from what the last one measured: the cheapest of
 /// - plain interpolation, intervals at most [`PLAIN_WIDTH`] wide (near field off), and
 /// - every near-field grid (one per FFT length) from boxes so wide that the busiest
@@ -956,6 +1000,25 @@ impl FftRepulsion {
     pub fn new(gpu: &Gpu, n: usize, dims: usize) -> Result<Self> {
         let (len, _) = grid_for(n, DEFAULT_SPAN);
         Self::with_fft_len(gpu, n, dims, len)
+    }
+
+    /// As `new`, the grid sized for positions `y` (n × dims) as a refresh after a run at them
+    /// would size it ([`measure`], [`grid_for_measured`]): a run can start on the grid it needs
+    /// (70,000 points from a PCA start: 64^2, where the guess from n is 540^2), instead of one
+    /// iteration on the guess and a re-size (~0.6 s).
+    pub fn for_positions(gpu: &Gpu, n: usize, dims: usize, y: &[f32]) -> Result<Self> {
+        let (_, guess) = grid_for(n, DEFAULT_SPAN);
+        if dims != 2 || y.len() != n * dims {
+            return Self::new(gpu, n, dims);
+        }
+        let m = measure(y, n, guess);
+        if !m.ran() {
+            return Self::new(gpu, n, dims);
+        }
+        let (len, intervals) = grid_for_measured(m, MAX_FFT_LEN);
+        let mut fft = Self::with_fft_len(gpu, n, dims, len)?;
+        fft.set_min_width(gpu, HINT_SLACK * m.span / intervals as f32);
+        Ok(fft)
     }
 
     /// As `new`, with an explicit FFT length (a product of 2, 3 and 5 in 8..=2048); `len / 8`

@@ -111,9 +111,9 @@ pub fn fft_available() -> bool {
     true
 }
 
-fn fft_backend(gpu: &Gpu, n: usize, dims: usize) -> Result<Box<dyn RepulsionBackend>> {
-    Ok(Box::new(super::fft_repulsion::FftRepulsion::new(
-        gpu, n, dims,
+fn fft_backend(gpu: &Gpu, n: usize, dims: usize, y0: &[f32]) -> Result<Box<dyn RepulsionBackend>> {
+    Ok(Box::new(super::fft_repulsion::FftRepulsion::for_positions(
+        gpu, n, dims, y0,
     )?))
 }
 
@@ -527,7 +527,7 @@ impl Optimizer {
         let kl_rows = gpu.storage("tsne kl rows", n);
 
         let mut backend: Box<dyn RepulsionBackend> = if fft {
-            fft_backend(gpu, n, dims)?
+            fft_backend(gpu, n, dims, &y_start)?
         } else {
             Box::new(ExactRepulsion { n, dims })
         };
@@ -983,16 +983,11 @@ fn gather_rows(y: &[f32], order: &[u32], dims: usize) -> Vec<f32> {
 
 /// Where the batch of iterations that starts at `t` ends (iterations `0..exaggerated` are
 /// exaggerated, `total` in all): at the next multiple of [`CHECK_EVERY`], or the end of the
-/// phase. The first batch is one iteration: the FFT grid starts sized for a guessed span, and the
-/// refresh after it re-sizes the grid from the real one instead of running 49 more iterations on
-/// the guess (at 70,000 points a 540^2 FFT where 240^2 does: ~5 s).
+/// phase. (The FFT grid starts sized for the starting positions, `FftRepulsion::for_positions`,
+/// so the first batch need not be cut short to re-size it.)
 pub fn batch_end(t: usize, exaggerated: usize, total: usize) -> usize {
     let phase_end = if t < exaggerated { exaggerated } else { total };
-    if t == 0 && phase_end > 1 {
-        1
-    } else {
-        ((t / CHECK_EVERY + 1) * CHECK_EVERY).min(phase_end)
-    }
+    ((t / CHECK_EVERY + 1) * CHECK_EVERY).min(phase_end)
 }
 
 /// Run the optimization from `y0` (n × dims); calls `observer` at every check.
