@@ -92,8 +92,9 @@ pub const MIN_INTERVALS: usize = 8;
 /// storage binding may span on common adapters.
 pub const MAX_FFT_LEN: usize = 2048;
 /// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
-/// sort and the spread (after them `Stages::charges` holds the node charges, not yet spectra).
-pub const DISPATCHES_THROUGH_SPREAD: usize = 10;
+/// sort, the chunks of each box and the spread (after them `Stages::charges` holds the node
+/// charges, not yet spectra).
+pub const DISPATCHES_THROUGH_SPREAD: usize = 15;
 /// Workgroups of the bounding-box fold (`bbox_partials` in tsne_fft_bbox.wgsl, `GROUPS` there) and
 /// of the scan passes (tsne_fft_scan.wgsl, `GROUPS` there), small ones of 8 invocations: one
 /// workgroup runs on one of lavapipe's threads, and the single workgroups of 256 these kernels
@@ -987,6 +988,8 @@ pub struct FftRepulsion {
     /// interpolation's work items.
     chunks: wgpu::Buffer,
     chunk_starts: wgpu::Buffer,
+    /// Per chunk: its points' charges on the box's 16 nodes (tsne_fft_spread.wgsl).
+    spread_parts: wgpu::Buffer,
     /// One u32: the most points in a 3 x 3 neighbourhood of boxes (tsne_fft_chunks).
     stats: wgpu::Buffer,
     /// Per-workgroup partial results of the bbox fold and of the scans.
@@ -1078,6 +1081,7 @@ impl FftRepulsion {
             )?,
             chunks: gpu.storage("fft repulsion chunks", boxes),
             chunk_starts: gpu.storage("fft repulsion chunk starts", boxes + 1),
+            spread_parts: gpu.storage("fft repulsion spread parts", 48 * max_chunks(n, boxes)),
             stats: gpu.storage("fft repulsion stats", 4),
             // The bbox partials (BBOX_GROUPS vec4) or a scan's chunk sums and block offsets.
             partials: gpu.storage(
@@ -1360,19 +1364,51 @@ impl FftRepulsion {
                 ],
                 per_point,
             )?,
+        ]);
+        // The chunks of 32 points per box: the spread's and the interpolation's work items.
+        d.push(launch(
+            gpu,
+            "tsne_fft_chunks",
+            CHUNKS,
+            "box_chunks",
+            &p,
+            &[&self.starts, &self.chunks, &self.stats],
+            workgroups_for(boxes, 256),
+        )?);
+        d.extend(scan(
+            gpu,
+            &p,
+            &self.chunks,
+            &self.chunk_starts,
+            &self.partials,
+        )?);
+        let spread_bindings = [
+            self.grid.as_entire_binding(),
+            self.starts.as_entire_binding(),
+            wgpu::BindingResource::TextureView(&self.sorted_points.view),
+            self.charges.as_entire_binding(),
+            wgpu::BindingResource::TextureView(&self.node_charges.view),
+            self.chunk_starts.as_entire_binding(),
+            self.spread_parts.as_entire_binding(),
+        ];
+        let spread = with_texel_tables(SPREAD, self.node_charges.shift);
+        d.extend([
             launch_bound(
                 gpu,
                 "tsne_fft_spread",
-                &with_texel_tables(SPREAD, self.node_charges.shift),
+                &spread,
+                "spread_chunks",
+                &p,
+                &spread_bindings,
+                workgroups_for(max_chunks(n, boxes), 64),
+            )?,
+            launch_bound(
+                gpu,
+                "tsne_fft_spread",
+                &spread,
                 "spread",
                 &p,
-                &[
-                    self.grid.as_entire_binding(),
-                    self.starts.as_entire_binding(),
-                    wgpu::BindingResource::TextureView(&self.sorted_points.view),
-                    self.charges.as_entire_binding(),
-                    wgpu::BindingResource::TextureView(&self.node_charges.view),
-                ],
+                &spread_bindings,
                 workgroups_for(boxes, 64),
             )?,
             launch(
@@ -1420,22 +1456,6 @@ impl FftRepulsion {
             ],
             workgroups_for(boxes, 64),
         )?);
-        d.push(launch(
-            gpu,
-            "tsne_fft_chunks",
-            CHUNKS,
-            "box_chunks",
-            &p,
-            &[&self.starts, &self.chunks, &self.stats],
-            workgroups_for(boxes, 256),
-        )?);
-        d.extend(scan(
-            gpu,
-            &p,
-            &self.chunks,
-            &self.chunk_starts,
-            &self.partials,
-        )?);
         let interpolate = interpolate_source(self.subgroups);
         d.push(launch_bound(
             gpu,
@@ -1455,14 +1475,16 @@ impl FftRepulsion {
                 out.as_entire_binding(),
                 self.chunk_starts.as_entire_binding(),
             ],
-            // An upper bound on the chunks: every point, and one partial chunk per box.
-            workgroups_for(
-                n.div_ceil(CHUNK_POINTS) + boxes.min(n),
-                CHUNKS_PER_GROUP as u32,
-            ),
+            workgroups_for(max_chunks(n, boxes), CHUNKS_PER_GROUP as u32),
         )?);
         Ok(d)
     }
+}
+
+/// An upper bound on the chunks of [`CHUNK_POINTS`] points n points make in `boxes` boxes: every
+/// point, and one partial chunk per box.
+fn max_chunks(n: usize, boxes: usize) -> usize {
+    n.div_ceil(CHUNK_POINTS) + boxes.min(n)
 }
 
 /// The exclusive prefix sum `starts` (`p.boxes + 1` u32) of `counts` (`p.boxes` u32): the three
