@@ -14,6 +14,16 @@ use latentviz::tsne::pca::{self, ScatterKernel};
 
 use latentviz::bench::cpu_seconds;
 
+/// Largest difference of `s` from the first scatter matrix timed, relative to 1 + |entry|.
+fn diff_to(reference: &Option<Vec<f32>>, s: &[f32]) -> f32 {
+    reference.as_ref().map_or(0.0, |r| {
+        r.iter()
+            .zip(s)
+            .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
+            .fold(0f32, f32::max)
+    })
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().any(|a| a == name);
@@ -76,12 +86,7 @@ fn main() -> anyhow::Result<()> {
             // The matmul kernels agree bit for bit; the Gram and uniform kernels (other f32 sums)
             // to rounding, up to ~1e-2 of an entry at 70,000 rows (the matmul sums each slice in
             // one long f32 loop; the uniform kernel in chunks of 64 rows, far closer to f64).
-            let diff = reference.as_ref().map_or(0.0, |r| {
-                r.iter()
-                    .zip(&s)
-                    .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
-                    .fold(0f32, f32::max)
-            });
+            let diff = diff_to(&reference, &s);
             reference.get_or_insert(s);
             println!(
                 "rep {rep} {kernel:?}: centre + scatter ({} slices) {wall:.2} s wall, {cpu:.2} s \
@@ -99,12 +104,7 @@ fn main() -> anyhow::Result<()> {
                 let prepared = wall.elapsed().as_secs_f64();
                 let s = pca::planned_scatter(&gpu, &slices, &plan, &scatter)?;
                 let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
-                let diff = reference.as_ref().map_or(0.0, |r| {
-                    r.iter()
-                        .zip(&s)
-                        .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
-                        .fold(0f32, f32::max)
-                });
+                let diff = diff_to(&reference, &s);
                 println!(
                     "rep {rep} Uniform, zeros skipped: plan + upload {prepared:.2} s, scatter {:.2} \
                      s wall ({cpu:.2} s CPU in all); max rel diff to the first {diff:.1e}",

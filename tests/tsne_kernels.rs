@@ -1223,24 +1223,31 @@ fn kl_checks_measure_the_positions_they_name() {
     let mut rng = Rng::new(24);
     let (n, dims) = (41, 2);
     let x = points(&mut rng, n, 5);
-    let dense = affinity::dense_p(gpu, &x, n, 5, 6.0).unwrap();
-    let p = dense.read(gpu).unwrap();
+    let p = affinity::dense_p(gpu, &x, n, 5, 6.0)
+        .unwrap()
+        .read(gpu)
+        .unwrap();
     let y0 = rng.vec(n * dims, -1.0, 1.0);
     let lr = LearningRates {
         early: 2.0,
         late: 3.0,
     };
-    let opt = optimize::Optimizer::new(
-        gpu,
-        &Affinities::Dense(dense),
-        &y0,
-        n,
-        dims,
-        12.0,
-        lr,
-        false,
-    )
-    .unwrap();
+    // Two optimizers from the same start take the same steps.
+    let start = || {
+        let dense = affinity::dense_p(gpu, &x, n, 5, 6.0).unwrap();
+        optimize::Optimizer::new(
+            gpu,
+            &Affinities::Dense(dense),
+            &y0,
+            n,
+            dims,
+            12.0,
+            lr,
+            false,
+        )
+        .unwrap()
+    };
+    let opt = start();
     let close = |what: &str, got: f64, want: f64| {
         assert!(
             (got - want).abs() < 1e-5 * (1.0 + want.abs()),
@@ -1254,17 +1261,7 @@ fn kl_checks_measure_the_positions_they_name() {
         .unwrap();
     let after = opt.positions(gpu).unwrap();
     // The last step started from the positions after the first two of these three.
-    let opt_ref = optimize::Optimizer::new(
-        gpu,
-        &Affinities::Dense(affinity::dense_p(gpu, &x, n, 5, 6.0).unwrap()),
-        &y0,
-        n,
-        dims,
-        12.0,
-        lr,
-        false,
-    )
-    .unwrap();
+    let opt_ref = start();
     opt_ref
         .run_iterations(gpu, 2, false, false, optimize::KlCheck::Skip)
         .unwrap();
