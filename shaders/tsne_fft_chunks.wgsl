@@ -1,5 +1,6 @@
-// t-SNE FFT repulsion, step 10a: how many chunks of 32 points each box holds, for the
-// interpolation (one workgroup per chunk, see tsne_fft_interpolate.wgsl), and the largest number
+// t-SNE FFT repulsion, step 4c: how many chunks of 32 points each box holds, for the spread (one
+// invocation per chunk, see tsne_fft_spread.wgsl) and the interpolation (one workgroup per chunk,
+// see tsne_fft_interpolate.wgsl), and the largest number
 // of points in a 3 x 3 neighbourhood of boxes (what the near-field sums cost; read back now and
 // then by `FftRepulsion::refresh` to size the grid).
 //   chunks[b] = ceil(count_b / 32),  count_b = starts[(b + 1) sub^2] - starts[b sub^2]

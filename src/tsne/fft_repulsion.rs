@@ -526,19 +526,22 @@ impl Measured {
 /// tsne_fft_chunks.wgsl, `pairs` exact rather than in units of 256): how
 /// [`FftRepulsion::for_positions`] sizes the first grid without a run.
 pub fn measure(y: &[f32], n: usize, intervals: usize) -> Measured {
+    let nothing = Measured {
+        span: 0.0,
+        width: 0.0,
+        max_near: 0,
+        pairs: 0,
+    };
+    if n == 0 || y.len() < 2 * n {
+        return nothing;
+    }
     let intervals = intervals.max(1);
     let grid = cpu::bbox(y, n, 2, intervals);
-    let span = (0..2)
-        .map(|d| 2.0 * (grid.center[d] - grid.lo[d]) / (1.0 + 1.0e-4))
-        .fold(0.0, f64::max);
-    if n == 0 || y.len() < 2 * n || !(grid.width.is_finite() && grid.width > 0.0) {
-        return Measured {
-            span: 0.0,
-            width: 0.0,
-            max_near: 0,
-            pairs: 0,
-        };
+    if !(grid.width.is_finite() && grid.width > 0.0) {
+        return nothing;
     }
+    // The span (floored as the GPU floors it) is what the width was made of.
+    let span = grid.width * intervals as f64 / (1.0 + 1.0e-4);
     let mut counts = vec![0u64; intervals * intervals];
     for p in y.chunks_exact(2).take(n) {
         let (cell, _) = grid.locate(p);

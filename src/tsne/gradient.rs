@@ -119,6 +119,11 @@ impl EntryPacking {
         }
     }
 
+    /// The value `steps` of a row of scale `scale` stand for, as the kernels compute it.
+    pub fn value(self, steps: u32, scale: f32) -> f32 {
+        steps as f32 * scale
+    }
+
     pub fn pack(self, col: u32, steps: u32) -> u32 {
         col | (steps << self.col_bits)
     }
@@ -193,7 +198,7 @@ pub fn sliced_ell(p: &SparseP, packing: EntryPacking) -> SlicedEll {
                     words.push(if s * SLICE_ROWS + r < n && t < len(i) {
                         let e = p.row_ptr[i] as usize + t;
                         let steps = packing.steps_of(p.val[e], scale);
-                        stored_sum += (steps as f32 * scale) as f64;
+                        stored_sum += packing.value(steps, scale) as f64;
                         packing.pack(p.col[e], steps)
                     } else {
                         packing.pack(i as u32, 0)
@@ -220,7 +225,7 @@ pub fn stored_p(p: &SparseP) -> Result<SparseP> {
         let scale = packing.row_scale(row);
         val.extend(
             row.iter()
-                .map(|&v| packing.steps_of(v, scale) as f32 * scale),
+                .map(|&v| packing.value(packing.steps_of(v, scale), scale)),
         );
     }
     Ok(SparseP {

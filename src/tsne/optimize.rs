@@ -896,8 +896,9 @@ fn hilbert_index(mut x: u32, mut y: u32) -> u64 {
 pub const SPAN_ROWS: usize = 8192;
 
 /// How far apart, in labels, the attraction's gathers land under `order`: the median over P's
-/// entries (i, j) of |rank(i) − rank(j)| (over a sample of rows past [`SPAN_ROWS`]). At 70,000 MNIST points a span of ~2,000 labels (16 KiB
-/// of 2-D positions) keeps the gathers in a core's L1 cache; ~6,500 does not.
+/// entries (i, j) of |rank(i) − rank(j)| (over a sample of rows past [`SPAN_ROWS`]). At 70,000
+/// MNIST points a span of ~2,000 labels (16 KiB of 2-D positions) keeps the gathers in a core's L1
+/// cache; ~6,500 does not.
 pub fn gather_span(p: &SparseP, order: &[u32]) -> u32 {
     let mut rank = vec![0u32; p.n];
     for (t, &i) in order.iter().enumerate() {

@@ -878,7 +878,6 @@ pub fn centred_scatter(
         gpu.run("tsne pca centre", &centre.iter().collect::<Vec<_>>())?;
     }
     if kernel == ScatterKernel::Uniform {
-        gpu.write(scatter, &vec![0f32; dp * dp]);
         let mut m = scatter_passes(gpu, slices, None, scatter)?;
         mirror_lower(&mut m, dp);
         return Ok(m);
@@ -1016,7 +1015,6 @@ pub fn pca_with(
             "PCA to {k} components of {d} features"
         )));
     }
-    // The uniform kernel skips what is zero (ZeroPlan): the rows go up in the plan's order.
     // The uniform kernel skips zeros (ZeroPlan): rows shifted and sorted on upload.
     let plan = (kernel == ScatterKernel::Uniform).then(|| ZeroPlan::new(x, n, d));
     let slices = upload_padded_in(gpu, x, n, d, plan.as_ref(), None)?;
