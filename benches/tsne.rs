@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use latentviz::Gpu;
-use latentviz::tsne::optimize::{Affinities, KlCheck, Optimizer};
+use latentviz::tsne::optimize::{Affinities, KlCheck, Optimizer, Schedule};
 use latentviz::tsne::{self, affinity, init};
 
 const CLUSTERS: usize = 10;
@@ -53,8 +53,16 @@ fn iteration(c: &mut Criterion) {
         };
         let y0 = init::synthetic_layout(&labels, 3);
         let lr = tsne::auto_learning_rate(n, 12.0);
-        let mut opt =
-            Optimizer::new(&gpu, &affinities, &y0, n, 2, 12.0, lr, !exact).expect("optimizer");
+        let mut opt = Optimizer::new(
+            &gpu,
+            &affinities,
+            &y0,
+            n,
+            2,
+            &Schedule::new(12.0, lr),
+            !exact,
+        )
+        .expect("optimizer");
         opt.size_grid_for(&gpu, &y0).expect("grid sized");
         let name = format!("{} n={n}", if exact { "exact" } else { "fft" });
         // Every sample starts from the same layout (an upload of n × 2 f32, small next to an

@@ -151,8 +151,7 @@ fn main() -> anyhow::Result<()> {
         &y0,
         n,
         2,
-        12.0,
-        lr,
+        &optimize::Schedule::new(12.0, lr),
         fft,
     )?;
     opt.size_grid_for(&gpu, &y0)?;

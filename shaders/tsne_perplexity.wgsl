@@ -3,7 +3,9 @@
 //   H_i = ln(S) + beta_i * sum_j (d_ij - dmin_i) p_{j|i}  (natural log; S the sum above)
 // beta_i found by bisection (start 1; double / halve until bracketed, then midpoints) until
 // |H_i - ln(perplexity)| <= tol or max_steps steps. Subtracting dmin_i changes nothing but the
-// range of exp.
+// range of exp. beta stops doubling at beta_max: a row with more ties at dmin_i than the
+// perplexity (copies of a point) never gets its entropy down to ln(perplexity), and its p_{j|i}
+// is then uniform over the ties (exp(-beta_max d) is 0 for every d not at dmin_i).
 // Rows are `len` entries long, row i at [i * len, (i + 1) * len). With skip_diag = 1 (dense rows of
 // all N points) entry i of row i is the point itself: it is excluded and set to 0.
 // lavapipe stops an invocation after 65,535 loop iterations in all, and a step costs `len`, so the
@@ -25,6 +27,10 @@ struct Params {
     tol: f32,
     start: u32,
     finish: u32,
+    beta_max: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -91,9 +97,13 @@ fn perplexity_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
             break;
         }
         if (diff > 0.0) {
+            if (beta >= params.beta_max) {
+                done = true;
+                break;
+            }
             lo = beta;
             has_lo = true;
-            beta = select(beta * 2.0, 0.5 * (beta + hi), has_hi);
+            beta = min(select(beta * 2.0, 0.5 * (beta + hi), has_hi), params.beta_max);
         } else {
             hi = beta;
             has_hi = true;

@@ -4,7 +4,10 @@
 //   grad = 4 (exaggeration * attr[i][c] - rep[i][c] / Z),     Z = scalars[0]
 //   gain = gain + 0.2 where grad * update < 0 (sign changed), else 0.8 * gain; gain >= min_gain
 //   update = momentum * update - learning_rate * gain * grad
+//   update = update * max_step / |update| where the point's step |update| > max_step
 //   y[i][c] = y[i][c] + update
+// The cap (openTSNE's and FIt-SNE's max_step_norm) keeps a point whose row of P outweighs its
+// step size (a hub that many points list as their nearest neighbour) from being thrown out.
 // Why a 2-D kernel: lavapipe loads and stores lane-varying storage addresses lane by lane, so a
 // point's two coordinates as one vec2 cost one access where tsne_update.wgsl's one invocation
 // per coordinate costs two.
@@ -20,7 +23,7 @@ struct Params {
     momentum: f32,
     learning_rate: f32,
     min_gain: f32,
-    _pad0: u32,
+    max_step: f32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -44,7 +47,9 @@ fn update_step_2d(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     let u = update[i];
     let gain = gains[i];
     let g = max(select(gain * 0.8, gain + 0.2, grad * u < vec2<f32>(0.0)), vec2<f32>(params.min_gain));
-    let u_next = params.momentum * u - params.learning_rate * g * grad;
+    let step = params.momentum * u - params.learning_rate * g * grad;
+    let norm = length(step);
+    let u_next = select(step, step * (params.max_step / norm), norm > params.max_step);
     gains[i] = g;
     update[i] = u_next;
     y[i] = y[i] + u_next;

@@ -114,6 +114,10 @@ struct TsneArgs {
     /// gradient scale; at least 50); sklearn: max(N/48, 50) in both phases; or a number for both.
     #[arg(long, default_value = "auto")]
     learning_rate: latentviz::tsne::LearningRate,
+    /// The longest step a point may take in one iteration (openTSNE's max_step_norm), or none
+    /// for no cap.
+    #[arg(long, default_value = "5", value_parser = parse_max_step)]
+    max_step_norm: MaxStep,
     /// Stop once the KL falls by less than this fraction over 50 iterations (after early
     /// exaggeration), e.g. 0.005.
     #[arg(long)]
@@ -130,6 +134,24 @@ struct TsneArgs {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// `--max-step-norm`: a positive number, or None for "none".
+#[derive(Clone, Copy, Debug)]
+struct MaxStep(Option<f32>);
+
+fn parse_max_step(s: &str) -> Result<MaxStep, String> {
+    match s {
+        "none" => Ok(MaxStep(None)),
+        _ => s
+            .parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .map(|v| MaxStep(Some(v)))
+            .ok_or_else(|| {
+                format!("the longest step must be a positive number or none, not {s:?}")
+            }),
+    }
 }
 
 #[derive(clap::Args)]
@@ -665,6 +687,7 @@ fn tsne_cmd(options: &GpuOptions, a: TsneArgs) -> Result<()> {
     };
     job.learning_rate = a.learning_rate;
     job.early_stop = a.early_stop;
+    job.max_step = a.max_step_norm.0;
     job.pca = a.pca;
     job.snapshots = a.snapshots;
     job.metrics = a.metrics;

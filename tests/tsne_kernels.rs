@@ -204,6 +204,69 @@ fn perplexity_rows_match_cpu_and_reach_the_target() {
     }
 }
 
+/// Rows with more ties at their smallest distance than the perplexity (copies of a point) cannot
+/// reach the target entropy: β stops at BETA_MAX and p_{j|i} is uniform over the ties, 0
+/// elsewhere, on the GPU as on the CPU; no NaN. Rows of all-equal distances (all zero, or all
+/// one value) are uniform. Rows with fewer ties than the perplexity still reach it.
+#[test]
+fn perplexity_rows_with_many_ties_are_uniform_over_them() {
+    let gpu = gpu();
+    let (len, perplexity) = (15, 4.0f32);
+    // (ties at the smallest distance, that distance, the rest's distances start here)
+    let shapes = [
+        (6, 0.0, 1.0),
+        (5, 2.5, 3.0),
+        (15, 0.0, 0.0),
+        (15, 7.0, 7.0),
+        (9, 0.0, 1e-12),
+        (2, 0.0, 0.5),
+    ];
+    let mut d = Vec::new();
+    for &(ties, low, rest) in &shapes {
+        for j in 0..len {
+            d.push(if j < ties {
+                low
+            } else {
+                rest + 0.1 * (j - ties) as f32
+            });
+        }
+    }
+    let rows = shapes.len();
+    let buf = gpu.storage_from("rows", &d);
+    let state = gpu.storage("state", rows * affinity::STATE_PER_ROW);
+    let k = affinity::perplexity_rows(gpu, &buf, rows, len, false, perplexity, &state).unwrap();
+    gpu.run("perplexity", &k.iter().collect::<Vec<_>>())
+        .unwrap();
+    let got = gpu.read_f32(&buf).unwrap();
+    let (want, betas) = affinity::cpu::perplexity_rows(
+        &d,
+        rows,
+        len,
+        false,
+        perplexity,
+        affinity::TOL,
+        affinity::MAX_STEPS,
+    );
+    assert!(got.iter().all(|p| p.is_finite()), "{got:?}");
+    assert_close("p_{j|i}", &got, &want, 2e-5);
+    for (r, &(ties, _, _)) in shapes.iter().enumerate() {
+        let row = &got[r * len..(r + 1) * len];
+        if ties as f32 > perplexity {
+            assert_eq!(betas[r], affinity::BETA_MAX, "row {r}");
+            for (j, &p) in row.iter().enumerate() {
+                let uniform = if j < ties { 1.0 / ties as f32 } else { 0.0 };
+                assert!((p - uniform).abs() < 1e-6, "row {r}: p[{j}] = {p}");
+            }
+        } else {
+            let h = entropy(row);
+            assert!(
+                (h - (perplexity as f64).ln()).abs() < 1e-4,
+                "row {r}: H = {h}"
+            );
+        }
+    }
+}
+
 #[test]
 fn symmetrize_dense_matches_cpu() {
     let gpu = gpu();
@@ -574,7 +637,39 @@ fn update_reduce_centre_match_cpu_in(dims: usize) {
         gains: &gb,
         update: &ub,
     };
-    let step = optimize::update_step(gpu, &b, n, dims, 12.0, 0.5, 200.0).unwrap();
+    // The cap at the median step of the uncapped rule, so that half the points are held to it.
+    let uncapped = optimize::Step {
+        exaggeration: 12.0,
+        momentum: 0.5,
+        learning_rate: 200.0,
+        max_step: f32::INFINITY,
+    };
+    let z_cpu = optimize::cpu::strided_sum(&rep, n, dims + 1, dims, 1.0);
+    let free = optimize::cpu::update_step(
+        &y,
+        &attr,
+        &rep,
+        z_cpu,
+        &mut gains.clone(),
+        &mut upd.clone(),
+        dims,
+        uncapped,
+        optimize::MIN_GAIN,
+    );
+    let mut norms: Vec<f32> = (0..n)
+        .map(|i| {
+            (0..dims)
+                .map(|c| (free[i * dims + c] - y[i * dims + c]).powi(2))
+                .sum::<f32>()
+                .sqrt()
+        })
+        .collect();
+    norms.sort_by(f32::total_cmp);
+    let rule = optimize::Step {
+        max_step: norms[n / 2],
+        ..uncapped
+    };
+    let step = optimize::update_step(gpu, &b, n, dims, rule).unwrap();
     let mean = optimize::strided_sum(
         gpu,
         &yb,
@@ -605,10 +700,25 @@ fn update_reduce_centre_match_cpu_in(dims: usize) {
         &mut g2,
         &mut u2,
         dims,
-        12.0,
-        0.5,
-        200.0,
+        rule,
         optimize::MIN_GAIN,
+    );
+    let capped = (0..n)
+        .filter(|&i| {
+            let norm = (0..dims)
+                .map(|c| u2[i * dims + c].powi(2))
+                .sum::<f32>()
+                .sqrt();
+            assert!(
+                norm <= rule.max_step * (1.0 + 1e-6),
+                "point {i} stepped {norm}"
+            );
+            (norm - rule.max_step).abs() <= 1e-6 * rule.max_step
+        })
+        .count();
+    assert!(
+        capped >= n / 3,
+        "only {capped} of {n} points held to the cap"
     );
     // Elementwise with the same Z: identical operations, up to fused multiply-adds.
     assert_close("gains", &gpu.read_f32(&gb).unwrap(), &g2, 1e-6);
@@ -751,12 +861,20 @@ fn gpu_optimizer_matches_cpu_optimizer() {
         &y0,
         n,
         &config,
-        LR,
+        &optimize::Schedule::new(12.0, LR),
         false,
         &mut |_| Ok(()),
     )
     .unwrap();
-    let want = optimize::cpu::optimize_dense(&p, &y0, n, dims, iterations, 12.0, early, LR);
+    let want = optimize::cpu::optimize_dense(
+        &p,
+        &y0,
+        n,
+        dims,
+        iterations,
+        early,
+        &optimize::Schedule::new(12.0, LR),
+    );
     // 60 steps of f32 vs f64 sums: the trajectories drift apart slowly; 1e-3 of the layout's scale.
     let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
     let err = got
@@ -1204,8 +1322,16 @@ fn locality_order_relabels_p_consistently() {
 
     // The optimizer works in that order but takes and returns positions in the input's.
     let lr = 10.0;
-    let opt =
-        optimize::Optimizer::new(gpu, &Affinities::Sparse(p), &y, n, 2, 12.0, lr, false).unwrap();
+    let opt = optimize::Optimizer::new(
+        gpu,
+        &Affinities::Sparse(p),
+        &y,
+        n,
+        2,
+        &optimize::Schedule::new(12.0, lr),
+        false,
+    )
+    .unwrap();
     assert_eq!(opt.order, order);
     assert_eq!(opt.positions(gpu).unwrap(), y);
     let y2 = rng.vec(n * 2, -1.0, 1.0);
@@ -1241,8 +1367,7 @@ fn kl_checks_measure_the_positions_they_name() {
             &y0,
             n,
             dims,
-            12.0,
-            lr,
+            &optimize::Schedule::new(12.0, lr),
             false,
         )
         .unwrap()

@@ -90,6 +90,11 @@ const TOPK_CAPACITY: usize = 32;
 pub const TOL: f32 = 1e-5;
 /// ... or after this many steps.
 pub const MAX_STEPS: u32 = 200;
+/// The largest β the bisection takes (2^100, as far as openTSNE's 100 doublings reach): a row
+/// with more ties at its smallest distance than the perplexity (copies of a point) cannot reach
+/// the target entropy and ends uniform over its ties. β · d stays finite in f32 for squared
+/// distances up to 10^8 (the input is scaled to |x| <= 1 before, see `super::input_scale`).
+pub const BETA_MAX: f32 = 1.2676506e30;
 /// Bytes of the kNN search's work buffers (the distance block, or the candidate lists).
 pub(crate) const KNN_BLOCK_BYTES: u64 = 64 << 20;
 
@@ -192,6 +197,10 @@ pub struct PerplexityParams {
     pub tol: f32,
     pub start: u32,
     pub finish: u32,
+    pub beta_max: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 /// f32 of bisection state per row (β, lo, hi, dmin, has_lo, has_hi, done, steps taken).
@@ -1253,6 +1262,10 @@ pub fn perplexity_rows(
             tol: TOL,
             start: first as u32,
             finish: 0,
+            beta_max: BETA_MAX,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
         };
         out.push(launch(
             gpu,
@@ -1275,6 +1288,10 @@ pub fn perplexity_rows(
         tol: TOL,
         start: 0,
         finish: 1,
+        beta_max: BETA_MAX,
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
     };
     out.push(launch(
         gpu,
@@ -1813,8 +1830,13 @@ pub mod cpu {
                     break;
                 }
                 if diff > 0.0 {
+                    if beta >= super::BETA_MAX as f64 {
+                        break;
+                    }
                     lo = Some(beta);
-                    beta = hi.map_or(beta * 2.0, |h| 0.5 * (beta + h));
+                    beta = hi
+                        .map_or(beta * 2.0, |h| 0.5 * (beta + h))
+                        .min(super::BETA_MAX as f64);
                 } else {
                     hi = Some(beta);
                     beta = lo.map_or(beta * 0.5, |l| 0.5 * (beta + l));

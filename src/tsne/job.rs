@@ -39,6 +39,8 @@ pub struct TsneJob {
     pub method: Method,
     pub knn: KnnSearch,
     pub learning_rate: LearningRate,
+    /// See `TsneConfig::max_step`.
+    pub max_step: Option<f32>,
     /// See `TsneConfig::early_stop`.
     pub early_stop: Option<f32>,
     /// Folder for Y at every 50 iterations (y_00050.npy, ...).
@@ -67,6 +69,7 @@ impl TsneJob {
             method: Method::Auto,
             knn: KnnSearch::Auto,
             learning_rate: LearningRate::Auto,
+            max_step: Some(super::optimize::MAX_STEP),
             early_stop: None,
             snapshots: None,
             metrics: None,
@@ -128,6 +131,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         pca: pca_dims(job.pca, d),
         init: Init::Pca,
         learning_rate: job.learning_rate,
+        max_step: job.max_step,
         early_stop: job.early_stop,
         snapshot_positions: job.snapshots.is_some(),
         ..TsneConfig::default()

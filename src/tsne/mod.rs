@@ -84,6 +84,9 @@ pub struct TsneConfig {
     pub learning_rate: LearningRate,
     pub early_exaggeration: f32,
     pub exaggeration_iterations: usize,
+    /// The longest step a point may take in one iteration (openTSNE's `max_step_norm`; default
+    /// [`optimize::MAX_STEP`]); None: no cap.
+    pub max_step: Option<f32>,
     /// Early stop: after early exaggeration, stop at the first check (every [`CHECK_EVERY`]
     /// iterations) where the KL fell by less than this fraction of its value at the check
     /// before (say 0.005). None: run every iteration.
@@ -106,6 +109,7 @@ impl Default for TsneConfig {
             learning_rate: LearningRate::Auto,
             early_exaggeration: 12.0,
             exaggeration_iterations: 250,
+            max_step: Some(optimize::MAX_STEP),
             early_stop: None,
             snapshot_positions: false,
         }
@@ -356,6 +360,13 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
             "PCA to {k} dimensions is impossible for {d} features"
         )));
     }
+    if let Some(step) = config.max_step
+        && !(step.is_finite() && step > 0.0)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "the longest step must be a positive number, not {step}"
+        )));
+    }
     if config.iterations == 0 {
         return Err(Error::InvalidArgument(
             "iterations must be at least 1".into(),
@@ -403,11 +414,13 @@ pub fn fit_with(
     let plan = plan(config.method, n, config.dims)?;
     let mut times = PhaseTimes::default();
 
-    // 1. Optional PCA reduction (on the GPU); the t-SNE input is then n × width.
+    // 1. The input scaled into f32's comfortable range, then optional PCA reduction (on the
+    //    GPU); the t-SNE input is then n × width.
     let t = Instant::now();
+    let x = scaled_input(x);
     let (data, width) = match config.pca {
-        Some(k) if k < d => (pca::pca(gpu, x, n, d, k, config.seed)?.projected, k),
-        _ => (x.to_vec(), d),
+        Some(k) if k < d => (pca::pca(gpu, &x, n, d, k, config.seed)?.projected, k),
+        _ => (x.into_owned(), d),
     };
     times.pca_s = t.elapsed().as_secs_f64();
 
@@ -452,13 +465,17 @@ pub fn fit_with(
     // 4. Optimize.
     let t = Instant::now();
     let learning_rates = config.learning_rate.rates(n, config.early_exaggeration);
+    let schedule = optimize::Schedule {
+        max_step: config.max_step.unwrap_or(f32::INFINITY),
+        ..optimize::Schedule::new(config.early_exaggeration, learning_rates)
+    };
     let result = optimize::optimize(
         gpu,
         &affinities,
         &y0,
         n,
         config,
-        learning_rates,
+        &schedule,
         plan.fft,
         observer,
     )?;
@@ -475,6 +492,33 @@ pub fn fit_with(
         method: plan.method,
         knn: knn_search,
     })
+}
+
+/// The power of two that brings the input's largest |value| into (0.5, 1] (1 for an input of
+/// zeros, and for pixels in [0, 1]). t-SNE does not depend on the input's scale (each row's β adapts to its distances),
+/// but f32 squared distances overflow from values of ~1e19 and vanish below ~1e-19; a power of
+/// two scales every value exactly and keeps zeros zero (which PCA skips).
+pub fn input_scale(x: &[f32]) -> f64 {
+    let largest = x
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0f32, |m, v| m.max(v.abs()));
+    if largest == 0.0 {
+        return 1.0;
+    }
+    // largest = m · 2^e with m in (0.5, 1].
+    let e = (largest as f64).log2().ceil() as i32;
+    2f64.powi(-e)
+}
+
+/// `x` times [`input_scale`] (borrowed when that is 1, as for pixels in [0, 1]).
+fn scaled_input(x: &[f32]) -> std::borrow::Cow<'_, [f32]> {
+    let scale = input_scale(x);
+    if scale == 1.0 {
+        std::borrow::Cow::Borrowed(x)
+    } else {
+        std::borrow::Cow::Owned(x.iter().map(|&v| (v as f64 * scale) as f32).collect())
+    }
 }
 
 /// The kNN search `fit` runs for `n` points of `d` features.

@@ -37,6 +37,11 @@ const KL_SPARSE: &str = include_str!("../../shaders/tsne_kl_sparse.wgsl");
 
 /// Smallest gain.
 pub const MIN_GAIN: f32 = 0.01;
+/// Longest step a point takes in one iteration by default (the norm of its update), as
+/// openTSNE's and FIt-SNE's `max_step_norm`: without it a point that many others list as their
+/// nearest neighbour (a hub, common in text embeddings) overshoots by the factor N·Σ_j p_ij and
+/// can be thrown out of the map, and the run diverges.
+pub const MAX_STEP: f32 = 5.0;
 /// Momentum during / after early exaggeration.
 pub const MOMENTUM_EARLY: f32 = 0.5;
 pub const MOMENTUM_LATE: f32 = 0.8;
@@ -126,9 +131,59 @@ pub struct UpdateParams {
     pub momentum: f32,
     pub learning_rate: f32,
     pub min_gain: f32,
-    pub _pad0: u32,
+    pub max_step: f32,
     pub _pad1: u32,
     pub _pad2: u32,
+}
+
+/// What the update step does in one phase of the optimization.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    /// The factor on the attraction (α during early exaggeration, else 1).
+    pub exaggeration: f32,
+    pub momentum: f32,
+    pub learning_rate: f32,
+    /// The longest step a point takes (the norm of its update); infinity for no cap.
+    pub max_step: f32,
+}
+
+/// The whole run's steps: early exaggeration, the two phases' step sizes and the cap on a step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    pub early_exaggeration: f32,
+    pub learning_rates: LearningRates,
+    /// See [`Step::max_step`].
+    pub max_step: f32,
+}
+
+impl Schedule {
+    /// Exaggeration and step sizes with the default cap [`MAX_STEP`].
+    pub fn new(early_exaggeration: f32, learning_rates: impl Into<LearningRates>) -> Schedule {
+        Schedule {
+            early_exaggeration,
+            learning_rates: learning_rates.into(),
+            max_step: MAX_STEP,
+        }
+    }
+
+    /// The step of each phase: exaggerated with momentum 0.5, or not with momentum 0.8.
+    pub fn step(&self, early: bool) -> Step {
+        let (exaggeration, momentum, learning_rate) = if early {
+            (
+                self.early_exaggeration,
+                MOMENTUM_EARLY,
+                self.learning_rates.early,
+            )
+        } else {
+            (1.0, MOMENTUM_LATE, self.learning_rates.late)
+        };
+        Step {
+            exaggeration,
+            momentum,
+            learning_rate,
+            max_step: self.max_step,
+        }
+    }
 }
 
 /// Mirrors `Params` in tsne_reduce.wgsl.
@@ -169,16 +224,14 @@ pub struct StepBuffers<'a> {
     pub update: &'a wgpu::Buffer,
 }
 
-/// One gradient step with gains and momentum (Z read from scalars[0]), y updated in place (2-D
-/// embeddings one point per invocation, others one coordinate).
+/// One gradient step with gains and momentum (Z read from scalars[0]), each point's update capped
+/// at `step.max_step`, y updated in place; one point per invocation.
 pub fn update_step(
     gpu: &Gpu,
     b: &StepBuffers,
     n: usize,
     dims: usize,
-    exaggeration: f32,
-    momentum: f32,
-    learning_rate: f32,
+    step: Step,
 ) -> Result<Dispatch> {
     check_dims(dims)?;
     let values = n * dims;
@@ -192,13 +245,19 @@ pub fn update_step(
     }
     check_len("tsne update", "rep", b.rep, n * (dims + 1))?;
     check_len("tsne update", "scalars", b.scalars, 1)?;
+    if step.max_step.is_nan() || step.max_step <= 0.0 {
+        return Err(Error::InvalidArgument(format!(
+            "the longest step must be positive, not {}",
+            step.max_step
+        )));
+    }
     let params = UpdateParams {
         values: values as u32,
-        exaggeration,
-        momentum,
-        learning_rate,
+        exaggeration: step.exaggeration,
+        momentum: step.momentum,
+        learning_rate: step.learning_rate,
         min_gain: MIN_GAIN,
-        _pad0: 0,
+        max_step: step.max_step.min(f32::MAX),
         _pad1: 0,
         _pad2: 0,
     };
@@ -222,7 +281,7 @@ pub fn update_step(
         "update_step",
         &params,
         &buffers,
-        workgroups_for(values, 256),
+        workgroups_for(n, 256),
     )
 }
 
@@ -481,18 +540,15 @@ pub struct Optimizer {
 
 impl Optimizer {
     /// Upload `y0` (n × dims) and prepare every dispatch.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
         affinities: &Affinities,
         y0: &[f32],
         n: usize,
         dims: usize,
-        early_exaggeration: f32,
-        learning_rate: impl Into<LearningRates>,
+        schedule: &Schedule,
         fft: bool,
     ) -> Result<Optimizer> {
-        let learning_rate: LearningRates = learning_rate.into();
         check_dims(dims)?;
         if y0.len() != n * dims {
             return Err(Error::shape(
@@ -609,16 +665,8 @@ impl Optimizer {
             gains: &gains,
             update: &update,
         };
-        let early = update_step(
-            gpu,
-            &step,
-            n,
-            dims,
-            early_exaggeration,
-            MOMENTUM_EARLY,
-            learning_rate.early,
-        )?;
-        let late = update_step(gpu, &step, n, dims, 1.0, MOMENTUM_LATE, learning_rate.late)?;
+        let early = update_step(gpu, &step, n, dims, schedule.step(true))?;
+        let late = update_step(gpu, &step, n, dims, schedule.step(false))?;
         let mean = split_sum(
             gpu,
             &y,
@@ -999,21 +1047,12 @@ pub fn optimize(
     y0: &[f32],
     n: usize,
     config: &TsneConfig,
-    learning_rate: impl Into<LearningRates>,
+    schedule: &Schedule,
     fft: bool,
     observer: &mut dyn FnMut(&Progress) -> Result<()>,
 ) -> Result<OptimizeResult> {
     let dims = config.dims;
-    let mut opt = Optimizer::new(
-        gpu,
-        affinities,
-        y0,
-        n,
-        dims,
-        config.early_exaggeration,
-        learning_rate,
-        fft,
-    )?;
+    let mut opt = Optimizer::new(gpu, affinities, y0, n, dims, schedule, fft)?;
     let total = config.iterations;
     let exaggerated = config.exaggeration_iterations.min(total);
     let start = Instant::now();
@@ -1094,8 +1133,8 @@ pub fn stalled(history: &[(usize, f32)], exaggerated: usize, tolerance: Option<f
 /// Plain-loop references, named as in the WGSL, and the whole optimizer on the CPU (dense P) for
 /// end-to-end parity on small N.
 pub mod cpu {
-    /// One gain/momentum step; returns the new positions and updates `gains` and `update` in
-    /// place.
+    /// One gain/momentum step, each point's update capped at `step.max_step`; returns the new
+    /// positions and updates `gains` and `update` in place.
     #[allow(clippy::too_many_arguments)]
     pub fn update_step(
         y: &[f32],
@@ -1105,25 +1144,35 @@ pub mod cpu {
         gains: &mut [f32],
         update: &mut [f32],
         dims: usize,
-        exaggeration: f32,
-        momentum: f32,
-        learning_rate: f32,
+        step: super::Step,
         min_gain: f32,
     ) -> Vec<f32> {
         let mut y_new = vec![0f32; y.len()];
-        for e in 0..y.len() {
-            let (i, c) = (e / dims, e % dims);
-            let grad = 4.0 * (exaggeration * attr[e] - rep[i * (dims + 1) + c] / z);
-            let g = if grad * update[e] < 0.0 {
-                gains[e] + 0.2
-            } else {
-                gains[e] * 0.8
+        for i in 0..y.len() / dims {
+            let mut u = [0f32; 3];
+            for c in 0..dims {
+                let e = i * dims + c;
+                let grad = 4.0 * (step.exaggeration * attr[e] - rep[i * (dims + 1) + c] / z);
+                let g = if grad * update[e] < 0.0 {
+                    gains[e] + 0.2
+                } else {
+                    gains[e] * 0.8
+                }
+                .max(min_gain);
+                gains[e] = g;
+                u[c] = step.momentum * update[e] - step.learning_rate * g * grad;
             }
-            .max(min_gain);
-            let u = momentum * update[e] - learning_rate * g * grad;
-            gains[e] = g;
-            update[e] = u;
-            y_new[e] = y[e] + u;
+            let norm = u[..dims].iter().map(|v| v * v).sum::<f32>().sqrt();
+            let scale = if norm > step.max_step {
+                step.max_step / norm
+            } else {
+                1.0
+            };
+            for (c, uc) in u[..dims].iter().enumerate() {
+                let e = i * dims + c;
+                update[e] = uc * scale;
+                y_new[e] = y[e] + uc * scale;
+            }
         }
         y_new
     }
@@ -1185,18 +1234,16 @@ pub mod cpu {
             .collect()
     }
 
-    /// The whole optimizer with a dense P: same schedule, gains, reset and recentring (at the end
-    /// of each batch, [`super::batch_end`]) as the GPU.
-    #[allow(clippy::too_many_arguments)]
+    /// The whole optimizer with a dense P: same schedule, gains, step cap, reset and recentring
+    /// (at the end of each batch, [`super::batch_end`]) as the GPU.
     pub fn optimize_dense(
         p: &[f32],
         y0: &[f32],
         n: usize,
         dims: usize,
         iterations: usize,
-        exaggeration: f32,
         exaggeration_iterations: usize,
-        learning_rate: super::LearningRates,
+        schedule: &super::Schedule,
     ) -> Vec<f32> {
         use super::super::gradient::cpu as g;
         let mut y = y0.to_vec();
@@ -1216,11 +1263,6 @@ pub mod cpu {
             let rep = g::repulsion_exact(&y, n, dims);
             let z = strided_sum(&rep, n, dims + 1, dims, 1.0);
             let attr = g::attraction_dense(&y, p, n, dims);
-            let (alpha, momentum, rate) = if early {
-                (exaggeration, super::MOMENTUM_EARLY, learning_rate.early)
-            } else {
-                (1.0, super::MOMENTUM_LATE, learning_rate.late)
-            };
             y = update_step(
                 &y,
                 &attr,
@@ -1229,9 +1271,7 @@ pub mod cpu {
                 &mut gains,
                 &mut update,
                 dims,
-                alpha,
-                momentum,
-                rate,
+                schedule.step(early),
                 super::MIN_GAIN,
             );
             // Recentred at the end of each batch, as the GPU run does.
