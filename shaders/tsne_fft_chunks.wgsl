@@ -3,13 +3,13 @@
 // see tsne_fft_interpolate.wgsl), and the largest number
 // of points in a 3 x 3 neighbourhood of boxes (what the near-field sums cost; read back now and
 // then by `FftRepulsion::refresh` to size the grid).
-//   chunks[b] = ceil(count_b / 32),  count_b = starts[(b + 1) sub^2] - starts[b sub^2]
+//   chunks[b] = ceil(count_b / 32),  count_b = starts[b + 1] - starts[b]
 //   near_b = sum_{|b' - b| <= 1} count_b'
 //   stats[0] = max_b near_b,  stats[1] = sum_b count_b near_b / 256 (rounded up per box: the
 //   pairs the near-field sums take, in units of 256; `fft_repulsion::Measured`)
 //   (both cleared by tsne_fft_bbox)
 // tsne_fft_scan then turns chunks into chunk_starts (params.boxes = boxes there).
-// Bindings (group 0): 0 params (uniform FftParams), 1 starts (read u32, keys + 1), 2 chunks
+// Bindings (group 0): 0 params (uniform FftParams), 1 starts (read u32, boxes + 1), 2 chunks
 //   (write u32, boxes), 3 stats (read_write atomic u32, 2).
 // One invocation per box. Params mirror `tsne::fft_repulsion::FftParams`.
 
@@ -18,7 +18,7 @@ struct Params {
     inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, sub: u32,
+    gated: u32, out_valid: u32, fused: u32, keys: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -33,8 +33,7 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     if (b >= params.boxes) {
         return;
     }
-    let keys = params.sub * params.sub;
-    let count = starts[(b + 1u) * keys] - starts[b * keys];
+    let count = starts[b + 1u] - starts[b];
     chunks[b] = (count + 31u) / 32u;
     if (count == 0u) {
         return;
@@ -46,7 +45,7 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
         let first = r * params.intervals + max(bx, 1u) - 1u;
         let last = r * params.intervals + min(bx + 1u, params.intervals - 1u);
-        near += starts[(last + 1u) * keys] - starts[first * keys];
+        near += starts[last + 1u] - starts[first];
     }
     atomicMax(&stats[0], near);
     // In units of 256, each factor capped at 65,535 so the product fits a u32: the total fits for

@@ -12,7 +12,7 @@
 //     out[3i + 2] = Psi + z - 1                 ~ sum_{j != i} w_ij   (w_ii = 1 removed: it is in
 //                                                 z with the near field on, in Psi without)
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   keys + 1), 3 sorted_points (rgba32uint texel table from tsne_fft_order: slot s holds
+//   boxes + 1), 3 sorted_points (rgba32uint texel table from tsne_fft_order: slot s holds
 //   (bits(y_0), bits(y_1), point index, 0), at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT);
 //   lavapipe fetches texels with vector code but loads lane-varying storage addresses lane by
 //   lane, and the near loop reads one point per lane per step), 4 node_table (rgba32uint texel
@@ -41,7 +41,7 @@ struct Params {
     inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, sub: u32,
+    gated: u32, out_valid: u32, fused: u32, keys: u32,
 }
 
 struct Grid {
@@ -88,10 +88,9 @@ const FAR: vec2<f32> = vec2<f32>(1e18, 1e18);
 
 // Sort slots [x, y) of the points in boxes max(bx, 1) - 1 ..= min(bx + 1, I - 1) of row r.
 fn row_slots(bx: u32, r: u32) -> vec2<u32> {
-    let keys = params.sub * params.sub;
     let first = r * params.intervals + max(bx, 1u) - 1u;
     let last = r * params.intervals + min(bx + 1u, params.intervals - 1u);
-    return vec2<u32>(starts[first * keys], starts[(last + 1u) * keys]);
+    return vec2<u32>(starts[first], starts[last + 1u]);
 }
 
 fn near_on(bx: u32, by: u32) -> bool {
@@ -190,9 +189,8 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         }
     }
     let b = lo;
-    let keys = params.sub * params.sub;
-    let end = starts[(b + 1u) * keys];
-    let s0 = starts[b * keys] + CHUNK_POINTS * (chunk - chunk_starts[b]);
+    let end = starts[b + 1u];
+    let s0 = starts[b] + CHUNK_POINTS * (chunk - chunk_starts[b]);
     let bx = b % params.intervals;
     let by = b / params.intervals;
     // Four points per lane: slots s0 + lid, + 8, + 16, + 24, sharing every near-field load.

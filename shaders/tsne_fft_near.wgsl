@@ -18,7 +18,7 @@
 //   them (lavapipe fetches texels with vector code, but loads even a lane-uniform storage address
 //   lane by lane: the 32 storage loads per chunk were ~2/3 of a plain interpolation).
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   keys + 1), 3 node_charges (rgba32uint texel table from tsne_fft_spread, nodes^2 texels,
+//   boxes + 1), 3 node_charges (rgba32uint texel table from tsne_fft_spread, nodes^2 texels,
 //   bits of (q0, q1, q2, 0)), 4 potentials
 //   (read_write vec2<f32>, 2 len^2: channel 0 = (phi1, phi2), channel 1 = (phi0, psi)),
 //   5 node_table (write-only rgba32uint texel table of nodes^2 texels, texel e at
@@ -32,7 +32,7 @@ struct Params {
     inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, sub: u32,
+    gated: u32, out_valid: u32, fused: u32, keys: u32,
 }
 
 struct Grid {
@@ -61,10 +61,9 @@ const NEAR_CAP: u32 = 4096u;
 // Sort slots [x, y) of the points in boxes max(bx, 1) - 1 ..= min(bx + 1, I - 1) of row r:
 // consecutive boxes of a row are one contiguous slice of the sort.
 fn row_slots(bx: u32, r: u32) -> vec2<u32> {
-    let keys = params.sub * params.sub;
     let first = r * params.intervals + max(bx, 1u) - 1u;
     let last = r * params.intervals + min(bx + 1u, params.intervals - 1u);
-    return vec2<u32>(starts[first * keys], starts[(last + 1u) * keys]);
+    return vec2<u32>(starts[first], starts[last + 1u]);
 }
 
 fn near_on(bx: u32, by: u32) -> bool {

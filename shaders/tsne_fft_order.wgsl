@@ -1,13 +1,14 @@
-// t-SNE FFT repulsion, step 4b: order the points of each box by point index (counting sort,
-// part 4), so the float sums of the spread run in the same order every run.
-//   stable(i) = #{ j in box(i) : j < i }   (counted over the box's slice of slot_point)
-//   sorted_points texel starts[box(i)] + stable(i) = (bits(y_i0), bits(y_i1), i, 0)
-// The point indices in a box are distinct, so stable(i) is a permutation of 0 .. count - 1 and
-// equals the rank a sequential stable counting sort gives. Cost: sum over boxes of count^2
-// compares (boxes hold few points; even a few hundred per box is cheap next to the FFTs).
-// ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
-// Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32), 2 point_box
-//   (read u32), 3 starts (read u32, boxes + 1), 4 slot_point (rgba32uint texel table, index in .x, from
+// t-SNE FFT repulsion, step 4b: order the points of each sort key by point index (counting
+// sort, part 5), so the float sums of the spread and the interpolation run in the same order
+// every run.
+//   stable(i) = #{ j in key(i) : j < i }   (counted over the key's slice of slot_point)
+//   sorted_points texel key_starts[key(i)] + stable(i) = (bits(y_i0), bits(y_i1), i, 0)
+// The point indices in a key are distinct, so stable(i) is a permutation of 0 .. count - 1 and
+// equals the rank a sequential stable counting sort gives. Cost: the sum over keys of count^2
+// compares; keys are hashes of the point index within their box (tsne_fft_count.wgsl), ~1.5
+// points each however crowded the layout.
+// Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32), 2 point_key
+//   (read u32), 3 key_starts (read u32, keys + 1), 4 slot_point (rgba32uint texel table, index in .x, from
 //   tsne_fft_scatter), 5 sorted_points (write-only rgba32uint texel table, texel s at
 //   (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT): the spread and the interpolation
 //   read the sorted points from it, since lavapipe fetches texels with vector code but loads
@@ -20,13 +21,13 @@ struct Params {
     inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, sub: u32,
+    gated: u32, out_valid: u32, fused: u32, keys: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> positions: array<f32>;
-@group(0) @binding(2) var<storage, read> point_box: array<u32>;
-@group(0) @binding(3) var<storage, read> starts: array<u32>;
+@group(0) @binding(2) var<storage, read> point_key: array<u32>;
+@group(0) @binding(3) var<storage, read> key_starts: array<u32>;
 @group(0) @binding(4) var slot_point: texture_2d<u32>;
 @group(0) @binding(5) var sorted_points: texture_storage_2d<rgba32uint, write>;
 
@@ -40,9 +41,9 @@ fn order_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     if (i >= params.n) {
         return;
     }
-    let b = point_box[i];
-    let first = starts[b];
-    let end = starts[b + 1u];
+    let k = point_key[i];
+    let first = key_starts[k];
+    let end = key_starts[k + 1u];
     var before = 0u;
     for (var s = first; s < end; s++) {
         before += select(0u, 1u, textureLoad(slot_point, texel_at(s), 0).x < i);

@@ -1,6 +1,7 @@
-// t-SNE FFT repulsion, step 3: exclusive prefix sum of the box counts (counting sort, part 2).
+// t-SNE FFT repulsion, step 3: exclusive prefix sum of counts (the counting sort's part 2, for
+// boxes and then for keys, and the chunks' starts).
 //   starts[b] = sum_{b' < b} counts[b'],  starts[boxes] = n
-// ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
+// (params.boxes is the number of counts: boxes, or the keys of tsne_fft_count.wgsl.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 counts (read u32, one per box),
 //   2 starts (read_write u32, boxes + 1), 3 sums (read_write u32, GROUPS * LANES chunk sums, then
 //   GROUPS block offsets).
@@ -24,7 +25,7 @@ struct Params {
     inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, sub: u32,
+    gated: u32, out_valid: u32, fused: u32, keys: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -1,11 +1,11 @@
-// t-SNE FFT repulsion, step 4: put each point's index in its box's slot (counting sort, part 3).
-//   slot_point[starts[box(i)] + rank(i)] = i
-// rank(i) comes from atomics, so which slot of its box a point takes varies between runs; the set
-// of points in each box's slice starts[b] .. starts[b + 1] does not. tsne_fft_order.wgsl then
-// places the positions by point index within each slice (a stable order, same every run).
-// ("Box" here is the sort key, a sub-box: see tsne_fft_count.wgsl; params.boxes counts keys.)
-// Bindings (group 0): 0 params (uniform FftParams), 1 point_box (read u32), 2 point_rank (read
-//   u32), 3 starts (read u32, boxes + 1), 4 slot_point (write-only rgba32uint texel table of n
+// t-SNE FFT repulsion, step 4: put each point's index in its key's slot (counting sort, part 4).
+//   slot_point[key_starts[key(i)] + rank(i)] = i
+// rank(i) comes from atomics, so which slot of its key a point takes varies between runs; the set
+// of points in each key's slice key_starts[k] .. key_starts[k + 1] does not. tsne_fft_order.wgsl
+// then places the positions by point index within each slice (a stable order, same every run).
+// (The keys are tsne_fft_count.wgsl's; params.boxes counts keys here.)
+// Bindings (group 0): 0 params (uniform FftParams), 1 point_key (read u32), 2 point_rank (read
+//   u32), 3 key_starts (read u32, keys + 1), 4 slot_point (write-only rgba32uint texel table of n
 //   texels, slot s at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT), the point index in .x: the
 //   ordering pass reads it lane by lane otherwise; see src/gpu/texel.rs).
 // One invocation per point. Params mirror `tsne::fft_repulsion::FftParams`.
@@ -15,13 +15,13 @@ struct Params {
     inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, sub: u32,
+    gated: u32, out_valid: u32, fused: u32, keys: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> point_box: array<u32>;
+@group(0) @binding(1) var<storage, read> point_key: array<u32>;
 @group(0) @binding(2) var<storage, read> point_rank: array<u32>;
-@group(0) @binding(3) var<storage, read> starts: array<u32>;
+@group(0) @binding(3) var<storage, read> key_starts: array<u32>;
 @group(0) @binding(4) var slot_point: texture_storage_2d<rgba32uint, write>;
 
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
@@ -34,6 +34,6 @@ fn scatter_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     if (i >= params.n) {
         return;
     }
-    let s = starts[point_box[i]] + point_rank[i];
+    let s = key_starts[point_key[i]] + point_rank[i];
     textureStore(slot_point, texel_at(s), vec4<u32>(i, 0u, 0u, 0u));
 }

@@ -4,15 +4,15 @@
 //   c(j) = [1, y_jx - centre_x, y_jy - centre_y]   (centred: less cancellation in f32 later),
 //   u = (y - grid.lo) / width - b in [0, 1), Lagrange basis on the p = 4 nodes 1/8, 3/8, 5/8, 7/8:
 //   L_t(u) = prod_{s != t} (u - x_s) / (x_t - x_s), x_t = (2t + 1) / 8.
-//   A gather over the points of the box (sorted by box and sub-box, then by point index, by the
-//   counting sort and tsne_fft_order): no float atomics, and the same summation order every run.
+//   A gather over the points of the box (in the order of the sort, tsne_fft_count to
+//   tsne_fft_order, the same every run): no float atomics, and the same summation order every run.
 // Output: the zero-padded FFT input, two complex channels of len x len (row-major, row = gy):
 //   channel 0 = q1 + i q2, channel 1 = q0 + i 0. Only the nodes x nodes corner is written; the
 //   FFT passes read everything outside it as zero. The same charges also go to node_charges
 //   ((q0, q1, q2, 0) at gy * nodes + gx), which the FFT does not overwrite: the near-field pass
 //   (tsne_fft_near.wgsl) reads them after the transforms.
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   boxes sub^2 + 1, one per sort key), 3 sorted_points (rgba32uint texel table from
+//   boxes + 1: box b's points are sort slots starts[b] .. starts[b + 1] - 1), 3 sorted_points (rgba32uint texel table from
 //   tsne_fft_order: slot s holds (bits(y_0), bits(y_1), point index, 0); lavapipe fetches
 //   texels with vector code but loads lane-varying storage addresses lane by lane), 4 charges
 //   (write vec2<f32>, 2 len^2), 5 node_charges (write-only rgba32uint texel table, nodes^2
@@ -35,7 +35,7 @@ struct Params {
     inv_ns: f32, boxes: u32, lines: u32, channels: u32,
     line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
     inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, sub: u32,
+    gated: u32, out_valid: u32, fused: u32, keys: u32,
 }
 
 struct Grid {
@@ -112,10 +112,8 @@ fn spread_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
     var a10 = vec3<f32>(0.0); var a11 = vec3<f32>(0.0); var a12 = vec3<f32>(0.0); var a13 = vec3<f32>(0.0);
     var a20 = vec3<f32>(0.0); var a21 = vec3<f32>(0.0); var a22 = vec3<f32>(0.0); var a23 = vec3<f32>(0.0);
     var a30 = vec3<f32>(0.0); var a31 = vec3<f32>(0.0); var a32 = vec3<f32>(0.0); var a33 = vec3<f32>(0.0);
-    // The box's sub-box keys b sub^2 .. (b + 1) sub^2 - 1 are one contiguous slice.
-    let keys = params.sub * params.sub;
-    let s0 = starts[b * keys] + CHUNK_POINTS * (chunk - chunk_starts[b]);
-    let end = min(s0 + CHUNK_POINTS, starts[(b + 1u) * keys]);
+    let s0 = starts[b] + CHUNK_POINTS * (chunk - chunk_starts[b]);
+    let end = min(s0 + CHUNK_POINTS, starts[b + 1u]);
     for (var j = s0; j < end; j++) {
         let y = bitcast<vec2<f32>>(textureLoad(sorted_points, texel_at(j), 0).xy);
         let u = (y - grid.lo) / grid.width - cell;

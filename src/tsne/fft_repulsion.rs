@@ -7,11 +7,15 @@
 //! 1. `bbox`: a GPU reduction finds the bounding box and writes the grid geometry (origin, interval
 //!    width, node spacing h) to a small storage buffer that every later kernel reads, so the box
 //!    can change every iteration with no readback.
-//! 2. `count` / `scan` / `scatter` / `order`: a stable counting sort of the points by box and
-//!    sub-box ([`sub_boxes`], so crowded boxes sort cheaply) (integer atomics for the counts, a prefix sum, each point index to a slot of its box, then each
-//!    point's position to the slot given by its index's rank within the box). The atomics decide
-//!    only the provisional slots, so the final order, and every float sum after it, is the same
-//!    in every run: same seed, same adapter, same embedding.
+//! 2. `count` / `scan` / `scatter` / `order`: a stable counting sort of the points by box, in
+//!    two rounds: the box counts and their prefix sum, then within each box by a key hashed from
+//!    the point index ([`cpu::sort_key`]: 2 keys per point of the box, so ~1.5 points a key
+//!    however crowded the box), each point index to a slot of its key, then each point's
+//!    position to the slot given by its index's rank within the key. Integer atomics decide only
+//!    the provisional slots, so the final order, and every float sum after it, is the same in
+//!    every run: same seed, same adapter, same embedding. The cost depends on n, not on how the
+//!    points crowd (keys by position would hold thousands of points each where early exaggeration
+//!    packs a cluster into a speck).
 //! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the centre of the
 //!    bounding box) of its points onto its 4 x 4 Lagrange nodes (p = 4 equispaced nodes per
 //!    interval). A gather, no float atomics.
@@ -94,7 +98,7 @@ pub const MAX_FFT_LEN: usize = 2048;
 /// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
 /// sort, the chunks of each box and the spread (after them `Stages::charges` holds the node
 /// charges, not yet spectra).
-pub const DISPATCHES_THROUGH_SPREAD: usize = 15;
+pub const DISPATCHES_THROUGH_SPREAD: usize = 19;
 /// Workgroups of the bounding-box fold (`bbox_partials` in tsne_fft_bbox.wgsl, `GROUPS` there) and
 /// of the scan passes (tsne_fft_scan.wgsl, `GROUPS` there), small ones of 8 invocations: one
 /// workgroup runs on one of lavapipe's threads, and the single workgroups of 256 these kernels
@@ -211,8 +215,8 @@ pub struct FftParams {
     pub out_valid: u32,
     /// FFT: 1 when the pass reads the product of the charge and kernel spectra.
     pub fused: u32,
-    /// Sort: sub-boxes per box and axis (the counting sort's keys; see tsne_fft_count.wgsl).
-    pub sub: u32,
+    /// Sort: the keys of the counting sort's second round, 2n (see tsne_fft_count.wgsl).
+    pub keys: u32,
 }
 
 /// The grid geometry the `bbox` kernel writes on the GPU; mirrors `Grid` in the shaders.
@@ -635,20 +639,6 @@ pub fn grid_for(n: usize, span: f32) -> (usize, usize) {
     grid_for_capped(n, span, MAX_FFT_LEN)
 }
 
-/// Sub-boxes per box and axis for the counting sort of `n` points into `boxes` boxes: 32, 16, 8,
-/// 4, 2 or 1, the most that keeps the keys (`boxes * sub^2`) within 4 n and 2^19. The in-box
-/// ordering (tsne_fft_order.wgsl) costs the sum over keys of their squared point counts, which
-/// crowded boxes (dense clusters, small spans, coarse grids) made the largest stage; the
-/// single-workgroup prefix sum over the keys bounds them from above. (70,000 MNIST points at
-/// iteration 200 on 13 x 13 boxes: 45 ms with 8 x 8 sub-boxes, 13 ms with 32 x 32.)
-pub fn sub_boxes(n: usize, boxes: usize) -> usize {
-    let limit = (4 * n).min(1 << 19);
-    [32, 16, 8, 4, 2]
-        .into_iter()
-        .find(|s| boxes * s * s <= limit)
-        .unwrap_or(1)
-}
-
 fn u32_of(what: &str, v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::shape(OP, format!("{what} = {v} exceeds u32")))
 }
@@ -944,12 +934,11 @@ pub struct Stages<'a> {
     /// after a whole run, without the near field of the boxes where it is on
     /// ([`cpu::far_potentials`]).
     pub potentials: &'a wgpu::Buffer,
-    /// `keys + 1` u32 (keys = boxes * sub^2, sub = [`FftRepulsion::sub_boxes`]): sort key k's
-    /// points sit at slots `starts[k]..starts[k + 1]` of `sorted_points`; key k belongs to box
-    /// k / sub^2, so box b's points are slots `starts[b sub^2]..starts[(b + 1) sub^2]`.
+    /// `boxes + 1` u32: box b's points sit at slots `starts[b]..starts[b + 1]` of
+    /// `sorted_points`.
     pub starts: &'a wgpu::Buffer,
-    /// Per slot, the points sorted by key (box, then sub-box), then by point index: (bits of
-    /// y_0, bits of y_1, point index, 0) ([`Gpu::read_texels`] reads it back).
+    /// Per slot, the points sorted by box, then by [`cpu::sort_key`], then by point index: (bits
+    /// of y_0, bits of y_1, point index, 0) ([`Gpu::read_texels`] reads it back).
     pub sorted_points: &'a TexelTable,
 }
 
@@ -962,8 +951,6 @@ pub struct FftRepulsion {
     max_len: usize,
     /// Floor on the interval width (0: the grid always fits the bounding box exactly).
     min_width: f32,
-    /// Sub-boxes per box and axis in the counting sort ([`sub_boxes`]).
-    sub: usize,
     /// The interpolation's near-field loop uses subgroups of 8 ([`interpolate_source`]).
     subgroups: bool,
     fft: Fft2d,
@@ -971,11 +958,16 @@ pub struct FftRepulsion {
     /// `[kernel_width, min_width]`: the width the cached kernel spectrum was computed for
     /// (written by tsne_fft_kernel) and the width floor (written by `set_span_hint`).
     state: wgpu::Buffer,
-    counts: wgpu::Buffer,
+    /// Points per box, and their prefix sum (boxes + 1): box b's slots of the sorted order.
+    box_counts: wgpu::Buffer,
     starts: wgpu::Buffer,
-    point_box: wgpu::Buffer,
+    /// Points per sort key (2n), and their prefix sum (2n + 1).
+    key_counts: wgpu::Buffer,
+    key_starts: wgpu::Buffer,
+    /// Per point: its box, then its sort key; and its provisional rank within the key.
+    point_key: wgpu::Buffer,
     point_rank: wgpu::Buffer,
-    /// The point index in each slot of the box-sorted order, before ordering within boxes.
+    /// The point index in each slot of the key-sorted order, before ordering within keys.
     slot_point: TexelTable,
     /// Per slot of the sorted order: the position's bits and the point index (read by the
     /// spread and the interpolation).
@@ -1049,8 +1041,7 @@ impl FftRepulsion {
         let fft = Fft2d::new(gpu, len, 2)?;
         let intervals = len / (2 * NODES_PER_INTERVAL);
         let boxes = intervals * intervals;
-        let sub = sub_boxes(n, boxes);
-        let keys = boxes * sub * sub;
+        let keys = 2 * n;
         let area = len * len;
         Ok(FftRepulsion {
             n,
@@ -1058,14 +1049,15 @@ impl FftRepulsion {
             intervals,
             max_len: MAX_FFT_LEN,
             min_width: 0.0,
-            sub,
             subgroups: crate::tsne::affinity::subgroups_of_8(gpu),
             fft,
             grid: gpu.storage("fft repulsion grid", 8),
             state: gpu.storage_from("fft repulsion kernel state", &[-1.0f32, 0.0]),
-            counts: gpu.storage("fft repulsion counts", keys),
-            starts: gpu.storage("fft repulsion starts", keys + 1),
-            point_box: gpu.storage("fft repulsion point_box", n),
+            box_counts: gpu.storage("fft repulsion box counts", boxes),
+            starts: gpu.storage("fft repulsion starts", boxes + 1),
+            key_counts: gpu.storage("fft repulsion key counts", keys),
+            key_starts: gpu.storage("fft repulsion key starts", keys + 1),
+            point_key: gpu.storage("fft repulsion point_key", n),
             point_rank: gpu.storage("fft repulsion point_rank", n),
             slot_point: gpu.texel_table("fft repulsion slot_point", n, None, true)?,
             sorted_points: gpu.texel_table("fft repulsion sorted points", n, None, true)?,
@@ -1219,11 +1211,6 @@ impl FftRepulsion {
         self.subgroups
     }
 
-    /// Sub-boxes per box and axis in the counting sort ([`sub_boxes`]).
-    pub fn sub_boxes(&self) -> usize {
-        self.sub
-    }
-
     /// Intervals per axis.
     pub fn intervals(&self) -> usize {
         self.intervals
@@ -1266,29 +1253,29 @@ impl FftRepulsion {
         let len = self.fft.len;
         let nodes = NODES_PER_INTERVAL * self.intervals;
         let boxes = self.intervals * self.intervals;
+        let keys = 2 * n;
         let p = FftParams {
             n: n as u32,
             intervals: self.intervals as u32,
             nodes: nodes as u32,
             len: len as u32,
             boxes: boxes as u32,
-            sub: self.sub as u32,
+            keys: keys as u32,
             ..Default::default()
         };
-        let keys = boxes * self.sub * self.sub;
         let per_point = workgroups_for(n, 256);
-        // The counting sort runs over sub-box keys: its `boxes` counts keys.
-        let ps = FftParams {
+        // The scan of the key counts: its `boxes` counts keys.
+        let per_key = FftParams {
             boxes: keys as u32,
-            sub: self.sub as u32,
             ..p
         };
-        let per_key = workgroups_for(keys, 256);
-        let sorting = [
+        let counting = [
             positions,
             &self.grid,
-            &self.counts,
-            &self.point_box,
+            &self.box_counts,
+            &self.key_counts,
+            &self.starts,
+            &self.point_key,
             &self.point_rank,
         ];
         let bbox_buffers = [
@@ -1298,6 +1285,9 @@ impl FftRepulsion {
             &self.stats,
             &self.partials,
         ];
+        let count = |entry: &str, groups: [u32; 3]| {
+            launch(gpu, "tsne_fft_count", COUNT, entry, &p, &counting, groups)
+        };
         let mut d = vec![
             launch(
                 gpu,
@@ -1317,37 +1307,35 @@ impl FftRepulsion {
                 &bbox_buffers,
                 [1, 1, 1],
             )?,
-            launch(
-                gpu,
-                "tsne_fft_count",
-                COUNT,
-                "clear_counts",
-                &ps,
-                &sorting,
-                per_key,
-            )?,
-            launch(
-                gpu,
-                "tsne_fft_count",
-                COUNT,
-                "count_points",
-                &ps,
-                &sorting,
-                per_point,
-            )?,
+            count("clear_counts", workgroups_for(keys.max(boxes), 256))?,
+            count("count_boxes", per_point)?,
         ];
-        d.extend(scan(gpu, &ps, &self.counts, &self.starts, &self.partials)?);
+        d.extend(scan(
+            gpu,
+            &p,
+            &self.box_counts,
+            &self.starts,
+            &self.partials,
+        )?);
+        d.push(count("count_keys", per_point)?);
+        d.extend(scan(
+            gpu,
+            &per_key,
+            &self.key_counts,
+            &self.key_starts,
+            &self.partials,
+        )?);
         d.extend([
             launch_bound(
                 gpu,
                 "tsne_fft_scatter",
                 &with_texel_tables(SCATTER, self.slot_point.shift),
                 "scatter_points",
-                &ps,
+                &p,
                 &[
-                    self.point_box.as_entire_binding(),
+                    self.point_key.as_entire_binding(),
                     self.point_rank.as_entire_binding(),
-                    self.starts.as_entire_binding(),
+                    self.key_starts.as_entire_binding(),
                     wgpu::BindingResource::TextureView(&self.slot_point.view),
                 ],
                 per_point,
@@ -1357,11 +1345,11 @@ impl FftRepulsion {
                 "tsne_fft_order",
                 &with_texel_tables(ORDER, self.sorted_points.shift),
                 "order_points",
-                &ps,
+                &p,
                 &[
                     positions.as_entire_binding(),
-                    self.point_box.as_entire_binding(),
-                    self.starts.as_entire_binding(),
+                    self.point_key.as_entire_binding(),
+                    self.key_starts.as_entire_binding(),
                     wgpu::BindingResource::TextureView(&self.slot_point.view),
                     wgpu::BindingResource::TextureView(&self.sorted_points.view),
                 ],
@@ -1560,6 +1548,30 @@ pub mod cpu {
             out[i * (dims + 1) + dims] = z as f32;
         }
         out
+    }
+
+    /// A point index hashed to 32 bits (Wellons' lowbias32), as `mix` in tsne_fft_count.wgsl.
+    pub fn mix(i: u32) -> u32 {
+        let mut x = i;
+        x ^= x >> 16;
+        x = x.wrapping_mul(0x7feb_352d);
+        x ^= x >> 15;
+        x = x.wrapping_mul(0x846c_a68b);
+        x ^= x >> 16;
+        x
+    }
+
+    /// The sort key of point `i` in a box whose `count` points start at slot `first`: one of the
+    /// box's 2 count keys, from a hash of i (tsne_fft_count.wgsl).
+    pub fn sort_key(i: u32, first: u32, count: u32) -> u32 {
+        2 * first + mix(i) % (2 * count)
+    }
+
+    /// The order the GPU's counting sort leaves the points of box slice `first..first + count`
+    /// in, given their indices: by [`sort_key`], then by index.
+    pub fn order_in_box(points: &mut [u32], first: u32) {
+        let count = points.len() as u32;
+        points.sort_unstable_by_key(|&i| (sort_key(i, first, count), i));
     }
 
     /// The interpolation grid (as tsne_fft_bbox.wgsl, in f64).
