@@ -95,7 +95,8 @@ struct TsneArgs {
     out: PathBuf,
     #[arg(long, default_value_t = 30.0)]
     perplexity: f32,
-    #[arg(long, default_value_t = 1000)]
+    /// Gradient steps: 250 of early exaggeration, then the rest (openTSNE's 250 + 500).
+    #[arg(long, default_value_t = 750)]
     iterations: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -121,7 +121,7 @@ fn tsne_learning_rate_and_early_stop_reach_the_job() {
     let (ok, err, last) = tsne(&["--early-stop", "0.5"]);
     assert!(ok, "{err}");
     assert!(
-        err.contains("early stop after 350 of 1000 iterations"),
+        err.contains("early stop after 350 of 750 iterations"),
         "{err}"
     );
     let last = last.unwrap();

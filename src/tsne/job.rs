@@ -53,7 +53,7 @@ pub struct TsneJob {
 }
 
 impl TsneJob {
-    /// Defaults as the CLI's: perplexity 30, 1000 iterations, seed 0, 2-D, auto method.
+    /// Defaults as the CLI's: perplexity 30, 750 iterations, seed 0, 2-D, auto method.
     pub fn new(out: impl Into<PathBuf>) -> TsneJob {
         TsneJob {
             input: None,
@@ -63,7 +63,7 @@ impl TsneJob {
             labels: None,
             out: out.into(),
             perplexity: 30.0,
-            iterations: 1000,
+            iterations: 750,
             seed: 0,
             dims: 2,
             method: Method::Auto,

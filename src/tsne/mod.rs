@@ -4,8 +4,9 @@
 //! kernels. Every kernel has a plain-loop CPU twin in its module's `cpu`.
 //!
 //! The formulas follow /shared/TSNE_NOTES.md (sklearn's conventions: natural-log perplexity, gains
-//! +0.2 / ×0.8 floored at 0.01, momentum 0.5 then 0.8, exaggeration 12 for 250 iterations, learning
-//! rate "auto" = sklearn's max(N / 12 / 4, 50)).
+//! +0.2 / ×0.8 floored at 0.01, momentum 0.5 then 0.8, exaggeration 12 for 250 iterations) with
+//! openTSNE's defaults for the rest: 750 iterations, learning rate N / exaggeration per phase
+//! ([`LearningRate::Auto`]), each point's step capped at 5 units ([`optimize::MAX_STEP`]).
 
 pub mod affinity;
 pub mod fft_repulsion;
@@ -99,7 +100,7 @@ impl Default for TsneConfig {
     fn default() -> Self {
         TsneConfig {
             perplexity: 30.0,
-            iterations: 1000,
+            iterations: 750,
             seed: 0,
             dims: 2,
             method: Method::Auto,
