@@ -49,7 +49,7 @@ struct Params {
 
 const NONE: u32 = 0xffffffffu;
 // Workgroup shape: 64 along x (contiguous memory), WG_Y along y (FFT_WG_Y in the Rust code).
-const WG_Y: u32 = 4u;
+const WG_Y: u32 = 1u;
 const SQRT_HALF: f32 = 0.70710678118654752;
 const SIN_60: f32 = 0.86602540378443865;
 const C1_5: f32 = 0.30901699437494742;   // cos(2 pi / 5)

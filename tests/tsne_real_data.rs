@@ -209,3 +209,20 @@ fn any_input_scale_embeds_alike() {
         }
     }
 }
+
+/// The kNN search itself, handed points whose squared distances overflow f32 (what `fit` no
+/// longer does, having scaled them): no panic, and the affinities refuse the graph with an
+/// error that names the cause.
+#[test]
+fn overflowing_distances_are_an_error_not_a_panic() {
+    let gpu = gpu();
+    let mut rng = Rng::new(43);
+    let (x, _, _) = mixture(&mut rng, 3, 40, 8, 4.0);
+    let n = x.len() / 8;
+    let huge: Vec<f32> = x.iter().map(|v| v * 1e20).collect();
+    let knn = tsne::affinity::knn(gpu, &huge, n, 8, 10).unwrap();
+    let err = tsne::affinity::sparse_p(gpu, &knn, 3.0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("beyond f32's range"), "{err}");
+}

@@ -1674,8 +1674,35 @@ pub struct SparseP {
 /// Sparse P from a kNN graph: β per row on the GPU (over the k neighbour distances), then
 /// P = (C + Cᵀ) / (2N) on the CPU.
 pub fn sparse_p(gpu: &Gpu, knn: &Knn, perplexity: f32) -> Result<SparseP> {
+    check_knn(knn)?;
     let cond = conditional_p(gpu, knn, perplexity)?;
     Ok(symmetrize_knn(knn.n, knn.k, &knn.index, &cond))
+}
+
+/// Every neighbour a point of the graph at a finite distance: squared distances past f32's range
+/// (inputs of ~1e19 and more; `tsne::fit` scales its input first) leave no candidate to insert.
+fn check_knn(knn: &Knn) -> Result<()> {
+    let (n, k) = (knn.n, knn.k);
+    if knn.index.len() != n * k || knn.dist.len() != n * k {
+        return Err(Error::shape(
+            "tsne kNN",
+            format!(
+                "{} indices and {} distances for {n} × {k}",
+                knn.index.len(),
+                knn.dist.len()
+            ),
+        ));
+    }
+    if let Some(e) = (0..n * k).find(|&e| knn.index[e] as usize >= n || !knn.dist[e].is_finite()) {
+        return Err(Error::NonFinite(format!(
+            "kNN of point {}: neighbour {} at squared distance {} (distances beyond f32's range: \
+             scale the input)",
+            e / k,
+            knn.index[e],
+            knn.dist[e]
+        )));
+    }
+    Ok(())
 }
 
 /// p_{j|i} over each point's k neighbours (n × k, in the kNN order), β calibrated on the GPU.

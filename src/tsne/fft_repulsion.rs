@@ -171,7 +171,7 @@ pub const DEFAULT_SPAN: f32 = 40.0;
 /// cached kernel costs little, but enough to keep every worker thread busy when it is computed.
 const GATED_Y_GROUPS: usize = 4;
 /// Workgroup shape of the FFT passes: 64 x FFT_WG_Y (`WG_Y` in tsne_fft_stockham.wgsl).
-const FFT_WG_Y: usize = 4;
+const FFT_WG_Y: usize = 1;
 /// Largest radix of one Stockham pass: one invocation holds a DFT of this many complex values
 /// (generated WGSL, see [`stockham_source`]).
 pub const MAX_RADIX: usize = 64;
