@@ -226,3 +226,108 @@ fn overflowing_distances_are_an_error_not_a_panic() {
         .to_string();
     assert!(err.contains("beyond f32's range"), "{err}");
 }
+
+/// The batch schedule: a phase starts with one iteration, a batch after which the grid changed
+/// is followed by one a quarter as long, one after which it fitted by one twice as long, up to
+/// 50; batches end at every check (multiples of 50) and at the phase's end.
+#[test]
+fn batches_shrink_while_the_grid_changes() {
+    use tsne::optimize::Batches;
+    let mut b = Batches::new(250, 750);
+    let mut t = 0;
+    let mut ends = Vec::new();
+    // The grid changes after the batches ending at 31 and 251..=253 (a fast-growing map).
+    while t < 400 {
+        let end = b.end(t);
+        ends.push(end);
+        b.after(matches!(end, 31 | 251..=253));
+        t = end;
+    }
+    assert_eq!(
+        ends,
+        [
+            1, 3, 7, 15, 31, 35, 43, 50, 82, 100, 150, 200, 250, 251, 252, 253, 254, 256, 260, 268,
+            284, 300, 350, 400
+        ]
+    );
+}
+
+/// A map that spreads fast: 20,000 points of a 2-D Gaussian cloud with their own P, started
+/// shrunk a thousandfold, in the late phase (learning rate N / 4). Within 50 iterations the map
+/// grows hundreds of times, as text embeddings do after early exaggeration (20,000 of them
+/// from 3 to 50 units); on the grid sized for the start (8 intervals, its dense middle too crowded for the
+/// near field, so plain interpolation over ever wider intervals) the forces go wrong (for the
+/// text: force errors of 8% after 10 iterations, 100% after 15) and KL ends twice as high as a
+/// run whose grid is re-sized at every iteration. The optimizer's own schedule follows that run.
+#[test]
+fn a_fast_spreading_map_keeps_an_accurate_grid() {
+    use latentviz::tsne::optimize::{self, Affinities, KlCheck, Optimizer, Schedule};
+    let gpu = gpu();
+    let mut rng = Rng::new(44);
+    let n = 20_000;
+    // A 2-D Gaussian cloud and its own perplexity-30 P: it embeds as one wide disc, densest in
+    // the middle (more points in a 3 x 3 neighbourhood of boxes than the near field takes).
+    let x: Vec<f32> = (0..2 * n).map(|_| rng.normal() as f32).collect();
+    let knn = tsne::affinity::knn(gpu, &x, n, 2, 90).unwrap();
+    let p = tsne::affinity::sparse_p(gpu, &knn, 30.0).unwrap();
+    // The disc shrunk a thousandfold, as early exaggeration leaves a map without clusters.
+    let y0: Vec<f32> = x.iter().map(|v| v * 1e-3).collect();
+    let schedule = Schedule::new(12.0, tsne::LearningRates::constant(n as f32 / 4.0));
+    let iterations = 50;
+    let kl_after = |batches: &[usize]| -> (f64, f32) {
+        let mut opt = Optimizer::new(
+            gpu,
+            &Affinities::Sparse(p.clone()),
+            &y0,
+            n,
+            2,
+            &schedule,
+            true,
+        )
+        .unwrap();
+        for &b in batches {
+            opt.run_iterations(gpu, b, false, false, KlCheck::Skip)
+                .unwrap();
+            opt.refresh(gpu).unwrap();
+        }
+        opt.run_iterations(gpu, 0, false, false, KlCheck::End)
+            .unwrap();
+        (
+            opt.read_kl(gpu).unwrap().0,
+            span(&opt.positions(gpu).unwrap()),
+        )
+    };
+    let (fresh, spread) = kl_after(&[1; 50]);
+    let (stale, _) = kl_after(&[iterations]);
+    let config = TsneConfig {
+        iterations,
+        exaggeration_iterations: 0,
+        ..TsneConfig::default()
+    };
+    let run = optimize::optimize(
+        gpu,
+        &Affinities::Sparse(p.clone()),
+        &y0,
+        n,
+        &config,
+        &schedule,
+        true,
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    eprintln!(
+        "KL after {iterations} iterations: grid re-sized every iteration {fresh:.4} (span {spread}), \
+         once {stale:.4}, the optimizer's schedule {:.4}",
+        run.kl
+    );
+    assert!(spread > 10.0 * span(&y0), "the map spread to {spread} only");
+    assert!(
+        stale > 1.05 * fresh,
+        "a stale grid should cost: {stale} vs {fresh}"
+    );
+    assert!(
+        (run.kl as f64 - fresh).abs() <= 0.01 * fresh,
+        "{} vs {fresh}",
+        run.kl
+    );
+}
