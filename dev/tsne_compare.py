@@ -6,13 +6,15 @@ PCA to 50 first on both sides (our default; `tsne_reference.py --pca 50`).
 
     cargo build --release
     python3 dev/tsne_compare.py --python VENV/bin/python [--rounds 2] [--only mixture50k,mnist70k]
-        [--text DIR] [--out runs.jsonl]
+        [--text DIR] [--baseline OLD/latentviz] [--out runs.jsonl]
 
 VENV: a Python with numpy, scikit-learn and openTSNE (`pip install numpy scikit-learn
 openTSNE==1.0.4`; `bash .ci/run` makes one in ~/.cache/latentviz/venv). The data sets are made
 once by ../shared/tools/tsne_datasets.py into --data. `--text DIR` adds a real set of sentence
-embeddings (DIR/X.npy, DIR/y.npy). Times: openTSNE's own timer (PCA + t-SNE, its loading left
-out) against our total less loading and the accuracy measure; each run's JSON goes to --out, the table to stdout.
+embeddings (DIR/X.npy, DIR/y.npy); `--baseline` runs another build of ours beside (a column
+"before"; a run that fails says so). Times: openTSNE's own timer (PCA + t-SNE, its loading left
+out) against our total less loading and the accuracy measure; each run's JSON goes to --out
+(and stderr), the table to stdout.
 """
 import argparse, json, os, subprocess, sys, tempfile
 
@@ -33,8 +35,12 @@ SETS = {
 
 
 def dims_of(path):
-    import numpy as np
-    return np.load(path, mmap_mode="r").shape[1]
+    """Columns of a 2-D .npy file, from its header (this script needs no numpy itself)."""
+    import ast
+    with open(path, "rb") as f:
+        f.read(8)
+        header_len = int.from_bytes(f.read(2), "little")
+        return ast.literal_eval(f.read(header_len).decode("latin1"))["shape"][1]
 
 
 def inputs(name, a):
@@ -54,12 +60,14 @@ def inputs(name, a):
     return (["--input", x, "--labels", y], ["--input", x, "--labels", y, *pca])
 
 
-def ours(a, args):
+def ours(a, args, binary=None):
     with tempfile.TemporaryDirectory() as tmp:
         metrics = os.path.join(tmp, "m.jsonl")
-        subprocess.run([a.latentviz, "tsne", *args, "--out", os.path.join(tmp, "Y.npy"), "--metrics", metrics,
-                        "--quiet"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env={**os.environ, "WGPU_BACKEND": os.environ.get("WGPU_BACKEND", "vulkan")})
+        run = subprocess.run([binary or a.latentviz, "tsne", *args, "--out", os.path.join(tmp, "Y.npy"), "--metrics", metrics,
+                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "WGPU_BACKEND": os.environ.get("WGPU_BACKEND", "vulkan")})
+        if run.returncode != 0:
+            return {"error": run.stderr.strip().splitlines()[0] if run.stderr.strip() else f"exit {run.returncode}"}
         with open(metrics) as f:
             last = json.loads(f.read().splitlines()[-1])
     return {"seconds": last["seconds"] - last["load_s"] - last["metric_s"], "kl": last["kl"], "knn_accuracy": last["knn_accuracy"],
@@ -84,6 +92,7 @@ def main():
     ap.add_argument("--only", help="comma-separated names: " + ", ".join(SETS) + ", text")
     ap.add_argument("--text", help="a folder with X.npy and y.npy of real sentence embeddings")
     ap.add_argument("--out", help="JSON lines of every run")
+    ap.add_argument("--baseline", help="another latentviz binary (say main's) to run beside, as 'before'")
     a = ap.parse_args()
     names = a.only.split(",") if a.only else list(SETS) + (["text"] if a.text else [])
     for name in names:
@@ -95,23 +104,32 @@ def main():
     rows = []
     for name in names:
         mine, ref = inputs(name, a)
-        runs = {"latentviz": [], "openTSNE": []}
+        impls = [("latentviz", lambda a, args: ours(a, args), mine), ("openTSNE", theirs, ref)]
+        if a.baseline:
+            impls.append(("before", lambda a, args: ours(a, args, a.baseline), mine))
+        runs = {impl: [] for impl, _, _ in impls}
         for r in range(a.rounds):
-            for impl, run, args in (("latentviz", ours, mine), ("openTSNE", theirs, ref)):
+            for impl, run, args in impls:
                 rec = {"data": name, "impl": impl, "round": r, **run(a, args)}
-                runs[impl].append(rec)
+                if "error" not in rec:
+                    runs[impl].append(rec)
                 print(json.dumps(rec), file=sys.stderr)
                 if out:
                     print(json.dumps(rec), file=out, flush=True)
-        mean = {k: {f: sum(x[f] for x in v) / len(v) for f in ("seconds", "kl", "knn_accuracy")}
+        mean = {k: {f: sum(x[f] for x in v) / len(v) for f in ("seconds", "kl", "knn_accuracy")} if v else None
                 for k, v in runs.items()}
         rows.append((name, mean))
-    print("| data | openTSNE | latentviz | time ratio | KL (openTSNE / ours) | 10-NN accuracy (openTSNE / ours) |")
-    print("|---|---|---|---|---|---|")
+    before = " before (time, KL, 10-NN) |" if a.baseline else ""
+    print(f"| data | openTSNE | latentviz | time ratio | KL (openTSNE / ours) | 10-NN accuracy (openTSNE / ours) |{before}")
+    print("|---|---|---|---|---|---|" + ("---|" if a.baseline else ""))
     for name, m in rows:
         o, l = m["openTSNE"], m["latentviz"]
-        print(f"| {name} | {o['seconds']:.1f} s | {l['seconds']:.1f} s | {o['seconds'] / l['seconds']:.2f}x | "
-              f"{o['kl']:.3f} / {l['kl']:.3f} | {o['knn_accuracy']:.4f} / {l['knn_accuracy']:.4f} |")
+        row = (f"| {name} | {o['seconds']:.1f} s | {l['seconds']:.1f} s | {o['seconds'] / l['seconds']:.2f}x | "
+               f"{o['kl']:.3f} / {l['kl']:.3f} | {o['knn_accuracy']:.4f} / {l['knn_accuracy']:.4f} |")
+        if a.baseline:
+            b = m["before"]
+            row += f" {b['seconds']:.1f} s, {b['kl']:.3f}, {b['knn_accuracy']:.4f} |" if b else " failed |"
+        print(row)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@
 //! nothing in the FFT). `new` sizes the grid for a span of [`DEFAULT_SPAN`];
 //! [`FftRepulsion::set_span_hint`] re-sizes it from a span (at least [`MIN_INTERVALS`], at least
 //! `sqrt(n / POINTS_PER_BOX)` and [`INTERVALS_PER_UNIT`] per unit of span, up to the largest FFT,
-//! 2048), and [`FftRepulsion::refresh`] (the optimizer calls it every 50 iterations) from what
+//! 2048), and [`FftRepulsion::refresh`] (the optimizer calls it between batches of iterations) from what
 //! the last run measured: its span, its busiest 3 x 3 neighbourhood of boxes and its near-field
 //! pairs, taking the cheapest grid whose busiest neighbourhood holds at most about
 //! [`NEAR_TARGET`] points ([`grid_for_measured`]).
@@ -1104,7 +1104,8 @@ impl FftRepulsion {
 
     /// As [`FftRepulsion::set_span_hint`], sized from what the last run measured instead of a
     /// guess from `n`: its span and its busiest 3 x 3 neighbourhood of boxes (a 36-byte
-    /// readback; see [`grid_for_measured`]). What the optimizer calls every 50 iterations.
+    /// readback; see [`grid_for_measured`]). What the optimizer calls between batches of
+    /// iterations (`optimize::Batches`).
     /// Before the first run there is nothing to measure, and the grid stays as it is.
     pub fn refresh(&mut self, gpu: &Gpu) -> Result<bool> {
         let m = self.measured(gpu)?;

@@ -1,12 +1,14 @@
 //! The t-SNE optimizer, wholly on the GPU: per iteration repulsion sums, Z by a deterministic
-//! reduction, attraction, the gains/momentum step, and recentring; 50 iterations are recorded into
-//! one command buffer and the CPU reads back only Z and the KL sum at each check (and the positions
-//! when snapshots are asked for).
+//! reduction, attraction, the gains/momentum step, and recentring; up to 50 iterations are recorded
+//! into one command buffer and the CPU reads back only Z and the KL sum at each check (and the
+//! positions when snapshots are asked for).
 //!
 //! Schedule (sklearn's): early exaggeration α for the first `exaggeration_iterations` with momentum
 //! 0.5, then α = 1 and momentum 0.8; gains +0.2 / ×0.8 floored at 0.01. As in sklearn, which runs the
 //! two phases as two separate gradient-descent calls, the gains and the update are reset (to 1 and 0)
-//! when exaggeration ends.
+//! when exaggeration ends. As in openTSNE, each point's step is capped ([`MAX_STEP`]). Iterations
+//! run in batches recorded into one command buffer each, shorter while the FFT grid must follow a
+//! fast-changing map ([`Batches`]).
 //!
 //! [`Optimizer`] holds the buffers and prepared dispatches (a run, `benches/tsne.rs` and
 //! `examples/profile_tsne.rs` replay the same ones). With a sparse P it relabels the points along
@@ -1034,7 +1036,7 @@ fn gather_rows(y: &[f32], order: &[u32], dims: usize) -> Vec<f32> {
 
 /// How many iterations the optimizer records into one command buffer. The repulsion grid is
 /// re-sized between batches from what the last one measured; while the map grows fast (after
-/// early exaggeration 64,000 text embeddings spread from 4 to 60 units in 50 iterations) a grid
+/// early exaggeration 20,000 text embeddings spread from 3 to 50 units in 50 iterations) a grid
 /// sized at the batch's start is soon far too coarse for its plain interpolation, the forces go
 /// wrong and the run ends at a poor KL. So a batch after which the grid had to change is followed
 /// by one a quarter as long (down to one iteration), and one after which it still fitted by one
