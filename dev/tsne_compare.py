@@ -54,7 +54,7 @@ def inputs(name, a):
         folder = os.path.join(a.data, name)
         if not os.path.exists(os.path.join(folder, "X.npy")):
             subprocess.run([a.python, os.path.join(TOOLS, "tsne_datasets.py"), *SETS[name], "--out", folder],
-                           check=True)
+                           check=True, stdout=subprocess.DEVNULL)
     x, y = os.path.join(folder, "X.npy"), os.path.join(folder, "y.npy")
     pca = ["--pca", "50"] if dims_of(x) > 100 else []
     return (["--input", x, "--labels", y], ["--input", x, "--labels", y, *pca])
