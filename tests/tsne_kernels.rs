@@ -156,9 +156,36 @@ fn entropy(row: &[f32]) -> f64 {
         .sum::<f64>()
 }
 
+/// The perplexity calibration of `rows` rows of `len` squared distances on the GPU, and on the CPU
+/// with the same bisection: (GPU p, CPU p, CPU β).
+fn calibrate(
+    d: &[f32],
+    rows: usize,
+    len: usize,
+    skip: bool,
+    perplexity: f32,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let gpu = gpu();
+    let buf = gpu.storage_from("rows", d);
+    let state = gpu.storage("state", rows * affinity::STATE_PER_ROW);
+    let k = affinity::perplexity_rows(gpu, &buf, rows, len, skip, perplexity, &state).unwrap();
+    gpu.run("perplexity", &k.iter().collect::<Vec<_>>())
+        .unwrap();
+    let got = gpu.read_f32(&buf).unwrap();
+    let (want, betas) = affinity::cpu::perplexity_rows(
+        d,
+        rows,
+        len,
+        skip,
+        perplexity,
+        affinity::TOL,
+        affinity::MAX_STEPS,
+    );
+    (got, want, betas)
+}
+
 #[test]
 fn perplexity_rows_match_cpu_and_reach_the_target() {
-    let gpu = gpu();
     let mut rng = Rng::new(14);
     // Dense rows (diagonal excluded) and kNN rows (no diagonal).
     for (rows, len, skip, perplexity) in [(61, 61, true, 5.0f32), (50, 15, false, 4.0)] {
@@ -172,21 +199,7 @@ fn perplexity_rows_match_cpu_and_reach_the_target() {
             }
             v
         };
-        let buf = gpu.storage_from("rows", &d);
-        let state = gpu.storage("state", rows * affinity::STATE_PER_ROW);
-        let k = affinity::perplexity_rows(gpu, &buf, rows, len, skip, perplexity, &state).unwrap();
-        gpu.run("perplexity", &k.iter().collect::<Vec<_>>())
-            .unwrap();
-        let got = gpu.read_f32(&buf).unwrap();
-        let (want, _) = affinity::cpu::perplexity_rows(
-            &d,
-            rows,
-            len,
-            skip,
-            perplexity,
-            affinity::TOL,
-            affinity::MAX_STEPS,
-        );
+        let (got, want, _) = calibrate(&d, rows, len, skip, perplexity);
         // Both stop within 1e-5 of the target entropy, from f32 and f64 sums: p agrees to ~1e-5.
         assert_close("p_{j|i}", &got, &want, 2e-5);
         for r in 0..rows {
@@ -210,7 +223,6 @@ fn perplexity_rows_match_cpu_and_reach_the_target() {
 /// one value) are uniform. Rows with fewer ties than the perplexity still reach it.
 #[test]
 fn perplexity_rows_with_many_ties_are_uniform_over_them() {
-    let gpu = gpu();
     let (len, perplexity) = (15, 4.0f32);
     // (ties at the smallest distance, that distance, the rest's distances start here)
     let shapes = [
@@ -231,22 +243,7 @@ fn perplexity_rows_with_many_ties_are_uniform_over_them() {
             });
         }
     }
-    let rows = shapes.len();
-    let buf = gpu.storage_from("rows", &d);
-    let state = gpu.storage("state", rows * affinity::STATE_PER_ROW);
-    let k = affinity::perplexity_rows(gpu, &buf, rows, len, false, perplexity, &state).unwrap();
-    gpu.run("perplexity", &k.iter().collect::<Vec<_>>())
-        .unwrap();
-    let got = gpu.read_f32(&buf).unwrap();
-    let (want, betas) = affinity::cpu::perplexity_rows(
-        &d,
-        rows,
-        len,
-        false,
-        perplexity,
-        affinity::TOL,
-        affinity::MAX_STEPS,
-    );
+    let (got, want, betas) = calibrate(&d, shapes.len(), len, false, perplexity);
     assert!(got.iter().all(|p| p.is_finite()), "{got:?}");
     assert_close("p_{j|i}", &got, &want, 2e-5);
     for (r, &(ties, _, _)) in shapes.iter().enumerate() {
