@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use latentviz::data::colorization::{self, SIDE};
 use latentviz::figures::{self, ImageRef, ImageShape};
 use latentviz::graph::ParamStore;
 use latentviz::model;
 use latentviz::ops::loss::LossKind;
 use latentviz::ops::optim::Optimizer;
-use latentviz::shapes::{self, SIDE};
 use latentviz::train::{self, Pairs, TrainConfig};
 use latentviz::{Gpu, GpuOptions};
 
@@ -115,8 +115,8 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
 
     // Train and test sets from different streams of the one seed.
-    let (train_x, train_y) = shapes::generate(n_train, a.seed);
-    let (test_x, test_y) = shapes::generate(n_test, a.seed ^ 0x5EED_7E57);
+    let (train_x, train_y) = colorization::generate(n_train, a.seed);
+    let (test_x, test_y) = colorization::generate(n_test, a.seed ^ 0x5EED_7E57);
     let cfg = TrainConfig {
         epochs,
         batch,

@@ -14,10 +14,10 @@ pub mod io;
 pub mod model;
 pub mod ops;
 pub mod rng;
-pub mod shapes;
 pub mod story;
 pub mod train;
 pub mod tsne;
+pub mod wgsl;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};

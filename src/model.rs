@@ -85,8 +85,8 @@ pub fn mnist_decoder_graph(batch: usize) -> Result<Built> {
     })
 }
 
-/// Side of the colorization images (see [`crate::shapes`]).
-pub const COLOR_SIDE: usize = crate::shapes::SIDE;
+/// Side of the colorization images (see [`crate::data::colorization`]).
+pub const COLOR_SIDE: usize = crate::data::colorization::SIDE;
 
 /// The colorization network for a batch of `batch` grey images: input [B,1,48,48] → RGB
 /// [B,3,48,48]. Conv(1→32, 3×3, same)–ELU–MaxPool2 → Conv(32→64)–ELU–MaxPool2 → Upsample2 →

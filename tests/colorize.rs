@@ -5,12 +5,12 @@ mod common;
 use std::time::Instant;
 
 use common::gpu;
+use latentviz::data::colorization::{self, SIDE};
 use latentviz::graph::{Executor, ParamStore};
 use latentviz::model;
 use latentviz::ops::loss::LossKind;
 use latentviz::ops::optim::Optimizer;
 use latentviz::rng::Rng;
-use latentviz::shapes::{self, SIDE};
 use latentviz::train::{self, Pairs, TrainConfig};
 
 const GREY: usize = SIDE * SIDE;
@@ -61,7 +61,7 @@ fn graph_shapes_and_parameter_names() {
     let mnist = model::mnist_autoencoder(1).unwrap();
     Executor::new(gpu, mnist.graph, &mut store, None).unwrap();
     let exec = Executor::new(gpu, built.graph.clone(), &mut store, None).unwrap();
-    let (x, _) = shapes::generate(3, 1);
+    let (x, _) = colorization::generate(3, 1);
     exec.set_input(gpu, built.input, &x).unwrap();
     gpu.run("colorize forward", &exec.dispatches(&[])).unwrap();
     let y = exec.read(gpu, built.output).unwrap();
@@ -114,8 +114,8 @@ const EPOCHS: usize = 3;
 #[test]
 fn learns_where_the_shapes_are_in_a_few_hundred_steps() {
     let gpu = gpu();
-    let (train_x, train_y) = shapes::generate(TRAIN, 1);
-    let (test_x, test_y) = shapes::generate(16, 2);
+    let (train_x, train_y) = colorization::generate(TRAIN, 1);
+    let (test_x, test_y) = colorization::generate(16, 2);
     let mut store = ParamStore::new(0);
     let start = Instant::now();
     let history = train::train_pairs(
@@ -263,7 +263,7 @@ fn pairs_with_target_equal_to_input_is_the_autoencoder() {
 #[test]
 fn bad_pairs_are_rejected_with_a_clear_error() {
     let gpu = gpu();
-    let (x, y) = shapes::generate(6, 0);
+    let (x, y) = colorization::generate(6, 0);
     let cfg = config(1, 2, 1e-3);
     let run = |train: Pairs, test: Pairs| {
         let mut store = ParamStore::new(0);

@@ -690,7 +690,7 @@ fn saving_replaces_an_existing_file_atomically() {
 
 #[test]
 fn shapes_dataset_is_seeded_and_consistent() {
-    use latentviz::shapes::{BACKGROUND, SIDE, generate};
+    use latentviz::data::colorization::{BACKGROUND, SIDE, generate};
     let (x, y) = generate(6, 42);
     let plane = SIDE * SIDE;
     assert_eq!((x.len(), y.len()), (6 * plane, 6 * 3 * plane));

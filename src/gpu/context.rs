@@ -1,7 +1,8 @@
 //! Instance, adapter choice and device creation, plus the pipeline cache that lives with the device.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use super::pipeline::{PipelineCache, PipelineKey};
 
 use crate::error::{Error, Result};
 
@@ -30,7 +31,7 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
-    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    pipelines: PipelineCache,
     /// Errors wgpu raised outside an error scope (validation inside a submitted pass, say).
     uncaptured: Arc<Mutex<Vec<String>>>,
 }
@@ -157,7 +158,7 @@ impl Gpu {
             info,
             limits,
             features,
-            pipelines: Mutex::new(HashMap::new()),
+            pipelines: PipelineCache::default(),
             uncaptured,
         })
     }
@@ -180,56 +181,45 @@ impl Gpu {
         self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
-    /// The compute pipeline for `entry` in `source`, compiled once per `label` and cached.
-    /// Shader and pipeline errors come back as `Error::Gpu` naming the label.
+    /// The compute pipeline for `entry` in the WGSL `source`, compiled once and cached (keyed by
+    /// the text and entry; `label` names it in errors and profiles).
     pub fn pipeline(
         &self,
         label: &str,
         source: &str,
         entry: &str,
     ) -> Result<Arc<wgpu::ComputePipeline>> {
-        self.pipeline_with(label, entry, || source.to_string())
+        self.pipelines.get(
+            &self.device,
+            label,
+            PipelineKey::text(source, entry),
+            || source.to_string(),
+        )
     }
 
-    /// As [`Gpu::pipeline`], building the source only when `label` is not cached yet (for
-    /// generated kernels launched thousands of times).
-    pub fn pipeline_with(
+    /// The compute pipeline for `entry` in the WGSL `generate(variant)`, generating the text only
+    /// when this variant is not cached yet (for generated kernels launched thousands of times).
+    pub fn generated_pipeline<V: std::fmt::Debug>(
         &self,
         label: &str,
+        generate: fn(&V) -> String,
+        variant: &V,
         entry: &str,
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key = PipelineKey::generated(generate, variant, entry);
+        self.pipelines
+            .get(&self.device, label, key, || generate(variant))
+    }
+
+    /// The compute pipeline for any [`PipelineKey`] (override constants included); `source`
+    /// builds the text of a generated key when it is not cached yet.
+    pub fn keyed_pipeline(
+        &self,
+        label: &str,
+        key: PipelineKey,
         source: impl FnOnce() -> String,
     ) -> Result<Arc<wgpu::ComputePipeline>> {
-        let key = format!("{label}::{entry}");
-        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
-            return Ok(p.clone());
-        }
-        let source = source();
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(label),
-                source: wgpu::ShaderSource::Wgsl(source.as_str().into()),
-            });
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&key),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu {
-                context: format!("compiling {key}"),
-                message: e.to_string(),
-            });
-        }
-        let pipeline = Arc::new(pipeline);
-        self.pipelines.lock().unwrap().insert(key, pipeline.clone());
-        Ok(pipeline)
+        self.pipelines.get(&self.device, label, key, source)
     }
 
     /// Submit recorded work and wait for it; reports any GPU error raised meanwhile.

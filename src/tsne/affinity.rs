@@ -1027,9 +1027,12 @@ pub fn knn_scan_uniform(
         "tsne kNN uniform scan d{} t{} {rq}x{lanes}",
         points.d, tiles.cols
     );
-    let pipeline = gpu.pipeline_with(&label, "knn_scan_uniform", || {
-        knn_scan_uniform_source(points.d, tiles.cols, rq, lanes)
-    })?;
+    let pipeline = gpu.generated_pipeline(
+        &label,
+        |&(d, cols, rq, lanes)| knn_scan_uniform_source(d, cols, rq, lanes),
+        &(points.d, tiles.cols, rq, lanes),
+        "knn_scan_uniform",
+    )?;
     let uniform = gpu.uniform(&format!("{label} params"), &params);
     let bytes = tiles.tile_bytes();
     let tile_range = wgpu::BufferBinding {

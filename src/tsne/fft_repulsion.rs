@@ -71,6 +71,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_tables, workgroups_for};
 use crate::ops::{check_len, launch, launch_bound};
+use crate::wgsl_struct;
 
 const BBOX: &str = include_str!("../../shaders/tsne_fft_bbox.wgsl");
 const COUNT: &str = include_str!("../../shaders/tsne_fft_count.wgsl");
@@ -176,66 +177,70 @@ const FFT_WG_Y: usize = 1;
 /// (generated WGSL, see [`stockham_source`]).
 pub const MAX_RADIX: usize = 64;
 
-/// The uniform every fft-repulsion shader reads; mirrors `Params` in shaders/tsne_fft_*.wgsl.
-/// Fields a kernel does not use are zero.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct FftParams {
-    pub n: u32,
-    pub intervals: u32,
-    /// Nodes per axis: 4 * intervals.
-    pub nodes: u32,
-    /// FFT length per axis.
-    pub len: u32,
-    /// FFT: 1 / ns in f32 (j / ns by a float multiply, exact for j < 2048).
-    pub inv_ns: f32,
-    /// intervals^2.
-    pub boxes: u32,
-    /// FFT: lines per channel.
-    pub lines: u32,
-    /// FFT: channels (separate len x len grids, `chan_stride` apart).
-    pub channels: u32,
-    pub line_stride: u32,
-    pub elem_stride: u32,
-    pub chan_stride: u32,
-    /// FFT: elements past `valid` in a line are read as zero.
-    pub valid: u32,
-    /// FFT: 1 for the inverse transform (conjugate twiddles, no scaling).
-    pub inverse: u32,
-    /// FFT: product of the radices of the earlier passes of this axis (Stockham's Ns).
-    pub ns: u32,
-    /// FFT: 1 when consecutive invocations take consecutive lines (columns), 0 when they take
-    /// consecutive (line, butterfly) pairs (rows).
-    pub line_fast: u32,
-    /// FFT: len / (ns * radix), the twiddle index step between butterflies.
-    pub tw_stride: u32,
-    /// FFT: 1 when the pass runs only if the grid's `kernel_dirty` is set.
-    pub gated: u32,
-    /// FFT: outputs past `out_valid` in a line are not stored.
-    pub out_valid: u32,
-    /// FFT: 1 when the pass reads the product of the charge and kernel spectra.
-    pub fused: u32,
-    /// Sort: the keys of the counting sort's second round, 2n (see tsne_fft_count.wgsl).
-    pub keys: u32,
+wgsl_struct! {
+    /// The uniform every fft-repulsion shader reads (declared to them as `Params`).
+    /// Fields a kernel does not use are zero.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+    pub struct FftParams {
+        pub n: u32,
+        pub intervals: u32,
+        /// Nodes per axis: 4 * intervals.
+        pub nodes: u32,
+        /// FFT length per axis.
+        pub len: u32,
+        /// FFT: 1 / ns in f32 (j / ns by a float multiply, exact for j < 2048).
+        pub inv_ns: f32,
+        /// intervals^2.
+        pub boxes: u32,
+        /// FFT: lines per channel.
+        pub lines: u32,
+        /// FFT: channels (separate len x len grids, `chan_stride` apart).
+        pub channels: u32,
+        pub line_stride: u32,
+        pub elem_stride: u32,
+        pub chan_stride: u32,
+        /// FFT: elements past `valid` in a line are read as zero.
+        pub valid: u32,
+        /// FFT: 1 for the inverse transform (conjugate twiddles, no scaling).
+        pub inverse: u32,
+        /// FFT: product of the radices of the earlier passes of this axis (Stockham's Ns).
+        pub ns: u32,
+        /// FFT: 1 when consecutive invocations take consecutive lines (columns), 0 when they take
+        /// consecutive (line, butterfly) pairs (rows).
+        pub line_fast: u32,
+        /// FFT: len / (ns * radix), the twiddle index step between butterflies.
+        pub tw_stride: u32,
+        /// FFT: 1 when the pass runs only if the grid's `kernel_dirty` is set.
+        pub gated: u32,
+        /// FFT: outputs past `out_valid` in a line are not stored.
+        pub out_valid: u32,
+        /// FFT: 1 when the pass reads the product of the charge and kernel spectra.
+        pub fused: u32,
+        /// Sort: the keys of the counting sort's second round, 2n (see tsne_fft_count.wgsl).
+        pub keys: u32,
+    }
 }
 
-/// The grid geometry the `bbox` kernel writes on the GPU; mirrors `Grid` in the shaders.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct GridGeometry {
-    /// Lower corner of the grid (interval 0 starts here on each axis).
-    pub lo: [f32; 2],
-    /// Centre of the points' bounding box; charges and forces are taken relative to it.
-    pub center: [f32; 2],
-    /// Interval width (the same on both axes).
-    pub width: f32,
-    /// Node spacing, width / 4.
-    pub h: f32,
-    /// Largest extent of the bounding box (floored at 1e-3).
-    pub span: f32,
-    /// 1 when this call recomputed the kernel spectrum (the width changed since it was last
-    /// computed).
-    pub kernel_dirty: u32,
+wgsl_struct! {
+    /// The grid geometry the `bbox` kernel writes on the GPU (declared to the shaders as `Grid`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+    pub struct GridGeometry {
+        /// Lower corner of the grid (interval 0 starts here on each axis).
+        pub lo: [f32; 2],
+        /// Centre of the points' bounding box; charges and forces are taken relative to it.
+        pub center: [f32; 2],
+        /// Interval width (the same on both axes).
+        pub width: f32,
+        /// Node spacing, width / 4.
+        pub h: f32,
+        /// Largest extent of the bounding box (floored at 1e-3).
+        pub span: f32,
+        /// 1 when this call recomputed the kernel spectrum (the width changed since it was last
+        /// computed).
+        pub kernel_dirty: u32,
+    }
 }
 
 /// tsne_fft_interpolate.wgsl as the program runs it. With `subgroups` (adapters with subgroups of

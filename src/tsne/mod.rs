@@ -30,10 +30,10 @@ pub enum Method {
     Exact,
     /// Sparse kNN P (k = ⌊3·perplexity⌋) and FFT-interpolated repulsion.
     Fft,
-    /// Sparse kNN P with exact O(N²) repulsion: the path for mid-sized N, and what `Auto` uses for
-    /// large N while no FFT repulsion is built in.
+    /// Sparse kNN P with exact O(N²) repulsion: what `Auto` uses for 3-D embeddings of more than
+    /// [`AUTO_EXACT_MAX_N`] points (the FFT repulsion is 2-D only).
     SparseExact,
-    /// `Exact` up to [`AUTO_EXACT_MAX_N`] points, `Fft` beyond (or `SparseExact` without FFT).
+    /// `Exact` up to [`AUTO_EXACT_MAX_N`] points, beyond it `Fft` in 2-D and `SparseExact` in 3-D.
     Auto,
 }
 
@@ -184,7 +184,6 @@ pub struct Plan {
 /// The FFT-interpolated repulsion is 2-D only; 3-D embeddings of many points use sparse P with
 /// exact repulsion.
 pub fn plan(method: Method, n: usize, dims: usize) -> Result<Plan> {
-    let fft_available = optimize::fft_available();
     if method == Method::Fft && dims != 2 {
         return Err(Error::InvalidArgument(format!(
             "the FFT method computes 2-D embeddings only, not {dims}-D; use --method auto or exact"
@@ -192,7 +191,7 @@ pub fn plan(method: Method, n: usize, dims: usize) -> Result<Plan> {
     }
     let resolved = match method {
         Method::Auto if n <= AUTO_EXACT_MAX_N => Method::Exact,
-        Method::Auto if fft_available && dims == 2 => Method::Fft,
+        Method::Auto if dims == 2 => Method::Fft,
         Method::Auto => Method::SparseExact,
         m => m,
     };
@@ -201,10 +200,6 @@ pub fn plan(method: Method, n: usize, dims: usize) -> Result<Plan> {
             "the exact method keeps an n × n matrix and takes at most {DENSE_MAX_N} points, not {n}; \
              use --method auto or fft"
         ))),
-        Method::Fft if !fft_available => Err(Error::InvalidArgument(
-            "FFT-accelerated repulsion is not part of this build; use --method exact or auto"
-                .into(),
-        )),
         m => Ok(Plan {
             sparse: m != Method::Exact,
             fft: m == Method::Fft,

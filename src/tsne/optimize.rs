@@ -16,8 +16,8 @@
 //! neighbours' labels closer ([`attraction_order`]), so the attraction's gathers stay in cache;
 //! positions go in and come out in the input's order.
 //!
-//! Repulsion is pluggable through [`RepulsionBackend`]: [`ExactRepulsion`] (O(N²)) is built in; the
-//! FFT-interpolated one is plugged in at [`fft_available`] / `fft_backend` below.
+//! Repulsion comes from a [`RepulsionBackend`]: [`ExactRepulsion`] (O(N²)) or the FFT-interpolated
+//! one (`fft_backend`).
 
 use std::time::Instant;
 
@@ -111,11 +111,6 @@ impl RepulsionBackend for super::fft_repulsion::FftRepulsion {
     fn refresh(&mut self, gpu: &Gpu) -> Result<bool> {
         super::fft_repulsion::FftRepulsion::refresh(self, gpu)
     }
-}
-
-/// True when FFT-accelerated repulsion is built in.
-pub fn fft_available() -> bool {
-    true
 }
 
 fn fft_backend(gpu: &Gpu, n: usize, dims: usize, y0: &[f32]) -> Result<Box<dyn RepulsionBackend>> {

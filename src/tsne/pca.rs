@@ -464,9 +464,12 @@ pub fn scatter_uniform(
         hi: live[1],
     };
     let label = "tsne pca uniform scatter";
-    let pipeline = gpu.pipeline_with(label, "scatter_uniform", || {
-        scatter_uniform_source(SCATTER_BINDING_ROWS, SCATTER_BINDINGS, SCATTER_QUADS)
-    })?;
+    let pipeline = gpu.generated_pipeline(
+        label,
+        |_: &()| scatter_uniform_source(SCATTER_BINDING_ROWS, SCATTER_BINDINGS, SCATTER_QUADS),
+        &(),
+        "scatter_uniform",
+    )?;
     let uniform = gpu.uniform(&format!("{label} params"), &params);
     let range = |first_row: usize, bytes: usize| {
         wgpu::BindingResource::Buffer(wgpu::BufferBinding {

@@ -1,0 +1,119 @@
+//! The one way Rust values reach WGSL: a `#[repr(C)]` params struct declared through
+//! [`wgsl_struct!`] gets its WGSL declaration emitted from the same field list, and a kernel file
+//! written without it gets it prepended ([`with_structs`]). The macro checks at compile time that
+//! WGSL lays the fields out where Rust does; `tests/wgsl.rs` holds that rule against naga's.
+
+/// A Rust type with a WGSL twin: its WGSL name, and WGSL's alignment and size for it.
+pub trait WgslType {
+    const WGSL: &'static str;
+    const ALIGN: usize;
+    const SIZE: usize;
+}
+
+macro_rules! wgsl_type {
+    ($($rust:ty => $wgsl:literal, $align:literal, $size:literal;)*) => {
+        $(impl WgslType for $rust {
+            const WGSL: &'static str = $wgsl;
+            const ALIGN: usize = $align;
+            const SIZE: usize = $size;
+        })*
+    };
+}
+
+wgsl_type! {
+    u32 => "u32", 4, 4;
+    i32 => "i32", 4, 4;
+    f32 => "f32", 4, 4;
+    [f32; 2] => "vec2<f32>", 8, 8;
+    [u32; 4] => "vec4<u32>", 16, 16;
+    [f32; 4] => "vec4<f32>", 16, 16;
+}
+
+/// One field of a [`WgslStruct`]: its name, WGSL type, WGSL alignment and size, and its byte
+/// offset in the Rust struct.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: &'static str,
+    pub align: usize,
+    pub size: usize,
+    pub offset: usize,
+}
+
+/// Whether WGSL's layout of `fields` (each at the next multiple of its alignment, the struct
+/// rounded up to its largest alignment) puts every field at its Rust offset and is `size` long.
+pub const fn layout_matches(fields: &[Field], size: usize) -> bool {
+    let (mut end, mut align, mut i) = (0usize, 1usize, 0);
+    while i < fields.len() {
+        let f = &fields[i];
+        let offset = end.next_multiple_of(f.align);
+        if offset != f.offset {
+            return false;
+        }
+        end = offset + f.size;
+        if f.align > align {
+            align = f.align;
+        }
+        i += 1;
+    }
+    end.next_multiple_of(align) == size
+}
+
+/// A Rust struct whose WGSL declaration is emitted from its own fields (see [`wgsl_struct!`]).
+pub trait WgslStruct: bytemuck::Pod {
+    const FIELDS: &'static [Field];
+
+    /// `struct {name} { field: type, ... }` with the Rust fields in order.
+    fn declare(name: &str) -> String {
+        let mut s = format!("struct {name} {{\n");
+        for f in Self::FIELDS {
+            s += &format!("    {}: {},\n", f.name, f.ty);
+        }
+        s + "}\n"
+    }
+}
+
+/// `body` (a kernel written without its struct declarations) with `structs` declared before it.
+pub fn with_structs(structs: &[String], body: &str) -> String {
+    let mut s = structs.concat();
+    s.push('\n');
+    s.push_str(body);
+    s
+}
+
+/// Declares a `#[repr(C)]` struct (attributes and derives as written) and implements
+/// [`WgslStruct`] for it from the same field list, so its WGSL twin cannot drift.
+#[macro_export]
+macro_rules! wgsl_struct {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident : $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $ty),*
+        }
+
+        impl $crate::wgsl::WgslStruct for $name {
+            const FIELDS: &'static [$crate::wgsl::Field] = &[$(
+                $crate::wgsl::Field {
+                    name: stringify!($field),
+                    ty: <$ty as $crate::wgsl::WgslType>::WGSL,
+                    align: <$ty as $crate::wgsl::WgslType>::ALIGN,
+                    size: <$ty as $crate::wgsl::WgslType>::SIZE,
+                    offset: ::core::mem::offset_of!($name, $field),
+                }
+            ),*];
+        }
+
+        const _: () = assert!(
+            $crate::wgsl::layout_matches(
+                <$name as $crate::wgsl::WgslStruct>::FIELDS,
+                ::core::mem::size_of::<$name>(),
+            ),
+            concat!("WGSL lays out ", stringify!($name), " unlike Rust"),
+        );
+    };
+}
