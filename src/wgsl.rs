@@ -73,7 +73,19 @@ pub trait WgslStruct: bytemuck::Pod {
     }
 }
 
-/// `body` (a kernel written without its struct declarations) with `structs` declared before it.
+/// `const NAME: u32 = VALUEu;` for each pair, so a number Rust and WGSL share has one source.
+pub fn u32_constants(constants: &[(&str, usize)]) -> String {
+    constants
+        .iter()
+        .map(|(name, value)| {
+            let value = u32::try_from(*value).expect("a WGSL u32 constant fits in u32");
+            format!("const {name}: u32 = {value}u;\n")
+        })
+        .collect()
+}
+
+/// `body` (a kernel written without its struct declarations) with `structs` (declarations from
+/// [`WgslStruct::declare`], and constants from [`u32_constants`]) before it.
 pub fn with_structs(structs: &[String], body: &str) -> String {
     let mut s = structs.concat();
     s.push('\n');

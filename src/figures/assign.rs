@@ -122,9 +122,8 @@ pub(crate) fn check_assignment(
 ///
 /// Method: the Hungarian algorithm in its shortest-augmenting-path form (Jonker–Volgenant style
 /// potentials, rectangular: cells are rows, points columns): O(cells^2 * n) time at worst,
-/// O(cells + n) memory, costs computed on the fly in f64. Measured on one core at opt-level 2:
-/// 0.3 s for 900 uniform points on 30 x 30, 3 s for 1,600 Gaussian points on 40 x 40 (a dense
-/// blob spread over a uniform grid is the hard case: long augmenting paths).
+/// O(cells + n) memory, costs computed on the fly in f64. A dense blob spread over a uniform grid
+/// is the hard case (long augmenting paths; timings in docs/kernel-notes.md).
 pub fn grid_assign_one_to_one(embedding: &[f32], rows: usize, cols: usize) -> Result<Vec<usize>> {
     let op = "grid_assign_one_to_one";
     let n = check_embedding(op, embedding)?;

@@ -1,24 +1,40 @@
 //! Elementwise activations: ELU (alpha 1 by default), ReLU, sigmoid; forward and backward.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::{check_len, launch};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const FORWARD: &str = include_str!("../../shaders/activation_forward.wgsl");
-const BACKWARD: &str = include_str!("../../shaders/activation_backward.wgsl");
+static FORWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[ActivationParams::declare("Params")],
+        include_str!("activation_forward.wgsl"),
+    )
+});
+static BACKWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[ActivationParams::declare("Params")],
+        include_str!("activation_backward.wgsl"),
+    )
+});
 const GROUP: u32 = 256;
 const PER_INVOCATION: usize = 4;
 
-/// Mirrors `Params` in activation_forward.wgsl and activation_backward.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct ActivationParams {
-    pub len: u32,
-    pub alpha: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+wgsl_struct! {
+    /// `Params` in activation_forward.wgsl and activation_backward.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct ActivationParams {
+        pub len: u32,
+        pub alpha: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,7 +88,7 @@ pub fn forward(
     launch(
         gpu,
         op,
-        FORWARD,
+        &FORWARD,
         &entry,
         &act.params(len),
         &[x, y],
@@ -99,12 +115,20 @@ pub fn backward(
     launch(
         gpu,
         &label,
-        BACKWARD,
+        &BACKWARD,
         &entry,
         &act.params(len),
         &[x, y, dy, dx],
         groups(len),
     )
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/ops/activation_forward.wgsl", FORWARD.to_string()),
+        ("src/ops/activation_backward.wgsl", BACKWARD.to_string()),
+    ]
 }
 
 /// Plain-loop references, named as in the WGSL.

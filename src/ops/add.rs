@@ -1,24 +1,35 @@
 //! Elementwise add, for gradient fan-in (a tensor read by two layers gets the sum of both
 //! gradients): out = a + b.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const FORWARD: &str = include_str!("../../shaders/add_forward.wgsl");
+static FORWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[AddParams::declare("Params")],
+        include_str!("add_forward.wgsl"),
+    )
+});
 const GROUP: u32 = 256;
 const PER_INVOCATION: usize = 4;
 
-/// Mirrors `Params` in add_forward.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct AddParams {
-    pub len: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in add_forward.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct AddParams {
+        pub len: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
 /// out = a + b over `len` elements. `out` must be a different buffer from `a` and `b` (wgpu
@@ -52,7 +63,12 @@ pub fn forward(
         _pad2: 0,
     };
     let groups = workgroups_for(len.div_ceil(PER_INVOCATION), GROUP);
-    Ok(launch(gpu, op, FORWARD, op, &params, &[a, b, out], groups)?.with_flops(len as f64))
+    Ok(launch(gpu, op, &FORWARD, op, &params, &[a, b, out], groups)?.with_flops(len as f64))
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![("src/ops/add_forward.wgsl", FORWARD.to_string())]
 }
 
 /// Plain-loop reference, named as in the WGSL.

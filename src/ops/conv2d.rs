@@ -86,7 +86,7 @@ pub struct Conv2dShape {
     pub padding: Padding,
 }
 
-/// Mirrors `Params` in shaders/conv2d_*.wgsl.
+/// `Params` in conv2d_*.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct Conv2dParams {

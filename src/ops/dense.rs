@@ -7,14 +7,23 @@
 //! and the bias gradient db[j] = sum_b dy[b, j] is a column-sum gather (dense_backward_bias.wgsl).
 //! Every gradient is WRITTEN, not accumulated.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::matmul::{self, MatmulShape};
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const BACKWARD_BIAS: &str = include_str!("../../shaders/dense_backward_bias.wgsl");
+static BACKWARD_BIAS: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[DenseParams::declare("Params")],
+        include_str!("dense_backward_bias.wgsl"),
+    )
+});
 const GROUP: u32 = 64;
 
 /// The sizes of one dense layer.
@@ -70,14 +79,16 @@ impl DenseShape {
     }
 }
 
-/// Mirrors `Params` in dense_backward_bias.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct DenseParams {
-    pub batch: u32,
-    pub inputs: u32,
-    pub outputs: u32,
-    pub _pad0: u32,
+wgsl_struct! {
+    /// `Params` in dense_backward_bias.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct DenseParams {
+        pub batch: u32,
+        pub inputs: u32,
+        pub outputs: u32,
+        pub _pad0: u32,
+    }
 }
 
 /// Check every (name, buffer, values needed), so errors name the layer's own tensors.
@@ -192,8 +203,16 @@ pub fn backward_bias(
         _pad0: 0,
     };
     let groups = workgroups_for(s.outputs, GROUP);
-    let d = launch(gpu, op, BACKWARD_BIAS, op, &params, &[dy, db], groups)?;
+    let d = launch(gpu, op, &BACKWARD_BIAS, op, &params, &[dy, db], groups)?;
     Ok(vec![d.with_flops(s.y_len() as f64)])
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![(
+        "src/ops/dense_backward_bias.wgsl",
+        BACKWARD_BIAS.to_string(),
+    )]
 }
 
 /// Plain-loop references, named as in the WGSL.

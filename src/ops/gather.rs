@@ -1,21 +1,32 @@
 //! Gather rows (a shuffled batch) out of a dataset held on the GPU in slices.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{BufferSlices, Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const FORWARD: &str = include_str!("../../shaders/gather_rows_forward.wgsl");
+static FORWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[GatherParams::declare("Params")],
+        include_str!("gather_forward.wgsl"),
+    )
+});
 
-/// Mirrors `Params` in gather_rows_forward.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct GatherParams {
-    pub row_len: u32,
-    pub rows: u32,
-    pub first_row: u32,
-    pub slice_rows: u32,
+wgsl_struct! {
+    /// `Params` in gather_forward.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct GatherParams {
+        pub row_len: u32,
+        pub rows: u32,
+        pub first_row: u32,
+        pub slice_rows: u32,
+    }
 }
 
 /// One dispatch per slice of `src`: together they fill `out` (rows × row_len) with the rows of `src`
@@ -51,7 +62,7 @@ pub fn forward(
             launch(
                 gpu,
                 "gather_rows",
-                FORWARD,
+                &FORWARD,
                 "gather_rows_forward",
                 &params,
                 &[idx, slice, out],
@@ -59,6 +70,11 @@ pub fn forward(
             )
         })
         .collect()
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![("src/ops/gather_forward.wgsl", FORWARD.to_string())]
 }
 
 pub mod cpu {

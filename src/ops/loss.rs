@@ -6,15 +6,34 @@
 //! `acc[0]` (and 1 to the batch count `acc[1]`), so a training loop can record the step once, run
 //! it many times, and read `acc` only every k steps (zeroing it with a write after the read).
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const FORWARD: &str = include_str!("../../shaders/loss_forward.wgsl");
-const REDUCE: &str = include_str!("../../shaders/loss_reduce.wgsl");
-const BACKWARD: &str = include_str!("../../shaders/loss_backward.wgsl");
+static FORWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[LossParams::declare("Params")],
+        include_str!("loss_forward.wgsl"),
+    )
+});
+static REDUCE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[LossParams::declare("Params")],
+        include_str!("loss_reduce.wgsl"),
+    )
+});
+static BACKWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[LossParams::declare("Params")],
+        include_str!("loss_backward.wgsl"),
+    )
+});
 const GROUP: usize = 256;
 /// Elements each forward invocation sums at least before the grid is widened.
 const PER_INVOCATION: usize = 8;
@@ -38,16 +57,18 @@ impl LossKind {
     }
 }
 
-/// Mirrors `Params` in loss_forward.wgsl, loss_reduce.wgsl and loss_backward.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct LossParams {
-    pub len: u32,
-    /// Workgroups of the first forward stage (= partial sums).
-    pub partials: u32,
-    /// 1 / len, the factor that turns a sum into the mean.
-    pub inv_len: f32,
-    pub _pad0: u32,
+wgsl_struct! {
+    /// `Params` in loss_forward.wgsl, loss_reduce.wgsl and loss_backward.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct LossParams {
+        pub len: u32,
+        /// Workgroups of the first forward stage (= partial sums).
+        pub partials: u32,
+        /// 1 / len, the factor that turns a sum into the mean.
+        pub inv_len: f32,
+        pub _pad0: u32,
+    }
 }
 
 fn params(len: usize) -> LossParams {
@@ -88,7 +109,7 @@ pub fn forward(
     let stage1 = launch(
         gpu,
         &op,
-        FORWARD,
+        &FORWARD,
         &op,
         &p,
         &[prediction, target, &partial],
@@ -97,7 +118,7 @@ pub fn forward(
     let stage2 = launch(
         gpu,
         "loss_reduce",
-        REDUCE,
+        &REDUCE,
         "loss_reduce",
         &p,
         &[&partial, acc],
@@ -122,12 +143,21 @@ pub fn backward(
     launch(
         gpu,
         &op,
-        BACKWARD,
+        &BACKWARD,
         &op,
         &params(len),
         &[prediction, target, grad],
         groups,
     )
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/ops/loss_forward.wgsl", FORWARD.to_string()),
+        ("src/ops/loss_reduce.wgsl", REDUCE.to_string()),
+        ("src/ops/loss_backward.wgsl", BACKWARD.to_string()),
+    ]
 }
 
 /// Plain-loop references in f64, named as in the WGSL.

@@ -3,13 +3,15 @@
 //! passes (dx = dy W^T, dW = x^T dy).
 //!
 //! Two register-blocked kernels, both generated here per transpose variant and appended to the
-//! fixed part in shaders/matmul_forward.wgsl ([`kernel_source`] returns the whole text, so tests
+//! fixed part in matmul_forward.wgsl ([`kernel_source`] returns the whole text, so tests
 //! validate it with naga): [`MatmulKernel::Blocked8x8`] (an 8x8 block of C per invocation in 16
 //! named vec4 accumulators, for any adapter) and the subgroup kernels (a 32- or 64-row tile per
 //! 8-lane subgroup, op(A) shared by `subgroupBroadcast`), which are several times faster on
 //! lavapipe. [`forward_upper`] runs only the tiles on or above the diagonal (for a symmetric C
 //! such as Aᵀ A). [`naive`] (one output per invocation) and [`cpu::matmul_fast`] (an i-k-j loop the
 //! compiler vectorizes) are the baselines they are measured against.
+
+use std::sync::LazyLock;
 
 use std::fmt::Write;
 
@@ -18,9 +20,21 @@ use bytemuck::{Pod, Zeroable};
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const FORWARD_COMMON: &str = include_str!("../../shaders/matmul_forward.wgsl");
-const NAIVE: &str = include_str!("../../shaders/matmul_naive.wgsl");
+static FORWARD_COMMON: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[MatmulParams::declare("Params")],
+        include_str!("matmul_forward.wgsl"),
+    )
+});
+static NAIVE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[MatmulParams::declare("Params")],
+        include_str!("matmul_naive.wgsl"),
+    )
+});
 /// Rows and columns of C one invocation of the fast kernel computes.
 pub const BLOCK: usize = 8;
 const GROUP: u32 = 64;
@@ -104,24 +118,26 @@ impl MatmulShape {
     }
 }
 
-/// Mirrors `Params` in matmul_forward.wgsl and matmul_naive.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct MatmulParams {
-    pub m: u32,
-    pub n: u32,
-    pub k: u32,
-    pub has_bias: u32,
-    pub transpose_a: u32,
-    pub transpose_b: u32,
-    pub blocks_n: u32,
-    pub blocks: u32,
-    /// 1: only the blocks (tiles) of C on or above the diagonal run, `blocks` of them, listed row
-    /// block by row block; C below is left unchanged ([`forward_upper`]).
-    pub upper: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in matmul_forward.wgsl and matmul_naive.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct MatmulParams {
+        pub m: u32,
+        pub n: u32,
+        pub k: u32,
+        pub has_bias: u32,
+        pub transpose_a: u32,
+        pub transpose_b: u32,
+        pub blocks_n: u32,
+        pub blocks: u32,
+        /// 1: only the blocks (tiles) of C on or above the diagonal run, `blocks` of them, listed row
+        /// block by row block; C below is left unchanged ([`forward_upper`]).
+        pub upper: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
 /// Check the buffers against the shape; returns the bias dummy to bind when there is no bias.
@@ -155,13 +171,12 @@ pub enum MatmulKernel {
     /// One subgroup of exactly 8 lanes per 32x32 tile of C: every lane owns 4 columns of all 32
     /// rows; the 32 values of op(A) a k step needs are loaded once per subgroup (4 per lane) and
     /// shared with `subgroupBroadcast`. On lavapipe, where every storage read is a loop over the 8
-    /// lanes (Mesa 22.3), this issues 4x fewer reads per multiply-add than `Blocked8x8`; with
-    /// 64-row tiles it ran 3-5x faster at 512^3. Needs `Features::SUBGROUP` and a fixed subgroup
+    /// lanes (Mesa 22.3), this issues 4x fewer reads per multiply-add than `Blocked8x8`. Needs `Features::SUBGROUP` and a fixed subgroup
     /// size of 8.
     Subgroup32,
     /// As `Subgroup32` with 64-row tiles (64 named vec4 accumulators per lane): half the reads of
-    /// op(B) per multiply-add again; for products with at least 64 rows. (128-row tiles ran
-    /// about as fast but took lavapipe over 20 s to compile on a loaded machine.)
+    /// op(B) per multiply-add again; for products with at least 64 rows. (128-row tiles were no
+    /// faster and compile far slower.)
     Subgroup64,
 }
 
@@ -343,14 +358,14 @@ pub fn naive(
     let bias = bias.or(dummy.as_ref()).expect("bias or its dummy");
     let params = s.params((1, 1), dummy.is_none());
     let groups = workgroups_for(s.c_len(), NAIVE_GROUP);
-    Ok(launch(gpu, op, NAIVE, op, &params, &[a, b, bias, c], groups)?.with_flops(s.flops()))
+    Ok(launch(gpu, op, &NAIVE, op, &params, &[a, b, bias, c], groups)?.with_flops(s.flops()))
 }
 
 /// The full WGSL of a register-blocked kernel for one transpose variant: the fixed part from
-/// shaders/matmul_forward.wgsl followed by the generated entry point.
+/// matmul_forward.wgsl followed by the generated entry point.
 pub fn kernel_source(kernel: MatmulKernel, transpose_a: bool, transpose_b: bool) -> String {
     let name = kernel.entry(transpose_a, transpose_b);
-    let mut s = String::from(FORWARD_COMMON);
+    let mut s = FORWARD_COMMON.clone();
     s.push_str(&match kernel {
         MatmulKernel::Blocked8x8 => entry_point(&name, transpose_a, transpose_b),
         _ => subgroup_entry_point(&name, kernel.tile().0, transpose_a, transpose_b),
@@ -610,6 +625,14 @@ fn subgroup_entry_point(name: &str, rows: usize, ta: bool, tb: bool) -> String {
     }
     line!("}}");
     s
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/ops/matmul_forward.wgsl", FORWARD_COMMON.to_string()),
+        ("src/ops/matmul_naive.wgsl", NAIVE.to_string()),
+    ]
 }
 
 /// Plain-loop references, named as in the WGSL.

@@ -2,15 +2,29 @@
 //! missing cells of edge windows ignored): forward with an argmax per output, backward as a
 //! gather over the input.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 use wgpu::Buffer;
 
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const FORWARD: &str = include_str!("../../shaders/maxpool_forward.wgsl");
-const BACKWARD: &str = include_str!("../../shaders/maxpool_backward.wgsl");
+static FORWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[PoolParams::declare("Params")],
+        include_str!("maxpool_forward.wgsl"),
+    )
+});
+static BACKWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[PoolParams::declare("Params")],
+        include_str!("maxpool_backward.wgsl"),
+    )
+});
 const GROUP: u32 = 256;
 
 /// Input shape, NCHW.
@@ -22,18 +36,20 @@ pub struct PoolShape {
     pub width: usize,
 }
 
-/// Mirrors `Params` in shaders/maxpool_*.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct PoolParams {
-    pub planes: u32,
-    pub height: u32,
-    pub width: u32,
-    pub out_h: u32,
-    pub out_w: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in maxpool_*.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct PoolParams {
+        pub planes: u32,
+        pub height: u32,
+        pub width: u32,
+        pub out_h: u32,
+        pub out_w: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
 impl PoolShape {
@@ -97,7 +113,7 @@ pub fn forward(
     launch(
         gpu,
         op,
-        FORWARD,
+        &FORWARD,
         "maxpool_forward",
         &s.params(),
         &[x, y, argmax],
@@ -122,12 +138,20 @@ pub fn backward(
     launch(
         gpu,
         op,
-        BACKWARD,
+        &BACKWARD,
         "maxpool_backward",
         &s.params(),
         &[argmax, dy, dx],
         groups,
     )
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/ops/maxpool_forward.wgsl", FORWARD.to_string()),
+        ("src/ops/maxpool_backward.wgsl", BACKWARD.to_string()),
+    ]
 }
 
 /// Plain-loop references, named as in the WGSL.

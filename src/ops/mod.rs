@@ -1,4 +1,4 @@
-//! One module per op: its params struct (mirrored in WGSL), shape rule, GPU launchers and a
+//! One module per op: its params struct (declared to WGSL from Rust), shape rule, GPU launchers and a
 //! plain-loop CPU reference (`cpu`) with the same names as the WGSL, so the two read side by side.
 
 pub mod activation;
@@ -66,4 +66,20 @@ pub fn check_len(op: &str, name: &str, buffer: &wgpu::Buffer, len: usize) -> Res
         ));
     }
     Ok(())
+}
+
+/// Every op's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    [
+        activation::kernel_sources(),
+        add::kernel_sources(),
+        dense::kernel_sources(),
+        gather::kernel_sources(),
+        loss::kernel_sources(),
+        matmul::kernel_sources(),
+        maxpool::kernel_sources(),
+        optim::kernel_sources(),
+        upsample::kernel_sources(),
+    ]
+    .concat()
 }

@@ -12,44 +12,62 @@
 //! for t in 1..=steps { gpu.write(&hyper, &[opt.hyper(t)]); gpu.run("step", &[&d])?; }
 //! ```
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::check_len;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const RMSPROP: &str = include_str!("../../shaders/rmsprop_update.wgsl");
-const ADAM: &str = include_str!("../../shaders/adam_update.wgsl");
+static RMSPROP: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[OptimHyper::declare("Hyper"), UpdateParams::declare("Size")],
+        include_str!("optim_rmsprop.wgsl"),
+    )
+});
+static ADAM: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[OptimHyper::declare("Hyper"), UpdateParams::declare("Size")],
+        include_str!("optim_adam.wgsl"),
+    )
+});
 const GROUP: u32 = 256;
 
-/// Hyper-parameters of one step, shared by all of an optimizer's dispatches. Mirrors `Hyper` in
-/// rmsprop_update.wgsl and adam_update.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
-pub struct OptimHyper {
-    pub lr: f32,
-    /// RMSprop's rho, or Adam's beta1.
-    pub rho_or_beta1: f32,
-    /// Adam's beta2 (unused by RMSprop).
-    pub beta2: f32,
-    pub eps: f32,
-    /// 1 - beta1^t (Adam; 1 for RMSprop).
-    pub bias1: f32,
-    /// 1 - beta2^t (Adam; 1 for RMSprop).
-    pub bias2: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+wgsl_struct! {
+    /// Hyper-parameters of one step, shared by all of an optimizer's dispatches: `Hyper` in
+    /// optim_rmsprop.wgsl and optim_adam.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+    pub struct OptimHyper {
+        pub lr: f32,
+        /// RMSprop's rho, or Adam's beta1.
+        pub rho_or_beta1: f32,
+        /// Adam's beta2 (unused by RMSprop).
+        pub beta2: f32,
+        pub eps: f32,
+        /// 1 - beta1^t (Adam; 1 for RMSprop).
+        pub bias1: f32,
+        /// 1 - beta2^t (Adam; 1 for RMSprop).
+        pub bias2: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+    }
 }
 
-/// The per-dispatch part: how many elements this parameter tensor has. Mirrors `Size` in the
-/// update shaders.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct UpdateParams {
-    pub len: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// The per-dispatch part: how many elements this parameter tensor has: `Size` in the
+    /// update shaders.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct UpdateParams {
+        pub len: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -179,8 +197,8 @@ pub fn update(
         check_len(op, &format!("state {i}"), s, len)?;
     }
     let source = match opt {
-        Optimizer::RmsProp { .. } => RMSPROP,
-        Optimizer::Adam { .. } => ADAM,
+        Optimizer::RmsProp { .. } => &RMSPROP,
+        Optimizer::Adam { .. } => &ADAM,
     };
     let pipeline = gpu.pipeline(op, source, op)?;
     let size = gpu.uniform(
@@ -201,6 +219,14 @@ pub fn update(
     resources.extend(state.iter().map(|s| s.as_entire_binding()));
     let groups = workgroups_for(len, GROUP);
     Ok(Dispatch::new(gpu, op, pipeline, &resources, groups))
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/ops/optim_rmsprop.wgsl", RMSPROP.to_string()),
+        ("src/ops/optim_adam.wgsl", ADAM.to_string()),
+    ]
 }
 
 /// Plain-loop references, named as in the WGSL, in the same f32 operation order.

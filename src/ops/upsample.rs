@@ -1,15 +1,29 @@
 //! Nearest-neighbour upsampling by 2 (each input cell becomes a 2x2 block): forward, and the
 //! backward gather that sums each block's four gradients.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 use wgpu::Buffer;
 
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const FORWARD: &str = include_str!("../../shaders/upsample_forward.wgsl");
-const BACKWARD: &str = include_str!("../../shaders/upsample_backward.wgsl");
+static FORWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[UpsampleParams::declare("Params")],
+        include_str!("upsample_forward.wgsl"),
+    )
+});
+static BACKWARD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[UpsampleParams::declare("Params")],
+        include_str!("upsample_backward.wgsl"),
+    )
+});
 const GROUP: u32 = 256;
 
 /// Input shape, NCHW; the output is batch x channels x 2*height x 2*width.
@@ -21,14 +35,16 @@ pub struct UpsampleShape {
     pub width: usize,
 }
 
-/// Mirrors `Params` in shaders/upsample_*.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct UpsampleParams {
-    pub planes: u32,
-    pub height: u32,
-    pub width: u32,
-    pub _pad0: u32,
+wgsl_struct! {
+    /// `Params` in upsample_*.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct UpsampleParams {
+        pub planes: u32,
+        pub height: u32,
+        pub width: u32,
+        pub _pad0: u32,
+    }
 }
 
 impl UpsampleShape {
@@ -79,7 +95,7 @@ pub fn forward(gpu: &Gpu, s: &UpsampleShape, x: &Buffer, y: &Buffer) -> Result<D
     launch(
         gpu,
         op,
-        FORWARD,
+        &FORWARD,
         "upsample_forward",
         &s.params(),
         &[x, y],
@@ -97,12 +113,20 @@ pub fn backward(gpu: &Gpu, s: &UpsampleShape, dy: &Buffer, dx: &Buffer) -> Resul
     launch(
         gpu,
         op,
-        BACKWARD,
+        &BACKWARD,
         "upsample_backward",
         &s.params(),
         &[dy, dx],
         groups,
     )
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/ops/upsample_forward.wgsl", FORWARD.to_string()),
+        ("src/ops/upsample_backward.wgsl", BACKWARD.to_string()),
+    ]
 }
 
 /// Plain-loop references, named as in the WGSL.

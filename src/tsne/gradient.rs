@@ -4,6 +4,8 @@
 //! invocation, no branch in the inner loop). The repulsion output has the layout the
 //! FFT-interpolated repulsion writes: dims + 1 f32 per point.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::affinity::{DenseP, SparseP, dense_ld};
@@ -11,43 +13,71 @@ use super::with_dims;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_tables, workgroups_for};
 use crate::ops::{check_len, launch, launch_bound};
+use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl_struct;
 
-const REPULSION: &str = include_str!("../../shaders/tsne_repulsion.wgsl");
-const ATTRACTION_DENSE: &str = include_str!("../../shaders/tsne_attraction_dense.wgsl");
-const ATTRACTION_SPARSE: &str = include_str!("../../shaders/tsne_attraction_sparse.wgsl");
-const POSITIONS_TEXTURE: &str = include_str!("../../shaders/tsne_positions_texture.wgsl");
+static REPULSION: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[RepulsionParams::declare("Params")],
+        include_str!("gradient_repulsion.wgsl"),
+    )
+});
+static ATTRACTION_DENSE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[AttractionParams::declare("Params")],
+        include_str!("gradient_attraction_dense.wgsl"),
+    )
+});
+static ATTRACTION_SPARSE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[AttractionParams::declare("Params")],
+        include_str!("gradient_attraction_sparse.wgsl"),
+    )
+});
+static POSITIONS_TEXTURE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[PositionsParams::declare("Params")],
+        include_str!("gradient_positions_texture.wgsl"),
+    )
+});
 
-/// Mirrors `Params` in tsne_repulsion.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct RepulsionParams {
-    pub n: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in gradient_repulsion.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct RepulsionParams {
+        pub n: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
-/// Mirrors `Params` in tsne_attraction_dense.wgsl and tsne_attraction_sparse.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct AttractionParams {
-    pub n: u32,
-    /// vec4 per row of a dense P (dense kernels only; 0 for sparse).
-    pub lq: u32,
-    /// Bits of a packed sparse entry that hold its column ([`EntryPacking`]; sparse kernels
-    /// only, 0 for dense).
-    pub col_bits: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in gradient_attraction_dense.wgsl and gradient_attraction_sparse.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct AttractionParams {
+        pub n: u32,
+        /// vec4 per row of a dense P (dense kernels only; 0 for sparse).
+        pub lq: u32,
+        /// Bits of a packed sparse entry that hold its column ([`EntryPacking`]; sparse kernels
+        /// only, 0 for dense).
+        pub col_bits: u32,
+        pub _pad2: u32,
+    }
 }
 
-/// Mirrors `Params` in tsne_positions_texture.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct PositionsParams {
-    pub n: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in gradient_positions_texture.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct PositionsParams {
+        pub n: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
 pub(crate) fn check_dims(dims: usize) -> Result<()> {
@@ -132,7 +162,7 @@ impl EntryPacking {
 /// A sparse P on the GPU in the sliced-ELL layout the attraction and KL kernels read: rows sorted
 /// by length, longest first, in slices of [`SLICE_ROWS`] rows, each row's entries in CSR order,
 /// four packed entries ([`EntryPacking`]) per texel of a texel table (see
-/// shaders/tsne_attraction_sparse.wgsl).
+/// gradient_attraction_sparse.wgsl).
 pub struct GpuCsr {
     pub n: usize,
     pub packing: EntryPacking,
@@ -313,7 +343,7 @@ pub fn repulsion(
     launch(
         gpu,
         &format!("tsne repulsion {dims}d"),
-        &with_dims(REPULSION, dims),
+        &with_dims(&REPULSION, dims),
         "repulsion_exact",
         &params,
         &[y, out],
@@ -369,7 +399,7 @@ pub fn attraction_dense(
     dense_p_rows(
         gpu,
         "tsne attraction",
-        ATTRACTION_DENSE,
+        &ATTRACTION_DENSE,
         "attraction_dense",
         y,
         p,
@@ -392,7 +422,7 @@ impl PositionTexture {
         check_dims(dims)?;
         check_len("tsne positions texture", "y", y, n * dims)?;
         // 2-D positions fill two channels: half the bytes for the attraction's random gathers.
-        let source = with_dims(POSITIONS_TEXTURE, dims);
+        let source = with_dims(&POSITIONS_TEXTURE, dims);
         let (table, source) = if dims == 2 {
             let rg = source.replace(
                 "texture_storage_2d<rgba32uint, write>",
@@ -491,7 +521,7 @@ pub fn attraction_sparse(
     launch_sliced(
         gpu,
         &format!("tsne attraction sparse {}d", y.dims),
-        &with_dims(ATTRACTION_SPARSE, y.dims),
+        &with_dims(&ATTRACTION_SPARSE, y.dims),
         "attraction_sparse",
         &params,
         y,
@@ -499,6 +529,25 @@ pub fn attraction_sparse(
         attr,
         y.dims,
     )
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/tsne/gradient_repulsion.wgsl", with_dims(&REPULSION, 2)),
+        (
+            "src/tsne/gradient_attraction_dense.wgsl",
+            with_dims(&ATTRACTION_DENSE, 2),
+        ),
+        (
+            "src/tsne/gradient_attraction_sparse.wgsl",
+            with_dims(&ATTRACTION_SPARSE, 2),
+        ),
+        (
+            "src/tsne/gradient_positions_texture.wgsl",
+            with_dims(&POSITIONS_TEXTURE, 2),
+        ),
+    ]
 }
 
 /// Plain-loop references (f64 accumulation), named as in the WGSL.

@@ -208,6 +208,12 @@ pub fn plan(method: Method, n: usize, dims: usize) -> Result<Plan> {
     }
 }
 
+/// The t-SNE kernels Rust completes from their files, as the GPU gets them (tests/shaders.rs
+/// validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    [optimize::kernel_sources(), gradient::kernel_sources()].concat()
+}
+
 /// kNN neighbours per point for a perplexity: min(n − 1, ⌊3·perplexity⌋).
 pub fn neighbours_for(perplexity: f32, n: usize) -> usize {
     ((3.0 * perplexity).floor() as usize)
@@ -528,10 +534,7 @@ pub fn resolve_knn(gpu: &Gpu, search: KnnSearch, n: usize, d: usize) -> KnnSearc
     }
 }
 
-/// `source` with `const DIMS: u32 = 2u;` set to `dims` (shaders are written for 2-D).
+/// `source` with `const DIMS: u32` declared: the embedding's dimensions (2 or 3).
 pub(crate) fn with_dims(source: &str, dims: usize) -> String {
-    source.replace(
-        "const DIMS: u32 = 2u;",
-        &format!("const DIMS: u32 = {dims}u;"),
-    )
+    crate::wgsl::u32_constants(&[("DIMS", dims)]) + source
 }

@@ -19,6 +19,8 @@
 //! Repulsion comes from a [`RepulsionBackend`]: [`ExactRepulsion`] (O(N²)) or the FFT-interpolated
 //! one (`fft_backend`).
 
+use std::sync::LazyLock;
+
 use std::time::Instant;
 
 use bytemuck::{Pod, Zeroable};
@@ -29,13 +31,48 @@ use super::{CHECK_EVERY, LearningRates, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
+use crate::wgsl::{WgslStruct, u32_constants, with_structs};
+use crate::wgsl_struct;
 
-const UPDATE: &str = include_str!("../../shaders/tsne_update.wgsl");
-const UPDATE_2D: &str = include_str!("../../shaders/tsne_update_2d.wgsl");
-const REDUCE: &str = include_str!("../../shaders/tsne_reduce.wgsl");
-const CENTRE: &str = include_str!("../../shaders/tsne_centre.wgsl");
-const KL_DENSE: &str = include_str!("../../shaders/tsne_kl_dense.wgsl");
-const KL_SPARSE: &str = include_str!("../../shaders/tsne_kl_sparse.wgsl");
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[UpdateParams::declare("Params")],
+        include_str!("optimize_update.wgsl"),
+    )
+});
+static UPDATE_2D: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[UpdateParams::declare("Params")],
+        include_str!("optimize_update_2d.wgsl"),
+    )
+});
+static REDUCE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[
+            ReduceParams::declare("Params"),
+            u32_constants(&[("PARTS", SUM_PARTS)]),
+        ],
+        include_str!("optimize_reduce.wgsl"),
+    )
+});
+static CENTRE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[CentreParams::declare("Params")],
+        include_str!("optimize_centre.wgsl"),
+    )
+});
+static KL_DENSE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[KlParams::declare("Params")],
+        include_str!("optimize_kl_dense.wgsl"),
+    )
+});
+static KL_SPARSE: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[KlParams::declare("Params")],
+        include_str!("optimize_kl_sparse.wgsl"),
+    )
+});
 
 /// Smallest gain.
 pub const MIN_GAIN: f32 = 0.01;
@@ -119,18 +156,20 @@ fn fft_backend(gpu: &Gpu, n: usize, dims: usize, y0: &[f32]) -> Result<Box<dyn R
     )?))
 }
 
-/// Mirrors `Params` in tsne_update.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct UpdateParams {
-    pub values: u32,
-    pub exaggeration: f32,
-    pub momentum: f32,
-    pub learning_rate: f32,
-    pub min_gain: f32,
-    pub max_step: f32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in optimize_update.wgsl and optimize_update_2d.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct UpdateParams {
+        pub values: u32,
+        pub exaggeration: f32,
+        pub momentum: f32,
+        pub learning_rate: f32,
+        pub min_gain: f32,
+        pub max_step: f32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
 /// What the update step does in one phase of the optimization.
@@ -183,31 +222,35 @@ impl Schedule {
     }
 }
 
-/// Mirrors `Params` in tsne_reduce.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct ReduceParams {
-    pub count: u32,
-    pub stride: u32,
-    pub offset: u32,
-    pub slot: u32,
-    pub scale: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in optimize_reduce.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct ReduceParams {
+        pub count: u32,
+        pub stride: u32,
+        pub offset: u32,
+        pub slot: u32,
+        pub scale: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
-/// Mirrors `Params` in tsne_centre.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct CentreParams {
-    pub values: u32,
-    pub mean_slot: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+wgsl_struct! {
+    /// `Params` in optimize_centre.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct CentreParams {
+        pub values: u32,
+        pub mean_slot: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+    }
 }
 
-/// Mirrors `Params` in tsne_kl_dense.wgsl and tsne_kl_sparse.wgsl: the attraction kernels' layout
+/// `Params` in optimize_kl_dense.wgsl and optimize_kl_sparse.wgsl: the attraction kernels' layout
 /// (`n`, `lq`), so the dense KL terms share their launcher, [`gradient::dense_p_rows`].
 pub type KlParams = gradient::AttractionParams;
 
@@ -260,11 +303,11 @@ pub fn update_step(
     };
     let buffers = [b.y, b.attr, b.rep, b.scalars, b.gains, b.update];
     if dims == 2 {
-        // One point per invocation (see tsne_update_2d.wgsl).
+        // One point per invocation (see optimize_update_2d.wgsl).
         return launch(
             gpu,
             "tsne update 2d",
-            UPDATE_2D,
+            &UPDATE_2D,
             "update_step_2d",
             &params,
             &buffers,
@@ -274,7 +317,7 @@ pub fn update_step(
     launch(
         gpu,
         &format!("tsne update {dims}d"),
-        &with_dims(UPDATE, dims),
+        &with_dims(&UPDATE, dims),
         "update_step",
         &params,
         &buffers,
@@ -343,7 +386,7 @@ pub fn strided_sum(
     launch(
         gpu,
         "tsne reduce",
-        REDUCE,
+        &REDUCE,
         "strided_sum",
         &params,
         &[x, out],
@@ -351,15 +394,14 @@ pub fn strided_sum(
     )
 }
 
-/// Parts of a [`split_sum`] (`PARTS` in tsne_reduce.wgsl).
+/// Parts of a [`split_sum`] (`PARTS` in optimize_reduce.wgsl).
 pub const SUM_PARTS: usize = 64;
 
 /// The sums of [`strided_sum`] in two levels when they are long (more than 16 values per part):
 /// `strided_parts` adds [`SUM_PARTS`] contiguous shares of each sum in as many small workgroups
 /// (into `parts`, at least SUM_PARTS · sums f32), then `strided_sum` adds the parts. One
-/// workgroup runs on one of lavapipe's threads, so a single one per sum left the other idle: at
-/// 70,000 points Z took 0.9 ms of every iteration that way. Deterministic either way (fixed
-/// order). Short sums are one `strided_sum`.
+/// workgroup runs on one of lavapipe's threads, so a single one per sum would leave the other
+/// idle. Deterministic either way (fixed order). Short sums are one `strided_sum`.
 #[allow(clippy::too_many_arguments)]
 pub fn split_sum(
     gpu: &Gpu,
@@ -384,7 +426,7 @@ pub fn split_sum(
     let first = launch(
         gpu,
         "tsne reduce",
-        REDUCE,
+        &REDUCE,
         "strided_parts",
         &params,
         &[x, parts],
@@ -415,7 +457,7 @@ pub fn centre(
     launch(
         gpu,
         &format!("tsne centre {dims}d"),
-        &with_dims(CENTRE, dims),
+        &with_dims(&CENTRE, dims),
         "centre",
         &params,
         &[scalars, y],
@@ -434,7 +476,7 @@ pub fn kl_rows_dense(
     gradient::dense_p_rows(
         gpu,
         "tsne kl",
-        KL_DENSE,
+        &KL_DENSE,
         "kl_dense",
         y,
         p,
@@ -459,7 +501,7 @@ pub fn kl_rows_sparse(
     gradient::launch_sliced(
         gpu,
         "tsne kl sparse",
-        KL_SPARSE,
+        &KL_SPARSE,
         "kl_sparse",
         &params,
         y,
@@ -491,7 +533,7 @@ pub enum KlCheck {
     Skip,
     /// In the batch's last iteration, from that iteration's own repulsion sums: the KL of the
     /// positions it starts from (openTSNE reports its KL the same way), for the cost of the KL
-    /// terms alone. A check after the batch repeats the repulsion: ~0.7 s of a 70,000-point run.
+    /// terms alone (a check after the batch would repeat the repulsion).
     LastStep,
     /// After the batch, at the positions it ends with (a repulsion of its own).
     End,
@@ -719,8 +761,7 @@ impl Optimizer {
     }
 
     /// Recentring: the mean, then y − mean. No force depends on a translation, so a batch of
-    /// iterations recentres once, at its end, only to keep the embedding from drifting (every
-    /// iteration it cost ~2 ms of ~120 at 70,000 points).
+    /// iterations recentres once, at its end, only to keep the embedding from drifting.
     pub fn recentring(&self) -> Vec<&Dispatch> {
         self.mean.iter().chain([&self.recentre]).collect()
     }
@@ -969,9 +1010,8 @@ pub fn gather_span(p: &SparseP, order: &[u32]) -> u32 {
 
 /// The order the optimizer labels the points in: the Hilbert order of the starting layout `y0`
 /// when its gathers span fewer labels than the breadth-first [`locality_order`]'s, else that.
-/// A PCA start already places most neighbours near each other (at 70,000 MNIST points: median
-/// span 2,302 against 6,490, the attraction 30-34 against 34-40 ms an iteration); a random
-/// start does not, and the graph order wins.
+/// A PCA start already places most neighbours near each other (see docs/kernel-notes.md); a
+/// random start does not, and the graph order wins.
 pub fn attraction_order(p: &SparseP, y0: &[f32], dims: usize) -> Vec<u32> {
     let graph = locality_order(p);
     let layout = hilbert_order(y0, p.n, dims);
@@ -1170,6 +1210,18 @@ pub fn stalled(history: &[(usize, f32)], exaggerated: usize, tolerance: Option<f
         }
         _ => false,
     }
+}
+
+/// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/tsne/optimize_update.wgsl", with_dims(&UPDATE, 2)),
+        ("src/tsne/optimize_update_2d.wgsl", UPDATE_2D.to_string()),
+        ("src/tsne/optimize_reduce.wgsl", REDUCE.to_string()),
+        ("src/tsne/optimize_centre.wgsl", with_dims(&CENTRE, 2)),
+        ("src/tsne/optimize_kl_dense.wgsl", with_dims(&KL_DENSE, 2)),
+        ("src/tsne/optimize_kl_sparse.wgsl", KL_SPARSE.to_string()),
+    ]
 }
 
 /// Plain-loop references, named as in the WGSL, and the whole optimizer on the CPU (dense P) for

@@ -12,18 +12,7 @@
 //   out[slot + g * sums + s] = sum over the share (unscaled; the 8 lanes added in lane order),
 // so that a `strided_sum` with count PARTS, stride sums finishes it. One workgroup runs on one of
 // lavapipe's threads: a single one per sum left the other thread idle.
-// Params mirror `tsne::optimize::ReduceParams`.
-
-struct Params {
-    count: u32,
-    stride: u32,
-    offset: u32,
-    slot: u32,
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params are `tsne::optimize::ReduceParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -47,8 +36,7 @@ fn strided_sum(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     if (lid == 0u) { out[params.slot + s] = params.scale * partial[0]; }
 }
 
-// Parts of a long sum; mirrors `tsne::optimize::SUM_PARTS`.
-const PARTS: u32 = 64u;
+// PARTS (the parts of a long sum, `tsne::optimize::SUM_PARTS`) is declared from Rust.
 var<workgroup> lanes: array<f32, 8>;
 
 @compute @workgroup_size(8)

@@ -5,25 +5,7 @@
 //   before each submit), 1 size (uniform UpdateParams: len; one per dispatch), 2 param (read_write),
 //   3 grad (read), 4 ms (read_write, the mean-square state, zero at the start).
 // One invocation updates one element; groups folded into y past 65,535.
-// Hyper mirrors `ops::optim::OptimHyper`, size mirrors `ops::optim::UpdateParams`.
-
-struct Hyper {
-    lr: f32,
-    rho_or_beta1: f32,
-    beta2: f32,
-    eps: f32,
-    bias1: f32,
-    bias2: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-struct Size {
-    len: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Hyper is `ops::optim::OptimHyper`, Size `ops::optim::UpdateParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> hyper: Hyper;
 @group(0) @binding(1) var<uniform> size: Size;

@@ -6,14 +6,7 @@
 // Bindings (group 0): 0 params (uniform ActivationParams), 1 x (read), 2 y (read),
 //   3 dy (read), 4 dx (write).
 // Every entry point touches every binding (`_ = ...`): wgpu's automatic layouts drop unused ones.
-// One invocation computes 4 consecutive elements. Params mirror `ops::activation::ActivationParams`.
-
-struct Params {
-    len: u32,
-    alpha: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
+// One invocation computes 4 consecutive elements. Params are `ops::activation::ActivationParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -3,14 +3,7 @@
 //   relu:    y = max(x, 0)
 //   sigmoid: y = 1 / (1 + exp(-x))
 // Bindings (group 0): 0 params (uniform ActivationParams), 1 x (read), 2 y (write).
-// One invocation computes 4 consecutive elements. Params mirror `ops::activation::ActivationParams`.
-
-struct Params {
-    len: u32,
-    alpha: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
+// One invocation computes 4 consecutive elements. Params are `ops::activation::ActivationParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -2,14 +2,7 @@
 // Bindings (group 0): 0 params (uniform DenseParams), 1 dy (read), 2 db (write).
 // One invocation computes one db[j] (a gather down column j: neighbouring invocations read
 // neighbouring columns); groups folded into y past 65,535. The value is written, not accumulated.
-// Params mirror `ops::dense::DenseParams`.
-
-struct Params {
-    batch: u32,
-    inputs: u32,
-    outputs: u32,
-    _pad0: u32,
-}
+// Params are `ops::dense::DenseParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

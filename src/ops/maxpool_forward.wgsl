@@ -4,18 +4,7 @@
 //   argmax[b, c, oh, ow] = flat input index of the first maximum in window order
 //                          (top-left, top-right, bottom-left, bottom-right)
 // Bindings (group 0): 0 params (uniform PoolParams), 1 x (read), 2 y (write), 3 argmax (write, u32).
-// One invocation computes one output element. Params mirror `ops::maxpool::PoolParams`.
-
-struct Params {
-    planes: u32,
-    height: u32,
-    width: u32,
-    out_h: u32,
-    out_w: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// One invocation computes one output element. Params are `ops::maxpool::PoolParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

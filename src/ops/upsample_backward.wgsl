@@ -1,15 +1,8 @@
 // Nearest-neighbour upsampling by 2, backward (a gather of 4, written, not accumulated):
 //   dx[b, c, ih, iw] = sum_{dh, dw in {0, 1}} dy[b, c, 2*ih + dh, 2*iw + dw]
 // Bindings (group 0): 0 params (uniform UpsampleParams), 1 dy (read), 2 dx (write).
-// One invocation computes one input-gradient element. Params mirror
-// `ops::upsample::UpsampleParams`.
-
-struct Params {
-    planes: u32,
-    height: u32,
-    width: u32,
-    _pad0: u32,
-}
+// One invocation computes one input-gradient element. Params are
+// `ops::upsample::UpsampleParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

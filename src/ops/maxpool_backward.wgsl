@@ -3,18 +3,7 @@
 //   (windows do not overlap: o = (plane, ih / 2, iw / 2)).
 // Bindings (group 0): 0 params (uniform PoolParams), 1 argmax (read, u32), 2 dy (read),
 //   3 dx (write).
-// One invocation computes one input-gradient element. Params mirror `ops::maxpool::PoolParams`.
-
-struct Params {
-    planes: u32,
-    height: u32,
-    width: u32,
-    out_h: u32,
-    out_w: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// One invocation computes one input-gradient element. Params are `ops::maxpool::PoolParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> argmax: array<u32>;

@@ -6,17 +6,9 @@
 //                     2 positions (write-only rgba32uint storage texture; for DIMS = 2 the Rust
 //                       side makes it rg32uint, which keeps the first two channels).
 // One invocation per point.
-// DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
-// Params mirror `tsne::gradient::PositionsParams`.
+// DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`).
+// Params are `tsne::gradient::PositionsParams` (declared from Rust).
 
-struct Params {
-    n: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-const DIMS: u32 = 2u;
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 

@@ -4,17 +4,9 @@
 // Bindings (group 0): 0 params (uniform CentreParams), 1 scalars (read),
 //                     2 y (read_write, n * DIMS).
 // One invocation per coordinate, index i * DIMS + c.
-// DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
-// Params mirror `tsne::optimize::CentreParams`.
+// DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`).
+// Params are `tsne::optimize::CentreParams` (declared from Rust).
 
-struct Params {
-    values: u32,
-    mean_slot: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-const DIMS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> scalars: array<f32>;

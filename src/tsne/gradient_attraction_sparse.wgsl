@@ -18,23 +18,15 @@
 // was 5× slower at 70,000 points.
 // Bindings (group 0): 0 params (uniform AttractionParams),
 //                     1 positions (rgba32uint texel table: bits of y_i in .xyz, from
-//                       tsne_positions_texture.wgsl),
+//                       gradient_positions_texture.wgsl),
 //                     2 rows (read, slices * 64 vec2<u32>: row, bits of its scale; slots past n
 //                       hold (n - 1, 0)),
 //                     3 slices (read, vec2<u32> per slice: first texel, texels per row),
 //                     4 entries (rgba32uint texel table, as above), 5 attr (read_write, n * DIMS f32).
 // One workgroup takes one slice; one invocation computes one point.
-// DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
-// Params mirror `tsne::gradient::AttractionParams`.
+// DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`).
+// Params are `tsne::gradient::AttractionParams` (declared from Rust).
 
-struct Params {
-    n: u32,
-    lq: u32, // dense P only; unused here
-    col_bits: u32,
-    _pad2: u32,
-}
-
-const DIMS: u32 = 2u;
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 

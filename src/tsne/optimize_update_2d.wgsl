@@ -1,5 +1,5 @@
 // t-SNE gradient step for 2-D embeddings, one point per invocation: the same step as
-// tsne_update.wgsl (gains +0.2 / x0.8 floored at min_gain, momentum, y moved in place), per
+// optimize_update.wgsl (gains +0.2 / x0.8 floored at min_gain, momentum, y moved in place), per
 // coordinate c of point i:
 //   grad = 4 (exaggeration * attr[i][c] - rep[i][c] / Z),     Z = scalars[0]
 //   gain = gain + 0.2 where grad * update < 0 (sign changed), else 0.8 * gain; gain >= min_gain
@@ -9,24 +9,13 @@
 // The cap (openTSNE's and FIt-SNE's max_step_norm) keeps a point whose row of P outweighs its
 // step size (a hub that many points list as their nearest neighbour) from being thrown out.
 // Why a 2-D kernel: lavapipe loads and stores lane-varying storage addresses lane by lane, so a
-// point's two coordinates as one vec2 cost one access where tsne_update.wgsl's one invocation
+// point's two coordinates as one vec2 cost one access where optimize_update.wgsl's one invocation
 // per coordinate costs two.
 // Bindings (group 0): 0 params (uniform UpdateParams; values = 2n), 1 y (read_write, n vec2),
 //   2 attr (read, n vec2), 3 rep (read, 3n f32: [sum_j w_ij^2 (y_i - y_j) (2 values),
 //   sum_j w_ij] per point), 4 scalars (read; [0] = Z), 5 gains (read_write, n vec2),
 //   6 update (read_write, n vec2).
-// Params mirror `tsne::optimize::UpdateParams`.
-
-struct Params {
-    values: u32,
-    exaggeration: f32,
-    momentum: f32,
-    learning_rate: f32,
-    min_gain: f32,
-    max_step: f32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params are `tsne::optimize::UpdateParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<vec2<f32>>;

@@ -1,14 +1,7 @@
 // Nearest-neighbour upsampling by 2, forward:
 //   y[b, c, oh, ow] = x[b, c, oh / 2, ow / 2]      (output 2*height x 2*width)
 // Bindings (group 0): 0 params (uniform UpsampleParams), 1 x (read), 2 y (write).
-// One invocation computes one output element. Params mirror `ops::upsample::UpsampleParams`.
-
-struct Params {
-    planes: u32,
-    height: u32,
-    width: u32,
-    _pad0: u32,
-}
+// One invocation computes one output element. Params are `ops::upsample::UpsampleParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

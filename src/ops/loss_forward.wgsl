@@ -6,15 +6,8 @@
 //   3 partial (write, one f32 per workgroup).
 // Each of the `partials` workgroups (256 invocations) walks the array with a grid stride, then the
 // workgroup sums its 256 values by a tree in workgroup memory and invocation 0 writes
-// partial[workgroup]. No atomics; loss_reduce.wgsl adds the partials. Params mirror
-// `ops::loss::LossParams`.
-
-struct Params {
-    len: u32,
-    partials: u32,
-    inv_len: f32,
-    _pad0: u32,
-}
+// partial[workgroup]. No atomics; loss_reduce.wgsl adds the partials. Params are
+// `ops::loss::LossParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> prediction: array<f32>;

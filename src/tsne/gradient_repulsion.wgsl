@@ -8,17 +8,9 @@
 // Bindings (group 0): 0 params (uniform RepulsionParams), 1 y (read, n * DIMS f32),
 //                     2 out (read_write, n * (DIMS + 1) f32).
 // One invocation computes 4 points (4t .. 4t + 3, clamped for loading, skipped when writing).
-// DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
-// Params mirror `tsne::gradient::RepulsionParams`.
+// DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`).
+// Params are `tsne::gradient::RepulsionParams` (declared from Rust).
 
-struct Params {
-    n: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-const DIMS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> y: array<f32>;

@@ -5,23 +5,7 @@
 // Bindings (group 0): 0 params (uniform MatmulParams), 1 a (read), 2 b (read),
 //   3 bias (read; a 1-element dummy when has_bias == 0), 4 c (write).
 // One invocation computes C[i, j] for flat index i*N + j (groups folded into y past 65,535).
-// Params mirror `ops::matmul::MatmulParams` (blocks_n, blocks and upper are unused here).
-
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    has_bias: u32,
-    transpose_a: u32,
-    transpose_b: u32,
-    blocks_n: u32,
-    blocks: u32,
-    // Used by the blocked kernels only (matmul_forward.wgsl).
-    upper: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params are `ops::matmul::MatmulParams` (declared from Rust) (blocks_n, blocks and upper are unused here).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;

@@ -4,15 +4,8 @@
 // The caller reads acc every k steps to get the mean loss (acc[0] / acc[1]) and zeroes it.
 // Bindings (group 0): 0 params (uniform LossParams), 1 partial (read), 2 acc (read_write, 2 f32).
 // A single workgroup of 256: each invocation sums a strided share of the partials, a tree in
-// workgroup memory sums those, invocation 0 updates acc. No atomics. Params mirror
-// `ops::loss::LossParams`.
-
-struct Params {
-    len: u32,
-    partials: u32,
-    inv_len: f32,
-    _pad0: u32,
-}
+// workgroup memory sums those, invocation 0 updates acc. No atomics. Params are
+// `ops::loss::LossParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;

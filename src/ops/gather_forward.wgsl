@@ -5,14 +5,7 @@
 // Bindings (group 0): 0 params (uniform GatherParams), 1 idx (read, u32 per output row),
 //   2 src (read, this slice's rows), 3 out (write, rows x row_len).
 // One invocation copies 4 consecutive elements of one output row.
-// Params mirror `ops::gather::GatherParams`.
-
-struct Params {
-    row_len: u32,
-    rows: u32,
-    first_row: u32,
-    slice_rows: u32,
-}
+// Params are `ops::gather::GatherParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> idx: array<u32>;

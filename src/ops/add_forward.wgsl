@@ -2,14 +2,7 @@
 // Bindings (group 0): 0 params (uniform AddParams), 1 a (read), 2 b (read), 3 out (write; a
 //   different buffer from a and b).
 // One invocation computes 4 consecutive elements; groups folded into y past 65,535.
-// Params mirror `ops::add::AddParams`.
-
-struct Params {
-    len: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params are `ops::add::AddParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;

@@ -1,10 +1,10 @@
 // t-SNE KL divergence, per-row terms with a sparse P: only the stored entries contribute,
 //   kl_rows[i] = sum_{e in row i, p_e > 0} p_e (ln p_e + ln(1 + ||y_i - y_col(e)||^2))
 // and KL = sum_i kl_rows[i] + ln(Z) * sum p, with Z from the repulsion sums at the same positions.
-// P is read in the sliced-ELL texel layout of tsne_attraction_sparse.wgsl (slices of 64 rows
+// P is read in the sliced-ELL texel layout of gradient_attraction_sparse.wgsl (slices of 64 rows
 // sorted by length, four packed entries per texel: column in the low params.col_bits bits, steps
 // of the row's scale above them, so p_e = steps * scale; padding has 0 steps and adds nothing),
-// and the positions from the texel table tsne_positions_texture.wgsl
+// and the positions from the texel table gradient_positions_texture.wgsl
 // fills (lavapipe fetches texels with vector code, but loads lane-varying storage addresses lane
 // by lane). Each row's terms are added in its CSR order.
 // Bindings (group 0): 0 params (uniform KlParams), 1 positions (rgba32uint texel table),
@@ -12,14 +12,7 @@
 //                     3 slices (read, vec2<u32>: first texel, texels per row),
 //                     4 entries (rgba32uint texel table), 5 kl_rows (read_write, n f32).
 // One workgroup takes one slice; one invocation computes one row.
-// Params mirror `tsne::optimize::KlParams`.
-
-struct Params {
-    n: u32,
-    lq: u32, // dense P only; unused here
-    col_bits: u32,
-    _pad2: u32,
-}
+// Params are `tsne::optimize::KlParams` (declared from Rust).
 
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;

@@ -24,25 +24,7 @@
 // This file is the fixed part of the kernels. src/ops/matmul.rs appends one generated entry
 // point (`kernel_source`): writing dozens of accumulators and their FMAs by hand for every
 // variant is where typos hide, and a loop over a local array would be 5x slower (see
-// KERNEL_SPEED.md). Params mirror `ops::matmul::MatmulParams`.
-
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    has_bias: u32,
-    transpose_a: u32,
-    transpose_b: u32,
-    // Column blocks (tiles) per row of blocks, and blocks (tiles) dispatched: all of them, or
-    // with upper those on or above the diagonal.
-    blocks_n: u32,
-    blocks: u32,
-    // 1: run only the blocks (tiles) of C on or above the diagonal (`block_rc`).
-    upper: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// KERNEL_SPEED.md). Params are `ops::matmul::MatmulParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;

@@ -3,15 +3,8 @@
 //   mse:              dl/dp = 2 (p - t) / len
 // Bindings (group 0): 0 params (uniform LossParams), 1 prediction (read), 2 truth (read: the target t; `target` is a WGSL keyword),
 //   3 grad (write).
-// One invocation computes one element; groups folded into y past 65,535. Params mirror
-// `ops::loss::LossParams` (partials is unused here).
-
-struct Params {
-    len: u32,
-    partials: u32,
-    inv_len: f32,
-    _pad0: u32,
-}
+// One invocation computes one element; groups folded into y past 65,535. Params are
+// `ops::loss::LossParams` (declared from Rust) (partials is unused here).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> prediction: array<f32>;

@@ -6,17 +6,9 @@
 // Bindings (group 0): 0 params (uniform KlParams), 1 y (read, n * DIMS), 2 p (read,
 //                     array<vec4<f32>>, n * lq), 3 kl_rows (read_write, n f32).
 // One invocation computes 4 rows (4q .. 4q + 3).
-// DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings.
-// Params mirror `tsne::optimize::KlParams`.
+// DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`).
+// Params are `tsne::optimize::KlParams` (declared from Rust).
 
-struct Params {
-    n: u32,
-    lq: u32,
-    col_bits: u32, // sparse P only; unused here
-    _pad2: u32,
-}
-
-const DIMS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> y: array<f32>;

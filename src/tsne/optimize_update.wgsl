@@ -11,21 +11,9 @@
 //   n * DIMS), 2 attr (read, n * DIMS), 3 rep (read, n * (DIMS + 1)), 4 scalars (read; [0] = Z),
 //   5 gains (read_write, n * DIMS), 6 update (read_write, n * DIMS).
 // One invocation updates one point (its step's norm needs all its coordinates).
-// DIMS is 2 here; the Rust side substitutes 3 for 3-D embeddings (2-D runs tsne_update_2d.wgsl).
-// Params mirror `tsne::optimize::UpdateParams`.
+// DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`); 2-D runs optimize_update_2d.wgsl.
+// Params are `tsne::optimize::UpdateParams` (declared from Rust).
 
-struct Params {
-    values: u32,
-    exaggeration: f32,
-    momentum: f32,
-    learning_rate: f32,
-    min_gain: f32,
-    max_step: f32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-const DIMS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
