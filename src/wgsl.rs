@@ -129,3 +129,16 @@ macro_rules! wgsl_struct {
         );
     };
 }
+
+/// Appends one line of generated WGSL to a `String` (`wgsl_line!(w)` for an empty one): the
+/// generators' only way of writing text.
+#[macro_export]
+macro_rules! wgsl_line {
+    ($w:expr) => {
+        $w.push('\n')
+    };
+    ($w:expr, $($arg:tt)*) => {{
+        use ::std::fmt::Write as _;
+        writeln!($w, $($arg)*).expect("writing to a String cannot fail")
+    }};
+}
