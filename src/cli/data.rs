@@ -1,0 +1,34 @@
+//! `latentviz data`: download data sets.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use latentviz::data::download;
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Download the four MNIST files, verify their SHA-256 and store them.
+    Mnist {
+        /// Where to store them (default: the cache directory `--data` defaults to).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Base URL of the mirror.
+        #[arg(long, default_value = download::DEFAULT_MIRROR)]
+        url: String,
+    },
+}
+
+pub fn run(what: DataCommand) -> Result<()> {
+    match what {
+        DataCommand::Mnist { dir, url } => {
+            let dir = dir.unwrap_or_else(download::default_cache_dir);
+            let files = download::download_mnist(&url, &dir, true)?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
+    }
+}
