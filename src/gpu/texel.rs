@@ -4,7 +4,7 @@
 //! Why a texture for a flat array: lavapipe turns a storage-buffer load whose address differs
 //! between lanes into a loop over the lanes, while it fetches texels for all eight lanes with
 //! vector code. The t-SNE attraction, which reads its entries and gathers positions, ran 5× faster
-//! from texel tables than from storage buffers (examples/profile_tsne, 70,000 points). GPUs
+//! from texel tables than from storage buffers (dev/profile/profile_tsne, 70,000 points). GPUs
 //! serve read-only gathers through their texture caches as well.
 //!
 //! Shaders name the layout with one line, `const TEXEL_SHIFT: u32 = 12u;`, which
@@ -71,7 +71,7 @@ impl Gpu {
     /// texture: written as `texture_storage_2d<rg32uint, write>`, fetched as `vec4<u32>` (x, y,
     /// 0, 1). Half the bytes of a 4-wide table for random gathers: the sparse attraction's 2-D
     /// positions (at 70,000 points its gathers took ~5% less time than from an `Rgba32Uint`
-    /// table; examples/profile_tsne).
+    /// table; dev/profile/profile_tsne).
     pub fn texel_table_2(&self, label: &str, texels: usize) -> Result<TexelTable> {
         self.texel_table_in(label, texels, None, true, wgpu::TextureFormat::Rg32Uint)
     }

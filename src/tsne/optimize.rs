@@ -11,7 +11,7 @@
 //! fast-changing map ([`Batches`]).
 //!
 //! [`Optimizer`] holds the buffers and prepared dispatches (a run, `benches/tsne.rs` and
-//! `examples/profile_tsne.rs` replay the same ones). With a sparse P it relabels the points along
+//! `dev/profile/profile_tsne.rs` replay the same ones). With a sparse P it relabels the points along
 //! a Hilbert curve through the starting layout or breadth-first over P's graph, whichever keeps
 //! neighbours' labels closer ([`attraction_order`]), so the attraction's gathers stay in cache;
 //! positions go in and come out in the input's order.
