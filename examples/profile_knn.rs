@@ -14,6 +14,7 @@
 //! [--full] [--no-dense] [--no-old] [--split] [--shapes] [--parts] [--clustered]`
 use std::time::Instant;
 
+use latentviz::pca;
 use latentviz::rng::Rng;
 use latentviz::tsne::{affinity, init};
 
@@ -69,7 +70,7 @@ fn main() -> anyhow::Result<()> {
         )?;
         let images = all.subset(n.min(all.len()));
         let px = images.pixels();
-        latentviz::tsne::pca::pca(&gpu, &images.images, images.len(), px, d, 0)?.projected
+        pca::pca(&gpu, &images.images, images.len(), px, d, 0)?.projected
     } else if flag("--clusters") {
         init::synthetic_clusters(n, d, 10, 0).0
     } else {

@@ -10,7 +10,7 @@
 //! `cargo run --release --example profile_pca -- [N] [--mnist DIR] [--reps R] [--gram] [--no-pca]`
 use std::time::Instant;
 
-use latentviz::tsne::pca::{self, ScatterKernel};
+use latentviz::pca::{self, ScatterKernel};
 
 use latentviz::bench::cpu_seconds;
 

@@ -11,6 +11,7 @@
 use std::time::Instant;
 
 use latentviz::gpu::{Dispatch, Timer};
+use latentviz::pca;
 use latentviz::tsne::{self, affinity, init, optimize};
 
 fn row(label: &str, seconds: f64, total: f64, flops: f64) {
@@ -57,7 +58,7 @@ fn main() -> anyhow::Result<()> {
             };
             let (raw, labels) = tsne::job::load_for_tests(&job)?;
             let t = Instant::now();
-            let p = tsne::pca::pca(&gpu, &raw, n, 784, d, 0)?;
+            let p = pca::pca(&gpu, &raw, n, 784, d, 0)?;
             println!(
                 "PCA 784 → {d} of {n} images: {:.3} s",
                 t.elapsed().as_secs_f64()

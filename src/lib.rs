@@ -13,6 +13,7 @@ pub mod graph;
 pub mod io;
 pub mod model;
 pub mod ops;
+pub mod pca;
 pub mod rng;
 pub mod shapes;
 pub mod story;

@@ -5,11 +5,12 @@
 mod common;
 
 use common::gpu;
+use latentviz::pca;
 use latentviz::rng::Rng;
 use latentviz::tsne::knn_clustered::{
     self, ClusteredSearch, Layout, ROW_BLOCK, kmeans, knn_clustered, nearest_centroids,
 };
-use latentviz::tsne::{KnnSearch, affinity, init, pca, resolve_knn};
+use latentviz::tsne::{KnnSearch, affinity, init, resolve_knn};
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 

@@ -1,8 +1,10 @@
-//! Every shader in shaders/ parses and validates with naga. Needs no adapter, so a broken shader
-//! fails CI even where no GPU exists. Templates (files Rust completes with generated entry points
-//! and constants) are validated as the program assembles them, for every variant it can make.
+//! Every shader in shaders/ and beside its launcher in src/ parses and validates with naga. Needs
+//! no adapter, so a broken shader fails CI even where no GPU exists. Templates (files Rust
+//! completes with generated entry points and constants) are validated as the program assembles
+//! them, for every variant it can make.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 /// Template file → every complete source the program builds from it.
 fn template_variants(name: &str) -> Option<Vec<(String, String)>> {
@@ -59,21 +61,35 @@ fn validate(label: &str, source: &str, failures: &mut Vec<String>) {
     }
 }
 
-#[test]
-fn every_shader_validates() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
-    let mut checked = 0;
-    let mut failures = Vec::new();
+/// Every .wgsl file under `dir`, in its subfolders too.
+fn wgsl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
-            continue;
+        if path.is_dir() {
+            wgsl_files(&path, out);
+        } else if path.extension().and_then(|e| e.to_str()) == Some("wgsl") {
+            out.push(path);
         }
+    }
+}
+
+#[test]
+fn every_shader_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = Vec::new();
+    for dir in ["shaders", "src"] {
+        wgsl_files(&root.join(dir), &mut paths);
+    }
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for path in paths {
         let source = fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
+        // Named by their path: src/knn/scan.wgsl and another folder's scan.wgsl differ.
+        let shown = path.strip_prefix(root).unwrap().display().to_string();
         if !source.trim_start().starts_with("//") {
             failures.push(format!(
-                "{name}: must open with a comment (math, bindings, invocation)"
+                "{shown}: must open with a comment (math, bindings, invocation)"
             ));
         }
         match template_variants(&name) {
@@ -83,7 +99,7 @@ fn every_shader_validates() {
                     validate(&label, &src, &mut failures);
                 }
             }
-            None => validate(&name, &source, &mut failures),
+            None => validate(&shown, &source, &mut failures),
         }
         checked += 1;
     }
@@ -92,5 +108,5 @@ fn every_shader_validates() {
         "invalid shaders:\n{}",
         failures.join("\n")
     );
-    assert!(checked >= 2, "found only {checked} shaders in {dir}");
+    assert!(checked >= 2, "found only {checked} shaders");
 }

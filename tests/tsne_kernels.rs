@@ -3,11 +3,12 @@
 mod common;
 
 use common::{assert_close, gpu};
+use latentviz::pca;
 use latentviz::rng::Rng;
 use latentviz::tsne::affinity::{self, DenseP};
 use latentviz::tsne::gradient::{self, GpuCsr};
 use latentviz::tsne::optimize::{self, Affinities, StepBuffers};
-use latentviz::tsne::{LearningRates, TsneConfig, metrics, pca};
+use latentviz::tsne::{LearningRates, TsneConfig, metrics};
 
 fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
     rng.vec(n * d, -1.0, 1.0)

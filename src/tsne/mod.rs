@@ -16,12 +16,12 @@ pub mod job;
 pub mod knn_clustered;
 pub mod metrics;
 pub mod optimize;
-pub mod pca;
 
 use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::pca;
 
 /// How the affinities and the repulsion are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use common::{assert_close, gpu};
 use latentviz::gpu::BufferSlices;
 use latentviz::ops::matmul::{self, MatmulKernel, MatmulShape};
 use latentviz::rng::Rng;
-use latentviz::tsne::pca::{self, ScatterKernel};
+use latentviz::pca::{self, ScatterKernel};
 
 /// Written to C before the upper product: tiles it skips must still hold it.
 const SENTINEL: f32 = 1234.5;
