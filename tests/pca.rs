@@ -88,8 +88,8 @@ fn upper_product_matches_the_full_one_on_and_above_the_diagonal() {
             if m == n {
                 // Mirrored, the upper product is the full one with its lower blocks mirrored.
                 let (mut m_upper, mut m_full) = (upper, full);
-                pca::mirror_upper(&mut m_upper, n);
-                pca::mirror_upper(&mut m_full, n);
+                pca::gram::mirror_upper(&mut m_upper, n);
+                pca::gram::mirror_upper(&mut m_full, n);
                 assert!(
                     m_upper
                         .iter()
@@ -136,15 +136,15 @@ fn scatter_kernels_agree_over_several_slices() {
             // Slices of at most 300 rows (and the padding a slice carries for the last chunk's
             // uniform bindings) in whole 64-row chunks: 256, 256, 256 and 232 rows (the last
             // chunk 40 real rows and 24 of zeros).
-            let room = (300 * dp * 4 + 16 * pca::SCATTER_UNIFORM_VEC4) as u64;
-            let slices = pca::upload_padded_with(gpu, &x, n, dp, Some(room)).unwrap();
+            let room = (300 * dp * 4 + 16 * pca::scatter_uniform::SCATTER_UNIFORM_VEC4) as u64;
+            let slices = pca::scatter::upload_padded_with(gpu, &x, n, dp, Some(room)).unwrap();
             assert_eq!(slices.rows_per_slice, 256);
             // The uniform kernel needs whole chunks: slices of 300 rows are refused.
             let loose =
                 BufferSlices::upload(gpu, "x", &x, dp, Some((300 * dp * 4) as u64)).unwrap();
             let mean_buf = gpu.storage("mean", dp);
             let scatter = gpu.storage("scatter", dp * dp);
-            assert!(pca::centred_scatter(gpu, &loose, &mean_buf, &scatter, kernel).is_err());
+            assert!(pca::scatter::centred_scatter(gpu, &loose, &mean_buf, &scatter, kernel).is_err());
             slices
         } else {
             // Slices of 300 rows: 4 slices, the last of 100.
@@ -153,7 +153,7 @@ fn scatter_kernels_agree_over_several_slices() {
         assert_eq!(slices.slices.len(), 4);
         let mean_buf = gpu.storage("mean", dp);
         let scatter = gpu.storage("scatter", dp * dp);
-        let s = pca::centred_scatter(gpu, &slices, &mean_buf, &scatter, kernel).unwrap();
+        let s = pca::scatter::centred_scatter(gpu, &slices, &mean_buf, &scatter, kernel).unwrap();
         // f32 centring and 1,000-term f32 sums (300-term per slice for the matmul) against f64.
         assert_close(&format!("{kernel:?} scatter"), &s, &want, 2e-4);
         assert_close(
@@ -280,14 +280,14 @@ fn uniform_scatter_matches_cpu_on_awkward_sizes() {
     let mean = pca::cpu::column_mean(&x, n, dp);
     let xc = pca::cpu::subtract_mean(&x, &mean, dp);
     let want = pca::cpu::gram(&xc, &xc, n, dp, dp);
-    let slices = pca::upload_padded(gpu, &x, n, dp).unwrap();
+    let slices = pca::scatter::upload_padded(gpu, &x, n, dp).unwrap();
     let mean_buf = gpu.storage("mean", dp);
     let scatter = gpu.storage("scatter", dp * dp);
     let s =
-        pca::centred_scatter(gpu, &slices, &mean_buf, &scatter, ScatterKernel::Uniform).unwrap();
+        pca::scatter::centred_scatter(gpu, &slices, &mean_buf, &scatter, ScatterKernel::Uniform).unwrap();
     assert_close("uniform scatter, 200 features", &s, &want, 1e-4);
     for (rows, bindings, quads) in [(1, 1, 1), (16, 4, 2), (16, 3, 3)] {
-        let src = pca::scatter_uniform_source(rows, bindings, quads);
+        let src = pca::scatter_uniform::scatter_uniform_source(rows, bindings, quads);
         let what = format!("{bindings} bindings of {rows} rows, {quads} quads");
         common::assert_valid_wgsl(&what, &src);
     }
@@ -380,7 +380,7 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
             return;
         }
         let x = pixel_like(&mut rng, n, d, dense, blank);
-        let plan = pca::ZeroPlan::new(&x, n, d);
+        let plan = pca::scatter::ZeroPlan::new(&x, n, d);
         let mut sorted = plan.order.clone();
         sorted.sort();
         assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>(), "a permutation");
@@ -390,8 +390,8 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
             "only the dense columns are centred"
         );
         let mut skipped = 0;
-        for t0 in (0..n).step_by(pca::SCATTER_CHUNK_ROWS) {
-            let rows = pca::SCATTER_CHUNK_ROWS.min(n - t0);
+        for t0 in (0..n).step_by(pca::scatter_uniform::SCATTER_CHUNK_ROWS) {
+            let rows = pca::scatter_uniform::SCATTER_CHUNK_ROWS.min(n - t0);
             let [lo, hi] = plan.chunk_live(t0, rows);
             skipped += (hi == lo) as usize;
             for &r in &plan.order[t0..t0 + rows] {
@@ -414,11 +414,11 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
         let xc = pca::cpu::subtract_mean(&x, &mean, d);
         let want = pca::cpu::gram(&xc, &xc, n, d, d);
         // Slices of 256 rows: 3 slices, chunks cut at slice ends.
-        let room = (300 * dp * 4 + 16 * pca::SCATTER_UNIFORM_VEC4) as u64;
-        let slices = pca::upload_padded_in(gpu, &x, n, d, Some(&plan), Some(room)).unwrap();
+        let room = (300 * dp * 4 + 16 * pca::scatter_uniform::SCATTER_UNIFORM_VEC4) as u64;
+        let slices = pca::scatter::upload_padded_in(gpu, &x, n, d, Some(&plan), Some(room)).unwrap();
         assert_eq!(slices.slices.len(), 3);
         let scatter = gpu.storage("scatter", dp * dp);
-        let s = pca::planned_scatter(gpu, &slices, &plan, &scatter).unwrap();
+        let s = pca::scatter::planned_scatter(gpu, &slices, &plan, &scatter).unwrap();
         let got: Vec<f32> = (0..d * d).map(|e| s[(e / d) * dp + e % d]).collect();
         // Relative to the largest entry: the 100s columns' uncentred sums lose about a bit.
         assert_close(

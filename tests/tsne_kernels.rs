@@ -909,8 +909,8 @@ fn pca_kernels_match_cpu() {
     let b = points(&mut rng, rows, cb);
     let (abuf, bbuf) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b));
     let out = gpu.storage("out", ca * cb);
-    let g1 = pca::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, false).unwrap();
-    let g2 = pca::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, true).unwrap();
+    let g1 = pca::gram::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, false).unwrap();
+    let g2 = pca::gram::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, true).unwrap();
     gpu.run("gram", &[&g1, &g2]).unwrap();
     let want: Vec<f32> = pca::cpu::gram(&a, &b, rows, ca, cb)
         .iter()
@@ -918,13 +918,13 @@ fn pca_kernels_match_cpu() {
         .collect();
     // Accumulated twice (the slice path); 37-term f32 sums.
     assert_close("gram", &gpu.read_f32(&out).unwrap(), &want, 1e-5);
-    assert!(pca::gram(gpu, &abuf, &bbuf, &out, rows, 12, cb, false).is_err());
+    assert!(pca::gram::gram(gpu, &abuf, &bbuf, &out, rows, 12, cb, false).is_err());
     // The symmetric half: Aᵀ A with 24 columns, blocks above the diagonal, then mirrored.
     let sym = gpu.storage("sym", cb * cb);
-    let g = pca::gram_upper(gpu, &bbuf, &sym, rows, cb, false).unwrap();
+    let g = pca::gram::gram_upper(gpu, &bbuf, &sym, rows, cb, false).unwrap();
     gpu.run("gram upper", &[&g]).unwrap();
     let mut got = gpu.read_f32(&sym).unwrap();
-    pca::mirror_upper(&mut got, cb);
+    pca::gram::mirror_upper(&mut got, cb);
     assert_close(
         "gram upper",
         &got,
@@ -937,7 +937,7 @@ fn pca_kernels_match_cpu() {
     let v = points(&mut rng, cx, cv);
     let (xb, vb) = (gpu.storage_from("x", &x), gpu.storage_from("v", &v));
     let out = gpu.storage("out", rows * cv);
-    let k = pca::project(gpu, &xb, &vb, &out, rows, cx, cv).unwrap();
+    let k = pca::project::project(gpu, &xb, &vb, &out, rows, cx, cv).unwrap();
     gpu.run("project", &[&k]).unwrap();
     assert_close(
         "project",
@@ -950,8 +950,8 @@ fn pca_kernels_match_cpu() {
     let x = points(&mut rng, rows, width * 4);
     let xb = gpu.storage_from("x", &x);
     let mean = gpu.storage("mean", width * 4);
-    let m = pca::column_mean(gpu, &xb, &mean, rows, width, 1.0 / rows as f32, false).unwrap();
-    let s = pca::subtract_mean(gpu, &xb, &mean, rows, width).unwrap();
+    let m = pca::mean::column_mean(gpu, &xb, &mean, rows, width, 1.0 / rows as f32, false).unwrap();
+    let s = pca::mean::subtract_mean(gpu, &xb, &mean, rows, width).unwrap();
     gpu.run("mean", &[&m, &s]).unwrap();
     let want_mean = pca::cpu::column_mean(&x, rows, width * 4);
     assert_close("mean", &gpu.read_f32(&mean).unwrap(), &want_mean, 1e-6);
