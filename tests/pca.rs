@@ -6,8 +6,8 @@ mod common;
 use common::{assert_close, gpu};
 use latentviz::gpu::BufferSlices;
 use latentviz::ops::matmul::{self, MatmulKernel, MatmulShape};
-use latentviz::rng::Rng;
 use latentviz::pca::{self, ScatterKernel};
+use latentviz::rng::Rng;
 
 /// Written to C before the upper product: tiles it skips must still hold it.
 const SENTINEL: f32 = 1234.5;
@@ -144,7 +144,9 @@ fn scatter_kernels_agree_over_several_slices() {
                 BufferSlices::upload(gpu, "x", &x, dp, Some((300 * dp * 4) as u64)).unwrap();
             let mean_buf = gpu.storage("mean", dp);
             let scatter = gpu.storage("scatter", dp * dp);
-            assert!(pca::scatter::centred_scatter(gpu, &loose, &mean_buf, &scatter, kernel).is_err());
+            assert!(
+                pca::scatter::centred_scatter(gpu, &loose, &mean_buf, &scatter, kernel).is_err()
+            );
             slices
         } else {
             // Slices of 300 rows: 4 slices, the last of 100.
@@ -284,7 +286,8 @@ fn uniform_scatter_matches_cpu_on_awkward_sizes() {
     let mean_buf = gpu.storage("mean", dp);
     let scatter = gpu.storage("scatter", dp * dp);
     let s =
-        pca::scatter::centred_scatter(gpu, &slices, &mean_buf, &scatter, ScatterKernel::Uniform).unwrap();
+        pca::scatter::centred_scatter(gpu, &slices, &mean_buf, &scatter, ScatterKernel::Uniform)
+            .unwrap();
     assert_close("uniform scatter, 200 features", &s, &want, 1e-4);
     for (rows, bindings, quads) in [(1, 1, 1), (16, 4, 2), (16, 3, 3)] {
         let src = pca::scatter_uniform::scatter_uniform_source(rows, bindings, quads);
@@ -415,7 +418,8 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
         let want = pca::cpu::gram(&xc, &xc, n, d, d);
         // Slices of 256 rows: 3 slices, chunks cut at slice ends.
         let room = (300 * dp * 4 + 16 * pca::scatter_uniform::SCATTER_UNIFORM_VEC4) as u64;
-        let slices = pca::scatter::upload_padded_in(gpu, &x, n, d, Some(&plan), Some(room)).unwrap();
+        let slices =
+            pca::scatter::upload_padded_in(gpu, &x, n, d, Some(&plan), Some(room)).unwrap();
         assert_eq!(slices.slices.len(), 3);
         let scatter = gpu.storage("scatter", dp * dp);
         let s = pca::scatter::planned_scatter(gpu, &slices, &plan, &scatter).unwrap();
