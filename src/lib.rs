@@ -11,6 +11,7 @@ pub mod figures;
 pub mod gpu;
 pub mod graph;
 pub mod io;
+pub mod knn;
 pub mod model;
 pub mod ops;
 pub mod pca;

@@ -1,28 +1,28 @@
-//! The exact kNN search (`tsne::affinity::KnnPlan`): the fused scan-and-insert passes against the
+//! The exact kNN search (`knn::ExactPlan`): the fused scan-and-insert passes against the
 //! CPU reference (sort every row by (distance, j)), over several row blocks and column chunks,
 //! with exact ties, and run twice for determinism; the uniform-tile scan against the subgroup scan
 //! (the same bits) and the CPU on awkward sizes; the generated scan kernels against naga.
 mod common;
 
 use common::gpu;
+use latentviz::knn::{self, ExactPlan};
 use latentviz::rng::Rng;
-use latentviz::tsne::affinity::{self, KnnPlan};
 
 /// The CPU reference: the k nearest j != i of every point, ascending by (distance, j).
 fn reference(x: &[f32], n: usize, d: usize, k: usize) -> (Vec<u32>, Vec<f32>) {
-    let dist = affinity::cpu::sqdist_block(x, n, d, 0, n);
-    affinity::cpu::topk_rows(&dist, n, 0, n, k)
+    let dist = knn::cpu::sqdist_block(x, n, d, 0, n);
+    knn::cpu::topk_rows(&dist, n, 0, n, k)
 }
 
 #[test]
 fn scan_source_is_valid_wgsl() {
     // Every tile the launcher may be switched to (rows a multiple of 32; 1-4 quads per lane).
     for (rows, quads) in [
-        (affinity::KNN_TILE_ROWS, affinity::KNN_LANE_QUADS),
+        (knn::scan::KNN_TILE_ROWS, knn::scan::KNN_LANE_QUADS),
         (32, 1),
         (64, 4),
     ] {
-        let src = affinity::knn_scan_source(rows, quads);
+        let src = knn::scan::knn_scan_source(rows, quads);
         common::assert_valid_wgsl(&format!("{rows}x{quads}"), &src);
     }
 }
@@ -35,13 +35,13 @@ fn uniform_scan_source_is_valid_wgsl() {
         (
             13,
             256,
-            affinity::KNN_UNIFORM_ROW_QUADS,
-            affinity::KNN_UNIFORM_LANES,
+            knn::scan_uniform::KNN_UNIFORM_ROW_QUADS,
+            knn::scan_uniform::KNN_UNIFORM_LANES,
         ),
         (1, 64, 1, 8),
         (200, 64, 3, 32),
     ] {
-        let src = affinity::knn_scan_uniform_source(d, cols, quads, lanes);
+        let src = knn::scan_uniform::knn_scan_uniform_source(d, cols, quads, lanes);
         let what = format!("d {d}, {cols} columns, {quads} quads, {lanes} lanes");
         common::assert_valid_wgsl(&what, &src);
     }
@@ -59,12 +59,12 @@ fn uniform_matches_subgroup(
     exact_dist: bool,
 ) -> Option<usize> {
     let gpu = gpu();
-    let plan = KnnPlan::with_scan(gpu, x, n, d, k, block, true).unwrap();
+    let plan = ExactPlan::with_scan(gpu, x, n, d, k, block, true).unwrap();
     let cols = plan.uniform_tile_cols();
-    if affinity::subgroups_of_8(gpu) {
+    if knn::subgroups_of_8(gpu) {
         assert_eq!(
             cols,
-            affinity::column_tile_width(gpu, d),
+            knn::scan_uniform::column_tile_width(gpu, d),
             "d {d}: tile width"
         );
     }
@@ -77,7 +77,7 @@ fn uniform_matches_subgroup(
         // fma sums against the CPU's plain sums: a few ulp.
         common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
     }
-    let old = KnnPlan::with_scan(gpu, x, n, d, k, block, false)
+    let old = ExactPlan::with_scan(gpu, x, n, d, k, block, false)
         .unwrap()
         .run(gpu)
         .unwrap();
@@ -135,7 +135,7 @@ fn blocks_and_chunks_match_cpu() {
     let mut rng = Rng::new(31);
     let (n, d, k) = (1003, 13, 17);
     let x = rng.vec(n * d, -1.0, 1.0);
-    let plan = KnnPlan::with_block(gpu, &x, n, d, k, Some(48)).unwrap();
+    let plan = ExactPlan::with_block(gpu, &x, n, d, k, Some(48)).unwrap();
     assert!(plan.blocks() > 2, "several row blocks");
     let got = plan.run(gpu).unwrap();
     let (want_i, want_d) = reference(&x, n, d, k);
@@ -144,7 +144,7 @@ fn blocks_and_chunks_match_cpu() {
     assert_eq!(got.index, want_i);
     common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
     // The default plan (one block here) agrees, and a second run gives the same bits.
-    let again = affinity::knn(gpu, &x, n, d, k).unwrap();
+    let again = knn::exact::search(gpu, &x, n, d, k).unwrap();
     assert_eq!(again.index, got.index);
     assert_eq!(
         again.dist.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
@@ -161,7 +161,7 @@ fn ties_keep_the_smaller_index() {
     let mut rng = Rng::new(32);
     let (n, d, k) = (700, 4, 40);
     let x: Vec<f32> = (0..n * d).map(|_| rng.below(3) as f32).collect();
-    let plan = KnnPlan::with_block(gpu, &x, n, d, k, Some(128)).unwrap();
+    let plan = ExactPlan::with_block(gpu, &x, n, d, k, Some(128)).unwrap();
     let got = plan.run(gpu).unwrap();
     let (want_i, want_d) = reference(&x, n, d, k);
     assert_eq!(got.index, want_i);
@@ -184,7 +184,7 @@ fn clustered_points_in_sorted_order() {
         }
     }
     let k = 100;
-    let got = KnnPlan::with_block(gpu, &x, n, d, k, Some(64))
+    let got = ExactPlan::with_block(gpu, &x, n, d, k, Some(64))
         .unwrap()
         .run(gpu)
         .unwrap();
@@ -192,7 +192,7 @@ fn clustered_points_in_sorted_order() {
 
     let (n, k) = (37, 36);
     let x = rng.vec(n * 3, -1.0, 1.0);
-    let got = affinity::knn(gpu, &x, n, 3, k).unwrap();
+    let got = knn::exact::search(gpu, &x, n, 3, k).unwrap();
     assert_eq!(got.index, reference(&x, n, 3, k).0);
 }
 
@@ -200,17 +200,17 @@ fn clustered_points_in_sorted_order() {
 fn bad_arguments_are_errors() {
     let gpu = gpu();
     let x = vec![0.0f32; 20 * 3];
-    assert!(KnnPlan::new(gpu, &x, 20, 3, 0).is_err(), "k = 0");
-    assert!(KnnPlan::new(gpu, &x, 20, 3, 20).is_err(), "k = n");
+    assert!(ExactPlan::new(gpu, &x, 20, 3, 0).is_err(), "k = 0");
+    assert!(ExactPlan::new(gpu, &x, 20, 3, 20).is_err(), "k = n");
     assert!(
-        KnnPlan::new(gpu, &x, 20, 3, affinity::K_MAX + 1).is_err(),
+        ExactPlan::new(gpu, &x, 20, 3, knn::K_MAX + 1).is_err(),
         "k > K_MAX"
     );
     assert!(
-        KnnPlan::new(gpu, &x[..59], 20, 3, 5).is_err(),
+        ExactPlan::new(gpu, &x[..59], 20, 3, 5).is_err(),
         "x not n × d"
     );
-    let plan = KnnPlan::new(gpu, &x, 20, 3, 5).unwrap();
+    let plan = ExactPlan::new(gpu, &x, 20, 3, 5).unwrap();
     assert!(
         plan.block_dispatches(gpu, plan.blocks()).is_err(),
         "block past the end"

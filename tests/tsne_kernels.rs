@@ -3,12 +3,12 @@
 mod common;
 
 use common::{assert_close, gpu};
-use latentviz::pca;
 use latentviz::rng::Rng;
 use latentviz::tsne::affinity::{self, DenseP};
 use latentviz::tsne::gradient::{self, GpuCsr};
 use latentviz::tsne::optimize::{self, Affinities, StepBuffers};
 use latentviz::tsne::{LearningRates, TsneConfig, metrics};
+use latentviz::{knn, pca};
 
 fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
     rng.vec(n * d, -1.0, 1.0)
@@ -34,14 +34,14 @@ fn sqdist_block_matches_cpu() {
     // 45 points of 13 features: neither a multiple of the 16 x 4 / 64 x 32 tiles nor of vec4.
     let (n, d) = (45, 13);
     let x = points(&mut rng, n, d);
-    let pts = affinity::upload_points(gpu, &x, n, d).unwrap();
+    let pts = knn::distances::upload_points(gpu, &x, n, d).unwrap();
     // Row stride n (scalar stores, as the dense P uses) and n_pad (vector stores, as kNN blocks).
     for ld in [n, pts.n_pad] {
         for (row0, rows) in [(0, n), (16, 11), (32, 13)] {
             let out = gpu.storage("out", rows * ld);
-            let k = affinity::sqdist_block(gpu, &pts, row0, rows, ld, &out).unwrap();
+            let k = knn::distances::sqdist_block(gpu, &pts, row0, rows, ld, &out).unwrap();
             gpu.run("sqdist", &[&k]).unwrap();
-            let want = affinity::cpu::sqdist_block(&x, n, d, row0, rows);
+            let want = knn::cpu::sqdist_block(&x, n, d, row0, rows);
             let all = gpu.read_f32(&out).unwrap();
             let got: Vec<f32> = (0..rows)
                 .flat_map(|r| all[r * ld..r * ld + n].iter().copied())
@@ -52,11 +52,11 @@ fn sqdist_block_matches_cpu() {
     }
     let out = gpu.storage("out", 64 * 64);
     assert!(
-        affinity::sqdist_block(gpu, &pts, 40, 6, n, &out).is_err(),
+        knn::distances::sqdist_block(gpu, &pts, 40, 6, n, &out).is_err(),
         "rows past the end"
     );
     assert!(
-        affinity::sqdist_block(gpu, &pts, 0, 4, n - 1, &out).is_err(),
+        knn::distances::sqdist_block(gpu, &pts, 0, 4, n - 1, &out).is_err(),
         "row stride shorter than a row"
     );
 }
@@ -66,7 +66,7 @@ fn sqdist_subgroup_source_is_valid_wgsl() {
     // The generated entry point parses and validates for both store forms (whichever the adapter
     // runs; the fallback kernel is a fixed file).
     for vec_store in [false, true] {
-        let src = affinity::sqdist_sg_source(affinity::SQDIST_TILE_ROWS, vec_store);
+        let src = knn::distances::sqdist_sg_source(knn::distances::SQDIST_TILE_ROWS, vec_store);
         common::assert_valid_wgsl(&format!("sqdist_sg vec_store {vec_store}"), &src);
     }
 }
@@ -88,16 +88,16 @@ fn topk_matches_cpu_in_blocks() {
     let (n, d, k) = (77, 5, 9);
     let ld = 80;
     let x = points(&mut rng, n, d);
-    let dist = affinity::cpu::sqdist_block(&x, n, d, 0, n);
+    let dist = knn::cpu::sqdist_block(&x, n, d, 0, n);
     let index = gpu.storage("index", n * k);
     let kd = gpu.storage("kd", n * k);
     // Two blocks, as the kNN search runs them; the second is not a multiple of 64 rows.
     for (row0, rows) in [(0, 40), (40, 37)] {
         let block = gpu.storage_from("block", &padded_block(&dist, n, row0, rows, ld));
-        let t = affinity::topk_rows(gpu, &block, n, ld, row0, rows, k, &index, &kd).unwrap();
+        let t = knn::topk::topk_rows(gpu, &block, n, ld, row0, rows, k, &index, &kd).unwrap();
         gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
     }
-    let (want_i, want_d) = affinity::cpu::topk_rows(&dist, n, 0, n, k);
+    let (want_i, want_d) = knn::cpu::topk_rows(&dist, n, 0, n, k);
     let got_i: Vec<u32> = gpu.read(&index, 0, n * k).unwrap();
     // Random points: distinct distances, so the lists must agree exactly.
     assert_eq!(got_i, want_i);
@@ -107,9 +107,9 @@ fn topk_matches_cpu_in_blocks() {
         &want_d,
         0.0,
     );
-    assert!(affinity::topk_rows(gpu, &index, n, ld, 0, n, 200, &index, &kd).is_err());
+    assert!(knn::topk::topk_rows(gpu, &index, n, ld, 0, n, 200, &index, &kd).is_err());
     assert!(
-        affinity::topk_rows(gpu, &index, n, 78, 0, n, k, &index, &kd).is_err(),
+        knn::topk::topk_rows(gpu, &index, n, 78, 0, n, k, &index, &kd).is_err(),
         "row stride not a multiple of 4"
     );
 }
@@ -128,10 +128,10 @@ fn topk_breaks_ties_by_index_over_many_chunks() {
     let block = gpu.storage_from("block", &dist);
     let index = gpu.storage("index", n * k);
     let kd = gpu.storage("kd", n * k);
-    let t = affinity::topk_rows(gpu, &block, n, ld, 0, rows, k, &index, &kd).unwrap();
+    let t = knn::topk::topk_rows(gpu, &block, n, ld, 0, rows, k, &index, &kd).unwrap();
     assert!(t.len() > 2, "several column chunks");
     gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
-    let (want_i, want_d) = affinity::cpu::topk_rows(&full, n, 0, rows, k);
+    let (want_i, want_d) = knn::cpu::topk_rows(&full, n, 0, rows, k);
     let got_i: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
     let got_d: Vec<f32> = gpu.read(&kd, 0, rows * k).unwrap();
     assert_eq!(got_i, want_i);
@@ -144,9 +144,9 @@ fn knn_gpu_matches_cpu() {
     let mut rng = Rng::new(13);
     let (n, d, k) = (130, 7, 12);
     let x = points(&mut rng, n, d);
-    let knn = affinity::knn(gpu, &x, n, d, k).unwrap();
-    let dist = affinity::cpu::sqdist_block(&x, n, d, 0, n);
-    let (want_i, _) = affinity::cpu::topk_rows(&dist, n, 0, n, k);
+    let knn = knn::exact::search(gpu, &x, n, d, k).unwrap();
+    let dist = knn::cpu::sqdist_block(&x, n, d, 0, n);
+    let (want_i, _) = knn::cpu::topk_rows(&dist, n, 0, n, k);
     assert_eq!(knn.index, want_i);
 }
 
@@ -192,7 +192,7 @@ fn perplexity_rows_match_cpu_and_reach_the_target() {
     for (rows, len, skip, perplexity) in [(61, 61, true, 5.0f32), (50, 15, false, 4.0)] {
         let d: Vec<f32> = if skip {
             let x = points(&mut rng, rows, 3);
-            affinity::cpu::sqdist_block(&x, rows, 3, 0, rows)
+            knn::cpu::sqdist_block(&x, rows, 3, 0, rows)
         } else {
             let mut v = rng.vec(rows * len, 0.1, 4.0);
             for r in 0..rows {
@@ -292,7 +292,7 @@ fn sparse_p_with_all_neighbours_equals_dense_p() {
         .read(gpu)
         .unwrap();
     // k = n - 1: every point is a neighbour, so the sparse P holds the dense one.
-    let knn = affinity::knn(gpu, &x, n, d, n - 1).unwrap();
+    let knn = knn::exact::search(gpu, &x, n, d, n - 1).unwrap();
     let sparse = affinity::sparse_p(gpu, &knn, 8.0).unwrap();
     let mut filled = vec![0f32; n * n];
     for i in 0..n {
@@ -1073,14 +1073,14 @@ fn long_rows_pass_the_loop_cap() {
     let (n, k) = (12_000, 90);
     let x = points(&mut rng, n, 3);
     let rows = 40;
-    let dist = affinity::cpu::sqdist_block(&x, n, 3, 0, rows);
+    let dist = knn::cpu::sqdist_block(&x, n, 3, 0, rows);
     let index = gpu.storage("index", n * k);
     let kd = gpu.storage("kd", n * k);
     let block = gpu.storage_from("block", &dist);
-    let t = affinity::topk_rows(gpu, &block, n, n, 0, rows, k, &index, &kd).unwrap();
+    let t = knn::topk::topk_rows(gpu, &block, n, n, 0, rows, k, &index, &kd).unwrap();
     assert!(t.len() > 2, "expected several column chunks and the sort");
     gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
-    let (want_i, _) = affinity::cpu::topk_rows(&dist, n, 0, rows, k);
+    let (want_i, _) = knn::cpu::topk_rows(&dist, n, 0, rows, k);
     let got: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
     assert_eq!(got, want_i);
 
