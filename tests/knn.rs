@@ -1,28 +1,29 @@
-//! The exact kNN search (`tsne::affinity::KnnPlan`): the fused scan-and-insert passes against the
+//! The exact kNN search (`knn::ExactPlan`): the fused scan-and-insert passes against the
 //! CPU reference (sort every row by (distance, j)), over several row blocks and column chunks,
 //! with exact ties, and run twice for determinism; the uniform-tile scan against the subgroup scan
-//! (the same bits) and the CPU on awkward sizes; the generated scan kernels against naga.
+//! (the same bits) and the CPU on awkward sizes; the generated scan kernels against naga; the
+//! distance and top-k kernels against their CPU twins, and the whole search against the CPU.
 mod common;
 
-use common::gpu;
+use common::{assert_close, gpu};
+use latentviz::knn::{self, ExactPlan};
 use latentviz::rng::Rng;
-use latentviz::tsne::affinity::{self, KnnPlan};
 
 /// The CPU reference: the k nearest j != i of every point, ascending by (distance, j).
 fn reference(x: &[f32], n: usize, d: usize, k: usize) -> (Vec<u32>, Vec<f32>) {
-    let dist = affinity::cpu::sqdist_block(x, n, d, 0, n);
-    affinity::cpu::topk_rows(&dist, n, 0, n, k)
+    let dist = knn::cpu::sqdist_block(x, n, d, 0, n);
+    knn::cpu::topk_rows(&dist, n, 0, n, k)
 }
 
 #[test]
 fn scan_source_is_valid_wgsl() {
     // Every tile the launcher may be switched to (rows a multiple of 32; 1-4 quads per lane).
     for (rows, quads) in [
-        (affinity::KNN_TILE_ROWS, affinity::KNN_LANE_QUADS),
+        (knn::scan::KNN_TILE_ROWS, knn::scan::KNN_LANE_QUADS),
         (32, 1),
         (64, 4),
     ] {
-        let src = affinity::knn_scan_source(rows, quads);
+        let src = knn::scan::knn_scan_source(rows, quads);
         common::assert_valid_wgsl(&format!("{rows}x{quads}"), &src);
     }
 }
@@ -35,13 +36,13 @@ fn uniform_scan_source_is_valid_wgsl() {
         (
             13,
             256,
-            affinity::KNN_UNIFORM_ROW_QUADS,
-            affinity::KNN_UNIFORM_LANES,
+            knn::scan_uniform::KNN_UNIFORM_ROW_QUADS,
+            knn::scan_uniform::KNN_UNIFORM_LANES,
         ),
         (1, 64, 1, 8),
         (200, 64, 3, 32),
     ] {
-        let src = affinity::knn_scan_uniform_source(d, cols, quads, lanes);
+        let src = knn::scan_uniform::knn_scan_uniform_source(d, cols, quads, lanes);
         let what = format!("d {d}, {cols} columns, {quads} quads, {lanes} lanes");
         common::assert_valid_wgsl(&what, &src);
     }
@@ -59,12 +60,12 @@ fn uniform_matches_subgroup(
     exact_dist: bool,
 ) -> Option<usize> {
     let gpu = gpu();
-    let plan = KnnPlan::with_scan(gpu, x, n, d, k, block, true).unwrap();
+    let plan = ExactPlan::with_scan(gpu, x, n, d, k, block, true).unwrap();
     let cols = plan.uniform_tile_cols();
-    if affinity::subgroups_of_8(gpu) {
+    if knn::subgroups_of_8(gpu) {
         assert_eq!(
             cols,
-            affinity::column_tile_width(gpu, d),
+            knn::scan_uniform::column_tile_width(gpu, d),
             "d {d}: tile width"
         );
     }
@@ -77,7 +78,7 @@ fn uniform_matches_subgroup(
         // fma sums against the CPU's plain sums: a few ulp.
         common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
     }
-    let old = KnnPlan::with_scan(gpu, x, n, d, k, block, false)
+    let old = ExactPlan::with_scan(gpu, x, n, d, k, block, false)
         .unwrap()
         .run(gpu)
         .unwrap();
@@ -135,7 +136,7 @@ fn blocks_and_chunks_match_cpu() {
     let mut rng = Rng::new(31);
     let (n, d, k) = (1003, 13, 17);
     let x = rng.vec(n * d, -1.0, 1.0);
-    let plan = KnnPlan::with_block(gpu, &x, n, d, k, Some(48)).unwrap();
+    let plan = ExactPlan::with_block(gpu, &x, n, d, k, Some(48)).unwrap();
     assert!(plan.blocks() > 2, "several row blocks");
     let got = plan.run(gpu).unwrap();
     let (want_i, want_d) = reference(&x, n, d, k);
@@ -144,7 +145,7 @@ fn blocks_and_chunks_match_cpu() {
     assert_eq!(got.index, want_i);
     common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
     // The default plan (one block here) agrees, and a second run gives the same bits.
-    let again = affinity::knn(gpu, &x, n, d, k).unwrap();
+    let again = knn::exact::search(gpu, &x, n, d, k).unwrap();
     assert_eq!(again.index, got.index);
     assert_eq!(
         again.dist.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
@@ -161,7 +162,7 @@ fn ties_keep_the_smaller_index() {
     let mut rng = Rng::new(32);
     let (n, d, k) = (700, 4, 40);
     let x: Vec<f32> = (0..n * d).map(|_| rng.below(3) as f32).collect();
-    let plan = KnnPlan::with_block(gpu, &x, n, d, k, Some(128)).unwrap();
+    let plan = ExactPlan::with_block(gpu, &x, n, d, k, Some(128)).unwrap();
     let got = plan.run(gpu).unwrap();
     let (want_i, want_d) = reference(&x, n, d, k);
     assert_eq!(got.index, want_i);
@@ -184,7 +185,7 @@ fn clustered_points_in_sorted_order() {
         }
     }
     let k = 100;
-    let got = KnnPlan::with_block(gpu, &x, n, d, k, Some(64))
+    let got = ExactPlan::with_block(gpu, &x, n, d, k, Some(64))
         .unwrap()
         .run(gpu)
         .unwrap();
@@ -192,7 +193,7 @@ fn clustered_points_in_sorted_order() {
 
     let (n, k) = (37, 36);
     let x = rng.vec(n * 3, -1.0, 1.0);
-    let got = affinity::knn(gpu, &x, n, 3, k).unwrap();
+    let got = knn::exact::search(gpu, &x, n, 3, k).unwrap();
     assert_eq!(got.index, reference(&x, n, 3, k).0);
 }
 
@@ -200,19 +201,146 @@ fn clustered_points_in_sorted_order() {
 fn bad_arguments_are_errors() {
     let gpu = gpu();
     let x = vec![0.0f32; 20 * 3];
-    assert!(KnnPlan::new(gpu, &x, 20, 3, 0).is_err(), "k = 0");
-    assert!(KnnPlan::new(gpu, &x, 20, 3, 20).is_err(), "k = n");
+    assert!(ExactPlan::new(gpu, &x, 20, 3, 0).is_err(), "k = 0");
+    assert!(ExactPlan::new(gpu, &x, 20, 3, 20).is_err(), "k = n");
     assert!(
-        KnnPlan::new(gpu, &x, 20, 3, affinity::K_MAX + 1).is_err(),
+        ExactPlan::new(gpu, &x, 20, 3, knn::K_MAX + 1).is_err(),
         "k > K_MAX"
     );
     assert!(
-        KnnPlan::new(gpu, &x[..59], 20, 3, 5).is_err(),
+        ExactPlan::new(gpu, &x[..59], 20, 3, 5).is_err(),
         "x not n × d"
     );
-    let plan = KnnPlan::new(gpu, &x, 20, 3, 5).unwrap();
+    let plan = ExactPlan::new(gpu, &x, 20, 3, 5).unwrap();
     assert!(
         plan.block_dispatches(gpu, plan.blocks()).is_err(),
         "block past the end"
     );
+}
+
+fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
+    rng.vec(n * d, -1.0, 1.0)
+}
+
+#[test]
+fn sqdist_block_matches_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(11);
+    // 45 points of 13 features: neither a multiple of the 16 x 4 / 64 x 32 tiles nor of vec4.
+    let (n, d) = (45, 13);
+    let x = points(&mut rng, n, d);
+    let pts = knn::distances::upload_points(gpu, &x, n, d).unwrap();
+    // Row stride n (scalar stores, as the dense P uses) and n_pad (vector stores, as kNN blocks).
+    for ld in [n, pts.n_pad] {
+        for (row0, rows) in [(0, n), (16, 11), (32, 13)] {
+            let out = gpu.storage("out", rows * ld);
+            let k = knn::distances::sqdist_block(gpu, &pts, row0, rows, ld, &out).unwrap();
+            gpu.run("sqdist", &[&k]).unwrap();
+            let want = knn::cpu::sqdist_block(&x, n, d, row0, rows);
+            let all = gpu.read_f32(&out).unwrap();
+            let got: Vec<f32> = (0..rows)
+                .flat_map(|r| all[r * ld..r * ld + n].iter().copied())
+                .collect();
+            // Sums of 13 squares in a different order: a few ulp.
+            assert_close("sqdist", &got, &want, 1e-5);
+        }
+    }
+    let out = gpu.storage("out", 64 * 64);
+    assert!(
+        knn::distances::sqdist_block(gpu, &pts, 40, 6, n, &out).is_err(),
+        "rows past the end"
+    );
+    assert!(
+        knn::distances::sqdist_block(gpu, &pts, 0, 4, n - 1, &out).is_err(),
+        "row stride shorter than a row"
+    );
+}
+
+#[test]
+fn sqdist_subgroup_source_is_valid_wgsl() {
+    // The generated entry point parses and validates for both store forms (whichever the adapter
+    // runs; the fallback kernel is a fixed file).
+    for vec_store in [false, true] {
+        let src = knn::distances::sqdist_sg_source(knn::distances::SQDIST_TILE_ROWS, vec_store);
+        common::assert_valid_wgsl(&format!("sqdist_sg vec_store {vec_store}"), &src);
+    }
+}
+
+/// A distance block of `rows` rows with row stride `ld` (padding columns hold junk, which the
+/// top-k must ignore).
+fn padded_block(dist: &[f32], n: usize, row0: usize, rows: usize, ld: usize) -> Vec<f32> {
+    let mut out = vec![-1.0f32; rows * ld];
+    for r in 0..rows {
+        out[r * ld..r * ld + n].copy_from_slice(&dist[(row0 + r) * n..(row0 + r + 1) * n]);
+    }
+    out
+}
+
+#[test]
+fn topk_matches_cpu_in_blocks() {
+    let gpu = gpu();
+    let mut rng = Rng::new(12);
+    let (n, d, k) = (77, 5, 9);
+    let ld = 80;
+    let x = points(&mut rng, n, d);
+    let dist = knn::cpu::sqdist_block(&x, n, d, 0, n);
+    let index = gpu.storage("index", n * k);
+    let kd = gpu.storage("kd", n * k);
+    // Two blocks, as the kNN search runs them; the second is not a multiple of 64 rows.
+    for (row0, rows) in [(0, 40), (40, 37)] {
+        let block = gpu.storage_from("block", &padded_block(&dist, n, row0, rows, ld));
+        let t = knn::topk::topk_rows(gpu, &block, n, ld, row0, rows, k, &index, &kd).unwrap();
+        gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
+    }
+    let (want_i, want_d) = knn::cpu::topk_rows(&dist, n, 0, n, k);
+    let got_i: Vec<u32> = gpu.read(&index, 0, n * k).unwrap();
+    // Random points: distinct distances, so the lists must agree exactly.
+    assert_eq!(got_i, want_i);
+    assert_close(
+        "topk dist",
+        &gpu.read_f32(&kd).unwrap()[..n * k],
+        &want_d,
+        0.0,
+    );
+    assert!(knn::topk::topk_rows(gpu, &index, n, ld, 0, n, 200, &index, &kd).is_err());
+    assert!(
+        knn::topk::topk_rows(gpu, &index, n, 78, 0, n, k, &index, &kd).is_err(),
+        "row stride not a multiple of 4"
+    );
+}
+
+#[test]
+fn topk_breaks_ties_by_index_over_many_chunks() {
+    // Distances with many exact ties (values 0..7) on rows longer than one column chunk: the
+    // heap keeps (distance, j) order, as the CPU's sort does, across the chunks.
+    let gpu = gpu();
+    let mut rng = Rng::new(21);
+    let (n, rows, k) = (9000, 5, 128);
+    let ld = n;
+    let dist: Vec<f32> = (0..rows * n).map(|_| rng.below(8) as f32).collect();
+    let mut full = vec![0f32; n * n];
+    full[..rows * n].copy_from_slice(&dist);
+    let block = gpu.storage_from("block", &dist);
+    let index = gpu.storage("index", n * k);
+    let kd = gpu.storage("kd", n * k);
+    let t = knn::topk::topk_rows(gpu, &block, n, ld, 0, rows, k, &index, &kd).unwrap();
+    assert!(t.len() > 2, "several column chunks");
+    gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
+    let (want_i, want_d) = knn::cpu::topk_rows(&full, n, 0, rows, k);
+    let got_i: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
+    let got_d: Vec<f32> = gpu.read(&kd, 0, rows * k).unwrap();
+    assert_eq!(got_i, want_i);
+    assert_eq!(got_d, want_d);
+}
+
+#[test]
+fn knn_gpu_matches_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(13);
+    let (n, d, k) = (130, 7, 12);
+    let x = points(&mut rng, n, d);
+    let knn = knn::exact::search(gpu, &x, n, d, k).unwrap();
+    let dist = knn::cpu::sqdist_block(&x, n, d, 0, n);
+    let (want_i, _) = knn::cpu::topk_rows(&dist, n, 0, n, k);
+    assert_eq!(knn.index, want_i);
 }

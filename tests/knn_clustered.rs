@@ -1,15 +1,16 @@
-//! The clustered kNN search (`tsne::knn_clustered`): the nearest-centroid scan against the CPU,
+//! The clustered kNN search (`knn::clustered`): the nearest-centroid scan against the CPU,
 //! k-means deterministic and lowering its objective, the layout and block tile lists, the search
 //! made exact by probing every cluster (identical to the exact search), its recall on real data
 //! (MNIST, PCA 50), and its errors.
 mod common;
 
 use common::gpu;
-use latentviz::rng::Rng;
-use latentviz::tsne::knn_clustered::{
-    self, ClusteredSearch, Layout, ROW_BLOCK, kmeans, knn_clustered, nearest_centroids,
+use latentviz::knn::clustered::{
+    self, ClusteredSearch, Layout, ROW_BLOCK, kmeans, nearest_centroids,
 };
-use latentviz::tsne::{KnnSearch, affinity, init, pca, resolve_knn};
+use latentviz::rng::Rng;
+use latentviz::tsne::{KnnSearch, init, resolve_knn};
+use latentviz::{knn, pca};
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 
@@ -37,7 +38,7 @@ fn nearest_centroids_match_the_cpu() {
     let (n, d) = (700, 9);
     let mut rng = Rng::new(3);
     let x = rng.vec(n * d, -1.0, 1.0);
-    let points = affinity::upload_points(gpu(), &x, n, d).unwrap();
+    let points = knn::distances::upload_points(gpu(), &x, n, d).unwrap();
     for (c, m) in [(37, 4), (37, 1), (150, 4), (150, 1)] {
         let centroids = rng.vec(c * d, -1.0, 1.0);
         let got = nearest_centroids(gpu(), &points, &centroids, c, m).unwrap();
@@ -161,10 +162,10 @@ fn probing_every_cluster_is_the_exact_search() {
         min_votes: 1,
         ..ClusteredSearch::default()
     };
-    let got = knn_clustered(gpu(), &x, n, d, k, &search).unwrap();
+    let got = clustered::search(gpu(), &x, n, d, k, &search).unwrap();
     assert_eq!(got.clusters, 15);
     assert!(got.columns_per_row >= n as f64 - 1.0);
-    let exact = affinity::knn(gpu(), &x, n, d, k).unwrap();
+    let exact = knn::exact::search(gpu(), &x, n, d, k).unwrap();
     assert_eq!(got.knn.dist, exact.dist, "distances differ");
     for i in 0..n {
         let mut a = got.knn.index[i * k..(i + 1) * k].to_vec();
@@ -192,8 +193,8 @@ fn clustered_search_finds_mnist_neighbours() {
     let x = pca::pca(gpu(), &set.images[..n * px], n, px, d, 0)
         .unwrap()
         .projected;
-    let got = knn_clustered(gpu(), &x, n, d, k, &ClusteredSearch::default()).unwrap();
-    let exact = affinity::knn(gpu(), &x, n, d, k).unwrap();
+    let got = clustered::search(gpu(), &x, n, d, k, &ClusteredSearch::default()).unwrap();
+    let exact = knn::exact::search(gpu(), &x, n, d, k).unwrap();
     let mut hits = 0;
     for i in 0..n {
         let row = &got.knn.index[i * k..(i + 1) * k];
@@ -231,20 +232,20 @@ fn clustered_search_finds_mnist_neighbours() {
 fn bad_requests_are_named() {
     let x = Rng::new(1).vec(200 * 4, -1.0, 1.0);
     let search = ClusteredSearch::default();
-    let err = knn_clustered(gpu(), &x, 200, 4, 200, &search).unwrap_err();
+    let err = clustered::search(gpu(), &x, 200, 4, 200, &search).unwrap_err();
     assert!(err.to_string().contains("k = 200"), "{err}");
-    let err = knn_clustered(gpu(), &x[..10], 200, 4, 5, &search).unwrap_err();
+    let err = clustered::search(gpu(), &x[..10], 200, 4, 5, &search).unwrap_err();
     assert!(err.to_string().contains("200 × 4"), "{err}");
     let zero = ClusteredSearch {
         probes: 0,
         ..search
     };
-    let err = knn_clustered(gpu(), &x, 200, 4, 5, &zero).unwrap_err();
+    let err = clustered::search(gpu(), &x, 200, 4, 5, &zero).unwrap_err();
     assert!(err.to_string().contains("probe"), "{err}");
     // 300 features: not even 64 columns fit a 64 KiB uniform binding.
-    if !knn_clustered::supported(gpu(), 300) {
+    if !clustered::supported(gpu(), 300) {
         let wide = Rng::new(2).vec(100 * 300, -1.0, 1.0);
-        let err = knn_clustered(gpu(), &wide, 100, 300, 5, &search).unwrap_err();
+        let err = clustered::search(gpu(), &wide, 100, 300, 5, &search).unwrap_err();
         assert!(err.to_string().contains("exact search"), "{err}");
     }
     // NaN never passes a distance threshold: named, not returned as neighbours.
@@ -252,7 +253,7 @@ fn bad_requests_are_named() {
     for v in &mut bad[..4] {
         *v = f32::NAN;
     }
-    assert!(knn_clustered(gpu(), &bad, 200, 4, 5, &search).is_err());
+    assert!(clustered::search(gpu(), &bad, 200, 4, 5, &search).is_err());
 }
 
 #[test]

@@ -156,6 +156,7 @@ fn early_stop_ends_the_run_when_the_kl_stalls() {
 #[ignore]
 fn kernel_times() {
     use latentviz::gpu::Timer;
+    use latentviz::knn;
     use latentviz::tsne::{affinity, gradient, optimize};
     let gpu = gpu();
     let n: usize = std::env::var("TSNE_N")
@@ -164,9 +165,9 @@ fn kernel_times() {
         .unwrap_or(1000);
     let (x, _) = mnist_test(n);
     let timer = Timer::new(gpu);
-    let pts = affinity::upload_points(gpu, &x, n, 784).unwrap();
+    let pts = knn::distances::upload_points(gpu, &x, n, 784).unwrap();
     let dist = gpu.storage("d", n * n);
-    let k = affinity::sqdist_block(gpu, &pts, 0, n, n, &dist).unwrap();
+    let k = knn::distances::sqdist_block(gpu, &pts, 0, n, n, &dist).unwrap();
     eprintln!("sqdist 784-D {:?}", timer.time("sqdist", &[&k], 1).unwrap());
     let t = Instant::now();
     let p = affinity::dense_p(gpu, &x, n, 784, 30.0).unwrap();

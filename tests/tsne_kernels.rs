@@ -3,11 +3,12 @@
 mod common;
 
 use common::{assert_close, gpu};
+use latentviz::knn;
 use latentviz::rng::Rng;
 use latentviz::tsne::affinity::{self, DenseP};
 use latentviz::tsne::gradient::{self, GpuCsr};
 use latentviz::tsne::optimize::{self, Affinities, StepBuffers};
-use latentviz::tsne::{LearningRates, TsneConfig, metrics, pca};
+use latentviz::tsne::{LearningRates, TsneConfig, metrics};
 
 fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
     rng.vec(n * d, -1.0, 1.0)
@@ -24,129 +25,6 @@ fn random_conditional(rng: &mut Rng, n: usize) -> Vec<f32> {
         }
     }
     c
-}
-
-#[test]
-fn sqdist_block_matches_cpu() {
-    let gpu = gpu();
-    let mut rng = Rng::new(11);
-    // 45 points of 13 features: neither a multiple of the 16 x 4 / 64 x 32 tiles nor of vec4.
-    let (n, d) = (45, 13);
-    let x = points(&mut rng, n, d);
-    let pts = affinity::upload_points(gpu, &x, n, d).unwrap();
-    // Row stride n (scalar stores, as the dense P uses) and n_pad (vector stores, as kNN blocks).
-    for ld in [n, pts.n_pad] {
-        for (row0, rows) in [(0, n), (16, 11), (32, 13)] {
-            let out = gpu.storage("out", rows * ld);
-            let k = affinity::sqdist_block(gpu, &pts, row0, rows, ld, &out).unwrap();
-            gpu.run("sqdist", &[&k]).unwrap();
-            let want = affinity::cpu::sqdist_block(&x, n, d, row0, rows);
-            let all = gpu.read_f32(&out).unwrap();
-            let got: Vec<f32> = (0..rows)
-                .flat_map(|r| all[r * ld..r * ld + n].iter().copied())
-                .collect();
-            // Sums of 13 squares in a different order: a few ulp.
-            assert_close("sqdist", &got, &want, 1e-5);
-        }
-    }
-    let out = gpu.storage("out", 64 * 64);
-    assert!(
-        affinity::sqdist_block(gpu, &pts, 40, 6, n, &out).is_err(),
-        "rows past the end"
-    );
-    assert!(
-        affinity::sqdist_block(gpu, &pts, 0, 4, n - 1, &out).is_err(),
-        "row stride shorter than a row"
-    );
-}
-
-#[test]
-fn sqdist_subgroup_source_is_valid_wgsl() {
-    // The generated entry point parses and validates for both store forms (whichever the adapter
-    // runs; the fallback kernel is a fixed file).
-    for vec_store in [false, true] {
-        let src = affinity::sqdist_sg_source(affinity::SQDIST_TILE_ROWS, vec_store);
-        common::assert_valid_wgsl(&format!("sqdist_sg vec_store {vec_store}"), &src);
-    }
-}
-
-/// A distance block of `rows` rows with row stride `ld` (padding columns hold junk, which the
-/// top-k must ignore).
-fn padded_block(dist: &[f32], n: usize, row0: usize, rows: usize, ld: usize) -> Vec<f32> {
-    let mut out = vec![-1.0f32; rows * ld];
-    for r in 0..rows {
-        out[r * ld..r * ld + n].copy_from_slice(&dist[(row0 + r) * n..(row0 + r + 1) * n]);
-    }
-    out
-}
-
-#[test]
-fn topk_matches_cpu_in_blocks() {
-    let gpu = gpu();
-    let mut rng = Rng::new(12);
-    let (n, d, k) = (77, 5, 9);
-    let ld = 80;
-    let x = points(&mut rng, n, d);
-    let dist = affinity::cpu::sqdist_block(&x, n, d, 0, n);
-    let index = gpu.storage("index", n * k);
-    let kd = gpu.storage("kd", n * k);
-    // Two blocks, as the kNN search runs them; the second is not a multiple of 64 rows.
-    for (row0, rows) in [(0, 40), (40, 37)] {
-        let block = gpu.storage_from("block", &padded_block(&dist, n, row0, rows, ld));
-        let t = affinity::topk_rows(gpu, &block, n, ld, row0, rows, k, &index, &kd).unwrap();
-        gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
-    }
-    let (want_i, want_d) = affinity::cpu::topk_rows(&dist, n, 0, n, k);
-    let got_i: Vec<u32> = gpu.read(&index, 0, n * k).unwrap();
-    // Random points: distinct distances, so the lists must agree exactly.
-    assert_eq!(got_i, want_i);
-    assert_close(
-        "topk dist",
-        &gpu.read_f32(&kd).unwrap()[..n * k],
-        &want_d,
-        0.0,
-    );
-    assert!(affinity::topk_rows(gpu, &index, n, ld, 0, n, 200, &index, &kd).is_err());
-    assert!(
-        affinity::topk_rows(gpu, &index, n, 78, 0, n, k, &index, &kd).is_err(),
-        "row stride not a multiple of 4"
-    );
-}
-
-#[test]
-fn topk_breaks_ties_by_index_over_many_chunks() {
-    // Distances with many exact ties (values 0..7) on rows longer than one column chunk: the
-    // heap keeps (distance, j) order, as the CPU's sort does, across the chunks.
-    let gpu = gpu();
-    let mut rng = Rng::new(21);
-    let (n, rows, k) = (9000, 5, 128);
-    let ld = n;
-    let dist: Vec<f32> = (0..rows * n).map(|_| rng.below(8) as f32).collect();
-    let mut full = vec![0f32; n * n];
-    full[..rows * n].copy_from_slice(&dist);
-    let block = gpu.storage_from("block", &dist);
-    let index = gpu.storage("index", n * k);
-    let kd = gpu.storage("kd", n * k);
-    let t = affinity::topk_rows(gpu, &block, n, ld, 0, rows, k, &index, &kd).unwrap();
-    assert!(t.len() > 2, "several column chunks");
-    gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
-    let (want_i, want_d) = affinity::cpu::topk_rows(&full, n, 0, rows, k);
-    let got_i: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
-    let got_d: Vec<f32> = gpu.read(&kd, 0, rows * k).unwrap();
-    assert_eq!(got_i, want_i);
-    assert_eq!(got_d, want_d);
-}
-
-#[test]
-fn knn_gpu_matches_cpu() {
-    let gpu = gpu();
-    let mut rng = Rng::new(13);
-    let (n, d, k) = (130, 7, 12);
-    let x = points(&mut rng, n, d);
-    let knn = affinity::knn(gpu, &x, n, d, k).unwrap();
-    let dist = affinity::cpu::sqdist_block(&x, n, d, 0, n);
-    let (want_i, _) = affinity::cpu::topk_rows(&dist, n, 0, n, k);
-    assert_eq!(knn.index, want_i);
 }
 
 fn entropy(row: &[f32]) -> f64 {
@@ -191,7 +69,7 @@ fn perplexity_rows_match_cpu_and_reach_the_target() {
     for (rows, len, skip, perplexity) in [(61, 61, true, 5.0f32), (50, 15, false, 4.0)] {
         let d: Vec<f32> = if skip {
             let x = points(&mut rng, rows, 3);
-            affinity::cpu::sqdist_block(&x, rows, 3, 0, rows)
+            knn::cpu::sqdist_block(&x, rows, 3, 0, rows)
         } else {
             let mut v = rng.vec(rows * len, 0.1, 4.0);
             for r in 0..rows {
@@ -291,7 +169,7 @@ fn sparse_p_with_all_neighbours_equals_dense_p() {
         .read(gpu)
         .unwrap();
     // k = n - 1: every point is a neighbour, so the sparse P holds the dense one.
-    let knn = affinity::knn(gpu, &x, n, d, n - 1).unwrap();
+    let knn = knn::exact::search(gpu, &x, n, d, n - 1).unwrap();
     let sparse = affinity::sparse_p(gpu, &knn, 8.0).unwrap();
     let mut filled = vec![0f32; n * n];
     for i in 0..n {
@@ -900,138 +778,6 @@ fn gpu_optimizer_matches_cpu_optimizer() {
 }
 
 #[test]
-fn pca_kernels_match_cpu() {
-    let gpu = gpu();
-    let mut rng = Rng::new(23);
-    let (rows, ca, cb) = (37, 16, 24);
-    let a = points(&mut rng, rows, ca);
-    let b = points(&mut rng, rows, cb);
-    let (abuf, bbuf) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b));
-    let out = gpu.storage("out", ca * cb);
-    let g1 = pca::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, false).unwrap();
-    let g2 = pca::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, true).unwrap();
-    gpu.run("gram", &[&g1, &g2]).unwrap();
-    let want: Vec<f32> = pca::cpu::gram(&a, &b, rows, ca, cb)
-        .iter()
-        .map(|v| 2.0 * v)
-        .collect();
-    // Accumulated twice (the slice path); 37-term f32 sums.
-    assert_close("gram", &gpu.read_f32(&out).unwrap(), &want, 1e-5);
-    assert!(pca::gram(gpu, &abuf, &bbuf, &out, rows, 12, cb, false).is_err());
-    // The symmetric half: Aᵀ A with 24 columns, blocks above the diagonal, then mirrored.
-    let sym = gpu.storage("sym", cb * cb);
-    let g = pca::gram_upper(gpu, &bbuf, &sym, rows, cb, false).unwrap();
-    gpu.run("gram upper", &[&g]).unwrap();
-    let mut got = gpu.read_f32(&sym).unwrap();
-    pca::mirror_upper(&mut got, cb);
-    assert_close(
-        "gram upper",
-        &got,
-        &pca::cpu::gram(&b, &b, rows, cb, cb),
-        1e-5,
-    );
-
-    let (rows, cx, cv) = (45, 12, 8);
-    let x = points(&mut rng, rows, cx);
-    let v = points(&mut rng, cx, cv);
-    let (xb, vb) = (gpu.storage_from("x", &x), gpu.storage_from("v", &v));
-    let out = gpu.storage("out", rows * cv);
-    let k = pca::project(gpu, &xb, &vb, &out, rows, cx, cv).unwrap();
-    gpu.run("project", &[&k]).unwrap();
-    assert_close(
-        "project",
-        &gpu.read_f32(&out).unwrap(),
-        &pca::cpu::project(&x, &v, rows, cx, cv),
-        1e-5,
-    );
-
-    let (rows, width) = (29, 3);
-    let x = points(&mut rng, rows, width * 4);
-    let xb = gpu.storage_from("x", &x);
-    let mean = gpu.storage("mean", width * 4);
-    let m = pca::column_mean(gpu, &xb, &mean, rows, width, 1.0 / rows as f32, false).unwrap();
-    let s = pca::subtract_mean(gpu, &xb, &mean, rows, width).unwrap();
-    gpu.run("mean", &[&m, &s]).unwrap();
-    let want_mean = pca::cpu::column_mean(&x, rows, width * 4);
-    assert_close("mean", &gpu.read_f32(&mean).unwrap(), &want_mean, 1e-6);
-    assert_close(
-        "centred",
-        &gpu.read_f32(&xb).unwrap(),
-        &pca::cpu::subtract_mean(&x, &want_mean, width * 4),
-        1e-6,
-    );
-}
-
-#[test]
-#[allow(clippy::needless_range_loop)] // index arithmetic over axes reads clearer here
-fn pca_recovers_planted_components() {
-    let gpu = gpu();
-    let mut rng = Rng::new(24);
-    // 400 points in 11-D: variances 9, 4, 1 along three orthonormal axes plus 0.01 noise.
-    let (n, d) = (400, 11);
-    let mut axes = vec![vec![0f64; d]; 3];
-    for axis in axes.iter_mut() {
-        for v in axis.iter_mut() {
-            *v = rng.normal();
-        }
-    }
-    // Gram–Schmidt the three axes.
-    for a in 0..3 {
-        for b in 0..a {
-            let dot: f64 = (0..d).map(|r| axes[a][r] * axes[b][r]).sum();
-            for r in 0..d {
-                axes[a][r] -= dot * axes[b][r];
-            }
-        }
-        let norm = axes[a].iter().map(|v| v * v).sum::<f64>().sqrt();
-        for v in &mut axes[a] {
-            *v /= norm;
-        }
-    }
-    let sd = [3.0, 2.0, 1.0];
-    let mut x = vec![0f32; n * d];
-    for i in 0..n {
-        let coef: Vec<f64> = sd.iter().map(|s| s * rng.normal()).collect();
-        for r in 0..d {
-            let v: f64 =
-                (0..3).map(|a| coef[a] * axes[a][r]).sum::<f64>() + 0.1 * rng.normal() + 5.0;
-            x[i * d + r] = v as f32;
-        }
-    }
-    let p = pca::pca(gpu, &x, n, d, 3, 7).unwrap();
-    for a in 0..3 {
-        let dot: f64 = (0..d)
-            .map(|r| p.components[a * d + r] as f64 * axes[a][r])
-            .sum();
-        assert!(dot.abs() > 0.99, "component {a}: |cos| = {}", dot.abs());
-    }
-    for a in 0..2 {
-        assert!(
-            p.variances[a] > p.variances[a + 1],
-            "variances not descending: {:?}",
-            p.variances
-        );
-    }
-    // Projections have the component variances (sample estimates within 20 %).
-    for a in 0..3 {
-        let var = (0..n)
-            .map(|i| (p.projected[i * 3 + a] as f64).powi(2))
-            .sum::<f64>()
-            / (n - 1) as f64;
-        assert!(
-            (var - p.variances[a] as f64).abs() < 1e-3 * var,
-            "projection variance {var} vs {}",
-            p.variances[a]
-        );
-        assert!(
-            (var / (sd[a] * sd[a]) - 1.0).abs() < 0.2,
-            "variance {var} vs planted {}",
-            sd[a] * sd[a]
-        );
-    }
-}
-
-#[test]
 fn knn_accuracy_grid_matches_brute_force() {
     let mut rng = Rng::new(25);
     // Clustered points with exact duplicates, so the grid's cells are very uneven.
@@ -1072,14 +818,14 @@ fn long_rows_pass_the_loop_cap() {
     let (n, k) = (12_000, 90);
     let x = points(&mut rng, n, 3);
     let rows = 40;
-    let dist = affinity::cpu::sqdist_block(&x, n, 3, 0, rows);
+    let dist = knn::cpu::sqdist_block(&x, n, 3, 0, rows);
     let index = gpu.storage("index", n * k);
     let kd = gpu.storage("kd", n * k);
     let block = gpu.storage_from("block", &dist);
-    let t = affinity::topk_rows(gpu, &block, n, n, 0, rows, k, &index, &kd).unwrap();
+    let t = knn::topk::topk_rows(gpu, &block, n, n, 0, rows, k, &index, &kd).unwrap();
     assert!(t.len() > 2, "expected several column chunks and the sort");
     gpu.run("topk", &t.iter().collect::<Vec<_>>()).unwrap();
-    let (want_i, _) = affinity::cpu::topk_rows(&dist, n, 0, rows, k);
+    let (want_i, _) = knn::cpu::topk_rows(&dist, n, 0, rows, k);
     let got: Vec<u32> = gpu.read(&index, 0, rows * k).unwrap();
     assert_eq!(got, want_i);
 

@@ -4,6 +4,7 @@
 mod common;
 
 use common::gpu;
+use latentviz::knn;
 use latentviz::rng::Rng;
 use latentviz::tsne::{self, Method, TsneConfig, metrics};
 
@@ -220,7 +221,7 @@ fn overflowing_distances_are_an_error_not_a_panic() {
     let (x, _, _) = mixture(&mut rng, 3, 40, 8, 4.0);
     let n = x.len() / 8;
     let huge: Vec<f32> = x.iter().map(|v| v * 1e20).collect();
-    let knn = tsne::affinity::knn(gpu, &huge, n, 8, 10).unwrap();
+    let knn = knn::exact::search(gpu, &huge, n, 8, 10).unwrap();
     let err = tsne::affinity::sparse_p(gpu, &knn, 3.0)
         .unwrap_err()
         .to_string();
@@ -268,7 +269,7 @@ fn a_fast_spreading_map_keeps_an_accurate_grid() {
     // A 2-D Gaussian cloud and its own perplexity-30 P: it embeds as one wide disc, densest in
     // the middle (more points in a 3 x 3 neighbourhood of boxes than the near field takes).
     let x: Vec<f32> = (0..2 * n).map(|_| rng.normal() as f32).collect();
-    let knn = tsne::affinity::knn(gpu, &x, n, 2, 90).unwrap();
+    let knn = knn::exact::search(gpu, &x, n, 2, 90).unwrap();
     let p = tsne::affinity::sparse_p(gpu, &knn, 30.0).unwrap();
     // The disc shrunk a thousandfold, as early exaggeration leaves a map without clusters.
     let y0: Vec<f32> = x.iter().map(|v| v * 1e-3).collect();

@@ -1,13 +1,13 @@
 //! The exact kNN search at N points of 50 features (uniform random in [-1, 1] unless
-//! `--clusters`; `--mnist DIR`: the first N images of MNIST, PCA to 50): one block of the search as `KnnPlan` runs it, with the subgroup scan (unless
+//! `--clusters`; `--mnist DIR`: the first N images of MNIST, PCA to 50): one block of the search as `ExactPlan` runs it, with the subgroup scan (unless
 //! `--no-old`) and then with uniform column tiles where they fit, against one block of the dense
 //! path (a distance block by `sqdist_block`, then `topk_rows`, as the search ran before the fused
 //! scan; unless `--no-dense`), all timed (wall and process CPU seconds) in the same run and scaled
 //! to all N rows. `--split` also splits each block's CPU seconds into its first chunk, later scans,
 //! later inserts and sort; `--shapes` times the scans alone in the steady state (the subgroup scan
 //! against uniform-tile shapes); `--parts` times each dispatch of a block; `--full` also runs the
-//! whole search (`affinity::knn`) and reports its wall and CPU time. `--clustered` runs the
-//! clustered search alone (`knn_clustered::knn_clustered`, `--probes M --votes V --size S` for its
+//! whole search (`knn::exact::search`) and reports its wall and CPU time. `--clustered` runs the
+//! clustered search alone (`knn::clustered::search`, `--probes M --votes V --size S` for its
 //! options), and with `--full` its recall against the exact neighbours. `--npy FILE` reads the
 //! points (n × 50 f32) instead; `--save FILE` writes them (to skip MNIST's PCA next time).
 //! `cargo run --release --example profile_knn -- [N] [--k K] [--clusters | --mnist DIR | --npy FILE]
@@ -15,7 +15,8 @@
 use std::time::Instant;
 
 use latentviz::rng::Rng;
-use latentviz::tsne::{affinity, init};
+use latentviz::tsne::init;
+use latentviz::{knn, pca};
 
 use latentviz::bench::cpu_seconds;
 
@@ -69,7 +70,7 @@ fn main() -> anyhow::Result<()> {
         )?;
         let images = all.subset(n.min(all.len()));
         let px = images.pixels();
-        latentviz::tsne::pca::pca(&gpu, &images.images, images.len(), px, d, 0)?.projected
+        pca::pca(&gpu, &images.images, images.len(), px, d, 0)?.projected
     } else if flag("--clusters") {
         init::synthetic_clusters(n, d, 10, 0).0
     } else {
@@ -94,7 +95,7 @@ fn main() -> anyhow::Result<()> {
         if !uniform && flag("--no-old") {
             continue;
         }
-        let plan = affinity::KnnPlan::with_scan(&gpu, &x, n, d, k, None, uniform)?;
+        let plan = knn::ExactPlan::with_scan(&gpu, &x, n, d, k, None, uniform)?;
         let blocks = plan.block_dispatches(&gpu, 0)?;
         let (wall, cpu) = time_cpu(&gpu, &blocks.iter().collect::<Vec<_>>())?;
         let rows = plan.block_rows();
@@ -176,8 +177,8 @@ fn main() -> anyhow::Result<()> {
         // first 1,408 rows against the first 60 tiles of 256 columns (all of them when fewer),
         // the subgroup scan (chunks of 20 tiles) against uniform-tile shapes (row quads per
         // invocation, invocations per workgroup), four interleaved rounds, CPU seconds.
-        let pts = affinity::upload_points(&gpu, &x, n, d)?;
-        let tiles = affinity::upload_column_tiles(&gpu, &x, n, d)?
+        let pts = knn::distances::upload_points(&gpu, &x, n, d)?;
+        let tiles = knn::scan_uniform::upload_column_tiles(&gpu, &x, n, d)?
             .ok_or_else(|| anyhow::anyhow!("no uniform tile fits d = {d}"))?;
         let rows = 1408.min(n / 4 * 4);
         let (cols, cap) = (tiles.cols, 20 * tiles.cols);
@@ -192,7 +193,7 @@ fn main() -> anyhow::Result<()> {
                 .map(|c| {
                     let q0 = c * 20 * cols / 4;
                     let q1 = (q0 + 20 * cols / 4).min(nq).min(ntiles * cols / 4);
-                    affinity::knn_scan(
+                    knn::scan::knn_scan(
                         &gpu, &pts, 0, rows, q0, q1, k, false, &kd, &count, &cand, cap,
                     )
                 })
@@ -205,7 +206,7 @@ fn main() -> anyhow::Result<()> {
             for shape in [(1, 8), (2, 8), (4, 8), (2, 32)] {
                 let scans = (0..ntiles)
                     .map(|t| {
-                        affinity::knn_scan_uniform(
+                        knn::scan_uniform::knn_scan_uniform(
                             &gpu, &pts, &tiles, 0, rows, t, k, false, &kd, &count, &cand, cap,
                             shape,
                         )
@@ -218,7 +219,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if flag("--parts") {
-        let plan = affinity::KnnPlan::new(&gpu, &x, n, d, k)?;
+        let plan = knn::ExactPlan::new(&gpu, &x, n, d, k)?;
         let first = plan.block_dispatches(&gpu, 0)?;
         // Each dispatch alone (wall time of one submit), after running the ones before it: the
         // heaps and thresholds it sees are the block's own.
@@ -237,14 +238,14 @@ fn main() -> anyhow::Result<()> {
     if !flag("--no-dense") {
         // The dense path: a 224-row block (what 64 MiB held at N = 70,000) of distances, then a
         // top-k over it.
-        let pts = affinity::upload_points(&gpu, &x, n, d)?;
+        let pts = knn::distances::upload_points(&gpu, &x, n, d)?;
         let rows = 224.min(n / 16 * 16).max(16).min(n);
         let ld = pts.n_pad;
         let dist = gpu.storage("dense block", rows * ld);
         let index = gpu.storage("index", n * k);
         let kd = gpu.storage("kd", n * k);
-        let sq = affinity::sqdist_block(&gpu, &pts, 0, rows, ld, &dist)?;
-        let topk = affinity::topk_rows(&gpu, &dist, n, ld, 0, rows, k, &index, &kd)?;
+        let sq = knn::distances::sqdist_block(&gpu, &pts, 0, rows, ld, &dist)?;
+        let topk = knn::topk::topk_rows(&gpu, &dist, n, ld, 0, rows, k, &index, &kd)?;
         let (sq_wall, sq_cpu) = time_cpu(&gpu, &[&sq])?;
         let (topk_wall, topk_cpu) = time_cpu(&gpu, &topk.iter().collect::<Vec<_>>())?;
         let (wall, cpu) = (sq_wall + topk_wall, sq_cpu + topk_cpu);
@@ -260,7 +261,7 @@ fn main() -> anyhow::Result<()> {
     }
     if flag("--full") {
         let (start, cpu) = (Instant::now(), cpu_seconds());
-        let knn = affinity::knn(&gpu, &x, n, d, k)?;
+        let knn = knn::exact::search(&gpu, &x, n, d, k)?;
         println!(
             "knn(): {:.1} s wall, {:.1} s CPU ({} neighbours)",
             start.elapsed().as_secs_f64(),
@@ -281,7 +282,7 @@ fn clustered(
     full: bool,
     value: &dyn Fn(&str) -> Result<Option<usize>, std::num::ParseIntError>,
 ) -> anyhow::Result<()> {
-    use latentviz::tsne::knn_clustered::{ClusteredPlan, ClusteredSearch, knn_clustered};
+    use latentviz::knn::{ClusteredPlan, ClusteredSearch};
     let defaults = ClusteredSearch::default();
     let search = ClusteredSearch {
         probes: value("--probes")?.unwrap_or(defaults.probes),
@@ -325,7 +326,7 @@ fn clustered(
         return Ok(());
     }
     let (start, cpu) = (Instant::now(), cpu_seconds());
-    let found = knn_clustered(gpu, x, n, d, k, &search)?;
+    let found = knn::clustered::search(gpu, x, n, d, k, &search)?;
     println!(
         "knn_clustered {search:?}: {:.2} s wall (k-means {:.2}, nearest centroids and layout \
          {:.2}, search {:.2}), {:.1} s CPU; {} clusters, {:.0} columns per row ({:.1}× fewer \
@@ -345,7 +346,7 @@ fn clustered(
     }
     if full {
         let (start, cpu) = (Instant::now(), cpu_seconds());
-        let exact = affinity::knn(gpu, x, n, d, k)?;
+        let exact = knn::exact::search(gpu, x, n, d, k)?;
         println!(
             "knn(): {:.1} s wall, {:.1} s CPU",
             start.elapsed().as_secs_f64(),

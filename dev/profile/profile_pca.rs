@@ -2,7 +2,7 @@
 //! subgroup matmul over all of S (`ScatterKernel::MatmulFull`, what `pca` ran before), over its
 //! tiles on or above the diagonal only (`MatmulUpper`) and with the uniform scatter kernel
 //! (`Uniform`, the default on CPU adapters from 256 features; also with zeros skipped,
-//! `pca::ZeroPlan`, what `pca` runs with it), alternating in the same run
+//! `pca::scatter::ZeroPlan`, what `pca` runs with it), alternating in the same run
 //! (wall and process CPU seconds, after a warm-up that compiles the pipelines). GFLOP/s are
 //! "effective": 2 · N · dp² flops of the whole S over the time taken, whichever kernel ran.
 //! `--gram` also times the fallback Gram kernel (slow); `--no-pca` times only the scatter.
@@ -10,7 +10,7 @@
 //! `cargo run --release --example profile_pca -- [N] [--mnist DIR] [--reps R] [--gram] [--no-pca]`
 use std::time::Instant;
 
-use latentviz::tsne::pca::{self, ScatterKernel};
+use latentviz::pca::{self, ScatterKernel};
 
 use latentviz::bench::cpu_seconds;
 
@@ -77,11 +77,11 @@ fn main() -> anyhow::Result<()> {
     let mut reference: Option<Vec<f32>> = None;
     for rep in 0..reps {
         for &kernel in &kernels {
-            let slices = pca::upload_padded(&gpu, &x, n, d)?;
+            let slices = pca::scatter::upload_padded(&gpu, &x, n, d)?;
             let mean = gpu.storage("mean", dp);
             let scatter = gpu.storage("scatter", dp * dp);
             let (wall, cpu) = (Instant::now(), cpu_seconds());
-            let s = pca::centred_scatter(&gpu, &slices, &mean, &scatter, kernel)?;
+            let s = pca::scatter::centred_scatter(&gpu, &slices, &mean, &scatter, kernel)?;
             let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
             // The matmul kernels agree bit for bit; the Gram and uniform kernels (other f32 sums)
             // to rounding, up to ~1e-2 of an entry at 70,000 rows (the matmul sums each slice in
@@ -99,10 +99,10 @@ fn main() -> anyhow::Result<()> {
                 // The same S with the zeros skipped (pca_with's path for this kernel); the plan
                 // and the shifted, sorted upload timed apart.
                 let (wall, cpu) = (Instant::now(), cpu_seconds());
-                let plan = pca::ZeroPlan::new(&x, n, d);
-                let slices = pca::upload_padded_in(&gpu, &x, n, d, Some(&plan), None)?;
+                let plan = pca::scatter::ZeroPlan::new(&x, n, d);
+                let slices = pca::scatter::upload_padded_in(&gpu, &x, n, d, Some(&plan), None)?;
                 let prepared = wall.elapsed().as_secs_f64();
-                let s = pca::planned_scatter(&gpu, &slices, &plan, &scatter)?;
+                let s = pca::scatter::planned_scatter(&gpu, &slices, &plan, &scatter)?;
                 let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
                 let diff = diff_to(&reference, &s);
                 println!(

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use latentviz::gpu::{Dispatch, Timer};
 use latentviz::tsne::{self, affinity, init, optimize};
+use latentviz::{knn, pca};
 
 fn row(label: &str, seconds: f64, total: f64, flops: f64) {
     let rate = if flops > 0.0 {
@@ -57,7 +58,7 @@ fn main() -> anyhow::Result<()> {
             };
             let (raw, labels) = tsne::job::load_for_tests(&job)?;
             let t = Instant::now();
-            let p = tsne::pca::pca(&gpu, &raw, n, 784, d, 0)?;
+            let p = pca::pca(&gpu, &raw, n, 784, d, 0)?;
             println!(
                 "PCA 784 → {d} of {n} images: {:.3} s",
                 t.elapsed().as_secs_f64()
@@ -71,7 +72,7 @@ fn main() -> anyhow::Result<()> {
     let timer = Timer::new(&gpu);
 
     // kNN phase: one block's dispatches, timed alone.
-    let plan = affinity::KnnPlan::new(&gpu, &x, n, d, k)?;
+    let plan = knn::ExactPlan::new(&gpu, &x, n, d, k)?;
     let blocks = plan.blocks();
     let first = plan.block_dispatches(&gpu, 0)?;
     let mut parts = Vec::new();
@@ -85,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     }
     let p = if n <= full_knn_max {
         let t = Instant::now();
-        let knn = affinity::knn(&gpu, &x, n, d, k)?;
+        let knn = knn::exact::search(&gpu, &x, n, d, k)?;
         let knn_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let cond = affinity::conditional_p(&gpu, &knn, 30.0)?;

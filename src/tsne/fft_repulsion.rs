@@ -1054,7 +1054,7 @@ impl FftRepulsion {
             intervals,
             max_len: MAX_FFT_LEN,
             min_width: 0.0,
-            subgroups: crate::tsne::affinity::subgroups_of_8(gpu),
+            subgroups: crate::knn::subgroups_of_8(gpu),
             fft,
             grid: gpu.storage("fft repulsion grid", 8),
             state: gpu.storage_from("fft repulsion kernel state", &[-1.0f32, 0.0]),
@@ -1213,7 +1213,7 @@ impl FftRepulsion {
     /// of exactly 8 lanes (the default there), or the plain one; takes effect at the next
     /// `record`. Returns whether subgroups are used.
     pub fn set_subgroups(&mut self, gpu: &Gpu, on: bool) -> bool {
-        self.subgroups = on && crate::tsne::affinity::subgroups_of_8(gpu);
+        self.subgroups = on && crate::knn::subgroups_of_8(gpu);
         self.subgroups
     }
 

@@ -1,9 +1,9 @@
 //! Initial positions: PCA (the first `dims` principal components, scaled so the first has standard
 //! deviation 1e-4, as sklearn) or N(0, (1e-4)²) from the seed.
 
-use super::pca;
 use crate::error::Result;
 use crate::gpu::Gpu;
+use crate::pca;
 use crate::rng::Rng;
 
 /// Standard deviation of the first coordinate of the initial embedding.

@@ -13,15 +13,14 @@ pub mod fft_repulsion;
 pub mod gradient;
 pub mod init;
 pub mod job;
-pub mod knn_clustered;
 pub mod metrics;
 pub mod optimize;
-pub mod pca;
 
 use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::{knn, pca};
 
 /// How the affinities and the repulsion are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +47,7 @@ pub enum KnnSearch {
     /// Brute force over all pairs on the GPU: exact.
     Exact,
     /// Over k-means clusters, each block of points scanning only the clusters near it
-    /// ([`knn_clustered`]): approximate (recall 0.98 on PCA-50 MNIST), several times faster at
+    /// ([`knn::clustered`]): approximate (recall 0.98 on PCA-50 MNIST), several times faster at
     /// 70,000 points.
     Clustered,
     /// `Clustered` from [`AUTO_CLUSTERED_MIN_N`] points where the adapter runs it, else `Exact`.
@@ -386,13 +385,13 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
         .check()
         .map_err(Error::InvalidArgument)?;
     let plan = plan(config.method, n, config.dims)?;
-    if plan.sparse && neighbours_for(p, n) > affinity::K_MAX {
+    if plan.sparse && neighbours_for(p, n) > knn::K_MAX {
         return Err(Error::InvalidArgument(format!(
             "perplexity {p} needs {} neighbours; the kNN path keeps at most {} (perplexity ≤ {:.0}); \
              use --method exact for small N",
             neighbours_for(p, n),
-            affinity::K_MAX,
-            affinity::K_MAX as f32 / 3.0
+            knn::K_MAX,
+            knn::K_MAX as f32 / 3.0
         )));
     }
     Ok(())
@@ -433,15 +432,15 @@ pub fn fit_with(
         let k = neighbours_for(config.perplexity, n);
         let search = resolve_knn(gpu, config.knn, n, width);
         knn_search = Some(search);
-        let knn = if search == KnnSearch::Clustered {
-            let options = knn_clustered::ClusteredSearch {
+        let method = if search == KnnSearch::Clustered {
+            knn::Method::Clustered(knn::ClusteredSearch {
                 seed: config.seed,
                 ..Default::default()
-            };
-            knn_clustered::knn_clustered(gpu, &data, n, width, k, &options)?.knn
+            })
         } else {
-            affinity::knn(gpu, &data, n, width, k)?
+            knn::Method::Exact
         };
+        let knn = knn::search(gpu, &data, n, width, k, &method)?;
         times.knn_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let p = affinity::sparse_p(gpu, &knn, config.perplexity)?;
@@ -526,7 +525,7 @@ fn scaled_input(x: &[f32]) -> std::borrow::Cow<'_, [f32]> {
 /// The kNN search `fit` runs for `n` points of `d` features.
 pub fn resolve_knn(gpu: &Gpu, search: KnnSearch, n: usize, d: usize) -> KnnSearch {
     match search {
-        KnnSearch::Auto if n >= AUTO_CLUSTERED_MIN_N && knn_clustered::supported(gpu, d) => {
+        KnnSearch::Auto if n >= AUTO_CLUSTERED_MIN_N && knn::clustered::supported(gpu, d) => {
             KnnSearch::Clustered
         }
         KnnSearch::Auto => KnnSearch::Exact,

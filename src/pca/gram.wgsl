@@ -9,7 +9,7 @@
 // A = B).
 // One invocation computes an 8 x 8 block of out (8 columns of A against 8 of B) in 16 named vec4
 // accumulators, reading 2 vec4 of A and 2 of B per row.
-// Params mirror `tsne::pca::GramParams`.
+// Params mirror `pca::gram::GramParams`.
 
 struct Params {
     rows: u32,

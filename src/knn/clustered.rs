@@ -1,14 +1,15 @@
 //! Approximate kNN for large N: an inverted-file search over k-means clusters.
 //!
-//! The exact search ([`affinity::knn`]) compares every point with every other: at N = 70,000 and
+//! The exact search ([`super::exact::search`]) compares every point with every other: at N = 70,000 and
 //! d = 50 that is 57 s on lavapipe, the largest input-side cost of a t-SNE run. In 50 dimensions
 //! the triangle inequality prunes almost nothing (measured on PCA-50 MNIST with the true k-th
 //! distances: 93–97% of the columns survive), so the speed has to come from not looking at the
 //! far columns at all, as Annoy (openTSNE) and FAISS's IVF do:
 //!
 //! 1. k-means: Lloyd iterations on a seeded sample. Assigning points to their nearest centroid is
-//!    the kNN scan itself ([`affinity::knn_scan_uniform`], k = 1, the centroids as the columns,
-//!    self-pairs kept); the means are summed on the CPU (O(sample · d) per iteration).
+//!    the kNN scan itself ([`knn_scan_uniform`](super::scan_uniform::knn_scan_uniform), k = 1,
+//!    the centroids as the columns, self-pairs kept); the means are summed on the CPU
+//!    (O(sample · d) per iteration).
 //! 2. Every point's `probes` nearest centroids, on the GPU the same way.
 //! 3. Clusters are ordered along a nearest-neighbour chain of their centroids and the points
 //!    sorted by cluster, so that nearby clusters sit in nearby positions.
@@ -38,10 +39,14 @@ use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
 use crate::rng::Rng;
 
-use super::affinity::{
-    self, ColumnTiles, KNN_BLOCK_BYTES, Knn, Points, ScanBuffers, column_tile_width, knn_chunk_cap,
-    knn_sort, uniform_chunk_dispatches, upload_column_tiles, upload_column_tiles_of, upload_points,
+use super::distances::{Points, upload_points};
+use super::insert::knn_chunk_cap;
+use super::scan_uniform::{
+    ColumnTiles, ScanBuffers, column_tile_width, uniform_chunk_dispatches, upload_column_tiles,
+    upload_column_tiles_of,
 };
+use super::topk::knn_sort;
+use super::{K_MAX, KNN_BLOCK_BYTES, Knn};
 
 /// Rows per block of the search: four workgroups of the uniform-tile scan (64 rows each), so
 /// both of lavapipe's threads stay busy.
@@ -76,7 +81,7 @@ impl Default for ClusteredSearch {
     }
 }
 
-/// What [`knn_clustered`] found, and how much of the exact search's work it did.
+/// What [`search`] found, and how much of the exact search's work it did.
 #[derive(Clone, Debug)]
 pub struct ClusteredKnn {
     pub knn: Knn,
@@ -97,7 +102,7 @@ pub fn supported(gpu: &Gpu, d: usize) -> bool {
 
 /// The k nearest neighbours of every point (excluding itself), ascending by distance, found by
 /// the clustered search; approximate unless every cluster is probed.
-pub fn knn_clustered(
+pub fn search(
     gpu: &Gpu,
     x: &[f32],
     n: usize,
@@ -146,10 +151,10 @@ impl ClusteredPlan {
                 format!("{} values are not {n} × {d} (n ≥ 2)", x.len()),
             ));
         }
-        if k == 0 || k >= n || k > affinity::K_MAX {
+        if k == 0 || k >= n || k > K_MAX {
             return Err(Error::InvalidArgument(format!(
                 "kNN with k = {k} for {n} points (1 ≤ k < n, k ≤ {})",
-                affinity::K_MAX
+                K_MAX
             )));
         }
         if search.cluster_size == 0 || search.probes == 0 || search.min_votes == 0 {
@@ -381,13 +386,13 @@ pub fn nearest_centroids(
     m: usize,
 ) -> Result<Vec<u32>> {
     let (n, d) = (points.n, points.d);
-    if m == 0 || m > clusters || m > affinity::K_MAX || centroids.len() != clusters * d {
+    if m == 0 || m > clusters || m > K_MAX || centroids.len() != clusters * d {
         return Err(Error::shape(
             "tsne nearest centroids",
             format!(
                 "{m} nearest of {clusters} centroids from {} values of d = {d} (m ≤ {})",
                 centroids.len(),
-                affinity::K_MAX
+                K_MAX
             ),
         ));
     }

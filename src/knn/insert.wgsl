@@ -1,4 +1,4 @@
-// t-SNE exact kNN: insert a chunk's candidates (from tsne_knn_scan.wgsl) into each row's heap.
+// Exact kNN: insert a chunk's candidates (from scan.wgsl) into each row's heap.
 //   For r < rows, i = row0 + r: knn_index[i * k ..], knn_dist[i * k ..] hold a binary MAX-heap on
 //   (distance, j) of the k smallest pairs (d_ij, j), j != i (when exclude_self = 1: rows and
 //   columns are the same points; 0 when the columns are other points, e.g. centroids), seen so far; equal distances
@@ -24,8 +24,8 @@
 // one lane needs it: filtering first lines the sifts of the lanes up, instead of each lane's
 // rare replacement costing all eight a sift. Loop iterations per invocation: under
 // k (levels + 2) + cap (levels + 6), kept under lavapipe's cap by the launcher
-// (`tsne::affinity::knn_chunk_cap`). `topk_sort` in tsne_topk.wgsl sorts the heaps at the end.
-// Params mirror `tsne::affinity::KnnInsertParams`.
+// (`knn::insert::knn_chunk_cap`). `topk_sort` in topk.wgsl sorts the heaps at the end.
+// Params mirror `knn::insert::KnnInsertParams`.
 
 struct Params {
     n: u32,

@@ -1,4 +1,4 @@
-// t-SNE input distances, one block of rows against every point:
+// Squared distances, one block of rows against every point:
 //   out[r * ld + j] = ||x_(row0 + r) - x_j||^2 = sum_f (x[f][row0 + r] - x[f][j])^2   for r < rows, j < n
 // computed as sums of squared differences (not |a|^2 + |b|^2 - 2ab), so d_ii is exactly 0 and close
 // points keep their digits.
@@ -10,7 +10,7 @@
 // of its 64 invocations computes those 16 rows against its own 4 columns, in 16 named vec4
 // accumulators. The row values depend on the workgroup only, so every invocation loads the same
 // addresses (uniform loads, cheap on CPU drivers); only the column quad is loaded per invocation.
-// Params mirror `tsne::affinity::SqdistParams`.
+// Params mirror `knn::distances::SqdistParams`.
 
 struct Params {
     n: u32,

@@ -1,4 +1,4 @@
-// t-SNE k nearest neighbours: per row of a distance block, the k smallest distances to other points.
+// k nearest neighbours: per row of a distance block, the k smallest distances to other points.
 //   For r < rows, i = row0 + r: knn_index[i * k + t], knn_dist[i * k + t] for t < k hold the t-th
 //   nearest j != i by distance dist[r * ld + j] (j < n), ascending; equal distances keep the smaller
 //   j first (the order is by the pair (distance, j)).
@@ -17,8 +17,8 @@
 // heap with sentinels (3e38, 0xffffffff). `topk_sort` then heap-sorts each row into ascending
 // order. One dispatch per column chunk: lavapipe stops an invocation after 65,535 loop iterations
 // in all, and a quad costs at most
-// 1 + 4 (levels + 3) of them (see `tsne::affinity::topk_rows`).
-// Params mirror `tsne::affinity::TopkParams`.
+// 1 + 4 (levels + 3) of them (see `knn::topk::topk_rows`).
+// Params mirror `knn::topk::TopkParams`.
 
 struct Params {
     n: u32,

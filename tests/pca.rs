@@ -1,13 +1,14 @@
 //! The scatter matrix of PCA computed on and above the diagonal only (`matmul::forward_upper`,
 //! `ScatterKernel::MatmulUpper`) against the whole product and the CPU, the uniform scatter
-//! kernel (`ScatterKernel::Uniform`) against the CPU, and PCA unchanged by either.
+//! kernel (`ScatterKernel::Uniform`) against the CPU, and PCA unchanged by either; the mean, Gram
+//! and projection kernels against their CPU twins, and planted components recovered.
 mod common;
 
 use common::{assert_close, gpu};
 use latentviz::gpu::BufferSlices;
 use latentviz::ops::matmul::{self, MatmulKernel, MatmulShape};
+use latentviz::pca::{self, ScatterKernel};
 use latentviz::rng::Rng;
-use latentviz::tsne::pca::{self, ScatterKernel};
 
 /// Written to C before the upper product: tiles it skips must still hold it.
 const SENTINEL: f32 = 1234.5;
@@ -88,8 +89,8 @@ fn upper_product_matches_the_full_one_on_and_above_the_diagonal() {
             if m == n {
                 // Mirrored, the upper product is the full one with its lower blocks mirrored.
                 let (mut m_upper, mut m_full) = (upper, full);
-                pca::mirror_upper(&mut m_upper, n);
-                pca::mirror_upper(&mut m_full, n);
+                pca::gram::mirror_upper(&mut m_upper, n);
+                pca::gram::mirror_upper(&mut m_full, n);
                 assert!(
                     m_upper
                         .iter()
@@ -136,15 +137,17 @@ fn scatter_kernels_agree_over_several_slices() {
             // Slices of at most 300 rows (and the padding a slice carries for the last chunk's
             // uniform bindings) in whole 64-row chunks: 256, 256, 256 and 232 rows (the last
             // chunk 40 real rows and 24 of zeros).
-            let room = (300 * dp * 4 + 16 * pca::SCATTER_UNIFORM_VEC4) as u64;
-            let slices = pca::upload_padded_with(gpu, &x, n, dp, Some(room)).unwrap();
+            let room = (300 * dp * 4 + 16 * pca::scatter_uniform::SCATTER_UNIFORM_VEC4) as u64;
+            let slices = pca::scatter::upload_padded_with(gpu, &x, n, dp, Some(room)).unwrap();
             assert_eq!(slices.rows_per_slice, 256);
             // The uniform kernel needs whole chunks: slices of 300 rows are refused.
             let loose =
                 BufferSlices::upload(gpu, "x", &x, dp, Some((300 * dp * 4) as u64)).unwrap();
             let mean_buf = gpu.storage("mean", dp);
             let scatter = gpu.storage("scatter", dp * dp);
-            assert!(pca::centred_scatter(gpu, &loose, &mean_buf, &scatter, kernel).is_err());
+            assert!(
+                pca::scatter::centred_scatter(gpu, &loose, &mean_buf, &scatter, kernel).is_err()
+            );
             slices
         } else {
             // Slices of 300 rows: 4 slices, the last of 100.
@@ -153,7 +156,7 @@ fn scatter_kernels_agree_over_several_slices() {
         assert_eq!(slices.slices.len(), 4);
         let mean_buf = gpu.storage("mean", dp);
         let scatter = gpu.storage("scatter", dp * dp);
-        let s = pca::centred_scatter(gpu, &slices, &mean_buf, &scatter, kernel).unwrap();
+        let s = pca::scatter::centred_scatter(gpu, &slices, &mean_buf, &scatter, kernel).unwrap();
         // f32 centring and 1,000-term f32 sums (300-term per slice for the matmul) against f64.
         assert_close(&format!("{kernel:?} scatter"), &s, &want, 2e-4);
         assert_close(
@@ -280,14 +283,15 @@ fn uniform_scatter_matches_cpu_on_awkward_sizes() {
     let mean = pca::cpu::column_mean(&x, n, dp);
     let xc = pca::cpu::subtract_mean(&x, &mean, dp);
     let want = pca::cpu::gram(&xc, &xc, n, dp, dp);
-    let slices = pca::upload_padded(gpu, &x, n, dp).unwrap();
+    let slices = pca::scatter::upload_padded(gpu, &x, n, dp).unwrap();
     let mean_buf = gpu.storage("mean", dp);
     let scatter = gpu.storage("scatter", dp * dp);
     let s =
-        pca::centred_scatter(gpu, &slices, &mean_buf, &scatter, ScatterKernel::Uniform).unwrap();
+        pca::scatter::centred_scatter(gpu, &slices, &mean_buf, &scatter, ScatterKernel::Uniform)
+            .unwrap();
     assert_close("uniform scatter, 200 features", &s, &want, 1e-4);
     for (rows, bindings, quads) in [(1, 1, 1), (16, 4, 2), (16, 3, 3)] {
-        let src = pca::scatter_uniform_source(rows, bindings, quads);
+        let src = pca::scatter_uniform::scatter_uniform_source(rows, bindings, quads);
         let what = format!("{bindings} bindings of {rows} rows, {quads} quads");
         common::assert_valid_wgsl(&what, &src);
     }
@@ -380,7 +384,7 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
             return;
         }
         let x = pixel_like(&mut rng, n, d, dense, blank);
-        let plan = pca::ZeroPlan::new(&x, n, d);
+        let plan = pca::scatter::ZeroPlan::new(&x, n, d);
         let mut sorted = plan.order.clone();
         sorted.sort();
         assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>(), "a permutation");
@@ -390,8 +394,8 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
             "only the dense columns are centred"
         );
         let mut skipped = 0;
-        for t0 in (0..n).step_by(pca::SCATTER_CHUNK_ROWS) {
-            let rows = pca::SCATTER_CHUNK_ROWS.min(n - t0);
+        for t0 in (0..n).step_by(pca::scatter_uniform::SCATTER_CHUNK_ROWS) {
+            let rows = pca::scatter_uniform::SCATTER_CHUNK_ROWS.min(n - t0);
             let [lo, hi] = plan.chunk_live(t0, rows);
             skipped += (hi == lo) as usize;
             for &r in &plan.order[t0..t0 + rows] {
@@ -414,11 +418,12 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
         let xc = pca::cpu::subtract_mean(&x, &mean, d);
         let want = pca::cpu::gram(&xc, &xc, n, d, d);
         // Slices of 256 rows: 3 slices, chunks cut at slice ends.
-        let room = (300 * dp * 4 + 16 * pca::SCATTER_UNIFORM_VEC4) as u64;
-        let slices = pca::upload_padded_in(gpu, &x, n, d, Some(&plan), Some(room)).unwrap();
+        let room = (300 * dp * 4 + 16 * pca::scatter_uniform::SCATTER_UNIFORM_VEC4) as u64;
+        let slices =
+            pca::scatter::upload_padded_in(gpu, &x, n, d, Some(&plan), Some(room)).unwrap();
         assert_eq!(slices.slices.len(), 3);
         let scatter = gpu.storage("scatter", dp * dp);
-        let s = pca::planned_scatter(gpu, &slices, &plan, &scatter).unwrap();
+        let s = pca::scatter::planned_scatter(gpu, &slices, &plan, &scatter).unwrap();
         let got: Vec<f32> = (0..d * d).map(|e| s[(e / d) * dp + e % d]).collect();
         // Relative to the largest entry: the 100s columns' uncentred sums lose about a bit.
         assert_close(
@@ -461,5 +466,141 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
             .collect();
         assert_close("projected", &planned.projected, &want, 1e-5);
         assert_close("mean", &planned.mean, &reference.mean, 1e-6);
+    }
+}
+
+fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
+    rng.vec(n * d, -1.0, 1.0)
+}
+
+#[test]
+fn pca_kernels_match_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(23);
+    let (rows, ca, cb) = (37, 16, 24);
+    let a = points(&mut rng, rows, ca);
+    let b = points(&mut rng, rows, cb);
+    let (abuf, bbuf) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b));
+    let out = gpu.storage("out", ca * cb);
+    let g1 = pca::gram::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, false).unwrap();
+    let g2 = pca::gram::gram(gpu, &abuf, &bbuf, &out, rows, ca, cb, true).unwrap();
+    gpu.run("gram", &[&g1, &g2]).unwrap();
+    let want: Vec<f32> = pca::cpu::gram(&a, &b, rows, ca, cb)
+        .iter()
+        .map(|v| 2.0 * v)
+        .collect();
+    // Accumulated twice (the slice path); 37-term f32 sums.
+    assert_close("gram", &gpu.read_f32(&out).unwrap(), &want, 1e-5);
+    assert!(pca::gram::gram(gpu, &abuf, &bbuf, &out, rows, 12, cb, false).is_err());
+    // The symmetric half: Aᵀ A with 24 columns, blocks above the diagonal, then mirrored.
+    let sym = gpu.storage("sym", cb * cb);
+    let g = pca::gram::gram_upper(gpu, &bbuf, &sym, rows, cb, false).unwrap();
+    gpu.run("gram upper", &[&g]).unwrap();
+    let mut got = gpu.read_f32(&sym).unwrap();
+    pca::gram::mirror_upper(&mut got, cb);
+    assert_close(
+        "gram upper",
+        &got,
+        &pca::cpu::gram(&b, &b, rows, cb, cb),
+        1e-5,
+    );
+
+    let (rows, cx, cv) = (45, 12, 8);
+    let x = points(&mut rng, rows, cx);
+    let v = points(&mut rng, cx, cv);
+    let (xb, vb) = (gpu.storage_from("x", &x), gpu.storage_from("v", &v));
+    let out = gpu.storage("out", rows * cv);
+    let k = pca::project::project(gpu, &xb, &vb, &out, rows, cx, cv).unwrap();
+    gpu.run("project", &[&k]).unwrap();
+    assert_close(
+        "project",
+        &gpu.read_f32(&out).unwrap(),
+        &pca::cpu::project(&x, &v, rows, cx, cv),
+        1e-5,
+    );
+
+    let (rows, width) = (29, 3);
+    let x = points(&mut rng, rows, width * 4);
+    let xb = gpu.storage_from("x", &x);
+    let mean = gpu.storage("mean", width * 4);
+    let m = pca::mean::column_mean(gpu, &xb, &mean, rows, width, 1.0 / rows as f32, false).unwrap();
+    let s = pca::mean::subtract_mean(gpu, &xb, &mean, rows, width).unwrap();
+    gpu.run("mean", &[&m, &s]).unwrap();
+    let want_mean = pca::cpu::column_mean(&x, rows, width * 4);
+    assert_close("mean", &gpu.read_f32(&mean).unwrap(), &want_mean, 1e-6);
+    assert_close(
+        "centred",
+        &gpu.read_f32(&xb).unwrap(),
+        &pca::cpu::subtract_mean(&x, &want_mean, width * 4),
+        1e-6,
+    );
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)] // index arithmetic over axes reads clearer here
+fn pca_recovers_planted_components() {
+    let gpu = gpu();
+    let mut rng = Rng::new(24);
+    // 400 points in 11-D: variances 9, 4, 1 along three orthonormal axes plus 0.01 noise.
+    let (n, d) = (400, 11);
+    let mut axes = vec![vec![0f64; d]; 3];
+    for axis in axes.iter_mut() {
+        for v in axis.iter_mut() {
+            *v = rng.normal();
+        }
+    }
+    // Gram–Schmidt the three axes.
+    for a in 0..3 {
+        for b in 0..a {
+            let dot: f64 = (0..d).map(|r| axes[a][r] * axes[b][r]).sum();
+            for r in 0..d {
+                axes[a][r] -= dot * axes[b][r];
+            }
+        }
+        let norm = axes[a].iter().map(|v| v * v).sum::<f64>().sqrt();
+        for v in &mut axes[a] {
+            *v /= norm;
+        }
+    }
+    let sd = [3.0, 2.0, 1.0];
+    let mut x = vec![0f32; n * d];
+    for i in 0..n {
+        let coef: Vec<f64> = sd.iter().map(|s| s * rng.normal()).collect();
+        for r in 0..d {
+            let v: f64 =
+                (0..3).map(|a| coef[a] * axes[a][r]).sum::<f64>() + 0.1 * rng.normal() + 5.0;
+            x[i * d + r] = v as f32;
+        }
+    }
+    let p = pca::pca(gpu, &x, n, d, 3, 7).unwrap();
+    for a in 0..3 {
+        let dot: f64 = (0..d)
+            .map(|r| p.components[a * d + r] as f64 * axes[a][r])
+            .sum();
+        assert!(dot.abs() > 0.99, "component {a}: |cos| = {}", dot.abs());
+    }
+    for a in 0..2 {
+        assert!(
+            p.variances[a] > p.variances[a + 1],
+            "variances not descending: {:?}",
+            p.variances
+        );
+    }
+    // Projections have the component variances (sample estimates within 20 %).
+    for a in 0..3 {
+        let var = (0..n)
+            .map(|i| (p.projected[i * 3 + a] as f64).powi(2))
+            .sum::<f64>()
+            / (n - 1) as f64;
+        assert!(
+            (var - p.variances[a] as f64).abs() < 1e-3 * var,
+            "projection variance {var} vs {}",
+            p.variances[a]
+        );
+        assert!(
+            (var / (sd[a] * sd[a]) - 1.0).abs() < 0.2,
+            "variance {var} vs planted {}",
+            sd[a] * sd[a]
+        );
     }
 }

@@ -5,7 +5,7 @@
 // Bindings (group 0): 0 params (uniform MeanParams), 1 x (read_write, array<vec4<f32>>),
 //                     2 mean (read_write, width vec4).
 // column_mean: one invocation per vec4 column; subtract_mean: one invocation per vec4 of x.
-// Params mirror `tsne::pca::MeanParams`.
+// Params mirror `pca::mean::MeanParams`.
 
 struct Params {
     rows: u32,

@@ -1,0 +1,75 @@
+//! Column means and centring of rows kept in buffer slices (mean.wgsl).
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::Result;
+use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::ops::{check_len, launch};
+
+const MEAN: &str = include_str!("mean.wgsl");
+
+/// Mirrors `Params` in mean.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct MeanParams {
+    pub rows: u32,
+    pub width: u32,
+    pub accumulate: u32,
+    pub scale: f32,
+}
+
+/// mean (+)= scale · Σ_r x[r] over `rows` rows of `width` vec4.
+pub fn column_mean(
+    gpu: &Gpu,
+    x: &wgpu::Buffer,
+    mean: &wgpu::Buffer,
+    rows: usize,
+    width: usize,
+    scale: f32,
+    accumulate: bool,
+) -> Result<Dispatch> {
+    check_len("tsne pca mean", "x", x, rows * width * 4)?;
+    check_len("tsne pca mean", "mean", mean, width * 4)?;
+    let params = MeanParams {
+        rows: rows as u32,
+        width: width as u32,
+        accumulate: accumulate as u32,
+        scale,
+    };
+    launch(
+        gpu,
+        "tsne pca mean",
+        MEAN,
+        "column_mean",
+        &params,
+        &[x, mean],
+        workgroups_for(width, 64),
+    )
+}
+
+/// x[r] −= mean for `rows` rows of `width` vec4.
+pub fn subtract_mean(
+    gpu: &Gpu,
+    x: &wgpu::Buffer,
+    mean: &wgpu::Buffer,
+    rows: usize,
+    width: usize,
+) -> Result<Dispatch> {
+    check_len("tsne pca mean", "x", x, rows * width * 4)?;
+    check_len("tsne pca mean", "mean", mean, width * 4)?;
+    let params = MeanParams {
+        rows: rows as u32,
+        width: width as u32,
+        accumulate: 0,
+        scale: 1.0,
+    };
+    launch(
+        gpu,
+        "tsne pca mean",
+        MEAN,
+        "subtract_mean",
+        &params,
+        &[x, mean],
+        workgroups_for(rows * width, 256),
+    )
+}
