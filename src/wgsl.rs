@@ -71,6 +71,11 @@ pub trait WgslStruct: bytemuck::Pod {
         }
         s + "}\n"
     }
+
+    /// `body` (a kernel file written without it) with this struct declared as `Params`.
+    fn as_params_of(body: &str) -> String {
+        with_structs(&[Self::declare("Params")], body)
+    }
 }
 
 /// `const NAME: u32 = VALUEu;` for each pair, so a number Rust and WGSL share has one source.

@@ -78,6 +78,8 @@ fn wgsl_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn assembled() -> HashMap<&'static str, String> {
     let mut all = latentviz::ops::kernel_sources();
     all.extend(latentviz::tsne::kernel_sources());
+    all.extend(latentviz::knn::kernel_sources());
+    all.extend(latentviz::pca::kernel_sources());
     all.into_iter().collect()
 }
 

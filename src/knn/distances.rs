@@ -2,6 +2,8 @@
 //! subgroups of 8 lanes 64-row tiles whose row values are shared by `subgroupBroadcast`
 //! (sqdist_sg.wgsl plus a generated entry point); and the points' feature-major upload they read.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::subgroups_of_8;
@@ -9,27 +11,34 @@ use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
 use crate::tsne::LOOP_BUDGET;
+use crate::wgsl::WgslStruct;
+use crate::wgsl_line;
+use crate::wgsl_struct;
 
-const SQDIST: &str = include_str!("sqdist.wgsl");
-const SQDIST_SG: &str = include_str!("sqdist_sg.wgsl");
+pub(crate) static SQDIST: LazyLock<String> =
+    LazyLock::new(|| SqdistParams::as_params_of(include_str!("sqdist.wgsl")));
+pub(crate) static SQDIST_SG: LazyLock<String> =
+    LazyLock::new(|| SqdistParams::as_params_of(include_str!("sqdist_sg.wgsl")));
 /// Rows of one subgroup tile of the subgroup distance kernel.
 /// (On lavapipe, 256 rows × 20,000 points × 50 features: 8 rows 1.15 s, 16 rows 0.54 s, 32 rows
 /// 0.35 s, 64 rows 0.32 s; the |a|² + |b|² − 2ab form was no faster.)
 pub const SQDIST_TILE_ROWS: usize = 64;
 
-/// Mirrors `Params` in sqdist.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct SqdistParams {
-    pub n: u32,
-    pub rows: u32,
-    pub row0: u32,
-    pub d: u32,
-    pub nq: u32,
-    pub col_groups: u32,
-    pub groups: u32,
-    /// Row stride of the output block (n, or n_pad for kNN blocks).
-    pub ld: u32,
+wgsl_struct! {
+    /// `Params` in sqdist.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct SqdistParams {
+        pub n: u32,
+        pub rows: u32,
+        pub row0: u32,
+        pub d: u32,
+        pub nq: u32,
+        pub col_groups: u32,
+        pub groups: u32,
+        /// Row stride of the output block (n, or n_pad for kNN blocks).
+        pub ld: u32,
+    }
 }
 
 /// Points on the GPU, feature-major: d rows of n_pad values (n_pad = n rounded up to a multiple of
@@ -145,7 +154,7 @@ pub fn sqdist_block(
     launch(
         gpu,
         "tsne sqdist",
-        SQDIST,
+        &SQDIST,
         "sqdist_block",
         &params,
         &[&points.buffer, out],
@@ -159,72 +168,100 @@ pub fn sqdist_block(
 /// block), cq this lane's column quad, g{j} the global point whose row value lane loads for tile
 /// rows lane + 8j, acc{i} row i's 4 distances.
 pub fn sqdist_sg_source(tile_rows: usize, vec_store: bool) -> String {
-    use std::fmt::Write;
     let loads = tile_rows / 8;
     let mut s = SQDIST_SG.to_string();
     let w = &mut s;
-    macro_rules! line {
-        ($($arg:tt)*) => { writeln!(w, $($arg)*).unwrap() };
-    }
     if vec_store {
-        line!("@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;");
-        line!();
-        line!("fn store(r: u32, cq: u32, v: vec4<f32>) {{");
-        line!("    if (r >= params.rows || cq >= params.nq) {{ return; }}");
-        line!("    out[(r * params.ld) / 4u + cq] = v;");
-        line!("}}");
+        wgsl_line!(
+            w,
+            "@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;"
+        );
+        wgsl_line!(w);
+        wgsl_line!(w, "fn store(r: u32, cq: u32, v: vec4<f32>) {{");
+        wgsl_line!(
+            w,
+            "    if (r >= params.rows || cq >= params.nq) {{ return; }}"
+        );
+        wgsl_line!(w, "    out[(r * params.ld) / 4u + cq] = v;");
+        wgsl_line!(w, "}}");
     } else {
-        line!("@group(0) @binding(3) var<storage, read_write> out: array<f32>;");
-        line!();
-        line!("fn store(r: u32, cq: u32, v: vec4<f32>) {{");
-        line!("    if (r >= params.rows) {{ return; }}");
-        line!("    let base = r * params.ld;");
-        line!("    let c = cq * 4u;");
-        line!("    if (c < params.n) {{ out[base + c] = v.x; }}");
-        line!("    if (c + 1u < params.n) {{ out[base + c + 1u] = v.y; }}");
-        line!("    if (c + 2u < params.n) {{ out[base + c + 2u] = v.z; }}");
-        line!("    if (c + 3u < params.n) {{ out[base + c + 3u] = v.w; }}");
-        line!("}}");
+        wgsl_line!(
+            w,
+            "@group(0) @binding(3) var<storage, read_write> out: array<f32>;"
+        );
+        wgsl_line!(w);
+        wgsl_line!(w, "fn store(r: u32, cq: u32, v: vec4<f32>) {{");
+        wgsl_line!(w, "    if (r >= params.rows) {{ return; }}");
+        wgsl_line!(w, "    let base = r * params.ld;");
+        wgsl_line!(w, "    let c = cq * 4u;");
+        wgsl_line!(w, "    if (c < params.n) {{ out[base + c] = v.x; }}");
+        wgsl_line!(
+            w,
+            "    if (c + 1u < params.n) {{ out[base + c + 1u] = v.y; }}"
+        );
+        wgsl_line!(
+            w,
+            "    if (c + 2u < params.n) {{ out[base + c + 2u] = v.z; }}"
+        );
+        wgsl_line!(
+            w,
+            "    if (c + 3u < params.n) {{ out[base + c + 3u] = v.w; }}"
+        );
+        wgsl_line!(w, "}}");
     }
-    line!();
-    line!("// Generated by knn::distances::sqdist_sg_source: {tile_rows}-row tiles.");
-    line!("@compute @workgroup_size(8)");
-    line!(
+    wgsl_line!(w);
+    wgsl_line!(
+        w,
+        "// Generated by knn::distances::sqdist_sg_source: {tile_rows}-row tiles."
+    );
+    wgsl_line!(w, "@compute @workgroup_size(8)");
+    wgsl_line!(
+        w,
         "fn sqdist_block_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,"
     );
-    line!("                   @builtin(subgroup_invocation_id) lane: u32) {{");
-    line!("    let tile = wg.x + wg.y * nwg.x;");
-    line!("    // The same for every lane: the whole subgroup leaves together.");
-    line!("    if (tile >= params.groups) {{ return; }}");
-    line!("    let r0 = (tile / params.col_groups) * {tile_rows}u;");
-    line!("    let cq = (tile % params.col_groups) * 8u + lane;");
-    line!("    let cq_load = min(cq, params.nq - 1u);");
-    line!("    let last = params.row0 + params.rows - 1u;");
-    line!("    let n_pad = params.nq * 4u;");
+    wgsl_line!(
+        w,
+        "                   @builtin(subgroup_invocation_id) lane: u32) {{"
+    );
+    wgsl_line!(w, "    let tile = wg.x + wg.y * nwg.x;");
+    wgsl_line!(
+        w,
+        "    // The same for every lane: the whole subgroup leaves together."
+    );
+    wgsl_line!(w, "    if (tile >= params.groups) {{ return; }}");
+    wgsl_line!(w, "    let r0 = (tile / params.col_groups) * {tile_rows}u;");
+    wgsl_line!(w, "    let cq = (tile % params.col_groups) * 8u + lane;");
+    wgsl_line!(w, "    let cq_load = min(cq, params.nq - 1u);");
+    wgsl_line!(w, "    let last = params.row0 + params.rows - 1u;");
+    wgsl_line!(w, "    let n_pad = params.nq * 4u;");
     for j in 0..loads {
-        line!(
+        wgsl_line!(
+            w,
             "    let g{j} = min(params.row0 + r0 + lane + {}u, last);",
             8 * j
         );
     }
     for i in 0..tile_rows {
-        line!("    var acc{i} = vec4<f32>(0.0);");
+        wgsl_line!(w, "    var acc{i} = vec4<f32>(0.0);");
     }
-    line!("    for (var f = 0u; f < params.d; f++) {{");
-    line!("        let col = xt[f * params.nq + cq_load];");
-    line!("        let base = f * n_pad;");
+    wgsl_line!(w, "    for (var f = 0u; f < params.d; f++) {{");
+    wgsl_line!(w, "        let col = xt[f * params.nq + cq_load];");
+    wgsl_line!(w, "        let base = f * n_pad;");
     for j in 0..loads {
-        line!("        let a{j} = xs[base + g{j}];");
+        wgsl_line!(w, "        let a{j} = xs[base + g{j}];");
     }
     for i in 0..tile_rows {
         let (j, l) = (i / 8, i % 8);
-        line!("        let e{i} = vec4<f32>(subgroupBroadcast(a{j}, {l}u)) - col;");
-        line!("        acc{i} = fma(e{i}, e{i}, acc{i});");
+        wgsl_line!(
+            w,
+            "        let e{i} = vec4<f32>(subgroupBroadcast(a{j}, {l}u)) - col;"
+        );
+        wgsl_line!(w, "        acc{i} = fma(e{i}, e{i}, acc{i});");
     }
-    line!("    }}");
+    wgsl_line!(w, "    }}");
     for i in 0..tile_rows {
-        line!("    store(r0 + {i}u, cq, acc{i});");
+        wgsl_line!(w, "    store(r0 + {i}u, cq, acc{i});");
     }
-    line!("}}");
+    wgsl_line!(w, "}}");
     s
 }

@@ -1,6 +1,8 @@
 //! The heap inserts of the fused kNN search (insert.wgsl): each row's candidates into its
 //! max-heap of the k smallest pairs, and the chunk width that keeps them under the loop cap.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::K_MAX;
@@ -8,23 +10,28 @@ use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
 use crate::tsne::LOOP_BUDGET;
+use crate::wgsl::WgslStruct;
+use crate::wgsl_struct;
 
-const KNN_INSERT: &str = include_str!("insert.wgsl");
+pub(crate) static KNN_INSERT: LazyLock<String> =
+    LazyLock::new(|| KnnInsertParams::as_params_of(include_str!("insert.wgsl")));
 
-/// Mirrors `Params` in insert.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct KnnInsertParams {
-    pub n: u32,
-    pub rows: u32,
-    pub row0: u32,
-    pub k: u32,
-    pub cap: u32,
-    pub first: u32,
-    /// 1: skip the pair (i, i) (rows and columns are the same points); 0: the columns are other
-    /// points (centroids), so j = i is a real pair.
-    pub exclude_self: u32,
-    pub pad1: u32,
+wgsl_struct! {
+    /// `Params` in insert.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct KnnInsertParams {
+        pub n: u32,
+        pub rows: u32,
+        pub row0: u32,
+        pub k: u32,
+        pub cap: u32,
+        pub first: u32,
+        /// 1: skip the pair (i, i) (rows and columns are the same points); 0: the columns are other
+        /// points (centroids), so j = i is a real pair.
+        pub exclude_self: u32,
+        pub pad1: u32,
+    }
 }
 
 /// Slots per row and column chunk width of the fused scan: every column of a chunk may be a
@@ -88,7 +95,7 @@ pub fn knn_insert(
     launch(
         gpu,
         "tsne kNN insert",
-        KNN_INSERT,
+        &KNN_INSERT,
         "knn_insert",
         &params,
         &[count, cand, knn_index, knn_dist],

@@ -25,18 +25,7 @@
 // rare replacement costing all eight a sift. Loop iterations per invocation: under
 // k (levels + 2) + cap (levels + 6), kept under lavapipe's cap by the launcher
 // (`knn::insert::knn_chunk_cap`). `topk_sort` in topk.wgsl sorts the heaps at the end.
-// Params mirror `knn::insert::KnnInsertParams`.
-
-struct Params {
-    n: u32,
-    rows: u32,
-    row0: u32,
-    k: u32,
-    cap: u32,
-    first: u32,
-    exclude_self: u32,
-    pad1: u32,
-}
+// Params are `knn::insert::KnnInsertParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> count: array<u32>;

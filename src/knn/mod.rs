@@ -104,3 +104,18 @@ pub fn subgroups_of_8(gpu: &Gpu) -> bool {
         && gpu.info.subgroup_min_size == 8
         && gpu.info.subgroup_max_size == 8
 }
+
+/// This module's kernel files as the GPU gets them (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/knn/sqdist.wgsl", distances::SQDIST.to_string()),
+        ("src/knn/sqdist_sg.wgsl", distances::SQDIST_SG.to_string()),
+        ("src/knn/insert.wgsl", insert::KNN_INSERT.to_string()),
+        ("src/knn/scan.wgsl", scan::KNN_SCAN.to_string()),
+        (
+            "src/knn/scan_uniform.wgsl",
+            scan_uniform::KNN_SCAN_UNIFORM.to_string(),
+        ),
+        ("src/knn/topk.wgsl", topk::TOPK.to_string()),
+    ]
+}

@@ -10,18 +10,7 @@
 // of its 64 invocations computes those 16 rows against its own 4 columns, in 16 named vec4
 // accumulators. The row values depend on the workgroup only, so every invocation loads the same
 // addresses (uniform loads, cheap on CPU drivers); only the column quad is loaded per invocation.
-// Params mirror `knn::distances::SqdistParams`.
-
-struct Params {
-    n: u32,
-    rows: u32,
-    row0: u32,
-    d: u32,
-    nq: u32,
-    col_groups: u32,
-    groups: u32,
-    ld: u32,
-}
+// Params are `knn::distances::SqdistParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> xt: array<vec4<f32>>;

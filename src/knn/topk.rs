@@ -1,6 +1,8 @@
 //! The top-k of distance blocks (topk.wgsl: a max-heap per row, then a heap sort), the search
 //! without subgroups; its sort also ends the fused search.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use super::K_MAX;
@@ -8,24 +10,29 @@ use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
 use crate::tsne::LOOP_BUDGET;
+use crate::wgsl::WgslStruct;
+use crate::wgsl_struct;
 
-const TOPK: &str = include_str!("topk.wgsl");
+pub(crate) static TOPK: LazyLock<String> =
+    LazyLock::new(|| TopkParams::as_params_of(include_str!("topk.wgsl")));
 /// Candidates the top-k kernel collects per row before inserting them (CAPACITY in the WGSL).
 const TOPK_CAPACITY: usize = 32;
 
-/// Mirrors `Params` in topk.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct TopkParams {
-    pub n: u32,
-    pub rows: u32,
-    pub row0: u32,
-    pub k: u32,
-    pub col0: u32,
-    pub col1: u32,
-    pub first: u32,
-    /// Row stride of the distance block (a multiple of 4).
-    pub ld: u32,
+wgsl_struct! {
+    /// `Params` in topk.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct TopkParams {
+        pub n: u32,
+        pub rows: u32,
+        pub row0: u32,
+        pub k: u32,
+        pub col0: u32,
+        pub col1: u32,
+        pub first: u32,
+        /// Row stride of the distance block (a multiple of 4).
+        pub ld: u32,
+    }
 }
 
 /// The k nearest other points of rows row0..row0+rows from their distance block (rows × ld, ld a
@@ -84,7 +91,7 @@ pub fn topk_rows(
         out.push(launch(
             gpu,
             "tsne topk",
-            TOPK,
+            &TOPK,
             "topk_rows",
             &params(col0, col1),
             &[dist, knn_index, knn_dist, &scratch],
@@ -95,7 +102,7 @@ pub fn topk_rows(
     out.push(launch(
         gpu,
         "tsne topk",
-        TOPK,
+        &TOPK,
         "topk_sort",
         &params(0, n),
         &[dist, knn_index, knn_dist, &scratch],
@@ -131,7 +138,7 @@ pub(crate) fn knn_sort(
     launch(
         gpu,
         "tsne topk",
-        TOPK,
+        &TOPK,
         "topk_sort",
         &params,
         &[unused_read, knn_index, knn_dist, unused_write],

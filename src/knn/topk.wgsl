@@ -18,18 +18,7 @@
 // order. One dispatch per column chunk: lavapipe stops an invocation after 65,535 loop iterations
 // in all, and a quad costs at most
 // 1 + 4 (levels + 3) of them (see `knn::topk::topk_rows`).
-// Params mirror `knn::topk::TopkParams`.
-
-struct Params {
-    n: u32,
-    rows: u32,
-    row0: u32,
-    k: u32,
-    col0: u32,
-    col1: u32,
-    first: u32,
-    ld: u32,
-}
+// Params are `knn::topk::TopkParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dist: array<vec4<f32>>;

@@ -7,21 +7,13 @@ use bytemuck::{Pod, Zeroable};
 use super::{check_len, launch};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static FORWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[ActivationParams::declare("Params")],
-        include_str!("activation_forward.wgsl"),
-    )
-});
-static BACKWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[ActivationParams::declare("Params")],
-        include_str!("activation_backward.wgsl"),
-    )
-});
+static FORWARD: LazyLock<String> =
+    LazyLock::new(|| ActivationParams::as_params_of(include_str!("activation_forward.wgsl")));
+static BACKWARD: LazyLock<String> =
+    LazyLock::new(|| ActivationParams::as_params_of(include_str!("activation_backward.wgsl")));
 const GROUP: u32 = 256;
 const PER_INVOCATION: usize = 4;
 

@@ -8,15 +8,11 @@ use bytemuck::{Pod, Zeroable};
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static FORWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[AddParams::declare("Params")],
-        include_str!("add_forward.wgsl"),
-    )
-});
+static FORWARD: LazyLock<String> =
+    LazyLock::new(|| AddParams::as_params_of(include_str!("add_forward.wgsl")));
 const GROUP: u32 = 256;
 const PER_INVOCATION: usize = 4;
 

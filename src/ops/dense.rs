@@ -15,15 +15,11 @@ use super::matmul::{self, MatmulShape};
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static BACKWARD_BIAS: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[DenseParams::declare("Params")],
-        include_str!("dense_backward_bias.wgsl"),
-    )
-});
+static BACKWARD_BIAS: LazyLock<String> =
+    LazyLock::new(|| DenseParams::as_params_of(include_str!("dense_backward_bias.wgsl")));
 const GROUP: u32 = 64;
 
 /// The sizes of one dense layer.

@@ -7,15 +7,11 @@ use bytemuck::{Pod, Zeroable};
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{BufferSlices, Dispatch, Gpu, workgroups_for};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static FORWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[GatherParams::declare("Params")],
-        include_str!("gather_forward.wgsl"),
-    )
-});
+static FORWARD: LazyLock<String> =
+    LazyLock::new(|| GatherParams::as_params_of(include_str!("gather_forward.wgsl")));
 
 wgsl_struct! {
     /// `Params` in gather_forward.wgsl.

@@ -13,27 +13,15 @@ use bytemuck::{Pod, Zeroable};
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static FORWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[LossParams::declare("Params")],
-        include_str!("loss_forward.wgsl"),
-    )
-});
-static REDUCE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[LossParams::declare("Params")],
-        include_str!("loss_reduce.wgsl"),
-    )
-});
-static BACKWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[LossParams::declare("Params")],
-        include_str!("loss_backward.wgsl"),
-    )
-});
+static FORWARD: LazyLock<String> =
+    LazyLock::new(|| LossParams::as_params_of(include_str!("loss_forward.wgsl")));
+static REDUCE: LazyLock<String> =
+    LazyLock::new(|| LossParams::as_params_of(include_str!("loss_reduce.wgsl")));
+static BACKWARD: LazyLock<String> =
+    LazyLock::new(|| LossParams::as_params_of(include_str!("loss_backward.wgsl")));
 const GROUP: usize = 256;
 /// Elements each forward invocation sums at least before the grid is widened.
 const PER_INVOCATION: usize = 8;

@@ -20,22 +20,14 @@ use bytemuck::{Pod, Zeroable};
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_line;
 use crate::wgsl_struct;
 
-static FORWARD_COMMON: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[MatmulParams::declare("Params")],
-        include_str!("matmul_forward.wgsl"),
-    )
-});
-static NAIVE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[MatmulParams::declare("Params")],
-        include_str!("matmul_naive.wgsl"),
-    )
-});
+static FORWARD_COMMON: LazyLock<String> =
+    LazyLock::new(|| MatmulParams::as_params_of(include_str!("matmul_forward.wgsl")));
+static NAIVE: LazyLock<String> =
+    LazyLock::new(|| MatmulParams::as_params_of(include_str!("matmul_naive.wgsl")));
 /// Rows and columns of C one invocation of the fast kernel computes.
 pub const BLOCK: usize = 8;
 const GROUP: u32 = 64;

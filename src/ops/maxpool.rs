@@ -10,21 +10,13 @@ use wgpu::Buffer;
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static FORWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[PoolParams::declare("Params")],
-        include_str!("maxpool_forward.wgsl"),
-    )
-});
-static BACKWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[PoolParams::declare("Params")],
-        include_str!("maxpool_backward.wgsl"),
-    )
-});
+static FORWARD: LazyLock<String> =
+    LazyLock::new(|| PoolParams::as_params_of(include_str!("maxpool_forward.wgsl")));
+static BACKWARD: LazyLock<String> =
+    LazyLock::new(|| PoolParams::as_params_of(include_str!("maxpool_backward.wgsl")));
 const GROUP: u32 = 256;
 
 /// Input shape, NCHW.

@@ -9,21 +9,13 @@ use wgpu::Buffer;
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static FORWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[UpsampleParams::declare("Params")],
-        include_str!("upsample_forward.wgsl"),
-    )
-});
-static BACKWARD: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[UpsampleParams::declare("Params")],
-        include_str!("upsample_backward.wgsl"),
-    )
-});
+static FORWARD: LazyLock<String> =
+    LazyLock::new(|| UpsampleParams::as_params_of(include_str!("upsample_forward.wgsl")));
+static BACKWARD: LazyLock<String> =
+    LazyLock::new(|| UpsampleParams::as_params_of(include_str!("upsample_backward.wgsl")));
 const GROUP: u32 = 256;
 
 /// Input shape, NCHW; the output is batch x channels x 2*height x 2*width.

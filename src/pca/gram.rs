@@ -1,28 +1,35 @@
 //! Aᵀ B by the register-blocked Gram kernel (gram.wgsl), whole or only its 8 × 8 blocks on or
 //! above the diagonal; Aᵀ B by the subgroup matmul where the adapter runs it.
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::matmul::{self, MatmulKernel, MatmulShape};
 use crate::ops::{check_len, launch};
+use crate::wgsl::WgslStruct;
+use crate::wgsl_struct;
 
-const GRAM: &str = include_str!("gram.wgsl");
+pub(crate) static GRAM: LazyLock<String> =
+    LazyLock::new(|| GramParams::as_params_of(include_str!("gram.wgsl")));
 
-/// Mirrors `Params` in gram.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct GramParams {
-    pub rows: u32,
-    pub wa: u32,
-    pub wb: u32,
-    pub b_tiles: u32,
-    pub tiles: u32,
-    pub accumulate: u32,
-    /// 1: write only the 8 × 8 blocks on or above the diagonal (A = B).
-    pub upper: u32,
-    pub _pad1: u32,
+wgsl_struct! {
+    /// `Params` in gram.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct GramParams {
+        pub rows: u32,
+        pub wa: u32,
+        pub wb: u32,
+        pub b_tiles: u32,
+        pub tiles: u32,
+        pub accumulate: u32,
+        /// 1: write only the 8 × 8 blocks on or above the diagonal (A = B).
+        pub upper: u32,
+        pub _pad1: u32,
+    }
 }
 
 /// out (+)= Aᵀ B for A rows × ca and B rows × cb (ca, cb multiples of 8); out is ca × cb.
@@ -126,7 +133,7 @@ fn gram_blocks(
     launch(
         gpu,
         "tsne gram",
-        GRAM,
+        &GRAM,
         "gram",
         &params,
         &[a, b, out],

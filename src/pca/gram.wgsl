@@ -9,18 +9,7 @@
 // A = B).
 // One invocation computes an 8 x 8 block of out (8 columns of A against 8 of B) in 16 named vec4
 // accumulators, reading 2 vec4 of A and 2 of B per row.
-// Params mirror `pca::gram::GramParams`.
-
-struct Params {
-    rows: u32,
-    wa: u32,
-    wb: u32,
-    b_tiles: u32,
-    tiles: u32,
-    accumulate: u32,
-    upper: u32,
-    _pad1: u32,
-}
+// Params are `pca::gram::GramParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;

@@ -1,21 +1,28 @@
 //! Column means and centring of rows kept in buffer slices (mean.wgsl).
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
+use crate::wgsl::WgslStruct;
+use crate::wgsl_struct;
 
-const MEAN: &str = include_str!("mean.wgsl");
+pub(crate) static MEAN: LazyLock<String> =
+    LazyLock::new(|| MeanParams::as_params_of(include_str!("mean.wgsl")));
 
-/// Mirrors `Params` in mean.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct MeanParams {
-    pub rows: u32,
-    pub width: u32,
-    pub accumulate: u32,
-    pub scale: f32,
+wgsl_struct! {
+    /// `Params` in mean.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct MeanParams {
+        pub rows: u32,
+        pub width: u32,
+        pub accumulate: u32,
+        pub scale: f32,
+    }
 }
 
 /// mean (+)= scale · Σ_r x[r] over `rows` rows of `width` vec4.
@@ -39,7 +46,7 @@ pub fn column_mean(
     launch(
         gpu,
         "tsne pca mean",
-        MEAN,
+        &MEAN,
         "column_mean",
         &params,
         &[x, mean],
@@ -66,7 +73,7 @@ pub fn subtract_mean(
     launch(
         gpu,
         "tsne pca mean",
-        MEAN,
+        &MEAN,
         "subtract_mean",
         &params,
         &[x, mean],

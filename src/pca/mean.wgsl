@@ -5,14 +5,7 @@
 // Bindings (group 0): 0 params (uniform MeanParams), 1 x (read_write, array<vec4<f32>>),
 //                     2 mean (read_write, width vec4).
 // column_mean: one invocation per vec4 column; subtract_mean: one invocation per vec4 of x.
-// Params mirror `pca::mean::MeanParams`.
-
-struct Params {
-    rows: u32,
-    width: u32,
-    accumulate: u32,
-    scale: f32,
-}
+// Params are `pca::mean::MeanParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;

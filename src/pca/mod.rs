@@ -256,3 +256,16 @@ pub fn pca_with(
         mean: mean_host,
     })
 }
+
+/// This module's kernel files as the GPU gets them (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/pca/gram.wgsl", gram::GRAM.to_string()),
+        ("src/pca/mean.wgsl", mean::MEAN.to_string()),
+        ("src/pca/project.wgsl", project::PROJECT.to_string()),
+        (
+            "src/pca/scatter_uniform.wgsl",
+            scatter_uniform::SCATTER_UNIFORM.to_string(),
+        ),
+    ]
+}

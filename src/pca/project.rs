@@ -1,21 +1,28 @@
 //! The projection X V of the centred rows onto the components (project.wgsl).
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
+use crate::wgsl::WgslStruct;
+use crate::wgsl_struct;
 
-const PROJECT: &str = include_str!("project.wgsl");
+pub(crate) static PROJECT: LazyLock<String> =
+    LazyLock::new(|| ProjectParams::as_params_of(include_str!("project.wgsl")));
 
-/// Mirrors `Params` in project.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct ProjectParams {
-    pub rows: u32,
-    pub wx: u32,
-    pub kw: u32,
-    pub tiles: u32,
+wgsl_struct! {
+    /// `Params` in project.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct ProjectParams {
+        pub rows: u32,
+        pub wx: u32,
+        pub kw: u32,
+        pub tiles: u32,
+    }
 }
 
 /// out = X V for X rows × cx and V cx × cv (cx, cv multiples of 4); out is rows × cv.
@@ -48,7 +55,7 @@ pub fn project(
     launch(
         gpu,
         "tsne project",
-        PROJECT,
+        &PROJECT,
         "project",
         &params,
         &[x, v, out],

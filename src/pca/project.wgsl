@@ -5,14 +5,7 @@
 //                     2 v (read, array<vec4<f32>>), 3 out (read_write, array<vec4<f32>>).
 // One invocation computes 4 rows x 4 columns (one vec4 of out in each of 4 rows) with 4 named vec4
 // accumulators; rows past the end are clamped for loading and skipped when writing.
-// Params mirror `pca::project::ProjectParams`.
-
-struct Params {
-    rows: u32,
-    wx: u32,
-    kw: u32,
-    tiles: u32,
-}
+// Params are `pca::project::ProjectParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;

@@ -4,6 +4,8 @@
 //! The dense path runs wholly on the GPU. The sparse path calibrates β on the GPU and symmetrizes
 //! the kNN graph on the CPU (a sparse transpose of N·k entries, deterministic).
 
+use std::sync::LazyLock;
+
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
@@ -11,9 +13,13 @@ use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::knn::Knn;
 use crate::knn::distances::{sqdist_block, upload_points};
 use crate::ops::{check_len, launch};
+use crate::wgsl::WgslStruct;
+use crate::wgsl_struct;
 
-const PERPLEXITY: &str = include_str!("affinity_perplexity.wgsl");
-const SYMMETRIZE: &str = include_str!("affinity_symmetrize.wgsl");
+static PERPLEXITY: LazyLock<String> =
+    LazyLock::new(|| PerplexityParams::as_params_of(include_str!("affinity_perplexity.wgsl")));
+static SYMMETRIZE: LazyLock<String> =
+    LazyLock::new(|| SymmetrizeParams::as_params_of(include_str!("affinity_symmetrize.wgsl")));
 
 /// Bisection stops when |H − ln(perplexity)| ≤ TOL ...
 pub const TOL: f32 = 1e-5;
@@ -25,35 +31,39 @@ pub const MAX_STEPS: u32 = 200;
 /// distances up to 10^8 (the input is scaled to |x| <= 1 before, see `super::input_scale`).
 pub const BETA_MAX: f32 = 1.2676506e30;
 
-/// Mirrors `Params` in affinity_perplexity.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct PerplexityParams {
-    pub rows: u32,
-    pub len: u32,
-    pub skip_diag: u32,
-    pub steps: u32,
-    pub log_perplexity: f32,
-    pub tol: f32,
-    pub start: u32,
-    pub finish: u32,
-    pub beta_max: f32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// `Params` in affinity_perplexity.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct PerplexityParams {
+        pub rows: u32,
+        pub len: u32,
+        pub skip_diag: u32,
+        pub steps: u32,
+        pub log_perplexity: f32,
+        pub tol: f32,
+        pub start: u32,
+        pub finish: u32,
+        pub beta_max: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
 /// f32 of bisection state per row (β, lo, hi, dmin, has_lo, has_hi, done, steps taken).
 pub const STATE_PER_ROW: usize = 8;
 
-/// Mirrors `Params` in affinity_symmetrize.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct SymmetrizeParams {
-    pub n: u32,
-    pub ld: u32,
-    pub len: u32,
-    pub scale: f32,
+wgsl_struct! {
+    /// `Params` in affinity_symmetrize.wgsl.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    pub struct SymmetrizeParams {
+        pub n: u32,
+        pub ld: u32,
+        pub len: u32,
+        pub scale: f32,
+    }
 }
 
 /// Calibrate β per row of `rows_buf` (rows × len squared distances) to the perplexity and replace
@@ -107,7 +117,7 @@ pub fn perplexity_rows(
         out.push(launch(
             gpu,
             "tsne perplexity",
-            PERPLEXITY,
+            &PERPLEXITY,
             "perplexity_rows",
             &params,
             &[rows_buf, state],
@@ -133,7 +143,7 @@ pub fn perplexity_rows(
     out.push(launch(
         gpu,
         "tsne perplexity",
-        PERPLEXITY,
+        &PERPLEXITY,
         "perplexity_rows",
         &params,
         &[rows_buf, state],
@@ -166,7 +176,7 @@ pub fn symmetrize_dense(
     launch(
         gpu,
         "tsne symmetrize",
-        SYMMETRIZE,
+        &SYMMETRIZE,
         "symmetrize_dense",
         &params,
         &[c, p],
@@ -350,6 +360,13 @@ pub fn symmetrize_knn(n: usize, k: usize, index: &[u32], cond: &[f32]) -> Sparse
     }
 }
 
+/// This module's kernel files as the GPU gets them (tests/shaders.rs validates each).
+pub fn kernel_sources() -> Vec<(&'static str, String)> {
+    vec![
+        ("src/tsne/affinity_perplexity.wgsl", PERPLEXITY.to_string()),
+        ("src/tsne/affinity_symmetrize.wgsl", SYMMETRIZE.to_string()),
+    ]
+}
 /// Plain-loop references, named as in the WGSL.
 pub mod cpu {
     /// p_{j|i} per row (f64 inside) with the same bisection; returns (p, β).

@@ -16,22 +16,7 @@
 // Bindings (group 0): 0 params (uniform PerplexityParams), 1 rows (read_write, in: d, out: p),
 //                     2 state (read_write, 8 f32 per row).
 // One invocation calibrates one row.
-// Params mirror `tsne::affinity::PerplexityParams`.
-
-struct Params {
-    rows: u32,
-    len: u32,
-    skip_diag: u32,
-    steps: u32,
-    log_perplexity: f32,
-    tol: f32,
-    start: u32,
-    finish: u32,
-    beta_max: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params are `tsne::affinity::PerplexityParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> rows: array<f32>;

@@ -5,14 +5,7 @@
 // Bindings (group 0): 0 params (uniform SymmetrizeParams), 1 c (read, n * n f32),
 //                     2 p (read_write, n * ld f32).
 // One invocation computes 4 consecutive entries of p.
-// Params mirror `tsne::affinity::SymmetrizeParams`.
-
-struct Params {
-    n: u32,
-    ld: u32,
-    len: u32,
-    scale: f32,
-}
+// Params are `tsne::affinity::SymmetrizeParams` (declared from Rust).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> c: array<f32>;

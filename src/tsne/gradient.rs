@@ -13,32 +13,19 @@ use super::with_dims;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_tables, workgroups_for};
 use crate::ops::{check_len, launch, launch_bound};
-use crate::wgsl::{WgslStruct, with_structs};
+use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static REPULSION: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[RepulsionParams::declare("Params")],
-        include_str!("gradient_repulsion.wgsl"),
-    )
-});
+static REPULSION: LazyLock<String> =
+    LazyLock::new(|| RepulsionParams::as_params_of(include_str!("gradient_repulsion.wgsl")));
 static ATTRACTION_DENSE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[AttractionParams::declare("Params")],
-        include_str!("gradient_attraction_dense.wgsl"),
-    )
+    AttractionParams::as_params_of(include_str!("gradient_attraction_dense.wgsl"))
 });
 static ATTRACTION_SPARSE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[AttractionParams::declare("Params")],
-        include_str!("gradient_attraction_sparse.wgsl"),
-    )
+    AttractionParams::as_params_of(include_str!("gradient_attraction_sparse.wgsl"))
 });
 static POSITIONS_TEXTURE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[PositionsParams::declare("Params")],
-        include_str!("gradient_positions_texture.wgsl"),
-    )
+    PositionsParams::as_params_of(include_str!("gradient_positions_texture.wgsl"))
 });
 
 wgsl_struct! {

@@ -210,7 +210,12 @@ pub fn plan(method: Method, n: usize, dims: usize) -> Result<Plan> {
 /// The t-SNE kernels Rust completes from their files, as the GPU gets them (tests/shaders.rs
 /// validates each).
 pub fn kernel_sources() -> Vec<(&'static str, String)> {
-    [optimize::kernel_sources(), gradient::kernel_sources()].concat()
+    [
+        affinity::kernel_sources(),
+        optimize::kernel_sources(),
+        gradient::kernel_sources(),
+    ]
+    .concat()
 }
 
 /// kNN neighbours per point for a perplexity: min(n − 1, ⌊3·perplexity⌋).

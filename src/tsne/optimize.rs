@@ -34,18 +34,10 @@ use crate::ops::{check_len, launch};
 use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 use crate::wgsl_struct;
 
-static UPDATE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[UpdateParams::declare("Params")],
-        include_str!("optimize_update.wgsl"),
-    )
-});
-static UPDATE_2D: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[UpdateParams::declare("Params")],
-        include_str!("optimize_update_2d.wgsl"),
-    )
-});
+static UPDATE: LazyLock<String> =
+    LazyLock::new(|| UpdateParams::as_params_of(include_str!("optimize_update.wgsl")));
+static UPDATE_2D: LazyLock<String> =
+    LazyLock::new(|| UpdateParams::as_params_of(include_str!("optimize_update_2d.wgsl")));
 static REDUCE: LazyLock<String> = LazyLock::new(|| {
     with_structs(
         &[
@@ -55,24 +47,12 @@ static REDUCE: LazyLock<String> = LazyLock::new(|| {
         include_str!("optimize_reduce.wgsl"),
     )
 });
-static CENTRE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[CentreParams::declare("Params")],
-        include_str!("optimize_centre.wgsl"),
-    )
-});
-static KL_DENSE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[KlParams::declare("Params")],
-        include_str!("optimize_kl_dense.wgsl"),
-    )
-});
-static KL_SPARSE: LazyLock<String> = LazyLock::new(|| {
-    with_structs(
-        &[KlParams::declare("Params")],
-        include_str!("optimize_kl_sparse.wgsl"),
-    )
-});
+static CENTRE: LazyLock<String> =
+    LazyLock::new(|| CentreParams::as_params_of(include_str!("optimize_centre.wgsl")));
+static KL_DENSE: LazyLock<String> =
+    LazyLock::new(|| KlParams::as_params_of(include_str!("optimize_kl_dense.wgsl")));
+static KL_SPARSE: LazyLock<String> =
+    LazyLock::new(|| KlParams::as_params_of(include_str!("optimize_kl_sparse.wgsl")));
 
 /// Smallest gain.
 pub const MIN_GAIN: f32 = 0.01;
