@@ -335,9 +335,9 @@ fn thin_kernels_validate_with_naga() {
     for k in 1..=5 {
         for n in 1..=4 {
             for source in [
-                conv2d::thin_forward_source(k, n),
-                conv2d::thin_weight_source(k, n, 4, 4),
-                conv2d::thin_weight_source(k, n, 1, 1),
+                conv2d::thin::thin_forward_source(k, n),
+                conv2d::thin::thin_weight_source(k, n, 4, 4),
+                conv2d::thin::thin_weight_source(k, n, 1, 1),
             ] {
                 common::assert_valid_wgsl(&format!("k {k} n {n}"), &source);
             }
@@ -405,7 +405,7 @@ fn subgroup_kernels_validate_with_naga() {
         Conv2dPass::BackwardWeight,
     ] {
         for rows in [16, 64] {
-            let source = conv2d::subgroup_source(pass, rows);
+            let source = conv2d::subgroup::subgroup_source(pass, rows);
             common::assert_valid_wgsl(&format!("{pass:?}"), &source);
         }
     }
