@@ -1,39 +1,24 @@
 //! 2-D convolution (NCHW, weight [out_ch, in_ch, k, k], bias [out_ch]) with Keras 'same' or
 //! 'valid' padding and any stride: forward, and the gradients for input, weight and bias.
+//! Backward results overwrite their buffers; the weight and bias gradients are two-pass gathers
+//! (partial sums over chunks of the batch, then a reduce), so no atomics are needed.
 //!
-//! Every kernel is register-blocked with named vec4 accumulators: 8 channels (taken from the
-//! workgroup id, so weight offsets are uniform) x 16 pixels per invocation for the forward pass
-//! and the input gradient, 8 output channels x 8 weight columns for the weight gradient. On
-//! lavapipe loads, not arithmetic, bound these kernels, so stride 1 gets kernels that walk a row
-//! run and slide along kw (one new load per tap), and layers with at most 2 channels on the
-//! blocked side get one-channel-per-workgroup twins instead of a mostly clamped block of 8; the
-//! weight gradient has a sliding stride-1 3x3 kernel. The weight and bias gradients are two-pass
-//! gathers: partial sums over chunks of the batch, then a reduce; no atomics. Backward results
-//! overwrite their buffers.
+//! Three families of kernels compute the passes; [`Conv2dKernel::best`] ([`tune`]) picks one per
+//! pass and shape:
+//! - [`blocked`]: register-blocked direct kernels, 8 channels x a block of pixels or weight
+//!   columns per invocation. Every pass, every shape, every adapter.
+//! - [`subgroup`]: each pass as an implicit GEMM on subgroups of exactly 8 lanes, which share
+//!   their loads. Runs where the adapter has such subgroups (lavapipe) and the layer has at least
+//!   8 channels on the product's column side.
+//! - [`few_channels`]: stride-1 layers with 1-4 output channels, every output channel in one
+//!   invocation's `vecN` accumulators. Forward pass and weight gradient.
 //!
-//! On adapters with subgroups of exactly 8 lanes (lavapipe), [`Conv2dKernel::Subgroup`] runs
-//! instead wherever it handles the pass (see [`Conv2dKernel::handles`]): each pass written as a
-//! matrix product (an implicit GEMM; the im2col operand is gathered inside the kernel, never
-//! stored), with 64x32 tiles per subgroup whose gathered values are shared by `subgroupBroadcast`
-//! ([`subgroup::subgroup_source`]). On Mesa 22.3 lavapipe every lane-varying storage load runs lane by lane,
-//! so sharing them made the seed model's 32->64 and 64->32 layers 2.2-2.6x faster than the
-//! blocked kernels. The forward and input-gradient passes first repack the weights (one small
-//! dispatch) so a lane's 4 output columns are one vec4 load. Layers with fewer than 8 channels
-//! on the product's column side keep the blocked kernels, which were 4-5x faster there.
-//!
-//! Stride-1 layers with at most 4 output channels take [`Conv2dKernel::Thin`] for the forward
-//! pass and the weight gradient: kernels generated per kernel size ([`thin::thin_forward_source`],
-//! [`thin::thin_weight_source`]) that keep all the layer's output channels in one `vecN` accumulator
-//! per pixel or tap (nothing clamped), and reuse each loaded input row for every kernel row that
-//! reads it (8x8 pixel blocks forward, bands of 8 output rows for the weight gradient). On
-//! lavapipe they ran the colorization model's 32->3 layer 3-4x and the seed model's 32->1 layer
-//! 1.5-1.9x faster than the blocked kernels; one-input-channel layers keep the subgroup kernels,
-//! which the thin ones did not beat.
+//! [`cpu`] is the plain-loop reference every kernel is tested against.
 
-mod blocked;
+pub mod blocked;
 pub mod cpu;
+pub mod few_channels;
 pub mod subgroup;
-pub mod thin;
 mod tune;
 
 use bytemuck::{Pod, Zeroable};
@@ -44,7 +29,6 @@ use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 pub use blocked::weight_grad_chunks;
 use blocked::{BACKWARD_WEIGHT, CHANNEL_BLOCK, GROUP};
-use subgroup::{SG_LANES, launch_sg, repack_weights, sg_weight_chunks};
 pub use tune::{Conv2dKernel, Conv2dPass};
 
 const BACKWARD_BIAS: &str = include_str!("../../../shaders/conv2d_backward_bias.wgsl");
@@ -264,8 +248,10 @@ fn check_kernel(
 ) -> Result<()> {
     if !kernel.supported(gpu) {
         return Err(Error::InvalidArgument(format!(
-            "{op}: kernel {kernel:?} needs subgroups of exactly {SG_LANES} lanes, adapter has {}..{}",
-            gpu.info.subgroup_min_size, gpu.info.subgroup_max_size
+            "{op}: kernel {kernel:?} needs subgroups of exactly {} lanes, adapter has {}..{}",
+            subgroup::LANES,
+            gpu.info.subgroup_min_size,
+            gpu.info.subgroup_max_size
         )));
     }
     if !kernel.handles(s, pass) {
@@ -303,11 +289,20 @@ pub fn forward_with(
     let buffers = [x, w, b, y];
     let d = match kernel {
         Conv2dKernel::Subgroup => {
-            let (repack, wt) = repack_weights(gpu, op, s, Conv2dPass::Forward, &params, w)?;
-            let d = launch_sg(gpu, op, s, Conv2dPass::Forward, &params, &[x, &wt, b, y], 1)?;
+            let (repack, wt) =
+                subgroup::repack_weights(gpu, op, s, Conv2dPass::Forward, &params, w)?;
+            let d = subgroup::launch_tiles(
+                gpu,
+                op,
+                s,
+                Conv2dPass::Forward,
+                &params,
+                &[x, &wt, b, y],
+                1,
+            )?;
             return Ok(vec![repack, d.with_flops(s.flops())]);
         }
-        Conv2dKernel::Thin => thin::forward(gpu, op, s, &params, &buffers)?,
+        Conv2dKernel::FewChannels => few_channels::forward(gpu, op, s, &params, &buffers)?,
         Conv2dKernel::Blocked => blocked::forward(gpu, op, s, &params, &buffers)?,
     };
     Ok(vec![d.with_flops(s.flops())])
@@ -349,8 +344,9 @@ pub fn backward_input_with(
     check_kernel(gpu, op, kernel, s, Conv2dPass::BackwardInput)?;
     let params = s.params(1, s.batch);
     if kernel == Conv2dKernel::Subgroup {
-        let (repack, wt) = repack_weights(gpu, op, s, Conv2dPass::BackwardInput, &params, w)?;
-        let d = launch_sg(
+        let (repack, wt) =
+            subgroup::repack_weights(gpu, op, s, Conv2dPass::BackwardInput, &params, w)?;
+        let d = subgroup::launch_tiles(
             gpu,
             op,
             s,
@@ -401,8 +397,8 @@ pub fn backward_weight_with(
     )?;
     check_kernel(gpu, op, kernel, s, Conv2dPass::BackwardWeight)?;
     let (chunks, batch_per_chunk) = match kernel {
-        Conv2dKernel::Subgroup => sg_weight_chunks(s),
-        Conv2dKernel::Thin => thin::thin_weight_chunks(s),
+        Conv2dKernel::Subgroup => subgroup::weight_chunks(s),
+        Conv2dKernel::FewChannels => few_channels::weight_chunks(s),
         Conv2dKernel::Blocked => weight_grad_chunks(s),
     };
     let partial_len = chunks * s.weight_len();
@@ -411,7 +407,7 @@ pub fn backward_weight_with(
     let params = s.params(chunks, batch_per_chunk);
     let buffers = [x, dy, &partial, dw];
     let sums = match kernel {
-        Conv2dKernel::Subgroup => launch_sg(
+        Conv2dKernel::Subgroup => subgroup::launch_tiles(
             gpu,
             op,
             s,
@@ -420,7 +416,9 @@ pub fn backward_weight_with(
             &buffers,
             chunks,
         )?,
-        Conv2dKernel::Thin => thin::backward_weight(gpu, op, s, chunks, &params, &buffers)?,
+        Conv2dKernel::FewChannels => {
+            few_channels::backward_weight(gpu, op, s, chunks, &params, &buffers)?
+        }
         Conv2dKernel::Blocked => blocked::backward_weight(gpu, op, s, chunks, &params, &buffers)?,
     };
     let reduce = launch(

@@ -1,30 +1,29 @@
 //! The choice of kernel family for a pass: which families an adapter runs, which shapes each
-//! handles, and where each wins.
+//! handles, and which is fastest where several do.
 
-use super::Conv2dShape;
-use super::subgroup::{SG_LANES, SG_MIN_COLS, sg_product};
-use super::thin::{THIN_MAX_KERNEL, thin_groups_z};
+use super::{Conv2dShape, few_channels, subgroup};
 use crate::gpu::Gpu;
 
 /// Which family of kernels runs a pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conv2dKernel {
-    /// The register-blocked direct kernels in shaders/conv2d_*.wgsl. Work on every adapter.
+    /// The register-blocked direct kernels ([`super::blocked`]). Handle every pass of every
+    /// shape; work on every adapter.
     Blocked,
-    /// Implicit GEMM on subgroups of exactly 8 lanes ([`subgroup_source`]): one workgroup = one
+    /// Implicit GEMM on subgroups of exactly 8 lanes ([`super::subgroup`]): one workgroup = one
     /// subgroup computes a 64 x 32 tile of the pass written as a matrix product, gathering the
     /// im2col operand on the fly; each lane loads 8 of the tile's 64 gathered values per step and
-    /// `subgroupBroadcast` shares them. For stride-1 input gradients only; needs
-    /// `Features::SUBGROUP` with subgroup size 8.
+    /// `subgroupBroadcast` shares them. Needs `Features::SUBGROUP` with subgroup size 8, at least
+    /// 8 channels on the product's column side, and stride 1 for the input gradient.
     Subgroup,
-    /// Generated kernels for thin stride-1 layers ([`thin_forward_source`],
-    /// [`thin_weight_source`]): every output channel of a 1-4-channel layer in one invocation's
-    /// `vecN` accumulators, over a 2-D block of pixels (forward) or a chunk of output rows (weight
-    /// gradient). Forward and weight gradient only; kernels up to 5x5. Work on every adapter.
-    Thin,
+    /// Generated kernels for stride-1 layers with 1-4 output channels
+    /// ([`super::few_channels`]): every output channel in one invocation's `vecN` accumulators,
+    /// over a 2-D block of pixels (forward) or a band of output rows (weight gradient). Forward
+    /// and weight gradient only; kernels up to 5x5. Work on every adapter.
+    FewChannels,
 }
 
-/// The three passes that have subgroup kernels.
+/// The passes a kernel family may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conv2dPass {
     Forward,
@@ -36,11 +35,11 @@ impl Conv2dKernel {
     /// Whether the adapter runs this family at all.
     pub fn supported(self, gpu: &Gpu) -> bool {
         match self {
-            Conv2dKernel::Blocked | Conv2dKernel::Thin => true,
+            Conv2dKernel::Blocked | Conv2dKernel::FewChannels => true,
             Conv2dKernel::Subgroup => {
                 gpu.features.contains(wgpu::Features::SUBGROUP)
-                    && gpu.info.subgroup_min_size == SG_LANES
-                    && gpu.info.subgroup_max_size == SG_LANES
+                    && gpu.info.subgroup_min_size == subgroup::LANES
+                    && gpu.info.subgroup_max_size == subgroup::LANES
             }
         }
     }
@@ -50,27 +49,28 @@ impl Conv2dKernel {
         match self {
             Conv2dKernel::Blocked => true,
             Conv2dKernel::Subgroup => {
-                let (rows, cols) = sg_product(s, pass);
+                let (rows, cols) = subgroup::product(s, pass);
+                let min_cols = subgroup::MIN_COLS;
                 match pass {
-                    Conv2dPass::Forward => cols >= SG_MIN_COLS,
-                    Conv2dPass::BackwardInput => s.stride == 1 && cols >= SG_MIN_COLS,
-                    Conv2dPass::BackwardWeight => cols >= SG_MIN_COLS && rows >= 1,
+                    Conv2dPass::Forward => cols >= min_cols,
+                    Conv2dPass::BackwardInput => s.stride == 1 && cols >= min_cols,
+                    Conv2dPass::BackwardWeight => cols >= min_cols && rows >= 1,
                 }
             }
-            Conv2dKernel::Thin => {
+            Conv2dKernel::FewChannels => {
                 s.stride == 1
-                    && s.kernel <= THIN_MAX_KERNEL
+                    && s.kernel <= few_channels::MAX_KERNEL
                     && pass != Conv2dPass::BackwardInput
-                    && thin_groups_z(s, pass) <= 65_535
+                    && few_channels::groups_z(s, pass) <= 65_535
             }
         }
     }
 
     /// The fastest family this adapter runs for `pass` of shape `s`.
     pub fn best(gpu: &Gpu, s: &Conv2dShape, pass: Conv2dPass) -> Conv2dKernel {
-        let thin = Conv2dKernel::Thin;
-        if thin_wins(s, pass) && thin.handles(s, pass) {
-            return thin;
+        let few = Conv2dKernel::FewChannels;
+        if few_channels_wins(s, pass) && few.handles(s, pass) {
+            return few;
         }
         let sg = Conv2dKernel::Subgroup;
         if sg.supported(gpu) && sg.handles(s, pass) {
@@ -81,12 +81,12 @@ impl Conv2dKernel {
     }
 }
 
-/// Where the thin kernels measured faster than the blocked and subgroup ones on lavapipe
-/// (`latentviz bench --filter conv2d`): layers with at most 4 output channels.
-fn thin_wins(s: &Conv2dShape, pass: Conv2dPass) -> bool {
+/// Where the few-channel kernels measured faster than the blocked and subgroup ones
+/// (`latentviz bench --filter conv2d`): the forward pass and weight gradient of layers whose
+/// output channels all fit one invocation.
+fn few_channels_wins(s: &Conv2dShape, pass: Conv2dPass) -> bool {
     match pass {
-        Conv2dPass::Forward => s.out_ch <= 4,
-        Conv2dPass::BackwardWeight => s.out_ch <= 4,
+        Conv2dPass::Forward | Conv2dPass::BackwardWeight => s.out_ch <= few_channels::MAX_CHANNELS,
         Conv2dPass::BackwardInput => false,
     }
 }

@@ -1,6 +1,8 @@
-//! Generated kernels for thin stride-1 layers: every output channel of a 1-4-channel layer in
-//! one invocation's `vecN` accumulators (nothing clamped), each loaded input row reused for every
-//! kernel row that reads it. Forward pass and weight gradient; kernels up to 5x5.
+//! Generated kernels for stride-1 layers with 1-4 output channels (the decoders' last layers):
+//! one invocation carries every output channel of the layer in `vecN` accumulators, so nothing
+//! is clamped, and reuses each loaded input row for every kernel row that reads it (blocks of
+//! 8x8 output pixels forward, bands of 8 output rows for the weight gradient). Forward pass and
+//! weight gradient; kernels up to 5x5.
 
 use std::fmt::Write;
 
@@ -11,55 +13,55 @@ use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::launch;
 
-/// Output rows x columns per invocation of the thin forward kernel ([`thin_forward_source`]).
-const THIN_ROWS: usize = 8;
-const THIN_COLS: usize = 8;
-/// Input channels per invocation of the thin weight gradient ([`thin_weight_source`]).
-const THIN_WEIGHT_IN_CHANNELS: usize = 4;
-/// Output rows the thin weight gradient walks together (input rows loaded once feed k of them;
-/// 8 measured about 15% faster than 4 on the 32->3 layer).
-const THIN_WEIGHT_ROWS: usize = 8;
-/// The thin weight gradient splits the bands of `THIN_WEIGHT_ROWS` output rows into chunks until
+/// Most output channels one invocation carries (a `vec4` accumulator per pixel or tap).
+pub(super) const MAX_CHANNELS: usize = 4;
+/// Output rows x columns per invocation of the forward kernel ([`forward_source`]).
+const BLOCK_ROWS: usize = 8;
+const BLOCK_COLS: usize = 8;
+/// Input channels per invocation of the weight gradient ([`backward_weight_source`]).
+const WEIGHT_IN_CHANNELS: usize = 4;
+/// Output rows the weight gradient walks together: each input row loaded once feeds k of them.
+const WEIGHT_BAND_ROWS: usize = 8;
+/// The weight gradient splits the bands of `WEIGHT_BAND_ROWS` output rows into chunks until
 /// about this many invocations run.
-const THIN_WEIGHT_INVOCATIONS: usize = 4096;
-/// Largest kernel the thin kernels are generated for (code grows with k squared).
-pub(super) const THIN_MAX_KERNEL: usize = 5;
+const WEIGHT_INVOCATIONS: usize = 4096;
+/// Largest kernel the kernels are generated for (code grows with k squared).
+pub(super) const MAX_KERNEL: usize = 5;
 
-/// Output channels one thin-kernel invocation carries in its vector accumulators (1..=4): the
-/// accumulators are `vec{n}` (plain f32 for one), so a layer with 1-3 output channels does no
-/// clamped work.
-fn thin_lanes(s: &Conv2dShape) -> usize {
-    s.out_ch.min(4)
+/// Output channels one invocation carries in its vector accumulators (1..=4): the accumulators
+/// are `vec{n}` (plain f32 for one), so a layer with 1-3 output channels does no clamped work.
+fn lanes(s: &Conv2dShape) -> usize {
+    s.out_ch.min(MAX_CHANNELS)
 }
 
-/// Workgroups along z of the thin kernel of `pass`: output-channel blocks (forward), or input
-/// blocks x output blocks (weight gradient).
-pub(super) fn thin_groups_z(s: &Conv2dShape, pass: Conv2dPass) -> usize {
-    let oc_blocks = s.out_ch.div_ceil(thin_lanes(s));
+/// Workgroups along z of the kernel of `pass`: output-channel blocks (forward), or input blocks x
+/// output blocks (weight gradient).
+pub(super) fn groups_z(s: &Conv2dShape, pass: Conv2dPass) -> usize {
+    let oc_blocks = s.out_ch.div_ceil(lanes(s));
     match pass {
-        Conv2dPass::BackwardWeight => s.in_ch.div_ceil(thin_weight_in_channels(s)) * oc_blocks,
+        Conv2dPass::BackwardWeight => s.in_ch.div_ceil(weight_in_channels(s)) * oc_blocks,
         _ => oc_blocks,
     }
 }
 
-/// Input channels per invocation of the thin weight gradient.
-fn thin_weight_in_channels(s: &Conv2dShape) -> usize {
-    s.in_ch.min(THIN_WEIGHT_IN_CHANNELS)
+/// Input channels per invocation of the weight gradient.
+fn weight_in_channels(s: &Conv2dShape) -> usize {
+    s.in_ch.min(WEIGHT_IN_CHANNELS)
 }
 
-/// How the thin weight gradient splits the batch * ceil(out_h / `THIN_WEIGHT_ROWS`) bands of
-/// output rows: (chunks, bands per chunk).
-pub(super) fn thin_weight_chunks(s: &Conv2dShape) -> (usize, usize) {
-    let rows = s.batch * s.out_hw().0.div_ceil(THIN_WEIGHT_ROWS);
-    let wanted = THIN_WEIGHT_INVOCATIONS
-        .div_ceil(thin_groups_z(s, Conv2dPass::BackwardWeight))
+/// How the weight gradient splits the batch * ceil(out_h / `WEIGHT_BAND_ROWS`) bands of output
+/// rows: (chunks, bands per chunk).
+pub(super) fn weight_chunks(s: &Conv2dShape) -> (usize, usize) {
+    let rows = s.batch * s.out_hw().0.div_ceil(WEIGHT_BAND_ROWS);
+    let wanted = WEIGHT_INVOCATIONS
+        .div_ceil(groups_z(s, Conv2dPass::BackwardWeight))
         .clamp(1, rows);
     let per_chunk = rows.div_ceil(wanted);
     (rows.div_ceil(per_chunk), per_chunk)
 }
 
 /// The WGSL type of `n` f32 channels.
-fn thin_type(n: usize) -> String {
+fn channels_type(n: usize) -> String {
     if n == 1 {
         "f32".into()
     } else {
@@ -67,8 +69,8 @@ fn thin_type(n: usize) -> String {
     }
 }
 
-/// A `thin_type(n)` value from `n` scalar expressions `f(0..n)`.
-fn thin_value(n: usize, f: impl Fn(usize) -> String) -> String {
+/// A `channels_type(n)` value from `n` scalar expressions `f(0..n)`.
+fn channels_value(n: usize, f: impl Fn(usize) -> String) -> String {
     let parts: Vec<String> = (0..n).map(f).collect();
     if n == 1 {
         parts[0].clone()
@@ -103,31 +105,31 @@ fn params_struct(w: &mut String) {
     w.push_str("}\n\n");
 }
 
-/// Entry point of the thin forward kernel for `k` x `k` kernels and `n` channels per invocation.
-fn thin_forward_entry(k: usize, n: usize) -> String {
-    format!("conv2d_forward_thin_k{k}_n{n}")
+/// Entry point of the forward kernel for `k` x `k` kernels and `n` channels per invocation.
+fn forward_entry(k: usize, n: usize) -> String {
+    format!("conv2d_forward_few_channels_k{k}_n{n}")
 }
 
-/// Entry point of the thin weight gradient.
-fn thin_weight_entry(k: usize, n: usize, icb: usize, rows: usize) -> String {
-    format!("conv2d_backward_weight_thin_k{k}_n{n}_c{icb}_r{rows}")
+/// Entry point of the weight gradient.
+fn backward_weight_entry(k: usize, n: usize, icb: usize, rows: usize) -> String {
+    format!("conv2d_backward_weight_few_channels_k{k}_n{n}_c{icb}_r{rows}")
 }
 
-/// The WGSL of the thin forward kernel (stride 1, `k` x `k` kernel, `n` = 1..=4 output channels
-/// per invocation), generated unrolled into named variables. Tests validate it with naga.
-pub fn thin_forward_source(k: usize, n: usize) -> String {
-    let (rows, cols) = (THIN_ROWS, THIN_COLS);
+/// The WGSL of the forward kernel (stride 1, `k` x `k` kernel, `n` = 1..=4 output channels per
+/// invocation), generated unrolled into named variables. Tests validate it with naga.
+pub fn forward_source(k: usize, n: usize) -> String {
+    let (rows, cols) = (BLOCK_ROWS, BLOCK_COLS);
     let (in_rows, in_cols) = (rows + k - 1, cols + k - 1);
-    let ty = thin_type(n);
+    let ty = channels_type(n);
     let mut s = String::new();
     let w = &mut s;
     macro_rules! line {
         ($($arg:tt)*) => { writeln!(w, $($arg)*).unwrap() };
     }
+    line!("// 2-D convolution forward for layers with few output channels (generated by");
     line!(
-        "// 2-D convolution forward for thin layers (generated by ops::conv2d::thin_forward_source;"
+        "// ops::conv2d::few_channels::forward_source; NCHW, weight [out_ch, in_ch, k, k], stride 1, k = {k}):"
     );
-    line!("// NCHW, weight [out_ch, in_ch, k, k], stride 1, k = {k}):");
     line!("//   y[b, oc, oh, ow] = bias[oc] + sum_{{ic, kh, kw}} w[oc, ic, kh, kw]");
     line!(
         "//                       * x[b, ic, oh - pad_top + kh, ow - pad_left + kw]   (0 outside x)"
@@ -175,7 +177,7 @@ pub fn thin_forward_source(k: usize, n: usize) -> String {
     line!("@compute @workgroup_size(64)");
     line!(
         "fn {}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{",
-        thin_forward_entry(k, n)
+        forward_entry(k, n)
     );
     line!("    let oc = wg.z * {n}u;");
     line!("    let last_oc = params.out_ch - 1u;");
@@ -215,7 +217,7 @@ pub fn thin_forward_source(k: usize, n: usize) -> String {
     for kh in 0..k {
         for kw in 0..k {
             let tap = kh * k + kw;
-            let v = thin_value(n, |j| format!("w[w{j} + wi + {tap}u]"));
+            let v = channels_value(n, |j| format!("w[w{j} + wi + {tap}u]"));
             line!("        let k{kh}_{kw} = {v};");
         }
     }
@@ -243,7 +245,7 @@ pub fn thin_forward_source(k: usize, n: usize) -> String {
     line!("    if (id > last) {{ return; }}");
     line!(
         "    let bv = {};",
-        thin_value(n, |j| format!("bias[min(oc + {j}u, last_oc)]"))
+        channels_value(n, |j| format!("bias[min(oc + {j}u, last_oc)]"))
     );
     line!("    let plane = params.out_h * params.out_w;");
     line!("    let nc = params.out_ch - oc;");
@@ -269,21 +271,20 @@ pub fn thin_forward_source(k: usize, n: usize) -> String {
     s
 }
 
-/// The WGSL of the thin weight gradient's partial sums (stride 1, `k` x `k` kernel, `n` = 1..=4
+/// The WGSL of the weight gradient's partial sums (stride 1, `k` x `k` kernel, `n` = 1..=4
 /// output channels, `icb` input channels and `rows` output rows per step of one invocation).
 /// Tests validate it with naga.
-pub fn thin_weight_source(k: usize, n: usize, icb: usize, rows: usize) -> String {
-    let ty = thin_type(n);
+pub fn backward_weight_source(k: usize, n: usize, icb: usize, rows: usize) -> String {
+    let ty = channels_type(n);
     let in_rows = rows + k - 1;
     let mut s = String::new();
     let w = &mut s;
     macro_rules! line {
         ($($arg:tt)*) => { writeln!(w, $($arg)*).unwrap() };
     }
-    line!("// 2-D convolution weight gradient for thin layers, partial sums (generated by");
-    line!(
-        "// ops::conv2d::thin_weight_source; NCHW, weight [out_ch, in_ch, k, k], stride 1, k = {k}):"
-    );
+    line!("// 2-D convolution weight gradient for layers with few output channels, partial sums");
+    line!("// (generated by ops::conv2d::few_channels::backward_weight_source; NCHW, weight");
+    line!("// [out_ch, in_ch, k, k], stride 1, k = {k}):");
     line!("//   partial[chunk, oc, ic, kh, kw] = sum_{{(b, oh) in chunk, ow}} dy[b, oc, oh, ow]");
     line!(
         "//                                   * x[b, ic, oh - pad_top + kh, ow - pad_left + kw]  (0 outside x)"
@@ -335,7 +336,7 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize, rows: usize) -> String
     line!("@compute @workgroup_size(64)");
     line!(
         "fn {}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{",
-        thin_weight_entry(k, n, icb, rows)
+        backward_weight_entry(k, n, icb, rows)
     );
     line!("    _ = dw[0];");
     line!(
@@ -417,7 +418,7 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize, rows: usize) -> String
         }
     }
     for r in 0..rows {
-        let g = thin_value(n, |j| format!("dy[d{r}_{j} + ow]"));
+        let g = channels_value(n, |j| format!("dy[d{r}_{j} + ow]"));
         if n == 1 {
             line!("            let g{r} = select(0.0, {g}, ok{r});");
         } else {
@@ -467,7 +468,7 @@ pub fn thin_weight_source(k: usize, n: usize, icb: usize, rows: usize) -> String
     s
 }
 
-/// The thin forward pass; `buffers` are x, w, b, y.
+/// The forward pass; `buffers` are x, w, b, y.
 pub(super) fn forward(
     gpu: &Gpu,
     op: &str,
@@ -476,22 +477,22 @@ pub(super) fn forward(
     buffers: &[&Buffer],
 ) -> Result<Dispatch> {
     let (oh, ow) = s.out_hw();
-    let n = thin_lanes(s);
-    let lanes = s.batch * oh.div_ceil(THIN_ROWS) * ow.div_ceil(THIN_COLS);
+    let n = lanes(s);
+    let lanes = s.batch * oh.div_ceil(BLOCK_ROWS) * ow.div_ceil(BLOCK_COLS);
     let [gx, gy, _] = workgroups_for(lanes, GROUP);
-    let z = thin_groups_z(s, Conv2dPass::Forward) as u32;
+    let z = groups_z(s, Conv2dPass::Forward) as u32;
     launch(
         gpu,
-        &format!("{op} thin"),
-        &thin_forward_source(s.kernel, n),
-        &thin_forward_entry(s.kernel, n),
+        &format!("{op} few channels"),
+        &forward_source(s.kernel, n),
+        &forward_entry(s.kernel, n),
         params,
         buffers,
         [gx, gy, z],
     )
 }
 
-/// The thin weight gradient's partial sums over `chunks` chunks of bands; `buffers` are x, dy,
+/// The weight gradient's partial sums over `chunks` chunks of bands; `buffers` are x, dy,
 /// partial, dw.
 pub(super) fn backward_weight(
     gpu: &Gpu,
@@ -501,14 +502,14 @@ pub(super) fn backward_weight(
     params: &Conv2dParams,
     buffers: &[&Buffer],
 ) -> Result<Dispatch> {
-    let (n, icb) = (thin_lanes(s), thin_weight_in_channels(s));
+    let (n, icb) = (lanes(s), weight_in_channels(s));
     let [gx, gy, _] = workgroups_for(chunks, GROUP);
-    let z = thin_groups_z(s, Conv2dPass::BackwardWeight) as u32;
+    let z = groups_z(s, Conv2dPass::BackwardWeight) as u32;
     launch(
         gpu,
-        &format!("{op} thin"),
-        &thin_weight_source(s.kernel, n, icb, THIN_WEIGHT_ROWS),
-        &thin_weight_entry(s.kernel, n, icb, THIN_WEIGHT_ROWS),
+        &format!("{op} few channels"),
+        &backward_weight_source(s.kernel, n, icb, WEIGHT_BAND_ROWS),
+        &backward_weight_entry(s.kernel, n, icb, WEIGHT_BAND_ROWS),
         params,
         buffers,
         [gx, gy, z],
