@@ -94,3 +94,70 @@ fn every_shader_validates() {
     );
     assert!(checked >= 2, "found only {checked} shaders in {dir}");
 }
+
+/// Every conv2d kernel as the program builds it: the files of src/ops/conv2d/ with their params
+/// in front, and every variant the generators make for the launchers.
+#[test]
+fn conv2d_kernels_validate() {
+    use latentviz::ops::conv2d::{Conv2dPass, few_channels, subgroup, with_params};
+    let mut sources = Vec::new();
+    let mut failures = Vec::new();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ops/conv2d");
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let file = fs::read_to_string(&path).unwrap();
+        sources.push((name, file));
+    }
+    assert!(
+        sources.len() >= 4,
+        "found only {} files in {dir}",
+        sources.len()
+    );
+    let files = sources.len();
+    let passes = [
+        Conv2dPass::Forward,
+        Conv2dPass::BackwardInput,
+        Conv2dPass::BackwardWeight,
+    ];
+    for pass in passes {
+        for rows in [subgroup::TILE_ROWS_SMALL, subgroup::TILE_ROWS] {
+            let label = format!("subgroup {pass:?} rows {rows}");
+            sources.push((label, subgroup::source(pass, rows)));
+        }
+        let label = format!("subgroup repack {pass:?}");
+        sources.push((label, subgroup::weight_repack_source(pass)));
+    }
+    for k in 1..=few_channels::MAX_KERNEL {
+        for n in 1..=few_channels::MAX_CHANNELS {
+            let label = format!("few channels forward k {k} n {n}");
+            sources.push((label, few_channels::forward_source(k, n)));
+            for icb in 1..=few_channels::WEIGHT_IN_CHANNELS {
+                let rows = few_channels::WEIGHT_BAND_ROWS;
+                let label = format!("few channels weight k {k} n {n} icb {icb}");
+                let source = few_channels::backward_weight_source(k, n, icb, rows);
+                sources.push((label, source));
+            }
+        }
+    }
+    for (i, (label, source)) in sources.iter().enumerate() {
+        if !source.trim_start().starts_with("//") {
+            failures.push(format!(
+                "{label}: must open with a comment (math, bindings, invocation)"
+            ));
+        }
+        if i < files {
+            validate(label, &with_params(source), &mut failures);
+        } else {
+            validate(label, source, &mut failures);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "invalid conv2d kernels:\n{}",
+        failures.join("\n")
+    );
+}

@@ -15,11 +15,26 @@
 //!
 //! [`cpu`] is the plain-loop reference every kernel is tested against.
 
+/// Appends one formatted line to a String: the kernel generators of this folder write WGSL line
+/// by line.
+macro_rules! emit {
+    ($w:expr) => {
+        $w.push('\n')
+    };
+    ($w:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        writeln!($w, $($arg)*).unwrap()
+    }};
+}
+
 pub mod blocked;
 pub mod cpu;
 pub mod few_channels;
+pub mod naive;
 pub mod subgroup;
 mod tune;
+
+use std::sync::LazyLock;
 
 use bytemuck::{Pod, Zeroable};
 use wgpu::Buffer;
@@ -31,7 +46,9 @@ pub use blocked::weight_grad_chunks;
 use blocked::{BACKWARD_WEIGHT, CHANNEL_BLOCK, GROUP};
 pub use tune::{Conv2dKernel, Conv2dPass};
 
-const BACKWARD_BIAS: &str = include_str!("../../../shaders/conv2d_backward_bias.wgsl");
+/// The bias-gradient kernels (backward_bias.wgsl), with their params.
+static BACKWARD_BIAS: LazyLock<String> =
+    LazyLock::new(|| with_params(include_str!("backward_bias.wgsl")));
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
@@ -53,7 +70,7 @@ pub struct Conv2dShape {
     pub padding: Padding,
 }
 
-/// Mirrors `Params` in shaders/conv2d_*.wgsl.
+/// The uniform params of every conv2d kernel, declared in WGSL by [`params_wgsl`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct Conv2dParams {
@@ -70,11 +87,48 @@ pub struct Conv2dParams {
     pub pad_left: u32,
     /// Batch chunks of the weight gradient's partial sums (1 elsewhere).
     pub chunks: u32,
-    /// Images per chunk; for the thin weight gradient, bands of output rows per chunk.
+    /// Images per chunk; for the few-channel weight gradient, bands of output rows per chunk.
     pub batch_per_chunk: u32,
     pub _pad0: u32,
     pub _pad1: u32,
     pub _pad2: u32,
+}
+
+/// The fields of [`Conv2dParams`], in order (all u32).
+const PARAMS_FIELDS: [&str; 16] = [
+    "batch",
+    "in_ch",
+    "out_ch",
+    "height",
+    "width",
+    "out_h",
+    "out_w",
+    "kernel",
+    "stride",
+    "pad_top",
+    "pad_left",
+    "chunks",
+    "batch_per_chunk",
+    "_pad0",
+    "_pad1",
+    "_pad2",
+];
+const _: () = assert!(size_of::<Conv2dParams>() == 4 * PARAMS_FIELDS.len());
+
+/// `struct Params`, the WGSL declaration of [`Conv2dParams`]: every conv2d kernel, generated or
+/// a file of this folder, gets it from here.
+pub fn params_wgsl() -> String {
+    let mut w = String::from("struct Params {\n");
+    for f in PARAMS_FIELDS {
+        emit!(w, "    {f}: u32,");
+    }
+    emit!(w, "}}");
+    w
+}
+
+/// A kernel file of this folder (which leaves `struct Params` out) with [`params_wgsl`] in front.
+pub fn with_params(file: &str) -> String {
+    format!("{}\n{file}", params_wgsl())
 }
 
 /// Output size and leading padding along one axis. Never panics: a shape `validate` rejects
@@ -178,6 +232,7 @@ impl Conv2dShape {
         Ok(())
     }
 
+    /// The kernels' params for this shape, with the weight gradient's batch split.
     fn params(&self, chunks: usize, batch_per_chunk: usize) -> Conv2dParams {
         let (out_h, out_w) = self.out_hw();
         let (pad_top, pad_left) = self.pads();
@@ -455,7 +510,7 @@ pub fn backward_bias(
     let sums = launch(
         gpu,
         op,
-        BACKWARD_BIAS,
+        &BACKWARD_BIAS,
         "conv2d_backward_bias",
         &params,
         &buffers,
@@ -464,7 +519,7 @@ pub fn backward_bias(
     let reduce = launch(
         gpu,
         op,
-        BACKWARD_BIAS,
+        &BACKWARD_BIAS,
         "conv2d_backward_bias_reduce",
         &params,
         &buffers,
