@@ -99,7 +99,7 @@ fn every_shader_validates() {
 /// in front, and every variant the generators make for the launchers.
 #[test]
 fn conv2d_kernels_validate() {
-    use latentviz::ops::conv2d::{Conv2dPass, few_channels, subgroup, with_params};
+    use latentviz::ops::conv2d::{Conv2dPass, blocked, few_channels, subgroup, with_params};
     let mut sources = Vec::new();
     let mut failures = Vec::new();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ops/conv2d");
@@ -118,6 +118,9 @@ fn conv2d_kernels_validate() {
         sources.len()
     );
     let files = sources.len();
+    sources.push(("blocked forward".into(), blocked::forward_source()));
+    sources.push(("blocked input".into(), blocked::backward_input_source()));
+    sources.push(("blocked weight".into(), blocked::backward_weight_source()));
     let passes = [
         Conv2dPass::Forward,
         Conv2dPass::BackwardInput,

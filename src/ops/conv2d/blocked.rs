@@ -12,6 +12,8 @@
 //! The WGSL is unrolled into named variables; the functions below write it with loops over the
 //! block sizes, which are the constants here (used by the launchers too).
 
+use std::sync::LazyLock;
+
 use wgpu::Buffer;
 
 use super::{Conv2dParams, Conv2dShape, params_wgsl};
@@ -47,11 +49,13 @@ const WEIGHT_GRAD_INVOCATIONS: usize = 8192;
 /// The vec4 components, in order.
 const COMPONENTS: [&str; 4] = ["x", "y", "z", "w"];
 
-const FORWARD: &str = include_str!("../../../shaders/conv2d_forward.wgsl");
-const BACKWARD_INPUT: &str = include_str!("../../../shaders/conv2d_backward_input.wgsl");
-/// The blocked weight-gradient kernels and the reduce every family's weight gradient ends with.
-pub(super) const BACKWARD_WEIGHT: &str =
-    include_str!("../../../shaders/conv2d_backward_weight.wgsl");
+/// The blocked forward kernels ([`forward_source`]), generated once.
+static FORWARD: LazyLock<String> = LazyLock::new(forward_source);
+/// The blocked input-gradient kernels ([`backward_input_source`]), generated once.
+static BACKWARD_INPUT: LazyLock<String> = LazyLock::new(backward_input_source);
+/// The blocked weight-gradient kernels and the reduce every family's weight gradient ends with
+/// ([`backward_weight_source`]), generated once.
+pub(super) static BACKWARD_WEIGHT: LazyLock<String> = LazyLock::new(backward_weight_source);
 
 /// Workgroups for the forward and input-gradient kernels: (x, y) fold over `lanes` invocations
 /// (each a block of pixels), z counts blocks of `CHANNEL_BLOCK` channels (uniform within a
@@ -89,7 +93,7 @@ pub(super) fn forward(
         let lanes = (s.batch * oh * ow).div_ceil(PIXELS_PER_LANE);
         ("conv2d_forward", lanes_by_channel_groups(lanes, s.out_ch))
     };
-    launch(gpu, op, FORWARD, entry, params, buffers, groups)
+    launch(gpu, op, &FORWARD, entry, params, buffers, groups)
 }
 
 /// The input gradient; `buffers` are dy, w, dx.
@@ -119,7 +123,7 @@ pub(super) fn backward_input(
             lanes_by_channel_groups(lanes, s.in_ch),
         )
     };
-    launch(gpu, op, BACKWARD_INPUT, entry, params, buffers, groups)
+    launch(gpu, op, &BACKWARD_INPUT, entry, params, buffers, groups)
 }
 
 /// The weight-gradient kernel for `s`, its invocations per batch chunk and per block of output
@@ -167,7 +171,7 @@ pub(super) fn backward_weight(
     launch(
         gpu,
         op,
-        BACKWARD_WEIGHT,
+        &BACKWARD_WEIGHT,
         entry,
         params,
         buffers,

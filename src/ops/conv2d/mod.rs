@@ -479,7 +479,7 @@ pub fn backward_weight_with(
     let reduce = launch(
         gpu,
         op,
-        BACKWARD_WEIGHT,
+        &BACKWARD_WEIGHT,
         "conv2d_backward_weight_reduce",
         &params,
         &buffers,
