@@ -1,0 +1,441 @@
+//! The blocked weight-gradient kernels and the reduce every family's weight gradient ends with.
+
+use super::{
+    CHANNEL_BLOCK, GROUP, SINGLE_CHANNEL_MAX, WEIGHT_COLUMNS, WEIGHT_K3_IN_CHANNELS,
+    WEIGHT_K3_IN_CHANNELS_SINGLE, accumulators, block_fma, block_vectors, entry_point, params_wgsl,
+    store_channels,
+};
+
+/// `let d{j} = (min(oc + {j}u, last_oc) - oc) * out_px;`: dy plane offsets of the block's
+/// channels relative to its first, clamped in the tail.
+fn dy_offsets(w: &mut String) {
+    for j in 1..CHANNEL_BLOCK {
+        emit!(w, "    let d{j} = (min(oc + {j}u, last_oc) - oc) * out_px;");
+    }
+}
+
+/// `let dlo = ..; let dhi = ..;`: dy of the block's channels at `di`.
+fn dy_block(w: &mut String, indent: &str) {
+    block_vectors(w, indent, "d", |j| {
+        if j == 0 {
+            "dy[di]".into()
+        } else {
+            format!("dy[di + d{j}]")
+        }
+    });
+}
+
+/// The opening of a weight-gradient entry point over one-dimensional workgroups.
+fn weight_entry(w: &mut String, name: &str) {
+    entry_point(w, name);
+    emit!(w, "    _ = dw[0];");
+}
+
+/// The opening of the sliding stride-1 3x3 kernels: the lane's block of `icb` input channels,
+/// kernel row and chunk.
+fn k3_lane(w: &mut String, icb: usize) {
+    emit!(w, "    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;");
+    emit!(
+        w,
+        "    let ic_blocks = (params.in_ch + {}u) / {icb}u;",
+        icb - 1
+    );
+    emit!(
+        w,
+        "    if (id >= ic_blocks * 3u * params.chunks) {{ return; }}"
+    );
+    emit!(w, "    let ic = (id % ic_blocks) * {icb}u;");
+    emit!(w, "    let kh = (id / ic_blocks) % 3u;");
+    emit!(w, "    let c = id / (ic_blocks * 3u);");
+    emit!(w, "    let last_ic = params.in_ch - 1u;");
+    emit!(w, "    let hw = params.height * params.width;");
+    emit!(w, "    let pl = i32(params.pad_left);");
+    emit!(w);
+}
+
+/// The chunk's image loop and output-row loop of the 3x3 kernels, down to the window of taps
+/// kw = 0, 1 at ow = 0 of each of the `icb` input channels (p, q) and the opening of the ow loop.
+fn k3_walk(w: &mut String, icb: usize) {
+    emit!(
+        w,
+        "    let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);"
+    );
+    emit!(
+        w,
+        "    for (var b = c * params.batch_per_chunk; b < b_end; b++) {{"
+    );
+    for q in 0..icb {
+        emit!(
+            w,
+            "        let plane{q} = (b * params.in_ch + min(ic + {q}u, last_ic)) * hw;"
+        );
+    }
+    emit!(w, "        var di = (b * params.out_ch + oc) * out_px;");
+    emit!(w, "        for (var oh = 0u; oh < params.out_h; oh++) {{");
+    emit!(w, "            let r = i32(oh + kh) - i32(params.pad_top);");
+    emit!(
+        w,
+        "            let row_ok = r >= 0 && r < i32(params.height);"
+    );
+    emit!(
+        w,
+        "            let row = select(0u, u32(r) * params.width, row_ok);"
+    );
+    for q in 0..icb {
+        emit!(w, "            let row{q} = plane{q} + row;");
+    }
+    emit!(w, "            // Window (taps kw = 0, 1) at ow = 0.");
+    for q in 0..icb {
+        emit!(w, "            var p{q} = cell_x(row{q}, row_ok, -pl);");
+        emit!(w, "            var q{q} = cell_x(row{q}, row_ok, 1 - pl);");
+    }
+    emit!(
+        w,
+        "            for (var ow = 0; ow < i32(params.out_w); ow++) {{"
+    );
+}
+
+/// Loads tap kw = 2 (n) of each input channel, given after the ow loop's first lines.
+fn k3_next(w: &mut String, icb: usize) {
+    for q in 0..icb {
+        emit!(
+            w,
+            "                let n{q} = cell_x(row{q}, row_ok, ow + 2 - pl);"
+        );
+    }
+}
+
+/// Slides each input channel's window one cell right and closes the ow, oh and image loops.
+fn k3_slide(w: &mut String, icb: usize) {
+    emit!(w, "                // Slide the window one cell right.");
+    for q in 0..icb {
+        emit!(w, "                p{q} = q{q};");
+        emit!(w, "                q{q} = n{q};");
+    }
+    emit!(w, "                di += 1u;");
+    emit!(w, "            }}");
+    emit!(w, "        }}");
+    emit!(w, "    }}");
+    emit!(w);
+}
+
+/// The three window values of input channel `q`, taps kw = 0, 1, 2.
+fn k3_taps(q: usize) -> [String; 3] {
+    [format!("p{q}"), format!("q{q}"), format!("n{q}")]
+}
+
+/// The WGSL of the blocked weight-gradient kernels (entry points `conv2d_backward_weight`,
+/// `conv2d_backward_weight_s1k3`, `conv2d_backward_weight_s1k3_c1`) and of
+/// `conv2d_backward_weight_reduce`, which sums the partial sums of every family's kernels.
+pub fn backward_weight_source() -> String {
+    let (cb, cols) = (CHANNEL_BLOCK, WEIGHT_COLUMNS);
+    let (icb, icb1) = (WEIGHT_K3_IN_CHANNELS, WEIGHT_K3_IN_CHANNELS_SINGLE);
+    let mut w = String::new();
+    emit!(
+        w,
+        "// 2-D convolution, gradient with respect to the weights (written, not accumulated), in two passes
+// (generated by ops::conv2d::blocked::backward_weight_source):
+//   partial[c, oc, ic, kh, kw] = sum over images b of batch chunk c, and output pixels (oh, ow), of
+//       dy[b, oc, oh, ow] * x[b, ic, oh*stride - pad_top + kh, ow*stride - pad_left + kw]
+//   dw[oc, ic, kh, kw] = sum_c partial[c, oc, ic, kh, kw]
+//   (padding taps read 0). Chunk c holds images [c * batch_per_chunk, (c + 1) * batch_per_chunk).
+// Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 dy (read),
+//   3 partial (read_write, chunks * weight_len), 4 dw (write).
+// Every entry point touches every binding (`_ = ...`): wgpu's automatic layouts drop unused ones.
+// conv2d_backward_weight: workgroups (x, y) fold over (column block, chunk) pairs, one per lane;
+//   workgroup z is the block of {cb} output channels, so dy offsets are uniform. One invocation
+//   computes a register block of {cb} output channels x {cols} weight columns (column j = ic*k*k +
+//   kh*k + kw, the flat [ic, kh, kw] index) for one chunk: {} named vec4 accumulators (lo/hi
+//   channel halves per column). Loops: images, output rows (row masks of the columns), output
+//   columns ({cb} + {cols} loads, {} multiply-adds). Tail channels and columns are clamped and
+//   not stored.
+// conv2d_backward_weight_reduce: one invocation sums one dw element over the chunks.
+// The first pass has three variants (the launcher picks one; each is described where it starts):
+//   conv2d_backward_weight (any stride and kernel, as described above), conv2d_backward_weight_s1k3
+//   (stride 1, 3x3) and conv2d_backward_weight_s1k3_c1 (stride 1, 3x3, at most {} output channels).
+",
+        2 * cols,
+        cb * cols,
+        SINGLE_CHANNEL_MAX
+    );
+    w.push_str(&params_wgsl());
+    emit!(w);
+    w.push_str(
+        r"@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
+
+",
+    );
+    emit!(w, "const GROUP: u32 = {GROUP}u;");
+    emit!(w);
+    w.push_str(
+        r"// Column j as (input channel, signed row offset kh - pad_top, signed column offset kw - pad_left).
+fn column(j: u32) -> vec3<i32> {
+    let kk = params.kernel * params.kernel;
+    let tap = j % kk;
+    return vec3<i32>(i32(j / kk), i32(tap / params.kernel) - i32(params.pad_top),
+                     i32(tap % params.kernel) - i32(params.pad_left));
+}
+
+// Input plane offset of row r, and whether the row is inside the image.
+fn row(r: i32) -> vec2<u32> {
+    let ok = r >= 0 && r < i32(params.height);
+    return vec2<u32>(select(0u, u32(r) * params.width, ok), select(0u, 1u, ok));
+}
+
+// x at column c of a row (offset `base`, validity `row_ok`), or 0 in the padding.
+fn tap_value(base: u32, row_ok: u32, c: i32) -> f32 {
+    let ok = row_ok == 1u && c >= 0 && c < i32(params.width);
+    return select(0.0, 1.0, ok) * x[base + select(0u, u32(c), ok)];
+}
+
+",
+    );
+    emit!(
+        w,
+        "// Write the {cb} channels of one column's accumulators to the chunk's partial sums."
+    );
+    emit!(
+        w,
+        "fn store(chunk_base: u32, oc: u32, j: u32, cols: u32, lo: vec4<f32>, hi: vec4<f32>) {{"
+    );
+    emit!(w, "    if (j >= cols) {{ return; }}");
+    emit!(w, "    let base = chunk_base + oc * cols + j;");
+    emit!(w, "    let n = params.out_ch - oc;");
+    store_channels(&mut w, "partial", "cols");
+    emit!(w, "}}");
+    emit!(w);
+
+    // The general kernel: CHANNEL_BLOCK output channels x WEIGHT_COLUMNS flat columns.
+    weight_entry(&mut w, "conv2d_backward_weight");
+    emit!(
+        w,
+        "    // Uniform: the channel block and the dy plane offsets of its channels (clamped in the tail)."
+    );
+    emit!(w, "    let oc = wg.z * {cb}u;");
+    emit!(w, "    let last_oc = params.out_ch - 1u;");
+    emit!(w, "    let out_px = params.out_h * params.out_w;");
+    dy_offsets(&mut w);
+    emit!(w);
+    emit!(
+        w,
+        "    // Per lane: a block of {cols} columns (clamped in the tail) and a chunk of the batch."
+    );
+    emit!(w, "    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;");
+    emit!(w, "    let kk = params.kernel * params.kernel;");
+    emit!(w, "    let cols = params.in_ch * kk;");
+    emit!(w, "    let col_blocks = (cols + {}u) / {cols}u;", cols - 1);
+    emit!(w, "    if (id >= col_blocks * params.chunks) {{ return; }}");
+    emit!(w, "    let j = (id % col_blocks) * {cols}u;");
+    emit!(w, "    let c = id / col_blocks;");
+    emit!(w, "    let last_j = cols - 1u;");
+    for j in 0..cols {
+        emit!(w, "    let c{j} = column(min(j + {j}u, last_j));");
+    }
+    emit!(w, "    let hw = params.height * params.width;");
+    emit!(w, "    let st = i32(params.stride);");
+    emit!(w);
+    accumulators(&mut w, (0..cols).map(|j| j.to_string()));
+    emit!(
+        w,
+        "    let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);"
+    );
+    emit!(
+        w,
+        "    for (var b = c * params.batch_per_chunk; b < b_end; b++) {{"
+    );
+    emit!(w, "        let x_img = b * params.in_ch * hw;");
+    for j in 0..cols {
+        emit!(w, "        let x{j} = x_img + u32(c{j}.x) * hw;");
+    }
+    emit!(w, "        var di = (b * params.out_ch + oc) * out_px;");
+    emit!(
+        w,
+        "        for (var oh = 0; oh < i32(params.out_h); oh++) {{"
+    );
+    for j in 0..cols {
+        emit!(w, "            let r{j} = row(oh * st + c{j}.y);");
+    }
+    for j in 0..cols {
+        emit!(w, "            let b{j} = x{j} + r{j}.x;");
+    }
+    emit!(
+        w,
+        "            for (var ow = 0; ow < i32(params.out_w); ow++) {{"
+    );
+    let ind = "                ";
+    dy_block(&mut w, ind);
+    emit!(w, "{ind}let col = ow * st;");
+    for j in 0..cols {
+        emit!(w, "{ind}let v{j} = tap_value(b{j}, r{j}.y, col + c{j}.z);");
+    }
+    for j in 0..cols {
+        block_fma(&mut w, ind, j, "d", &format!("v{j}"));
+    }
+    emit!(w, "{ind}di += 1u;");
+    emit!(w, "            }}");
+    emit!(w, "        }}");
+    emit!(w, "    }}");
+    emit!(w);
+    emit!(w, "    let chunk_base = c * params.out_ch * cols;");
+    for j in 0..cols {
+        emit!(
+            w,
+            "    store(chunk_base, oc, j + {j}u, cols, lo{j}, hi{j});"
+        );
+    }
+    emit!(w, "}}");
+    emit!(w);
+
+    entry_point(&mut w, "conv2d_backward_weight_reduce");
+    w.push_str(
+        r"    _ = x[0];
+    _ = dy[0];
+    let i = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let len = params.out_ch * params.in_ch * params.kernel * params.kernel;
+    if (i >= len) { return; }
+    var sum = 0.0;
+    for (var c = 0u; c < params.chunks; c++) {
+        sum += partial[c * len + i];
+    }
+    dw[i] = sum;
+}
+
+",
+    );
+
+    // Stride 1, 3x3: CHANNEL_BLOCK output channels x WEIGHT_K3_IN_CHANNELS input channels x the
+    // 3 taps of one kernel row.
+    emit!(
+        w,
+        "// Stride 1 and 3x3 kernels only (the autoencoder's layers): one invocation computes {cb} output
+// channels x {icb} input channels x the 3 taps kw of one kernel row kh, for one chunk ({}
+// named vec4 accumulators). Walking an output row, tap kw of output column ow reads input column
+// ow - pad_left + kw, which tap kw - 1 reads at ow + 1: a window of 3 cells per input channel
+// slides right with one new load, so per output pixel {cb} dy loads + {icb} x loads feed
+// {} multiply-adds. Workgroups (x, y) fold over (input-channel block, kh, chunk), one
+// per lane; z is the output-channel block.
+",
+        icb * 3 * 2,
+        cb * icb * 3
+    );
+    w.push_str(
+        r"// x at column c of an input row (offset `row`, inside the image when `row_ok`), 0 in the padding.
+fn cell_x(row: u32, row_ok: bool, c: i32) -> f32 {
+    let ok = row_ok && c >= 0 && c < i32(params.width);
+    return select(0.0, 1.0, ok) * x[row + select(0u, u32(c), ok)];
+}
+
+",
+    );
+    emit!(
+        w,
+        "// Write the {cb} channels of weight (ic, kh, kw) to the chunk's partial sums, skipping tails."
+    );
+    emit!(
+        w,
+        "fn store_k3(chunk_base: u32, oc: u32, ic: u32, kh: u32, kw: u32, lo: vec4<f32>, hi: vec4<f32>) {{"
+    );
+    emit!(w, "    if (ic >= params.in_ch) {{ return; }}");
+    emit!(w, "    let cols = params.in_ch * 9u;");
+    emit!(
+        w,
+        "    let base = chunk_base + oc * cols + ic * 9u + kh * 3u + kw;"
+    );
+    emit!(w, "    let n = params.out_ch - oc;");
+    store_channels(&mut w, "partial", "cols");
+    emit!(w, "}}");
+    emit!(w);
+    weight_entry(&mut w, "conv2d_backward_weight_s1k3");
+    emit!(
+        w,
+        "    // Uniform: the channel block and the dy plane offsets of its channels (clamped in the tail)."
+    );
+    emit!(w, "    let oc = wg.z * {cb}u;");
+    emit!(w, "    let last_oc = params.out_ch - 1u;");
+    emit!(w, "    let out_px = params.out_h * params.out_w;");
+    dy_offsets(&mut w);
+    emit!(w);
+    emit!(
+        w,
+        "    // Per lane: {icb} input channels (clamped in the tail), one kernel row, one chunk."
+    );
+    k3_lane(&mut w, icb);
+    accumulators(
+        &mut w,
+        (0..icb).flat_map(|q| (0..3).map(move |kw| format!("{q}{kw}"))),
+    );
+    k3_walk(&mut w, icb);
+    let ind = "                ";
+    dy_block(&mut w, ind);
+    k3_next(&mut w, icb);
+    for q in 0..icb {
+        for (kw, v) in k3_taps(q).iter().enumerate() {
+            block_fma(&mut w, ind, format!("{q}{kw}"), "d", v);
+        }
+    }
+    k3_slide(&mut w, icb);
+    emit!(
+        w,
+        "    let chunk_base = c * params.out_ch * params.in_ch * 9u;"
+    );
+    for q in 0..icb {
+        for kw in 0..3 {
+            emit!(
+                w,
+                "    store_k3(chunk_base, oc, ic + {q}u, kh, {kw}u, lo{q}{kw}, hi{q}{kw});"
+            );
+        }
+    }
+    emit!(w, "}}");
+    emit!(w);
+
+    // Its one-output-channel twin: WEIGHT_K3_IN_CHANNELS_SINGLE input channels x 3 taps.
+    emit!(
+        w,
+        "// Stride 1, 3x3, one output channel (workgroup z) per invocation, for layers with at most {} output
+// channels: {icb1} input channels x 3 taps of one kernel row, sliding as above ({}
+// named scalar accumulators); per output pixel 1 dy load + {icb1} x loads feed {} multiply-adds.",
+        SINGLE_CHANNEL_MAX,
+        icb1 * 3,
+        icb1 * 3
+    );
+    weight_entry(&mut w, "conv2d_backward_weight_s1k3_c1");
+    emit!(w, "    let oc = wg.z;");
+    emit!(w, "    let out_px = params.out_h * params.out_w;");
+    k3_lane(&mut w, icb1);
+    for q in 0..icb1 {
+        for kw in 0..3 {
+            emit!(w, "    var a{q}{kw} = 0.0;");
+        }
+    }
+    k3_walk(&mut w, icb1);
+    emit!(w, "{ind}let d = dy[di];");
+    k3_next(&mut w, icb1);
+    for q in 0..icb1 {
+        for (kw, v) in k3_taps(q).iter().enumerate() {
+            emit!(w, "{ind}a{q}{kw} += d * {v};");
+        }
+    }
+    k3_slide(&mut w, icb1);
+    emit!(
+        w,
+        "    // partial[c, oc, ic + i, kh, kw], skipping tail input channels."
+    );
+    emit!(
+        w,
+        "    let base = c * params.out_ch * params.in_ch * 9u + (oc * params.in_ch + ic) * 9u + kh * 3u;"
+    );
+    for q in 0..icb1 {
+        emit!(w, "    if (ic + {q}u < params.in_ch) {{");
+        for kw in 0..3 {
+            emit!(w, "        partial[base + {}u] = a{q}{kw};", 9 * q + kw);
+        }
+        emit!(w, "    }}");
+    }
+    emit!(w, "}}");
+    w
+}
