@@ -13,7 +13,9 @@
 //! - [`few_channels`]: stride-1 layers with 1-4 output channels, every output channel in one
 //!   invocation's `vecN` accumulators. Forward pass and weight gradient.
 //!
-//! [`cpu`] is the plain-loop reference every kernel is tested against.
+//! The bias gradient has one kernel (backward_bias.wgsl, launched here). [`cpu`] is the plain-loop
+//! reference every kernel is tested against; [`naive`] the one-output-per-invocation GPU baseline
+//! the benchmark compares them with.
 
 /// Appends one formatted line to a String: the kernel generators of this folder write WGSL line
 /// by line.
@@ -317,7 +319,7 @@ fn check_kernel(
     Ok(())
 }
 
-/// y = conv(x, w) + b with a chosen kernel family (tests run both).
+/// y = conv(x, w) + b with a chosen kernel family (tests run each).
 pub fn forward_with(
     gpu: &Gpu,
     kernel: Conv2dKernel,
