@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use latentviz::bench;
+use latentviz::app::bench;
 use latentviz::gpu::Dispatch;
 use latentviz::graph::{Executor, ParamStore, Training};
 use latentviz::ops::loss::LossKind;

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use latentviz::app::figures::{self, ImageRef, ImageShape};
 use latentviz::data::colorization::{self, SIDE};
-use latentviz::figures::{self, ImageRef, ImageShape};
 use latentviz::graph::ParamStore;
 use latentviz::model;
 use latentviz::ops::loss::LossKind;

@@ -13,13 +13,13 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+use latentviz::app::story::{self, GridMode, TsneInfo};
 use latentviz::data::mnist::{self, Split};
 use latentviz::data::npy;
 use latentviz::graph::ParamStore;
 use latentviz::model::{self, MNIST_LATENT};
 use latentviz::ops::loss::LossKind;
 use latentviz::ops::optim::Optimizer;
-use latentviz::story::{self, GridMode, TsneInfo};
 use latentviz::train::{self, TrainConfig};
 use latentviz::tsne::{self, TsneConfig};
 use latentviz::{Gpu, GpuOptions};

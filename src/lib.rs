@@ -3,11 +3,10 @@
 //! Every computation runs as a hand-written WGSL compute kernel through wgpu; every kernel has a
 //! plain-loop CPU reference in `ops` that the tests hold it against.
 
-pub mod bench;
+pub mod app;
 pub mod checkpoint;
 pub mod data;
 pub mod error;
-pub mod figures;
 pub mod gpu;
 pub mod graph;
 pub mod io;
@@ -16,7 +15,6 @@ pub mod model;
 pub mod ops;
 pub mod pca;
 pub mod rng;
-pub mod story;
 pub mod train;
 pub mod tsne;
 pub mod wgsl;

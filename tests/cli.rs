@@ -194,8 +194,8 @@ impl FigureInputs {
         let dir = tempfile::tempdir().unwrap();
         let gpu = latentviz::Gpu::new(&latentviz::GpuOptions::default()).unwrap();
         let mut store = latentviz::graph::ParamStore::new(3);
-        latentviz::story::encode(&gpu, &mut store, &[0.5; 784]).unwrap();
-        latentviz::story::decode(&gpu, &mut store, &[0.5; 32]).unwrap();
+        latentviz::app::story::encode(&gpu, &mut store, &[0.5; 784]).unwrap();
+        latentviz::app::story::decode(&gpu, &mut store, &[0.5; 32]).unwrap();
         store
             .save(&gpu, &dir.path().join("m.safetensors"), &[])
             .unwrap();
@@ -436,8 +436,8 @@ fn encode_writes_codes_and_labels() {
     // The CLI's codes are the library's encoder output for the same images.
     let test = mnist::load(Path::new(MNIST), mnist::Split::Test).unwrap();
     let gpu = latentviz::Gpu::new(&latentviz::GpuOptions::default()).unwrap();
-    let mut store = latentviz::story::load_model(&gpu, Path::new(&model)).unwrap();
-    let want = latentviz::story::encode(&gpu, &mut store, &test.images[..7 * 784]).unwrap();
+    let mut store = latentviz::app::story::load_model(&gpu, Path::new(&model)).unwrap();
+    let want = latentviz::app::story::encode(&gpu, &mut store, &test.images[..7 * 784]).unwrap();
     assert_eq!(z, want);
     let l = npy::read_labels(Path::new(&labels)).unwrap();
     let want_labels: Vec<u32> = test.labels[..7].iter().map(|&v| v as u32).collect();

@@ -284,10 +284,10 @@ fn subgroup_kernels_match_cpu() {
     );
 }
 
-/// Shapes for the generated thin kernels (stride 1): batch 1, odd sizes smaller and larger than
-/// the 4x8 pixel block, 'valid', k = 1 and 5, 1-4 output channels (vec1..vec4 accumulators),
+/// Shapes for the generated few-channel kernels (stride 1): batch 1, odd sizes smaller and larger
+/// than the 8x8 pixel block, 'valid', k = 1 and 5, 1-4 output channels (vec1..vec4 accumulators),
 /// more than 4 (clamped channel blocks) and input channels not a multiple of the block of 4.
-fn thin_shapes() -> Vec<Conv2dShape> {
+fn few_channels_shapes() -> Vec<Conv2dShape> {
     use Padding::{Same, Valid};
     vec![
         shape(1, 1, 1, (7, 9), 3, 1, Same),
@@ -298,51 +298,38 @@ fn thin_shapes() -> Vec<Conv2dShape> {
         shape(2, 7, 3, (6, 7), 1, 1, Same),
         shape(2, 4, 1, (8, 9), 4, 1, Valid),
         shape(2, 9, 1, (13, 12), 2, 1, Same),
-        // The seed and colorization thin layers, batch 1.
+        // The seed and colorization models' last layers, batch 1.
         shape(1, 32, 1, (28, 28), 3, 1, Same),
         shape(1, 32, 3, (48, 48), 3, 1, Same),
     ]
 }
 
 #[test]
-fn thin_kernels_match_cpu() {
+fn few_channels_kernels_match_cpu() {
     let mut rng = Rng::new(31);
-    for s in thin_shapes() {
+    for s in few_channels_shapes() {
         // Forward and weight gradient on every stride-1 shape.
         assert_eq!(
-            check_kernel_family(Conv2dKernel::Thin, &s, &mut rng),
+            check_kernel_family(Conv2dKernel::FewChannels, &s, &mut rng),
             2,
             "{s:?}"
         );
     }
-    // Strided layers and input gradients are not the thin kernels' and are refused.
+    // Strided layers and input gradients are not the few-channel kernels' and are refused.
     let gpu = gpu();
     let strided = shape(1, 4, 2, (9, 9), 3, 2, Padding::Same);
-    assert!(!Conv2dKernel::Thin.handles(&strided, Conv2dPass::Forward));
+    assert!(!Conv2dKernel::FewChannels.handles(&strided, Conv2dPass::Forward));
     let (x, w, b, y) = (
         gpu.storage("x", strided.input_len()),
         gpu.storage("w", strided.weight_len()),
         gpu.storage("b", strided.bias_len()),
         gpu.storage("y", strided.output_len()),
     );
-    assert!(conv2d::forward_with(gpu, Conv2dKernel::Thin, &strided, &x, &w, &b, &y).is_err());
+    assert!(
+        conv2d::forward_with(gpu, Conv2dKernel::FewChannels, &strided, &x, &w, &b, &y).is_err()
+    );
     let s1 = shape(1, 4, 2, (9, 9), 3, 1, Padding::Same);
-    assert!(!Conv2dKernel::Thin.handles(&s1, Conv2dPass::BackwardInput));
-}
-
-#[test]
-fn thin_kernels_validate_with_naga() {
-    for k in 1..=5 {
-        for n in 1..=4 {
-            for source in [
-                conv2d::thin_forward_source(k, n),
-                conv2d::thin_weight_source(k, n, 4, 4),
-                conv2d::thin_weight_source(k, n, 1, 1),
-            ] {
-                common::assert_valid_wgsl(&format!("k {k} n {n}"), &source);
-            }
-        }
-    }
+    assert!(!Conv2dKernel::FewChannels.handles(&s1, Conv2dPass::BackwardInput));
 }
 
 #[test]
@@ -371,44 +358,30 @@ fn lavapipe_gets_the_subgroup_kernels_for_the_big_layers() {
     ] {
         assert_eq!(Conv2dKernel::best(gpu, &s, pass), want, "{pass:?}");
     }
-    // At most 4 output channels: a 32-column tile would be mostly clamped; the generated thin
-    // kernels win the forward pass and the weight gradient, the subgroup one the input gradient.
-    for thin in [
+    // At most 4 output channels: a 32-column tile would be mostly clamped; the generated
+    // few-channel kernels win the forward pass and the weight gradient, the subgroup one the input gradient.
+    for few in [
         shape(64, 32, 1, (28, 28), 3, 1, Padding::Same),
         shape(64, 32, 3, (48, 48), 3, 1, Padding::Same),
     ] {
         for pass in [Conv2dPass::Forward, Conv2dPass::BackwardWeight] {
             assert_eq!(
-                Conv2dKernel::best(gpu, &thin, pass),
-                Conv2dKernel::Thin,
+                Conv2dKernel::best(gpu, &few, pass),
+                Conv2dKernel::FewChannels,
                 "{pass:?}"
             );
         }
         assert_eq!(
-            Conv2dKernel::best(gpu, &thin, Conv2dPass::BackwardInput),
+            Conv2dKernel::best(gpu, &few, Conv2dPass::BackwardInput),
             want
         );
     }
-    // Strided thin layers keep the blocked kernels.
+    // Strided few-channel layers keep the blocked kernels.
     let strided = shape(64, 32, 1, (28, 28), 3, 2, Padding::Same);
     assert_eq!(
         Conv2dKernel::best(gpu, &strided, Conv2dPass::Forward),
         Conv2dKernel::Blocked
     );
-}
-
-#[test]
-fn subgroup_kernels_validate_with_naga() {
-    for pass in [
-        Conv2dPass::Forward,
-        Conv2dPass::BackwardInput,
-        Conv2dPass::BackwardWeight,
-    ] {
-        for rows in [16, 64] {
-            let source = conv2d::subgroup_source(pass, rows);
-            common::assert_valid_wgsl(&format!("{pass:?}"), &source);
-        }
-    }
 }
 
 #[test]
@@ -490,13 +463,13 @@ fn cpu_backward_matches_finite_differences() {
     }
 }
 
-// The benchmark's baselines (`latentviz bench`, src/bench/baseline.rs): the vectorizable CPU loops
-// and the one-output-per-invocation kernels must compute the same thing as the reference, or the
+// The benchmark's baselines (`latentviz bench`): the vectorizable CPU loops (src/bench/baseline.rs)
+// and the one-output-per-invocation kernels (ops::conv2d::naive) must compute the same thing as the reference, or the
 // speed ratios they report mean nothing.
 
 #[test]
 fn benchmark_baselines_match_reference() {
-    use latentviz::bench::baseline;
+    use latentviz::app::bench::baseline;
     let gpu = gpu();
     let mut rng = Rng::new(41);
     // 'same' with an odd kernel and width, and 'valid'.
@@ -542,9 +515,9 @@ fn benchmark_baselines_match_reference() {
             gpu.storage("dx", s.input_len()),
             gpu.storage("dw", s.weight_len()),
         );
-        let f = baseline::naive_conv_forward(gpu, &s, &xb, &wb, &bb, &y).unwrap();
-        let i = baseline::naive_conv_backward_input(gpu, &s, &dyb, &wb, &dx).unwrap();
-        let k = baseline::naive_conv_backward_weight(gpu, &s, &xb, &dyb, &dw).unwrap();
+        let f = conv2d::naive::forward(gpu, &s, &xb, &wb, &bb, &y).unwrap();
+        let i = conv2d::naive::backward_input(gpu, &s, &dyb, &wb, &dx).unwrap();
+        let k = conv2d::naive::backward_weight(gpu, &s, &xb, &dyb, &dw).unwrap();
         gpu.run("naive conv", &[&f, &i, &k]).unwrap();
         assert_close("naive forward", &gpu.read_f32(&y).unwrap(), &want_y, 1e-5);
         assert_close("naive dx", &gpu.read_f32(&dx).unwrap(), &want_dx, 1e-5);

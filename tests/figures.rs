@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use latentviz::Error;
-use latentviz::figures::*;
+use latentviz::app::figures::*;
 use latentviz::rng::Rng;
 
 fn tmp() -> tempfile::TempDir {

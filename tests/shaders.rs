@@ -130,3 +130,53 @@ fn every_shader_validates() {
     );
     assert!(checked >= 40, "found only {checked} shaders");
 }
+
+/// Every generated conv2d kernel, in every variant the generators make for the launchers (the
+/// folder's files are validated with the others above).
+#[test]
+fn conv2d_kernels_validate() {
+    use latentviz::ops::conv2d::{Conv2dPass, blocked, few_channels, subgroup};
+    let mut sources = Vec::new();
+    let mut failures = Vec::new();
+    sources.push(("blocked forward".into(), blocked::forward_source()));
+    sources.push(("blocked input".into(), blocked::backward_input_source()));
+    sources.push(("blocked weight".into(), blocked::backward_weight_source()));
+    let passes = [
+        Conv2dPass::Forward,
+        Conv2dPass::BackwardInput,
+        Conv2dPass::BackwardWeight,
+    ];
+    for pass in passes {
+        for rows in [subgroup::TILE_ROWS_SMALL, subgroup::TILE_ROWS] {
+            let label = format!("subgroup {pass:?} rows {rows}");
+            sources.push((label, subgroup::source(pass, rows)));
+        }
+        let label = format!("subgroup repack {pass:?}");
+        sources.push((label, subgroup::weight_repack_source(pass)));
+    }
+    for k in 1..=few_channels::MAX_KERNEL {
+        for n in 1..=few_channels::MAX_CHANNELS {
+            let label = format!("few channels forward k {k} n {n}");
+            sources.push((label, few_channels::forward_source(k, n)));
+            for icb in 1..=few_channels::WEIGHT_IN_CHANNELS {
+                let rows = few_channels::WEIGHT_BAND_ROWS;
+                let label = format!("few channels weight k {k} n {n} icb {icb}");
+                let source = few_channels::backward_weight_source(k, n, icb, rows);
+                sources.push((label, source));
+            }
+        }
+    }
+    for (label, source) in &sources {
+        if !source.trim_start().starts_with("//") {
+            failures.push(format!(
+                "{label}: must open with a comment (math, bindings, invocation)"
+            ));
+        }
+        validate(label, source, &mut failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "invalid conv2d kernels:\n{}",
+        failures.join("\n")
+    );
+}

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use latentviz::Error;
+use latentviz::app::figures::GAP;
+use latentviz::app::story::{self, GridMode, TsneInfo};
 use latentviz::data::mnist::{self, Mnist, Split};
-use latentviz::figures::GAP;
 use latentviz::graph::ParamStore;
 use latentviz::rng::Rng;
-use latentviz::story::{self, GridMode, TsneInfo};
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 const PIXELS: usize = 28 * 28;
@@ -139,7 +139,7 @@ fn tsne_figures_draw_points_and_thumbnails_with_a_full_title() {
     let img = assert_drawn(&points, 10);
     assert_eq!(img.dimensions(), (400, 400));
     // Every digit's tab10 colour is in the legend.
-    for c in latentviz::figures::TAB10 {
+    for c in latentviz::app::figures::TAB10 {
         assert!(img.pixels().any(|p| p.0 == c), "colour {c:?} missing");
     }
     let images = out(&dir, "images.png");
@@ -290,8 +290,8 @@ fn training_curves_from_metrics_lines() {
     assert_eq!(
         img.dimensions(),
         (
-            latentviz::figures::CURVES_W as u32,
-            latentviz::figures::CURVES_H as u32
+            latentviz::app::figures::CURVES_W as u32,
+            latentviz::app::figures::CURVES_H as u32
         )
     );
 

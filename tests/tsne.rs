@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use common::gpu;
-use latentviz::tsne::job::{self, Split, TsneJob};
+use latentviz::app::tsne_job::{self, Split, TsneJob};
 use latentviz::tsne::{self, KnnSearch, LearningRate, LearningRates, Method, TsneConfig, metrics};
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
@@ -16,7 +16,7 @@ fn mnist_test(n: usize) -> (Vec<f32>, Vec<u32>) {
     j.mnist = Some(PathBuf::from(MNIST));
     j.split = Split::Test;
     j.subset = Some(n);
-    job::load_for_tests(&j).unwrap()
+    tsne_job::load_for_tests(&j).unwrap()
 }
 
 /// sklearn 1.9.1, TSNE(method="exact", init="pca", perplexity=30, random_state=0, learning_rate
@@ -276,7 +276,7 @@ fn job_rejects_bad_input_and_writes_nothing() {
         j.iterations = 50;
         j.metrics = Some(dir.path().join(format!("{name}_metrics.jsonl")));
         j.snapshots = Some(dir.path().join(format!("{name}_snaps")));
-        let err = job::run(gpu, &j).expect_err(name).to_string();
+        let err = tsne_job::run(gpu, &j).expect_err(name).to_string();
         assert!(
             err.contains(expect),
             "{name}: error '{err}' lacks '{expect}'"
@@ -298,7 +298,7 @@ fn job_rejects_bad_input_and_writes_nothing() {
     j.input = Some(input);
     j.perplexity = 5.0;
     j.learning_rate = LearningRate::Fixed(-1.0);
-    let err = job::run(gpu, &j).unwrap_err().to_string();
+    let err = tsne_job::run(gpu, &j).unwrap_err().to_string();
     assert!(err.contains("learning rate must be positive"), "{err}");
     assert!(!j.out.exists());
     // Corrupt MNIST: a gzip file that is not gzip inside.
@@ -309,13 +309,13 @@ fn job_rejects_bad_input_and_writes_nothing() {
     }
     let mut j = TsneJob::new(dir.path().join("mnist_y.npy"));
     j.mnist = Some(mnist);
-    let err = job::run(gpu, &j).unwrap_err().to_string();
+    let err = tsne_job::run(gpu, &j).unwrap_err().to_string();
     assert!(err.contains("gzip"), "corrupt MNIST: {err}");
     assert!(!j.out.exists());
     // Neither or both sources.
     let j = TsneJob::new(dir.path().join("none.npy"));
     assert!(
-        job::run(gpu, &j)
+        tsne_job::run(gpu, &j)
             .unwrap_err()
             .to_string()
             .contains("exactly one")
@@ -354,7 +354,7 @@ fn sparse_mnist_2000_job_knn_accuracy() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = mnist_2000_job(dir.path(), Method::SparseExact);
     j.snapshots = Some(dir.path().join("snaps"));
-    let report = job::run(gpu, &j).unwrap();
+    let report = tsne_job::run(gpu, &j).unwrap();
     eprintln!("sparse N=2000: {report:?}");
     // sklearn's Barnes-Hut TSNE on the same 2,000 images reaches 0.864 (tsne_reference.py
     // --subset 2000 --impl sklearn).
@@ -407,7 +407,7 @@ fn clustered_knn_job_reports_its_search() {
     let dir = tempfile::tempdir().unwrap();
     let mut j = mnist_2000_job(dir.path(), Method::Fft);
     j.knn = KnnSearch::Clustered;
-    let report = job::run(gpu, &j).unwrap();
+    let report = tsne_job::run(gpu, &j).unwrap();
     assert_eq!(report.knn, Some(KnnSearch::Clustered));
     let acc = report.knn_accuracy.unwrap();
     assert!(acc >= 0.85, "10-NN accuracy {acc}");
@@ -417,7 +417,7 @@ fn clustered_knn_job_reports_its_search() {
     // The default at 2,000 points is the exact search.
     j.knn = KnnSearch::Auto;
     j.iterations = 50;
-    assert_eq!(job::run(gpu, &j).unwrap().knn, Some(KnnSearch::Exact));
+    assert_eq!(tsne_job::run(gpu, &j).unwrap().knn, Some(KnnSearch::Exact));
 }
 
 /// 500 iterations (250 exaggerated + 250) already separate the digits (0.8765 here; 1000 give
@@ -461,7 +461,7 @@ fn phase_times() {
     if std::env::var("TSNE_NO_PCA").is_ok() {
         j.pca = Some(0);
     }
-    let r = job::run(gpu(), &j).unwrap();
+    let r = tsne_job::run(gpu(), &j).unwrap();
     eprintln!(
         "N={} {:?} its={} pca={:?}: load {:.1} s, pca {:.1} s, knn {:.1} s, affinity {:.1} s, init {:.1} s, optimize {:.1} s ({:.1} ms/it), kl {:.4}, knn_acc {:?}, total {:.1} s",
         r.n,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::gpu;
-use latentviz::tsne::job::{self, TsneJob};
+use latentviz::app::tsne_job::{self, TsneJob};
 
 const TOOLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools");
 /// Points per data set: enough for the FFT path and for openTSNE's defaults to settle, small
@@ -77,7 +77,7 @@ fn compare(kind: &str, more: &[&str]) {
     let x = Path::new(data).join("X.npy");
     let y = Path::new(data).join("y.npy");
     let (_, d, _) = latentviz::data::npy::read_f32_2d(&x).unwrap();
-    let pca = job::pca_dims(None, d).unwrap_or(0).to_string();
+    let pca = tsne_job::pca_dims(None, d).unwrap_or(0).to_string();
     let reference = run_python(
         &python,
         &[
@@ -99,7 +99,7 @@ fn compare(kind: &str, more: &[&str]) {
     let mut j = TsneJob::new(dir.path().join("Y.npy"));
     j.input = Some(PathBuf::from(&x));
     j.labels = Some(PathBuf::from(&y));
-    let r = job::run(gpu(), &j).unwrap();
+    let r = tsne_job::run(gpu(), &j).unwrap();
     let (kl, acc) = (r.kl as f64, r.knn_accuracy.unwrap() as f64);
     eprintln!(
         "{kind} {more:?}: KL {kl:.4} (openTSNE {their_kl:.4}), 10-NN accuracy {acc:.4} \

@@ -18,7 +18,7 @@ use latentviz::rng::Rng;
 use latentviz::tsne::init;
 use latentviz::{knn, pca};
 
-use latentviz::bench::cpu_seconds;
+use latentviz::app::bench::cpu_seconds;
 
 /// Wall and CPU seconds of one run of `dispatches` (after a warm-up run that compiles them).
 fn time_cpu(

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use latentviz::pca::{self, ScatterKernel};
 
-use latentviz::bench::cpu_seconds;
+use latentviz::app::bench::cpu_seconds;
 
 /// Largest difference of `s` from the first scatter matrix timed, relative to 1 + |entry|.
 fn diff_to(reference: &Option<Vec<f32>>, s: &[f32]) -> f32 {

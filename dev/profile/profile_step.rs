@@ -7,7 +7,7 @@ fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(64);
     let gpu = latentviz::Gpu::new(&Default::default())?;
-    let (times, whole) = latentviz::bench::step::profile_mnist_step(&gpu, batch, 3)?;
+    let (times, whole) = latentviz::app::bench::step::profile_mnist_step(&gpu, batch, 3)?;
     let total: f64 = times.iter().map(|t| t.seconds).sum();
     println!(
         "{} at batch {batch}: whole step {:.1} ms (sum of parts {:.1} ms)",

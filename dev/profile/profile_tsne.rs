@@ -50,13 +50,13 @@ fn main() -> anyhow::Result<()> {
     let d = 50;
     let (x, labels) = match &mnist {
         Some(dir) => {
-            let job = tsne::job::TsneJob {
+            let job = latentviz::app::tsne_job::TsneJob {
                 mnist: Some(dir.into()),
-                split: tsne::job::Split::All,
+                split: latentviz::app::tsne_job::Split::All,
                 subset: Some(n),
-                ..tsne::job::TsneJob::new("/dev/null")
+                ..latentviz::app::tsne_job::TsneJob::new("/dev/null")
             };
-            let (raw, labels) = tsne::job::load_for_tests(&job)?;
+            let (raw, labels) = latentviz::app::tsne_job::load_for_tests(&job)?;
             let t = Instant::now();
             let p = pca::pca(&gpu, &raw, n, 784, d, 0)?;
             println!(

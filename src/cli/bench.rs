@@ -41,7 +41,7 @@ pub fn run(options: &GpuOptions, a: BenchArgs) -> Result<()> {
             "wall-clock"
         }
     );
-    let cases = latentviz::bench::seed_cases(&gpu, a.batch, a.filter.as_deref())?;
+    let cases = latentviz::app::bench::seed_cases(&gpu, a.batch, a.filter.as_deref())?;
     println!(
         "{:<52} {:>9} {:>10} {:>9} {:>9} {:>9}",
         "kernel", "max err", "ms", "GFLOP/s", "× naive", "× CPU"
@@ -49,7 +49,7 @@ pub fn run(options: &GpuOptions, a: BenchArgs) -> Result<()> {
     let mut lines = String::new();
     let mut worst = 0.0f64;
     for case in &cases {
-        let r = latentviz::bench::run_case(&gpu, case, a.reps)?;
+        let r = latentviz::app::bench::run_case(&gpu, case, a.reps)?;
         let ratio = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         println!(
             "{:<52} {:>9.1e} {:>10.3} {:>9.2} {:>9} {:>9}",
@@ -65,7 +65,8 @@ pub fn run(options: &GpuOptions, a: BenchArgs) -> Result<()> {
         lines.push('\n');
     }
     if a.step {
-        let (times, whole) = latentviz::bench::step::profile_mnist_step(&gpu, a.batch, a.reps)?;
+        let (times, whole) =
+            latentviz::app::bench::step::profile_mnist_step(&gpu, a.batch, a.reps)?;
         let flops: f64 = times.iter().map(|t| t.flops).sum();
         println!(
             "whole training step at batch {}: {:.1} ms, {:.2} GFLOP/s, {:.0} images/s",

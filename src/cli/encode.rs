@@ -44,9 +44,9 @@ pub fn run(options: &GpuOptions, a: EncodeArgs) -> Result<()> {
         latentviz::io::check_writable(path)?;
     }
     let gpu = Gpu::new(options)?;
-    let mut store = latentviz::story::load_model(&gpu, &a.model)?;
+    let mut store = latentviz::app::story::load_model(&gpu, &a.model)?;
     let started = std::time::Instant::now();
-    let codes = latentviz::story::encode(&gpu, &mut store, &set.images[..n * side])?;
+    let codes = latentviz::app::story::encode(&gpu, &mut store, &set.images[..n * side])?;
     let dim = codes.len() / n;
     latentviz::data::npy::write_f32_2d(&a.out, n, dim, &codes)?;
     if let Some(path) = &a.labels_out {

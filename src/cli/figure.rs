@@ -1,13 +1,13 @@
 //! `latentviz figure <kind>`: one figure of the MNIST latent-space story from saved files (model,
-//! embedding, metrics), drawn by `latentviz::story`. One Args struct and one function a kind.
+//! embedding, metrics), drawn by `latentviz::app::story`. One Args struct and one function a kind.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 
+use latentviz::app::story;
 use latentviz::data::mnist::{self, Split};
-use latentviz::story;
 use latentviz::{Gpu, GpuOptions};
 
 use super::args::{DataArg, ImageSplit};

@@ -1,11 +1,11 @@
-//! `latentviz tsne`: embed the rows of a .npy file or MNIST images with t-SNE (`tsne::job`).
+//! `latentviz tsne`: embed the rows of a .npy file or MNIST images with t-SNE (`app::tsne_job`).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::ValueEnum;
 
-use latentviz::tsne::job::{self, TsneJob};
+use latentviz::app::tsne_job::{self, TsneJob};
 use latentviz::tsne::{KnnSearch, LearningRate, Method};
 use latentviz::{Gpu, GpuOptions};
 
@@ -138,7 +138,7 @@ pub fn run(options: &GpuOptions, a: TsneArgs) -> Result<()> {
     job.metrics = a.metrics;
     job.progress = !a.quiet;
     let gpu = Gpu::new(options)?;
-    let r = job::run(&gpu, &job)?;
+    let r = tsne_job::run(&gpu, &job)?;
     eprintln!(
         "{} points ({}-D input{}), {:?}{}, learning rate {:.1} then {:.1}: KL {:.4}{}",
         r.n,

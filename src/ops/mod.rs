@@ -73,6 +73,7 @@ pub fn kernel_sources() -> Vec<(&'static str, String)> {
     [
         activation::kernel_sources(),
         add::kernel_sources(),
+        conv2d::kernel_sources(),
         dense::kernel_sources(),
         gather::kernel_sources(),
         loss::kernel_sources(),

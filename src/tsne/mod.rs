@@ -12,7 +12,6 @@ pub mod affinity;
 pub mod fft_repulsion;
 pub mod gradient;
 pub mod init;
-pub mod job;
 pub mod metrics;
 pub mod optimize;
 

@@ -8,13 +8,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{
-    Embedding, Init, KnnSearch, LearningRate, LearningRates, Method, Progress, TsneConfig,
-    fit_with, metrics,
-};
 use crate::data::{mnist, npy};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::tsne::{
+    Embedding, Init, KnnSearch, LearningRate, LearningRates, Method, Progress, TsneConfig,
+    fit_with, metrics,
+};
 
 /// Which MNIST images to embed (train, test, or train then test).
 pub use crate::data::mnist::Split;
@@ -69,7 +69,7 @@ impl TsneJob {
             method: Method::Auto,
             knn: KnnSearch::Auto,
             learning_rate: LearningRate::Auto,
-            max_step: Some(super::optimize::MAX_STEP),
+            max_step: Some(crate::tsne::optimize::MAX_STEP),
             early_stop: None,
             snapshots: None,
             metrics: None,
@@ -137,7 +137,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         ..TsneConfig::default()
     };
     // Everything is checked before any file is created.
-    super::validate(&x, n, d, &config)?;
+    crate::tsne::validate(&x, n, d, &config)?;
     check_output_dir(&job.out)?;
     if let Some(dir) = &job.snapshots {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

@@ -153,9 +153,7 @@ fn conv_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> Re
             output: y.clone(),
             output_len: s.output_len(),
             reference: Box::new(move || conv2d::cpu::conv2d_forward(&s, &x, &w, &b)),
-            naive: Some(vec![baseline::naive_conv_forward(
-                gpu, &s, &xb, &wb, &bb, &y,
-            )?]),
+            naive: Some(vec![conv2d::naive::forward(gpu, &s, &xb, &wb, &bb, &y)?]),
             cpu_fast: Some(Box::new(move || {
                 baseline::cpu_conv_forward(&s, &x2, &w2, &b2)
             })),
@@ -168,7 +166,7 @@ fn conv_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> Re
             output: dx.clone(),
             output_len: s.input_len(),
             reference: Box::new(move || conv2d::cpu::conv2d_backward_input(&s, &dy3, &w3)),
-            naive: Some(vec![baseline::naive_conv_backward_input(
+            naive: Some(vec![conv2d::naive::backward_input(
                 gpu, &s, &dyb, &wb, &dx,
             )?]),
             cpu_fast: Some(Box::new(move || {
@@ -183,7 +181,7 @@ fn conv_cases(gpu: &Gpu, batch: usize, rng: &mut Rng, out: &mut Vec<Case>) -> Re
             output: dw.clone(),
             output_len: s.weight_len(),
             reference: Box::new(move || conv2d::cpu::conv2d_backward_weight(&s, &x3, &dy5)),
-            naive: Some(vec![baseline::naive_conv_backward_weight(
+            naive: Some(vec![conv2d::naive::backward_weight(
                 gpu, &s, &xb, &dyb, &dw,
             )?]),
             cpu_fast: Some(Box::new(move || {

@@ -1,14 +1,9 @@
-// The one-output-per-invocation conv2d weight gradient, the benchmark's baseline for
-// conv2d_backward_weight.wgsl: dw[oc,ic,kh,kw] = sum_{b,oh,ow} dy[b,oc,oh,ow] *
+// The one-output-per-invocation conv2d weight gradient (launched by ops::conv2d::naive), the
+// benchmark's baseline: dw[oc,ic,kh,kw] = sum_{b,oh,ow} dy[b,oc,oh,ow] *
 //   x[b, ic, oh*stride + kh - pad_top, ow*stride + kw - pad_left]   (out-of-range x counts as zero).
-// Bindings (group 0): 0 params (uniform NaiveConvParams), 1 x (read), 2 dy (read), 3 dw (write).
-// One invocation computes one weight-gradient element. Params mirror `bench::NaiveConvParams`.
-
-struct Params {
-    batch: u32, in_ch: u32, out_ch: u32, height: u32,
-    width: u32, out_h: u32, out_w: u32, kernel: u32,
-    stride: u32, pad_top: u32, pad_left: u32, _pad: u32,
-}
+// Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 dy (read), 3 dw (write).
+// One invocation computes one weight-gradient element. Params:
+// `ops::conv2d::Conv2dParams`, declared in front of this file by ops::conv2d::with_params.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

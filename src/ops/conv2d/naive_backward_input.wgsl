@@ -1,15 +1,10 @@
-// The one-output-per-invocation conv2d input gradient, the benchmark's baseline for
-// conv2d_backward_input.wgsl: dx[b,ic,ih,iw] = sum over (oc, kh, kw) with
+// The one-output-per-invocation conv2d input gradient (launched by ops::conv2d::naive), the
+// benchmark's baseline: dx[b,ic,ih,iw] = sum over (oc, kh, kw) with
 //   oh*stride = ih + pad_top - kh and ow*stride = iw + pad_left - kw in range
 //   of dy[b,oc,oh,ow] * w[oc,ic,kh,kw]   (a gather: no atomics).
-// Bindings (group 0): 0 params (uniform NaiveConvParams), 1 dy (read), 2 w (read), 3 dx (write).
-// One invocation computes one input-gradient element. Params mirror `bench::NaiveConvParams`.
-
-struct Params {
-    batch: u32, in_ch: u32, out_ch: u32, height: u32,
-    width: u32, out_h: u32, out_w: u32, kernel: u32,
-    stride: u32, pad_top: u32, pad_left: u32, _pad: u32,
-}
+// Bindings (group 0): 0 params (uniform Conv2dParams), 1 dy (read), 2 w (read), 3 dx (write).
+// One invocation computes one input-gradient element. Params:
+// `ops::conv2d::Conv2dParams`, declared in front of this file by ops::conv2d::with_params.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

@@ -1,16 +1,11 @@
-// The one-output-per-invocation conv2d, kept only as the benchmark's baseline for the
-// register-blocked kernels (conv2d_forward.wgsl): y[b,oc,oh,ow] = bias[oc] +
+// The one-output-per-invocation conv2d forward pass (launched by ops::conv2d::naive), the
+// benchmark's baseline for the other kernel families: y[b,oc,oh,ow] = bias[oc] +
 //   sum_{ic,kh,kw} x[b, ic, oh*stride + kh - pad_top, ow*stride + kw - pad_left] * w[oc, ic, kh, kw]
 // (out-of-range input reads count as zero). NCHW, weight [out_ch, in_ch, k, k].
-// Bindings (group 0): 0 params (uniform NaiveConvParams), 1 x (read), 2 w (read), 3 bias (read),
+// Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 w (read), 3 bias (read),
 //   4 y (write).
-// One invocation computes one output element. Params mirror `bench::NaiveConvParams`.
-
-struct Params {
-    batch: u32, in_ch: u32, out_ch: u32, height: u32,
-    width: u32, out_h: u32, out_w: u32, kernel: u32,
-    stride: u32, pad_top: u32, pad_left: u32, _pad: u32,
-}
+// One invocation computes one output element. Params:
+// `ops::conv2d::Conv2dParams`, declared in front of this file by ops::conv2d::with_params.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

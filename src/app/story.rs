@@ -4,7 +4,7 @@
 //! training curves.
 //!
 //! Every function takes data already loaded (a `Gpu` and a `ParamStore` where the model is needed)
-//! and writes one PNG through [`crate::figures`], atomically: all input is checked first, and on
+//! and writes one PNG through [`crate::app::figures`], atomically: all input is checked first, and on
 //! any error nothing is written. `latentviz figure <kind>` and `examples/mnist_latent.rs` are thin
 //! wrappers around these.
 //!
@@ -13,8 +13,8 @@
 
 use std::path::Path;
 
+use crate::app::figures::{self, ImageRef, ImageShape, Seams};
 use crate::error::{Error, Result};
-use crate::figures::{self, ImageRef, ImageShape, Seams};
 use crate::gpu::Gpu;
 use crate::graph::{Executor, Op, ParamStore};
 use crate::model::{self, MNIST_LATENT, MNIST_SIDE};

@@ -6,26 +6,7 @@
 // Every entry point touches every binding (`_ = ...`): wgpu's automatic layouts drop unused ones.
 // conv2d_backward_bias: one invocation sums one (image, channel) plane, 4 values per step.
 // conv2d_backward_bias_reduce: one invocation sums one channel over the images.
-// Params mirror `ops::conv2d::Conv2dParams`.
-
-struct Params {
-    batch: u32,
-    in_ch: u32,
-    out_ch: u32,
-    height: u32,
-    width: u32,
-    out_h: u32,
-    out_w: u32,
-    kernel: u32,
-    stride: u32,
-    pad_top: u32,
-    pad_left: u32,
-    chunks: u32,
-    batch_per_chunk: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// Params: `ops::conv2d::Conv2dParams`, declared in front of this file by ops::conv2d::with_params.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
