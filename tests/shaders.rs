@@ -6,15 +6,15 @@ use std::fs;
 
 /// Template file → every complete source the program builds from it.
 fn template_variants(name: &str) -> Option<Vec<(String, String)>> {
-    use latentviz::tsne::fft_repulsion::{MAX_RADIX, interpolate_source, stockham_source};
+    use latentviz::tsne::fft::{MAX_RADIX, interpolate_source, stockham_source};
     match name {
-        "tsne_fft_interpolate.wgsl" => Some(
+        "interpolate.wgsl" => Some(
             [false, true]
                 .into_iter()
                 .map(|sg| (format!("{name} subgroups {sg}"), interpolate_source(sg)))
                 .collect(),
         ),
-        "tsne_fft_stockham.wgsl" => {
+        "stockham.wgsl" => {
             let smooth = |mut r: usize| {
                 for p in [2, 3, 5] {
                     while r.is_multiple_of(p) {
@@ -62,9 +62,11 @@ fn validate(label: &str, source: &str, failures: &mut Vec<String>) {
 #[test]
 fn every_shader_validates() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    let fft_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tsne/fft");
     let mut checked = 0;
     let mut failures = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
+    let entries = fs::read_dir(dir).unwrap().chain(fs::read_dir(fft_dir).unwrap());
+    for entry in entries {
         let path = entry.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
             continue;

@@ -3,7 +3,7 @@
 //! tests hold that rule against naga's own layouter, and show the check rejects a struct WGSL
 //! would lay out differently.
 
-use latentviz::tsne::fft_repulsion::{FftParams, GridGeometry};
+use latentviz::tsne::fft::{FftParams, GridGeometry};
 use latentviz::wgsl::{Field, WgslStruct, layout_matches};
 
 /// naga's offsets of the members of `name` (declared in `source`) and its size.

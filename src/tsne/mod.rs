@@ -9,7 +9,7 @@
 //! ([`LearningRate::Auto`]), each point's step capped at 5 units ([`optimize::MAX_STEP`]).
 
 pub mod affinity;
-pub mod fft_repulsion;
+pub mod fft;
 pub mod gradient;
 pub mod init;
 pub mod job;

@@ -28,7 +28,7 @@
 //     nodes (16 named vec3 accumulators) into parts[12 chunk ..];
 //   spread: one invocation per box adds its chunks' parts in chunk order (the same summation
 //     order every run) and stores the node charges.
-// Params mirror `tsne::fft_repulsion::FftParams`.
+// Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,

@@ -34,7 +34,7 @@
 // the stage: one point per lane 97 ms, two 65, four 52-57, eight 55-57 (slower in wall time:
 // more registers than AVX2 has, and emptier chunks). 8 lanes fill one SIMD vector on lavapipe; a
 // GPU would run these workgroups at a quarter of a warp.
-// Params mirror `tsne::fft_repulsion::FftParams`.
+// Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
@@ -73,13 +73,13 @@ fn sorted(s: u32) -> vec2<f32> {
     return bitcast<vec2<f32>>(slot_texel(s).xy);
 }
 
-// Chunks per workgroup; mirrors `fft_repulsion::CHUNKS_PER_GROUP`. The loops of one invocation
+// Chunks per workgroup; mirrors `fft::CHUNKS_PER_GROUP`. The loops of one invocation
 // then run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap.
 const CHUNKS: u32 = 8u;
-// Points per chunk, four per lane; mirrors `fft_repulsion::CHUNK_POINTS`.
+// Points per chunk, four per lane; mirrors `fft::CHUNK_POINTS`.
 const CHUNK_POINTS: u32 = 32u;
 
-// Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_near.wgsl).
+// Mirrors `fft::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_near.wgsl).
 const NEAR_MIN_WIDTH: f32 = 0.8;
 const NEAR_CAP: u32 = 4096u;
 // The subgroup near loop's stand-in for lanes past a row's end: w = 1 / (1 + 2e36) adds
@@ -214,7 +214,7 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     if (near_on(bx, by)) {
         for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
             let slots = row_slots(bx, r);
-            // near loop: begin (fft_repulsion::interpolate_source replaces this loop with one
+            // near loop: begin (fft::interpolate_source replaces this loop with one
             // that loads 8 points per step, one per lane, and hands them round by
             // subgroupBroadcast, on adapters with subgroups of exactly 8 lanes)
             for (var j = slots.x; j < slots.y; j++) {

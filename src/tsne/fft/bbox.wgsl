@@ -20,7 +20,7 @@
 //   `bbox`: ONE workgroup of GROUPS invocations folds the partials (a tree in workgroup memory)
 //     and writes the grid.
 // Both touch every binding (automatic layouts drop unused ones).
-// Params mirror `tsne::fft_repulsion::FftParams`.
+// Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
@@ -53,7 +53,7 @@ struct Grid {
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>;
 
 // Workgroups of `bbox_partials`, and the size of `bbox`'s one workgroup; mirrors
-// `fft_repulsion::BBOX_GROUPS`.
+// `fft::BBOX_GROUPS`.
 const GROUPS: u32 = 64u;
 // Invocations per workgroup of `bbox_partials`.
 const LANES: u32 = 8u;

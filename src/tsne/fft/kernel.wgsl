@@ -13,7 +13,7 @@
 // One invocation per column (x) and a share of the rows (a few workgroups along y, each
 // invocation looping over rows y, y + num_workgroups.y, ...): few workgroups when the kernel is
 // cached. Params mirror
-// `tsne::fft_repulsion::FftParams`.
+// `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,

@@ -14,7 +14,7 @@
 //   read the sorted points from it, since lavapipe fetches texels with vector code but loads
 //   lane-varying storage addresses lane by lane; see src/gpu/texel.rs).
 // One invocation per point; the compare loop is branch-free.
-// Params mirror `tsne::fft_repulsion::FftParams`.
+// Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,

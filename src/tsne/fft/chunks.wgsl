@@ -6,12 +6,12 @@
 //   chunks[b] = ceil(count_b / 32),  count_b = starts[b + 1] - starts[b]
 //   near_b = sum_{|b' - b| <= 1} count_b'
 //   stats[0] = max_b near_b,  stats[1] = sum_b count_b near_b / 256 (rounded up per box: the
-//   pairs the near-field sums take, in units of 256; `fft_repulsion::Measured`)
+//   pairs the near-field sums take, in units of 256; `fft::Measured`)
 //   (both cleared by tsne_fft_bbox)
 // tsne_fft_scan then turns chunks into chunk_starts (params.boxes = boxes there).
 // Bindings (group 0): 0 params (uniform FftParams), 1 starts (read u32, boxes + 1), 2 chunks
 //   (write u32, boxes), 3 stats (read_write atomic u32, 2).
-// One invocation per box. Params mirror `tsne::fft_repulsion::FftParams`.
+// One invocation per box. Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,

@@ -18,7 +18,7 @@
 // thread; one workgroup of 256 took 2.4-4.6 ms at 70,000 points with the other thread idle), and
 // counts are read twice in all, as a single-pass scan reads them.
 // Integer sums: the same in every run whatever order the workgroups run in.
-// Params mirror `tsne::fft_repulsion::FftParams`.
+// Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
@@ -36,7 +36,7 @@ struct Params {
 // Invocations per workgroup of `scan_chunks` and `scan_counts`.
 const LANES: u32 = 8u;
 // Their workgroups, and the size of `scan_offsets`' one workgroup; mirrors
-// `fft_repulsion::SCAN_GROUPS`.
+// `fft::SCAN_GROUPS`.
 const GROUPS: u32 = 64u;
 
 // Boxes [x, y) of invocation lid's chunk of block g.

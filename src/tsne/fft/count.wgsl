@@ -20,7 +20,7 @@
 // Entry points: `clear_counts` (one invocation per box and per key: counts = 0),
 // `count_boxes` and `count_keys` (one invocation per point; the scan of the box counts runs
 // between them). All touch every binding (automatic layouts drop unused ones).
-// Params mirror `tsne::fft_repulsion::FftParams`.
+// Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
@@ -63,7 +63,7 @@ fn touch_all() {
 }
 
 // A point index hashed to 32 well-mixed bits (Wellons' lowbias32); mirrors
-// `fft_repulsion::cpu::mix`.
+// `fft::cpu::mix`.
 fn mix(i: u32) -> u32 {
     var x = i;
     x ^= x >> 16u;

@@ -25,7 +25,7 @@
 //   (e & (2^TEXEL_SHIFT - 1), e >> TEXEL_SHIFT)).
 // One invocation per box: its 4 x 4 nodes in 16 named vec4 accumulators (phi0, phi1, phi2,
 // psi); the charges are read once per box.
-// Params mirror `tsne::fft_repulsion::FftParams`.
+// Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
@@ -54,7 +54,7 @@ struct Grid {
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
-// Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_interpolate.wgsl).
+// Mirrors `fft::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_interpolate.wgsl).
 const NEAR_MIN_WIDTH: f32 = 0.8;
 const NEAR_CAP: u32 = 4096u;
 

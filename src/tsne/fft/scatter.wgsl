@@ -8,7 +8,7 @@
 //   u32), 3 key_starts (read u32, keys + 1), 4 slot_point (write-only rgba32uint texel table of n
 //   texels, slot s at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT), the point index in .x: the
 //   ordering pass reads it lane by lane otherwise; see src/gpu/texel.rs).
-// One invocation per point. Params mirror `tsne::fft_repulsion::FftParams`.
+// One invocation per point. Params mirror `tsne::fft::FftParams`.
 
 struct Params {
     n: u32, intervals: u32, nodes: u32, len: u32,
