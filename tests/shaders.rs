@@ -1,43 +1,11 @@
-//! Every shader in shaders/ parses and validates with naga. Needs no adapter, so a broken shader
-//! fails CI even where no GPU exists. Templates (files Rust completes with generated entry points
-//! and constants) are validated as the program assembles them, for every variant it can make.
+//! Every shader (each `.wgsl` file under shaders/ and src/) parses and validates with naga. Needs
+//! no adapter, so a broken shader fails CI even where no GPU exists. Files Rust completes (structs
+//! and constants declared from Rust, generated entry points) are validated as the program
+//! assembles them, for every variant it can make.
 
+use std::collections::HashMap;
 use std::fs;
-
-/// Template file → every complete source the program builds from it.
-fn template_variants(name: &str) -> Option<Vec<(String, String)>> {
-    use latentviz::tsne::fft::{MAX_RADIX, interpolate_source, stockham_source};
-    match name {
-        "interpolate.wgsl" => Some(
-            [false, true]
-                .into_iter()
-                .map(|sg| (format!("{name} subgroups {sg}"), interpolate_source(sg)))
-                .collect(),
-        ),
-        "stockham.wgsl" => {
-            let smooth = |mut r: usize| {
-                for p in [2, 3, 5] {
-                    while r.is_multiple_of(p) {
-                        r /= p;
-                    }
-                }
-                r == 1
-            };
-            let mut out = Vec::new();
-            for radix in (2..=MAX_RADIX).filter(|&r| smooth(r)) {
-                for flags in 0..8u32 {
-                    let (pad, prune, fused) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
-                    out.push((
-                        format!("{name} radix {radix} pad {pad} prune {prune} fused {fused}"),
-                        stockham_source(radix, pad, prune, fused),
-                    ));
-                }
-            }
-            Some(out)
-        }
-        _ => None,
-    }
-}
+use std::path::{Path, PathBuf};
 
 /// Validates `source` as the program assembles it: texel-table users get their `texel_at`
 /// (`gpu::with_texel_tables`; the width does not change validity).
@@ -59,33 +27,59 @@ fn validate(label: &str, source: &str, failures: &mut Vec<String>) {
     }
 }
 
+/// Every `.wgsl` file under `dir`, recursively.
+fn wgsl_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            wgsl_files(&path, out);
+        } else if path.extension().and_then(|e| e.to_str()) == Some("wgsl") {
+            out.push(path);
+        }
+    }
+}
+
+/// Files Rust completes → every source the program assembles from each (one per variant).
+fn assembled() -> HashMap<&'static str, Vec<String>> {
+    let mut all: HashMap<&'static str, Vec<String>> = HashMap::new();
+    for (path, source) in latentviz::tsne::fft::kernel_sources() {
+        all.entry(path).or_default().push(source);
+    }
+    all
+}
+
 #[test]
 fn every_shader_validates() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
-    let fft_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tsne/fft");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["shaders", "src"] {
+        wgsl_files(&root.join(dir), &mut files);
+    }
+    let assembled = assembled();
+    for path in assembled.keys() {
+        assert!(root.join(path).is_file(), "{path}: listed but not found");
+    }
     let mut checked = 0;
     let mut failures = Vec::new();
-    let entries = fs::read_dir(dir).unwrap().chain(fs::read_dir(fft_dir).unwrap());
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
-            continue;
-        }
+    for path in files {
         let source = fs::read_to_string(&path).unwrap();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         if !source.trim_start().starts_with("//") {
             failures.push(format!(
-                "{name}: must open with a comment (math, bindings, invocation)"
+                "{rel}: must open with a comment (math, bindings, invocation)"
             ));
         }
-        match template_variants(&name) {
+        match assembled.get(rel.as_str()) {
             Some(variants) => {
-                assert!(!variants.is_empty(), "{name}: no variants");
-                for (label, src) in variants {
-                    validate(&label, &src, &mut failures);
+                for (k, full) in variants.iter().enumerate() {
+                    validate(&format!("{rel} (variant {k})"), full, &mut failures);
                 }
             }
-            None => validate(&name, &source, &mut failures),
+            None => validate(&rel, &source, &mut failures),
         }
         checked += 1;
     }
@@ -94,5 +88,5 @@ fn every_shader_validates() {
         "invalid shaders:\n{}",
         failures.join("\n")
     );
-    assert!(checked >= 2, "found only {checked} shaders in {dir}");
+    assert!(checked >= 2, "found only {checked} shaders");
 }

@@ -6,11 +6,12 @@ mod common;
 use common::gpu;
 use latentviz::Gpu;
 use latentviz::rng::Rng;
-use latentviz::tsne::fft::{
-    self, BBOX_GROUPS, CHUNK_POINTS, CHUNKS_PER_GROUP, DISPATCHES_THROUGH_SPREAD, Fft2d,
-    FftRepulsion, GridGeometry, NEAR_CAP, NEAR_MIN_WIDTH, NODES_PER_INTERVAL, SCAN_GROUPS,
-    SCAN_LANES, cpu,
-};
+use latentviz::tsne::fft::grid::{self, BBOX_GROUPS, NODES_PER_INTERVAL};
+use latentviz::tsne::fft::interpolate::{CHUNKS_PER_GROUP, NEAR_CAP, NEAR_MIN_WIDTH};
+use latentviz::tsne::fft::sort::{SCAN_GROUPS, SCAN_LANES};
+use latentviz::tsne::fft::spread::CHUNK_POINTS;
+use latentviz::tsne::fft::transform::{self, Fft2d};
+use latentviz::tsne::fft::{self, DISPATCHES_THROUGH_SPREAD, FftRepulsion, GridGeometry, cpu};
 
 /// n points uniform in [-half, half]^dims.
 fn uniform_layout(rng: &mut Rng, n: usize, dims: usize, half: f32) -> Vec<f32> {
@@ -227,7 +228,7 @@ fn wgsl_fft_matches_dft() {
 fn wgsl_fft_longest_lines() {
     let gpu = gpu();
     let mut rng = Rng::new(12);
-    for len in [fft::MAX_FFT_LEN, 1200] {
+    for len in [grid::MAX_FFT_LEN, 1200] {
         let mut data = vec![0.0f32; 2 * len * len];
         let corner: Vec<[f64; 2]> = (0..9).map(|_| [rng.normal(), rng.normal()]).collect();
         for (t, v) in corner.iter().enumerate() {
@@ -922,33 +923,33 @@ fn bad_arguments_are_errors() {
 #[test]
 fn span_hint_picks_fft_friendly_grids() {
     // Radix plans: the fewest passes of radices <= 64, the most even split.
-    assert_eq!(fft::radices(2048), Some(vec![64, 32]));
-    assert_eq!(fft::radices(1080), Some(vec![36, 30]));
-    assert_eq!(fft::radices(1200), Some(vec![40, 30]));
-    assert_eq!(fft::radices(64), Some(vec![64]));
-    assert_eq!(fft::radices(7), None);
+    assert_eq!(transform::radices(2048), Some(vec![64, 32]));
+    assert_eq!(transform::radices(1080), Some(vec![36, 30]));
+    assert_eq!(transform::radices(1200), Some(vec![40, 30]));
+    assert_eq!(transform::radices(64), Some(vec![64]));
+    assert_eq!(transform::radices(7), None);
     // The least work (len^2 * passes) among lengths of factors 2, 3, 5 at or above the need.
-    assert_eq!(fft::fft_len_for(1068, 2048), 1080);
-    assert_eq!(fft::fft_len_for(1100, 2048), 1125);
-    assert_eq!(fft::fft_len_for(3000, 2048), 2048);
-    assert_eq!(fft::fft_len_for(3000, 2047), 2025);
+    assert_eq!(grid::fft_len_for(1068, 2048), 1080);
+    assert_eq!(grid::fft_len_for(1100, 2048), 1125);
+    assert_eq!(grid::fft_len_for(3000, 2048), 2048);
+    assert_eq!(grid::fft_len_for(3000, 2047), 2025);
     // At least 8 intervals, sqrt(n / 16) and 0.2 intervals per unit of span; 8 intervals <= len.
-    assert_eq!(fft::grid_for(10, 0.0), (64, 8));
-    assert_eq!(fft::grid_for(10, 60.0), (96, 12));
-    assert_eq!(fft::grid_for(10, f32::NAN), (64, 8));
-    assert_eq!(fft::grid_for(10, 1e6), (2048, 256));
-    assert_eq!(fft::grid_for(14_400, 0.0), (240, 30));
-    assert_eq!(fft::grid_for(16 * 50 * 50, 0.0), (400, 50));
+    assert_eq!(grid::grid_for(10, 0.0), (64, 8));
+    assert_eq!(grid::grid_for(10, 60.0), (96, 12));
+    assert_eq!(grid::grid_for(10, f32::NAN), (64, 8));
+    assert_eq!(grid::grid_for(10, 1e6), (2048, 256));
+    assert_eq!(grid::grid_for(14_400, 0.0), (240, 30));
+    assert_eq!(grid::grid_for(16 * 50 * 50, 0.0), (400, 50));
     for n in [10usize, 1_000, 10_000, 70_000, 1_000_000] {
         for span in [0.0f32, 7.0, 33.3, 61.0, 99.0, 140.0, 300.0, 500.0, 2000.0] {
-            let (len, intervals) = fft::grid_for(n, span);
-            assert!(fft::radices(len).is_some() && 8 * intervals <= len);
+            let (len, intervals) = grid::grid_for(n, span);
+            assert!(transform::radices(len).is_some() && 8 * intervals <= len);
             assert!(intervals >= 8 && 16 * intervals * intervals >= n.min(16 * 256 * 256));
             assert!(
                 intervals as f32 >= 0.2 * span || len == 2048,
                 "n {n} span {span}: {intervals} intervals"
             );
-            let (smaller, _) = fft::grid_for(n, span * 0.8);
+            let (smaller, _) = grid::grid_for(n, span * 0.8);
             assert!(smaller <= len);
         }
     }
@@ -956,7 +957,7 @@ fn span_hint_picks_fft_friendly_grids() {
     // (boxes wider than 0.8, holding at most about NEAR_TARGET = 1536 points in the busiest
     // neighbourhood), by len^2 + PAIR_COST (0.0015) * pairs.
     let measured = |span, width, max_near, pairs| {
-        fft::grid_for_measured(
+        grid::grid_for_measured(
             fft::Measured {
                 span,
                 width,
@@ -1017,10 +1018,7 @@ fn span_hint_picks_fft_friendly_grids() {
     assert!(rep.set_max_fft_len(gpu, 4096).is_err());
     assert!(!rep.set_max_fft_len(gpu, 2048).unwrap());
     assert!(rep.set_span_hint(gpu, 750.0).unwrap());
-    assert_eq!(
-        (rep.fft_len(), rep.intervals()),
-        fft::grid_for(10, 750.0)
-    );
+    assert_eq!((rep.fft_len(), rep.intervals()), grid::grid_for(10, 750.0));
     // A cap that is no FFT length: the longest length below it.
     assert!(rep.set_max_fft_len(gpu, 1000).unwrap());
     assert_eq!(rep.fft_len(), 1000);
@@ -1174,7 +1172,7 @@ fn cpu_measure_matches_what_a_gpu_run_measures() {
         let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, len).unwrap();
         run_gpu(gpu, &mut rep, &y);
         let got = rep.measured(gpu).unwrap();
-        let want = fft::measure(&y, n, rep.intervals());
+        let want = grid::measure(&y, n, rep.intervals());
         assert_eq!(got.max_near, want.max_near, "len {len}, scale {scale}");
         let boxes = (rep.intervals() * rep.intervals()) as u64;
         assert!(
@@ -1193,12 +1191,8 @@ fn cpu_measure_matches_what_a_gpu_run_measures() {
         );
 
         let started = FftRepulsion::for_positions(gpu, n, 2, &y).unwrap();
-        let first = fft::measure(
-            &y,
-            n,
-            fft::grid_for(n, fft::DEFAULT_SPAN).1,
-        );
-        let (len, intervals) = fft::grid_for_measured(first, fft::MAX_FFT_LEN);
+        let first = grid::measure(&y, n, grid::grid_for(n, grid::DEFAULT_SPAN).1);
+        let (len, intervals) = grid::grid_for_measured(first, grid::MAX_FFT_LEN);
         assert_eq!((started.fft_len(), started.intervals()), (len, intervals));
     }
 }
