@@ -73,12 +73,40 @@ pub trait WgslStruct: bytemuck::Pod {
     }
 }
 
-/// `body` (a kernel written without its struct declarations) with `structs` declared before it.
+/// `const NAME: u32 = VALUEu;` for each pair, so a number Rust and WGSL share has one source.
+pub fn u32_constants(constants: &[(&str, usize)]) -> String {
+    constants
+        .iter()
+        .map(|(name, value)| {
+            let value = u32::try_from(*value).expect("a WGSL u32 constant fits in u32");
+            format!("const {name}: u32 = {value}u;\n")
+        })
+        .collect()
+}
+
+/// `body` (a kernel written without its struct declarations) with `structs` (declarations from
+/// [`WgslStruct::declare`], and constants from [`u32_constants`]) before it.
 pub fn with_structs(structs: &[String], body: &str) -> String {
     let mut s = structs.concat();
     s.push('\n');
     s.push_str(body);
     s
+}
+
+/// `const NAME: f32 = VALUE;` for each pair, VALUE in Rust's shortest form that reads back as the
+/// same f32 (checked here through f64, the way WGSL turns an abstract float into an f32).
+pub fn f32_constants(constants: &[(&str, f32)]) -> String {
+    constants
+        .iter()
+        .map(|(name, value)| {
+            let text = format!("{value:?}");
+            assert!(
+                value.is_finite() && text.parse::<f64>().is_ok_and(|v| v as f32 == *value),
+                "WGSL constant {name} = {text} does not read back as the same f32"
+            );
+            format!("const {name}: f32 = {text};\n")
+        })
+        .collect()
 }
 
 /// Declares a `#[repr(C)]` struct (attributes and derives as written) and implements

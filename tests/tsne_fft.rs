@@ -6,10 +6,8 @@ mod common;
 use common::gpu;
 use latentviz::Gpu;
 use latentviz::rng::Rng;
-use latentviz::tsne::fft::grid::{self, BBOX_GROUPS, NODES_PER_INTERVAL};
-use latentviz::tsne::fft::interpolate::{CHUNKS_PER_GROUP, NEAR_CAP, NEAR_MIN_WIDTH};
-use latentviz::tsne::fft::sort::{SCAN_GROUPS, SCAN_LANES};
-use latentviz::tsne::fft::spread::CHUNK_POINTS;
+use latentviz::tsne::fft::grid::{self, NODES_PER_INTERVAL};
+use latentviz::tsne::fft::interpolate::NEAR_CAP;
 use latentviz::tsne::fft::transform::{self, Fft2d};
 use latentviz::tsne::fft::{self, DISPATCHES_THROUGH_SPREAD, FftRepulsion, GridGeometry, cpu};
 
@@ -1117,44 +1115,6 @@ fn gpu_plain_and_subgroup_near_loops_agree() {
             ef < 1e-4 && ez < 1e-5,
             "{label} (subgroups {sg}): force {ef}, Z {ez}"
         );
-    }
-}
-
-/// The near-field thresholds are WGSL constants in two shaders, mirrored by the Rust ones the
-/// CPU reference uses.
-#[test]
-fn near_field_constants_match_the_shaders() {
-    for src in [
-        include_str!("../src/tsne/fft/near.wgsl"),
-        include_str!("../src/tsne/fft/interpolate.wgsl"),
-    ] {
-        assert!(src.contains(&format!("const NEAR_MIN_WIDTH: f32 = {NEAR_MIN_WIDTH:?};")));
-        assert!(src.contains(&format!("const NEAR_CAP: u32 = {NEAR_CAP}u;")));
-    }
-    let interpolate = include_str!("../src/tsne/fft/interpolate.wgsl");
-    assert!(interpolate.contains(&format!("const CHUNKS: u32 = {CHUNKS_PER_GROUP}u;")));
-    assert!(interpolate.contains(&format!("const CHUNK_POINTS: u32 = {CHUNK_POINTS}u;")));
-    let chunks = include_str!("../src/tsne/fft/chunks.wgsl");
-    assert!(chunks.contains(&format!(
-        "chunks[b] = (count + {}u) / {CHUNK_POINTS}u;",
-        CHUNK_POINTS - 1
-    )));
-}
-
-/// The workgroup counts of the bbox fold and the scans are WGSL constants (and, for the one
-/// workgroup that folds the per-group results, its size), mirrored by the Rust ones the
-/// dispatches and buffer sizes use.
-#[test]
-fn reduction_constants_match_the_shaders() {
-    let bbox = include_str!("../src/tsne/fft/bbox.wgsl");
-    assert!(bbox.contains(&format!("const GROUPS: u32 = {BBOX_GROUPS}u;")));
-    assert!(bbox.contains(&format!("@workgroup_size({BBOX_GROUPS})\nfn bbox(")));
-    let scan = include_str!("../src/tsne/fft/scan.wgsl");
-    assert!(scan.contains(&format!("const GROUPS: u32 = {SCAN_GROUPS}u;")));
-    assert!(scan.contains(&format!("const LANES: u32 = {SCAN_LANES}u;")));
-    assert!(scan.contains(&format!("@workgroup_size({SCAN_GROUPS})\nfn scan_offsets(")));
-    for entry in ["scan_chunks", "scan_counts"] {
-        assert!(scan.contains(&format!("@workgroup_size({SCAN_LANES})\nfn {entry}(")));
     }
 }
 

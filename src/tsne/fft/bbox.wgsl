@@ -22,29 +22,6 @@
 // Both touch every binding (automatic layouts drop unused ones).
 // Params mirror `tsne::fft::FftParams`.
 
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-// Persistent between calls; mirrors the two f32 of `FftRepulsion::state`.
-struct KernelState {
-    kernel_width: f32,
-    min_width: f32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> positions: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grid: Grid;
@@ -52,9 +29,8 @@ struct Grid {
 @group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>;
 
-// Workgroups of `bbox_partials`, and the size of `bbox`'s one workgroup; mirrors
-// `fft::BBOX_GROUPS`.
-const GROUPS: u32 = 64u;
+// GROUPS (declared from `grid::BBOX_GROUPS`): the workgroups of `bbox_partials`, and the size of
+// `bbox`'s one workgroup.
 // Invocations per workgroup of `bbox_partials`.
 const LANES: u32 = 8u;
 var<workgroup> lo_part: array<vec2<f32>, GROUPS>;
@@ -76,7 +52,7 @@ fn fold_workgroup(lid: u32, size: u32, lo: vec2<f32>, hi: vec2<f32>) -> vec4<f32
     return vec4<f32>(lo_part[0], hi_part[0]);
 }
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(LANES)
 fn bbox_partials(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     _ = grid.width;
     _ = state.min_width;
@@ -97,7 +73,7 @@ fn bbox_partials(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(GROUPS)
 fn bbox(@builtin(local_invocation_index) lid: u32) {
     _ = positions[0];
     let part = partials[lid];

@@ -13,14 +13,6 @@
 //   (write u32, boxes), 3 stats (read_write atomic u32, 2).
 // One invocation per box. Params mirror `tsne::fft::FftParams`.
 
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> starts: array<u32>;
 @group(0) @binding(2) var<storage, read_write> chunks: array<u32>;
@@ -34,7 +26,7 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
         return;
     }
     let count = starts[b + 1u] - starts[b];
-    chunks[b] = (count + 31u) / 32u;
+    chunks[b] = (count + (CHUNK_POINTS - 1u)) / CHUNK_POINTS;
     if (count == 0u) {
         return;
     }
@@ -50,5 +42,5 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     atomicMax(&stats[0], near);
     // In units of 256, each factor capped at 65,535 so the product fits a u32: the total fits for
     // any n up to a million.
-    atomicAdd(&stats[1], (min(count, 65535u) * min(near, 65535u) + 255u) / 256u);
+    atomicAdd(&stats[1], (min(count, 65535u) * min(near, 65535u) + (PAIR_UNIT - 1u)) / PAIR_UNIT);
 }

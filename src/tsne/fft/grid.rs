@@ -2,14 +2,27 @@
 //! may move every iteration with no readback) and how fine it is (sized on the CPU from a span
 //! hint or from what the last run measured, between batches of iterations).
 
+use std::sync::LazyLock;
+
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu};
 use crate::ops::launch;
+use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 
 use super::interpolate::NEAR_MIN_WIDTH;
-use super::{FftParams, FftRepulsion, cpu, transform::radices};
+use super::{FftParams, FftRepulsion, GridGeometry, KernelState, cpu, transform::radices};
 
-const BBOX: &str = include_str!("bbox.wgsl");
+static BBOX: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[
+            FftParams::declare("Params"),
+            KernelState::declare("KernelState"),
+            GridGeometry::declare("Grid"),
+            u32_constants(&[("GROUPS", BBOX_GROUPS)]),
+        ],
+        include_str!("bbox.wgsl"),
+    )
+});
 
 /// Lagrange nodes per interval and axis (FIt-SNE's p; it uses 3). The shaders are written for 4.
 pub const NODES_PER_INTERVAL: usize = 4;
@@ -28,7 +41,7 @@ pub const MAX_FFT_LEN: usize = 2048;
 /// 2.3-3.1 ms a call, now 1.0-1.2 ms in two passes; the sort's scan 2.3-2.7 ms at iteration 700
 /// and 4.4-4.7 ms at iteration 200, now 1.6-2.1 and 2.5-3.0 ms in three). Workgroups of 256 in
 /// several groups gained little: a barrier costs lavapipe a switch per 8 invocations.
-pub const BBOX_GROUPS: usize = 64;
+pub(super) const BBOX_GROUPS: usize = 64;
 
 /// The intervals per unit of embedding span a grid sized from a span alone takes
 /// ([`grid_for`], [`FftRepulsion::set_span_hint`]; widths of at most 5), before anything is
@@ -271,7 +284,7 @@ impl FftRepulsion {
             launch(
                 gpu,
                 "tsne_fft_bbox",
-                BBOX,
+                &BBOX,
                 "bbox_partials",
                 p,
                 &bbox_buffers,
@@ -280,7 +293,7 @@ impl FftRepulsion {
             launch(
                 gpu,
                 "tsne_fft_bbox",
-                BBOX,
+                &BBOX,
                 "bbox",
                 p,
                 &bbox_buffers,

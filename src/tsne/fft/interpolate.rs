@@ -7,15 +7,49 @@
 //! longer grows with the interval width, so the grid may be as coarse as the near-field sums can
 //! afford (accuracy figures in docs/kernel-notes.md).
 
+use std::sync::LazyLock;
+
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, with_texel_tables, workgroups_for};
 use crate::ops::launch_bound;
+use crate::wgsl::{WgslStruct, f32_constants, u32_constants, with_structs};
 
-use super::spread::max_chunks;
-use super::{FftParams, FftRepulsion};
+use super::spread::{CHUNK_POINTS, max_chunks};
+use super::{FftParams, FftRepulsion, GridGeometry};
 
-const INTERPOLATE: &str = include_str!("interpolate.wgsl");
-const NEAR: &str = include_str!("near.wgsl");
+/// The near field's switches as WGSL constants (near.wgsl and interpolate.wgsl test them alike).
+fn near_constants() -> [String; 2] {
+    [
+        f32_constants(&[("NEAR_MIN_WIDTH", NEAR_MIN_WIDTH)]),
+        u32_constants(&[("NEAR_CAP", NEAR_CAP)]),
+    ]
+}
+
+static INTERPOLATE: LazyLock<String> = LazyLock::new(|| {
+    let [min_width, cap] = near_constants();
+    with_structs(
+        &[
+            FftParams::declare("Params"),
+            GridGeometry::declare("Grid"),
+            u32_constants(&[("CHUNKS", CHUNKS_PER_GROUP), ("CHUNK_POINTS", CHUNK_POINTS)]),
+            min_width,
+            cap,
+        ],
+        include_str!("interpolate.wgsl"),
+    )
+});
+static NEAR: LazyLock<String> = LazyLock::new(|| {
+    let [min_width, cap] = near_constants();
+    with_structs(
+        &[
+            FftParams::declare("Params"),
+            GridGeometry::declare("Grid"),
+            min_width,
+            cap,
+        ],
+        include_str!("near.wgsl"),
+    )
+});
 
 /// The near field is summed exactly only when the interval width is above this; below it plain
 /// p = 4 interpolation is accurate (force error <= 0.4%). Mirrored by `NEAR_MIN_WIDTH` in
@@ -27,7 +61,7 @@ pub const NEAR_MIN_WIDTH: f32 = 0.8;
 pub const NEAR_CAP: usize = 4096;
 /// Chunks of [`CHUNK_POINTS`] points one interpolation workgroup takes in turn (`CHUNKS` in
 /// tsne_fft_interpolate.wgsl): fewer workgroups, each with its own per-chunk box.
-pub const CHUNKS_PER_GROUP: usize = 8;
+const CHUNKS_PER_GROUP: usize = 8;
 
 /// tsne_fft_interpolate.wgsl as the program runs it. With `subgroups` (adapters with subgroups of
 /// exactly 8 lanes, the size of the workgroup) the near-field loop loads 8 points per step, one
@@ -35,14 +69,14 @@ pub const CHUNKS_PER_GROUP: usize = 8;
 /// address the lanes share is still made lane by lane, so this is 8x fewer loads.
 pub(super) fn interpolate_source(subgroups: bool) -> String {
     if !subgroups {
-        return INTERPOLATE.to_string();
+        return INTERPOLATE.clone();
     }
     let cut = |s: &str, begin: &str, end: &str| -> (usize, usize) {
         let a = s.find(begin).expect("interpolate template marker");
         let b = a + s[a..].find(end).expect("interpolate template marker") + end.len();
         (a, b)
     };
-    let mut s = INTERPOLATE.to_string();
+    let mut s = INTERPOLATE.clone();
     let (a, b) = cut(
         &s,
         "               @builtin(local_invocation_index) lid: u32) {",
@@ -94,7 +128,7 @@ impl FftRepulsion {
         launch_bound(
             gpu,
             "tsne_fft_near",
-            &with_texel_tables(NEAR, self.node_table.shift),
+            &with_texel_tables(&NEAR, self.node_table.shift),
             "near_nodes",
             p,
             &[

@@ -36,23 +36,6 @@
 // GPU would run these workgroups at a quarter of a warp.
 // Params mirror `tsne::fft::FftParams`.
 
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
@@ -73,15 +56,10 @@ fn sorted(s: u32) -> vec2<f32> {
     return bitcast<vec2<f32>>(slot_texel(s).xy);
 }
 
-// Chunks per workgroup; mirrors `fft::CHUNKS_PER_GROUP`. The loops of one invocation
-// then run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap.
-const CHUNKS: u32 = 8u;
-// Points per chunk, four per lane; mirrors `fft::CHUNK_POINTS`.
-const CHUNK_POINTS: u32 = 32u;
-
-// Mirrors `fft::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_near.wgsl).
-const NEAR_MIN_WIDTH: f32 = 0.8;
-const NEAR_CAP: u32 = 4096u;
+// Declared from Rust: CHUNKS (`interpolate::CHUNKS_PER_GROUP`), the chunks per workgroup, so the
+// loops of one invocation run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap;
+// CHUNK_POINTS (`spread::CHUNK_POINTS`), the points per chunk, four per lane; NEAR_MIN_WIDTH and
+// NEAR_CAP (`interpolate::NEAR_MIN_WIDTH`, `NEAR_CAP`), the near field's switches, as in near.wgsl.
 // The subgroup near loop's stand-in for lanes past a row's end: w = 1 / (1 + 2e36) adds
 // nothing to z (which holds w_ii = 1 or more) and w^2 underflows to 0.
 const FAR: vec2<f32> = vec2<f32>(1e18, 1e18);

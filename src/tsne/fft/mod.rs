@@ -76,8 +76,8 @@ use crate::wgsl_struct;
 pub mod cpu;
 pub mod grid;
 pub mod interpolate;
-pub mod sort;
-pub mod spread;
+mod sort;
+mod spread;
 pub mod transform;
 
 pub use grid::Measured;
@@ -162,6 +162,19 @@ wgsl_struct! {
     }
 }
 
+wgsl_struct! {
+    /// What persists on the GPU between calls (declared to the shaders as `KernelState`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Pod, Zeroable)]
+    struct KernelState {
+        /// The interval width the cached kernel spectrum was computed for (written by the
+        /// `kernel` stage; negative before the first).
+        kernel_width: f32,
+        /// The floor on the interval width (written by `set_min_width`).
+        min_width: f32,
+    }
+}
+
 /// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each). The
 /// generated ones, stockham.wgsl and interpolate.wgsl, come once per variant the program can
 /// make, so a file may appear several times.
@@ -212,8 +225,7 @@ pub struct FftRepulsion {
     subgroups: bool,
     fft: Fft2d,
     grid: wgpu::Buffer,
-    /// `[kernel_width, min_width]`: the width the cached kernel spectrum was computed for
-    /// (written by tsne_fft_kernel) and the width floor (written by `set_span_hint`).
+    /// One [`KernelState`].
     state: wgpu::Buffer,
     /// Points per box, and their prefix sum (boxes + 1): box b's slots of the sorted order.
     box_counts: wgpu::Buffer,
@@ -309,7 +321,13 @@ impl FftRepulsion {
             subgroups: crate::tsne::affinity::subgroups_of_8(gpu),
             fft,
             grid: gpu.storage("fft repulsion grid", 8),
-            state: gpu.storage_from("fft repulsion kernel state", &[-1.0f32, 0.0]),
+            state: gpu.storage_from(
+                "fft repulsion kernel state",
+                &[KernelState {
+                    kernel_width: -1.0,
+                    min_width: 0.0,
+                }],
+            ),
             box_counts: gpu.storage("fft repulsion box counts", boxes),
             starts: gpu.storage("fft repulsion starts", boxes + 1),
             key_counts: gpu.storage("fft repulsion key counts", keys),
@@ -421,7 +439,13 @@ impl FftRepulsion {
         } else {
             0.0
         };
-        gpu.write(&self.state, &[-1.0f32, self.min_width]);
+        gpu.write(
+            &self.state,
+            &[KernelState {
+                kernel_width: -1.0,
+                min_width: self.min_width,
+            }],
+        );
     }
 
     pub fn min_width(&self) -> f32 {

@@ -27,23 +27,6 @@
 // psi); the charges are read once per box.
 // Params mirror `tsne::fft::FftParams`.
 
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
@@ -54,9 +37,8 @@ struct Grid {
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
-// Mirrors `fft::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_interpolate.wgsl).
-const NEAR_MIN_WIDTH: f32 = 0.8;
-const NEAR_CAP: u32 = 4096u;
+// NEAR_MIN_WIDTH and NEAR_CAP are declared from `interpolate::NEAR_MIN_WIDTH` and `NEAR_CAP`
+// (the same switches as in interpolate.wgsl).
 
 // Sort slots [x, y) of the points in boxes max(bx, 1) - 1 ..= min(bx + 1, I - 1) of row r:
 // consecutive boxes of a row are one contiguous slice of the sort.

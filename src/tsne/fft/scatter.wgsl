@@ -10,14 +10,6 @@
 //   ordering pass reads it lane by lane otherwise; see src/gpu/texel.rs).
 // One invocation per point. Params mirror `tsne::fft::FftParams`.
 
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> point_key: array<u32>;
 @group(0) @binding(2) var<storage, read> point_rank: array<u32>;

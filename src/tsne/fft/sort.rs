@@ -4,21 +4,43 @@
 //! gives. Integer atomics decide only provisional slots, so the final order, and every float sum
 //! after it, is the same in every run.
 
+use std::sync::LazyLock;
+
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, with_texel_tables, workgroups_for};
 use crate::ops::{launch, launch_bound};
+use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 
-use super::{FftParams, FftRepulsion};
+use super::{FftParams, FftRepulsion, GridGeometry};
 
-const COUNT: &str = include_str!("count.wgsl");
-const SCAN: &str = include_str!("scan.wgsl");
-const SCATTER: &str = include_str!("scatter.wgsl");
-const ORDER: &str = include_str!("order.wgsl");
+static COUNT: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[FftParams::declare("Params"), GridGeometry::declare("Grid")],
+        include_str!("count.wgsl"),
+    )
+});
+static SCAN: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[
+            FftParams::declare("Params"),
+            u32_constants(&[("LANES", SCAN_LANES), ("GROUPS", SCAN_GROUPS)]),
+        ],
+        include_str!("scan.wgsl"),
+    )
+});
+static SCATTER: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[FftParams::declare("Params")],
+        include_str!("scatter.wgsl"),
+    )
+});
+static ORDER: LazyLock<String> =
+    LazyLock::new(|| with_structs(&[FftParams::declare("Params")], include_str!("order.wgsl")));
 
 /// See [`BBOX_GROUPS`].
-pub const SCAN_GROUPS: usize = 64;
+pub(super) const SCAN_GROUPS: usize = 64;
 /// Invocations per workgroup of the scan passes (`LANES` in tsne_fft_scan.wgsl).
-pub const SCAN_LANES: usize = 8;
+pub(super) const SCAN_LANES: usize = 8;
 
 /// This stage's kernels as the GPU gets them, by file (for [`super::kernel_sources`]).
 pub(super) fn kernel_sources() -> Vec<(&'static str, String)> {
@@ -56,7 +78,7 @@ impl FftRepulsion {
             &self.point_rank,
         ];
         let count = |entry: &str, groups: [u32; 3]| {
-            launch(gpu, "tsne_fft_count", COUNT, entry, p, &counting, groups)
+            launch(gpu, "tsne_fft_count", &COUNT, entry, p, &counting, groups)
         };
         let mut d = vec![
             count("clear_counts", workgroups_for(keys.max(boxes), 256))?,
@@ -81,7 +103,7 @@ impl FftRepulsion {
             launch_bound(
                 gpu,
                 "tsne_fft_scatter",
-                &with_texel_tables(SCATTER, self.slot_point.shift),
+                &with_texel_tables(&SCATTER, self.slot_point.shift),
                 "scatter_points",
                 p,
                 &[
@@ -95,7 +117,7 @@ impl FftRepulsion {
             launch_bound(
                 gpu,
                 "tsne_fft_order",
-                &with_texel_tables(ORDER, self.sorted_points.shift),
+                &with_texel_tables(&ORDER, self.sorted_points.shift),
                 "order_points",
                 p,
                 &[
@@ -133,7 +155,7 @@ pub(super) fn scan(
         launch(
             gpu,
             "tsne_fft_scan",
-            SCAN,
+            &SCAN,
             entry,
             p,
             &bound,

@@ -3,14 +3,37 @@
 //! charges gathered onto its 4 x 4 Lagrange nodes (`spread`), chunk by chunk, with no float
 //! atomics.
 
+use std::sync::LazyLock;
+
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, with_texel_tables, workgroups_for};
 use crate::ops::{launch, launch_bound};
+use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 
-use super::{FftParams, FftRepulsion, sort::scan};
+use super::{FftParams, FftRepulsion, GridGeometry, sort::scan};
 
-const CHUNKS: &str = include_str!("chunks.wgsl");
-const SPREAD: &str = include_str!("spread.wgsl");
+static CHUNKS: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[
+            FftParams::declare("Params"),
+            u32_constants(&[
+                ("CHUNK_POINTS", CHUNK_POINTS),
+                ("PAIR_UNIT", 1 << PAIRS_SHIFT),
+            ]),
+        ],
+        include_str!("chunks.wgsl"),
+    )
+});
+static SPREAD: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[
+            FftParams::declare("Params"),
+            GridGeometry::declare("Grid"),
+            u32_constants(&[("CHUNK_POINTS", CHUNK_POINTS)]),
+        ],
+        include_str!("spread.wgsl"),
+    )
+});
 
 /// tsne_fft_chunks.wgsl sums the near-field pairs in units of 2^PAIRS_SHIFT (a u32 then holds
 /// 2^40 pairs: a million points with a million neighbours each).
@@ -18,7 +41,7 @@ pub(super) const PAIRS_SHIFT: u32 = 8;
 /// Points per interpolation chunk, four per lane of its 8 (`CHUNK_POINTS` in
 /// tsne_fft_interpolate.wgsl and the 32 of tsne_fft_chunks.wgsl): each near-field point one step
 /// loads serves four pairs (measurements in tsne_fft_interpolate.wgsl).
-pub const CHUNK_POINTS: usize = 32;
+pub(super) const CHUNK_POINTS: usize = 32;
 
 /// An upper bound on the chunks of [`CHUNK_POINTS`] points n points make in `boxes` boxes: every
 /// point, and one partial chunk per box.
@@ -43,7 +66,7 @@ impl FftRepulsion {
         let mut d = vec![launch(
             gpu,
             "tsne_fft_chunks",
-            CHUNKS,
+            &CHUNKS,
             "box_chunks",
             p,
             &[&self.starts, &self.chunks, &self.stats],
@@ -65,7 +88,7 @@ impl FftRepulsion {
             self.chunk_starts.as_entire_binding(),
             self.spread_parts.as_entire_binding(),
         ];
-        let spread = with_texel_tables(SPREAD, self.node_charges.shift);
+        let spread = with_texel_tables(&SPREAD, self.node_charges.shift);
         d.extend([
             launch_bound(
                 gpu,

@@ -30,23 +30,6 @@
 //     order every run) and stores the node charges.
 // Params mirror `tsne::fft::FftParams`.
 
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
 @group(0) @binding(2) var<storage, read> starts: array<u32>;
@@ -55,8 +38,6 @@ struct Grid {
 @group(0) @binding(5) var node_charges: texture_storage_2d<rgba32uint, write>;
 @group(0) @binding(6) var<storage, read> chunk_starts: array<u32>;
 @group(0) @binding(7) var<storage, read_write> parts: array<vec4<f32>>;
-
-const CHUNK_POINTS: u32 = 32u;
 
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;

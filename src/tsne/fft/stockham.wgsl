@@ -13,7 +13,7 @@
 //     channel 1: x = (K.y + i K.x) src  (K.x = F[w],   real; src = F[q0])
 //   so the inverse gives w^2*q1 + i w^2*q2 and w^2*q0 + i w*q0 (* = convolution).
 //   Gate (gated = 1): the pass does nothing unless the grid says the kernel changed
-//   (gate[7] = Grid.kernel_dirty, written by tsne_fft_bbox), so a cached kernel spectrum costs
+//   (gate[KERNEL_DIRTY_WORD] = Grid.kernel_dirty, written by tsne_fft_bbox), so a cached kernel spectrum costs
 //   one flag read per invocation.
 //   Line l < lines of channel c (the dispatch's z), element e at
 //   c * chan_stride + l * line_stride + e * elem_stride (rows: line_stride = len, elem_stride = 1;
@@ -32,14 +32,6 @@
 // contiguous memory either way.
 // Entry point: fft_radixR (generated). Params mirror `tsne::fft::FftParams`.
 
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> twiddles: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> src: array<vec2<f32>>;
@@ -48,8 +40,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read> gate: array<u32>;
 
 const NONE: u32 = 0xffffffffu;
-// Workgroup shape: 64 along x (contiguous memory), WG_Y along y (FFT_WG_Y in the Rust code).
-const WG_Y: u32 = 1u;
+// Workgroup shape: 64 along x (contiguous memory), WG_Y along y (declared from
+// `transform::FFT_WG_Y`).
 const SQRT_HALF: f32 = 0.70710678118654752;
 const SIN_60: f32 = 0.86602540378443865;
 const C1_5: f32 = 0.30901699437494742;   // cos(2 pi / 5)
@@ -74,7 +66,7 @@ fn rot90(z: vec2<f32>) -> vec2<f32> {
 
 // The gate: true when this pass is gated and the kernel spectrum is up to date.
 fn closed() -> bool {
-    return params.gated != 0u && gate[7] == 0u;
+    return params.gated != 0u && gate[KERNEL_DIRTY_WORD] == 0u;
 }
 
 // Extent of the dispatch's y axis: for columns the butterflies per line; for rows the

@@ -3,15 +3,43 @@
 //! WGSL (`stockham` plus generated butterflies, [`stockham_source`]) that transform the kernel,
 //! the charges, and the product of their spectra back.
 
+use std::sync::LazyLock;
+
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
 use crate::ops::{check_len, launch};
+use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 
 use super::grid::MAX_FFT_LEN;
-use super::{FftParams, FftRepulsion, u32_of};
+use super::{FftParams, FftRepulsion, GridGeometry, KernelState, u32_of};
 
-const KERNEL: &str = include_str!("kernel.wgsl");
-const STOCKHAM: &str = include_str!("stockham.wgsl");
+static KERNEL: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[
+            FftParams::declare("Params"),
+            GridGeometry::declare("Grid"),
+            KernelState::declare("KernelState"),
+        ],
+        include_str!("kernel.wgsl"),
+    )
+});
+/// stockham.wgsl, to which [`stockham_source`] appends an entry point. Its `gate` binding reads
+/// the grid buffer as u32 words: `kernel_dirty` is word KERNEL_DIRTY_WORD.
+static STOCKHAM: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[
+            FftParams::declare("Params"),
+            u32_constants(&[
+                ("WG_Y", FFT_WG_Y),
+                (
+                    "KERNEL_DIRTY_WORD",
+                    std::mem::offset_of!(GridGeometry, kernel_dirty) / 4,
+                ),
+            ]),
+        ],
+        include_str!("stockham.wgsl"),
+    )
+});
 
 /// y workgroups of the kernel's gated dispatches (each invocation loops over y): few, so that a
 /// cached kernel costs little, but enough to keep every worker thread busy when it is computed.
@@ -150,7 +178,7 @@ pub(super) fn stockham_source(radix: usize, pad: bool, prune: bool, fused: bool)
         code: String::new(),
         next: 0,
     };
-    let mut src = String::from(STOCKHAM);
+    let mut src = STOCKHAM.clone();
     let _ = write!(
         src,
         "
@@ -501,7 +529,7 @@ impl FftRepulsion {
         let mut d = vec![launch(
             gpu,
             "tsne_fft_kernel",
-            KERNEL,
+            &KERNEL,
             "kernel_grid",
             p,
             &[&self.grid, &self.kernel, &self.state],
