@@ -1,17 +1,18 @@
-// t-SNE FFT repulsion, step 4c: how many chunks of 32 points each box holds, for the spread (one
-// invocation per chunk, see tsne_fft_spread.wgsl) and the interpolation (one workgroup per chunk,
-// see tsne_fft_interpolate.wgsl), and the largest number
-// of points in a 3 x 3 neighbourhood of boxes (what the near-field sums cost; read back now and
-// then by `FftRepulsion::refresh` to size the grid).
-//   chunks[b] = ceil(count_b / 32),  count_b = starts[b + 1] - starts[b]
+// t-SNE FFT repulsion, `chunks`: how many chunks of CHUNK_POINTS (32) points each box holds, for
+// the spread (one invocation per chunk, see spread.wgsl) and the interpolation (one workgroup per
+// chunk, see interpolate.wgsl), and the largest number of points in a 3 x 3 neighbourhood of
+// boxes (what the near-field sums cost; read back now and then by `FftRepulsion::refresh` to size
+// the grid).
+//   chunks[b] = ceil(count_b / CHUNK_POINTS),  count_b = starts[b + 1] - starts[b]
 //   near_b = sum_{|b' - b| <= 1} count_b'
-//   stats[0] = max_b near_b,  stats[1] = sum_b count_b near_b / 256 (rounded up per box: the
-//   pairs the near-field sums take, in units of 256; `fft::Measured`)
-//   (both cleared by tsne_fft_bbox)
-// tsne_fft_scan then turns chunks into chunk_starts (params.boxes = boxes there).
+//   stats[0] = max_b near_b,  stats[1] = sum_b count_b near_b / PAIR_UNIT (rounded up per box:
+//   the pairs the near-field sums take, in units of PAIR_UNIT = 256; `fft::Measured`)
+//   (both cleared by bbox.wgsl)
+// scan.wgsl then turns chunks into chunk_starts (params.boxes = boxes there).
 // Bindings (group 0): 0 params (uniform FftParams), 1 starts (read u32, boxes + 1), 2 chunks
 //   (write u32, boxes), 3 stats (read_write atomic u32, 2).
-// One invocation per box. Params mirror `tsne::fft::FftParams`.
+// One invocation per box. Launched from spread.rs, which declares Params (`FftParams`),
+// CHUNK_POINTS and PAIR_UNIT (`spread::CHUNK_POINTS`, `1 << spread::PAIRS_SHIFT`) before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> starts: array<u32>;

@@ -32,7 +32,7 @@ pub fn repulsion_exact(y: &[f32], n: usize, dims: usize) -> Vec<f32> {
     out
 }
 
-/// A point index hashed to 32 bits (Wellons' lowbias32), as `mix` in tsne_fft_count.wgsl.
+/// A point index hashed to 32 bits (Wellons' lowbias32), as `mix` in count.wgsl.
 pub fn mix(i: u32) -> u32 {
     let mut x = i;
     x ^= x >> 16;
@@ -44,7 +44,7 @@ pub fn mix(i: u32) -> u32 {
 }
 
 /// The sort key of point `i` in a box whose `count` points start at slot `first`: one of the
-/// box's 2 count keys, from a hash of i (tsne_fft_count.wgsl).
+/// box's 2 count keys, from a hash of i (count.wgsl).
 pub fn sort_key(i: u32, first: u32, count: u32) -> u32 {
     2 * first + mix(i) % (2 * count)
 }
@@ -56,7 +56,7 @@ pub fn order_in_box(points: &mut [u32], first: u32) {
     points.sort_unstable_by_key(|&i| (sort_key(i, first, count), i));
 }
 
-/// The interpolation grid (as tsne_fft_bbox.wgsl, in f64).
+/// The interpolation grid (as bbox.wgsl, in f64).
 #[derive(Clone, Debug)]
 pub struct Grid {
     pub dims: usize,
@@ -90,7 +90,7 @@ pub fn bbox(y: &[f32], n: usize, dims: usize, intervals: usize) -> Grid {
 }
 
 /// `bbox` with intervals at least `min_width` wide (the grid then extends past the box,
-/// still centred on it), as tsne_fft_bbox.wgsl.
+/// still centred on it), as bbox.wgsl.
 pub fn bbox_with_floor(y: &[f32], n: usize, dims: usize, intervals: usize, min_width: f64) -> Grid {
     let mut lo = vec![f64::INFINITY; dims];
     let mut hi = vec![f64::NEG_INFINITY; dims];
@@ -145,7 +145,7 @@ fn for_nodes(grid: &Grid, y: &[f32], mut f: impl FnMut(usize, f64)) {
 }
 
 /// Node charges `[1, y - centre]` spread with Lagrange weights: nodes^dims x (dims + 1),
-/// node index `sum_d g_d nodes^d` (x fastest), as tsne_fft_spread.wgsl.
+/// node index `sum_d g_d nodes^d` (x fastest), as spread.wgsl.
 pub fn spread(y: &[f32], n: usize, grid: &Grid) -> Vec<f64> {
     let dims = grid.dims;
     let q = dims + 1;
@@ -226,7 +226,7 @@ pub fn node_potentials(charges: &[f64], grid: &Grid) -> Vec<f64> {
 }
 
 /// Interpolate the potentials back to the points and form the sums, as
-/// tsne_fft_interpolate.wgsl: per point `[c_d Phi0 - Phi_{1+d}, Psi - 1]`, c = y - centre.
+/// interpolate.wgsl: per point `[c_d Phi0 - Phi_{1+d}, Psi - 1]`, c = y - centre.
 pub fn interpolate(y: &[f32], n: usize, grid: &Grid, potentials: &[f64]) -> Vec<f32> {
     let dims = grid.dims;
     let k = dims + 2;
@@ -268,7 +268,7 @@ fn adjacent(a: &[usize], b: &[usize]) -> bool {
 }
 
 /// Per box (flat index): is its near field summed exactly? As `near_on` in
-/// tsne_fft_near.wgsl: the width is above [`NEAR_MIN_WIDTH`] and the
+/// near.wgsl: the width is above [`NEAR_MIN_WIDTH`] and the
 /// box and its neighbours hold at most [`NEAR_CAP`] points.
 pub fn near_boxes(y: &[f32], n: usize, grid: &Grid) -> Vec<bool> {
     let (dims, m) = (grid.dims, grid.intervals);
@@ -288,7 +288,7 @@ pub fn near_boxes(y: &[f32], n: usize, grid: &Grid) -> Vec<bool> {
         .collect()
 }
 
-/// Node potentials without the near field, as tsne_fft_near.wgsl: for every node of a box
+/// Node potentials without the near field, as near.wgsl: for every node of a box
 /// with `near[box]`, minus the node-to-node sums over the nodes of its neighbouring boxes
 /// (what interpolation gives for the pairs that [`near_sums`] sums exactly).
 pub fn far_potentials(charges: &[f64], potentials: &[f64], grid: &Grid, near: &[bool]) -> Vec<f64> {
@@ -335,7 +335,7 @@ pub fn far_potentials(charges: &[f64], potentials: &[f64], grid: &Grid, near: &[
     out
 }
 
-/// Exact near-field sums per point, as tsne_fft_interpolate.wgsl: for a point in a box with
+/// Exact near-field sums per point, as interpolate.wgsl: for a point in a box with
 /// `near[box]`, `[sum_j w_ij^2 (y_i - y_j), sum_j w_ij]` over the points j of its box and the
 /// neighbouring ones, the point itself included (w_ii = 1); zeros elsewhere.
 pub fn near_sums(y: &[f32], n: usize, grid: &Grid, near: &[bool]) -> Vec<f64> {

@@ -28,19 +28,16 @@ static BBOX: LazyLock<String> = LazyLock::new(|| {
 pub const NODES_PER_INTERVAL: usize = 4;
 /// Minimum number of intervals per axis: a 64-point FFT (FIt-SNE: 50 intervals with p = 3).
 /// Coarse grids are accurate here: dense layouts get intervals at most [`PLAIN_WIDTH`] wide, and
-/// wide ones the exact near field. A minimum of 30 made the first 250 iterations at 70,000
-/// points pay for 240-point FFTs where 13 intervals of 0.7 units covered the embedding.
+/// wide ones the exact near field; a higher minimum makes small embeddings pay for FFTs they do
+/// not need (docs/kernel-notes.md).
 pub const MIN_INTERVALS: usize = 8;
 /// Longest FFT line: two channels of 2048^2 complex f32 are 64 MiB, half of the 128 MiB a
 /// storage binding may span on common adapters.
 pub const MAX_FFT_LEN: usize = 2048;
-/// Workgroups of the bounding-box fold (`bbox_partials` in tsne_fft_bbox.wgsl, `GROUPS` there) and
-/// of the scan passes (tsne_fft_scan.wgsl, `GROUPS` there), small ones of 8 invocations: one
-/// workgroup runs on one of lavapipe's threads, and the single workgroups of 256 these kernels
-/// were left the other thread idle (at 70,000 points, `profile_fft` on MNIST embeddings: bbox
-/// 2.3-3.1 ms a call, now 1.0-1.2 ms in two passes; the sort's scan 2.3-2.7 ms at iteration 700
-/// and 4.4-4.7 ms at iteration 200, now 1.6-2.1 and 2.5-3.0 ms in three). Workgroups of 256 in
-/// several groups gained little: a barrier costs lavapipe a switch per 8 invocations.
+/// Workgroups of the bounding-box fold (`bbox_partials`, `GROUPS` in bbox.wgsl), small ones of 8
+/// invocations: one workgroup runs on one of lavapipe's threads, so a single workgroup left the
+/// other thread idle, and a barrier costs lavapipe a switch per 8 invocations
+/// (docs/kernel-notes.md).
 pub(super) const BBOX_GROUPS: usize = 64;
 
 /// The intervals per unit of embedding span a grid sized from a span alone takes
@@ -54,20 +51,13 @@ pub const INTERVALS_PER_UNIT: f32 = 0.2;
 /// intervals per axis: about this many points per box on average over the bounding box.
 pub const POINTS_PER_BOX: usize = 16;
 /// The cost of one near-field pair in FFT grid elements (`len^2`, all transforms of a call) for
-/// [`grid_for_measured`]: a pair at ~0.5-0.65 ns and a grid element at ~0.37 us on lavapipe
-/// (profile_fft on saved MNIST embeddings; at 70,000 points, iteration 700: 288^2 with 63 M
-/// pairs 109-125 ms a call, 360^2 with 42 M 129 ms, 432^2 with 30 M 155 ms; at 10,000: 120^2
-/// with 6 M pairs 16-17 ms, 320^2 with 1.5 M 54 ms). Once a session (s5) found 0.0015 slower
-/// than 0.008 over whole runs, but then floors of 30 intervals and 0.2 per unit of span kept
-/// the near-field grids as fine as the plain ones in many iterations, so only the pairs
-/// changed. Without the floors, whole runs with 0.0015 (one after the other): 10,000 MNIST
-/// points optimized in 26.9 s against 47.7-59.4 s before, 70,000 in 154.5 s against 165.5-173.7 s.
+/// [`grid_for_measured`]: the ratio of a pair's time to a grid element's on lavapipe (the
+/// measurements, and whole runs with it, in docs/kernel-notes.md).
 pub const PAIR_COST: f64 = 0.0015;
 /// [`FftRepulsion::refresh`] aims at boxes small enough that the busiest 3 x 3 neighbourhood
 /// holds about this many points: each point then sums at most that many pairs exactly, and the
-/// embedding can grow 2.5x denser before [`NEAR_CAP`](super::interpolate::NEAR_CAP) switches a box to plain interpolation.
-/// On a 10,000-point MNIST embedding (span 187) the near-field stages then cost about as much
-/// as the FFTs.
+/// embedding can grow 2.5x denser before [`NEAR_CAP`](super::interpolate::NEAR_CAP) switches a
+/// box to plain interpolation.
 pub const NEAR_TARGET: usize = 1536;
 /// The narrowest intervals [`grid_for_measured`] picks: where a dense embedding would need
 /// narrower boxes to keep the near-field sums short, intervals this wide (at most
@@ -147,8 +137,8 @@ impl Measured {
 }
 
 /// What a run at positions `y` (n × 2) on a grid of `intervals` per axis fitted to their box
-/// would measure (the grid of `cpu::bbox`, as tsne_fft_bbox.wgsl; the counts of
-/// tsne_fft_chunks.wgsl, `pairs` exact rather than in units of 256): how
+/// would measure (the grid of `cpu::bbox`, as bbox.wgsl; the counts of
+/// chunks.wgsl, `pairs` exact rather than in units of 256): how
 /// [`FftRepulsion::for_positions`] sizes the first grid without a run.
 pub fn measure(y: &[f32], n: usize, intervals: usize) -> Measured {
     let nothing = Measured {
@@ -204,9 +194,7 @@ pub fn measure(y: &[f32], n: usize, intervals: usize) -> Measured {
 /// Dense embeddings (early exaggeration, large n) take the plain grid; wide, sparse ones (late
 /// iterations) the near field with a coarse grid, as coarse as the pairs allow: its force error
 /// does not grow with the width (module doc), so there is no floor on intervals per unit of
-/// span. On the final 10,000-point MNIST embedding (span 187) that is 15 intervals of 12.5 units
-/// (a 120-point FFT, 17 ms a call, force error 0.05%), where a floor of 0.2 intervals per unit
-/// gave 40 of 4.7 (320 points, 54 ms, 0.10%).
+/// span (what that gains on MNIST: docs/kernel-notes.md).
 pub fn grid_for_measured(m: Measured, max_len: usize) -> (usize, usize) {
     let span = if m.span.is_finite() {
         m.span.max(0.0) as f64

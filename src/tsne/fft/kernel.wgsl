@@ -1,4 +1,4 @@
-// t-SNE FFT repulsion, step 6: the two kernels sampled on the circulant (periodic) node grid,
+// t-SNE FFT repulsion, `kernel`: the two kernels sampled on the circulant (periodic) node grid,
 // only when the node spacing changed (grid.kernel_dirty); otherwise the kernel spectrum of an
 // earlier call is still valid and this kernel (like the gated FFT passes after it) does nothing.
 //   Node offsets o_d = j_d for j_d <= len/2, j_d - len otherwise (d = x, y),
@@ -12,8 +12,8 @@
 //   vec2<f32>, len^2 row-major), 3 state (read_write, KernelState).
 // One invocation per column (x) and a share of the rows (a few workgroups along y, each
 // invocation looping over rows y, y + num_workgroups.y, ...): few workgroups when the kernel is
-// cached. Params mirror
-// `tsne::fft::FftParams`.
+// cached. Launched from transform.rs, which declares Params (`FftParams`), Grid (`GridGeometry`)
+// and KernelState before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;

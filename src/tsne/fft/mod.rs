@@ -2,62 +2,59 @@
 //!
 //! For every point i of a 2-D embedding y this fills, per point, `[sum_j w_ij^2 (y_i - y_j)` (2
 //! values)`, sum_{j != i} w_ij]` with w_ij = 1 / (1 + |y_i - y_j|^2), in O(N + G log G) for a grid
-//! of G nodes instead of O(N^2):
+//! of G nodes instead of O(N^2). [`FftRepulsion::record`] runs these stages, in this order; each
+//! is named after its WGSL file, which sits beside the module that launches it:
 //!
-//! 1. `bbox`: a GPU reduction finds the bounding box and writes the grid geometry (origin, interval
-//!    width, node spacing h) to a small storage buffer that every later kernel reads, so the box
-//!    can change every iteration with no readback.
-//! 2. `count` / `scan` / `scatter` / `order`: a stable counting sort of the points by box, in
-//!    two rounds: the box counts and their prefix sum, then within each box by a key hashed from
-//!    the point index ([`cpu::sort_key`]: 2 keys per point of the box, so ~1.5 points a key
-//!    however crowded the box), each point index to a slot of its key, then each point's
-//!    position to the slot given by its index's rank within the key. Integer atomics decide only
-//!    the provisional slots, so the final order, and every float sum after it, is the same in
-//!    every run: same seed, same adapter, same embedding. The cost depends on n, not on how the
-//!    points crowd (keys by position would hold thousands of points each where early exaggeration
-//!    packs a cluster into a speck).
-//! 3. `spread`: each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c the centre of the
-//!    bounding box) of its points onto its 4 x 4 Lagrange nodes (p = 4 equispaced nodes per
-//!    interval). A gather, no float atomics.
-//! 4. `kernel` + FFTs + inverse FFTs: node-to-node sums of w and w^2 as circular convolutions on a
-//!    zero-padded `len x len` grid (mixed-radix Stockham FFTs written in WGSL, [`Fft2d`], for any
-//!    `len = 2^a 3^b 5^c`). Three real charge grids travel in two complex channels and both
-//!    kernels in one. The kernel product is fused into the first inverse pass, and the kernel
-//!    spectrum is cached: it is recomputed (one 2-D FFT) only when the node spacing changes.
-//! 5. `near_nodes` (the near-field correction): for every box whose near field is on
-//!    ([`NEAR_MIN_WIDTH`], [`NEAR_CAP`]), the interpolated contribution of the points in the 3 x 3
-//!    boxes around it is taken out of its node potentials (a local 12 x 12-node stencil per
-//!    box).
-//! 6. `interpolate`: the node potentials are interpolated back to the points with the same
-//!    Lagrange weights, the exact sums over the near field are added, `y_i sum w^2 - sum w^2 y_j`
-//!    gives the force sum, and 1 (w_ii) is taken off Z.
+//! - `bbox` ([`grid`]): a GPU reduction finds the bounding box and writes the grid geometry
+//!   ([`GridGeometry`]: origin, interval width, node spacing h) to a small storage buffer that
+//!   every later kernel reads, so the box can change every iteration with no readback.
+//! - `count`, `scan`, `scatter`, `order` (`sort`): a stable counting sort of the points by box, in
+//!   two rounds: the box counts and their prefix sum, then within each box by a key hashed from
+//!   the point index ([`cpu::sort_key`]: 2 keys per point of the box, so ~1.5 points a key
+//!   however crowded the box), each point index to a slot of its key, then each point's position
+//!   to the slot given by its index's rank within the key. Integer atomics decide only the
+//!   provisional slots, so the final order, and every float sum after it, is the same in every
+//!   run: same seed, same adapter, same embedding. The cost depends on n, not on how the points
+//!   crowd (keys by position would hold thousands of points each where early exaggeration packs
+//!   a cluster into a speck).
+//! - `chunks`, `spread` (`spread`): each box's points in chunks of 32 (the work items of the
+//!   spread and the interpolation); each box gathers the charges `[1, y_x - c_x, y_y - c_y]` (c
+//!   the centre of the bounding box) of its points onto its 4 x 4 Lagrange nodes (p = 4
+//!   equispaced nodes per interval). A gather, no float atomics.
+//! - `kernel`, `stockham` ([`transform`]): node-to-node sums of w and w^2 as circular
+//!   convolutions on a zero-padded `len x len` grid (mixed-radix Stockham FFTs written in WGSL,
+//!   [`transform::Fft2d`], for any `len = 2^a 3^b 5^c`). Three real charge grids travel in two
+//!   complex channels and both kernels in one. The kernel product is fused into the first inverse
+//!   pass, and the kernel spectrum is cached: it is recomputed (one 2-D FFT) only when the node
+//!   spacing changes.
+//! - `near` ([`interpolate`]): for every box whose near field is on
+//!   ([`interpolate::NEAR_MIN_WIDTH`], [`interpolate::NEAR_CAP`]), the interpolated contribution
+//!   of the points in the 3 x 3 boxes around it is taken out of its node potentials (a local
+//!   12 x 12-node stencil per box).
+//! - `interpolate` ([`interpolate`]): the node potentials are interpolated back to the points
+//!   with the same Lagrange weights, the exact sums over the near field are added,
+//!   `y_i sum w^2 - sum w^2 y_j` gives the force sum, and 1 (w_ii) is taken off Z.
 //!
 //! Why the near field: interpolation error is largest for close pairs, where the kernel bends
-//! sharpest. Plain interpolation with p = 4 gives a relative force error (2-norm over all points)
-//! of 0.07% for intervals of width 0.5, 0.4% for 0.8 and 1.1% for 1 (uniform layouts and a
-//! 10,000-point MNIST embedding alike; p = 3, FIt-SNE's choice, gives 3.6% at width 1). With
-//! close pairs (same or neighbouring box) summed exactly, the error is 0.05-0.3% for any width from
-//! 1 to 12.5 on MNIST-like layouts (measured by numpy prototypes and by the tests and
-//! `examples/profile_fft.rs` here), so the grid may be as coarse as the near-field sums can
-//! afford: on the final 10,000-point MNIST embedding (span 187) 15 intervals of 12.5 units
-//! (0.05%) instead of the 374 of 0.5 this module once used with p = 3. A few sparse points at
-//! distances of 1-3 widths are the exception: 7 points on a line over 14 units have 3.9% at
-//! width 1.75 (8 intervals) and 0.07% with plain interpolation at width 0.47.
+//! sharpest. With the pairs of the same or neighbouring boxes summed exactly the force error no
+//! longer grows with the interval width, so the grid may be as coarse as the near-field sums can
+//! afford (the accuracy measured, and the sparse layouts where it is worse, in
+//! docs/kernel-notes.md).
 //!
 //! Grid size: `intervals` per axis and an FFT length `len >= 8 * intervals` (the node grid
 //! doubled, so the circular convolution equals the linear one), `len` a product of 2, 3 and 5 (see
-//! [`fft_len_for`]). For a given `len` all `len / 8` intervals are used (more intervals cost
-//! nothing in the FFT). `new` sizes the grid for a span of [`DEFAULT_SPAN`];
-//! [`FftRepulsion::set_span_hint`] re-sizes it from a span (at least [`MIN_INTERVALS`], at least
-//! `sqrt(n / POINTS_PER_BOX)` and [`INTERVALS_PER_UNIT`] per unit of span, up to the largest FFT,
-//! 2048), and [`FftRepulsion::refresh`] (the optimizer calls it between batches of iterations) from what
-//! the last run measured: its span, its busiest 3 x 3 neighbourhood of boxes and its near-field
-//! pairs, taking the cheapest grid whose busiest neighbourhood holds at most about
-//! [`NEAR_TARGET`] points ([`grid_for_measured`]).
+//! [`grid::fft_len_for`]). For a given `len` all `len / 8` intervals are used (more intervals cost
+//! nothing in the FFT). `new` sizes the grid for a span of [`grid::DEFAULT_SPAN`];
+//! [`FftRepulsion::set_span_hint`] re-sizes it from a span (at least [`grid::MIN_INTERVALS`], at
+//! least `sqrt(n / POINTS_PER_BOX)` and [`grid::INTERVALS_PER_UNIT`] per unit of span, up to the
+//! largest FFT, 2048), and [`FftRepulsion::refresh`] (the optimizer calls it between batches of
+//! iterations) from what the last run measured: its span, its busiest 3 x 3 neighbourhood of
+//! boxes and its near-field pairs, taking the cheapest grid whose busiest neighbourhood holds at
+//! most about [`grid::NEAR_TARGET`] points ([`grid::grid_for_measured`]).
 //!
 //! Node spacing: the grid is centred on the actual bounding box (on the GPU, every call) with
 //! interval width `max(span / intervals, min_width)`. `with_fft_len` sets no floor (the grid
-//! always fits the box exactly); `set_span_hint` sets the floor to [`HINT_SLACK`] times the
+//! always fits the box exactly); `set_span_hint` sets the floor to [`grid::HINT_SLACK`] times the
 //! hinted span over the intervals, so while the embedding stays within that size the spacing,
 //! and so the kernel spectrum, stays the same from call to call and the kernel FFT is skipped
 //! (gated on the GPU, no readback). A box that outgrows the floor stretches the grid: correct,
@@ -136,7 +133,7 @@ wgsl_struct! {
         pub out_valid: u32,
         /// FFT: 1 when the pass reads the product of the charge and kernel spectra.
         pub fused: u32,
-        /// Sort: the keys of the counting sort's second round, 2n (see tsne_fft_count.wgsl).
+        /// Sort: the keys of the counting sort's second round, 2n (see count.wgsl).
         pub keys: u32,
     }
 }
@@ -221,7 +218,7 @@ pub struct FftRepulsion {
     max_len: usize,
     /// Floor on the interval width (0: the grid always fits the bounding box exactly).
     min_width: f32,
-    /// The interpolation's near-field loop uses subgroups of 8 ([`interpolate_source`]).
+    /// The interpolation's near-field loop uses subgroups of 8 (`interpolate::interpolate_source`).
     subgroups: bool,
     fft: Fft2d,
     grid: wgpu::Buffer,
@@ -242,19 +239,19 @@ pub struct FftRepulsion {
     /// spread and the interpolation).
     sorted_points: TexelTable,
     /// Per node (nodes x nodes): the potentials (phi0, phi1, phi2, psi) with the near field
-    /// taken out, written by tsne_fft_near for the interpolation.
+    /// taken out, written by near.wgsl for the interpolation.
     node_table: TexelTable,
     charges: wgpu::Buffer,
     /// Node charges `(q0, q1, q2, 0)`, nodes x nodes: kept for the near-field pass (the FFT
     /// transforms `charges` in place).
     node_charges: TexelTable,
-    /// Chunks of [`CHUNK_POINTS`] points per box, and their prefix sum (boxes + 1): the
+    /// Chunks of `CHUNK_POINTS` (32) points per box, and their prefix sum (boxes + 1): the
     /// interpolation's work items.
     chunks: wgpu::Buffer,
     chunk_starts: wgpu::Buffer,
-    /// Per chunk: its points' charges on the box's 16 nodes (tsne_fft_spread.wgsl).
+    /// Per chunk: its points' charges on the box's 16 nodes (spread.wgsl).
     spread_parts: wgpu::Buffer,
-    /// One u32: the most points in a 3 x 3 neighbourhood of boxes (tsne_fft_chunks).
+    /// One u32: the most points in a 3 x 3 neighbourhood of boxes (chunks.wgsl).
     stats: wgpu::Buffer,
     /// Per-workgroup partial results of the bbox fold and of the scans.
     partials: wgpu::Buffer,
@@ -271,8 +268,7 @@ impl FftRepulsion {
 
     /// As `new`, the grid sized for positions `y` (n × dims) as a refresh after a run at them
     /// would size it ([`measure`], [`grid_for_measured`]): a run can start on the grid it needs
-    /// (70,000 points from a PCA start: 64^2, where the guess from n is 540^2), instead of one
-    /// iteration on the guess and a re-size (~0.6 s).
+    /// instead of one iteration on a guess from n and a re-size (docs/kernel-notes.md).
     pub fn for_positions(gpu: &Gpu, n: usize, dims: usize, y: &[f32]) -> Result<Self> {
         let (_, guess) = grid_for(n, DEFAULT_SPAN);
         if dims != 2 || y.len() != n * dims {
@@ -367,8 +363,8 @@ impl FftRepulsion {
     /// capped by [`FftRepulsion::set_max_fft_len`]) unless the current one has at least
     /// 1 / [`HINT_SLACK`] of the intervals wanted and at most 5/4 of the FFT length, and set the
     /// width floor to [`HINT_SLACK`] * `span / intervals`. Meant to be called rarely, say every 50
-    /// iterations, with a span the caller read back: `read_grid(gpu)?.span` is the span of the last run's positions, a
-    /// 32-byte readback. Returns true when the grid changed: buffers were reallocated and
+    /// iterations, with a span the caller read back: `read_grid(gpu)?.span` is the span of the
+    /// last run's positions, a 32-byte readback. Returns true when the grid changed: buffers were reallocated and
     /// dispatches recorded before are stale, so `record` must be called again (a new floor
     /// alone needs no new recording).
     pub fn set_span_hint(&mut self, gpu: &Gpu, span: f32) -> Result<bool> {
@@ -485,9 +481,9 @@ impl FftRepulsion {
         self.n
     }
 
-    /// Use the subgroup near-field loop ([`interpolate_source`]) where the adapter has subgroups
-    /// of exactly 8 lanes (the default there), or the plain one; takes effect at the next
-    /// `record`. Returns whether subgroups are used.
+    /// Use the subgroup near-field loop (`interpolate::interpolate_source`) where the adapter has
+    /// subgroups of exactly 8 lanes (the default there), or the plain one; takes effect at the
+    /// next `record`. Returns whether subgroups are used.
     pub fn set_subgroups(&mut self, gpu: &Gpu, on: bool) -> bool {
         self.subgroups = on && crate::tsne::affinity::subgroups_of_8(gpu);
         self.subgroups

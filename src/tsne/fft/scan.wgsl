@@ -1,7 +1,7 @@
-// t-SNE FFT repulsion, step 3: exclusive prefix sum of counts (the counting sort's part 2, for
-// boxes and then for keys, and the chunks' starts).
+// t-SNE FFT repulsion, `scan`: exclusive prefix sum of counts (in the counting sort, of the box
+// counts and then of the key counts; after chunks.wgsl, of the chunks per box).
 //   starts[b] = sum_{b' < b} counts[b'],  starts[boxes] = n
-// (params.boxes is the number of counts: boxes, or the keys of tsne_fft_count.wgsl.)
+// (params.boxes is the number of counts: boxes, or the keys of count.wgsl.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 counts (read u32, one per box),
 //   2 starts (read_write u32, boxes + 1), 3 sums (read_write u32, GROUPS * LANES chunk sums, then
 //   GROUPS block offsets).
@@ -15,19 +15,19 @@
 //     plus the chunk sums before it in the block and writes the running starts of its chunk; the
 //     last invocation of the last workgroup writes starts[boxes].
 // Many small workgroups, so that every one of lavapipe's threads works (one workgroup runs on one
-// thread; one workgroup of 256 took 2.4-4.6 ms at 70,000 points with the other thread idle), and
-// counts are read twice in all, as a single-pass scan reads them.
+// thread; docs/kernel-notes.md has the times), and counts are read twice in all, as a single-pass
+// scan reads them.
 // Integer sums: the same in every run whatever order the workgroups run in.
-// Params mirror `tsne::fft::FftParams`.
+// Launched from sort.rs, which declares Params (`FftParams`), LANES and GROUPS (`SCAN_LANES`,
+// `SCAN_GROUPS`) before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> counts: array<u32>;
 @group(0) @binding(2) var<storage, read_write> starts: array<u32>;
 @group(0) @binding(3) var<storage, read_write> sums: array<u32>;
 
-// Declared from Rust (`sort::SCAN_LANES`, `sort::SCAN_GROUPS`): LANES, the invocations per
-// workgroup of `scan_chunks` and `scan_counts`; GROUPS, their workgroups and the size of
-// `scan_offsets`' one workgroup.
+// From Rust: LANES, the invocations per workgroup of `scan_chunks` and `scan_counts`; GROUPS,
+// their workgroups and the size of `scan_offsets`' one workgroup.
 
 // Boxes [x, y) of invocation lid's chunk of block g.
 fn chunk_of(g: u32, lid: u32) -> vec2<u32> {

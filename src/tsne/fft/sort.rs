@@ -37,9 +37,11 @@ static SCATTER: LazyLock<String> = LazyLock::new(|| {
 static ORDER: LazyLock<String> =
     LazyLock::new(|| with_structs(&[FftParams::declare("Params")], include_str!("order.wgsl")));
 
-/// See [`BBOX_GROUPS`].
+/// Workgroups of the scan passes (`GROUPS` in scan.wgsl), small ones of [`SCAN_LANES`]
+/// invocations, as the bounding-box fold's (`grid::BBOX_GROUPS`): one workgroup runs on one of
+/// lavapipe's threads (docs/kernel-notes.md).
 pub(super) const SCAN_GROUPS: usize = 64;
-/// Invocations per workgroup of the scan passes (`LANES` in tsne_fft_scan.wgsl).
+/// Invocations per workgroup of the scan passes (`LANES` in scan.wgsl; emitted there).
 pub(super) const SCAN_LANES: usize = 8;
 
 /// This stage's kernels as the GPU gets them, by file (for [`super::kernel_sources`]).
@@ -135,7 +137,7 @@ impl FftRepulsion {
 }
 
 /// The exclusive prefix sum `starts` (`p.boxes + 1` u32) of `counts` (`p.boxes` u32): the three
-/// passes of tsne_fft_scan.wgsl, with `sums` (at least SCAN_GROUPS * (SCAN_LANES + 1) u32) for
+/// passes of scan.wgsl, with `sums` (at least SCAN_GROUPS * (SCAN_LANES + 1) u32) for
 /// their partial sums.
 pub(super) fn scan(
     gpu: &Gpu,

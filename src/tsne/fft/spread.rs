@@ -35,12 +35,12 @@ static SPREAD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// tsne_fft_chunks.wgsl sums the near-field pairs in units of 2^PAIRS_SHIFT (a u32 then holds
+/// chunks.wgsl sums the near-field pairs in units of 2^PAIRS_SHIFT (a u32 then holds
 /// 2^40 pairs: a million points with a million neighbours each).
 pub(super) const PAIRS_SHIFT: u32 = 8;
-/// Points per interpolation chunk, four per lane of its 8 (`CHUNK_POINTS` in
-/// tsne_fft_interpolate.wgsl and the 32 of tsne_fft_chunks.wgsl): each near-field point one step
-/// loads serves four pairs (measurements in tsne_fft_interpolate.wgsl).
+/// Points per chunk (`CHUNK_POINTS` in chunks.wgsl, spread.wgsl and interpolate.wgsl), four per
+/// lane of an interpolation workgroup's 8: each near-field point one step loads serves four pairs
+/// (docs/kernel-notes.md compares other counts).
 pub(super) const CHUNK_POINTS: usize = 32;
 
 /// An upper bound on the chunks of [`CHUNK_POINTS`] points n points make in `boxes` boxes: every

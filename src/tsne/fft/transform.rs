@@ -44,7 +44,7 @@ static STOCKHAM: LazyLock<String> = LazyLock::new(|| {
 /// y workgroups of the kernel's gated dispatches (each invocation loops over y): few, so that a
 /// cached kernel costs little, but enough to keep every worker thread busy when it is computed.
 const GATED_Y_GROUPS: usize = 4;
-/// Workgroup shape of the FFT passes: 64 x FFT_WG_Y (`WG_Y` in tsne_fft_stockham.wgsl).
+/// Workgroup shape of the FFT passes: 64 x FFT_WG_Y (emitted as `WG_Y` into stockham.wgsl).
 const FFT_WG_Y: usize = 1;
 /// Largest radix of one Stockham pass: one invocation holds a DFT of this many complex values
 /// (generated WGSL, see [`stockham_source`]).
@@ -91,7 +91,7 @@ pub fn radices(len: usize) -> Option<Vec<usize>> {
 }
 
 /// WGSL for one Stockham pass of radix `radix` (2..=[`MAX_RADIX`], any product of 2, 3 and 5):
-/// tsne_fft_stockham.wgsl followed by the generated entry point `fft_radix{radix}` and its
+/// stockham.wgsl followed by the generated entry point `fft_radix{radix}` and its
 /// butterfly, a DFT of `radix` points unrolled into named values (Cooley-Tukey splits down to
 /// DFTs of 2, 3, 4 and 5 points, constant twiddles as literals).
 ///
@@ -225,11 +225,11 @@ fn radix{r}(base: u32, j: u32) {{
 }
 
 /// Batched 2-D complex FFTs of `len x len` grids (row-major vec2<f32>, `channels` grids one
-/// after the other), in place, written in WGSL (tsne_fft_stockham.wgsl plus generated butterflies:
+/// after the other), in place, written in WGSL (stockham.wgsl plus generated butterflies:
 /// mixed-radix Stockham autosort passes of radices up to [`MAX_RADIX`], see [`radices`]), for any
-/// `len = 2^a 3^b 5^c` up to [`MAX_FFT_LEN`]. Each axis takes one pass per radix, ping-ponging with a scratch buffer;
-/// both axes together take an even number of passes, so the result lands back in the caller's
-/// buffer.
+/// `len = 2^a 3^b 5^c` up to [`MAX_FFT_LEN`]. Each axis takes one pass per radix, ping-ponging
+/// with a scratch buffer; both axes together take an even number of passes, so the result lands
+/// back in the caller's buffer.
 pub struct Fft2d {
     pub len: usize,
     /// Most channels one call may transform (the scratch buffer's size).
@@ -460,7 +460,7 @@ impl Fft2d {
 
     /// Inverse DFT into `data` of the first `rows_out x cols_out` corner. With `product =
     /// Some((spectra, kernel))` its input is not `data` but the fused product of two charge
-    /// spectra (2 channels) and a kernel spectrum (see tsne_fft_stockham.wgsl).
+    /// spectra (2 channels) and a kernel spectrum (see stockham.wgsl).
     fn inverse_from(
         &self,
         gpu: &Gpu,
