@@ -268,7 +268,7 @@ fn adjacent(a: &[usize], b: &[usize]) -> bool {
 }
 
 /// Per box (flat index): is its near field summed exactly? As `near_on` in
-/// near.wgsl: the width is above [`NEAR_MIN_WIDTH`] and the
+/// near.wgsl: the width is above `NEAR_MIN_WIDTH` and the
 /// box and its neighbours hold at most [`NEAR_CAP`] points.
 pub fn near_boxes(y: &[f32], n: usize, grid: &Grid) -> Vec<bool> {
     let (dims, m) = (grid.dims, grid.intervals);

@@ -27,10 +27,10 @@ static BBOX: LazyLock<String> = LazyLock::new(|| {
 /// Lagrange nodes per interval and axis (FIt-SNE's p; it uses 3). The shaders are written for 4.
 pub const NODES_PER_INTERVAL: usize = 4;
 /// Minimum number of intervals per axis: a 64-point FFT (FIt-SNE: 50 intervals with p = 3).
-/// Coarse grids are accurate here: dense layouts get intervals at most [`PLAIN_WIDTH`] wide, and
+/// Coarse grids are accurate here: dense layouts get intervals at most `PLAIN_WIDTH` wide, and
 /// wide ones the exact near field; a higher minimum makes small embeddings pay for FFTs they do
 /// not need (docs/kernel-notes.md).
-pub const MIN_INTERVALS: usize = 8;
+pub(super) const MIN_INTERVALS: usize = 8;
 /// Longest FFT line: two channels of 2048^2 complex f32 are 64 MiB, half of the 128 MiB a
 /// storage binding may span on common adapters.
 pub const MAX_FFT_LEN: usize = 2048;
@@ -46,28 +46,28 @@ pub(super) const BBOX_GROUPS: usize = 64;
 /// (module doc), so the width trades FFT work (fewer, wider intervals) against near-field sums
 /// (more points per box): [`FftRepulsion::refresh`] sizes it by the measured density
 /// ([`grid_for_measured`]) with no such floor.
-pub const INTERVALS_PER_UNIT: f32 = 0.2;
+pub(super) const INTERVALS_PER_UNIT: f32 = 0.2;
 /// Before anything is measured, the span hint asks for at least `sqrt(n / POINTS_PER_BOX)`
 /// intervals per axis: about this many points per box on average over the bounding box.
-pub const POINTS_PER_BOX: usize = 16;
+pub(super) const POINTS_PER_BOX: usize = 16;
 /// The cost of one near-field pair in FFT grid elements (`len^2`, all transforms of a call) for
 /// [`grid_for_measured`]: the ratio of a pair's time to a grid element's on lavapipe (the
 /// measurements, and whole runs with it, in docs/kernel-notes.md).
-pub const PAIR_COST: f64 = 0.0015;
+pub(super) const PAIR_COST: f64 = 0.0015;
 /// [`FftRepulsion::refresh`] aims at boxes small enough that the busiest 3 x 3 neighbourhood
 /// holds about this many points: each point then sums at most that many pairs exactly, and the
 /// embedding can grow 2.5x denser before [`NEAR_CAP`](super::interpolate::NEAR_CAP) switches a
 /// box to plain interpolation.
-pub const NEAR_TARGET: usize = 1536;
+pub(super) const NEAR_TARGET: usize = 1536;
 /// The narrowest intervals [`grid_for_measured`] picks: where a dense embedding would need
 /// narrower boxes to keep the near-field sums short, intervals this wide (at most
-/// [`NEAR_MIN_WIDTH`] even with [`HINT_SLACK`]) interpolate plainly at 0.3% force error, and no
+/// `NEAR_MIN_WIDTH` even with `HINT_SLACK`) interpolate plainly at 0.3% force error, and no
 /// point sums any pairs exactly.
-pub const PLAIN_WIDTH: f32 = 0.7;
+pub(super) const PLAIN_WIDTH: f32 = 0.7;
 /// The width floor `set_span_hint` sets is this times `span / intervals`: room for the embedding
 /// to grow by 10% before the kernel spectrum must be recomputed, at the price of intervals up to
 /// 10% wider than the box needs.
-pub const HINT_SLACK: f32 = 1.1;
+pub(super) const HINT_SLACK: f32 = 1.1;
 /// The span `new` sizes the grid for (with few points: the minimum, 8 intervals per axis).
 pub const DEFAULT_SPAN: f32 = 40.0;
 
@@ -90,10 +90,10 @@ pub fn fft_len_for(need: usize, max_len: usize) -> usize {
         })
 }
 
-/// `(len, intervals)` for `n` points spanning `span` units: at least [`MIN_INTERVALS`],
-/// `sqrt(n / POINTS_PER_BOX)` and [`INTERVALS_PER_UNIT`] per unit of span, the FFT length from
+/// `(len, intervals)` for `n` points spanning `span` units: at least `MIN_INTERVALS`,
+/// `sqrt(n / POINTS_PER_BOX)` and `INTERVALS_PER_UNIT` per unit of span, the FFT length from
 /// [`fft_len_for`] (capped at `max_len`), then every interval that length allows.
-pub fn grid_for_capped(n: usize, span: f32, max_len: usize) -> (usize, usize) {
+pub(super) fn grid_for_capped(n: usize, span: f32, max_len: usize) -> (usize, usize) {
     let by_span = if span.is_finite() {
         (span.max(0.0) * INTERVALS_PER_UNIT).ceil() as usize
     } else {
@@ -184,13 +184,13 @@ pub fn measure(y: &[f32], n: usize, intervals: usize) -> Measured {
 }
 
 /// `(len, intervals)` for the next runs from what the last one measured: the cheapest of
-/// - plain interpolation, intervals at most [`PLAIN_WIDTH`] wide (near field off), and
+/// - plain interpolation, intervals at most `PLAIN_WIDTH` wide (near field off), and
 /// - every near-field grid (one per FFT length) from boxes so wide that the busiest
-///   neighbourhood would hold about [`NEAR_TARGET`] points down to boxes just wider than
-///   [`NEAR_MIN_WIDTH`],
+///   neighbourhood would hold about `NEAR_TARGET` points down to boxes just wider than
+///   `NEAR_MIN_WIDTH`,
 ///
 /// by the cost `len^2 + PAIR_COST * pairs`, the pairs scaled from the measured ones by the
-/// squared width (the density assumed the same at all widths). All at least [`MIN_INTERVALS`].
+/// squared width (the density assumed the same at all widths). All at least `MIN_INTERVALS`.
 /// Dense embeddings (early exaggeration, large n) take the plain grid; wide, sparse ones (late
 /// iterations) the near field with a coarse grid, as coarse as the pairs allow: its force error
 /// does not grow with the width (module doc), so there is no floor on intervals per unit of
@@ -243,7 +243,7 @@ pub fn grid_for_measured(m: Measured, max_len: usize) -> (usize, usize) {
     best.1
 }
 
-/// [`grid_for_capped`] with the cap [`MAX_FFT_LEN`].
+/// `grid_for_capped` with the cap [`MAX_FFT_LEN`].
 pub fn grid_for(n: usize, span: f32) -> (usize, usize) {
     grid_for_capped(n, span, MAX_FFT_LEN)
 }

@@ -54,7 +54,7 @@ static NEAR: LazyLock<String> = LazyLock::new(|| {
 /// The near field is summed exactly only when the interval width is above this; below it plain
 /// p = 4 interpolation is accurate (force error <= 0.4%). Emitted as `NEAR_MIN_WIDTH` into
 /// near.wgsl and interpolate.wgsl.
-pub const NEAR_MIN_WIDTH: f32 = 0.8;
+pub(super) const NEAR_MIN_WIDTH: f32 = 0.8;
 /// A box whose 3 x 3 neighbourhood holds more points than this is interpolated plainly (bounds
 /// the exact sums of a pathological layout; lavapipe also caps loops at 65,535 iterations).
 /// Emitted as `NEAR_CAP` into the same shaders.

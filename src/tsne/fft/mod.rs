@@ -28,7 +28,7 @@
 //!   pass, and the kernel spectrum is cached: it is recomputed (one 2-D FFT) only when the node
 //!   spacing changes.
 //! - `near` ([`interpolate`]): for every box whose near field is on
-//!   ([`interpolate::NEAR_MIN_WIDTH`], [`interpolate::NEAR_CAP`]), the interpolated contribution
+//!   (`interpolate::NEAR_MIN_WIDTH`, [`interpolate::NEAR_CAP`]), the interpolated contribution
 //!   of the points in the 3 x 3 boxes around it is taken out of its node potentials (a local
 //!   12 x 12-node stencil per box).
 //! - `interpolate` ([`interpolate`]): the node potentials are interpolated back to the points
@@ -45,16 +45,16 @@
 //! doubled, so the circular convolution equals the linear one), `len` a product of 2, 3 and 5 (see
 //! [`grid::fft_len_for`]). For a given `len` all `len / 8` intervals are used (more intervals cost
 //! nothing in the FFT). `new` sizes the grid for a span of [`grid::DEFAULT_SPAN`];
-//! [`FftRepulsion::set_span_hint`] re-sizes it from a span (at least [`grid::MIN_INTERVALS`], at
-//! least `sqrt(n / POINTS_PER_BOX)` and [`grid::INTERVALS_PER_UNIT`] per unit of span, up to the
+//! [`FftRepulsion::set_span_hint`] re-sizes it from a span (at least `grid::MIN_INTERVALS`, at
+//! least `sqrt(n / POINTS_PER_BOX)` and `grid::INTERVALS_PER_UNIT` per unit of span, up to the
 //! largest FFT, 2048), and [`FftRepulsion::refresh`] (the optimizer calls it between batches of
 //! iterations) from what the last run measured: its span, its busiest 3 x 3 neighbourhood of
 //! boxes and its near-field pairs, taking the cheapest grid whose busiest neighbourhood holds at
-//! most about [`grid::NEAR_TARGET`] points ([`grid::grid_for_measured`]).
+//! most about `grid::NEAR_TARGET` points ([`grid::grid_for_measured`]).
 //!
 //! Node spacing: the grid is centred on the actual bounding box (on the GPU, every call) with
 //! interval width `max(span / intervals, min_width)`. `with_fft_len` sets no floor (the grid
-//! always fits the box exactly); `set_span_hint` sets the floor to [`grid::HINT_SLACK`] times the
+//! always fits the box exactly); `set_span_hint` sets the floor to `grid::HINT_SLACK` times the
 //! hinted span over the intervals, so while the embedding stays within that size the spacing,
 //! and so the kernel spectrum, stays the same from call to call and the kernel FFT is skipped
 //! (gated on the GPU, no readback). A box that outgrows the floor stretches the grid: correct,
@@ -361,8 +361,8 @@ impl FftRepulsion {
 
     /// Re-size the grid for an embedding spanning about `span` units (see [`grid_for`];
     /// capped by [`FftRepulsion::set_max_fft_len`]) unless the current one has at least
-    /// 1 / [`HINT_SLACK`] of the intervals wanted and at most 5/4 of the FFT length, and set the
-    /// width floor to [`HINT_SLACK`] * `span / intervals`. Meant to be called rarely, say every 50
+    /// 1 / `HINT_SLACK` of the intervals wanted and at most 5/4 of the FFT length, and set the
+    /// width floor to `HINT_SLACK` * `span / intervals`. Meant to be called rarely, say every 50
     /// iterations, with a span the caller read back: `read_grid(gpu)?.span` is the span of the
     /// last run's positions, a 32-byte readback. Returns true when the grid changed: buffers were reallocated and
     /// dispatches recorded before are stale, so `record` must be called again (a new floor

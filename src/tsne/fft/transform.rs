@@ -1,6 +1,6 @@
 //! The node-to-node sums as circular convolutions: the kernels sampled on the node grid
 //! (`kernel`, only when the node spacing changed), and [`Fft2d`], mixed-radix Stockham FFTs in
-//! WGSL (`stockham` plus generated butterflies, [`stockham_source`]) that transform the kernel,
+//! WGSL (`stockham` plus generated butterflies, `stockham_source`) that transform the kernel,
 //! the charges, and the product of their spectra back.
 
 use std::sync::LazyLock;
@@ -23,7 +23,7 @@ static KERNEL: LazyLock<String> = LazyLock::new(|| {
         include_str!("kernel.wgsl"),
     )
 });
-/// stockham.wgsl, to which [`stockham_source`] appends an entry point. Its `gate` binding reads
+/// stockham.wgsl, to which `stockham_source` appends an entry point. Its `gate` binding reads
 /// the grid buffer as u32 words: `kernel_dirty` is word KERNEL_DIRTY_WORD.
 static STOCKHAM: LazyLock<String> = LazyLock::new(|| {
     with_structs(
@@ -47,7 +47,7 @@ const GATED_Y_GROUPS: usize = 4;
 /// Workgroup shape of the FFT passes: 64 x FFT_WG_Y (emitted as `WG_Y` into stockham.wgsl).
 const FFT_WG_Y: usize = 1;
 /// Largest radix of one Stockham pass: one invocation holds a DFT of this many complex values
-/// (generated WGSL, see [`stockham_source`]).
+/// (generated WGSL, see `stockham_source`).
 pub(super) const MAX_RADIX: usize = 64;
 
 /// `(a, b, c)` with `len = 2^a 3^b 5^c`, or None when `len` has another prime factor.
@@ -67,7 +67,7 @@ fn factor235(len: usize) -> Option<[u32; 3]> {
 }
 
 /// The radices of the passes for `len = 2^a 3^b 5^c` (None for other lengths): the fewest
-/// passes of radices up to [`MAX_RADIX`], the most even split on ties (the smallest largest
+/// passes of radices up to `MAX_RADIX`, the most even split on ties (the smallest largest
 /// radix), largest first. Each pass is one streaming read and write of the grid, the part of an
 /// FFT that costs most on lavapipe, so few large radices beat many small ones.
 pub fn radices(len: usize) -> Option<Vec<usize>> {
@@ -90,7 +90,7 @@ pub fn radices(len: usize) -> Option<Vec<usize>> {
     Some(plan(len))
 }
 
-/// WGSL for one Stockham pass of radix `radix` (2..=[`MAX_RADIX`], any product of 2, 3 and 5):
+/// WGSL for one Stockham pass of radix `radix` (2..=`MAX_RADIX`, any product of 2, 3 and 5):
 /// stockham.wgsl followed by the generated entry point `fft_radix{radix}` and its
 /// butterfly, a DFT of `radix` points unrolled into named values (Cooley-Tukey splits down to
 /// DFTs of 2, 3, 4 and 5 points, constant twiddles as literals).
@@ -224,9 +224,9 @@ fn radix{r}(base: u32, j: u32) {{
     src
 }
 
-/// Batched 2-D complex FFTs of `len x len` grids (row-major vec2<f32>, `channels` grids one
+/// Batched 2-D complex FFTs of `len x len` grids (row-major `vec2<f32>`, `channels` grids one
 /// after the other), in place, written in WGSL (stockham.wgsl plus generated butterflies:
-/// mixed-radix Stockham autosort passes of radices up to [`MAX_RADIX`], see [`radices`]), for any
+/// mixed-radix Stockham autosort passes of radices up to `MAX_RADIX`, see [`radices`]), for any
 /// `len = 2^a 3^b 5^c` up to [`MAX_FFT_LEN`]. Each axis takes one pass per radix, ping-ponging
 /// with a scratch buffer; both axes together take an even number of passes, so the result lands
 /// back in the caller's buffer.
@@ -279,11 +279,6 @@ impl Fft2d {
             twiddles: gpu.storage_from("fft twiddles", &twiddles),
             scratch: gpu.storage("fft scratch", 2 * max_channels * len * len),
         })
-    }
-
-    /// The radices of the passes along one axis.
-    pub fn radices(&self) -> &[usize] {
-        &self.radices
     }
 
     /// The passes along one axis. `in_data` tracks which buffer holds the current values.
@@ -505,7 +500,7 @@ impl Fft2d {
 }
 
 /// This stage's kernels as the GPU gets them, by file (for [`super::kernel_sources`]):
-/// stockham.wgsl once for every radix [`stockham_source`] takes and every combination of its
+/// stockham.wgsl once for every radix `stockham_source` takes and every combination of its
 /// flags.
 pub(super) fn kernel_sources() -> Vec<(&'static str, String)> {
     let mut out = vec![("src/tsne/fft/kernel.wgsl", KERNEL.to_string())];
