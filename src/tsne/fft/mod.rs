@@ -35,11 +35,9 @@
 //!   with the same Lagrange weights, the exact sums over the near field are added,
 //!   `y_i sum w^2 - sum w^2 y_j` gives the force sum, and 1 (w_ii) is taken off Z.
 //!
-//! Why the near field: interpolation error is largest for close pairs, where the kernel bends
-//! sharpest. With the pairs of the same or neighbouring boxes summed exactly the force error no
-//! longer grows with the interval width, so the grid may be as coarse as the near-field sums can
-//! afford (the accuracy measured, and the sparse layouts where it is worse, in
-//! docs/kernel-notes.md).
+//! The near field is summed exactly so that the force error does not grow with the interval
+//! width (why, in [`interpolate`]; the accuracy measured, and the sparse layouts where it is
+//! worse, in docs/kernel-notes.md).
 //!
 //! Grid size: `intervals` per axis and an FFT length `len >= 8 * intervals` (the node grid
 //! doubled, so the circular convolution equals the linear one), `len` a product of 2, 3 and 5 (see

@@ -62,7 +62,7 @@ impl FftRepulsion {
     /// input) and `node_charges` (kept for the near field).
     pub(super) fn record_spread(&self, gpu: &Gpu, p: &FftParams) -> Result<Vec<Dispatch>> {
         let (n, boxes) = (self.n, p.boxes as usize);
-        // The chunks of 32 points per box: the spread's and the interpolation's work items.
+        // The chunks of CHUNK_POINTS points per box: the spread's and the interpolation's work items.
         let mut d = vec![launch(
             gpu,
             "tsne_fft_chunks",
