@@ -98,6 +98,22 @@ pub fn with_structs(structs: &[String], body: &str) -> String {
     s
 }
 
+/// `const NAME: f32 = VALUE;` for each pair, VALUE in Rust's shortest form that reads back as the
+/// same f32 (checked here through f64, the way WGSL turns an abstract float into an f32).
+pub fn f32_constants(constants: &[(&str, f32)]) -> String {
+    constants
+        .iter()
+        .map(|(name, value)| {
+            let text = format!("{value:?}");
+            assert!(
+                value.is_finite() && text.parse::<f64>().is_ok_and(|v| v as f32 == *value),
+                "WGSL constant {name} = {text} does not read back as the same f32"
+            );
+            format!("const {name}: f32 = {text};\n")
+        })
+        .collect()
+}
+
 /// Declares a `#[repr(C)]` struct (attributes and derives as written) and implements
 /// [`WgslStruct`] for it from the same field list, so its WGSL twin cannot drift.
 #[macro_export]

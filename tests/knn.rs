@@ -62,7 +62,7 @@ fn uniform_matches_subgroup(
     let gpu = gpu();
     let plan = ExactPlan::with_scan(gpu, x, n, d, k, block, true).unwrap();
     let cols = plan.uniform_tile_cols();
-    if knn::subgroups_of_8(gpu) {
+    if gpu.subgroups_of_8() {
         assert_eq!(
             cols,
             knn::scan_uniform::column_tile_width(gpu, d),

@@ -1,46 +1,11 @@
-//! Every shader (each `.wgsl` file under src/ and shaders/) parses and validates with naga. Needs
+//! Every shader (each `.wgsl` file under shaders/ and src/) parses and validates with naga. Needs
 //! no adapter, so a broken shader fails CI even where no GPU exists. Files Rust completes (structs
-//! declared from Rust, generated entry points and constants) are validated as the program
+//! and constants declared from Rust, generated entry points) are validated as the program
 //! assembles them, for every variant it can make.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// Template file → every complete source the program builds from it.
-fn template_variants(name: &str) -> Option<Vec<(String, String)>> {
-    use latentviz::tsne::fft_repulsion::{MAX_RADIX, interpolate_source, stockham_source};
-    match name {
-        "tsne_fft_interpolate.wgsl" => Some(
-            [false, true]
-                .into_iter()
-                .map(|sg| (format!("{name} subgroups {sg}"), interpolate_source(sg)))
-                .collect(),
-        ),
-        "tsne_fft_stockham.wgsl" => {
-            let smooth = |mut r: usize| {
-                for p in [2, 3, 5] {
-                    while r.is_multiple_of(p) {
-                        r /= p;
-                    }
-                }
-                r == 1
-            };
-            let mut out = Vec::new();
-            for radix in (2..=MAX_RADIX).filter(|&r| smooth(r)) {
-                for flags in 0..8u32 {
-                    let (pad, prune, fused) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
-                    out.push((
-                        format!("{name} radix {radix} pad {pad} prune {prune} fused {fused}"),
-                        stockham_source(radix, pad, prune, fused),
-                    ));
-                }
-            }
-            Some(out)
-        }
-        _ => None,
-    }
-}
 
 /// Validates `source` as the program assembles it: texel-table users get their `texel_at`
 /// (`gpu::with_texel_tables`; the width does not change validity).
@@ -74,13 +39,19 @@ fn wgsl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Kernels whose file Rust completes (structs declared from Rust params), as the GPU gets them.
-fn assembled() -> HashMap<&'static str, String> {
-    let mut all = latentviz::ops::kernel_sources();
-    all.extend(latentviz::tsne::kernel_sources());
-    all.extend(latentviz::knn::kernel_sources());
-    all.extend(latentviz::pca::kernel_sources());
-    all.into_iter().collect()
+/// Files Rust completes → every source the program assembles from each (one per variant).
+fn assembled() -> HashMap<&'static str, Vec<String>> {
+    let mut all: HashMap<&'static str, Vec<String>> = HashMap::new();
+    let lists = [
+        latentviz::ops::kernel_sources(),
+        latentviz::tsne::kernel_sources(),
+        latentviz::knn::kernel_sources(),
+        latentviz::pca::kernel_sources(),
+    ];
+    for (path, source) in lists.into_iter().flatten() {
+        all.entry(path).or_default().push(source);
+    }
+    all
 }
 
 #[test]
@@ -105,21 +76,18 @@ fn every_shader_validates() {
             .unwrap()
             .to_string_lossy()
             .to_string();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
         if !source.trim_start().starts_with("//") {
             failures.push(format!(
                 "{rel}: must open with a comment (math, bindings, invocation)"
             ));
         }
-        if let Some(full) = assembled.get(rel.as_str()) {
-            validate(&rel, full, &mut failures);
-        } else if let Some(variants) = template_variants(&name) {
-            assert!(!variants.is_empty(), "{name}: no variants");
-            for (label, src) in variants {
-                validate(&label, &src, &mut failures);
+        match assembled.get(rel.as_str()) {
+            Some(variants) => {
+                for (k, full) in variants.iter().enumerate() {
+                    validate(&format!("{rel} (variant {k})"), full, &mut failures);
+                }
             }
-        } else {
-            validate(&rel, &source, &mut failures);
+            None => validate(&rel, &source, &mut failures),
         }
         checked += 1;
     }
@@ -128,7 +96,7 @@ fn every_shader_validates() {
         "invalid shaders:\n{}",
         failures.join("\n")
     );
-    assert!(checked >= 40, "found only {checked} shaders");
+    assert!(checked >= 60, "found only {checked} shaders");
 }
 
 /// Every generated conv2d kernel, in every variant the generators make for the launchers (the

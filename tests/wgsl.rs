@@ -3,8 +3,8 @@
 //! tests hold that rule against naga's own layouter, and show the check rejects a struct WGSL
 //! would lay out differently.
 
-use latentviz::tsne::fft_repulsion::{FftParams, GridGeometry};
-use latentviz::wgsl::{Field, WgslStruct, layout_matches};
+use latentviz::tsne::fft::{FftParams, GridGeometry};
+use latentviz::wgsl::{Field, WgslStruct, f32_constants, layout_matches, u32_constants};
 
 /// naga's offsets of the members of `name` (declared in `source`) and its size.
 fn naga_layout(source: &str, name: &str) -> (Vec<(String, u32)>, u32) {
@@ -73,4 +73,43 @@ fn the_layout_rule_rejects_what_wgsl_would_move() {
     let pair = [field("p", "vec2<f32>", 8, 8, 0), field("x", "f32", 4, 4, 8)];
     assert!(layout_matches(&pair, 16));
     assert!(!layout_matches(&pair, 12));
+}
+
+/// Constants emitted for WGSL read back as the very values Rust holds: naga's f32 for each
+/// `f32_constants` line (abstract float, then f32) and u32 for each `u32_constants` line.
+#[test]
+fn emitted_constants_read_back_exactly() {
+    let floats = [
+        0.8f32,
+        0.1,
+        1.0 / 3.0,
+        1.1,
+        1e-30,
+        3.0e38,
+        -2.5,
+        16_777_217.0,
+    ];
+    let names: Vec<String> = (0..floats.len()).map(|i| format!("F{i}")).collect();
+    let pairs: Vec<(&str, f32)> = names.iter().map(String::as_str).zip(floats).collect();
+    let source = f32_constants(&pairs) + &u32_constants(&[("U", 4096), ("W", u32::MAX as usize)]);
+    let module = naga::front::wgsl::parse_str(&source).expect("emitted constants parse");
+    let mut seen = 0;
+    for (_, c) in module.constants.iter() {
+        let name = c.name.as_deref().unwrap();
+        let literal = match module.global_expressions[c.init] {
+            naga::Expression::Literal(l) => l,
+            ref other => panic!("{name} = {other:?}"),
+        };
+        match (name, literal) {
+            ("U", naga::Literal::U32(v)) => assert_eq!(v, 4096),
+            ("W", naga::Literal::U32(v)) => assert_eq!(v, u32::MAX),
+            (_, naga::Literal::F32(v)) => {
+                let i: usize = name[1..].parse().unwrap();
+                assert_eq!(v.to_bits(), floats[i].to_bits(), "{name}");
+            }
+            other => panic!("{other:?}"),
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, floats.len() + 2);
 }

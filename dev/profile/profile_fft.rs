@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use latentviz::rng::Rng;
-use latentviz::tsne::fft_repulsion::FftRepulsion;
+use latentviz::tsne::fft::FftRepulsion;
 
 /// CPU time of every thread of this process (lavapipe's workers included), in seconds, from
 /// /proc/self/task/*/schedstat (Linux; None elsewhere): unlike wall time, it barely depends on

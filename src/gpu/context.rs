@@ -163,6 +163,13 @@ impl Gpu {
         })
     }
 
+    /// True when the adapter runs subgroups of exactly 8 lanes (what the subgroup kernels assume).
+    pub fn subgroups_of_8(&self) -> bool {
+        self.features.contains(wgpu::Features::SUBGROUP)
+            && self.info.subgroup_min_size == 8
+            && self.info.subgroup_max_size == 8
+    }
+
     /// A one-line description: name, backend, device type.
     pub fn describe(&self) -> String {
         format!(

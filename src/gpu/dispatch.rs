@@ -92,3 +92,8 @@ impl Gpu {
         self.submit_and_wait(encoder.finish(), label)
     }
 }
+
+/// Loop iterations one kernel invocation may run. Mesa's lavapipe (gallivm) stops an invocation
+/// after 65,535 loop iterations in all its loops together and carries on silently, so every kernel
+/// bounds its loops below this (splitting work over dispatches where needed).
+pub const LOOP_BUDGET: usize = 60_000;

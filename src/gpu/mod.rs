@@ -12,7 +12,7 @@ mod timing;
 
 pub use buffer::{BufferSlices, read_buffer};
 pub use context::{AdapterSummary, Gpu, GpuOptions, list_adapters};
-pub use dispatch::{Dispatch, MAX_GROUPS_PER_DIM, workgroups_for};
+pub use dispatch::{Dispatch, LOOP_BUDGET, MAX_GROUPS_PER_DIM, workgroups_for};
 pub use pipeline::{PipelineKey, ShaderKey};
 pub use texel::{TexelTable, with_texel_tables};
 pub use timing::{Timer, Timing};

@@ -6,11 +6,10 @@ use std::sync::LazyLock;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::subgroups_of_8;
 use crate::error::{Error, Result};
+use crate::gpu::LOOP_BUDGET;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
-use crate::tsne::LOOP_BUDGET;
 use crate::wgsl::WgslStruct;
 use crate::wgsl_line;
 use crate::wgsl_struct;
@@ -111,7 +110,7 @@ pub fn sqdist_block(
     check_len("tsne sqdist", "out", out, rows * ld)?;
     let nq = points.n_pad / 4;
     let flops = (3 * rows * n * points.d) as f64;
-    if subgroups_of_8(gpu) {
+    if gpu.subgroups_of_8() {
         // Vector stores write whole quads, up to n_pad: only when the rows are that long.
         let vec_store = ld.is_multiple_of(4) && ld >= points.n_pad;
         let col_groups = nq.div_ceil(8);

@@ -7,7 +7,7 @@ use super::scan_uniform::{
     ColumnTiles, ScanBuffers, uniform_chunk_dispatches, upload_column_tiles,
 };
 use super::topk::{knn_sort, topk_rows};
-use super::{K_MAX, KNN_BLOCK_BYTES, Knn, subgroups_of_8};
+use super::{K_MAX, KNN_BLOCK_BYTES, Knn};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
 
@@ -106,7 +106,7 @@ impl ExactPlan {
         let n_pad = points.n_pad;
         let budget = KNN_BLOCK_BYTES.min(gpu.limits.max_storage_buffer_binding_size);
         let limit = block.map(|b| (b / 16 * 16).max(16));
-        let (block, work) = if subgroups_of_8(gpu) {
+        let (block, work) = if gpu.subgroups_of_8() {
             // Slots per row: a whole chunk (so no list overflows), chunks a multiple of the
             // 32-column tile; rows: what the lists' budget leaves, a multiple of the row tile.
             let tiles = if uniform_tiles {

@@ -7,9 +7,9 @@ use bytemuck::{Pod, Zeroable};
 
 use super::K_MAX;
 use crate::error::{Error, Result};
+use crate::gpu::LOOP_BUDGET;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
-use crate::tsne::LOOP_BUDGET;
 use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 

@@ -98,13 +98,6 @@ pub fn search(gpu: &Gpu, x: &[f32], n: usize, d: usize, k: usize, method: &Metho
     }
 }
 
-/// True when the adapter runs subgroups of exactly 8 lanes (what the subgroup kernels assume).
-pub fn subgroups_of_8(gpu: &Gpu) -> bool {
-    gpu.features.contains(wgpu::Features::SUBGROUP)
-        && gpu.info.subgroup_min_size == 8
-        && gpu.info.subgroup_max_size == 8
-}
-
 /// This module's kernel files as the GPU gets them (tests/shaders.rs validates each).
 pub fn kernel_sources() -> Vec<(&'static str, String)> {
     vec![

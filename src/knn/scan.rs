@@ -7,7 +7,6 @@ use std::sync::LazyLock;
 use bytemuck::{Pod, Zeroable};
 
 use super::distances::Points;
-use super::subgroups_of_8;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
@@ -231,7 +230,7 @@ pub fn knn_scan_source(tile_rows: usize, lane_quads: usize) -> String {
 /// One fused pass of the exact kNN search: rows row0..row0+rows against the column quads [q0, q1),
 /// appending to `cand` (rows × cap (distance bits, j)) every pair at or below its row's current
 /// heap root in `knn_dist` (every pair when `first`), counting them in `count` (rows u32).
-/// Needs subgroups of 8 lanes ([`subgroups_of_8`]).
+/// Needs subgroups of 8 lanes ([`Gpu::subgroups_of_8`]).
 #[allow(clippy::too_many_arguments)]
 pub fn knn_scan(
     gpu: &Gpu,
@@ -264,7 +263,7 @@ pub fn knn_scan(
             ),
         ));
     }
-    if !subgroups_of_8(gpu) {
+    if !gpu.subgroups_of_8() {
         return Err(Error::InvalidArgument(
             "the fused kNN scan needs subgroups of 8 lanes".into(),
         ));

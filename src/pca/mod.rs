@@ -19,9 +19,9 @@ pub use scatter::ScatterKernel;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::gpu::LOOP_BUDGET;
 use crate::ops::matmul::{self, MatmulKernel, MatmulShape};
 use crate::rng::Rng;
-use crate::tsne::LOOP_BUDGET;
 
 use eigen::{jacobi_eigen, orthonormalize, rayleigh};
 use gram::product_tn;

@@ -2,10 +2,10 @@
 //! [`ScatterKernel`] names, and the zero plan that lets the uniform kernel skip exact zeros.
 
 use crate::error::{Error, Result};
+use crate::gpu::LOOP_BUDGET;
 use crate::gpu::{BufferSlices, Dispatch, Gpu};
 use crate::ops::check_len;
 use crate::ops::matmul::{self, MatmulKernel, MatmulShape};
-use crate::tsne::LOOP_BUDGET;
 use wgpu::util::DeviceExt;
 
 use super::gram::{gram_upper, mirror_upper};

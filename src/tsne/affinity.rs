@@ -69,7 +69,7 @@ wgsl_struct! {
 /// Calibrate β per row of `rows_buf` (rows × len squared distances) to the perplexity and replace
 /// the distances by p_{j|i}; the bisection state per row ([`STATE_PER_ROW`] f32, β first) goes to
 /// `state`. `skip_diag`: entry i of row i is the point itself (dense rows). Several dispatches, each
-/// within lavapipe's loop cap ([`super::LOOP_BUDGET`]), the last writing p.
+/// within lavapipe's loop cap ([`crate::gpu::LOOP_BUDGET`]), the last writing p.
 pub fn perplexity_rows(
     gpu: &Gpu,
     rows_buf: &wgpu::Buffer,
@@ -87,14 +87,14 @@ pub fn perplexity_rows(
             format!("dense rows must be square, got {rows} × {len}"),
         ));
     }
-    if len == 0 || 2 * len > super::LOOP_BUDGET {
+    if len == 0 || 2 * len > crate::gpu::LOOP_BUDGET {
         return Err(Error::InvalidArgument(format!(
             "perplexity rows of {len} entries (at most {})",
-            super::LOOP_BUDGET / 2
+            crate::gpu::LOOP_BUDGET / 2
         )));
     }
     // The first dispatch also finds dmin (one pass over the row).
-    let per_dispatch = (super::LOOP_BUDGET / len).saturating_sub(1).max(1);
+    let per_dispatch = (crate::gpu::LOOP_BUDGET / len).saturating_sub(1).max(1);
     let mut out = Vec::new();
     let mut done = 0;
     let mut first = true;

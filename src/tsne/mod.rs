@@ -9,7 +9,7 @@
 //! ([`LearningRate::Auto`]), each point's step capped at 5 units ([`optimize::MAX_STEP`]).
 
 pub mod affinity;
-pub mod fft_repulsion;
+pub mod fft;
 pub mod gradient;
 pub mod init;
 pub mod metrics;
@@ -115,11 +115,6 @@ impl Default for TsneConfig {
     }
 }
 
-/// Loop iterations one kernel invocation may run. Mesa's lavapipe (gallivm) stops an invocation
-/// after 65,535 loop iterations in all its loops together and carries on silently, so every kernel
-/// here bounds its loops below this (splitting work over dispatches where needed).
-pub const LOOP_BUDGET: usize = 60_000;
-
 /// Iterations between KL checks (and progress reports, snapshots, metrics lines).
 pub const CHECK_EVERY: usize = 50;
 
@@ -211,6 +206,7 @@ pub fn plan(method: Method, n: usize, dims: usize) -> Result<Plan> {
 pub fn kernel_sources() -> Vec<(&'static str, String)> {
     [
         affinity::kernel_sources(),
+        fft::kernel_sources(),
         optimize::kernel_sources(),
         gradient::kernel_sources(),
     ]

@@ -115,23 +115,23 @@ impl RepulsionBackend for ExactRepulsion {
 /// FFT-accelerated interpolation (FIt-SNE). The number of grid intervals follows the embedding's
 /// span and density, read back between batches of iterations; the box itself is recomputed on
 /// the GPU at every iteration.
-impl RepulsionBackend for super::fft_repulsion::FftRepulsion {
+impl RepulsionBackend for super::fft::FftRepulsion {
     fn record(
         &mut self,
         gpu: &Gpu,
         positions: &wgpu::Buffer,
         out: &wgpu::Buffer,
     ) -> Result<Vec<Dispatch>> {
-        super::fft_repulsion::FftRepulsion::record(self, gpu, positions, out)
+        super::fft::FftRepulsion::record(self, gpu, positions, out)
     }
 
     fn refresh(&mut self, gpu: &Gpu) -> Result<bool> {
-        super::fft_repulsion::FftRepulsion::refresh(self, gpu)
+        super::fft::FftRepulsion::refresh(self, gpu)
     }
 }
 
 fn fft_backend(gpu: &Gpu, n: usize, dims: usize, y0: &[f32]) -> Result<Box<dyn RepulsionBackend>> {
-    Ok(Box::new(super::fft_repulsion::FftRepulsion::for_positions(
+    Ok(Box::new(super::fft::FftRepulsion::for_positions(
         gpu, n, dims, y0,
     )?))
 }
@@ -333,7 +333,8 @@ fn check_reduce(
     if sums == 0 || count == 0 {
         return Err(Error::shape("tsne reduce", "nothing to sum"));
     }
-    if count.div_ceil(lanes) > super::LOOP_BUDGET || sums > crate::gpu::MAX_GROUPS_PER_DIM as usize
+    if count.div_ceil(lanes) > crate::gpu::LOOP_BUDGET
+        || sums > crate::gpu::MAX_GROUPS_PER_DIM as usize
     {
         return Err(Error::InvalidArgument(format!(
             "tsne reduce: {sums} sums of {count} values exceed one dispatch"

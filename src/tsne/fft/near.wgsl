@@ -1,7 +1,7 @@
-// t-SNE FFT repulsion, step 9b: take the near field out of the node potentials.
+// t-SNE FFT repulsion, `near`: take the near field out of the node potentials.
 //   The interpolated sums treat every pair of points alike; for a point i and the points j of the
 //   3 x 3 boxes around its own (its near field) they are replaced by exact sums
-//   (tsne_fft_interpolate.wgsl), so their interpolated part must go: for every node a of box B
+//   (interpolate.wgsl), so their interpolated part must go: for every node a of box B
 //     Phi(a) -= sum over the nodes b of the boxes B' with |B' - B| <= 1 (per axis) of
 //               K(a - b) q(b),   K = (w^2, w^2, w^2, w) for (phi0, phi1, phi2, psi),
 //   the node charges q = (q0, q1, q2) coming only from points in B', so the subtracted term is
@@ -11,38 +11,22 @@
 //   NEAR_MIN_WIDTH (below it plain interpolation is accurate) and the 3 x 3 boxes hold at most
 //   NEAR_CAP points (bounds the exact sums; a crowded box falls back to plain interpolation).
 //   For node a = 4 B + t and b = 4 B' + s the offset is o = 4 (B - B') + t - s node spacings,
-//   w = 1 / (1 + h^2 |o|^2), computed in registers (a table of the 225 values, loaded with
-//   loop-uniform indices, was 10x slower on lavapipe).
+//   w = 1 / (1 + h^2 |o|^2), computed in registers (faster on lavapipe than a table of the 225
+//   values loaded with loop-uniform indices; docs/kernel-notes.md).
 //   Every box (near field on or not) then copies its 16 nodes' potentials into node_table,
 //   texel gy * nodes + gx = bits of (phi0, phi1, phi2, psi), from which the interpolation reads
 //   them (lavapipe fetches texels with vector code, but loads even a lane-uniform storage address
-//   lane by lane: the 32 storage loads per chunk were ~2/3 of a plain interpolation).
+//   lane by lane).
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   boxes + 1), 3 node_charges (rgba32uint texel table from tsne_fft_spread, nodes^2 texels,
+//   boxes + 1), 3 node_charges (rgba32uint texel table from spread.wgsl, nodes^2 texels,
 //   bits of (q0, q1, q2, 0)), 4 potentials
 //   (read_write vec2<f32>, 2 len^2: channel 0 = (phi1, phi2), channel 1 = (phi0, psi)),
 //   5 node_table (write-only rgba32uint texel table of nodes^2 texels, texel e at
 //   (e & (2^TEXEL_SHIFT - 1), e >> TEXEL_SHIFT)).
 // One invocation per box: its 4 x 4 nodes in 16 named vec4 accumulators (phi0, phi1, phi2,
 // psi); the charges are read once per box.
-// Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
+// Launched from interpolate.rs, which declares Params (`FftParams`), Grid (`GridGeometry`),
+// NEAR_MIN_WIDTH and NEAR_CAP before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
@@ -54,9 +38,8 @@ struct Grid {
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;
 
-// Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_interpolate.wgsl).
-const NEAR_MIN_WIDTH: f32 = 0.8;
-const NEAR_CAP: u32 = 4096u;
+// The near field is on where the grid is wider than NEAR_MIN_WIDTH and the 3 x 3 boxes hold at
+// most NEAR_CAP points (the same test as interpolate.wgsl's, from the same Rust constants).
 
 // Sort slots [x, y) of the points in boxes max(bx, 1) - 1 ..= min(bx + 1, I - 1) of row r:
 // consecutive boxes of a row are one contiguous slice of the sort.

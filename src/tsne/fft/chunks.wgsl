@@ -1,25 +1,18 @@
-// t-SNE FFT repulsion, step 4c: how many chunks of 32 points each box holds, for the spread (one
-// invocation per chunk, see tsne_fft_spread.wgsl) and the interpolation (one workgroup per chunk,
-// see tsne_fft_interpolate.wgsl), and the largest number
-// of points in a 3 x 3 neighbourhood of boxes (what the near-field sums cost; read back now and
-// then by `FftRepulsion::refresh` to size the grid).
-//   chunks[b] = ceil(count_b / 32),  count_b = starts[b + 1] - starts[b]
+// t-SNE FFT repulsion, `chunks`: how many chunks of CHUNK_POINTS (32) points each box holds, for
+// the spread (one invocation per chunk, see spread.wgsl) and the interpolation (one workgroup per
+// chunk, see interpolate.wgsl), and the largest number of points in a 3 x 3 neighbourhood of
+// boxes (what the near-field sums cost; read back now and then by `FftRepulsion::refresh` to size
+// the grid).
+//   chunks[b] = ceil(count_b / CHUNK_POINTS),  count_b = starts[b + 1] - starts[b]
 //   near_b = sum_{|b' - b| <= 1} count_b'
-//   stats[0] = max_b near_b,  stats[1] = sum_b count_b near_b / 256 (rounded up per box: the
-//   pairs the near-field sums take, in units of 256; `fft_repulsion::Measured`)
-//   (both cleared by tsne_fft_bbox)
-// tsne_fft_scan then turns chunks into chunk_starts (params.boxes = boxes there).
+//   stats[0] = max_b near_b,  stats[1] = sum_b count_b near_b / PAIR_UNIT (rounded up per box:
+//   the pairs the near-field sums take, in units of PAIR_UNIT = 256; `fft::Measured`)
+//   (both cleared by bbox.wgsl)
+// scan.wgsl then turns chunks into chunk_starts (params.boxes = boxes there).
 // Bindings (group 0): 0 params (uniform FftParams), 1 starts (read u32, boxes + 1), 2 chunks
 //   (write u32, boxes), 3 stats (read_write atomic u32, 2).
-// One invocation per box. Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
+// One invocation per box. Launched from spread.rs, which declares Params (`FftParams`),
+// CHUNK_POINTS and PAIR_UNIT (`spread::CHUNK_POINTS`, `1 << spread::PAIRS_SHIFT`) before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> starts: array<u32>;
@@ -34,7 +27,7 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
         return;
     }
     let count = starts[b + 1u] - starts[b];
-    chunks[b] = (count + 31u) / 32u;
+    chunks[b] = (count + (CHUNK_POINTS - 1u)) / CHUNK_POINTS;
     if (count == 0u) {
         return;
     }
@@ -50,5 +43,5 @@ fn box_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
     atomicMax(&stats[0], near);
     // In units of 256, each factor capped at 65,535 so the product fits a u32: the total fits for
     // any n up to a million.
-    atomicAdd(&stats[1], (min(count, 65535u) * min(near, 65535u) + 255u) / 256u);
+    atomicAdd(&stats[1], (min(count, 65535u) * min(near, 65535u) + (PAIR_UNIT - 1u)) / PAIR_UNIT);
 }

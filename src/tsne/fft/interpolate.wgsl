@@ -1,10 +1,10 @@
-// t-SNE FFT repulsion, step 10: interpolate the node potentials back to the points, add the exact
-// near-field sums, and form the repulsion sums.
-//   Potentials at node g (from the inverse FFT, near field taken out by tsne_fft_near.wgsl where
+// t-SNE FFT repulsion, `interpolate`: interpolate the node potentials back to the points, add the
+// exact near-field sums, and form the repulsion sums.
+//   Potentials at node g (from the inverse FFT, near field taken out by near.wgsl where
 //   near_on): channel 0 = (phi1, phi2), channel 1 = (phi0, psi), phi_k = sum_nodes w^2 q_k,
 //   psi = sum_nodes w q0. For the point in sort slot s (point i = sorted_point[s]) of box b, with
-//   Lagrange weights Lx, Ly (as in tsne_fft_spread): P = sum_{tx,ty} Lx_tx Ly_ty P(node 4b + t).
-//   Near field (only where near_on(b), the same test as tsne_fft_near): exact sums over the
+//   Lagrange weights Lx, Ly (as in spread.wgsl): P = sum_{tx,ty} Lx_tx Ly_ty P(node 4b + t).
+//   Near field (only where near_on(b), the same test as near.wgsl): exact sums over the
 //   points j of the 3 x 3 boxes around b, the point itself included (w_ii = 1, no force):
 //     f = sum_j w_ij^2 (y_i - y_j),  z = sum_j w_ij.
 //   Then with c = y_i - centre (the spread charges were centred the same way)
@@ -12,46 +12,29 @@
 //     out[3i + 2] = Psi + z - 1                 ~ sum_{j != i} w_ij   (w_ii = 1 removed: it is in
 //                                                 z with the near field on, in Psi without)
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   boxes + 1), 3 sorted_points (rgba32uint texel table from tsne_fft_order: slot s holds
+//   boxes + 1), 3 sorted_points (rgba32uint texel table from order.wgsl: slot s holds
 //   (bits(y_0), bits(y_1), point index, 0), at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT);
 //   lavapipe fetches texels with vector code but loads lane-varying storage addresses lane by
 //   lane, and the near loop reads one point per lane per step), 4 node_table (rgba32uint texel
-//   table from tsne_fft_near: texel gy * nodes + gx holds the bits of (phi0, phi1, phi2, psi)
+//   table from near.wgsl: texel gy * nodes + gx holds the bits of (phi0, phi1, phi2, psi)
 //   at node (gx, gy), near field taken out), 5 out (write f32, n x 3, by point index),
 //   6 chunk_starts (read u32, boxes + 1: box b's chunks of CHUNK_POINTS = 32 points are
-//   chunk_starts[b] .. chunk_starts[b + 1] - 1, from tsne_fft_chunks + tsne_fft_scan).
-// One workgroup of 8 invocations takes CHUNKS chunks of 32 points of one box each, in turn
-// (workgroup w of G: chunks w, w + G, w + 2G, ...; dispatch: an upper bound on the chunks,
-// n / 32 + min(boxes, n), over CHUNKS, folded into y past 65,535; the box of a chunk by binary
-// search in chunk_starts): the box's 16 node potentials
-// and the near-field points are the same for the whole workgroup, so the loads are uniform (one
-// load for all lanes on lavapipe, instead of a gather per lane: ~10x faster than one invocation
-// per point), and no invocation loops more than CHUNKS * NEAR_CAP times (lavapipe caps loops at
-// 65,535 iterations per invocation: a whole box of many chunks in one workgroup could pass it).
+//   chunk_starts[b] .. chunk_starts[b + 1] - 1, from chunks.wgsl + scan.wgsl).
+// One workgroup of 8 invocations takes CHUNKS chunks of CHUNK_POINTS (32) points of one box
+// each, in turn (workgroup w of G: chunks w, w + G, w + 2G, ...; dispatch: an upper bound on the
+// chunks, n / 32 + min(boxes, n), over CHUNKS, folded into y past 65,535; the box of a chunk by
+// binary search in chunk_starts): the box's 16 node potentials and the near-field points are the
+// same for the whole workgroup, so the loads are uniform (one load for all lanes on lavapipe,
+// instead of a gather per lane), and no invocation loops more than CHUNKS * NEAR_CAP times
+// (lavapipe caps loops at 65,535 iterations per invocation: a whole box of many chunks in one
+// workgroup could pass it).
 // Each lane takes four points of the chunk (slots s, s + 8, s + 16, s + 24: named a to d, written
 // out, not a loop over an array), so every near-field point loaded (and, with subgroups,
-// broadcast) serves four pairs. Measured at 70,000 points (iteration 700 of MNIST), CPU time of
-// the stage: one point per lane 97 ms, two 65, four 52-57, eight 55-57 (slower in wall time:
-// more registers than AVX2 has, and emptier chunks). 8 lanes fill one SIMD vector on lavapipe; a
-// GPU would run these workgroups at a quarter of a warp.
-// Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
+// broadcast) serves four pairs: fewer loads per pair, and still within the registers AVX2 has
+// (docs/kernel-notes.md compares one to eight points a lane). 8 lanes fill one SIMD vector on
+// lavapipe; a GPU would run these workgroups at a quarter of a warp.
+// Launched from interpolate.rs, which declares Params (`FftParams`), Grid (`GridGeometry`),
+// CHUNKS, CHUNK_POINTS, NEAR_MIN_WIDTH and NEAR_CAP before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
@@ -73,15 +56,11 @@ fn sorted(s: u32) -> vec2<f32> {
     return bitcast<vec2<f32>>(slot_texel(s).xy);
 }
 
-// Chunks per workgroup; mirrors `fft_repulsion::CHUNKS_PER_GROUP`. The loops of one invocation
-// then run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap.
-const CHUNKS: u32 = 8u;
-// Points per chunk, four per lane; mirrors `fft_repulsion::CHUNK_POINTS`.
-const CHUNK_POINTS: u32 = 32u;
+// From Rust: CHUNKS (`CHUNKS_PER_GROUP`), the chunks per workgroup, so the loops of one
+// invocation run at most CHUNKS * NEAR_CAP = 32,768 times, under lavapipe's cap; CHUNK_POINTS,
+// the points per chunk, four per lane; NEAR_MIN_WIDTH and NEAR_CAP, the near field's switches,
+// the same test as near.wgsl's.
 
-// Mirrors `fft_repulsion::NEAR_MIN_WIDTH` and `NEAR_CAP` (the same in tsne_fft_near.wgsl).
-const NEAR_MIN_WIDTH: f32 = 0.8;
-const NEAR_CAP: u32 = 4096u;
 // The subgroup near loop's stand-in for lanes past a row's end: w = 1 / (1 + 2e36) adds
 // nothing to z (which holds w_ii = 1 or more) and w^2 underflows to 0.
 const FAR: vec2<f32> = vec2<f32>(1e18, 1e18);
@@ -105,7 +84,7 @@ fn near_on(bx: u32, by: u32) -> bool {
     return count <= NEAR_CAP;
 }
 
-// Lagrange basis on the nodes 1/8, 3/8, 5/8, 7/8 (as tsne_fft_spread.wgsl).
+// Lagrange basis on the nodes 1/8, 3/8, 5/8, 7/8 (as spread.wgsl).
 fn lagrange(u: f32) -> vec4<f32> {
     let d0 = u - 0.125;
     let d1 = u - 0.375;
@@ -167,8 +146,8 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     // per workgroup, one after the other (fewer, longer workgroups), strided by the number of
     // workgroups rather than consecutive: lavapipe hands each of its threads one contiguous
     // range of workgroups, and consecutive chunks are neighbouring boxes, so contiguous ranges
-    // would split the grid into a top and a bottom part of unequal cost (at 70,000 points,
-    // iteration 700 of MNIST: 31-38 ms, one thread idle for a third of it, against 26-29 ms).
+    // would split the grid into a top and a bottom part of unequal cost (one thread idle for a
+    // third of the stage; docs/kernel-notes.md).
     let chunks = chunk_starts[params.boxes];
     let groups = nwg.x * nwg.y;
     for (var t = 0u; t < CHUNKS; t++) {
@@ -214,7 +193,7 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     if (near_on(bx, by)) {
         for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
             let slots = row_slots(bx, r);
-            // near loop: begin (fft_repulsion::interpolate_source replaces this loop with one
+            // near loop: begin (interpolate::interpolate_source replaces this loop with one
             // that loads 8 points per step, one per lane, and hands them round by
             // subgroupBroadcast, on adapters with subgroups of exactly 8 lanes)
             for (var j = slots.x; j < slots.y; j++) {

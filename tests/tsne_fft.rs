@@ -6,11 +6,10 @@ mod common;
 use common::gpu;
 use latentviz::Gpu;
 use latentviz::rng::Rng;
-use latentviz::tsne::fft_repulsion::{
-    self, BBOX_GROUPS, CHUNK_POINTS, CHUNKS_PER_GROUP, DISPATCHES_THROUGH_SPREAD, Fft2d,
-    FftRepulsion, GridGeometry, NEAR_CAP, NEAR_MIN_WIDTH, NODES_PER_INTERVAL, SCAN_GROUPS,
-    SCAN_LANES, cpu,
-};
+use latentviz::tsne::fft::grid::{self, NODES_PER_INTERVAL};
+use latentviz::tsne::fft::interpolate::NEAR_CAP;
+use latentviz::tsne::fft::transform::{self, Fft2d};
+use latentviz::tsne::fft::{self, DISPATCHES_THROUGH_SPREAD, FftRepulsion, GridGeometry, cpu};
 
 /// n points uniform in [-half, half]^dims.
 fn uniform_layout(rng: &mut Rng, n: usize, dims: usize, half: f32) -> Vec<f32> {
@@ -227,7 +226,7 @@ fn wgsl_fft_matches_dft() {
 fn wgsl_fft_longest_lines() {
     let gpu = gpu();
     let mut rng = Rng::new(12);
-    for len in [fft_repulsion::MAX_FFT_LEN, 1200] {
+    for len in [grid::MAX_FFT_LEN, 1200] {
         let mut data = vec![0.0f32; 2 * len * len];
         let corner: Vec<[f64; 2]> = (0..9).map(|_| [rng.normal(), rng.normal()]).collect();
         for (t, v) in corner.iter().enumerate() {
@@ -815,7 +814,7 @@ fn gpu_replay_follows_new_positions() {
             2,
         );
         println!("replay span {}: force {ef:.2e}, Z_i {ez:.2e}", 2.0 * half);
-        // Widths 0.38 and 0.75, plain p = 4 interpolation: under 0.5% (fft_repulsion module doc).
+        // Widths 0.38 and 0.75, plain p = 4 interpolation: under 0.5% (module doc of tsne::fft).
         assert!(
             ef < 5e-3 && ez < 2e-3,
             "half {half} shift {shift}: force {ef}, Z {ez}"
@@ -877,7 +876,7 @@ fn gpu_kernel_spectrum_cached_while_width_fixed() {
     let (a2, g) = run(&a);
     assert_eq!(g.kernel_dirty, 0, "{g:?}");
     assert_eq!(a1, a2, "cached kernel changed the sums");
-    // Width 0.6, plain interpolation: about 0.15% (see the module doc of fft_repulsion).
+    // Width 0.6, plain interpolation: about 0.15% (see the module doc of tsne::fft).
     check_exact(&a, &a1, 5e-3);
     // Span 8, moved: still cached, and the same sums as a freshly computed kernel.
     let (b1, g) = run(&b);
@@ -922,33 +921,33 @@ fn bad_arguments_are_errors() {
 #[test]
 fn span_hint_picks_fft_friendly_grids() {
     // Radix plans: the fewest passes of radices <= 64, the most even split.
-    assert_eq!(fft_repulsion::radices(2048), Some(vec![64, 32]));
-    assert_eq!(fft_repulsion::radices(1080), Some(vec![36, 30]));
-    assert_eq!(fft_repulsion::radices(1200), Some(vec![40, 30]));
-    assert_eq!(fft_repulsion::radices(64), Some(vec![64]));
-    assert_eq!(fft_repulsion::radices(7), None);
+    assert_eq!(transform::radices(2048), Some(vec![64, 32]));
+    assert_eq!(transform::radices(1080), Some(vec![36, 30]));
+    assert_eq!(transform::radices(1200), Some(vec![40, 30]));
+    assert_eq!(transform::radices(64), Some(vec![64]));
+    assert_eq!(transform::radices(7), None);
     // The least work (len^2 * passes) among lengths of factors 2, 3, 5 at or above the need.
-    assert_eq!(fft_repulsion::fft_len_for(1068, 2048), 1080);
-    assert_eq!(fft_repulsion::fft_len_for(1100, 2048), 1125);
-    assert_eq!(fft_repulsion::fft_len_for(3000, 2048), 2048);
-    assert_eq!(fft_repulsion::fft_len_for(3000, 2047), 2025);
+    assert_eq!(grid::fft_len_for(1068, 2048), 1080);
+    assert_eq!(grid::fft_len_for(1100, 2048), 1125);
+    assert_eq!(grid::fft_len_for(3000, 2048), 2048);
+    assert_eq!(grid::fft_len_for(3000, 2047), 2025);
     // At least 8 intervals, sqrt(n / 16) and 0.2 intervals per unit of span; 8 intervals <= len.
-    assert_eq!(fft_repulsion::grid_for(10, 0.0), (64, 8));
-    assert_eq!(fft_repulsion::grid_for(10, 60.0), (96, 12));
-    assert_eq!(fft_repulsion::grid_for(10, f32::NAN), (64, 8));
-    assert_eq!(fft_repulsion::grid_for(10, 1e6), (2048, 256));
-    assert_eq!(fft_repulsion::grid_for(14_400, 0.0), (240, 30));
-    assert_eq!(fft_repulsion::grid_for(16 * 50 * 50, 0.0), (400, 50));
+    assert_eq!(grid::grid_for(10, 0.0), (64, 8));
+    assert_eq!(grid::grid_for(10, 60.0), (96, 12));
+    assert_eq!(grid::grid_for(10, f32::NAN), (64, 8));
+    assert_eq!(grid::grid_for(10, 1e6), (2048, 256));
+    assert_eq!(grid::grid_for(14_400, 0.0), (240, 30));
+    assert_eq!(grid::grid_for(16 * 50 * 50, 0.0), (400, 50));
     for n in [10usize, 1_000, 10_000, 70_000, 1_000_000] {
         for span in [0.0f32, 7.0, 33.3, 61.0, 99.0, 140.0, 300.0, 500.0, 2000.0] {
-            let (len, intervals) = fft_repulsion::grid_for(n, span);
-            assert!(fft_repulsion::radices(len).is_some() && 8 * intervals <= len);
+            let (len, intervals) = grid::grid_for(n, span);
+            assert!(transform::radices(len).is_some() && 8 * intervals <= len);
             assert!(intervals >= 8 && 16 * intervals * intervals >= n.min(16 * 256 * 256));
             assert!(
                 intervals as f32 >= 0.2 * span || len == 2048,
                 "n {n} span {span}: {intervals} intervals"
             );
-            let (smaller, _) = fft_repulsion::grid_for(n, span * 0.8);
+            let (smaller, _) = grid::grid_for(n, span * 0.8);
             assert!(smaller <= len);
         }
     }
@@ -956,8 +955,8 @@ fn span_hint_picks_fft_friendly_grids() {
     // (boxes wider than 0.8, holding at most about NEAR_TARGET = 1536 points in the busiest
     // neighbourhood), by len^2 + PAIR_COST (0.0015) * pairs.
     let measured = |span, width, max_near, pairs| {
-        fft_repulsion::grid_for_measured(
-            fft_repulsion::Measured {
+        grid::grid_for_measured(
+            fft::Measured {
                 span,
                 width,
                 max_near,
@@ -1017,10 +1016,7 @@ fn span_hint_picks_fft_friendly_grids() {
     assert!(rep.set_max_fft_len(gpu, 4096).is_err());
     assert!(!rep.set_max_fft_len(gpu, 2048).unwrap());
     assert!(rep.set_span_hint(gpu, 750.0).unwrap());
-    assert_eq!(
-        (rep.fft_len(), rep.intervals()),
-        fft_repulsion::grid_for(10, 750.0)
-    );
+    assert_eq!((rep.fft_len(), rep.intervals()), grid::grid_for(10, 750.0));
     // A cap that is no FFT length: the longest length below it.
     assert!(rep.set_max_fft_len(gpu, 1000).unwrap());
     assert_eq!(rep.fft_len(), 1000);
@@ -1029,7 +1025,7 @@ fn span_hint_picks_fft_friendly_grids() {
 }
 
 /// Time per call at N = 10k and 70k against the exact O(N^2) CPU sums at 10k (ratios only).
-/// `cargo test --release --test fft_repulsion -- --ignored --nocapture`
+/// `cargo test --release --test tsne_fft -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn bench_fft_repulsion() {
@@ -1122,44 +1118,6 @@ fn gpu_plain_and_subgroup_near_loops_agree() {
     }
 }
 
-/// The near-field thresholds are WGSL constants in two shaders, mirrored by the Rust ones the
-/// CPU reference uses.
-#[test]
-fn near_field_constants_match_the_shaders() {
-    for src in [
-        include_str!("../shaders/tsne_fft_near.wgsl"),
-        include_str!("../shaders/tsne_fft_interpolate.wgsl"),
-    ] {
-        assert!(src.contains(&format!("const NEAR_MIN_WIDTH: f32 = {NEAR_MIN_WIDTH:?};")));
-        assert!(src.contains(&format!("const NEAR_CAP: u32 = {NEAR_CAP}u;")));
-    }
-    let interpolate = include_str!("../shaders/tsne_fft_interpolate.wgsl");
-    assert!(interpolate.contains(&format!("const CHUNKS: u32 = {CHUNKS_PER_GROUP}u;")));
-    assert!(interpolate.contains(&format!("const CHUNK_POINTS: u32 = {CHUNK_POINTS}u;")));
-    let chunks = include_str!("../shaders/tsne_fft_chunks.wgsl");
-    assert!(chunks.contains(&format!(
-        "chunks[b] = (count + {}u) / {CHUNK_POINTS}u;",
-        CHUNK_POINTS - 1
-    )));
-}
-
-/// The workgroup counts of the bbox fold and the scans are WGSL constants (and, for the one
-/// workgroup that folds the per-group results, its size), mirrored by the Rust ones the
-/// dispatches and buffer sizes use.
-#[test]
-fn reduction_constants_match_the_shaders() {
-    let bbox = include_str!("../shaders/tsne_fft_bbox.wgsl");
-    assert!(bbox.contains(&format!("const GROUPS: u32 = {BBOX_GROUPS}u;")));
-    assert!(bbox.contains(&format!("@workgroup_size({BBOX_GROUPS})\nfn bbox(")));
-    let scan = include_str!("../shaders/tsne_fft_scan.wgsl");
-    assert!(scan.contains(&format!("const GROUPS: u32 = {SCAN_GROUPS}u;")));
-    assert!(scan.contains(&format!("const LANES: u32 = {SCAN_LANES}u;")));
-    assert!(scan.contains(&format!("@workgroup_size({SCAN_GROUPS})\nfn scan_offsets(")));
-    for entry in ["scan_chunks", "scan_counts"] {
-        assert!(scan.contains(&format!("@workgroup_size({SCAN_LANES})\nfn {entry}(")));
-    }
-}
-
 /// `measure` on the CPU counts what a GPU run at the same positions measures (the grid the
 /// first refresh would size from), and `for_positions` starts on the grid `grid_for_measured`
 /// picks from it.
@@ -1174,7 +1132,7 @@ fn cpu_measure_matches_what_a_gpu_run_measures() {
         let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, len).unwrap();
         run_gpu(gpu, &mut rep, &y);
         let got = rep.measured(gpu).unwrap();
-        let want = fft_repulsion::measure(&y, n, rep.intervals());
+        let want = grid::measure(&y, n, rep.intervals());
         assert_eq!(got.max_near, want.max_near, "len {len}, scale {scale}");
         let boxes = (rep.intervals() * rep.intervals()) as u64;
         assert!(
@@ -1193,12 +1151,8 @@ fn cpu_measure_matches_what_a_gpu_run_measures() {
         );
 
         let started = FftRepulsion::for_positions(gpu, n, 2, &y).unwrap();
-        let first = fft_repulsion::measure(
-            &y,
-            n,
-            fft_repulsion::grid_for(n, fft_repulsion::DEFAULT_SPAN).1,
-        );
-        let (len, intervals) = fft_repulsion::grid_for_measured(first, fft_repulsion::MAX_FFT_LEN);
+        let first = grid::measure(&y, n, grid::grid_for(n, grid::DEFAULT_SPAN).1);
+        let (len, intervals) = grid::grid_for_measured(first, grid::MAX_FFT_LEN);
         assert_eq!((started.fft_len(), started.intervals()), (len, intervals));
     }
 }

@@ -1,43 +1,28 @@
-// t-SNE FFT repulsion, step 2: bin the points into the grid's boxes, then into sort keys (a
-// counting sort in two rounds, parts 1 and 3; tsne_fft_scan is part 2 of each round).
+// t-SNE FFT repulsion, `count`: bin the points into the grid's boxes, then into sort keys (the
+// counts of a counting sort in two rounds; scan.wgsl sums each round's counts, scatter.wgsl and
+// order.wgsl then place the points).
 //   box(i): t_d = (y_id - grid.lo_d) / grid.width, b_d = clamp(floor(t_d), 0, intervals - 1),
 //     box = bx + by * intervals.
 //   key(i) = 2 starts[b] + mix(i) mod (2 count_b),  b = box(i), count_b = starts[b + 1] - starts[b]
 //     with starts the scan of the box counts: each box owns 2 count_b consecutive keys (2n in
 //     all), so its points form one contiguous slice after the sort, and within it a point's key
 //     is a hash of its index. Keys then hold ~1.5 points on average however crowded the box
-//     (tsne_fft_order ranks the points of a key by comparing them all: the sum of squared key
+//     (order.wgsl ranks the points of a key by comparing them all: the sum of squared key
 //     counts), where keys by position (sub-boxes) would hold thousands each once early
 //     exaggeration packs a cluster into a speck.
 //   rank(i) = how many points of the same key took a slot before i (integer atomics: the counts
-//   are deterministic, the provisional ranks are not; tsne_fft_order.wgsl re-ranks each key by
+//   are deterministic, the provisional ranks are not; order.wgsl re-ranks each key by
 //   point index, so the final order is).
 // Bindings (group 0): 0 params (uniform FftParams; params.keys = 2n), 1 positions (read,
-//   n x 2 f32), 2 grid (read, Grid from tsne_fft_bbox), 3 box_counts (read_write atomic u32, one
+//   n x 2 f32), 2 grid (read, Grid from bbox.wgsl), 3 box_counts (read_write atomic u32, one
 //   per box), 4 key_counts (read_write atomic u32, one per key), 5 starts (read u32, boxes + 1),
 //   6 point_key (read_write u32, one per point: its box, then its key), 7 point_rank (write u32,
 //   one per point).
 // Entry points: `clear_counts` (one invocation per box and per key: counts = 0),
 // `count_boxes` and `count_keys` (one invocation per point; the scan of the box counts runs
 // between them). All touch every binding (automatic layouts drop unused ones).
-// Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
+// Launched from sort.rs, which declares Params (`FftParams`) and Grid (`GridGeometry`) before
+// this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> positions: array<f32>;
@@ -62,8 +47,7 @@ fn touch_all() {
     _ = point_rank[0];
 }
 
-// A point index hashed to 32 well-mixed bits (Wellons' lowbias32); mirrors
-// `fft_repulsion::cpu::mix`.
+// A point index hashed to 32 well-mixed bits (Wellons' lowbias32); CPU twin `fft::cpu::mix`.
 fn mix(i: u32) -> u32 {
     var x = i;
     x ^= x >> 16u;

@@ -1,4 +1,4 @@
-// t-SNE FFT repulsion, step 6: the two kernels sampled on the circulant (periodic) node grid,
+// t-SNE FFT repulsion, `kernel`: the two kernels sampled on the circulant (periodic) node grid,
 // only when the node spacing changed (grid.kernel_dirty); otherwise the kernel spectrum of an
 // earlier call is still valid and this kernel (like the gated FFT passes after it) does nothing.
 //   Node offsets o_d = j_d for j_d <= len/2, j_d - len otherwise (d = x, y),
@@ -12,30 +12,8 @@
 //   vec2<f32>, len^2 row-major), 3 state (read_write, KernelState).
 // One invocation per column (x) and a share of the rows (a few workgroups along y, each
 // invocation looping over rows y, y + num_workgroups.y, ...): few workgroups when the kernel is
-// cached. Params mirror
-// `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
-
-struct KernelState {
-    kernel_width: f32,
-    min_width: f32,
-}
+// cached. Launched from transform.rs, which declares Params (`FftParams`), Grid (`GridGeometry`)
+// and KernelState before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;

@@ -1,22 +1,16 @@
-// t-SNE FFT repulsion, step 4: put each point's index in its key's slot (counting sort, part 4).
+// t-SNE FFT repulsion, `scatter`: put each point's index in its key's slot (the counting sort's
+// placement by provisional rank; order.wgsl then makes the order stable).
 //   slot_point[key_starts[key(i)] + rank(i)] = i
 // rank(i) comes from atomics, so which slot of its key a point takes varies between runs; the set
-// of points in each key's slice key_starts[k] .. key_starts[k + 1] does not. tsne_fft_order.wgsl
+// of points in each key's slice key_starts[k] .. key_starts[k + 1] does not. order.wgsl
 // then places the positions by point index within each slice (a stable order, same every run).
-// (The keys are tsne_fft_count.wgsl's; params.boxes counts keys here.)
+// (The keys are count.wgsl's.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 point_key (read u32), 2 point_rank (read
 //   u32), 3 key_starts (read u32, keys + 1), 4 slot_point (write-only rgba32uint texel table of n
 //   texels, slot s at (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT), the point index in .x: the
 //   ordering pass reads it lane by lane otherwise; see src/gpu/texel.rs).
-// One invocation per point. Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
+// One invocation per point. Launched from sort.rs, which declares Params (`FftParams`) before
+// this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> point_key: array<u32>;

@@ -1,4 +1,4 @@
-// t-SNE FFT repulsion, step 1: the bounding box of the 2-D embedding and the interpolation grid.
+// t-SNE FFT repulsion, `bbox`: the bounding box of the 2-D embedding and the interpolation grid.
 //   lo_d = min_j y_jd, hi_d = max_j y_jd, span = max(max_d (hi_d - lo_d), 1e-3)
 //   The grid is a square of `intervals` equal intervals per axis, centred on the box:
 //   width = max(span * (1 + 1e-4) / intervals, state.min_width), grid.lo = centre - intervals *
@@ -6,12 +6,12 @@
 //   at (t + 1/2) h, t = 0 .. 3, inside each interval).
 //   A width floor (min_width, set from the span hint) keeps the node spacing, and so the kernel
 //   spectrum, fixed while the box fits: kernel_dirty = (width != state.kernel_width), the width
-//   the cached kernel spectrum was computed for (tsne_fft_kernel updates it).
+//   the cached kernel spectrum was computed for (kernel.wgsl updates it).
 // Later kernels read `grid` instead of any CPU-known value, so the whole step stays on the GPU.
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32 row-major),
-//   2 grid (read_write, one Grid, mirrored by `GridGeometry`), 3 state (read, KernelState),
+//   2 grid (read_write, one Grid), 3 state (read, KernelState),
 //   4 stats (read_write atomic u32 x 2: `bbox` clears the busiest-neighbourhood count and
-//   the pair count that tsne_fft_chunks fills), 5 partials (read_write, GROUPS vec4: lo, hi).
+//   the pair count that chunks.wgsl fills), 5 partials (read_write, GROUPS vec4: lo, hi).
 // Two entry points, one after the other:
 //   `bbox_partials`: GROUPS workgroups of 8 invocations; workgroup g folds the points of its
 //     contiguous share g ceil(n / GROUPS) .. (each invocation a strided part of it, then a fold
@@ -20,30 +20,8 @@
 //   `bbox`: ONE workgroup of GROUPS invocations folds the partials (a tree in workgroup memory)
 //     and writes the grid.
 // Both touch every binding (automatic layouts drop unused ones).
-// Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-// Persistent between calls; mirrors the two f32 of `FftRepulsion::state`.
-struct KernelState {
-    kernel_width: f32,
-    min_width: f32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
+// Launched from grid.rs, which declares Params (`FftParams`), Grid (`GridGeometry`), KernelState
+// and GROUPS (`BBOX_GROUPS`) before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> positions: array<f32>;
@@ -52,9 +30,7 @@ struct Grid {
 @group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> partials: array<vec4<f32>>;
 
-// Workgroups of `bbox_partials`, and the size of `bbox`'s one workgroup; mirrors
-// `fft_repulsion::BBOX_GROUPS`.
-const GROUPS: u32 = 64u;
+// GROUPS (from Rust): the workgroups of `bbox_partials`, and the size of `bbox`'s one workgroup.
 // Invocations per workgroup of `bbox_partials`.
 const LANES: u32 = 8u;
 var<workgroup> lo_part: array<vec2<f32>, GROUPS>;
@@ -76,7 +52,7 @@ fn fold_workgroup(lid: u32, size: u32, lo: vec2<f32>, hi: vec2<f32>) -> vec4<f32
     return vec4<f32>(lo_part[0], hi_part[0]);
 }
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(LANES)
 fn bbox_partials(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     _ = grid.width;
     _ = state.min_width;
@@ -97,7 +73,7 @@ fn bbox_partials(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(GROUPS)
 fn bbox(@builtin(local_invocation_index) lid: u32) {
     _ = positions[0];
     let part = partials[lid];

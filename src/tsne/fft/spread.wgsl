@@ -1,51 +1,35 @@
-// t-SNE FFT repulsion, step 5: spread the charges of the points onto the interpolation nodes.
+// t-SNE FFT repulsion, `spread`: spread the charges of the points onto the interpolation nodes.
 //   Node (gx, gy), g = 4 b + t, sits at grid.lo + (g + 1/2) h and belongs to box (bx, by) only, so
 //   q_k(node) = sum over points j in box b of  L_tx(u_jx) L_ty(u_jy) c_k(j),
 //   c(j) = [1, y_jx - centre_x, y_jy - centre_y]   (centred: less cancellation in f32 later),
 //   u = (y - grid.lo) / width - b in [0, 1), Lagrange basis on the p = 4 nodes 1/8, 3/8, 5/8, 7/8:
 //   L_t(u) = prod_{s != t} (u - x_s) / (x_t - x_s), x_t = (2t + 1) / 8.
-//   A gather over the points of the box (in the order of the sort, tsne_fft_count to
-//   tsne_fft_order, the same every run): no float atomics, and the same summation order every run.
+//   A gather over the points of the box (in the order of the sort, count.wgsl to
+//   order.wgsl, the same every run): no float atomics, and the same summation order every run.
 // Output: the zero-padded FFT input, two complex channels of len x len (row-major, row = gy):
 //   channel 0 = q1 + i q2, channel 1 = q0 + i 0. Only the nodes x nodes corner is written; the
 //   FFT passes read everything outside it as zero. The same charges also go to node_charges
 //   ((q0, q1, q2, 0) at gy * nodes + gx), which the FFT does not overwrite: the near-field pass
-//   (tsne_fft_near.wgsl) reads them after the transforms.
+//   (near.wgsl) reads them after the transforms.
 // Bindings (group 0): 0 params (uniform FftParams), 1 grid (read Grid), 2 starts (read u32,
-//   boxes + 1: box b's points are sort slots starts[b] .. starts[b + 1] - 1), 3 sorted_points (rgba32uint texel table from
-//   tsne_fft_order: slot s holds (bits(y_0), bits(y_1), point index, 0); lavapipe fetches
+//   boxes + 1: box b's points are sort slots starts[b] .. starts[b + 1] - 1), 3 sorted_points
+//   (rgba32uint texel table from order.wgsl: slot s holds (bits(y_0), bits(y_1), point index, 0); lavapipe fetches
 //   texels with vector code but loads lane-varying storage addresses lane by lane), 4 charges
 //   (write vec2<f32>, 2 len^2), 5 node_charges (write-only rgba32uint texel table, nodes^2
 //   texels: the bits of (q0, q1, q2, 0) at texel gy * nodes + gx, at (e & (2^TEXEL_SHIFT - 1),
 //   e >> TEXEL_SHIFT); the near-field pass gathers them, which runs lane by lane from storage),
 //   6 chunk_starts (read u32, boxes + 1: box b's chunks of CHUNK_POINTS = 32 points are
-//   chunk_starts[b] .. chunk_starts[b + 1] - 1, from tsne_fft_chunks + tsne_fft_scan),
+//   chunk_starts[b] .. chunk_starts[b + 1] - 1, from chunks.wgsl + scan.wgsl),
 //   7 parts (read_write vec4<f32>, 12 per chunk: its 16 nodes' (q0, q1, q2), packed).
 // Two entry points, so that no lane walks a whole crowded box (early exaggeration packs
 // thousands of points into a few boxes, and a lane per box left the others of its SIMD vector
-// idle: 14.5 ms an iteration at 70,000 points, iteration 200):
+// idle; docs/kernel-notes.md):
 //   spread_chunks: one invocation per chunk of 32 points sums their charges on the box's 4 x 4
 //     nodes (16 named vec3 accumulators) into parts[12 chunk ..];
 //   spread: one invocation per box adds its chunks' parts in chunk order (the same summation
 //     order every run) and stores the node charges.
-// Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
-
-struct Grid {
-    lo: vec2<f32>,
-    center: vec2<f32>,
-    width: f32,
-    h: f32,
-    span: f32,
-    kernel_dirty: u32,
-}
+// Launched from spread.rs, which declares Params (`FftParams`), Grid (`GridGeometry`) and
+// CHUNK_POINTS before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
@@ -55,8 +39,6 @@ struct Grid {
 @group(0) @binding(5) var node_charges: texture_storage_2d<rgba32uint, write>;
 @group(0) @binding(6) var<storage, read> chunk_starts: array<u32>;
 @group(0) @binding(7) var<storage, read_write> parts: array<vec4<f32>>;
-
-const CHUNK_POINTS: u32 = 32u;
 
 // Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
 const TEXEL_SHIFT: u32 = 12u;

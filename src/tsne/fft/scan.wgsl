@@ -1,7 +1,7 @@
-// t-SNE FFT repulsion, step 3: exclusive prefix sum of counts (the counting sort's part 2, for
-// boxes and then for keys, and the chunks' starts).
+// t-SNE FFT repulsion, `scan`: exclusive prefix sum of counts (in the counting sort, of the box
+// counts and then of the key counts; after chunks.wgsl, of the chunks per box).
 //   starts[b] = sum_{b' < b} counts[b'],  starts[boxes] = n
-// (params.boxes is the number of counts: boxes, or the keys of tsne_fft_count.wgsl.)
+// (params.boxes is the number of counts: boxes, or the keys of count.wgsl.)
 // Bindings (group 0): 0 params (uniform FftParams), 1 counts (read u32, one per box),
 //   2 starts (read_write u32, boxes + 1), 3 sums (read_write u32, GROUPS * LANES chunk sums, then
 //   GROUPS block offsets).
@@ -15,29 +15,19 @@
 //     plus the chunk sums before it in the block and writes the running starts of its chunk; the
 //     last invocation of the last workgroup writes starts[boxes].
 // Many small workgroups, so that every one of lavapipe's threads works (one workgroup runs on one
-// thread; one workgroup of 256 took 2.4-4.6 ms at 70,000 points with the other thread idle), and
-// counts are read twice in all, as a single-pass scan reads them.
+// thread; docs/kernel-notes.md has the times), and counts are read twice in all, as a single-pass
+// scan reads them.
 // Integer sums: the same in every run whatever order the workgroups run in.
-// Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
+// Launched from sort.rs, which declares Params (`FftParams`), LANES and GROUPS (`SCAN_LANES`,
+// `SCAN_GROUPS`) before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> counts: array<u32>;
 @group(0) @binding(2) var<storage, read_write> starts: array<u32>;
 @group(0) @binding(3) var<storage, read_write> sums: array<u32>;
 
-// Invocations per workgroup of `scan_chunks` and `scan_counts`.
-const LANES: u32 = 8u;
-// Their workgroups, and the size of `scan_offsets`' one workgroup; mirrors
-// `fft_repulsion::SCAN_GROUPS`.
-const GROUPS: u32 = 64u;
+// From Rust: LANES, the invocations per workgroup of `scan_chunks` and `scan_counts`; GROUPS,
+// their workgroups and the size of `scan_offsets`' one workgroup.
 
 // Boxes [x, y) of invocation lid's chunk of block g.
 fn chunk_of(g: u32, lid: u32) -> vec2<u32> {
@@ -48,7 +38,7 @@ fn chunk_of(g: u32, lid: u32) -> vec2<u32> {
     return vec2<u32>(first, min(first + chunk, block_end));
 }
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(LANES)
 fn scan_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     _ = starts[0];
     let c = chunk_of(wg.x, lid);
@@ -61,7 +51,7 @@ fn scan_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
 
 var<workgroup> block_total: array<u32, GROUPS>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(GROUPS)
 fn scan_offsets(@builtin(local_invocation_index) lid: u32) {
     _ = params.boxes;
     _ = counts[0];
@@ -79,7 +69,7 @@ fn scan_offsets(@builtin(local_invocation_index) lid: u32) {
     sums[GROUPS * LANES + lid] = offset;
 }
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(LANES)
 fn scan_counts(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let g = wg.x;
     let c = chunk_of(g, lid);

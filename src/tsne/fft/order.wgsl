@@ -1,28 +1,20 @@
-// t-SNE FFT repulsion, step 4b: order the points of each sort key by point index (counting
-// sort, part 5), so the float sums of the spread and the interpolation run in the same order
-// every run.
+// t-SNE FFT repulsion, `order`: order the points of each sort key by point index (the counting
+// sort's last pass, after scatter.wgsl), so the float sums of the spread and the interpolation
+// run in the same order every run.
 //   stable(i) = #{ j in key(i) : j < i }   (counted over the key's slice of slot_point)
 //   sorted_points texel key_starts[key(i)] + stable(i) = (bits(y_i0), bits(y_i1), i, 0)
 // The point indices in a key are distinct, so stable(i) is a permutation of 0 .. count - 1 and
 // equals the rank a sequential stable counting sort gives. Cost: the sum over keys of count^2
-// compares; keys are hashes of the point index within their box (tsne_fft_count.wgsl), ~1.5
+// compares; keys are hashes of the point index within their box (count.wgsl), ~1.5
 // points each however crowded the layout.
 // Bindings (group 0): 0 params (uniform FftParams), 1 positions (read, n x 2 f32), 2 point_key
-//   (read u32), 3 key_starts (read u32, keys + 1), 4 slot_point (rgba32uint texel table, index in .x, from
-//   tsne_fft_scatter), 5 sorted_points (write-only rgba32uint texel table, texel s at
+//   (read u32), 3 key_starts (read u32, keys + 1), 4 slot_point (rgba32uint texel table, index
+//   in .x, from scatter.wgsl), 5 sorted_points (write-only rgba32uint texel table, texel s at
 //   (s & (2^TEXEL_SHIFT - 1), s >> TEXEL_SHIFT): the spread and the interpolation
 //   read the sorted points from it, since lavapipe fetches texels with vector code but loads
 //   lane-varying storage addresses lane by lane; see src/gpu/texel.rs).
 // One invocation per point; the compare loop is branch-free.
-// Params mirror `tsne::fft_repulsion::FftParams`.
-
-struct Params {
-    n: u32, intervals: u32, nodes: u32, len: u32,
-    inv_ns: f32, boxes: u32, lines: u32, channels: u32,
-    line_stride: u32, elem_stride: u32, chan_stride: u32, valid: u32,
-    inverse: u32, ns: u32, line_fast: u32, tw_stride: u32,
-    gated: u32, out_valid: u32, fused: u32, keys: u32,
-}
+// Launched from sort.rs, which declares Params (`FftParams`) before this file.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> positions: array<f32>;
