@@ -96,7 +96,7 @@ fn every_shader_validates() {
         "invalid shaders:\n{}",
         failures.join("\n")
     );
-    assert!(checked >= 60, "found only {checked} shaders");
+    assert!(checked >= 50, "found only {checked} shaders");
 }
 
 /// Every generated conv2d kernel, in every variant the generators make for the launchers (the

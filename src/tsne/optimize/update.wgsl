@@ -11,7 +11,7 @@
 //   n * DIMS), 2 attr (read, n * DIMS), 3 rep (read, n * (DIMS + 1)), 4 scalars (read; [0] = Z),
 //   5 gains (read_write, n * DIMS), 6 update (read_write, n * DIMS).
 // One invocation updates one point (its step's norm needs all its coordinates).
-// DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`); 2-D runs optimize_update_2d.wgsl.
+// DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`); 2-D runs update_2d.wgsl.
 // Params are `tsne::optimize::UpdateParams` (declared from Rust).
 
 

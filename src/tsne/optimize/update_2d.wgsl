@@ -1,5 +1,5 @@
 // t-SNE gradient step for 2-D embeddings, one point per invocation: the same step as
-// optimize_update.wgsl (gains +0.2 / x0.8 floored at min_gain, momentum, y moved in place), per
+// update.wgsl (gains +0.2 / x0.8 floored at min_gain, momentum, y moved in place), per
 // coordinate c of point i:
 //   grad = 4 (exaggeration * attr[i][c] - rep[i][c] / Z),     Z = scalars[0]
 //   gain = gain + 0.2 where grad * update < 0 (sign changed), else 0.8 * gain; gain >= min_gain
@@ -9,7 +9,7 @@
 // The cap (openTSNE's and FIt-SNE's max_step_norm) keeps a point whose row of P outweighs its
 // step size (a hub that many points list as their nearest neighbour) from being thrown out.
 // Why a 2-D kernel: lavapipe loads and stores lane-varying storage addresses lane by lane, so a
-// point's two coordinates as one vec2 cost one access where optimize_update.wgsl's one invocation
+// point's two coordinates as one vec2 cost one access where update.wgsl's one invocation
 // per coordinate costs two.
 // Bindings (group 0): 0 params (uniform UpdateParams; values = 2n), 1 y (read_write, n vec2),
 //   2 attr (read, n vec2), 3 rep (read, 3n f32: [sum_j w_ij^2 (y_i - y_j) (2 values),
