@@ -3,7 +3,7 @@
 //! Files are written atomically, so an interrupted save never leaves a half checkpoint behind.
 //! Loading returns the tensors sorted by name (safetensors itself keeps no order).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
@@ -50,9 +50,39 @@ pub fn save(path: &Path, tensors: &[NamedTensor], metadata: &[(String, String)])
     }
     let info: Option<HashMap<String, String>> =
         (!metadata.is_empty()).then(|| metadata.iter().cloned().collect());
-    let file = safetensors::serialize(views, info)
+    let mut file = safetensors::serialize(views, info)
         .map_err(|e| Error::InvalidArgument(format!("checkpoint {}: {e}", path.display())))?;
+    sort_header(&mut file)?;
     write_bytes_atomic(path, &file)
+}
+
+/// Rewrites a serialized safetensors header with its JSON keys sorted, so that the same tensors
+/// and metadata give the same bytes every run (safetensors writes the metadata from a `HashMap`,
+/// in an order that changes from process to process). The sorted header is as long as the
+/// original (the same compact JSON, reordered), so the data offsets stay valid.
+fn sort_header(file: &mut [u8]) -> Result<()> {
+    let bad = |why: &str| Error::InvalidArgument(format!("checkpoint header: {why}"));
+    let len = u64::from_le_bytes(file[..8].try_into().expect("8 bytes")) as usize;
+    let header = file
+        .get(8..8 + len)
+        .ok_or_else(|| bad("shorter than stated"))?;
+    let text = std::str::from_utf8(header).map_err(|_| bad("not UTF-8"))?;
+    // Tensor entries by name, and the metadata by key (each tensor's own fields come in a fixed
+    // order already).
+    let mut entries: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(text.trim_end()).map_err(|e| bad(&e.to_string()))?;
+    if let Some(meta) = entries.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, String> =
+            serde_json::from_value(meta.take()).map_err(|e| bad(&e.to_string()))?;
+        *meta = serde_json::to_value(sorted).map_err(|e| bad(&e.to_string()))?;
+    }
+    let sorted = serde_json::to_string(&entries).map_err(|e| bad(&e.to_string()))?;
+    if sorted.len() > len {
+        return Err(bad("sorted header longer than the original"));
+    }
+    file[8..8 + sorted.len()].copy_from_slice(sorted.as_bytes());
+    file[8 + sorted.len()..8 + len].fill(b' ');
+    Ok(())
 }
 
 /// Loads every tensor of a safetensors file written by [`save`], sorted by name.

@@ -135,3 +135,37 @@ fn truncated_and_corrupt_files_are_clear_errors() {
         other => panic!("expected Io, got {other}"),
     }
 }
+
+/// The same tensors and metadata give the same bytes in every process: the header's keys are
+/// sorted (safetensors itself writes the metadata in a `HashMap`'s order, which changes from
+/// process to process, so the file is checked against its sorted form, not against a second save).
+#[test]
+fn saved_header_is_sorted_and_the_file_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    let tensors = vec![
+        ("z.bias".to_string(), vec![2], vec![1.0, 2.0]),
+        ("a.weight".to_string(), vec![1, 2], vec![3.0, 4.0]),
+    ];
+    let metadata: Vec<(String, String)> = ["seed", "model", "epochs", "b", "a", "c"]
+        .iter()
+        .map(|k| (k.to_string(), format!("value of {k}")))
+        .collect();
+    checkpoint::save(&path, &tensors, &metadata).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + len]).unwrap();
+    let position = |key: &str| header.find(&format!("\"{key}\"")).unwrap();
+    let meta_keys = ["a", "b", "c", "epochs", "model", "seed"];
+    for pair in meta_keys.windows(2) {
+        assert!(position(pair[0]) < position(pair[1]), "{header}");
+    }
+    assert!(position("__metadata__") < position("a.weight"), "{header}");
+    assert!(position("a.weight") < position("z.bias"), "{header}");
+    let loaded = checkpoint::load_with_metadata(&path).unwrap();
+    assert_eq!(loaded.tensors.len(), 2);
+    assert_eq!(loaded.metadata.len(), 6);
+    let mut want = metadata.clone();
+    want.sort();
+    assert_eq!(loaded.metadata, want);
+}

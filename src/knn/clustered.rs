@@ -20,18 +20,8 @@
 //!    distance is exact, so a neighbour that is found comes with its true distance.
 //!
 //! With every cluster probed (`probes` = clusters, `min_votes` = 1) the search is exact (tested).
-//! Measured on PCA-50 MNIST (all 70,000 points, k = 90) against sklearn's exact neighbours
-//! (`cargo run --release --example profile_knn -- 70000 --npy Z.npy --clustered --save-index F`):
-//! the defaults (291 clusters, 5 probes, 2 votes) reach recall 0.985 in 16.2 s (k-means 0.6,
-//! nearest centroids and layout 1.1, search 14.5), scanning 13,515 of the 70,000 columns per row,
-//! where the exact search takes 57 s; 180 points per cluster gave 0.981 in 16.5 s, and clusters
-//! named once also (`min_votes` 1) 0.987–0.991 in 17.9–20.4 s. openTSNE's Annoy index reaches
-//! 0.990 here. The scans in these 256-row dispatches run at ~12 GFLOP/s against ~19 in the exact
-//! search's large blocks (lavapipe's cost per dispatch), so the search is 3.5×, not 5×, faster.
-//! Since then (the same neighbours, the same recall): a block's first insert bounds its k
-//! smallest distances before building the heap, and the nearest centroids are found over
-//! 64-column tiles, the first alone: 12.6–14.7 s in all (k-means 0.4–0.7, nearest centroids and
-//! layout 0.6–0.7, search 11.0–13.4; several runs, the machine's speed varies).
+//! On PCA-50 MNIST the defaults reach recall ~0.985 at about a quarter of the exact search's time
+//! (docs/kernel-notes.md, "kNN search").
 
 use std::time::Instant;
 
@@ -397,8 +387,7 @@ pub fn nearest_centroids(
         ));
     }
     // The narrowest tiles: the first chunk, one tile, is scanned with no threshold and every
-    // pair of it goes through the insert; the later ones only below the m-th nearest so far
-    // (at 70,000 points and 291 centroids: 1.1 s with 256-column tiles, all in the first chunk).
+    // pair of it goes through the insert; the later ones only below the m-th nearest so far.
     let tiles = match upload_column_tiles_of(gpu, centroids, clusters, d, 64)? {
         Some(t) => Some(t),
         None => upload_column_tiles(gpu, centroids, clusters, d)?,

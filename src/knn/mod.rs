@@ -23,29 +23,8 @@
 //! From 20,000 points `tsne::fit` runs the approximate search of [`clustered`] instead by
 //! default: the same scan and inserts, over the column tiles of nearby k-means clusters only.
 //!
-//! Measured on lavapipe (2 cores, shared, N = 70,000, d = 50, k = 90, same run): the fused search
-//! costs 1.9 ms of CPU per row against 4.2 for distance blocks plus top-k (2.2×); of its time the
-//! distance arithmetic is ~75% (~2 G pairs × features per second per core), inserts ~10–20%. The
-//! old path took ~150 s on a quiet machine, so expect ~65 s (measured on the loaded machine, all
-//! of MNIST: knn_s 88 s); openTSNE's approximate Annoy search takes 19 s.
-//! The uniform-tile scan, measured on the same machine under another agent's load (load average
-//! ~3 on 2 cores: compare CPU seconds within one run, not across runs):
-//! `cargo run --release --example profile_knn -- 70000 --mnist /work/shared/data/mnist --no-dense
-//! --split` (one block of each kind on PCA-50 MNIST): subgroup scan 2.36 ms of CPU per row
-//! (later scans 2.69 s at 1.78 G pairs × features per CPU second, inserts 0.28 s, first chunk
-//! 0.08 s), uniform tiles 1.00 ms per row (later scans 1.00 s at 4.92 G, inserts 0.20 s, first
-//! chunk 0.08 s): 2.36× per row, 2.8× on the scans. A `--clusters` run (10 synthetic clusters) gave
-//! 1.67× per row (scans 2.2×: 3.37 against 1.53 G). `--shapes` (the scans alone,
-//! thresholds 0, N = 20,000): subgroup scan 1.5–2.1 G, uniform tiles with 1, 2, 4 row quads per
-//! invocation 2.8–4.2, 3.5–5.4, 3.9–5.7 G, 2 quads in 32-lane workgroups 3.2–3.7 (2 and 4 quads
-//! within the noise of each other); generating the feature loop for 2 or 4 of the 8 rows at a
-//! time (fewer live accumulators) instead of all 8: no faster (medians of six rounds 4.8 and 4.5
-//! against 5.4 G). Cold compile (no Mesa shader
-//! cache) of the d = 50 kernel: ~5 s, against ~16 s for the subgroup scan.
-//! The whole search on all of PCA-50 MNIST (`... -- 70000 --mnist DIR --no-old --no-dense
-//! --full`, load average ~4): `exact::search` 80.3 s wall, its one block projected to 80 s of
-//! CPU (the subgroup scan's block projects to 165 s of CPU in the same conditions); 80 s of CPU
-//! over two quiet cores would be ~40 s wall (not measured).
+//! Measurements behind these choices (fused scan against distance blocks, uniform tiles against
+//! the subgroup scan) are in docs/kernel-notes.md, "kNN search".
 
 pub mod clustered;
 pub mod cpu;

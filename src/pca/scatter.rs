@@ -41,11 +41,8 @@ pub enum ScatterKernel {
 impl ScatterKernel {
     /// The fastest kernel the adapter runs for rows of d features: on CPU adapters (lavapipe),
     /// from [`SCATTER_UNIFORM_MIN`] padded features, the uniform kernel where it fits, else the
-    /// subgroup matmul, else the uniform kernel, else the Gram kernel. Measured on lavapipe, 70,000
-    /// rows, second runs (pipelines compiled): 720 features 5.9 s against the matmul's 8.2 s (and
-    /// 18 times closer to f64 sums), 400: 2.1 / 2.6 s, 256: 1.2 / 1.3 s, 128: 0.55 / 0.45 s, 56:
-    /// 0.36 / 0.20 s. Its one pipeline serves every width; its first compile takes ~4.7 s with
-    /// Mesa's shader cache cold (the matmul's ~1.8 s), once per machine.
+    /// subgroup matmul, else the uniform kernel, else the Gram kernel (the crossover measured in
+    /// docs/kernel-notes.md, "PCA"). Its one pipeline serves every width.
     pub fn best(gpu: &Gpu, d: usize) -> ScatterKernel {
         let uniform = ScatterKernel::Uniform.supported(gpu, d);
         if uniform && gpu.is_cpu() && d.div_ceil(8) * 8 >= SCATTER_UNIFORM_MIN {
@@ -180,7 +177,7 @@ pub fn upload_padded_in(
 /// usual (`shift` their mean). So zeros stay zeros. The rows go up sorted by where their non-zero
 /// values lie (`order`), each chunk of [`SCATTER_CHUNK_ROWS`] rows is then 0 outside a short
 /// range of column quads, and each scatter pass skips the rest: products of exact zeros, so the
-/// sums are the same. MNIST: 63% of the products remain, the passes 5.0 → 3.4 s. The scatter of
+/// sums are the same (on MNIST 63% of the products remain). The scatter of
 /// the shifted rows is corrected on the CPU: S = Σ (x − c)(x − c)ᵀ − n (μ − c)(μ − c)ᵀ, with c
 /// the shift. The correction touches only pairs of uncentred columns, and for a column of at most
 /// n / 2 non-zeros n μ² ≤ ½ Σ x² (Cauchy–Schwarz), so it loses at most about one bit against

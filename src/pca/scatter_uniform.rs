@@ -26,11 +26,8 @@ pub const SCATTER_CHUNK_ROWS: usize = SCATTER_BINDING_ROWS * SCATTER_BINDINGS;
 /// ~4.7 s on lavapipe; Mesa keeps it on disk after that). Only the first SCATTER_BINDING_ROWS rows
 /// of each binding are read, so the slices carry this much zero padding past their last chunk.
 pub const SCATTER_UNIFORM_VEC4: usize = 4096;
-/// Column quads of i per invocation of the uniform scatter kernel. Measured on lavapipe, 70,000
-/// MNIST rows of 719 features, pipelines compiled (`centred_scatter` timed twice in one process):
-/// 4 bindings and 2 quads 5.7-5.8 s; 4 and 1: 6.5-6.7 s; 3 and 2: 6.9 s; 2 and 2: 7.3-7.8 s; 2 and
-/// 4: 8.1-8.8 s; 8 bindings (1 or 2 quads) far slower (more preloaded values than registers and
-/// cache hold). The subgroup matmul (`MatmulUpper`) took 8.2 s.
+/// Column quads of i per invocation of the uniform scatter kernel (with 4 bindings the fastest;
+/// docs/kernel-notes.md, "PCA").
 pub const SCATTER_QUADS: usize = 2;
 
 wgsl_struct! {
