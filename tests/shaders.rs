@@ -1,4 +1,4 @@
-//! Every shader (each `.wgsl` file under shaders/ and src/) parses and validates with naga. Needs
+//! Every shader (each `.wgsl` file under src/) parses and validates with naga. Needs
 //! no adapter, so a broken shader fails CI even where no GPU exists. Files Rust completes (structs
 //! and constants declared from Rust, generated entry points) are validated as the program
 //! assembles them, for every variant it can make.
@@ -58,7 +58,7 @@ fn assembled() -> HashMap<&'static str, Vec<String>> {
 fn every_shader_validates() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    for dir in ["shaders", "src"] {
+    for dir in ["src"] {
         if root.join(dir).is_dir() {
             wgsl_files(&root.join(dir), &mut files);
         }

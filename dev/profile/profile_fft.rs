@@ -1,4 +1,4 @@
-//! Per-stage times of one FFT-interpolated t-SNE repulsion call (fft_repulsion), and its force
+//! Per-stage times of one FFT-interpolated t-SNE repulsion call (`tsne::fft`), and its force
 //! error against the exact sums on a sample of points.
 //! `cargo run --release --example profile_fft -- [n = 70000] [span = 100] [reps = 3]`
 //! `cargo run --release --example profile_fft -- Y.npy [reps = 3]` (a saved 2-D embedding)

@@ -328,7 +328,7 @@ fn clustered(
     let (start, cpu) = (Instant::now(), cpu_seconds());
     let found = knn::clustered::search(gpu, x, n, d, k, &search)?;
     println!(
-        "knn_clustered {search:?}: {:.2} s wall (k-means {:.2}, nearest centroids and layout \
+        "knn::clustered {search:?}: {:.2} s wall (k-means {:.2}, nearest centroids and layout \
          {:.2}, search {:.2}), {:.1} s CPU; {} clusters, {:.0} columns per row ({:.1}× fewer \
          than exact)",
         start.elapsed().as_secs_f64(),

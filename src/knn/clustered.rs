@@ -137,7 +137,7 @@ impl ClusteredPlan {
     ) -> Result<ClusteredPlan> {
         if x.len() != n * d || n < 2 || d == 0 {
             return Err(Error::shape(
-                "tsne clustered kNN",
+                "clustered kNN",
                 format!("{} values are not {n} × {d} (n ≥ 2)", x.len()),
             ));
         }
@@ -205,10 +205,10 @@ impl ClusteredPlan {
             k,
             per_chunk,
             cap,
-            count: gpu.storage("tsne clustered kNN candidate counts", ROW_BLOCK),
-            cand: gpu.storage("tsne clustered kNN candidates", 2 * ROW_BLOCK * cap),
-            index: gpu.storage("tsne clustered kNN index", n * k),
-            dist: gpu.storage("tsne clustered kNN distance", n * k),
+            count: gpu.storage("clustered kNN candidate counts", ROW_BLOCK),
+            cand: gpu.storage("clustered kNN candidates", 2 * ROW_BLOCK * cap),
+            index: gpu.storage("clustered kNN index", n * k),
+            dist: gpu.storage("clustered kNN distance", n * k),
             clusters,
             columns_per_row: scanned / n as f64,
             kmeans_s,
@@ -227,7 +227,7 @@ impl ClusteredPlan {
         let n = self.points.n;
         let list = self.blocks.get(b).ok_or_else(|| {
             Error::shape(
-                "tsne clustered kNN",
+                "clustered kNN",
                 format!("block {b} of {}", self.blocks.len()),
             )
         })?;
@@ -268,7 +268,7 @@ impl ClusteredPlan {
             for &b in batch {
                 dispatches.extend(self.block_dispatches(gpu, b)?);
             }
-            gpu.run("tsne clustered kNN", &dispatches.iter().collect::<Vec<_>>())?;
+            gpu.run("clustered kNN", &dispatches.iter().collect::<Vec<_>>())?;
         }
         let sort = knn_sort(
             gpu,
@@ -281,7 +281,7 @@ impl ClusteredPlan {
             &self.count,
             &self.cand,
         )?;
-        gpu.run("tsne clustered kNN sort", &[&sort])?;
+        gpu.run("clustered kNN sort", &[&sort])?;
         let found: Vec<u32> = gpu.read(&self.index, 0, n * k)?;
         let found_dist: Vec<f32> = gpu.read(&self.dist, 0, n * k)?;
 
@@ -324,7 +324,7 @@ pub fn kmeans(
 ) -> Result<Vec<f32>> {
     if clusters == 0 || clusters > n || x.len() != n * d {
         return Err(Error::shape(
-            "tsne k-means",
+            "kNN k-means",
             format!("{clusters} clusters of {} values as {n} × {d}", x.len()),
         ));
     }
@@ -378,7 +378,7 @@ pub fn nearest_centroids(
     let (n, d) = (points.n, points.d);
     if m == 0 || m > clusters || m > K_MAX || centroids.len() != clusters * d {
         return Err(Error::shape(
-            "tsne nearest centroids",
+            "kNN nearest centroids",
             format!(
                 "{m} nearest of {clusters} centroids from {} values of d = {d} (m ≤ {})",
                 centroids.len(),
@@ -402,10 +402,10 @@ pub fn nearest_centroids(
     let block = ((KNN_BLOCK_BYTES / 8) as usize / cap / 64 * 64)
         .max(64)
         .min(n);
-    let count = gpu.storage("tsne nearest centroids counts", block);
-    let cand = gpu.storage("tsne nearest centroids candidates", 2 * block * cap);
-    let index = gpu.storage("tsne nearest centroids index", n * m);
-    let dist = gpu.storage("tsne nearest centroids distance", n * m);
+    let count = gpu.storage("kNN nearest centroids counts", block);
+    let cand = gpu.storage("kNN nearest centroids candidates", 2 * block * cap);
+    let index = gpu.storage("kNN nearest centroids index", n * m);
+    let dist = gpu.storage("kNN nearest centroids distance", n * m);
     let all_tiles: Vec<usize> = (0..tiles.tiles).collect();
     let chunks: Vec<&[usize]> = std::iter::once(&all_tiles[..1])
         .chain(all_tiles[1..].chunks(per_chunk))
@@ -434,7 +434,7 @@ pub fn nearest_centroids(
             gpu, n, row0, rows, m, &index, &dist, &count, &cand,
         )?);
         gpu.run(
-            "tsne nearest centroids",
+            "kNN nearest centroids",
             &dispatches.iter().collect::<Vec<_>>(),
         )?;
     }

@@ -51,7 +51,7 @@ pub struct Points {
 pub fn upload_points(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<Points> {
     if x.len() != n * d || n == 0 || d == 0 {
         return Err(Error::shape(
-            "tsne points",
+            "kNN points",
             format!("{} values are not {n} × {d}", x.len()),
         ));
     }
@@ -77,7 +77,7 @@ pub fn upload_points(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<Points>
         }
     }
     Ok(Points {
-        buffer: gpu.storage_from("tsne points", &xt),
+        buffer: gpu.storage_from("kNN points", &xt),
         n,
         d,
         n_pad,
@@ -98,14 +98,14 @@ pub fn sqdist_block(
     let n = points.n;
     if rows == 0 || row0 + rows > n || !row0.is_multiple_of(16) || ld < n {
         return Err(Error::shape(
-            "tsne sqdist",
+            "kNN sqdist",
             format!(
                 "rows {row0}..{} of {n} points (the first a multiple of 16), row stride {ld}",
                 row0 + rows
             ),
         ));
     }
-    check_len("tsne sqdist", "out", out, rows * ld)?;
+    check_len("kNN sqdist", "out", out, rows * ld)?;
     let nq = points.n_pad / 4;
     let flops = (3 * rows * n * points.d) as f64;
     if gpu.subgroups_of_8() {
@@ -124,7 +124,7 @@ pub fn sqdist_block(
             groups: groups as u32,
             ld: ld as u32,
         };
-        let label = format!("tsne sqdist sg{tr} vec{}", vec_store as u8);
+        let label = format!("kNN sqdist sg{tr} vec{}", vec_store as u8);
         return launch(
             gpu,
             &label,
@@ -150,7 +150,7 @@ pub fn sqdist_block(
     };
     launch(
         gpu,
-        "tsne sqdist",
+        "kNN sqdist",
         &SQDIST,
         "sqdist_block",
         &params,

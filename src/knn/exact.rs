@@ -122,8 +122,8 @@ impl ExactPlan {
             let block = block.min(n);
             let block = limit.map_or(block, |b| block.min(b));
             let work = KnnWork::Fused {
-                count: gpu.storage("tsne kNN candidate counts", block),
-                cand: gpu.storage("tsne kNN candidates", 2 * block * cap),
+                count: gpu.storage("kNN candidate counts", block),
+                cand: gpu.storage("kNN candidates", 2 * block * cap),
                 cap,
                 chunks: knn_chunks(n_pad / 4, cap),
                 tiles,
@@ -134,7 +134,7 @@ impl ExactPlan {
             // n_pad long, so the distance kernel stores vec4 and the top-k reads vec4.
             let block = (((budget / 4) as usize / n_pad) / 16 * 16).clamp(16, n_pad);
             let block = limit.map_or(block, |b| block.min(b));
-            let dist = gpu.storage("tsne kNN distance block", block * n_pad);
+            let dist = gpu.storage("kNN distance block", block * n_pad);
             (block, KnnWork::Dense { dist })
         };
         Ok(ExactPlan {
@@ -142,8 +142,8 @@ impl ExactPlan {
             k,
             block,
             work,
-            knn_index: gpu.storage("tsne kNN index", n * k),
-            knn_dist: gpu.storage("tsne kNN distance", n * k),
+            knn_index: gpu.storage("kNN index", n * k),
+            knn_dist: gpu.storage("kNN distance", n * k),
         })
     }
 
@@ -172,7 +172,7 @@ impl ExactPlan {
         let row0 = b * self.block;
         if row0 >= n {
             return Err(Error::shape(
-                "tsne kNN",
+                "kNN",
                 format!("block {b} of {}", self.blocks()),
             ));
         }
@@ -249,7 +249,7 @@ impl ExactPlan {
     pub fn run(&self, gpu: &Gpu) -> Result<Knn> {
         for b in 0..self.blocks() {
             let dispatches = self.block_dispatches(gpu, b)?;
-            gpu.run("tsne kNN", &dispatches.iter().collect::<Vec<_>>())?;
+            gpu.run("kNN", &dispatches.iter().collect::<Vec<_>>())?;
         }
         let (n, k) = (self.points.n, self.k);
         Ok(Knn {

@@ -70,7 +70,7 @@ pub fn knn_insert(
     }
     if rows == 0 || row0 + rows > n || cap == 0 || cap > knn_chunk_cap(k) {
         return Err(Error::shape(
-            "tsne kNN insert",
+            "kNN insert",
             format!(
                 "rows {row0}..{} of {n}, {cap} slots per row (at most {})",
                 row0 + rows,
@@ -78,10 +78,10 @@ pub fn knn_insert(
             ),
         ));
     }
-    check_len("tsne kNN insert", "count", count, rows)?;
-    check_len("tsne kNN insert", "cand", cand, 2 * rows * cap)?;
-    check_len("tsne kNN insert", "knn_index", knn_index, n * k)?;
-    check_len("tsne kNN insert", "knn_dist", knn_dist, n * k)?;
+    check_len("kNN insert", "count", count, rows)?;
+    check_len("kNN insert", "cand", cand, 2 * rows * cap)?;
+    check_len("kNN insert", "knn_index", knn_index, n * k)?;
+    check_len("kNN insert", "knn_dist", knn_dist, n * k)?;
     let params = KnnInsertParams {
         n: n as u32,
         rows: rows as u32,
@@ -94,7 +94,7 @@ pub fn knn_insert(
     };
     launch(
         gpu,
-        "tsne kNN insert",
+        "kNN insert",
         &KNN_INSERT,
         "knn_insert",
         &params,

@@ -255,7 +255,7 @@ pub fn knn_scan(
         || cap < 4 * (q1 - q0)
     {
         return Err(Error::shape(
-            "tsne kNN scan",
+            "kNN scan",
             format!(
                 "rows {row0}..{} of {n} points (the first a multiple of 4), column quads \
                  {q0}..{q1} of {nq}, {cap} slots per row",
@@ -268,9 +268,9 @@ pub fn knn_scan(
             "the fused kNN scan needs subgroups of 8 lanes".into(),
         ));
     }
-    check_len("tsne kNN scan", "knn_dist", knn_dist, n * k)?;
-    check_len("tsne kNN scan", "count", count, rows)?;
-    check_len("tsne kNN scan", "cand", cand, 2 * rows * cap)?;
+    check_len("kNN scan", "knn_dist", knn_dist, n * k)?;
+    check_len("kNN scan", "count", count, rows)?;
+    check_len("kNN scan", "cand", cand, 2 * rows * cap)?;
     let (tr, lq) = (KNN_TILE_ROWS, KNN_LANE_QUADS);
     let col_tiles = (q1 - q0).div_ceil(8 * lq);
     let groups = rows.div_ceil(tr) * col_tiles;
@@ -291,7 +291,7 @@ pub fn knn_scan(
     let flops = (3 * rows * 4 * (q1 - q0) * points.d) as f64;
     launch(
         gpu,
-        &format!("tsne kNN scan {tr}x{lq}"),
+        &format!("kNN scan {tr}x{lq}"),
         &knn_scan_source(tr, lq),
         "knn_scan",
         &params,

@@ -282,7 +282,7 @@ pub fn upload_column_tiles_of(
 ) -> Result<Option<ColumnTiles>> {
     if x.len() != n * d || n == 0 || d == 0 {
         return Err(Error::shape(
-            "tsne kNN column tiles",
+            "kNN column tiles",
             format!("{} values are not {n} × {d}", x.len()),
         ));
     }
@@ -305,7 +305,7 @@ pub fn upload_column_tiles_of(
     let buffer = gpu
         .device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("tsne kNN column tiles"),
+            label: Some("kNN column tiles"),
             contents: bytemuck::cast_slice(&data),
             usage: wgpu::BufferUsages::UNIFORM
                 | wgpu::BufferUsages::STORAGE
@@ -354,7 +354,7 @@ pub fn knn_scan_uniform(
         || !(1..=256).contains(&lanes)
     {
         return Err(Error::shape(
-            "tsne kNN uniform scan",
+            "kNN uniform scan",
             format!(
                 "rows {row0}..{} of {n} points (the first a multiple of 4), tile {tile} of {} \
                  ({} columns, d = {} for points of d = {}), {cap} slots per row, {rq} row \
@@ -367,9 +367,9 @@ pub fn knn_scan_uniform(
             ),
         ));
     }
-    check_len("tsne kNN uniform scan", "knn_dist", knn_dist, n * k)?;
-    check_len("tsne kNN uniform scan", "count", count, rows)?;
-    check_len("tsne kNN uniform scan", "cand", cand, 2 * rows * cap)?;
+    check_len("kNN uniform scan", "knn_dist", knn_dist, n * k)?;
+    check_len("kNN uniform scan", "count", count, rows)?;
+    check_len("kNN uniform scan", "cand", cand, 2 * rows * cap)?;
     let groups = rows.div_ceil(4 * rq * lanes);
     let params = KnnScanUniformParams {
         n: tiles.n as u32,
@@ -386,7 +386,7 @@ pub fn knn_scan_uniform(
         pad2: 0,
     };
     let label = format!(
-        "tsne kNN uniform scan d{} t{} {rq}x{lanes}",
+        "kNN uniform scan d{} t{} {rq}x{lanes}",
         points.d, tiles.cols
     );
     let pipeline = gpu.generated_pipeline(

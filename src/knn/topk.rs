@@ -58,22 +58,22 @@ pub fn topk_rows(
     }
     if rows == 0 || row0 + rows > n || ld < n || !ld.is_multiple_of(4) {
         return Err(Error::shape(
-            "tsne topk",
+            "kNN topk",
             format!(
                 "rows {row0}..{} of {n}, row stride {ld} (a multiple of 4, at least n)",
                 row0 + rows
             ),
         ));
     }
-    check_len("tsne topk", "dist", dist, rows * ld)?;
-    check_len("tsne topk", "knn_index", knn_index, n * k)?;
-    check_len("tsne topk", "knn_dist", knn_dist, n * k)?;
+    check_len("kNN topk", "dist", dist, rows * ld)?;
+    check_len("kNN topk", "knn_index", knn_index, n * k)?;
+    check_len("kNN topk", "knn_dist", knn_dist, n * k)?;
     // Loop iterations: a quad costs 1, plus per candidate 1 to collect it, 1 to insert it and a
     // sift-down of at most `levels` + 1; a batch 1 more; the first chunk also fills k entries.
     let levels = (usize::BITS - k.leading_zeros()) as usize;
     let per_quad = 1 + 4 * (levels + 3) + 1;
     let chunk = 4 * ((LOOP_BUDGET - k - 64) / per_quad).max(1);
-    let scratch = gpu.storage("tsne topk scratch", rows * TOPK_CAPACITY * 2);
+    let scratch = gpu.storage("kNN topk scratch", rows * TOPK_CAPACITY * 2);
     let params = |col0: usize, col1: usize| TopkParams {
         n: n as u32,
         rows: rows as u32,
@@ -90,7 +90,7 @@ pub fn topk_rows(
         let col1 = (col0 + chunk).min(n);
         out.push(launch(
             gpu,
-            "tsne topk",
+            "kNN topk",
             &TOPK,
             "topk_rows",
             &params(col0, col1),
@@ -101,7 +101,7 @@ pub fn topk_rows(
     }
     out.push(launch(
         gpu,
-        "tsne topk",
+        "kNN topk",
         &TOPK,
         "topk_sort",
         &params(0, n),
@@ -137,7 +137,7 @@ pub(crate) fn knn_sort(
     };
     launch(
         gpu,
-        "tsne topk",
+        "kNN topk",
         &TOPK,
         "topk_sort",
         &params,

@@ -111,13 +111,13 @@ fn gram_blocks(
 ) -> Result<Dispatch> {
     if !ca.is_multiple_of(8) || !cb.is_multiple_of(8) || ca == 0 || cb == 0 {
         return Err(Error::shape(
-            "tsne gram",
+            "pca gram",
             format!("column counts {ca} and {cb} must be positive multiples of 8"),
         ));
     }
-    check_len("tsne gram", "a", a, rows * ca)?;
-    check_len("tsne gram", "b", b, rows * cb)?;
-    check_len("tsne gram", "out", out, ca * cb)?;
+    check_len("pca gram", "a", a, rows * ca)?;
+    check_len("pca gram", "b", b, rows * cb)?;
+    check_len("pca gram", "out", out, ca * cb)?;
     let b_tiles = cb / 8;
     let tiles = (ca / 8) * b_tiles;
     let params = GramParams {
@@ -132,7 +132,7 @@ fn gram_blocks(
     };
     launch(
         gpu,
-        "tsne gram",
+        "pca gram",
         &GRAM,
         "gram",
         &params,

@@ -35,8 +35,8 @@ pub fn column_mean(
     scale: f32,
     accumulate: bool,
 ) -> Result<Dispatch> {
-    check_len("tsne pca mean", "x", x, rows * width * 4)?;
-    check_len("tsne pca mean", "mean", mean, width * 4)?;
+    check_len("pca mean", "x", x, rows * width * 4)?;
+    check_len("pca mean", "mean", mean, width * 4)?;
     let params = MeanParams {
         rows: rows as u32,
         width: width as u32,
@@ -45,7 +45,7 @@ pub fn column_mean(
     };
     launch(
         gpu,
-        "tsne pca mean",
+        "pca mean",
         &MEAN,
         "column_mean",
         &params,
@@ -62,8 +62,8 @@ pub fn subtract_mean(
     rows: usize,
     width: usize,
 ) -> Result<Dispatch> {
-    check_len("tsne pca mean", "x", x, rows * width * 4)?;
-    check_len("tsne pca mean", "mean", mean, width * 4)?;
+    check_len("pca mean", "x", x, rows * width * 4)?;
+    check_len("pca mean", "mean", mean, width * 4)?;
     let params = MeanParams {
         rows: rows as u32,
         width: width as u32,
@@ -72,7 +72,7 @@ pub fn subtract_mean(
     };
     launch(
         gpu,
-        "tsne pca mean",
+        "pca mean",
         &MEAN,
         "subtract_mean",
         &params,

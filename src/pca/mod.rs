@@ -110,7 +110,7 @@ pub fn pca_with(
     }
     if x.len() != n * d || n < 2 || d == 0 {
         return Err(Error::shape(
-            "tsne pca",
+            "pca",
             format!("{} values are not {n} × {d} (n ≥ 2)", x.len()),
         ));
     }
@@ -129,7 +129,7 @@ pub fn pca_with(
     let plan = (kernel == ScatterKernel::Uniform).then(|| ZeroPlan::new(x, n, d));
     let slices = upload_padded_in(gpu, x, n, d, plan.as_ref(), None)?;
     let dp = slices.row_len;
-    let scatter = gpu.storage("tsne pca scatter", dp * dp);
+    let scatter = gpu.storage("pca scatter", dp * dp);
     let (s_host, mean_host) = match &plan {
         Some(plan) => (
             planned_scatter(gpu, &slices, plan, &scatter)?,
@@ -137,7 +137,7 @@ pub fn pca_with(
         ),
         None => {
             // Centre, then the scatter matrix S = Xcᵀ Xc, slice by slice.
-            let mean = gpu.storage("tsne pca mean", dp);
+            let mean = gpu.storage("pca mean", dp);
             let s = centred_scatter(gpu, &slices, &mean, &scatter, kernel)?;
             (s, gpu.read::<f32>(&mean, 0, d)?)
         }
@@ -151,8 +151,8 @@ pub fn pca_with(
         .map(|e| if e / kp < d { rng.normal() } else { 0.0 })
         .collect();
     orthonormalize(&mut v, dp, kp);
-    let v_buf = gpu.storage("tsne pca V", dp * kp);
-    let w_buf = gpu.storage("tsne pca SV", dp * kp);
+    let v_buf = gpu.storage("pca V", dp * kp);
+    let w_buf = gpu.storage("pca SV", dp * kp);
     let sv = product_tn(gpu, &scatter, &v_buf, &w_buf, dp, dp, kp)?;
     let mut previous = vec![0f64; k];
     let mut w: Vec<f64>;
@@ -160,7 +160,7 @@ pub fn pca_with(
     loop {
         let v32: Vec<f32> = v.iter().map(|&e| e as f32).collect();
         gpu.write(&v_buf, &v32);
-        gpu.run("tsne pca S V", &[&sv])?;
+        gpu.run("pca S V", &[&sv])?;
         w = gpu
             .read::<f32>(&w_buf, 0, dp * kp)?
             .into_iter()
@@ -217,7 +217,7 @@ pub fn pca_with(
             vk[r * kv + c] = components[c * d + r];
         }
     }
-    let vk_buf = gpu.storage_from("tsne pca components", &vk);
+    let vk_buf = gpu.storage_from("pca components", &vk);
     // With a zero plan the slices hold x − c, not x − μ: each projection is off by (μ − c)ᵀ V,
     // with μ − c the mean on the uncentred columns and 0 elsewhere.
     let offset: Vec<f32> = (0..k)
@@ -232,14 +232,14 @@ pub fn pca_with(
     let mut projected = vec![0f32; n * k];
     for (s, buf) in slices.slices.iter().enumerate() {
         let rows = slices.rows_in(s);
-        let out = gpu.storage("tsne pca projected", rows * kv);
+        let out = gpu.storage("pca projected", rows * kv);
         let p = if MatmulKernel::Subgroup64.supported(gpu) {
             let shape = MatmulShape::new(rows, kv, dp);
             matmul::forward(gpu, &shape, buf, &vk_buf, None, &out)?
         } else {
             project(gpu, buf, &vk_buf, &out, rows, dp, kv)?
         };
-        gpu.run("tsne pca project", &[&p])?;
+        gpu.run("pca project", &[&p])?;
         let part: Vec<f32> = gpu.read(&out, 0, rows * kv)?;
         for t in 0..rows {
             let at = s * slices.rows_per_slice + t;

@@ -37,13 +37,13 @@ pub fn project(
 ) -> Result<Dispatch> {
     if !cx.is_multiple_of(4) || !cv.is_multiple_of(4) || cx == 0 || cv == 0 || rows == 0 {
         return Err(Error::shape(
-            "tsne project",
+            "pca project",
             format!("{rows} rows, column counts {cx} and {cv} must be positive multiples of 4"),
         ));
     }
-    check_len("tsne project", "x", x, rows * cx)?;
-    check_len("tsne project", "v", v, cx * cv)?;
-    check_len("tsne project", "out", out, rows * cv)?;
+    check_len("pca project", "x", x, rows * cx)?;
+    check_len("pca project", "v", v, cx * cv)?;
+    check_len("pca project", "out", out, rows * cv)?;
     let kw = cv / 4;
     let tiles = rows.div_ceil(4) * kw;
     let params = ProjectParams {
@@ -54,7 +54,7 @@ pub fn project(
     };
     launch(
         gpu,
-        "tsne project",
+        "pca project",
         &PROJECT,
         "project",
         &params,

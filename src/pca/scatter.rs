@@ -102,13 +102,13 @@ pub fn upload_padded_in(
 ) -> Result<BufferSlices> {
     if plan.is_some_and(|p| p.order.len() != n || p.mean.len() != d) {
         return Err(Error::shape(
-            "tsne pca upload",
+            "pca upload",
             format!("a zero plan of another shape than {n} × {d}"),
         ));
     }
     if x.len() != n * d || d == 0 {
         return Err(Error::shape(
-            "tsne pca upload",
+            "pca upload",
             format!("{} values are not {n} × {d}", x.len()),
         ));
     }
@@ -154,7 +154,7 @@ pub fn upload_padded_in(
             }
             gpu.device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(&format!("tsne pca x slice {i}")),
+                    label: Some(&format!("pca x slice {i}")),
                     contents: bytemuck::cast_slice(&data),
                     usage: wgpu::BufferUsages::STORAGE
                         | wgpu::BufferUsages::UNIFORM
@@ -293,7 +293,7 @@ fn scatter_passes(
     }
     // Passes per submission: enough work to hide the submit.
     for batch in passes.chunks(64) {
-        gpu.run("tsne pca scatter", &batch.iter().collect::<Vec<_>>())?;
+        gpu.run("pca scatter", &batch.iter().collect::<Vec<_>>())?;
     }
     gpu.read(scatter, 0, dp * dp)
 }
@@ -311,7 +311,7 @@ pub fn planned_scatter(
     let d = plan.mean.len();
     if plan.shift.len() != dp || plan.order.len() != n || !scatter_uniform_fits(gpu, dp) {
         return Err(Error::shape(
-            "tsne pca planned scatter",
+            "pca planned scatter",
             format!(
                 "a zero plan for {} rows of {d} columns and slices of {n} rows of {dp} (uniform \
                  kernel)",
@@ -319,7 +319,7 @@ pub fn planned_scatter(
             ),
         ));
     }
-    check_len("tsne pca planned scatter", "scatter", scatter, dp * dp)?;
+    check_len("pca planned scatter", "scatter", scatter, dp * dp)?;
     let mut m = scatter_passes(gpu, slices, Some(plan), scatter)?;
     mirror_lower(&mut m, dp);
     let off: Vec<usize> = (0..d).filter(|&c| !plan.centred[c]).collect();
@@ -347,12 +347,12 @@ pub fn centred_scatter(
     let (n, dp) = (slices.rows, slices.row_len);
     if !dp.is_multiple_of(8) || n == 0 {
         return Err(Error::shape(
-            "tsne pca scatter",
+            "pca scatter",
             format!("{n} rows of {dp} columns (a positive multiple of 8 needed)"),
         ));
     }
-    check_len("tsne pca scatter", "mean", mean, dp)?;
-    check_len("tsne pca scatter", "scatter", scatter, dp * dp)?;
+    check_len("pca scatter", "mean", mean, dp)?;
+    check_len("pca scatter", "scatter", scatter, dp * dp)?;
     let width = dp / 4;
     if kernel == ScatterKernel::Uniform {
         let whole_chunks = slices.slices.iter().enumerate().all(|(s, buf)| {
@@ -361,7 +361,7 @@ pub fn centred_scatter(
         });
         if !whole_chunks {
             return Err(Error::shape(
-                "tsne pca uniform scatter",
+                "pca uniform scatter",
                 format!(
                     "slices must be uniform buffers of whole {SCATTER_CHUNK_ROWS}-row chunks \
                      (pca::upload_padded)"
@@ -389,7 +389,7 @@ pub fn centred_scatter(
         for (s, buf) in slices.slices.iter().enumerate() {
             centre.push(subtract_mean(gpu, buf, mean, slices.rows_in(s), width)?);
         }
-        gpu.run("tsne pca centre", &centre.iter().collect::<Vec<_>>())?;
+        gpu.run("pca centre", &centre.iter().collect::<Vec<_>>())?;
     }
     if kernel == ScatterKernel::Uniform {
         let mut m = scatter_passes(gpu, slices, None, scatter)?;
@@ -404,7 +404,7 @@ pub fn centred_scatter(
             centre_and_gram.push(gram_upper(gpu, buf, scatter, rows, dp, s > 0)?);
         }
         let all: Vec<&Dispatch> = sums.iter().chain(&centre_and_gram).collect();
-        gpu.run("tsne pca scatter", &all)?;
+        gpu.run("pca scatter", &all)?;
         gpu.read(scatter, 0, dp * dp)?
     } else {
         // The subgroup matmul (several times faster on lavapipe than the Gram kernel) computes
@@ -425,7 +425,7 @@ pub fn centred_scatter(
             } else {
                 matmul::forward_with(gpu, sg, &shape, buf, buf, None, scatter)?
             };
-            gpu.run("tsne pca scatter", &[&d])?;
+            gpu.run("pca scatter", &[&d])?;
             let part: Vec<f32> = gpu.read(scatter, 0, dp * dp)?;
             // Tiles below the diagonal that were skipped hold stale values; mirror_upper
             // overwrites them.

@@ -193,7 +193,7 @@ pub fn scatter_uniform(
         || live[1] as usize > wq
     {
         return Err(Error::shape(
-            "tsne pca uniform scatter",
+            "pca uniform scatter",
             format!(
                 "rows of {dp} values from row {row0} (a multiple of {SCATTER_CHUNK_ROWS}) in \
                  uniform bindings of {SCATTER_BINDING_ROWS} rows, non-zero in column quads \
@@ -202,12 +202,12 @@ pub fn scatter_uniform(
         ));
     }
     check_len(
-        "tsne pca uniform scatter",
+        "pca uniform scatter",
         "slice",
         slice,
         scatter_slice_len(row0, dp),
     )?;
-    check_len("tsne pca uniform scatter", "scatter", scatter, dp * dp)?;
+    check_len("pca uniform scatter", "scatter", scatter, dp * dp)?;
     let blocks = wq.div_ceil(8 * SCATTER_QUADS);
     let params = ScatterUniformParams {
         wq: wq as u32,
@@ -215,7 +215,7 @@ pub fn scatter_uniform(
         lo: live[0],
         hi: live[1],
     };
-    let label = "tsne pca uniform scatter";
+    let label = "pca uniform scatter";
     let pipeline = gpu.generated_pipeline(
         label,
         |_: &()| scatter_uniform_source(SCATTER_BINDING_ROWS, SCATTER_BINDINGS, SCATTER_QUADS),
