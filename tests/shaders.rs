@@ -8,9 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Validates `source` as the program assembles it: texel-table users get their `texel_at`
-/// (`gpu::with_texel_tables`; the width does not change validity).
+/// (`gpu::with_texel_tables`; their width is an override constant, set only at pipeline creation).
 fn validate(label: &str, source: &str, failures: &mut Vec<String>) {
-    let source = &latentviz::gpu::with_texel_tables(source, 12);
+    let source = &latentviz::gpu::with_texel_tables(source);
     let module = match naga::front::wgsl::parse_str(source) {
         Ok(m) => m,
         Err(e) => {

@@ -7,15 +7,15 @@
 //! from texel tables than from storage buffers (dev/profile/profile_tsne, 70,000 points). GPUs
 //! serve read-only gathers through their texture caches as well.
 //!
-//! Shaders name the layout with one line, `const TEXEL_SHIFT: u32 = 12u;`, which
-//! [`with_texel_tables`] rewrites to the table width and follows with `texel_at(e)`, the one
-//! definition of the address every writer and reader of a table uses.
+//! Shaders name the layout with one line, `override TEXEL_SHIFT: u32;`: the pipeline sets it to
+//! the tables' width ([`TexelTable::constants`]), and [`with_texel_tables`] follows it with
+//! `texel_at(e)`, the one definition of the address every writer and reader of a table uses.
 
 use super::Gpu;
 use crate::error::{Error, Result};
 
 /// The line a shader using texel tables declares (see [`with_texel_tables`]).
-const SHIFT_LINE: &str = "const TEXEL_SHIFT: u32 = 12u;";
+const SHIFT_LINE: &str = "override TEXEL_SHIFT: u32;";
 
 /// A flat `vec4<u32>` array in an `Rgba32Uint` texture of width 2^shift (or of `vec2<u32>` in an
 /// `Rg32Uint` one: [`Gpu::texel_table_2`]).
@@ -26,18 +26,23 @@ pub struct TexelTable {
     pub shift: u32,
 }
 
-/// `source` with its `TEXEL_SHIFT` line set to `shift` and followed by `texel_at(e)`, the texel
-/// of element e (sources without the line come back unchanged).
-pub fn with_texel_tables(source: &str, shift: u32) -> String {
+/// `source` with its `TEXEL_SHIFT` line followed by `texel_at(e)`, the texel of element e
+/// (sources without the line come back unchanged).
+pub fn with_texel_tables(source: &str) -> String {
     source.replace(
         SHIFT_LINE,
-        &format!(
-            "const TEXEL_SHIFT: u32 = {shift}u;\n\n\
-             fn texel_at(e: u32) -> vec2<u32> {{\n\
-             \x20   return vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT);\n\
-             }}"
-        ),
+        "override TEXEL_SHIFT: u32;\n\n\
+         fn texel_at(e: u32) -> vec2<u32> {\n\
+         \x20   return vec2<u32>(e & ((1u << TEXEL_SHIFT) - 1u), e >> TEXEL_SHIFT);\n\
+         }",
     )
+}
+
+impl TexelTable {
+    /// The override constants of a kernel reading tables as wide as this one.
+    pub fn constants(&self) -> [(&'static str, f64); 1] {
+        [("TEXEL_SHIFT", f64::from(self.shift))]
+    }
 }
 
 impl Gpu {

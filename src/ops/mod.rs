@@ -13,7 +13,7 @@ pub mod optim;
 pub mod upsample;
 
 use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu};
+use crate::gpu::{Dispatch, Gpu, PipelineKey};
 
 /// Build a dispatch of `entry` in `source` with `params` in a uniform buffer at binding 0 and
 /// `buffers` bound whole at bindings 1, 2, ...
@@ -41,7 +41,28 @@ pub fn launch_bound<P: bytemuck::Pod>(
     resources: &[wgpu::BindingResource],
     groups: [u32; 3],
 ) -> Result<Dispatch> {
-    let pipeline = gpu.pipeline(label, source, entry)?;
+    launch_specialized(gpu, label, source, entry, &[], params, resources, groups)
+}
+
+/// As [`launch_bound`], with the shader's `override` constants set, by name, when its pipeline
+/// is made (each set of values is a pipeline of its own).
+#[allow(clippy::too_many_arguments)]
+pub fn launch_specialized<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    label: &str,
+    source: &str,
+    entry: &str,
+    constants: &[(&str, f64)],
+    params: &P,
+    resources: &[wgpu::BindingResource],
+    groups: [u32; 3],
+) -> Result<Dispatch> {
+    let key = constants
+        .iter()
+        .fold(PipelineKey::text(source, entry), |key, &(name, value)| {
+            key.constant(name, value)
+        });
+    let pipeline = gpu.keyed_pipeline(label, key, || source.to_string())?;
     let uniform = gpu.uniform(&format!("{label} params"), params);
     let mut bound = vec![uniform.as_entire_binding()];
     bound.extend(resources.iter().cloned());

@@ -12,7 +12,7 @@ use super::affinity::{DenseP, SparseP, dense_ld};
 use super::with_dims;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, TexelTable, with_texel_tables, workgroups_for};
-use crate::ops::{check_len, launch, launch_bound};
+use crate::ops::{check_len, launch, launch_specialized};
 use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
@@ -425,11 +425,12 @@ impl PositionTexture {
             _pad1: 0,
             _pad2: 0,
         };
-        let fill = launch_bound(
+        let fill = launch_specialized(
             gpu,
             &format!("tsne positions texture {dims}d"),
-            &with_texel_tables(&source, table.shift),
+            &with_texel_tables(&source),
             "positions_texture",
+            &table.constants(),
             &params,
             &[
                 y.as_entire_binding(),
@@ -474,11 +475,12 @@ pub(crate) fn launch_sliced<P: bytemuck::Pod>(
         )));
     }
     check_len(label, "out", out, n * per_row)?;
-    launch_bound(
+    launch_specialized(
         gpu,
         label,
-        &with_texel_tables(source, p.entries.shift),
+        &with_texel_tables(source),
         entry,
+        &p.entries.constants(),
         params,
         &[
             wgpu::BindingResource::TextureView(&y.table.view),

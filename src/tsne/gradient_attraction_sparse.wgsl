@@ -27,8 +27,9 @@
 // DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`).
 // Params are `tsne::gradient::AttractionParams` (declared from Rust).
 
-// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
-const TEXEL_SHIFT: u32 = 12u;
+// Texel tables: TEXEL_SHIFT is set when the pipeline is made (`TexelTable::constants`);
+// `gpu::with_texel_tables` adds texel_at(e) here.
+override TEXEL_SHIFT: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var positions: texture_2d<u32>;

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, with_texel_tables, workgroups_for};
-use crate::ops::launch_bound;
+use crate::ops::launch_specialized;
 use crate::wgsl::{WgslStruct, f32_constants, u32_constants, with_structs};
 
 use super::spread::{CHUNK_POINTS, max_chunks};
@@ -125,11 +125,12 @@ impl FftRepulsion {
     /// The near field out of the potentials of the boxes where it is on, every box's node
     /// potentials into `node_table`.
     pub(super) fn record_near(&self, gpu: &Gpu, p: &FftParams) -> Result<Dispatch> {
-        launch_bound(
+        launch_specialized(
             gpu,
             "tsne_fft_near",
-            &with_texel_tables(&NEAR, self.node_table.shift),
+            &with_texel_tables(&NEAR),
             "near_nodes",
+            &self.node_table.constants(),
             p,
             &[
                 self.grid.as_entire_binding(),
@@ -150,15 +151,16 @@ impl FftRepulsion {
         p: &FftParams,
     ) -> Result<Dispatch> {
         let interpolate = interpolate_source(self.subgroups);
-        launch_bound(
+        launch_specialized(
             gpu,
             if self.subgroups {
                 "tsne_fft_interpolate_sg"
             } else {
                 "tsne_fft_interpolate"
             },
-            &with_texel_tables(&interpolate, self.sorted_points.shift),
+            &with_texel_tables(&interpolate),
             "interpolate",
+            &self.sorted_points.constants(),
             p,
             &[
                 self.grid.as_entire_binding(),

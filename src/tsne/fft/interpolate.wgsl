@@ -44,8 +44,9 @@
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read> chunk_starts: array<u32>;
 
-// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
-const TEXEL_SHIFT: u32 = 12u;
+// Texel tables: TEXEL_SHIFT is set when the pipeline is made (`TexelTable::constants`);
+// `gpu::with_texel_tables` adds texel_at(e) here.
+override TEXEL_SHIFT: u32;
 
 // Sort slot s: (bits(y_0), bits(y_1), point index, 0).
 fn slot_texel(s: u32) -> vec4<u32> {

@@ -35,8 +35,9 @@
 @group(0) @binding(4) var<storage, read_write> potentials: array<vec2<f32>>;
 @group(0) @binding(5) var node_table: texture_storage_2d<rgba32uint, write>;
 
-// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
-const TEXEL_SHIFT: u32 = 12u;
+// Texel tables: TEXEL_SHIFT is set when the pipeline is made (`TexelTable::constants`);
+// `gpu::with_texel_tables` adds texel_at(e) here.
+override TEXEL_SHIFT: u32;
 
 // The near field is on where the grid is wider than NEAR_MIN_WIDTH and the 3 x 3 boxes hold at
 // most NEAR_CAP points (the same test as interpolate.wgsl's, from the same Rust constants).

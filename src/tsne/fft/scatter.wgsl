@@ -18,8 +18,9 @@
 @group(0) @binding(3) var<storage, read> key_starts: array<u32>;
 @group(0) @binding(4) var slot_point: texture_storage_2d<rgba32uint, write>;
 
-// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
-const TEXEL_SHIFT: u32 = 12u;
+// Texel tables: TEXEL_SHIFT is set when the pipeline is made (`TexelTable::constants`);
+// `gpu::with_texel_tables` adds texel_at(e) here.
+override TEXEL_SHIFT: u32;
 
 @compute @workgroup_size(256)
 fn scatter_points(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, with_texel_tables, workgroups_for};
-use crate::ops::{launch, launch_bound};
+use crate::ops::{launch, launch_specialized};
 use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 
 use super::{FftParams, FftRepulsion, GridGeometry};
@@ -102,11 +102,12 @@ impl FftRepulsion {
             &self.partials,
         )?);
         d.extend([
-            launch_bound(
+            launch_specialized(
                 gpu,
                 "tsne_fft_scatter",
-                &with_texel_tables(&SCATTER, self.slot_point.shift),
+                &with_texel_tables(&SCATTER),
                 "scatter_points",
+                &self.slot_point.constants(),
                 p,
                 &[
                     self.point_key.as_entire_binding(),
@@ -116,11 +117,12 @@ impl FftRepulsion {
                 ],
                 per_point,
             )?,
-            launch_bound(
+            launch_specialized(
                 gpu,
                 "tsne_fft_order",
-                &with_texel_tables(&ORDER, self.sorted_points.shift),
+                &with_texel_tables(&ORDER),
                 "order_points",
+                &self.sorted_points.constants(),
                 p,
                 &[
                     positions.as_entire_binding(),

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, with_texel_tables, workgroups_for};
-use crate::ops::{launch, launch_bound};
+use crate::ops::{launch, launch_specialized};
 use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 
 use super::{FftParams, FftRepulsion, GridGeometry, sort::scan};
@@ -88,22 +88,25 @@ impl FftRepulsion {
             self.chunk_starts.as_entire_binding(),
             self.spread_parts.as_entire_binding(),
         ];
-        let spread = with_texel_tables(&SPREAD, self.node_charges.shift);
+        let spread = with_texel_tables(&SPREAD);
+        let constants = self.node_charges.constants();
         d.extend([
-            launch_bound(
+            launch_specialized(
                 gpu,
                 "tsne_fft_spread",
                 &spread,
                 "spread_chunks",
+                &constants,
                 p,
                 &spread_bindings,
                 workgroups_for(max_chunks(n, boxes), 64),
             )?,
-            launch_bound(
+            launch_specialized(
                 gpu,
                 "tsne_fft_spread",
                 &spread,
                 "spread",
+                &constants,
                 p,
                 &spread_bindings,
                 workgroups_for(boxes, 64),

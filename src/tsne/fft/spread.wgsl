@@ -40,8 +40,9 @@
 @group(0) @binding(6) var<storage, read> chunk_starts: array<u32>;
 @group(0) @binding(7) var<storage, read_write> parts: array<vec4<f32>>;
 
-// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
-const TEXEL_SHIFT: u32 = 12u;
+// Texel tables: TEXEL_SHIFT is set when the pipeline is made (`TexelTable::constants`);
+// `gpu::with_texel_tables` adds texel_at(e) here.
+override TEXEL_SHIFT: u32;
 
 // Lagrange basis on the nodes 1/8, 3/8, 5/8, 7/8 (denominators -48/512, 16/512, -16/512, 48/512).
 fn lagrange(u: f32) -> vec4<f32> {

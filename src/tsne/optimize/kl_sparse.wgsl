@@ -14,8 +14,9 @@
 // One workgroup takes one slice; one invocation computes one row.
 // Params are `tsne::optimize::KlParams` (declared from Rust).
 
-// Texel tables: `gpu::with_texel_tables` sets TEXEL_SHIFT and adds texel_at(e) here.
-const TEXEL_SHIFT: u32 = 12u;
+// Texel tables: TEXEL_SHIFT is set when the pipeline is made (`TexelTable::constants`);
+// `gpu::with_texel_tables` adds texel_at(e) here.
+override TEXEL_SHIFT: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var positions: texture_2d<u32>;
