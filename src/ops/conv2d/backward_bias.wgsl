@@ -6,7 +6,7 @@
 // Every entry point touches every binding (`_ = ...`): wgpu's automatic layouts drop unused ones.
 // conv2d_backward_bias: one invocation sums one (image, channel) plane, 4 values per step.
 // conv2d_backward_bias_reduce: one invocation sums one channel over the images.
-// Params: `ops::conv2d::Conv2dParams`, declared in front of this file by ops::conv2d::with_params.
+// Params: `ops::conv2d::Conv2dParams`, declared in front of this file from Rust (`WgslStruct::as_params_of`).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

@@ -6,10 +6,11 @@
 
 use wgpu::Buffer;
 
-use super::{Conv2dParams, Conv2dPass, Conv2dShape, GROUP, params_wgsl};
+use super::{Conv2dParams, Conv2dPass, Conv2dShape, GROUP};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::launch;
+use crate::wgsl::WgslStruct;
 use crate::wgsl_line;
 
 /// Most output channels one invocation carries (a `vec4` accumulator per pixel or tap).
@@ -156,7 +157,7 @@ pub fn forward_source(k: usize, n: usize) -> String {
     );
     wgsl_line!(w, "// Params mirror `ops::conv2d::Conv2dParams`.");
     wgsl_line!(w);
-    w.push_str(&params_wgsl());
+    w.push_str(&Conv2dParams::declare("Params"));
     wgsl_line!(w);
     wgsl_line!(w, "@group(0) @binding(0) var<uniform> params: Params;");
     wgsl_line!(w, "@group(0) @binding(1) var<storage, read> x: array<f32>;");
@@ -358,7 +359,7 @@ pub fn backward_weight_source(k: usize, n: usize, icb: usize, rows: usize) -> St
     wgsl_line!(w, "// Rows past out_h read dy as 0.");
     wgsl_line!(w, "// Params mirror `ops::conv2d::Conv2dParams`.");
     wgsl_line!(w);
-    w.push_str(&params_wgsl());
+    w.push_str(&Conv2dParams::declare("Params"));
     wgsl_line!(w);
     wgsl_line!(w, "@group(0) @binding(0) var<uniform> params: Params;");
     wgsl_line!(w, "@group(0) @binding(1) var<storage, read> x: array<f32>;");

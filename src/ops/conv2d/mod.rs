@@ -40,7 +40,7 @@ pub use tune::{Conv2dKernel, Conv2dPass};
 
 /// The bias-gradient kernels (backward_bias.wgsl), with their params.
 static BACKWARD_BIAS: LazyLock<String> =
-    LazyLock::new(|| with_params(include_str!("backward_bias.wgsl")));
+    LazyLock::new(|| Conv2dParams::as_params_of(include_str!("backward_bias.wgsl")));
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
@@ -86,17 +86,6 @@ wgsl_struct! {
         pub _pad1: u32,
         pub _pad2: u32,
     }
-}
-
-/// `struct Params`, the WGSL declaration of [`Conv2dParams`]: every conv2d kernel, generated or
-/// a file of this folder, gets it from here.
-pub fn params_wgsl() -> String {
-    Conv2dParams::declare("Params")
-}
-
-/// A kernel file of this folder (which leaves `struct Params` out) with [`params_wgsl`] in front.
-pub fn with_params(file: &str) -> String {
-    Conv2dParams::as_params_of(file)
 }
 
 /// Output size and leading padding along one axis. Never panics: a shape `validate` rejects

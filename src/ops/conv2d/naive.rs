@@ -5,17 +5,18 @@ use std::sync::LazyLock;
 
 use wgpu::Buffer;
 
-use super::{Conv2dShape, with_params};
+use super::{Conv2dParams, Conv2dShape};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::launch;
+use crate::wgsl::WgslStruct;
 
 pub(crate) static NAIVE_FORWARD: LazyLock<String> =
-    LazyLock::new(|| with_params(include_str!("naive_forward.wgsl")));
+    LazyLock::new(|| Conv2dParams::as_params_of(include_str!("naive_forward.wgsl")));
 pub(crate) static NAIVE_BACKWARD_INPUT: LazyLock<String> =
-    LazyLock::new(|| with_params(include_str!("naive_backward_input.wgsl")));
+    LazyLock::new(|| Conv2dParams::as_params_of(include_str!("naive_backward_input.wgsl")));
 pub(crate) static NAIVE_BACKWARD_WEIGHT: LazyLock<String> =
-    LazyLock::new(|| with_params(include_str!("naive_backward_weight.wgsl")));
+    LazyLock::new(|| Conv2dParams::as_params_of(include_str!("naive_backward_weight.wgsl")));
 
 /// y = conv(x, w) + b.
 pub fn forward(

@@ -4,7 +4,7 @@
 //   of dy[b,oc,oh,ow] * w[oc,ic,kh,kw]   (a gather: no atomics).
 // Bindings (group 0): 0 params (uniform Conv2dParams), 1 dy (read), 2 w (read), 3 dx (write).
 // One invocation computes one input-gradient element. Params:
-// `ops::conv2d::Conv2dParams`, declared in front of this file by ops::conv2d::with_params.
+// `ops::conv2d::Conv2dParams`, declared in front of this file from Rust (`WgslStruct::as_params_of`).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

@@ -3,7 +3,7 @@
 //   x[b, ic, oh*stride + kh - pad_top, ow*stride + kw - pad_left]   (out-of-range x counts as zero).
 // Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 dy (read), 3 dw (write).
 // One invocation computes one weight-gradient element. Params:
-// `ops::conv2d::Conv2dParams`, declared in front of this file by ops::conv2d::with_params.
+// `ops::conv2d::Conv2dParams`, declared in front of this file from Rust (`WgslStruct::as_params_of`).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

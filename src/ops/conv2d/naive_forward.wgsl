@@ -5,7 +5,7 @@
 // Bindings (group 0): 0 params (uniform Conv2dParams), 1 x (read), 2 w (read), 3 bias (read),
 //   4 y (write).
 // One invocation computes one output element. Params:
-// `ops::conv2d::Conv2dParams`, declared in front of this file by ops::conv2d::with_params.
+// `ops::conv2d::Conv2dParams`, declared in front of this file from Rust (`WgslStruct::as_params_of`).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -10,10 +10,11 @@ use std::fmt::Write;
 
 use wgpu::Buffer;
 
-use super::{Conv2dParams, Conv2dPass, Conv2dShape, GROUP, check_binding, params_wgsl};
+use super::{Conv2dParams, Conv2dPass, Conv2dShape, GROUP, check_binding};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::launch;
+use crate::wgsl::WgslStruct;
 use crate::wgsl_line;
 
 /// Rows of the product one subgroup tile computes (8 loads per lane per step).
@@ -120,7 +121,7 @@ fn conv2d_weight_repack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workg
     wt[i] = select(0.0, w[{src}], i % np < cols);
 }}
 "#,
-        params = params_wgsl(),
+        params = Conv2dParams::declare("Params"),
     )
 }
 
@@ -222,7 +223,7 @@ pub fn source(pass: Conv2dPass, rows: usize) -> String {
     wgsl_line!(w, "// wg.x + wg.y * nwg.x; row tile major).");
     wgsl_line!(w, "// Params mirror `ops::conv2d::Conv2dParams`.");
     wgsl_line!(w);
-    w.push_str(&params_wgsl());
+    w.push_str(&Conv2dParams::declare("Params"));
     wgsl_line!(w);
     wgsl_line!(w, "@group(0) @binding(0) var<uniform> params: Params;");
     match pass {

@@ -27,7 +27,6 @@ mod schedule;
 mod step;
 
 pub use kl::{KlParams, kl_rows_dense, kl_rows_sparse};
-use order::gather_rows;
 pub use order::{SPAN_ROWS, attraction_order, gather_span, hilbert_order, locality_order, relabel};
 pub use reduce::{CentreParams, ReduceParams, SUM_PARTS, centre, split_sum, strided_sum};
 pub use schedule::{Batches, Schedule, Step};
@@ -40,6 +39,7 @@ use super::gradient::{self, GpuCsr, PositionTexture, check_dims};
 use super::{CHECK_EVERY, Progress, TsneConfig, with_dims};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
+use order::gather_rows;
 
 /// Smallest gain.
 pub const MIN_GAIN: f32 = 0.01;

@@ -2,9 +2,11 @@
 
 use super::{
     CHANNEL_BLOCK, GROUP, SINGLE_CHANNEL_MAX, WEIGHT_COLUMNS, WEIGHT_K3_IN_CHANNELS,
-    WEIGHT_K3_IN_CHANNELS_SINGLE, accumulators, block_fma, block_vectors, entry_point, params_wgsl,
+    WEIGHT_K3_IN_CHANNELS_SINGLE, accumulators, block_fma, block_vectors, entry_point,
     store_channels,
 };
+use crate::ops::conv2d::Conv2dParams;
+use crate::wgsl::WgslStruct;
 use crate::wgsl_line;
 
 /// `let d{j} = (min(oc + {j}u, last_oc) - oc) * out_px;`: dy plane offsets of the block's
@@ -159,7 +161,7 @@ pub fn backward_weight_source() -> String {
         cb * cols,
         SINGLE_CHANNEL_MAX
     );
-    w.push_str(&params_wgsl());
+    w.push_str(&Conv2dParams::declare("Params"));
     wgsl_line!(w);
     w.push_str(
         r"@group(0) @binding(0) var<uniform> params: Params;

@@ -3,9 +3,10 @@
 
 use super::{
     CHANNEL_BLOCK, GROUP, PIXELS_PER_LANE, ROW_RUN, ROW_RUN_SINGLE, SINGLE_CHANNEL_MAX,
-    accumulators, block_fma, block_vectors, channel_offsets, entry_point, params_wgsl, slide,
-    store_channels,
+    accumulators, block_fma, block_vectors, channel_offsets, entry_point, slide, store_channels,
 };
+use crate::ops::conv2d::Conv2dParams;
+use crate::wgsl::WgslStruct;
 use crate::wgsl_line;
 
 /// `let blo = ..; let bhi = ..;`: the bias of the block's channels, clamped in the tail.
@@ -560,7 +561,7 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
 fn gather_prelude(w: &mut String, header: &str, bindings: &[&str]) {
     w.push_str(header);
     wgsl_line!(w);
-    w.push_str(&params_wgsl());
+    w.push_str(&Conv2dParams::declare("Params"));
     wgsl_line!(w);
     wgsl_line!(w, "@group(0) @binding(0) var<uniform> params: Params;");
     for b in bindings {

@@ -20,7 +20,7 @@ use wgpu::Buffer;
 mod backward_weight;
 mod gather;
 
-use super::{Conv2dParams, Conv2dShape, params_wgsl};
+use super::{Conv2dParams, Conv2dShape};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::launch;
