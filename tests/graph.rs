@@ -1,10 +1,9 @@
 //! The graph runtime: shape errors, executor vs the CPU twin of the graph, reverse-mode gradients
 //! vs finite differences, and weight sharing between views.
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu};
 use latentviz::graph::{Executor, Graph, ParamStore, Training, cpu};
 use latentviz::model;
 use latentviz::ops::activation::Activation;

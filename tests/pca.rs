@@ -2,9 +2,8 @@
 //! `ScatterKernel::MatmulUpper`) against the whole product and the CPU, the uniform scatter
 //! kernel (`ScatterKernel::Uniform`) against the CPU, and PCA unchanged by either; the mean, Gram
 //! and projection kernels against their CPU twins, and planted components recovered.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu, points};
 use latentviz::gpu::BufferSlices;
 use latentviz::ops::matmul::{self, MatmulKernel, MatmulShape};
 use latentviz::pca::{self, ScatterKernel};
@@ -293,7 +292,7 @@ fn uniform_scatter_matches_cpu_on_awkward_sizes() {
     for (rows, bindings, quads) in [(1, 1, 1), (16, 4, 2), (16, 3, 3)] {
         let src = pca::scatter_uniform::scatter_uniform_source(rows, bindings, quads);
         let what = format!("{bindings} bindings of {rows} rows, {quads} quads");
-        common::assert_valid_wgsl(&what, &src);
+        crate::common::assert_valid_wgsl(&what, &src);
     }
 }
 
@@ -467,10 +466,6 @@ fn planned_scatter_skips_zeros_and_matches_the_centred_scatter() {
         assert_close("projected", &planned.projected, &want, 1e-5);
         assert_close("mean", &planned.mean, &reference.mean, 1e-6);
     }
-}
-
-fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
-    rng.vec(n * d, -1.0, 1.0)
 }
 
 #[test]

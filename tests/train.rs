@@ -1,10 +1,9 @@
 //! End to end: the seed autoencoder really learns MNIST on the GPU, and a diverging run stops
 //! with an error naming the step.
-mod common;
 
 use std::path::PathBuf;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::data::mnist::{self, Split};
 use latentviz::graph::ParamStore;
 use latentviz::model;

@@ -44,3 +44,8 @@ pub fn assert_valid_wgsl(what: &str, source: &str) {
     .validate(&module)
     .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(source)));
 }
+
+/// n points of d uniform coordinates in [-1, 1), row-major.
+pub fn points(rng: &mut latentviz::rng::Rng, n: usize, d: usize) -> Vec<f32> {
+    rng.vec(n * d, -1.0, 1.0)
+}

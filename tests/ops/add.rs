@@ -1,7 +1,6 @@
 //! Elementwise add: GPU vs CPU, and argument checks.
-mod common;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::ops::add::{self, cpu};
 use latentviz::rng::Rng;
 

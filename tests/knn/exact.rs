@@ -3,9 +3,8 @@
 //! with exact ties, and run twice for determinism; the uniform-tile scan against the subgroup scan
 //! (the same bits) and the CPU on awkward sizes; the generated scan kernels against naga; the
 //! distance and top-k kernels against their CPU twins, and the whole search against the CPU.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu, points};
 use latentviz::knn::{self, ExactPlan};
 use latentviz::rng::Rng;
 
@@ -24,7 +23,7 @@ fn scan_source_is_valid_wgsl() {
         (64, 4),
     ] {
         let src = knn::scan::knn_scan_source(rows, quads);
-        common::assert_valid_wgsl(&format!("{rows}x{quads}"), &src);
+        crate::common::assert_valid_wgsl(&format!("{rows}x{quads}"), &src);
     }
 }
 
@@ -44,7 +43,7 @@ fn uniform_scan_source_is_valid_wgsl() {
     ] {
         let src = knn::scan_uniform::knn_scan_uniform_source(d, cols, quads, lanes);
         let what = format!("d {d}, {cols} columns, {quads} quads, {lanes} lanes");
-        common::assert_valid_wgsl(&what, &src);
+        crate::common::assert_valid_wgsl(&what, &src);
     }
 }
 
@@ -76,7 +75,7 @@ fn uniform_matches_subgroup(
         assert_eq!(got.dist, want_d, "n {n}, d {d}, k {k}: exact distances");
     } else {
         // fma sums against the CPU's plain sums: a few ulp.
-        common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
+        crate::common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
     }
     let old = ExactPlan::with_scan(gpu, x, n, d, k, block, false)
         .unwrap()
@@ -143,7 +142,7 @@ fn blocks_and_chunks_match_cpu() {
     // Random points: no ties, and the GPU's fma sums differ from the CPU's by a few ulp, far
     // below the gaps between neighbours, so the lists agree exactly and the distances closely.
     assert_eq!(got.index, want_i);
-    common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
+    crate::common::assert_close("kNN distances", &got.dist, &want_d, 1e-5);
     // The default plan (one block here) agrees, and a second run gives the same bits.
     let again = knn::exact::search(gpu, &x, n, d, k).unwrap();
     assert_eq!(again.index, got.index);
@@ -218,10 +217,6 @@ fn bad_arguments_are_errors() {
     );
 }
 
-fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
-    rng.vec(n * d, -1.0, 1.0)
-}
-
 #[test]
 fn sqdist_block_matches_cpu() {
     let gpu = gpu();
@@ -262,7 +257,7 @@ fn sqdist_subgroup_source_is_valid_wgsl() {
     // runs; the fallback kernel is a fixed file).
     for vec_store in [false, true] {
         let src = knn::distances::sqdist_sg_source(knn::distances::SQDIST_TILE_ROWS, vec_store);
-        common::assert_valid_wgsl(&format!("sqdist_sg vec_store {vec_store}"), &src);
+        crate::common::assert_valid_wgsl(&format!("sqdist_sg vec_store {vec_store}"), &src);
     }
 }
 

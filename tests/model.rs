@@ -1,10 +1,9 @@
 //! The colorization seed: its graph's shapes, that it learns to colour on the GPU, that the
 //! supervised trainer with target = input is the autoencoder trainer, and its input checks.
-mod common;
 
 use std::time::Instant;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::data::colorization::{self, SIDE};
 use latentviz::graph::{Executor, ParamStore};
 use latentviz::model;

@@ -2,8 +2,6 @@
 //! each writes a PNG of the expected size with real content; bad input is a clear error and
 //! writes nothing; a model file of another architecture is refused naming the tensor.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -31,8 +29,13 @@ fn test_images() -> &'static Mnist {
 /// plumbing, and the figures draw whatever it decodes.
 fn store() -> ParamStore {
     let mut store = ParamStore::new(7);
-    story::encode(common::gpu(), &mut store, &test_images().images[..PIXELS]).unwrap();
-    story::decode(common::gpu(), &mut store, &[0.5; 32]).unwrap();
+    story::encode(
+        crate::common::gpu(),
+        &mut store,
+        &test_images().images[..PIXELS],
+    )
+    .unwrap();
+    story::decode(crate::common::gpu(), &mut store, &[0.5; 32]).unwrap();
     store
 }
 
@@ -94,7 +97,7 @@ fn preview_is_a_2x2_grid_of_the_first_four_images() {
 fn reconstructions_show_four_labelled_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = out(&dir, "rec.png");
-    let gpu = common::gpu();
+    let gpu = crate::common::gpu();
     let mut store = store();
     let set = test_images();
     story::reconstructions(
@@ -151,7 +154,7 @@ fn tsne_figures_draw_points_and_thumbnails_with_a_full_title() {
 #[test]
 fn interpolation_and_arithmetic_strips() {
     let dir = tempfile::tempdir().unwrap();
-    let gpu = common::gpu();
+    let gpu = crate::common::gpu();
     let mut store = store();
     let set = test_images();
     let path = out(&dir, "interp.png");
@@ -234,7 +237,7 @@ fn grid_mosaics_fill_every_cell() {
 #[test]
 fn feature_maps_read_every_conv_layer() {
     let dir = tempfile::tempdir().unwrap();
-    let gpu = common::gpu();
+    let gpu = crate::common::gpu();
     let mut store = store();
     let image = test_images().image(3);
     let maps = story::conv_activations(gpu, &mut store, image).unwrap();
@@ -374,7 +377,7 @@ fn bad_inputs_are_clear_errors_and_write_nothing() {
 #[test]
 fn model_files_round_trip_and_other_architectures_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let gpu = common::gpu();
+    let gpu = crate::common::gpu();
     let mut store = store();
     let path = out(&dir, "m.safetensors");
     store.save(gpu, &path, &[]).unwrap();

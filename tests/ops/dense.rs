@@ -1,8 +1,7 @@
 //! Dense layer: GPU vs CPU for forward and all three gradients (including the seed model's
 //! shapes), and the CPU gradients against central differences in f64.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu};
 use latentviz::ops::dense::{self, DenseShape, cpu};
 use latentviz::rng::Rng;
 

@@ -1,9 +1,8 @@
 //! t-SNE on data unlike MNIST: points that many others list as their nearest neighbour (hubs),
 //! exact and near copies, and inputs at extreme scales. Each case once failed or misbehaved: a
 //! hub thrown out of the map, NaN in P, squared distances out of f32's range.
-mod common;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::knn;
 use latentviz::rng::Rng;
 use latentviz::tsne::{self, Method, TsneConfig, metrics};

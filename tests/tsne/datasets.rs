@@ -5,12 +5,11 @@
 //!
 //! Needs a Python with numpy, scikit-learn and openTSNE: `LATENTVIZ_PYTHON`, else `python3`.
 //! `bash .ci/run` makes one (`pip install numpy scikit-learn openTSNE==1.0.4` into a venv).
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::app::tsne_job::{self, TsneJob};
 
 const TOOLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools");

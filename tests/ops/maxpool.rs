@@ -1,8 +1,7 @@
 //! Max-pooling 2x2 stride 2: GPU vs CPU parity (values, argmax, gradient) on odd and awkward
 //! shapes, Keras 'same' rounding, tie order, and the CPU backward against finite differences.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu};
 use latentviz::ops::maxpool::{self, PoolShape, cpu};
 use latentviz::rng::Rng;
 

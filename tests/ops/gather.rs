@@ -1,7 +1,6 @@
 //! Gathering a shuffled batch from a dataset split over several buffers.
-mod common;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::gpu::BufferSlices;
 use latentviz::ops::gather::{self, cpu};
 use latentviz::rng::Rng;

@@ -1,10 +1,9 @@
 //! t-SNE end to end on MNIST (lavapipe-sized), determinism, and the job's input validation.
-mod common;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::app::tsne_job::{self, Split, TsneJob};
 use latentviz::tsne::{self, KnnSearch, LearningRate, LearningRates, Method, TsneConfig, metrics};
 
@@ -150,8 +149,8 @@ fn early_stop_ends_the_run_when_the_kl_stalls() {
     }
 }
 
-/// Per-kernel times (run by hand: TSNE_N=2000 cargo test --test tsne -- --ignored --nocapture
-/// kernel_times).
+/// Per-kernel times (run by hand: `TSNE_N=2000 cargo test --test suite kernel_times --
+/// --ignored --nocapture`).
 #[test]
 #[ignore]
 fn kernel_times() {
@@ -437,8 +436,8 @@ fn mnist_2000_job(dir: &std::path::Path, method: Method) -> TsneJob {
 }
 
 /// Phase times of the job on MNIST test images (run by hand:
-/// TSNE_N=5000 TSNE_ITERATIONS=100 TSNE_METHOD=sparse cargo test --test tsne -- --ignored
-/// --nocapture phase_times).
+/// `TSNE_N=5000 TSNE_ITERATIONS=100 TSNE_METHOD=sparse cargo test --test suite phase_times --
+/// --ignored --nocapture`).
 #[test]
 #[ignore]
 fn phase_times() {
@@ -517,7 +516,7 @@ fn three_d_embedding_runs_both_paths() {
 /// the FFT path costs ~130 ms per iteration at N = 2,000 early on (more as the grid grows with the
 /// span), so this runs N = 2,000 and 300 iterations (250 exaggerated): measured on a loaded
 /// 2-core machine 35 s FFT (30 s optimizing) + 15 s exact (9 s), both 10-NN 0.8625, KL 1.848. The full size, by hand (minutes on lavapipe):
-///   TSNE_N=5000 TSNE_ITERATIONS=1000 cargo test --test tsne fft_matches_sparse_exact
+///   TSNE_N=5000 TSNE_ITERATIONS=1000 cargo test --test suite fft_matches_sparse_exact
 #[test]
 fn fft_matches_sparse_exact_knn_accuracy() {
     let env = |k: &str, d: usize| {

@@ -2,9 +2,8 @@
 //! k-means deterministic and lowering its objective, the layout and block tile lists, the search
 //! made exact by probing every cluster (identical to the exact search), its recall on real data
 //! (MNIST, PCA 50), and its errors.
-mod common;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::knn::clustered::{
     self, ClusteredSearch, Layout, ROW_BLOCK, kmeans, nearest_centroids,
 };

@@ -1,8 +1,7 @@
 //! Nearest upsampling x2: GPU vs CPU parity forward and backward on awkward shapes, and the CPU
 //! backward against finite differences.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu};
 use latentviz::ops::upsample::{self, UpsampleShape, cpu};
 use latentviz::rng::Rng;
 

@@ -1,8 +1,7 @@
 //! Optimizers: several GPU steps against the CPU twins (one hyper-parameter buffer per optimizer,
 //! rewritten before each step), the first step against its closed form, Keras defaults.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu};
 use latentviz::ops::optim::{self, Optimizer, cpu};
 use latentviz::rng::Rng;
 

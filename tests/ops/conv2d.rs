@@ -1,8 +1,7 @@
 //! conv2d: shape rules, GPU vs CPU parity forward and backward on awkward shapes, and the CPU
 //! backward against central finite differences in f64.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu};
 use latentviz::ops::conv2d::{self, Conv2dKernel, Conv2dPass, Conv2dShape, Padding, cpu};
 use latentviz::rng::Rng;
 

@@ -1,8 +1,7 @@
 //! Matmul: every transpose variant of the register-blocked kernel and the naive kernel against
 //! the CPU triple loop, on shapes that are not multiples of the 8x8 block or of 4.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu};
 use latentviz::ops::matmul::{self, MatmulKernel, MatmulShape, cpu};
 use latentviz::rng::Rng;
 
@@ -150,7 +149,7 @@ fn generated_kernels_validate_with_naga() {
     }) {
         {
             let source = matmul::kernel_source(kernel, ta, tb);
-            common::assert_valid_wgsl(&format!("{kernel:?} ta {ta} tb {tb}"), &source);
+            crate::common::assert_valid_wgsl(&format!("{kernel:?} ta {ta} tb {tb}"), &source);
         }
     }
 }

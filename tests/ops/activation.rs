@@ -1,7 +1,6 @@
 //! Activations: GPU vs CPU parity, CPU backward vs central differences.
-mod common;
 
-use common::{assert_close, gpu};
+use crate::common::{assert_close, gpu};
 use latentviz::ops::activation::{self, Activation, cpu};
 use latentviz::rng::Rng;
 

@@ -1,8 +1,7 @@
 //! Losses: GPU forward (two-stage reduction, running sum) and backward against the f64 CPU
 //! reference, stability at extreme logits, and the CPU gradients against central differences.
-mod common;
 
-use common::gpu;
+use crate::common::gpu;
 use latentviz::ops::loss::{self, LossKind, cpu};
 use latentviz::rng::Rng;
 

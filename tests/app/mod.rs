@@ -1,0 +1,3 @@
+//! Figures and the MNIST story (`src/app/`).
+mod figures;
+mod story;

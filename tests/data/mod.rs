@@ -1,0 +1,4 @@
+//! Data sets and file formats (`src/data/`).
+mod download;
+mod mnist;
+mod npy;

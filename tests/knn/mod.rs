@@ -1,0 +1,3 @@
+//! Nearest-neighbour search (`src/knn/`).
+mod clustered;
+mod exact;
