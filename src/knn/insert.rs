@@ -13,8 +13,11 @@ use crate::ops::{check_len, launch};
 use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-pub(crate) static KNN_INSERT: LazyLock<String> =
-    LazyLock::new(|| KnnInsertParams::as_params_of(include_str!("insert.wgsl")));
+pub(crate) static KNN_INSERT: LazyLock<String> = LazyLock::new(|| {
+    KnnInsertParams::as_params_of(
+        &[include_str!("insert.wgsl"), include_str!("heap.wgsl")].concat(),
+    )
+});
 
 wgsl_struct! {
     /// `Params` in insert.wgsl.

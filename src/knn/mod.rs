@@ -82,6 +82,8 @@ pub fn kernel_sources() -> Vec<(&'static str, String)> {
     vec![
         ("src/knn/sqdist.wgsl", distances::SQDIST.to_string()),
         ("src/knn/sqdist_sg.wgsl", distances::SQDIST_SG.to_string()),
+        ("src/knn/heap.wgsl", insert::KNN_INSERT.to_string()),
+        ("src/knn/heap.wgsl", topk::TOPK.to_string()),
         ("src/knn/insert.wgsl", insert::KNN_INSERT.to_string()),
         ("src/knn/scan.wgsl", scan::KNN_SCAN.to_string()),
         (

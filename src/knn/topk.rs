@@ -10,12 +10,19 @@ use crate::error::{Error, Result};
 use crate::gpu::LOOP_BUDGET;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::ops::{check_len, launch};
-use crate::wgsl::WgslStruct;
+use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 use crate::wgsl_struct;
 
-pub(crate) static TOPK: LazyLock<String> =
-    LazyLock::new(|| TopkParams::as_params_of(include_str!("topk.wgsl")));
-/// Candidates the top-k kernel collects per row before inserting them (CAPACITY in the WGSL).
+pub(crate) static TOPK: LazyLock<String> = LazyLock::new(|| {
+    with_structs(
+        &[
+            TopkParams::declare("Params"),
+            u32_constants(&[("CAPACITY", TOPK_CAPACITY)]),
+        ],
+        &[include_str!("topk.wgsl"), include_str!("heap.wgsl")].concat(),
+    )
+});
+/// Candidates the top-k kernel collects per row before inserting them (`CAPACITY` in topk.wgsl).
 const TOPK_CAPACITY: usize = 32;
 
 wgsl_struct! {

@@ -26,37 +26,8 @@
 @group(0) @binding(3) var<storage, read_write> knn_dist: array<f32>;
 @group(0) @binding(4) var<storage, read_write> scratch: array<vec2<u32>>;
 
-// Quads scanned per batch, and the candidates a batch can hold (4 per quad).
-const BATCH_QUADS: u32 = 8u;
-const CAPACITY: u32 = 32u;
-
-// (da, ja) is worse (larger) than (db, jb).
-fn worse(da: f32, ja: u32, db: f32, jb: u32) -> bool {
-    return da > db || (da == db && ja > jb);
-}
-
-// Put (d, j) at position p of the heap knn[out .. out + len) and sift it down.
-fn sift_down(out: u32, len: u32, start: u32, d: f32, j: u32) {
-    var p = start;
-    loop {
-        let l = 2u * p + 1u;
-        if (l >= len) { break; }
-        var c = l;
-        var cd = knn_dist[out + l];
-        var ci = knn_index[out + l];
-        if (l + 1u < len) {
-            let rd = knn_dist[out + l + 1u];
-            let ri = knn_index[out + l + 1u];
-            if (worse(rd, ri, cd, ci)) { c = l + 1u; cd = rd; ci = ri; }
-        }
-        if (!worse(cd, ci, d, j)) { break; }
-        knn_dist[out + p] = cd;
-        knn_index[out + p] = ci;
-        p = c;
-    }
-    knn_dist[out + p] = d;
-    knn_index[out + p] = j;
-}
+// Quads scanned per batch: CAPACITY (declared from Rust) candidates, 4 per quad.
+const BATCH_QUADS: u32 = CAPACITY / 4u;
 
 @compute @workgroup_size(64)
 fn topk_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
