@@ -151,7 +151,8 @@ macro_rules! wgsl_struct {
     };
 }
 
-/// Appends one line of generated WGSL to a `String` (`wgsl_line!(w)` for an empty one): the
+/// Appends a line of generated WGSL to a `String` (`wgsl_line!(w)` for an empty one; a format
+/// string that spans several lines appends them all, so a fixed block reads as WGSL): the
 /// generators' only way of writing text.
 #[macro_export]
 macro_rules! wgsl_line {

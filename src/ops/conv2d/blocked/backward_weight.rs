@@ -37,23 +37,20 @@ fn weight_entry(w: &mut String, name: &str) {
 /// The opening of the sliding stride-1 3x3 kernels: the lane's block of `icb` input channels,
 /// kernel row and chunk.
 fn k3_lane(w: &mut String, icb: usize) {
-    wgsl_line!(w, "    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;");
     wgsl_line!(
         w,
-        "    let ic_blocks = (params.in_ch + {}u) / {icb}u;",
+        "    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let ic_blocks = (params.in_ch + {}u) / {icb}u;
+    if (id >= ic_blocks * 3u * params.chunks) {{ return; }}
+    let ic = (id % ic_blocks) * {icb}u;
+    let kh = (id / ic_blocks) % 3u;
+    let c = id / (ic_blocks * 3u);
+    let last_ic = params.in_ch - 1u;
+    let hw = params.height * params.width;
+    let pl = i32(params.pad_left);
+",
         icb - 1
     );
-    wgsl_line!(
-        w,
-        "    if (id >= ic_blocks * 3u * params.chunks) {{ return; }}"
-    );
-    wgsl_line!(w, "    let ic = (id % ic_blocks) * {icb}u;");
-    wgsl_line!(w, "    let kh = (id / ic_blocks) % 3u;");
-    wgsl_line!(w, "    let c = id / (ic_blocks * 3u);");
-    wgsl_line!(w, "    let last_ic = params.in_ch - 1u;");
-    wgsl_line!(w, "    let hw = params.height * params.width;");
-    wgsl_line!(w, "    let pl = i32(params.pad_left);");
-    wgsl_line!(w);
 }
 
 /// The chunk's image loop and output-row loop of the 3x3 kernels, down to the window of taps
@@ -61,11 +58,8 @@ fn k3_lane(w: &mut String, icb: usize) {
 fn k3_walk(w: &mut String, icb: usize) {
     wgsl_line!(
         w,
-        "    let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);"
-    );
-    wgsl_line!(
-        w,
-        "    for (var b = c * params.batch_per_chunk; b < b_end; b++) {{"
+        "    let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);
+    for (var b = c * params.batch_per_chunk; b < b_end; b++) {{"
     );
     for q in 0..icb {
         wgsl_line!(
@@ -73,24 +67,24 @@ fn k3_walk(w: &mut String, icb: usize) {
             "        let plane{q} = (b * params.in_ch + min(ic + {q}u, last_ic)) * hw;"
         );
     }
-    wgsl_line!(w, "        var di = (b * params.out_ch + oc) * out_px;");
-    wgsl_line!(w, "        for (var oh = 0u; oh < params.out_h; oh++) {{");
-    wgsl_line!(w, "            let r = i32(oh + kh) - i32(params.pad_top);");
     wgsl_line!(
         w,
-        "            let row_ok = r >= 0 && r < i32(params.height);"
-    );
-    wgsl_line!(
-        w,
-        "            let row = select(0u, u32(r) * params.width, row_ok);"
+        "        var di = (b * params.out_ch + oc) * out_px;
+        for (var oh = 0u; oh < params.out_h; oh++) {{
+            let r = i32(oh + kh) - i32(params.pad_top);
+            let row_ok = r >= 0 && r < i32(params.height);
+            let row = select(0u, u32(r) * params.width, row_ok);"
     );
     for q in 0..icb {
         wgsl_line!(w, "            let row{q} = plane{q} + row;");
     }
     wgsl_line!(w, "            // Window (taps kw = 0, 1) at ow = 0.");
     for q in 0..icb {
-        wgsl_line!(w, "            var p{q} = cell_x(row{q}, row_ok, -pl);");
-        wgsl_line!(w, "            var q{q} = cell_x(row{q}, row_ok, 1 - pl);");
+        wgsl_line!(
+            w,
+            "            var p{q} = cell_x(row{q}, row_ok, -pl);
+            var q{q} = cell_x(row{q}, row_ok, 1 - pl);"
+        );
     }
     wgsl_line!(
         w,
@@ -112,14 +106,20 @@ fn k3_next(w: &mut String, icb: usize) {
 fn k3_slide(w: &mut String, icb: usize) {
     wgsl_line!(w, "                // Slide the window one cell right.");
     for q in 0..icb {
-        wgsl_line!(w, "                p{q} = q{q};");
-        wgsl_line!(w, "                q{q} = n{q};");
+        wgsl_line!(
+            w,
+            "                p{q} = q{q};
+                q{q} = n{q};"
+        );
     }
-    wgsl_line!(w, "                di += 1u;");
-    wgsl_line!(w, "            }}");
-    wgsl_line!(w, "        }}");
-    wgsl_line!(w, "    }}");
-    wgsl_line!(w);
+    wgsl_line!(
+        w,
+        "                di += 1u;
+            }}
+        }}
+    }}
+"
+    );
 }
 
 /// The three window values of input channel `q`, taps kw = 0, 1, 2.
@@ -172,8 +172,11 @@ pub fn backward_weight_source() -> String {
 
 ",
     );
-    wgsl_line!(w, "const GROUP: u32 = {GROUP}u;");
-    wgsl_line!(w);
+    wgsl_line!(
+        w,
+        "const GROUP: u32 = {GROUP}u;
+"
+    );
     w.push_str(
         r"// Column j as (input channel, signed row offset kh - pad_top, signed column offset kw - pad_left).
 fn column(j: u32) -> vec3<i32> {
@@ -199,65 +202,65 @@ fn tap_value(base: u32, row_ok: u32, c: i32) -> f32 {
     );
     wgsl_line!(
         w,
-        "// Write the {cb} channels of one column's accumulators to the chunk's partial sums."
+        "// Write the {cb} channels of one column's accumulators to the chunk's partial sums.
+fn store(chunk_base: u32, oc: u32, j: u32, cols: u32, lo: vec4<f32>, hi: vec4<f32>) {{
+    if (j >= cols) {{ return; }}
+    let base = chunk_base + oc * cols + j;
+    let n = params.out_ch - oc;"
     );
-    wgsl_line!(
-        w,
-        "fn store(chunk_base: u32, oc: u32, j: u32, cols: u32, lo: vec4<f32>, hi: vec4<f32>) {{"
-    );
-    wgsl_line!(w, "    if (j >= cols) {{ return; }}");
-    wgsl_line!(w, "    let base = chunk_base + oc * cols + j;");
-    wgsl_line!(w, "    let n = params.out_ch - oc;");
     store_channels(&mut w, "partial", "cols");
-    wgsl_line!(w, "}}");
-    wgsl_line!(w);
+    wgsl_line!(
+        w, "}}
+"
+    );
 
     // The general kernel: CHANNEL_BLOCK output channels x WEIGHT_COLUMNS flat columns.
     weight_entry(&mut w, "conv2d_backward_weight");
     wgsl_line!(
         w,
-        "    // Uniform: the channel block and the dy plane offsets of its channels (clamped in the tail)."
+        "    // Uniform: the channel block and the dy plane offsets of its channels (clamped in the tail).
+    let oc = wg.z * {cb}u;
+    let last_oc = params.out_ch - 1u;
+    let out_px = params.out_h * params.out_w;"
     );
-    wgsl_line!(w, "    let oc = wg.z * {cb}u;");
-    wgsl_line!(w, "    let last_oc = params.out_ch - 1u;");
-    wgsl_line!(w, "    let out_px = params.out_h * params.out_w;");
     dy_offsets(&mut w);
-    wgsl_line!(w);
     wgsl_line!(
         w,
-        "    // Per lane: a block of {cols} columns (clamped in the tail) and a chunk of the batch."
+        "
+    // Per lane: a block of {cols} columns (clamped in the tail) and a chunk of the batch.
+    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let kk = params.kernel * params.kernel;
+    let cols = params.in_ch * kk;
+    let col_blocks = (cols + {}u) / {cols}u;
+    if (id >= col_blocks * params.chunks) {{ return; }}
+    let j = (id % col_blocks) * {cols}u;
+    let c = id / col_blocks;
+    let last_j = cols - 1u;",
+        cols - 1
     );
-    wgsl_line!(w, "    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;");
-    wgsl_line!(w, "    let kk = params.kernel * params.kernel;");
-    wgsl_line!(w, "    let cols = params.in_ch * kk;");
-    wgsl_line!(w, "    let col_blocks = (cols + {}u) / {cols}u;", cols - 1);
-    wgsl_line!(w, "    if (id >= col_blocks * params.chunks) {{ return; }}");
-    wgsl_line!(w, "    let j = (id % col_blocks) * {cols}u;");
-    wgsl_line!(w, "    let c = id / col_blocks;");
-    wgsl_line!(w, "    let last_j = cols - 1u;");
     for j in 0..cols {
         wgsl_line!(w, "    let c{j} = column(min(j + {j}u, last_j));");
     }
-    wgsl_line!(w, "    let hw = params.height * params.width;");
-    wgsl_line!(w, "    let st = i32(params.stride);");
-    wgsl_line!(w);
+    wgsl_line!(
+        w,
+        "    let hw = params.height * params.width;
+    let st = i32(params.stride);
+"
+    );
     accumulators(&mut w, (0..cols).map(|j| j.to_string()));
     wgsl_line!(
         w,
-        "    let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);"
+        "    let b_end = min((c + 1u) * params.batch_per_chunk, params.batch);
+    for (var b = c * params.batch_per_chunk; b < b_end; b++) {{
+        let x_img = b * params.in_ch * hw;"
     );
-    wgsl_line!(
-        w,
-        "    for (var b = c * params.batch_per_chunk; b < b_end; b++) {{"
-    );
-    wgsl_line!(w, "        let x_img = b * params.in_ch * hw;");
     for j in 0..cols {
         wgsl_line!(w, "        let x{j} = x_img + u32(c{j}.x) * hw;");
     }
-    wgsl_line!(w, "        var di = (b * params.out_ch + oc) * out_px;");
     wgsl_line!(
         w,
-        "        for (var oh = 0; oh < i32(params.out_h); oh++) {{"
+        "        var di = (b * params.out_ch + oc) * out_px;
+        for (var oh = 0; oh < i32(params.out_h); oh++) {{"
     );
     for j in 0..cols {
         wgsl_line!(w, "            let r{j} = row(oh * st + c{j}.y);");
@@ -278,20 +281,25 @@ fn tap_value(base: u32, row_ok: u32, c: i32) -> f32 {
     for j in 0..cols {
         block_fma(&mut w, ind, j, "d", &format!("v{j}"));
     }
-    wgsl_line!(w, "{ind}di += 1u;");
-    wgsl_line!(w, "            }}");
-    wgsl_line!(w, "        }}");
-    wgsl_line!(w, "    }}");
-    wgsl_line!(w);
-    wgsl_line!(w, "    let chunk_base = c * params.out_ch * cols;");
+    wgsl_line!(
+        w,
+        "{ind}di += 1u;
+            }}
+        }}
+    }}
+
+    let chunk_base = c * params.out_ch * cols;"
+    );
     for j in 0..cols {
         wgsl_line!(
             w,
             "    store(chunk_base, oc, j + {j}u, cols, lo{j}, hi{j});"
         );
     }
-    wgsl_line!(w, "}}");
-    wgsl_line!(w);
+    wgsl_line!(
+        w, "}}
+"
+    );
 
     entry_point(&mut w, "conv2d_backward_weight_reduce");
     w.push_str(
@@ -336,35 +344,31 @@ fn cell_x(row: u32, row_ok: bool, c: i32) -> f32 {
     );
     wgsl_line!(
         w,
-        "// Write the {cb} channels of weight (ic, kh, kw) to the chunk's partial sums, skipping tails."
+        "// Write the {cb} channels of weight (ic, kh, kw) to the chunk's partial sums, skipping tails.
+fn store_k3(chunk_base: u32, oc: u32, ic: u32, kh: u32, kw: u32, lo: vec4<f32>, hi: vec4<f32>) {{
+    if (ic >= params.in_ch) {{ return; }}
+    let cols = params.in_ch * 9u;
+    let base = chunk_base + oc * cols + ic * 9u + kh * 3u + kw;
+    let n = params.out_ch - oc;"
     );
-    wgsl_line!(
-        w,
-        "fn store_k3(chunk_base: u32, oc: u32, ic: u32, kh: u32, kw: u32, lo: vec4<f32>, hi: vec4<f32>) {{"
-    );
-    wgsl_line!(w, "    if (ic >= params.in_ch) {{ return; }}");
-    wgsl_line!(w, "    let cols = params.in_ch * 9u;");
-    wgsl_line!(
-        w,
-        "    let base = chunk_base + oc * cols + ic * 9u + kh * 3u + kw;"
-    );
-    wgsl_line!(w, "    let n = params.out_ch - oc;");
     store_channels(&mut w, "partial", "cols");
-    wgsl_line!(w, "}}");
-    wgsl_line!(w);
+    wgsl_line!(
+        w, "}}
+"
+    );
     weight_entry(&mut w, "conv2d_backward_weight_s1k3");
     wgsl_line!(
         w,
-        "    // Uniform: the channel block and the dy plane offsets of its channels (clamped in the tail)."
+        "    // Uniform: the channel block and the dy plane offsets of its channels (clamped in the tail).
+    let oc = wg.z * {cb}u;
+    let last_oc = params.out_ch - 1u;
+    let out_px = params.out_h * params.out_w;"
     );
-    wgsl_line!(w, "    let oc = wg.z * {cb}u;");
-    wgsl_line!(w, "    let last_oc = params.out_ch - 1u;");
-    wgsl_line!(w, "    let out_px = params.out_h * params.out_w;");
     dy_offsets(&mut w);
-    wgsl_line!(w);
     wgsl_line!(
         w,
-        "    // Per lane: {icb} input channels (clamped in the tail), one kernel row, one chunk."
+        "
+    // Per lane: {icb} input channels (clamped in the tail), one kernel row, one chunk."
     );
     k3_lane(&mut w, icb);
     accumulators(
@@ -393,8 +397,10 @@ fn cell_x(row: u32, row_ok: bool, c: i32) -> f32 {
             );
         }
     }
-    wgsl_line!(w, "}}");
-    wgsl_line!(w);
+    wgsl_line!(
+        w, "}}
+"
+    );
 
     // Its one-output-channel twin: WEIGHT_K3_IN_CHANNELS_SINGLE input channels x 3 taps.
     wgsl_line!(
@@ -407,8 +413,11 @@ fn cell_x(row: u32, row_ok: bool, c: i32) -> f32 {
         icb1 * 3
     );
     weight_entry(&mut w, "conv2d_backward_weight_s1k3_c1");
-    wgsl_line!(w, "    let oc = wg.z;");
-    wgsl_line!(w, "    let out_px = params.out_h * params.out_w;");
+    wgsl_line!(
+        w,
+        "    let oc = wg.z;
+    let out_px = params.out_h * params.out_w;"
+    );
     k3_lane(&mut w, icb1);
     for q in 0..icb1 {
         for kw in 0..3 {
@@ -426,11 +435,8 @@ fn cell_x(row: u32, row_ok: bool, c: i32) -> f32 {
     k3_slide(&mut w, icb1);
     wgsl_line!(
         w,
-        "    // partial[c, oc, ic + i, kh, kw], skipping tail input channels."
-    );
-    wgsl_line!(
-        w,
-        "    let base = c * params.out_ch * params.in_ch * 9u + (oc * params.in_ch + ic) * 9u + kh * 3u;"
+        "    // partial[c, oc, ic + i, kh, kw], skipping tail input channels.
+    let base = c * params.out_ch * params.in_ch * 9u + (oc * params.in_ch + ic) * 9u + kh * 3u;"
     );
     for q in 0..icb1 {
         wgsl_line!(w, "    if (ic + {q}u < params.in_ch) {{");

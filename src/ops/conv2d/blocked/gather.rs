@@ -192,57 +192,61 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         }
         wgsl_line!(
             w,
-            "// Write the {CHANNEL_BLOCK} channels of one pixel, skipping tail channels and pixels."
-        );
-        wgsl_line!(
-            w,
-            "fn store(q: u32, ch: u32, lo: vec4<f32>, hi: vec4<f32>) {{"
-        );
-        wgsl_line!(w, "    let plane = {} * {};", g.dst_h, g.dst_w);
-        wgsl_line!(w, "    if (q >= params.batch * plane) {{ return; }}");
-        wgsl_line!(
-            w,
-            "    let base = ((q / plane) * {} + ch) * plane + q % plane;",
+            "// Write the {CHANNEL_BLOCK} channels of one pixel, skipping tail channels and pixels.
+fn store(q: u32, ch: u32, lo: vec4<f32>, hi: vec4<f32>) {{
+    let plane = {} * {};
+    if (q >= params.batch * plane) {{ return; }}
+    let base = ((q / plane) * {} + ch) * plane + q % plane;
+    let n = {} - ch;",
+            g.dst_h,
+            g.dst_w,
+            g.dst_ch,
             g.dst_ch
         );
-        wgsl_line!(w, "    let n = {} - ch;", g.dst_ch);
         store_channels(w, g.dst, "plane");
-        wgsl_line!(w, "}}");
-        wgsl_line!(w);
+        wgsl_line!(
+            w, "}}
+"
+        );
 
         entry_point(w, g.name);
         wgsl_line!(
             w,
-            "    // Uniform: the channel block and the weight offsets of its {CHANNEL_BLOCK} channels (clamped in the tail)."
+            "    // Uniform: the channel block and the weight offsets of its {CHANNEL_BLOCK} channels (clamped in the tail).
+    let {} = wg.z * {CHANNEL_BLOCK}u;
+    let {} = {} - 1u;
+    let kk = params.kernel * params.kernel;
+    let oc_stride = params.in_ch * kk;",
+            g.ch,
+            g.last,
+            g.dst_ch
         );
-        wgsl_line!(w, "    let {} = wg.z * {CHANNEL_BLOCK}u;", g.ch);
-        wgsl_line!(w, "    let {} = {} - 1u;", g.last, g.dst_ch);
-        wgsl_line!(w, "    let kk = params.kernel * params.kernel;");
-        wgsl_line!(w, "    let oc_stride = params.in_ch * kk;");
         channel_offsets(w, g.ch, g.last, g.w_ch);
-        wgsl_line!(w);
         wgsl_line!(
             w,
-            "    // Per lane: {n} pixels, clamped to the last one (computed, not stored)."
-        );
-        wgsl_line!(
-            w,
-            "    let q = (wg.x + wg.y * nwg.x) * PIXELS_PER_GROUP + lid;"
-        );
-        wgsl_line!(
-            w,
-            "    let last_q = params.batch * {} * {} - 1u;",
+            "
+    // Per lane: {n} pixels, clamped to the last one (computed, not stored).
+    let q = (wg.x + wg.y * nwg.x) * PIXELS_PER_GROUP + lid;
+    let last_q = params.batch * {} * {} - 1u;",
             g.dst_h,
             g.dst_w
         );
         for j in 0..n {
             wgsl_line!(w, "    let px{j} = pixel(min(q + {}u, last_q));", group * j);
         }
-        wgsl_line!(w, "    let {} = {};", g.plane, g.plane_expr);
-        wgsl_line!(w);
+        wgsl_line!(
+            w,
+            "    let {} = {};
+",
+            g.plane,
+            g.plane_expr
+        );
         accumulators(w, (0..n).map(|j| j.to_string()));
-        wgsl_line!(w, "    for (var kh = 0u; kh < params.kernel; kh++) {{");
-        wgsl_line!(w, "        for (var kw = 0u; kw < params.kernel; kw++) {{");
+        wgsl_line!(
+            w,
+            "    for (var kh = 0u; kh < params.kernel; kh++) {{
+        for (var kw = 0u; kw < params.kernel; kw++) {{"
+        );
         let ind = "            ";
         for j in 0..n {
             wgsl_line!(w, "{ind}let {t}{j} = {tap}(px{j}, kh, kw);");
@@ -274,10 +278,13 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         for j in 0..n {
             wgsl_line!(w, "{ind}i{j} += {};", g.plane);
         }
-        wgsl_line!(w, "            }}");
-        wgsl_line!(w, "        }}");
-        wgsl_line!(w, "    }}");
-        wgsl_line!(w);
+        wgsl_line!(
+            w,
+            "            }}
+        }}
+    }}
+"
+        );
         if g.forward {
             block_bias(w);
         }
@@ -309,47 +316,59 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         };
         wgsl_line!(
             w,
-            "// {what} (offset `row`, {region} when `row_ok`), {otherwise}."
-        );
-        wgsl_line!(w, "fn {}(row: u32, row_ok: bool, c: i32) -> f32 {{", g.cell);
-        wgsl_line!(w, "    let ok = row_ok && c >= 0 && c < i32({});", g.src_w);
-        wgsl_line!(
-            w,
-            "    return select(0.0, 1.0, ok) * {}[row + select(0u, u32(c), ok)];",
+            "// {what} (offset `row`, {region} when `row_ok`), {otherwise}.
+fn {}(row: u32, row_ok: bool, c: i32) -> f32 {{
+    let ok = row_ok && c >= 0 && c < i32({});
+    return select(0.0, 1.0, ok) * {}[row + select(0u, u32(c), ok)];
+}}
+",
+            g.cell,
+            g.src_w,
             g.src
         );
-        wgsl_line!(w, "}}");
-        wgsl_line!(w);
         let pixel = if g.forward { "pixel" } else { "input pixel" };
         wgsl_line!(
             w,
-            "// Write the {CHANNEL_BLOCK} channels of the {pixel} at `base` (channel {}) when `valid`.",
+            "// Write the {CHANNEL_BLOCK} channels of the {pixel} at `base` (channel {}) when `valid`.
+fn store_at(valid: bool, base: u32, {}: u32, lo: vec4<f32>, hi: vec4<f32>) {{
+    if (!valid) {{ return; }}
+    let plane = {} * {};
+    let n = {} - {};",
+            g.ch,
+            g.ch,
+            g.dst_h,
+            g.dst_w,
+            g.dst_ch,
             g.ch
         );
-        wgsl_line!(
-            w,
-            "fn store_at(valid: bool, base: u32, {}: u32, lo: vec4<f32>, hi: vec4<f32>) {{",
-            g.ch
-        );
-        wgsl_line!(w, "    if (!valid) {{ return; }}");
-        wgsl_line!(w, "    let plane = {} * {};", g.dst_h, g.dst_w);
-        wgsl_line!(w, "    let n = {} - {};", g.dst_ch, g.ch);
         store_channels(w, g.dst, "plane");
-        wgsl_line!(w, "}}");
-        wgsl_line!(w);
+        wgsl_line!(
+            w, "}}
+"
+        );
     }
 
     /// The opening of a stride-1 entry point: the lane's row run of `run` pixels (b, row, col0),
     /// the first column its window reads (c0) and its image in the read tensor.
     fn row_run(&self, w: &mut String, run: usize) {
         let g = self;
-        wgsl_line!(w, "    let runs = ({} + {}u) / {run}u;", g.dst_w, run - 1);
-        wgsl_line!(w, "    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;");
-        wgsl_line!(w, "    let last = params.batch * {} * runs - 1u;", g.dst_h);
-        wgsl_line!(w, "    let run = min(id, last);");
-        wgsl_line!(w, "    let {} = (run % runs) * {run}u;", g.col0);
-        wgsl_line!(w, "    let {} = (run / runs) % {};", g.row, g.dst_h);
-        wgsl_line!(w, "    let b = run / (runs * {});", g.dst_h);
+        wgsl_line!(
+            w,
+            "    let runs = ({} + {}u) / {run}u;
+    let id = (wg.x + wg.y * nwg.x) * GROUP + lid;
+    let last = params.batch * {} * runs - 1u;
+    let run = min(id, last);
+    let {} = (run % runs) * {run}u;
+    let {} = (run / runs) % {};
+    let b = run / (runs * {});",
+            g.dst_w,
+            run - 1,
+            g.dst_h,
+            g.col0,
+            g.row,
+            g.dst_h,
+            g.dst_h
+        );
         if g.forward {
             wgsl_line!(w, "    let c0 = i32(ow0) - i32(params.pad_left);");
         } else {
@@ -359,8 +378,15 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
                 "    let c0 = i32(iw0 + params.pad_left) - i32(params.kernel - 1u);"
             );
         }
-        wgsl_line!(w, "    let {} = {};", g.plane, g.plane_expr);
-        wgsl_line!(w, "    let img = b * {} * {};", g.src_ch, g.plane);
+        wgsl_line!(
+            w,
+            "    let {} = {};
+    let img = b * {} * {};",
+            g.plane,
+            g.plane_expr,
+            g.src_ch,
+            g.plane
+        );
     }
 
     /// The kernel-row loop's opening: the read tensor's row under kernel row kh.
@@ -372,10 +398,11 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         } else {
             wgsl_line!(w, "        let r = i32(ih + params.pad_top) - i32(kh);");
         }
-        wgsl_line!(w, "        let row_ok = r >= 0 && r < i32({});", g.src_h);
         wgsl_line!(
             w,
-            "        var row = img + select(0u, u32(r) * {}, row_ok);",
+            "        let row_ok = r >= 0 && r < i32({});
+        var row = img + select(0u, u32(r) * {}, row_ok);",
+            g.src_h,
             g.src_w
         );
     }
@@ -398,14 +425,17 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         let g = self;
         let n = ROW_RUN;
         entry_point(w, &format!("{}_s1", g.name));
-        wgsl_line!(w, "    let kk = params.kernel * params.kernel;");
         wgsl_line!(
             w,
-            "    // Uniform: the channel block and the weight offsets of its {CHANNEL_BLOCK} channels (clamped in the tail)."
+            "    let kk = params.kernel * params.kernel;
+    // Uniform: the channel block and the weight offsets of its {CHANNEL_BLOCK} channels (clamped in the tail).
+    let {} = wg.z * {CHANNEL_BLOCK}u;
+    let {} = {} - 1u;
+    let oc_stride = params.in_ch * kk;",
+            g.ch,
+            g.last,
+            g.dst_ch
         );
-        wgsl_line!(w, "    let {} = wg.z * {CHANNEL_BLOCK}u;", g.ch);
-        wgsl_line!(w, "    let {} = {} - 1u;", g.last, g.dst_ch);
-        wgsl_line!(w, "    let oc_stride = params.in_ch * kk;");
         channel_offsets(w, g.ch, g.last, g.w_ch);
         wgsl_line!(w);
         let which = if g.forward { "output" } else { "input" };
@@ -426,8 +456,11 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         } else {
             ("oc", "k - 1")
         };
-        wgsl_line!(w, "        // Weight offset of ({sum_ch}, kh, kw = {kw0}).");
-        wgsl_line!(w, "        var wi = kh * params.kernel{tap0};");
+        wgsl_line!(
+            w,
+            "        // Weight offset of ({sum_ch}, kh, kw = {kw0}).
+        var wi = kh * params.kernel{tap0};"
+        );
         wgsl_line!(
             w,
             "        for (var {s} = 0u; {s} < {}; {s}++) {{",
@@ -443,12 +476,17 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         }
         let next = format!("{}(row, row_ok, c0 + {n} + i32(t))", g.cell);
         slide(w, ind, g.val, n, &next);
-        wgsl_line!(w, "            }}");
-        wgsl_line!(w, "            row += {};", g.plane);
-        wgsl_line!(w, "            wi += {};", g.w_step);
-        wgsl_line!(w, "        }}");
-        wgsl_line!(w, "    }}");
-        wgsl_line!(w);
+        wgsl_line!(
+            w,
+            "            }}
+            row += {};
+            wi += {};
+        }}
+    }}
+",
+            g.plane,
+            g.w_step
+        );
         if g.forward {
             block_bias(w);
         }
@@ -482,8 +520,12 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         let g = self;
         let n = ROW_RUN_SINGLE;
         entry_point(w, &format!("{}_s1_c1", g.name));
-        wgsl_line!(w, "    let kk = params.kernel * params.kernel;");
-        wgsl_line!(w, "    let {} = wg.z;", g.ch);
+        wgsl_line!(
+            w,
+            "    let kk = params.kernel * params.kernel;
+    let {} = wg.z;",
+            g.ch
+        );
         if !g.forward {
             wgsl_line!(w, "    let oc_stride = params.in_ch * kk;");
         }
@@ -493,16 +535,16 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         }
         g.kernel_row(w);
         if g.forward {
-            wgsl_line!(w, "        // Weight index of (oc, ic, kh, kw = 0).");
             wgsl_line!(
                 w,
-                "        var wi = oc * params.in_ch * kk + kh * params.kernel;"
+                "        // Weight index of (oc, ic, kh, kw = 0).
+        var wi = oc * params.in_ch * kk + kh * params.kernel;"
             );
         } else {
-            wgsl_line!(w, "        // Weight index of (oc, ic, kh, kw = k - 1).");
             wgsl_line!(
                 w,
-                "        var wi = ic * kk + kh * params.kernel + params.kernel - 1u;"
+                "        // Weight index of (oc, ic, kh, kw = k - 1).
+        var wi = ic * kk + kh * params.kernel + params.kernel - 1u;"
             );
         }
         wgsl_line!(
@@ -521,12 +563,17 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         }
         let next = format!("{}(row, row_ok, c0 + {n} + i32(t))", g.cell);
         slide(w, ind, g.val, n, &next);
-        wgsl_line!(w, "            }}");
-        wgsl_line!(w, "            row += {};", g.plane);
-        wgsl_line!(w, "            wi += {};", g.w_step);
-        wgsl_line!(w, "        }}");
-        wgsl_line!(w, "    }}");
-        wgsl_line!(w);
+        wgsl_line!(
+            w,
+            "            }}
+            row += {};
+            wi += {};
+        }}
+    }}
+",
+            g.plane,
+            g.w_step
+        );
         let plus = if g.forward {
             wgsl_line!(w, "    let bv = bias[oc];");
             " + bv"
@@ -535,7 +582,8 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
         };
         wgsl_line!(
             w,
-            "    let base = ((b * {} + {}) * {} + {}) * {} + {};",
+            "    let base = ((b * {} + {}) * {} + {}) * {} + {};
+    if (id > last) {{ return; }}",
             g.dst_ch,
             g.ch,
             g.dst_h,
@@ -543,7 +591,6 @@ fn source(px: Pixel, kh: u32, kw: u32) -> vec2<u32> {
             g.dst_w,
             g.col0
         );
-        wgsl_line!(w, "    if (id > last) {{ return; }}");
         for j in 0..n {
             wgsl_line!(
                 w,
@@ -562,13 +609,19 @@ fn gather_prelude(w: &mut String, header: &str, bindings: &[&str]) {
     w.push_str(header);
     wgsl_line!(w);
     w.push_str(&Conv2dParams::declare("Params"));
-    wgsl_line!(w);
-    wgsl_line!(w, "@group(0) @binding(0) var<uniform> params: Params;");
+    wgsl_line!(
+        w,
+        "
+@group(0) @binding(0) var<uniform> params: Params;"
+    );
     for b in bindings {
         wgsl_line!(w, "{b}");
     }
-    wgsl_line!(w);
-    wgsl_line!(w, "const GROUP: u32 = {GROUP}u;");
+    wgsl_line!(
+        w,
+        "
+const GROUP: u32 = {GROUP}u;"
+    );
 }
 
 /// The WGSL of the blocked forward kernels (entry points `conv2d_forward`, `conv2d_forward_s1`,
@@ -614,13 +667,17 @@ pub fn forward_source() -> String {
             "@group(0) @binding(4) var<storage, read_write> y: array<f32>;",
         ],
     );
-    wgsl_line!(w, "const PIXELS_PER_GROUP: u32 = {}u;", n * group);
-    wgsl_line!(w);
-    FORWARD_GATHER.pixel_block(&mut w);
-    wgsl_line!(w);
     wgsl_line!(
         w,
-        "// Stride 1 only: one invocation computes {cb} output channels x {run} consecutive output pixels of one
+        "const PIXELS_PER_GROUP: u32 = {}u;
+",
+        n * group
+    );
+    FORWARD_GATHER.pixel_block(&mut w);
+    wgsl_line!(
+        w,
+        "
+// Stride 1 only: one invocation computes {cb} output channels x {run} consecutive output pixels of one
 // row (ow0 .. ow0 + {}). For each (kh, ic) it loads the {run} input cells under tap kw = 0 once and
 // slides right along kw, one new load per step, so a loaded cell feeds up to k taps x {cb} channels:
 // per (kh, ic) {run} + k input loads and {cb}*k weight loads for {}*k multiply-adds.
@@ -631,10 +688,10 @@ pub fn forward_source() -> String {
     );
     FORWARD_GATHER.row_helpers(&mut w);
     FORWARD_GATHER.row_run_block(&mut w);
-    wgsl_line!(w);
     wgsl_line!(
         w,
-        "// Stride 1, one output channel (workgroup z) per invocation: {single} consecutive pixels of one row,
+        "
+// Stride 1, one output channel (workgroup z) per invocation: {single} consecutive pixels of one row,
 // sliding along kw as above; per (kh, ic) {single} + k cell loads and k weight loads for {single}*k
 // multiply-adds. Used when there are at most {} output channels.",
         SINGLE_CHANNEL_MAX
@@ -683,13 +740,17 @@ pub fn backward_input_source() -> String {
             "@group(0) @binding(3) var<storage, read_write> dx: array<f32>;",
         ],
     );
-    wgsl_line!(w, "const PIXELS_PER_GROUP: u32 = {}u;", n * group);
-    wgsl_line!(w);
-    INPUT_GATHER.pixel_block(&mut w);
-    wgsl_line!(w);
     wgsl_line!(
         w,
-        "// Stride 1 only: one invocation computes {cb} input channels x {run} consecutive input pixels of one
+        "const PIXELS_PER_GROUP: u32 = {}u;
+",
+        n * group
+    );
+    INPUT_GATHER.pixel_block(&mut w);
+    wgsl_line!(
+        w,
+        "
+// Stride 1 only: one invocation computes {cb} input channels x {run} consecutive input pixels of one
 // row (iw0 .. iw0 + {}). Pixel j reaches dy column iw0 + j + pad_left - kw, so walking kw from
 // k - 1 down to 0 slides right: for each (kh, oc) the {run} dy cells are loaded once and one new
 // cell per step, per (kh, oc) {run} + k dy loads and {cb}*k weight loads for {}*k multiply-adds.
@@ -700,10 +761,10 @@ pub fn backward_input_source() -> String {
     );
     INPUT_GATHER.row_helpers(&mut w);
     INPUT_GATHER.row_run_block(&mut w);
-    wgsl_line!(w);
     wgsl_line!(
         w,
-        "// Stride 1, one input channel (workgroup z) per invocation: {single} consecutive pixels of one row,
+        "
+// Stride 1, one input channel (workgroup z) per invocation: {single} consecutive pixels of one row,
 // sliding along kw as above; per (kh, oc) {single} + k cell loads and k weight loads for {single}*k
 // multiply-adds. Used when there are at most {} input channels.",
         SINGLE_CHANNEL_MAX

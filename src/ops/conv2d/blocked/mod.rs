@@ -188,12 +188,12 @@ pub(super) fn backward_weight(
 
 /// The signature of a compute entry point over one-dimensional workgroups of `GROUP`.
 fn entry_point(w: &mut String, name: &str) {
-    wgsl_line!(w, "@compute @workgroup_size({GROUP})");
     wgsl_line!(
         w,
-        "fn {name}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,"
+        "@compute @workgroup_size({GROUP})
+fn {name}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {{"
     );
-    wgsl_line!(w, "          @builtin(local_invocation_index) lid: u32) {{");
 }
 
 /// Declares the lo/hi accumulators of each suffix.
