@@ -76,6 +76,18 @@ pub trait WgslStruct: bytemuck::Pod {
     fn as_params_of(body: &str) -> String {
         with_structs(&[Self::declare("Params")], body)
     }
+
+    /// [`Self::as_params_of`], with `GROUP` (the kernel's workgroup size, which its launcher
+    /// counts workgroups by) declared too.
+    fn as_params_of_group(body: &str, group: u32) -> String {
+        with_structs(
+            &[
+                Self::declare("Params"),
+                u32_constants(&[("GROUP", group as usize)]),
+            ],
+            body,
+        )
+    }
 }
 
 /// `const NAME: u32 = VALUEu;` for each pair, so a number Rust and WGSL share has one source.

@@ -17,12 +17,12 @@ use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
 static FORWARD: LazyLock<String> =
-    LazyLock::new(|| LossParams::as_params_of(include_str!("loss_forward.wgsl")));
+    LazyLock::new(|| LossParams::as_params_of_group(include_str!("loss_forward.wgsl"), GROUP));
 static REDUCE: LazyLock<String> =
-    LazyLock::new(|| LossParams::as_params_of(include_str!("loss_reduce.wgsl")));
+    LazyLock::new(|| LossParams::as_params_of_group(include_str!("loss_reduce.wgsl"), GROUP));
 static BACKWARD: LazyLock<String> =
     LazyLock::new(|| LossParams::as_params_of(include_str!("loss_backward.wgsl")));
-const GROUP: usize = 256;
+const GROUP: u32 = 256;
 /// Elements each forward invocation sums at least before the grid is widened.
 const PER_INVOCATION: usize = 8;
 /// Most workgroups (partial sums) of the first stage; larger inputs loop with a grid stride.
@@ -62,7 +62,9 @@ wgsl_struct! {
 fn params(len: usize) -> LossParams {
     LossParams {
         len: len as u32,
-        partials: len.div_ceil(GROUP * PER_INVOCATION).clamp(1, MAX_PARTIALS) as u32,
+        partials: len
+            .div_ceil(GROUP as usize * PER_INVOCATION)
+            .clamp(1, MAX_PARTIALS) as u32,
         inv_len: (1.0 / len as f64) as f32,
         _pad0: 0,
     }
@@ -127,7 +129,7 @@ pub fn backward(
     let op = format!("{}_backward", kind.name());
     check(&op, len, prediction, target)?;
     check_len(&op, "grad", grad, len)?;
-    let groups = workgroups_for(len, GROUP as u32);
+    let groups = workgroups_for(len, GROUP);
     launch(
         gpu,
         &op,

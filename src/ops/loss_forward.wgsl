@@ -14,8 +14,6 @@
 @group(0) @binding(2) var<storage, read> truth: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
-const GROUP: u32 = 256u;
-
 var<workgroup> sums: array<f32, GROUP>;
 
 // log(1 + x) for x in [0, 1], accurate for tiny x (WGSL has no log1p): the rounding error of
@@ -49,7 +47,7 @@ fn reduce_and_store(lid: u32, wg: u32, own: f32) {
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn bce_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let stride = params.partials * GROUP;
     var own = 0.0;
@@ -59,7 +57,7 @@ fn bce_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     reduce_and_store(lid, wg.x, own);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn mse_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let stride = params.partials * GROUP;
     var own = 0.0;

@@ -11,11 +11,9 @@
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
 @group(0) @binding(2) var<storage, read_write> acc: array<f32>;
 
-const GROUP: u32 = 256u;
-
 var<workgroup> sums: array<f32, GROUP>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn loss_reduce(@builtin(local_invocation_index) lid: u32) {
     var own = 0.0;
     for (var i = lid; i < params.partials; i += GROUP) {

@@ -33,7 +33,6 @@
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 const BLOCK: u32 = 8u;
-const GROUP: u32 = 64u;
 
 // The bias for columns j0..j0+4 (clamped indices), or zeros without a bias.
 fn bias4(j0: u32, j1: u32, j2: u32, j3: u32) -> vec4<f32> {

@@ -14,9 +14,9 @@ use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
 static FORWARD: LazyLock<String> =
-    LazyLock::new(|| PoolParams::as_params_of(include_str!("maxpool_forward.wgsl")));
+    LazyLock::new(|| PoolParams::as_params_of_group(include_str!("maxpool_forward.wgsl"), GROUP));
 static BACKWARD: LazyLock<String> =
-    LazyLock::new(|| PoolParams::as_params_of(include_str!("maxpool_backward.wgsl")));
+    LazyLock::new(|| PoolParams::as_params_of_group(include_str!("maxpool_backward.wgsl"), GROUP));
 const GROUP: u32 = 256;
 
 /// Input shape, NCHW.

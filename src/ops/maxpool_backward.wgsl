@@ -10,9 +10,7 @@
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-const GROUP: u32 = 256u;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn maxpool_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
     let i = (wg.x + wg.y * nwg.x) * GROUP + lid;

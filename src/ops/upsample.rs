@@ -12,10 +12,12 @@ use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
 
-static FORWARD: LazyLock<String> =
-    LazyLock::new(|| UpsampleParams::as_params_of(include_str!("upsample_forward.wgsl")));
-static BACKWARD: LazyLock<String> =
-    LazyLock::new(|| UpsampleParams::as_params_of(include_str!("upsample_backward.wgsl")));
+static FORWARD: LazyLock<String> = LazyLock::new(|| {
+    UpsampleParams::as_params_of_group(include_str!("upsample_forward.wgsl"), GROUP)
+});
+static BACKWARD: LazyLock<String> = LazyLock::new(|| {
+    UpsampleParams::as_params_of_group(include_str!("upsample_backward.wgsl"), GROUP)
+});
 const GROUP: u32 = 256;
 
 /// Input shape, NCHW; the output is batch x channels x 2*height x 2*width.

@@ -7,9 +7,7 @@
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-const GROUP: u32 = 256u;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn upsample_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
     let o = (wg.x + wg.y * nwg.x) * GROUP + lid;

@@ -13,9 +13,7 @@
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(3) var<storage, read_write> db: array<f32>;
 
-const GROUP: u32 = 64u;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(GROUP)
 fn conv2d_backward_bias(@builtin(workgroup_id) wg: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
@@ -38,7 +36,7 @@ fn conv2d_backward_bias(@builtin(workgroup_id) wg: vec3<u32>,
     partial[plane] = sum;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(GROUP)
 fn conv2d_backward_bias_reduce(@builtin(workgroup_id) wg: vec3<u32>,
                                @builtin(num_workgroups) nwg: vec3<u32>,
                                @builtin(local_invocation_index) lid: u32) {

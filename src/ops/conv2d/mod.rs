@@ -40,7 +40,7 @@ pub use tune::{Conv2dKernel, Conv2dPass};
 
 /// The bias-gradient kernels (backward_bias.wgsl), with their params.
 static BACKWARD_BIAS: LazyLock<String> =
-    LazyLock::new(|| Conv2dParams::as_params_of(include_str!("backward_bias.wgsl")));
+    LazyLock::new(|| Conv2dParams::as_params_of_group(include_str!("backward_bias.wgsl"), GROUP));
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
