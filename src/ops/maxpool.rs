@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use bytemuck::{Pod, Zeroable};
 use wgpu::Buffer;
 
-use super::{check_len, launch};
-use crate::error::{Error, Result};
+use super::{check_indexable, check_len, launch};
+use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
@@ -61,16 +61,7 @@ impl PoolShape {
 
     /// Every size positive and every index within u32.
     pub fn validate(&self) -> Result<()> {
-        if self.input_len() == 0 {
-            return Err(Error::shape("maxpool", format!("empty shape {self:?}")));
-        }
-        if self.input_len() > u32::MAX as usize / 2 {
-            return Err(Error::shape(
-                "maxpool",
-                format!("{self:?} exceeds 32-bit indexing"),
-            ));
-        }
-        Ok(())
+        check_indexable("maxpool", self, self.input_len(), self.input_len())
     }
 
     fn params(&self) -> PoolParams {

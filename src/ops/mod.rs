@@ -89,6 +89,26 @@ pub fn check_len(op: &str, name: &str, buffer: &wgpu::Buffer, len: usize) -> Res
     Ok(())
 }
 
+/// A shape whose smaller side holds `len` values and larger `largest`: not empty, and
+/// indexable in u32 with room for one more doubling.
+pub(crate) fn check_indexable(
+    op: &str,
+    shape: &dyn std::fmt::Debug,
+    len: usize,
+    largest: usize,
+) -> Result<()> {
+    if len == 0 {
+        return Err(crate::Error::shape(op, format!("empty shape {shape:?}")));
+    }
+    if largest > u32::MAX as usize / 2 {
+        return Err(crate::Error::shape(
+            op,
+            format!("{shape:?} exceeds 32-bit indexing"),
+        ));
+    }
+    Ok(())
+}
+
 /// Every op's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
 pub fn kernel_sources() -> Vec<(&'static str, String)> {
     [

@@ -6,8 +6,8 @@ use std::sync::LazyLock;
 use bytemuck::{Pod, Zeroable};
 use wgpu::Buffer;
 
-use super::{check_len, launch};
-use crate::error::{Error, Result};
+use super::{check_indexable, check_len, launch};
+use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::wgsl::WgslStruct;
 use crate::wgsl_struct;
@@ -57,16 +57,7 @@ impl UpsampleShape {
 
     /// Every size positive and every index within u32.
     pub fn validate(&self) -> Result<()> {
-        if self.input_len() == 0 {
-            return Err(Error::shape("upsample", format!("empty shape {self:?}")));
-        }
-        if self.output_len() > u32::MAX as usize / 2 {
-            return Err(Error::shape(
-                "upsample",
-                format!("{self:?} exceeds 32-bit indexing"),
-            ));
-        }
-        Ok(())
+        check_indexable("upsample", self, self.input_len(), self.output_len())
     }
 
     fn params(&self) -> UpsampleParams {

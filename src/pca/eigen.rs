@@ -26,46 +26,48 @@ pub(super) fn rayleigh(v: &[f64], w: &[f64], dp: usize, kp: usize) -> Vec<f64> {
 /// (rank deficiency) are replaced by unit vectors orthogonal to the rest.
 pub(super) fn orthonormalize(m: &mut [f64], rows: usize, cols: usize) {
     for c in 0..cols {
-        for _ in 0..2 {
-            for p in 0..c {
-                let dot: f64 = (0..rows).map(|r| m[r * cols + c] * m[r * cols + p]).sum();
-                for r in 0..rows {
-                    m[r * cols + c] -= dot * m[r * cols + p];
-                }
-            }
+        // Twice, so the rounding of the first pass is projected out too.
+        project_out_earlier(m, rows, cols, c);
+        project_out_earlier(m, rows, cols, c);
+        if divide_by_norm(m, rows, cols, c, 1e-12) {
+            continue;
         }
-        let norm = (0..rows)
-            .map(|r| m[r * cols + c].powi(2))
-            .sum::<f64>()
-            .sqrt();
-        if norm > 1e-12 {
+        // Try the coordinate axes until one survives orthogonalization.
+        for axis in 0..rows {
             for r in 0..rows {
-                m[r * cols + c] /= norm;
+                m[r * cols + c] = if r == axis { 1.0 } else { 0.0 };
             }
-        } else {
-            // Try the coordinate axes until one survives orthogonalization.
-            for axis in 0..rows {
-                for r in 0..rows {
-                    m[r * cols + c] = if r == axis { 1.0 } else { 0.0 };
-                }
-                for p in 0..c {
-                    let dot: f64 = (0..rows).map(|r| m[r * cols + c] * m[r * cols + p]).sum();
-                    for r in 0..rows {
-                        m[r * cols + c] -= dot * m[r * cols + p];
-                    }
-                }
-                let norm = (0..rows)
-                    .map(|r| m[r * cols + c].powi(2))
-                    .sum::<f64>()
-                    .sqrt();
-                if norm > 1e-6 {
-                    for r in 0..rows {
-                        m[r * cols + c] /= norm;
-                    }
-                    break;
-                }
+            project_out_earlier(m, rows, cols, c);
+            if divide_by_norm(m, rows, cols, c, 1e-6) {
+                break;
             }
         }
+    }
+}
+
+/// Column c −= its projections on columns 0..c, one after another.
+fn project_out_earlier(m: &mut [f64], rows: usize, cols: usize, c: usize) {
+    for p in 0..c {
+        let dot: f64 = (0..rows).map(|r| m[r * cols + c] * m[r * cols + p]).sum();
+        for r in 0..rows {
+            m[r * cols + c] -= dot * m[r * cols + p];
+        }
+    }
+}
+
+/// Column c /= its norm when the norm is above `floor`; false (column unchanged) otherwise.
+fn divide_by_norm(m: &mut [f64], rows: usize, cols: usize, c: usize, floor: f64) -> bool {
+    let norm = (0..rows)
+        .map(|r| m[r * cols + c].powi(2))
+        .sum::<f64>()
+        .sqrt();
+    if norm > floor {
+        for r in 0..rows {
+            m[r * cols + c] /= norm;
+        }
+        true
+    } else {
+        false
     }
 }
 

@@ -35,21 +35,18 @@ pub fn column_mean(
     scale: f32,
     accumulate: bool,
 ) -> Result<Dispatch> {
-    check_len("pca mean", "x", x, rows * width * 4)?;
-    check_len("pca mean", "mean", mean, width * 4)?;
     let params = MeanParams {
         rows: rows as u32,
         width: width as u32,
         accumulate: accumulate as u32,
         scale,
     };
-    launch(
+    mean_pass(
         gpu,
-        "pca mean",
-        &MEAN,
         "column_mean",
         &params,
-        &[x, mean],
+        x,
+        mean,
         workgroups_for(width, 64),
     )
 }
@@ -62,21 +59,27 @@ pub fn subtract_mean(
     rows: usize,
     width: usize,
 ) -> Result<Dispatch> {
-    check_len("pca mean", "x", x, rows * width * 4)?;
-    check_len("pca mean", "mean", mean, width * 4)?;
     let params = MeanParams {
         rows: rows as u32,
         width: width as u32,
         accumulate: 0,
         scale: 1.0,
     };
-    launch(
-        gpu,
-        "pca mean",
-        &MEAN,
-        "subtract_mean",
-        &params,
-        &[x, mean],
-        workgroups_for(rows * width, 256),
-    )
+    let groups = workgroups_for(rows * width, 256);
+    mean_pass(gpu, "subtract_mean", &params, x, mean, groups)
+}
+
+/// One entry point of mean.wgsl on x (rows × width vec4) and mean (width vec4).
+fn mean_pass(
+    gpu: &Gpu,
+    entry: &str,
+    params: &MeanParams,
+    x: &wgpu::Buffer,
+    mean: &wgpu::Buffer,
+    groups: [u32; 3],
+) -> Result<Dispatch> {
+    let (rows, width) = (params.rows as usize, params.width as usize);
+    check_len("pca mean", "x", x, rows * width * 4)?;
+    check_len("pca mean", "mean", mean, width * 4)?;
+    launch(gpu, "pca mean", &MEAN, entry, params, &[x, mean], groups)
 }

@@ -93,13 +93,9 @@ pub fn perplexity_rows(
             crate::gpu::LOOP_BUDGET / 2
         )));
     }
-    // The first dispatch also finds dmin (one pass over the row).
-    let per_dispatch = (crate::gpu::LOOP_BUDGET / len).saturating_sub(1).max(1);
-    let mut out = Vec::new();
-    let mut done = 0;
-    let mut first = true;
-    while done < MAX_STEPS as usize || first {
-        let steps = per_dispatch.min(MAX_STEPS as usize - done);
+    // One dispatch: `steps` bisection steps, from the start (`start`: also finds dmin, one pass
+    // over the row) or on from the state, or (`finish`) the rows' probabilities from the state.
+    let pass = |steps: usize, start: bool, finish: bool| {
         let params = PerplexityParams {
             rows: rows as u32,
             len: len as u32,
@@ -107,14 +103,14 @@ pub fn perplexity_rows(
             steps: steps as u32,
             log_perplexity: perplexity.ln(),
             tol: TOL,
-            start: first as u32,
-            finish: 0,
+            start: start as u32,
+            finish: finish as u32,
             beta_max: BETA_MAX,
             _pad0: 0,
             _pad1: 0,
             _pad2: 0,
         };
-        out.push(launch(
+        launch(
             gpu,
             "tsne perplexity",
             &PERPLEXITY,
@@ -122,33 +118,19 @@ pub fn perplexity_rows(
             &params,
             &[rows_buf, state],
             workgroups_for(rows, 64),
-        )?);
+        )
+    };
+    let per_dispatch = (crate::gpu::LOOP_BUDGET / len).saturating_sub(1).max(1);
+    let mut out = Vec::new();
+    let mut done = 0;
+    let mut first = true;
+    while done < MAX_STEPS as usize || first {
+        let steps = per_dispatch.min(MAX_STEPS as usize - done);
+        out.push(pass(steps, first, false)?);
         done += steps;
         first = false;
     }
-    let params = PerplexityParams {
-        rows: rows as u32,
-        len: len as u32,
-        skip_diag: skip_diag as u32,
-        steps: 0,
-        log_perplexity: perplexity.ln(),
-        tol: TOL,
-        start: 0,
-        finish: 1,
-        beta_max: BETA_MAX,
-        _pad0: 0,
-        _pad1: 0,
-        _pad2: 0,
-    };
-    out.push(launch(
-        gpu,
-        "tsne perplexity",
-        &PERPLEXITY,
-        "perplexity_rows",
-        &params,
-        &[rows_buf, state],
-        workgroups_for(rows, 64),
-    )?);
+    out.push(pass(0, false, true)?);
     Ok(out)
 }
 
