@@ -28,6 +28,15 @@ static POSITIONS_TEXTURE: LazyLock<String> = LazyLock::new(|| {
     PositionsParams::as_params_of(include_str!("gradient_positions_texture.wgsl"))
 });
 
+/// gradient_positions_texture.wgsl for `dims`, its texel table declared in the format
+/// [`PositionTexture`] makes: 2-D positions fill two channels (rg32uint), half the bytes for
+/// the attraction's random gathers.
+fn positions_texture_source(dims: usize) -> String {
+    let format = if dims == 2 { "rg32uint" } else { "rgba32uint" };
+    format!("@group(0) @binding(2) var positions: texture_storage_2d<{format}, write>;\n")
+        + &with_dims(&POSITIONS_TEXTURE, dims)
+}
+
 wgsl_struct! {
     /// `Params` in gradient_repulsion.wgsl.
     #[repr(C)]
@@ -408,16 +417,11 @@ impl PositionTexture {
     pub fn new(gpu: &Gpu, y: &wgpu::Buffer, n: usize, dims: usize) -> Result<PositionTexture> {
         check_dims(dims)?;
         check_len("tsne positions texture", "y", y, n * dims)?;
-        // 2-D positions fill two channels: half the bytes for the attraction's random gathers.
-        let source = with_dims(&POSITIONS_TEXTURE, dims);
-        let (table, source) = if dims == 2 {
-            let rg = source.replace(
-                "texture_storage_2d<rgba32uint, write>",
-                "texture_storage_2d<rg32uint, write>",
-            );
-            (gpu.texel_table_2("tsne positions", n)?, rg)
+        let source = positions_texture_source(dims);
+        let table = if dims == 2 {
+            gpu.texel_table_2("tsne positions", n)?
         } else {
-            (gpu.texel_table("tsne positions", n, None, true)?, source)
+            gpu.texel_table("tsne positions", n, None, true)?
         };
         let params = PositionsParams {
             n: n as u32,
@@ -534,7 +538,11 @@ pub fn kernel_sources() -> Vec<(&'static str, String)> {
         ),
         (
             "src/tsne/gradient_positions_texture.wgsl",
-            with_dims(&POSITIONS_TEXTURE, 2),
+            positions_texture_source(2),
+        ),
+        (
+            "src/tsne/gradient_positions_texture.wgsl",
+            positions_texture_source(3),
         ),
     ]
 }

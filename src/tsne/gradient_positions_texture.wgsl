@@ -3,8 +3,8 @@
 // vector code but loads lane-varying storage addresses lane by lane (see src/gpu/texel.rs).
 // Texel i lies at (i & (2^TEXEL_SHIFT - 1), i >> TEXEL_SHIFT); the Rust side sets TEXEL_SHIFT.
 // Bindings (group 0): 0 params (uniform PositionsParams), 1 y (read, n * DIMS f32),
-//                     2 positions (write-only rgba32uint storage texture; for DIMS = 2 the Rust
-//                       side makes it rg32uint, which keeps the first two channels).
+//                     2 positions (write-only storage texture, declared from Rust: rgba32uint,
+//                       or rg32uint for DIMS = 2, which keeps the first two channels).
 // One invocation per point.
 // DIMS (2 or 3) is declared by the Rust side (`tsne::with_dims`).
 // Params are `tsne::gradient::PositionsParams` (declared from Rust).
@@ -15,7 +15,6 @@ override TEXEL_SHIFT: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var positions: texture_storage_2d<rgba32uint, write>;
 
 @compute @workgroup_size(64)
 fn positions_texture(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -26,7 +26,7 @@
 // One invocation per box: its 4 x 4 nodes in 16 named vec4 accumulators (phi0, phi1, phi2,
 // psi); the charges are read once per box.
 // Launched from interpolate.rs, which declares Params (`FftParams`), Grid (`GridGeometry`),
-// NEAR_MIN_WIDTH and NEAR_CAP before this file.
+// NEAR_MIN_WIDTH and NEAR_CAP before this file and appends near_boxes.wgsl (near_on, row_slots).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
@@ -38,29 +38,6 @@
 // Texel tables: TEXEL_SHIFT is set when the pipeline is made (`TexelTable::constants`);
 // `gpu::with_texel_tables` adds texel_at(e) here.
 override TEXEL_SHIFT: u32;
-
-// The near field is on where the grid is wider than NEAR_MIN_WIDTH and the 3 x 3 boxes hold at
-// most NEAR_CAP points (the same test as interpolate.wgsl's, from the same Rust constants).
-
-// Sort slots [x, y) of the points in boxes max(bx, 1) - 1 ..= min(bx + 1, I - 1) of row r:
-// consecutive boxes of a row are one contiguous slice of the sort.
-fn row_slots(bx: u32, r: u32) -> vec2<u32> {
-    let first = r * params.intervals + max(bx, 1u) - 1u;
-    let last = r * params.intervals + min(bx + 1u, params.intervals - 1u);
-    return vec2<u32>(starts[first], starts[last + 1u]);
-}
-
-fn near_on(bx: u32, by: u32) -> bool {
-    if (!(grid.width > NEAR_MIN_WIDTH)) {
-        return false;
-    }
-    var count = 0u;
-    for (var r = max(by, 1u) - 1u; r <= min(by + 1u, params.intervals - 1u); r++) {
-        let s = row_slots(bx, r);
-        count += s.y - s.x;
-    }
-    return count <= NEAR_CAP;
-}
 
 // (w^2 q0, w^2 q1, w^2 q2, w q0) for kernel value w and charges c.
 fn term(w: f32, c: vec4<f32>) -> vec4<f32> {

@@ -31,7 +31,7 @@ static SPREAD: LazyLock<String> = LazyLock::new(|| {
             GridGeometry::declare("Grid"),
             u32_constants(&[("CHUNK_POINTS", CHUNK_POINTS)]),
         ],
-        include_str!("spread.wgsl"),
+        &[include_str!("spread.wgsl"), include_str!("nodes.wgsl")].concat(),
     )
 });
 
@@ -54,6 +54,7 @@ pub(super) fn kernel_sources() -> Vec<(&'static str, String)> {
     vec![
         ("src/tsne/fft/chunks.wgsl", CHUNKS.to_string()),
         ("src/tsne/fft/spread.wgsl", SPREAD.to_string()),
+        ("src/tsne/fft/nodes.wgsl", SPREAD.to_string()),
     ]
 }
 

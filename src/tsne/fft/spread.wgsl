@@ -29,7 +29,7 @@
 //   spread: one invocation per box adds its chunks' parts in chunk order (the same summation
 //     order every run) and stores the node charges.
 // Launched from spread.rs, which declares Params (`FftParams`), Grid (`GridGeometry`) and
-// CHUNK_POINTS before this file.
+// CHUNK_POINTS before this file and appends nodes.wgsl (lagrange, chunk_box).
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grid: Grid;
@@ -43,18 +43,6 @@
 // Texel tables: TEXEL_SHIFT is set when the pipeline is made (`TexelTable::constants`);
 // `gpu::with_texel_tables` adds texel_at(e) here.
 override TEXEL_SHIFT: u32;
-
-// Lagrange basis on the nodes 1/8, 3/8, 5/8, 7/8 (denominators -48/512, 16/512, -16/512, 48/512).
-fn lagrange(u: f32) -> vec4<f32> {
-    let d0 = u - 0.125;
-    let d1 = u - 0.375;
-    let d2 = u - 0.625;
-    let d3 = u - 0.875;
-    return vec4<f32>(-d1 * d2 * d3 * (512.0 / 48.0),
-                     d0 * d2 * d3 * (512.0 / 16.0),
-                     -d0 * d1 * d3 * (512.0 / 16.0),
-                     d0 * d1 * d2 * (512.0 / 48.0));
-}
 
 fn store(gx: u32, gy: u32, q: vec3<f32>) {
     let idx = gy * params.len + gx;
@@ -74,19 +62,7 @@ fn spread_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
     if (chunk >= chunk_starts[params.boxes]) {
         return;
     }
-    // The box: the largest b with chunk_starts[b] <= chunk (empty boxes share their start with
-    // the next box).
-    var lo = 0u;
-    var hi = params.boxes;
-    while (hi - lo > 1u) {
-        let mid = (lo + hi) / 2u;
-        if (chunk_starts[mid] <= chunk) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    let b = lo;
+    let b = chunk_box(chunk);
     let bx = b % params.intervals;
     let by = b / params.intervals;
     let cell = vec2<f32>(f32(bx), f32(by));
