@@ -431,12 +431,12 @@ fn count_colour(img: &image::RgbImage, rect: &Value, c: [u8; 3]) -> usize {
 /// For each class, how many of its first 10 points have their class's colour at their centre.
 fn check_class_colours(b: &mut Browser, what: &str) {
     let img = b.screenshot();
-    for c in 0..CLASSES {
+    for (c, colour) in TAB10.iter().enumerate().take(CLASSES) {
         let hits = (0..10)
             .filter(|j| {
                 let (x, y) = b.screen_of(c * PER_CLASS + j * 5);
                 let p = img.get_pixel(x as u32, y as u32).0;
-                (0..3).all(|k| p[k].abs_diff(TAB10[c][k]) <= 2)
+                (0..3).all(|k| p[k].abs_diff(colour[k]) <= 2)
             })
             .count();
         assert!(

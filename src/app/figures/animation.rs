@@ -28,7 +28,7 @@ const MARGIN: f32 = 8.0;
 
 /// The GIF's global palette, 32 RGB entries (indices above are unused, white).
 pub fn palette() -> Vec<u8> {
-    let mut p = vec![[255u8; 3]; 32];
+    let mut p = [[255u8; 3]; 32];
     p[BG as usize] = WHITE;
     for (d, c) in TAB10.iter().enumerate() {
         p[LABEL0 as usize + d] = *c;
