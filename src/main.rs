@@ -40,6 +40,8 @@ enum Command {
     Tsne(cli::tsne::TsneArgs),
     /// Encode MNIST images with a trained model: latent codes (N × 32 .npy) and their labels.
     Encode(cli::encode::EncodeArgs),
+    /// Write an interactive HTML page (offline, self-contained) to explore an embedding.
+    Explore(cli::explore::ExploreArgs),
     /// Draw one figure of the MNIST latent-space story from saved files (model, embedding, metrics).
     Figure {
         #[command(subcommand)]
@@ -59,6 +61,7 @@ fn main() -> Result<()> {
         Command::Bench(args) => cli::bench::run(&options, args),
         Command::Tsne(args) => cli::tsne::run(&options, args),
         Command::Encode(args) => cli::encode::run(&options, args),
+        Command::Explore(args) => cli::explore::run(&options, args),
         Command::Figure { kind } => cli::figure::run(&options, kind),
     }
 }

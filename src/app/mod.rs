@@ -3,6 +3,8 @@
 //! (`gpu`, `ops`, `graph`, `knn`, `pca`, `tsne`) knows nothing of these.
 
 pub mod bench;
+pub mod explore;
 pub mod figures;
+pub mod snapshots;
 pub mod story;
 pub mod tsne_job;

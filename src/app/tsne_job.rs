@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::app::figures::ImageShape;
 use crate::data::{mnist, npy};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -49,6 +50,8 @@ pub struct TsneJob {
     pub metrics: Option<PathBuf>,
     /// PCA first: None = 50 components when D > 100, Some(0) = off, Some(k) = k components.
     pub pca: Option<usize>,
+    /// Also write the explorer page (`app::explore`) of the result here (2-D only).
+    pub explore: Option<PathBuf>,
     pub progress: bool,
 }
 
@@ -74,6 +77,7 @@ impl TsneJob {
             snapshots: None,
             metrics: None,
             pca: None,
+            explore: None,
             progress: false,
         }
     }
@@ -119,7 +123,7 @@ pub fn pca_dims(pca: Option<usize>, d: usize) -> Option<usize> {
 /// Load, validate, fit, write.
 pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
     let start = Instant::now();
-    let (x, n, d, labels) = load(job)?;
+    let (x, n, d, labels, image_size) = load(job)?;
     let load_s = start.elapsed().as_secs_f64();
     let config = TsneConfig {
         perplexity: job.perplexity,
@@ -139,6 +143,15 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
     // Everything is checked before any file is created.
     crate::tsne::validate(&x, n, d, &config)?;
     check_output_dir(&job.out)?;
+    if let Some(page) = &job.explore {
+        if job.dims != 2 {
+            return Err(Error::InvalidArgument(format!(
+                "--explore draws 2-D embeddings; this job asks for --dims {}",
+                job.dims
+            )));
+        }
+        crate::io::check_writable(page)?;
+    }
     if let Some(dir) = &job.snapshots {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -158,7 +171,9 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         indicatif::ProgressBar::hidden()
     };
     let mut done = 0usize;
+    let mut kl_log = Vec::new();
     let mut observer = |p: &Progress| -> Result<()> {
+        kl_log.push((p.iteration, p.kl));
         bar.inc((p.iteration - done) as u64);
         done = p.iteration;
         bar.set_message(format!("KL {:.4}", p.kl));
@@ -177,6 +192,29 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
     bar.finish_and_clear();
 
     npy::write_f32_2d(&job.out, n, job.dims, &embedding.y)?;
+    if let Some(page) = &job.explore {
+        kl_log.push((embedding.iterations, embedding.kl));
+        let data = crate::app::explore::PageData {
+            title: job
+                .out
+                .file_name()
+                .map_or("t-SNE".into(), |s| s.to_string_lossy().into_owned()),
+            positions: embedding.y.clone(),
+            labels: labels.clone(),
+            images: image_size.map(|(h, w)| (x.clone(), ImageShape::grey(h, w))),
+            snapshots: match &job.snapshots {
+                Some(dir) => Some(crate::app::snapshots::read(dir)?),
+                None => None,
+            },
+            kl: kl_log,
+            neighbours: if n > 1 {
+                Some(crate::app::explore::neighbours(gpu, &x, n, d)?)
+            } else {
+                None
+            },
+        };
+        crate::app::explore::write_page(page, &data)?;
+    }
     let t = Instant::now();
     let knn_accuracy = match &labels {
         Some(l) => Some(metrics::knn_accuracy(&embedding.y, n, job.dims, l, 10)?),
@@ -246,12 +284,18 @@ fn check_output_dir(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Points (n × d, row-major), n, d, and labels when known.
-type Loaded = (Vec<f32>, usize, usize, Option<Vec<u32>>);
+/// Points (n × d, row-major), n, d, labels when known, and (rows, cols) when they are images.
+type Loaded = (
+    Vec<f32>,
+    usize,
+    usize,
+    Option<Vec<u32>>,
+    Option<(usize, usize)>,
+);
 
 /// (x n × d, n, d, labels) from the job's source, cut to `subset`.
 fn load(job: &TsneJob) -> Result<Loaded> {
-    let (mut x, mut n, d, mut labels) = match (&job.input, &job.mnist) {
+    let (mut x, mut n, d, mut labels, image_size) = match (&job.input, &job.mnist) {
         (Some(path), None) => {
             let (n, d, x) = npy::read_f32_2d(path)?;
             let labels = match &job.labels {
@@ -267,13 +311,13 @@ fn load(job: &TsneJob) -> Result<Loaded> {
                 }
                 None => None,
             };
-            (x, n, d, labels)
+            (x, n, d, labels, None)
         }
         (None, Some(dir)) => {
             let m = mnist::load(dir, job.split)?;
             let (n, d) = (m.len(), m.pixels());
             let labels = m.labels.iter().map(|&l| u32::from(l)).collect();
-            (m.images, n, d, Some(labels))
+            (m.images, n, d, Some(labels), Some((m.rows, m.cols)))
         }
         _ => {
             return Err(Error::InvalidArgument(
@@ -293,12 +337,12 @@ fn load(job: &TsneJob) -> Result<Loaded> {
             }
         }
     }
-    Ok((x, n, d, labels))
+    Ok((x, n, d, labels, image_size))
 }
 
 /// The job's loader, for tests: (x n × d row-major, labels).
 #[doc(hidden)]
 pub fn load_for_tests(job: &TsneJob) -> Result<(Vec<f32>, Vec<u32>)> {
-    let (x, _, _, labels) = load(job)?;
+    let (x, _, _, labels, _) = load(job)?;
     Ok((x, labels.unwrap_or_default()))
 }

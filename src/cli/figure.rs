@@ -30,6 +30,8 @@ pub enum FigureKind {
     FeatureMaps(FeatureMapsArgs),
     /// Train and test loss per epoch from `latentviz train --metrics`.
     Curves(CurvesArgs),
+    /// The t-SNE optimization as an animated GIF, a frame per `latentviz tsne --snapshots` file.
+    Animation(AnimationArgs),
 }
 
 impl FigureKind {
@@ -44,6 +46,7 @@ impl FigureKind {
             FigureKind::Mosaic(a) => &a.out,
             FigureKind::FeatureMaps(a) => &a.out,
             FigureKind::Curves(a) => &a.out,
+            FigureKind::Animation(a) => &a.out,
         }
     }
 }
@@ -60,6 +63,7 @@ pub fn run(options: &GpuOptions, kind: FigureKind) -> Result<()> {
         FigureKind::Mosaic(a) => mosaic(a),
         FigureKind::FeatureMaps(a) => feature_maps(options, a),
         FigureKind::Curves(a) => curves(a),
+        FigureKind::Animation(a) => animation(a),
     }?;
     eprintln!("wrote {}", out.display());
     Ok(())
@@ -423,6 +427,71 @@ pub struct CurvesArgs {
 fn curves(a: CurvesArgs) -> Result<()> {
     let curves = story::read_train_metrics(&a.metrics)?;
     story::training_curves(&curves, &a.title, &a.out)?;
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct AnimationArgs {
+    /// The folder `latentviz tsne --snapshots` wrote (y_00050.npy, ...).
+    #[arg(long)]
+    snapshots: PathBuf,
+    /// Digit labels (1-D integer .npy, 0-9) of the embedded points, for the colours.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// `latentviz tsne --metrics` output: each frame's caption shows its KL.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// Side of the square GIF in pixels.
+    #[arg(long, default_value_t = 480)]
+    size: usize,
+    /// Hundredths of a second each frame is shown (the last one four times as long).
+    #[arg(long, default_value_t = 12)]
+    delay: u16,
+    /// Where to write the GIF.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn animation(a: AnimationArgs) -> Result<()> {
+    use latentviz::app::figures::{self, AnimationFrame};
+    use latentviz::app::snapshots;
+    let snaps = snapshots::read(&a.snapshots)?;
+    let labels = match &a.labels {
+        Some(path) => {
+            let l = latentviz::data::npy::read_labels(path)?;
+            if l.len() != snaps.n {
+                bail!(
+                    "{}: {} labels for the {} points of the snapshots in {}",
+                    path.display(),
+                    l.len(),
+                    snaps.n,
+                    a.snapshots.display()
+                );
+            }
+            if let Some(bad) = l.iter().find(|&&v| v > 9) {
+                bail!("{}: label {bad} is not a digit 0-9", path.display());
+            }
+            Some(l.iter().map(|&v| v as u8).collect::<Vec<u8>>())
+        }
+        None => None,
+    };
+    let kl = match &a.metrics {
+        Some(path) => snapshots::read_kl(path)?,
+        None => Vec::new(),
+    };
+    let frames: Vec<AnimationFrame> = snaps
+        .iterations
+        .iter()
+        .zip(&snaps.positions)
+        .map(|(&it, y)| AnimationFrame {
+            positions: y,
+            caption: match snapshots::kl_at(&kl, it) {
+                Some(v) => format!("t-SNE iteration {it}   KL {v:.3}"),
+                None => format!("t-SNE iteration {it}"),
+            },
+        })
+        .collect();
+    figures::animation(&frames, labels.as_deref(), a.size, a.delay, &a.out)?;
     Ok(())
 }
 

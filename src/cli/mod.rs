@@ -5,6 +5,7 @@ pub mod args;
 pub mod bench;
 pub mod data;
 pub mod encode;
+pub mod explore;
 pub mod figure;
 pub mod info;
 pub mod train;

@@ -85,6 +85,9 @@ pub struct TsneArgs {
     /// JSON lines: {iteration, kl, seconds} every 50 iterations, then the totals per phase.
     #[arg(long)]
     metrics: Option<PathBuf>,
+    /// Also write the interactive explorer page of the result (see `latentviz explore`).
+    #[arg(long)]
+    explore: Option<PathBuf>,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -136,6 +139,7 @@ pub fn run(options: &GpuOptions, a: TsneArgs) -> Result<()> {
     job.pca = a.pca;
     job.snapshots = a.snapshots;
     job.metrics = a.metrics;
+    job.explore = a.explore;
     job.progress = !a.quiet;
     let gpu = Gpu::new(options)?;
     let r = tsne_job::run(&gpu, &job)?;
@@ -164,5 +168,8 @@ pub fn run(options: &GpuOptions, a: TsneArgs) -> Result<()> {
         r.load_s, r.pca_s, r.knn_s, r.affinity_s, r.init_s, r.optimize_s, r.total_s
     );
     eprintln!("wrote {}", r.out.display());
+    if let Some(page) = &job.explore {
+        eprintln!("wrote {}", page.display());
+    }
     Ok(())
 }

@@ -161,6 +161,74 @@ fn widen<T: Into<i128>>(v: Vec<T>) -> Vec<i128> {
     v.into_iter().map(Into::into).collect()
 }
 
+/// Reads images from an N×H×W or N×C×H×W `.npy` of uint8 (0-255) or float32/float64 (in
+/// [0, 1]) in C order: `(shape [n, c, h, w], values in [0, 1])`.
+pub fn read_images(path: &Path) -> Result<([usize; 4], Vec<f32>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |reason: String| Error::bad_data(path, reason);
+    let npy =
+        npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
+    let raw = npy.shape().to_vec();
+    let dims: Vec<usize> = raw
+        .iter()
+        .map(|&v| to_usize(path, v))
+        .collect::<Result<_>>()?;
+    let shape = match dims[..] {
+        [n, h, w] => [n, 1, h, w],
+        [n, c, h, w] => [n, c, h, w],
+        _ => {
+            return Err(bad(format!(
+                "images must be N×H×W or N×C×H×W, got shape {raw:?}"
+            )));
+        }
+    };
+    if npy.order() != Order::C {
+        return Err(bad("images must be stored in C order".into()));
+    }
+    let dtype = npy.dtype();
+    let (char, size) = match &dtype {
+        DType::Plain(ts) => (Some(ts.type_char()), ts.num_bytes().unwrap_or(0)),
+        _ => (None, 0),
+    };
+    let need = shape.iter().try_fold(size, |a, &b| a.checked_mul(b));
+    if size == 0 || need.is_none_or(|need| need > bytes.len()) {
+        return Err(bad(format!(
+            "shape {raw:?} ({}) does not fit in the file's {} bytes",
+            dtype_name(&dtype),
+            bytes.len()
+        )));
+    }
+    let truncated = |e: std::io::Error| bad(format!("corrupt image data: {e}"));
+    let values: Vec<f32> = match (char, size) {
+        (Some(TypeChar::Uint), 1) => npy
+            .into_vec::<u8>()
+            .map_err(truncated)?
+            .into_iter()
+            .map(|v| f32::from(v) / 255.0)
+            .collect(),
+        (Some(TypeChar::Float), 4) => npy.into_vec::<f32>().map_err(truncated)?,
+        (Some(TypeChar::Float), 8) => npy
+            .into_vec::<f64>()
+            .map_err(truncated)?
+            .into_iter()
+            .map(|v| v as f32)
+            .collect(),
+        _ => {
+            return Err(bad(format!(
+                "unsupported image dtype {}: expected uint8, float32 or float64",
+                dtype_name(&dtype)
+            )));
+        }
+    };
+    if let Some(i) = values.iter().position(|v| !(0.0..=1.0).contains(v)) {
+        return Err(bad(format!(
+            "value {} at flat index {i} is outside [0, 1] (float images must be scaled to [0, 1])",
+            values[i]
+        )));
+    }
+    Ok((shape, values))
+}
+
 /// Writes a `rows × cols` row-major f32 matrix as a float32 `.npy`, atomically.
 pub fn write_f32_2d(path: &Path, rows: usize, cols: usize, data: &[f32]) -> Result<()> {
     if rows.checked_mul(cols) != Some(data.len()) {

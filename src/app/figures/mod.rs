@@ -1,6 +1,7 @@
-//! Figures: pure functions of plain data, each writing one PNG headless and atomically (the image
-//! goes to `<path>.png.tmp` in the same folder and is renamed over `path`; on error nothing is
-//! left behind, and bad input is rejected before anything touches the disk).
+//! Figures: pure functions of plain data, each writing one PNG (the optimization animation: one
+//! GIF) headless and atomically (the image goes to a temporary file in the same folder and is
+//! renamed over `path`; on error nothing is left behind, and bad input is rejected before
+//! anything touches the disk).
 //!
 //! Conventions shared by every function here:
 //! - images are `&[f32]` in [0, 1] (values outside are clamped), stored one after another, each
@@ -9,6 +10,7 @@
 //! - labels are digits 0-9, drawn with matplotlib's tab10 palette ([`TAB10`]);
 //! - text is DejaVu Sans, embedded in the binary (no system fonts needed).
 
+mod animation;
 mod assign;
 mod canvas;
 mod curves;
@@ -17,9 +19,11 @@ mod maps;
 mod mosaic;
 mod scatter;
 
+pub use animation::{AnimationFrame, animation};
 pub use assign::{
     cell_centre, grid_assign_nearest, grid_assign_one_to_one, grid_cost, grid_positions,
 };
+pub(crate) use canvas::resample;
 pub use curves::{CURVES_H, CURVES_W, loss_curves};
 pub use grids::{GAP, image_grid, pairs_grid, pairs_header_height, rows_strip};
 pub use maps::feature_maps;
