@@ -1,3 +1,4 @@
 //! Figures and the MNIST story (`src/app/`).
+mod explore;
 mod figures;
 mod story;

@@ -1,6 +1,8 @@
 //! Figures: every function writes a PNG of the documented size whose pixels are where they should
 //! be; the grid assignments are exact; bad input fails with a clear error and writes nothing.
 
+mod animation;
+
 use std::path::{Path, PathBuf};
 
 use latentviz::Error;
