@@ -1,17 +1,7 @@
 //! The command line on bad input: a clear error, a non-zero exit, and no output file.
+use crate::common::latentviz;
 use std::path::Path;
 use std::process::Command;
-
-fn latentviz(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_latentviz"))
-        .args(args)
-        .output()
-        .expect("run latentviz");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 

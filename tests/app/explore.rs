@@ -15,6 +15,7 @@ use base64::Engine;
 use npyz::WriterBuilder;
 use serde_json::{Value, json};
 
+use crate::common::latentviz;
 use latentviz::app::figures::TAB10;
 use latentviz::data::npy;
 
@@ -374,17 +375,6 @@ fn write_u8_3d(path: &Path, data: &[u8]) {
         .unwrap();
     w.extend(data.iter().copied()).unwrap();
     w.finish().unwrap();
-}
-
-fn latentviz(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_latentviz"))
-        .args(args)
-        .output()
-        .expect("run latentviz");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
 }
 
 fn write_page(dir: &Path) -> PathBuf {

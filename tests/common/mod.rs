@@ -49,3 +49,15 @@ pub fn assert_valid_wgsl(what: &str, source: &str) {
 pub fn points(rng: &mut latentviz::rng::Rng, n: usize, d: usize) -> Vec<f32> {
     rng.vec(n * d, -1.0, 1.0)
 }
+
+/// Runs the `latentviz` binary: (whether it succeeded, its stderr).
+pub fn latentviz(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_latentviz"))
+        .args(args)
+        .output()
+        .expect("run latentviz");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}

@@ -3,8 +3,8 @@
 //! nothing written.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use crate::common::latentviz;
 use latentviz::app::figures::{AnimationFrame, TAB10, animation};
 use latentviz::data::npy;
 
@@ -123,17 +123,6 @@ fn unlabelled_points_are_grey_and_bad_frames_write_nothing() {
     let err = animation(&[frame(&y)], Some(&[0, 1]), 64, 10, &bad).unwrap_err();
     assert!(err.to_string().contains("2 labels for 4 points"), "{err}");
     assert!(!bad.exists());
-}
-
-fn latentviz(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_latentviz"))
-        .args(args)
-        .output()
-        .expect("run latentviz");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
 }
 
 /// A snapshot folder of `n` points at iterations 50, 100, 150.
