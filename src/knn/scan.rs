@@ -17,12 +17,8 @@ use crate::wgsl_struct;
 pub(crate) static KNN_SCAN: LazyLock<String> =
     LazyLock::new(|| KnnScanParams::as_params_of(include_str!("scan.wgsl")));
 /// Rows of one subgroup tile of the fused kNN scan (a multiple of 32: lanes load row quads).
-/// On lavapipe at N = 20,000, d = 50 (ms of CPU per row for the whole search, loaded machine,
-/// ±15%; first compile without Mesa's shader cache): 32 rows × 1 quad per lane 0.92–1.1 (4 s),
-/// 32 × 2 0.73–0.78 (12 s), 64 × 1 0.83–0.91 (13 s), 64 × 2 0.63–0.79 (83 s), 64 × 4 0.80.
-/// Row values loaded as quads rather than one per lane: ~10% faster; unrolling the feature loop
-/// 2× or 5×: no faster. 32 × 2 is the speed of 64 × 2 within the noise at a seventh of its
-/// compile time.
+/// With 2 quads a lane, as fast as the larger tiles at a fraction of their compile time
+/// (docs/kernel-notes.md, "kNN search").
 pub const KNN_TILE_ROWS: usize = 32;
 /// Column quads per lane of the fused kNN scan (a tile is 32 × KNN_LANE_QUADS columns wide).
 pub const KNN_LANE_QUADS: usize = 2;

@@ -22,8 +22,8 @@ pub const SCATTER_BINDING_ROWS: usize = 16;
 pub const SCATTER_BINDINGS: usize = 4;
 pub const SCATTER_CHUNK_ROWS: usize = SCATTER_BINDING_ROWS * SCATTER_BINDINGS;
 /// Each uniform binding of the uniform scatter kernel is declared (and bound) as this many vec4,
-/// 64 KiB whatever the row length, so one pipeline serves every width (its first compile takes
-/// ~4.7 s on lavapipe; Mesa keeps it on disk after that). Only the first SCATTER_BINDING_ROWS rows
+/// 64 KiB whatever the row length, so one pipeline serves every width (its first compile is slow;
+/// Mesa keeps it on disk after that). Only the first SCATTER_BINDING_ROWS rows
 /// of each binding are read, so the slices carry this much zero padding past their last chunk.
 pub const SCATTER_UNIFORM_VEC4: usize = 4096;
 /// Column quads of i per invocation of the uniform scatter kernel (with 4 bindings the fastest;

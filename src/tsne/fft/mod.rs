@@ -86,11 +86,6 @@ use spread::{PAIRS_SHIFT, max_chunks};
 use transform::Fft2d;
 
 const OP: &str = "fft repulsion";
-/// `record` returns the dispatches in pipeline order; the first this many run bbox, the counting
-/// sort, the chunks of each box and the spread (after them `Stages::charges` holds the node
-/// charges, not yet spectra).
-pub const DISPATCHES_THROUGH_SPREAD: usize = 19;
-
 wgsl_struct! {
     /// The uniform every fft-repulsion shader reads (declared to them as `Params`).
     /// Fields a kernel does not use are zero.
@@ -515,22 +510,46 @@ impl FftRepulsion {
     /// Record the work that fills `out` with, per point i: `[sum_j w_ij^2 (y_i - y_j)` (dims
     /// values)`, sum_{j != i} w_ij]`, dims + 1 f32 per point, from `positions` (n x dims f32,
     /// row-major). Everything stays on the GPU; the dispatches may be replayed every iteration
-    /// (until `set_span_hint` returns true). Run the list whole (or only its first
-    /// [`DISPATCHES_THROUGH_SPREAD`]): the kernel spectrum is cached between runs.
+    /// (until `set_span_hint` returns true).
     pub fn record(
         &mut self,
         gpu: &Gpu,
         positions: &wgpu::Buffer,
         out: &wgpu::Buffer,
     ) -> Result<Vec<Dispatch>> {
-        let (n, dims) = (self.n, self.dims);
-        check_len(OP, "positions", positions, n * dims)?;
-        check_len(OP, "out", out, n * (dims + 1))?;
+        check_len(OP, "out", out, self.n * (self.dims + 1))?;
+        let mut d = self.record_through_spread(gpu, positions)?;
+        let p = self.params();
+        d.extend(self.record_convolution(gpu, &p)?);
+        d.push(self.record_near(gpu, &p)?);
+        d.push(self.record_interpolate(gpu, out, &p)?);
+        Ok(d)
+    }
+
+    /// The first stages of [`FftRepulsion::record`]: the box, the counting sort, the chunks of
+    /// each box and the spread, after which the grid and the node charges are in place (for
+    /// tests and profiles of the stages).
+    pub fn record_through_spread(
+        &mut self,
+        gpu: &Gpu,
+        positions: &wgpu::Buffer,
+    ) -> Result<Vec<Dispatch>> {
+        check_len(OP, "positions", positions, self.n * self.dims)?;
+        let p = self.params();
+        let mut d = self.record_bbox(gpu, positions, &p)?;
+        d.extend(self.record_sort(gpu, positions, &p)?);
+        d.extend(self.record_spread(gpu, &p)?);
+        Ok(d)
+    }
+
+    /// The uniform of every stage at the current grid.
+    fn params(&self) -> FftParams {
+        let n = self.n;
         let len = self.fft.len;
         let nodes = NODES_PER_INTERVAL * self.intervals;
         let boxes = self.intervals * self.intervals;
         let keys = 2 * n;
-        let p = FftParams {
+        FftParams {
             n: n as u32,
             intervals: self.intervals as u32,
             nodes: nodes as u32,
@@ -538,14 +557,6 @@ impl FftRepulsion {
             boxes: boxes as u32,
             keys: keys as u32,
             ..Default::default()
-        };
-        let mut d = self.record_bbox(gpu, positions, &p)?;
-        d.extend(self.record_sort(gpu, positions, &p)?);
-        d.extend(self.record_spread(gpu, &p)?);
-        debug_assert_eq!(d.len(), DISPATCHES_THROUGH_SPREAD);
-        d.extend(self.record_convolution(gpu, &p)?);
-        d.push(self.record_near(gpu, &p)?);
-        d.push(self.record_interpolate(gpu, out, &p)?);
-        Ok(d)
+        }
     }
 }

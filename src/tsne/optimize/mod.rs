@@ -283,30 +283,10 @@ impl Optimizer {
             }
         };
         let parts = gpu.storage("tsne sum parts", SUM_PARTS * dims);
-        let z_sum = split_sum(
-            gpu,
-            &rep,
-            &parts,
-            &scalars,
-            n,
-            dims + 1,
-            dims,
-            1,
-            SLOT_Z,
-            1.0,
-        )?;
-        let z_check = split_sum(
-            gpu,
-            &rep,
-            &parts,
-            &scalars,
-            n,
-            dims + 1,
-            dims,
-            1,
-            SLOT_Z_CHECK,
-            1.0,
-        )?;
+        // Z, the last of each point's dims + 1 repulsion sums, into a scalar slot.
+        let z_into = |slot| split_sum(gpu, &rep, &parts, &scalars, n, dims + 1, dims, 1, slot, 1.0);
+        let z_sum = z_into(SLOT_Z)?;
+        let z_check = z_into(SLOT_Z_CHECK)?;
         let kl_sum = split_sum(gpu, &kl_rows, &parts, &scalars, n, 1, 0, 1, SLOT_KL, 1.0)?;
         let step = StepBuffers {
             y: &y,

@@ -6,7 +6,7 @@ use crate::common::gpu;
 use latentviz::rng::Rng;
 use latentviz::tsne::fft::interpolate::NEAR_CAP;
 use latentviz::tsne::fft::transform::Fft2d;
-use latentviz::tsne::fft::{DISPATCHES_THROUGH_SPREAD, FftRepulsion, GridGeometry, cpu};
+use latentviz::tsne::fft::{FftRepulsion, GridGeometry, cpu};
 
 #[test]
 fn gpu_stages_match_cpu() {
@@ -20,10 +20,11 @@ fn gpu_stages_match_cpu() {
     let (len, m) = (rep.fft_len(), 4 * rep.intervals());
     let positions = gpu.storage_from("positions", &y);
     let out = gpu.storage("out", n * 3);
+    let head = rep.record_through_spread(gpu, &positions).unwrap();
     let d = rep.record(gpu, &positions, &out).unwrap();
 
     // Through the spread: grid and node charges.
-    let head: Vec<_> = d[..DISPATCHES_THROUGH_SPREAD].iter().collect();
+    let head: Vec<_> = head.iter().collect();
     gpu.run("fft repulsion head", &head).unwrap();
     let g: GridGeometry = rep.read_grid(gpu).unwrap();
     let grid = cpu::bbox(&y, n, 2, rep.intervals());
@@ -378,10 +379,8 @@ fn gpu_sort_orders_each_box_by_key_then_index() {
     }
     let mut rep = FftRepulsion::with_fft_len(gpu, n, 2, 64).unwrap();
     let positions = gpu.storage_from("positions", &y);
-    let out = gpu.storage("out", n * 3);
-    let d = rep.record(gpu, &positions, &out).unwrap();
-    let head: Vec<_> = d[..DISPATCHES_THROUGH_SPREAD].iter().collect();
-    gpu.run("sort", &head).unwrap();
+    let head = rep.record_through_spread(gpu, &positions).unwrap();
+    gpu.run("sort", &head.iter().collect::<Vec<_>>()).unwrap();
     let boxes = rep.intervals() * rep.intervals();
     let starts = gpu.read::<u32>(rep.stages().starts, 0, boxes + 1).unwrap();
     let texels = gpu.read_texels(rep.stages().sorted_points, n).unwrap();
