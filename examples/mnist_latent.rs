@@ -13,6 +13,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+use latentviz::app::explore;
+use latentviz::app::figures::ImageShape;
 use latentviz::app::story::{self, GridMode, TsneInfo};
 use latentviz::data::mnist::{self, Split};
 use latentviz::data::npy;
@@ -61,6 +63,10 @@ struct Args {
     /// Adapter: an index from `latentviz info` or part of its name.
     #[arg(long)]
     adapter: Option<String>,
+    /// Also write explore_pixels.html and explore_latent.html: the two t-SNE maps as explorer
+    /// pages (`latentviz explore`), neighbours in pixel and in latent space.
+    #[arg(long)]
+    explore: bool,
 }
 
 /// The sizes the story runs at.
@@ -336,6 +342,32 @@ fn main() -> Result<()> {
             &title,
             &fig(&format!("tsne_{file}_images.png")),
         )?;
+    }
+    if args.explore {
+        stages.begin("explorer pages");
+        for (space, file, y, x, d) in [
+            (
+                "pixel space",
+                "pixels",
+                &y_pixels,
+                &points.images,
+                points.pixels(),
+            ),
+            ("latent space", "latent", &y_latent, &codes, MNIST_LATENT),
+        ] {
+            let path = fig(&format!("explore_{file}.html"));
+            let data = explore::PageData {
+                title: format!("t-SNE of {n} MNIST test images, {space}"),
+                positions: y.y.clone(),
+                labels: Some(points.labels.iter().map(|&l| u32::from(l)).collect()),
+                images: Some((points.images.clone(), ImageShape::grey(28, 28))),
+                snapshots: None,
+                kl: y.kl_history.clone(),
+                neighbours: Some(explore::neighbours(&gpu, x, n, d)?),
+            };
+            explore::write_page(&path, &data)?;
+            println!("   {}", path.display());
+        }
     }
 
     stages.begin("figures: grid mosaics");
