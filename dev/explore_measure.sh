@@ -27,4 +27,4 @@ for n in ${sizes//,/ }; do
     pages+=("$(realpath "$out/page_$n.html")")
 done
 LATENTVIZ_EXPLORE_PAGES="$(IFS=,; echo "${pages[*]}")" \
-    cargo test --test explore -- --ignored measure_pages --nocapture
+    cargo test --release --test suite measure_pages -- --ignored --nocapture

@@ -644,3 +644,37 @@ fn measure_pages() {
     }
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// The page's neighbours are the nearest in the original space, on random points and on MNIST's
+/// 784 pixels alike (exact search, ties to the smaller index as the CPU sort breaks them).
+#[test]
+fn neighbours_are_the_nearest_in_the_original_space() {
+    use latentviz::app::explore::{NEIGHBOURS, neighbours};
+    use latentviz::knn;
+    let gpu = crate::common::gpu();
+    let recall = |x: &[f32], n: usize, d: usize| -> f64 {
+        let (k, got) = neighbours(gpu, x, n, d).unwrap();
+        assert_eq!(k, NEIGHBOURS);
+        let dist = knn::cpu::sqdist_block(x, n, d, 0, n);
+        let (want, _) = knn::cpu::topk_rows(&dist, n, 0, n, k);
+        let hits = (0..n)
+            .map(|i| {
+                let row = &want[i * k..(i + 1) * k];
+                got[i * k..(i + 1) * k]
+                    .iter()
+                    .filter(|j| row.contains(j))
+                    .count()
+            })
+            .sum::<usize>();
+        hits as f64 / (n * k) as f64
+    };
+    let mut rng = latentviz::rng::Rng::new(5);
+    let (n, d) = (300, 20);
+    let x = crate::common::points(&mut rng, n, d);
+    assert_eq!(recall(&x, n, d), 1.0);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
+    let set = latentviz::data::mnist::load(Path::new(dir), latentviz::data::mnist::Split::Test)
+        .unwrap()
+        .subset(1000);
+    assert_eq!(recall(&set.images, 1000, 784), 1.0);
+}
