@@ -1,6 +1,6 @@
-//! Figures: pure functions of plain data, each writing one PNG headless and atomically (the image
-//! goes to `<path>.png.tmp` in the same folder and is renamed over `path`; on error nothing is
-//! left behind, and bad input is rejected before anything touches the disk).
+//! Figures: pure functions of plain data, each writing one PNG headless and atomically (through
+//! `io::write_bytes_atomic`; on error nothing is left behind, and bad input is rejected before
+//! anything touches the disk).
 //!
 //! Conventions shared by every function here:
 //! - images are `&[f32]` in [0, 1] (values outside are clamped), stored one after another, each

@@ -1,0 +1,248 @@
+//! Hostile-but-fair inputs (issue 21): special files are written into, not replaced; every
+//! output is checked before the work; a failed side output never loses the main result; sizes
+//! are refused before anything is allocated; nonsense arguments get a clear error.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use latentviz::data::npy;
+
+const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latentviz"))
+        .args(args)
+        .output()
+        .expect("run latentviz")
+}
+
+/// (success, stderr) of a run.
+fn latentviz(args: &[&str]) -> (bool, String) {
+    let out = run(args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// 40 points in 3-D, two clusters, for short t-SNE runs.
+fn small_input(dir: &Path) -> PathBuf {
+    let mut rng = latentviz::rng::Rng::new(7);
+    let x: Vec<f32> = (0..120)
+        .map(|i| rng.normal() as f32 + if i < 60 { 0.0 } else { 5.0 })
+        .collect();
+    let path = dir.join("x.npy");
+    npy::write_f32_2d(&path, 40, 3, &x).unwrap();
+    path
+}
+
+fn tsne_args<'a>(input: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "tsne",
+        "--input",
+        input,
+        "--out",
+        out,
+        "--perplexity",
+        "5",
+        "--iterations",
+        "60",
+        "--quiet",
+    ]
+}
+
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(ok.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// Reads a FIFO to its end on another thread.
+fn drain(path: &Path) -> std::thread::JoinHandle<Vec<u8>> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || std::fs::read(path).unwrap())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_written_into_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    mkfifo(&fifo);
+    let reader = drain(&fifo);
+    latentviz::io::write_bytes_atomic(&fifo, b"through the pipe").unwrap();
+    assert_eq!(reader.join().unwrap(), b"through the pipe");
+    assert!(is_fifo(&fifo), "the FIFO was replaced by a regular file");
+
+    // The command line: the embedding arrives through the FIFO, which stays one.
+    let input = small_input(dir.path());
+    let reader = drain(&fifo);
+    let (ok, err) = latentviz(&tsne_args(s(&input), s(&fifo)));
+    assert!(ok, "{err}");
+    let bytes = reader.join().unwrap();
+    assert!(bytes.starts_with(b"\x93NUMPY"), "{} bytes", bytes.len());
+    assert!(is_fifo(&fifo));
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, 2, "no temporary file is left beside the FIFO");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_keeps_pointing_at_the_replaced_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.bin");
+    std::fs::write(&real, b"old").unwrap();
+    let link = dir.path().join("link.bin");
+    std::os::unix::fs::symlink("real.bin", &link).unwrap();
+    latentviz::io::write_bytes_atomic(&link, b"new").unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read(&real).unwrap(), b"new");
+
+    // A link to a file not there yet creates that file.
+    let dangling = dir.path().join("dangling.bin");
+    std::os::unix::fs::symlink("created.bin", &dangling).unwrap();
+    latentviz::io::write_bytes_atomic(&dangling, b"made").unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("created.bin")).unwrap(),
+        b"made"
+    );
+    assert!(std::fs::symlink_metadata(&dangling).unwrap().is_symlink());
+}
+
+#[test]
+fn long_file_names_are_written_or_refused_before_work() {
+    let dir = tempfile::tempdir().unwrap();
+    // 250 bytes: the file system takes it, the temporary name must too.
+    let long = dir.path().join(format!("{}.npy", "a".repeat(246)));
+    latentviz::io::check_writable(&long).unwrap();
+    assert!(!long.exists(), "the check leaves nothing behind");
+    latentviz::io::write_bytes_atomic(&long, b"x").unwrap();
+    assert_eq!(std::fs::read(&long).unwrap(), b"x");
+
+    let too_long = dir.path().join("b".repeat(256));
+    let err = latentviz::io::check_writable(&too_long).unwrap_err();
+    assert!(err.to_string().contains("too long"), "{err}");
+}
+
+#[test]
+fn train_checks_every_output_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let base = [
+        "train",
+        "--data",
+        MNIST,
+        "--limit",
+        "32",
+        "--test-limit",
+        "32",
+        "--batch",
+        "16",
+        "--quiet",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        latentviz(&args)
+    };
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let long = dir.path().join("c".repeat(256));
+    for (extra, needle) in [
+        (vec!["--out", s(&sub)], "is a directory"),
+        (
+            vec!["--out", s(&model), "--metrics", s(&sub)],
+            "is a directory",
+        ),
+        (vec!["--out", s(&long)], "too long"),
+        (
+            vec!["--out", s(&model), "--metrics", s(&model)],
+            "both name",
+        ),
+    ] {
+        let (ok, err) = with(&extra);
+        assert!(!ok, "{extra:?} was accepted");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(
+            !err.contains("epoch 1"),
+            "{extra:?}: it trained first: {err}"
+        );
+        assert!(!model.exists(), "{extra:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_failed_metrics_write_keeps_the_model() {
+    // /dev/full takes the open and fails every write (no space left): the model is saved anyway.
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let (ok, err) = latentviz(&[
+        "train",
+        "--data",
+        MNIST,
+        "--limit",
+        "32",
+        "--test-limit",
+        "32",
+        "--batch",
+        "16",
+        "--quiet",
+        "--out",
+        s(&model),
+        "--metrics",
+        "/dev/full",
+    ]);
+    assert!(!ok, "the metrics failure must show in the exit code");
+    assert!(err.contains("/dev/full"), "{err}");
+    assert!(model.exists(), "the trained model was lost: {err}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata(full)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+
+    let input = small_input(dir.path());
+    let y = dir.path().join("y.npy");
+    let mut args = tsne_args(s(&input), s(&y));
+    args.extend_from_slice(&["--metrics", "/dev/full"]);
+    let (ok, err) = latentviz(&args);
+    assert!(!ok);
+    assert!(err.contains("/dev/full"), "{err}");
+    assert_eq!(npy::read_f32_2d(&y).unwrap().0, 40, "{err}");
+}
+
+#[test]
+fn snapshots_of_an_earlier_run_are_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_input(dir.path());
+    let y = dir.path().join("y.npy");
+    let snaps = dir.path().join("snaps");
+    std::fs::create_dir(&snaps).unwrap();
+    std::fs::write(snaps.join("y_00750.npy"), b"an earlier run").unwrap();
+    std::fs::write(snaps.join("notes.txt"), b"mine").unwrap();
+    let mut args = tsne_args(s(&input), s(&y));
+    args.extend_from_slice(&["--snapshots", s(&snaps)]);
+    let (ok, err) = latentviz(&args);
+    assert!(ok, "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["notes.txt", "y_00050.npy", "y_00060.npy"]);
+}
