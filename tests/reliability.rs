@@ -246,3 +246,81 @@ fn snapshots_of_an_earlier_run_are_cleared() {
     names.sort();
     assert_eq!(names, ["notes.txt", "y_00050.npy", "y_00060.npy"]);
 }
+
+/// An untrained seed autoencoder saved to `dir/m.safetensors`.
+fn untrained_model(dir: &Path) -> PathBuf {
+    let gpu = latentviz::Gpu::new(&latentviz::GpuOptions::default()).unwrap();
+    let mut store = latentviz::graph::ParamStore::new(3);
+    latentviz::app::story::encode(&gpu, &mut store, &[0.5; 784]).unwrap();
+    latentviz::app::story::decode(&gpu, &mut store, &[0.5; 32]).unwrap();
+    let path = dir.join("m.safetensors");
+    store.save(&gpu, &path, &[]).unwrap();
+    path
+}
+
+#[test]
+fn figure_sizes_are_refused_before_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = latentviz::rng::Rng::new(5);
+    let y: Vec<f32> = (0..80).map(|_| rng.normal() as f32).collect();
+    let emb = dir.path().join("y.npy");
+    npy::write_f32_2d(&emb, 40, 2, &y).unwrap();
+    let png = dir.path().join("f.png");
+    let model = untrained_model(dir.path());
+    let mosaic = |rows: &str, cols: &str| {
+        latentviz(&[
+            "figure",
+            "mosaic",
+            "--embedding",
+            s(&emb),
+            "--data",
+            MNIST,
+            "--rows",
+            rows,
+            "--cols",
+            cols,
+            "--out",
+            s(&png),
+        ])
+    };
+    for (args, needle) in [
+        (mosaic("100000", "100000"), "100000 grid rows"),
+        (mosaic("10000", "10000"), "10000 grid rows"),
+        (mosaic("10", "600"), "600 grid columns"),
+        (
+            latentviz(&[
+                "figure",
+                "reconstructions",
+                "--model",
+                s(&model),
+                "--data",
+                MNIST,
+                "--count",
+                "10001",
+                "--out",
+                s(&png),
+            ]),
+            "10001 images per row",
+        ),
+        (
+            latentviz(&[
+                "figure",
+                "reconstructions",
+                "--model",
+                s(&model),
+                "--data",
+                MNIST,
+                "--count",
+                "500",
+                "--out",
+                s(&png),
+            ]),
+            "500 images per row",
+        ),
+    ] {
+        let (ok, err) = args;
+        assert!(!ok, "accepted: {err}");
+        assert!(err.contains(needle) && err.contains("do not fit"), "{err}");
+        assert!(!png.exists());
+    }
+}
