@@ -324,3 +324,84 @@ fn figure_sizes_are_refused_before_work() {
         assert!(!png.exists());
     }
 }
+
+/// Gzip of `bytes` at the fastest level.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// An IDX header for unsigned bytes of the given dimensions, then `data_len` zero bytes.
+fn idx_of_zeros(dims: &[u32], data_len: usize) -> Vec<u8> {
+    let mut v = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.resize(v.len() + data_len, 0);
+    v
+}
+
+#[test]
+fn gzip_is_read_no_further_than_its_header_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10 labels, then 200 MB of zeros: the reader stops after the 11th data byte.
+    let path = dir.path().join("labels.gz");
+    std::fs::write(&path, gzip(&idx_of_zeros(&[10], 200 << 20))).unwrap();
+    let err = latentviz::data::read_idx(&path).unwrap_err().to_string();
+    assert!(err.contains("go on past the 18 bytes"), "{err}");
+}
+
+/// A server that answers every request with `body`, announcing `announce` bytes.
+fn serve_forever(body: Vec<u8>, announce: usize) -> String {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let body = std::sync::Arc::new(body);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let body = body.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut reader = std::io::BufReader::new(stream.try_clone()?);
+                let mut line = String::new();
+                while reader.read_line(&mut line)? > 2 {
+                    line.clear();
+                }
+                let mut out = stream;
+                write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {announce}\r\nConnection: close\r\n\r\n"
+                )?;
+                out.write_all(&body)
+            });
+        }
+    });
+    base
+}
+
+#[test]
+fn downloads_stop_at_the_size_mnist_allows() {
+    // A gzip bomb behind a real training-images header: refused once the header's size is read.
+    let bomb = gzip(&idx_of_zeros(&[60_000, 28, 28], 200 << 20));
+    let dir = tempfile::tempdir().unwrap();
+    let err = latentviz::data::download_mnist(
+        &serve_forever(bomb.clone(), bomb.len()),
+        dir.path(),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("go on past the 47040016 bytes"), "{err}");
+    // A body (or an announced length) larger than any MNIST file.
+    let huge = vec![7u8; 50 << 20];
+    let err = latentviz::data::download_mnist(&serve_forever(huge, 50 << 20), dir.path(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("more than any MNIST file holds"), "{err}");
+    let err =
+        latentviz::data::download_mnist(&serve_forever(vec![1; 10], 5 << 30), dir.path(), false)
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("more than any MNIST file holds"), "{err}");
+}
