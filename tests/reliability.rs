@@ -405,3 +405,39 @@ fn downloads_stop_at_the_size_mnist_allows() {
             .to_string();
     assert!(err.contains("more than any MNIST file holds"), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    // `true` exits at once, long before `info` has listed the adapters and prints.
+    let bin = env!("CARGO_BIN_EXE_latentviz");
+    for command in [
+        format!("'{bin}' info | true"),
+        format!("'{bin}' --help | true"),
+    ] {
+        let out = Command::new("sh").arg("-c").arg(&command).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{command}: {err}");
+    }
+}
+
+#[test]
+fn sizes_beyond_the_adapter_get_a_clear_error() {
+    let (ok, err) = latentviz(&["bench", "--batch", "100000", "--filter", "relu"]);
+    assert!(!ok && !err.contains("panicked"), "{err}");
+    // One image past what the adapter binds in enc.conv1's activation (32 × 28 × 28 floats).
+    let gpu = latentviz::Gpu::new(&latentviz::GpuOptions::default()).unwrap();
+    let batch = (gpu.max_storage_bytes() / (32 * 28 * 28 * 4) + 1).to_string();
+    let (ok, err) = latentviz(&["bench", "--batch", &batch, "--filter", "relu"]);
+    assert!(!ok, "{err}");
+    assert!(err.contains("binds in one buffer"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn an_adapter_number_is_an_index_only() {
+    // The only adapter here is 0; "5" used to match a digit in its name.
+    let (ok, err) = latentviz(&["--adapter", "5", "info"]);
+    assert!(!ok, "{err}");
+    assert!(err.contains("no adapter 5"), "{err}");
+}

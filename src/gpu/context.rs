@@ -100,23 +100,29 @@ impl Gpu {
             .filter(|s| !s.is_empty());
         let adapter = match selector {
             Some(sel) => {
-                let by_index = sel.parse::<usize>().ok().and_then(|i| adapters.get(i));
-                let by_name = || {
-                    adapters.iter().find(|a| {
+                // A number is an index only: "5" must not match a digit in an adapter's name.
+                let found = match sel.parse::<usize>() {
+                    Ok(i) => adapters.get(i),
+                    Err(_) => adapters.iter().find(|a| {
                         a.get_info()
                             .name
                             .to_lowercase()
                             .contains(&sel.to_lowercase())
-                    })
+                    }),
                 };
-                by_index.or_else(by_name).ok_or_else(|| {
+                found.ok_or_else(|| {
                     let names: Vec<String> = adapters
                         .iter()
                         .enumerate()
                         .map(|(i, a)| format!("{i}: {}", a.get_info().name))
                         .collect();
-                    Error::NoAdapter(format!(
-                        "none matches '{sel}'; available: {}",
+                    let what = match sel.parse::<usize>() {
+                        Ok(i) => format!("no adapter {i}"),
+                        Err(_) => format!("no adapter's name contains '{sel}'"),
+                    };
+                    Error::InvalidArgument(format!(
+                        "--adapter / LATENTVIZ_ADAPTER: {what}; the adapters are {} \
+                         (`latentviz info` lists them)",
                         names.join(", ")
                     ))
                 })?
