@@ -441,3 +441,168 @@ fn an_adapter_number_is_an_index_only() {
     assert!(!ok, "{err}");
     assert!(err.contains("no adapter 5"), "{err}");
 }
+
+#[test]
+fn train_refuses_nonsense_before_loading_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    for (flag, value, needle) in [
+        ("--lr", "-1", "--lr must be a positive number"),
+        ("--lr", "0", "--lr must be a positive number"),
+        ("--lr", "NaN", "--lr must be a positive number"),
+        ("--lr", "inf", "--lr must be a positive number"),
+        ("--epochs", "0", "--epochs must be at least 1"),
+        ("--test-limit", "0", "--test-limit must be at least 1"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let (ok, err) = latentviz(&["train", "--data", "/nonexistent", &arg, "--out", s(&model)]);
+        assert!(!ok && err.contains(needle), "{flag} {value}: {err}");
+    }
+}
+
+#[test]
+fn a_model_with_nan_weights_is_named_as_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = untrained_model(dir.path());
+    let mut tensors = latentviz::checkpoint::load(&good).unwrap();
+    tensors[0].2[3] = f32::NAN;
+    let bad = dir.path().join("nan.safetensors");
+    latentviz::checkpoint::save(&bad, &tensors, &[]).unwrap();
+    let z = dir.path().join("z.npy");
+    let (ok, err) = latentviz(&[
+        "encode",
+        "--model",
+        s(&bad),
+        "--data",
+        MNIST,
+        "--subset",
+        "8",
+        "--out",
+        s(&z),
+    ]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("nan.safetensors") && err.contains("NaN"),
+        "{err}"
+    );
+    assert!(err.contains("damaged"), "{err}");
+    assert!(!z.exists());
+}
+
+#[test]
+fn encode_outputs_may_not_collide_or_be_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = untrained_model(dir.path());
+    let z = dir.path().join("z.npy");
+    let encode = |out: &Path, labels: &Path| {
+        latentviz(&[
+            "encode",
+            "--model",
+            s(&model),
+            "--data",
+            MNIST,
+            "--subset",
+            "8",
+            "--out",
+            s(out),
+            "--labels-out",
+            s(labels),
+        ])
+    };
+    let (ok, err) = encode(&z, &z);
+    assert!(!ok && err.contains("both name"), "{err}");
+    let (ok, err) = encode(&z, dir.path());
+    assert!(!ok && err.contains("is a directory"), "{err}");
+    assert!(
+        !z.exists(),
+        "the codes were written before the labels failed"
+    );
+}
+
+#[test]
+fn tsne_refuses_what_it_used_to_bend() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_input(dir.path());
+    let y = dir.path().join("y.npy");
+    // --subset beyond N.
+    let mut args = tsne_args(s(&input), s(&y));
+    args.extend_from_slice(&["--subset", "41"]);
+    let (ok, err) = latentviz(&args);
+    assert!(!ok && err.contains("only 40 points"), "{err}");
+    // --labels belongs to --input.
+    let labels = dir.path().join("l.npy");
+    npy::write_labels_i64(&labels, &[0; 40]).unwrap();
+    let (ok, err) = latentviz(&[
+        "tsne",
+        "--mnist",
+        MNIST,
+        "--labels",
+        s(&labels),
+        "--out",
+        s(&y),
+    ]);
+    assert!(!ok && err.contains("--labels"), "{err}");
+    // --metrics and --out naming one file.
+    let mut args = tsne_args(s(&input), s(&y));
+    args.extend_from_slice(&["--metrics", s(&y)]);
+    let (ok, err) = latentviz(&args);
+    assert!(!ok && err.contains("both name"), "{err}");
+    assert!(!y.exists());
+    // Too few points for any perplexity, and points without features.
+    for (rows, cols, needle) in [
+        (3, 2, "3 points are too few"),
+        (4, 2, "4 points are too few"),
+        (20, 0, "0 features"),
+    ] {
+        let x = dir.path().join(format!("x{rows}x{cols}.npy"));
+        npy::write_f32_2d(&x, rows, cols, &vec![0.5; rows * cols]).unwrap();
+        let (ok, err) = latentviz(&["tsne", "--input", s(&x), "--out", s(&y)]);
+        assert!(!ok && err.contains(needle), "{rows}x{cols}: {err}");
+    }
+}
+
+#[test]
+fn fft_on_a_handful_of_points_is_finite() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = latentviz::rng::Rng::new(1);
+    let x: Vec<f32> = (0..15).map(|_| rng.normal() as f32).collect();
+    let input = dir.path().join("x5.npy");
+    npy::write_f32_2d(&input, 5, 3, &x).unwrap();
+    let y = dir.path().join("y.npy");
+    let (ok, err) = latentviz(&[
+        "tsne",
+        "--input",
+        s(&input),
+        "--out",
+        s(&y),
+        "--perplexity",
+        "1",
+        "--method",
+        "fft",
+        "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    let (_, _, y) = npy::read_f32_2d(&y).unwrap();
+    assert!(y.iter().all(|v| v.is_finite()), "{y:?}");
+}
+
+#[test]
+fn messages_that_used_to_mislead() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.jsonl");
+    let (ok, err) = latentviz(&["bench", "--filter", "no-such-kernel", "--json", s(&json)]);
+    assert!(!ok && err.contains("matches no kernel"), "{err}");
+    assert!(!json.exists());
+    // Every download failing leaves no empty directory behind.
+    let target = dir.path().join("mnist");
+    let (ok, err) = latentviz(&[
+        "data",
+        "mnist",
+        "--dir",
+        s(&target),
+        "--url",
+        "http://127.0.0.1:9/none",
+    ]);
+    assert!(!ok, "{err}");
+    assert!(!target.exists(), "{err}");
+}

@@ -307,6 +307,11 @@ fn load(job: &TsneJob) -> Result<Loaded> {
         if s == 0 {
             return Err(Error::InvalidArgument("--subset must be at least 1".into()));
         }
+        if s > n {
+            return Err(Error::InvalidArgument(format!(
+                "--subset {s}: the input has only {n} points"
+            )));
+        }
         if s < n {
             n = s;
             x.truncate(n * d);

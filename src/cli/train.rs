@@ -63,12 +63,23 @@ pub struct TrainArgs {
 }
 
 pub fn run(options: &GpuOptions, a: TrainArgs) -> Result<()> {
+    if !(a.lr.is_finite() && a.lr > 0.0) {
+        bail!("--lr must be a positive number, not {}", a.lr);
+    }
+    for (flag, value) in [
+        ("--epochs", Some(a.epochs)),
+        ("--batch", Some(a.batch)),
+        ("--loss-every", Some(a.loss_every)),
+        ("--limit", a.limit),
+        ("--test-limit", a.test_limit),
+    ] {
+        if value == Some(0) {
+            bail!("{flag} must be at least 1");
+        }
+    }
     let mut train_set = a.data.load(Split::Train)?;
     let mut test_set = a.data.load(Split::Test)?;
     if let Some(n) = a.limit {
-        if n == 0 {
-            bail!("--limit must be at least 1");
-        }
         train_set = train_set.subset(n);
     }
     if let Some(n) = a.test_limit {
