@@ -606,3 +606,75 @@ fn messages_that_used_to_mislead() {
     assert!(!ok, "{err}");
     assert!(!target.exists(), "{err}");
 }
+
+#[test]
+fn same_inputs_and_seed_write_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = small_input(dir.path());
+    let run_twice = |name: &str, args: &dyn Fn(&str) -> Vec<String>| {
+        let outs: Vec<Vec<u8>> = ["a", "b"]
+            .iter()
+            .map(|tag| {
+                let out = dir.path().join(format!("{tag}_{name}"));
+                let args = args(s(&out));
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let (ok, err) = latentviz(&args);
+                assert!(ok, "{name}: {err}");
+                std::fs::read(&out).unwrap()
+            })
+            .collect();
+        assert!(outs[0] == outs[1], "{name}: two runs wrote different bytes");
+    };
+    let owned = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let model = dir.path().join("a_m.safetensors");
+    run_twice("m.safetensors", &|out| {
+        owned(&[
+            "train",
+            "--data",
+            MNIST,
+            "--limit",
+            "64",
+            "--test-limit",
+            "32",
+            "--batch",
+            "16",
+            "--seed",
+            "3",
+            "--quiet",
+            "--out",
+            out,
+        ])
+    });
+    run_twice("z.npy", &|out| {
+        owned(&[
+            "encode",
+            "--model",
+            s(&model),
+            "--data",
+            MNIST,
+            "--subset",
+            "16",
+            "--out",
+            out,
+        ])
+    });
+    run_twice("y.npy", &|out| {
+        let mut v = owned(&tsne_args(s(&input), out));
+        v.extend(owned(&["--seed", "5"]));
+        v
+    });
+    run_twice("rec.png", &|out| {
+        owned(&[
+            "figure",
+            "reconstructions",
+            "--model",
+            s(&model),
+            "--data",
+            MNIST,
+            "--count",
+            "4",
+            "--out",
+            out,
+        ])
+    });
+}
