@@ -34,7 +34,14 @@ pub struct Gpu {
     pipelines: PipelineCache,
     /// Errors wgpu raised outside an error scope (validation inside a submitted pass, say).
     uncaptured: Arc<Mutex<Vec<String>>>,
+    /// Set by [`GENERIC_KERNELS_ENV`]: no subgroup kernels and no CPU-tuned variants.
+    generic_kernels: bool,
 }
+
+/// Set to anything but empty or `0`, this environment variable makes every launcher pick the
+/// kernels a GPU without 8-lane subgroups gets (the SUBGROUP feature is not requested and the
+/// lavapipe-tuned variants are off), so CI on lavapipe checks those against their CPU twins too.
+pub const GENERIC_KERNELS_ENV: &str = "LATENTVIZ_GENERIC_KERNELS";
 
 fn instance() -> wgpu::Instance {
     // WGPU_BACKEND, WGPU_ADAPTER_NAME and friends are read here.
@@ -141,7 +148,12 @@ impl Gpu {
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
             | wgpu::Features::SUBGROUP
             | wgpu::Features::SHADER_F16;
-        let features = adapter.features() & wanted;
+        let generic_kernels =
+            std::env::var(GENERIC_KERNELS_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let mut features = adapter.features() & wanted;
+        if generic_kernels {
+            features.remove(wgpu::Features::SUBGROUP);
+        }
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("latentviz"),
@@ -166,6 +178,7 @@ impl Gpu {
             features,
             pipelines: PipelineCache::default(),
             uncaptured,
+            generic_kernels,
         })
     }
 
@@ -188,6 +201,12 @@ impl Gpu {
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
             || self.info.name.to_lowercase().contains("llvmpipe")
+    }
+
+    /// True when kernel variants tuned for a CPU adapter may be picked: on a CPU adapter, unless
+    /// [`GENERIC_KERNELS_ENV`] asks for the generic ones.
+    pub fn cpu_tuned(&self) -> bool {
+        self.is_cpu() && !self.generic_kernels
     }
 
     pub fn has_timestamps(&self) -> bool {
