@@ -5,27 +5,54 @@
 //! If anything fails on the way, the temporary file is removed and whatever was at the
 //! destination before is left untouched. A replaced file keeps its permissions; a new one gets
 //! those `File::create` would give it.
+//!
+//! Only regular files are replaced. A destination that is a symlink is followed: the file it
+//! points to is replaced and the link kept. A character device, FIFO or socket (`/dev/null`,
+//! `/dev/stdout` into a pipe) is written into, never replaced; a directory is refused.
 
+use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
+/// Longest file name most file systems accept (NAME_MAX on Linux, macOS and Windows).
+const NAME_MAX: usize = 255;
+
+/// Symlinks followed before a chain counts as a loop (Linux's own limit).
+const MAX_LINKS: usize = 40;
+
+/// What a write to a path does.
+enum Target {
+    /// Replace this regular file (or create it) atomically.
+    Replace(PathBuf),
+    /// Write into this device, FIFO or socket.
+    Into(PathBuf),
+}
+
 /// Writes `path` atomically with the bytes the `write` closure produces.
 ///
 /// On any error (from the closure, the disk, or an unwritable directory) nothing new is left at
 /// `path`, and a file that was already there keeps its old content. The parent directory must
-/// exist; an unwritable or missing one gives `Error::Io` naming `path`.
+/// exist; an unwritable or missing one gives `Error::Io` naming `path`. A device or FIFO at `path`
+/// is written into (see the module's documentation).
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    let dir = parent_dir(path);
-    let existing = std::fs::metadata(path).ok().map(|m| m.permissions());
-    let prefix = format!(".{}.", file_name_for_tmp(path));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // tempfile creates 0600 files; ask for what `File::create` gives (0666 less the umask).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder.tempfile_in(&dir).map_err(|e| {
+    let dest = match target(path)? {
+        Target::Replace(dest) => dest,
+        Target::Into(special) => {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&special)
+                .map_err(|e| Error::io(path, e))?;
+            let mut out = BufWriter::new(file);
+            write(&mut out)?;
+            return out.flush().map_err(|e| Error::io(path, e));
+        }
+    };
+    let dir = parent_dir(&dest);
+    let existing = std::fs::metadata(&dest).ok().map(|m| m.permissions());
+    let prefix = temp_prefix(&dest);
+    let tmp = temp_builder(&prefix).tempfile_in(&dir).map_err(|e| {
         Error::io(
             path,
             std::io::Error::new(
@@ -50,7 +77,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
 
     // Rename over the destination. On failure `persist` hands the temporary file back and
     // dropping it deletes it.
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    tmp.persist(&dest).map_err(|e| Error::io(path, e.error))?;
     sync_dir(&dir);
     Ok(())
 }
@@ -60,23 +87,144 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| w.write_all(bytes).map_err(|e| Error::io(path, e)))
 }
 
-/// Fails with `Error::Io` naming `path` unless a file can be created in its directory: lets a
-/// long job refuse an unwritable output before it starts rather than after.
+/// Fails with `Error::Io` naming `path` unless [`write_atomic`] can write it: lets a long job
+/// refuse a bad output before it starts rather than after. A new file is tried for real (the
+/// temporary file is created and renamed to `path`, then removed), so a directory at `path`, a
+/// name too long or a read-only folder are all caught.
 pub fn check_writable(path: &Path) -> Result<()> {
-    let dir = parent_dir(path);
-    tempfile::Builder::new()
-        .prefix(".latentviz-write-check.")
-        .tempfile_in(&dir)
-        .map(drop)
-        .map_err(|e| {
-            Error::io(
-                path,
-                std::io::Error::new(
-                    e.kind(),
-                    format!("cannot write in directory {}: {e}", dir.display()),
-                ),
-            )
-        })
+    let dest = match target(path)? {
+        Target::Replace(dest) => dest,
+        // Opening a FIFO would wait for its reader; a device is opened and closed.
+        Target::Into(special) if is_fifo(&special) => return Ok(()),
+        Target::Into(special) => {
+            return OpenOptions::new()
+                .write(true)
+                .open(&special)
+                .map(drop)
+                .map_err(|e| Error::io(path, e));
+        }
+    };
+    let dir = parent_dir(&dest);
+    let prefix = temp_prefix(&dest);
+    let tmp = temp_builder(&prefix).tempfile_in(&dir).map_err(|e| {
+        Error::io(
+            path,
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot write in directory {}: {e}", dir.display()),
+            ),
+        )
+    })?;
+    if !dest.exists() {
+        // The final rename, tried now; nothing is left at `dest` afterwards.
+        let file = tmp
+            .persist_noclobber(&dest)
+            .map_err(|e| Error::io(path, e.error))?;
+        drop(file);
+        std::fs::remove_file(&dest).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
+}
+
+/// [`check_writable`] for every output of a job, and no two of them the same file (one would
+/// overwrite the other). Each output is named by its flag, e.g. `("--metrics", path)`.
+pub fn check_outputs(outputs: &[(&str, &Path)]) -> Result<()> {
+    let mut seen: Vec<(&str, PathBuf)> = Vec::with_capacity(outputs.len());
+    for &(flag, path) in outputs {
+        let key = identity(path);
+        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {
+            return Err(Error::InvalidArgument(format!(
+                "{other} and {flag} both name {}: one would overwrite the other",
+                path.display()
+            )));
+        }
+        check_writable(path)?;
+        seen.push((flag, key));
+    }
+    Ok(())
+}
+
+/// The file `path` names, in a form two paths to one file share (links and `..` resolved).
+fn identity(path: &Path) -> PathBuf {
+    let dest = match target(path) {
+        Ok(Target::Replace(p) | Target::Into(p)) => p,
+        Err(_) => path.to_path_buf(),
+    };
+    let dir = std::fs::canonicalize(parent_dir(&dest)).unwrap_or_else(|_| parent_dir(&dest));
+    match dest.file_name() {
+        Some(name) => dir.join(name),
+        None => dir,
+    }
+}
+
+/// Where a write to `path` goes: a regular file (existing or not) to replace, or a special file
+/// to write into. Symlinks are followed, dangling ones too; a directory is an error.
+fn target(path: &Path) -> Result<Target> {
+    use std::io::ErrorKind::{NotADirectory, NotFound};
+    let not_a_file = |why: &str| {
+        Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
+        )
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(not_a_file("is a directory, not a file")),
+        Ok(m) if m.is_file() => {
+            let real = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+            Ok(Target::Replace(real))
+        }
+        Ok(_) => Ok(Target::Into(path.to_path_buf())),
+        Err(e) if matches!(e.kind(), NotFound | NotADirectory) => {
+            // Nothing there, or a link to nothing: follow the links to the name to create (a
+            // missing or non-directory parent is reported when the file is created in it).
+            let mut p = path.to_path_buf();
+            for _ in 0..MAX_LINKS {
+                match std::fs::read_link(&p) {
+                    Ok(t) if t.is_absolute() => p = t,
+                    Ok(t) => p = parent_dir(&p).join(t),
+                    Err(_) => return Ok(Target::Replace(p)),
+                }
+            }
+            Err(not_a_file("is a chain of too many symlinks"))
+        }
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+#[cfg(unix)]
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: &Path) -> bool {
+    false
+}
+
+/// The temporary file's prefix for `dest`: `.NAME.`, with NAME cut so the whole temporary name
+/// (`.NAME.XXXXXX.tmp`) stays within [`NAME_MAX`] bytes.
+fn temp_prefix(dest: &Path) -> String {
+    let mut name = file_name_for_tmp(dest);
+    let room = NAME_MAX - ".".len() - ".".len() - 6 - ".tmp".len();
+    if name.len() > room {
+        let mut cut = room;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    format!(".{name}.")
+}
+
+/// Temporary files with `prefix` (from [`temp_prefix`]), made as `File::create` would make them
+/// (0666 less the umask; tempfile's own default is 0600).
+fn temp_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(".tmp").rand_bytes(6);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder
 }
 
 /// The directory `path` lives in (`.` for a bare file name).

@@ -50,6 +50,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    quiet_broken_pipes();
     let parsed = Cli::parse();
     let options = GpuOptions {
         adapter: parsed.adapter,
@@ -63,5 +64,17 @@ fn main() -> Result<()> {
         Command::Encode(args) => cli::encode::run(&options, args),
         Command::Explore(args) => cli::explore::run(&options, args),
         Command::Figure { kind } => cli::figure::run(&options, kind),
+    }
+}
+
+/// A closed pipe on stdout or stderr (`latentviz info | head -1`) ends the program quietly, as
+/// it does every Unix tool, instead of making `println!` panic. Rust ignores SIGPIPE by default;
+/// this restores the default action. Outputs already written stay whole (they are renamed into
+/// place only when complete).
+fn quiet_broken_pipes() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL at startup, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -12,6 +12,7 @@ mod knn;
 mod model;
 mod ops;
 mod pca;
+mod reliability;
 mod shaders;
 mod train;
 mod tsne;

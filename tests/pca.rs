@@ -171,7 +171,12 @@ fn scatter_kernels_agree_over_several_slices() {
         }
         got.push((kernel, s));
     }
-    if let [(_, full), (_, upper), ..] = &got[..] {
+    // Compared only where both ran (no subgroups, as under LATENTVIZ_GENERIC_KERNELS: neither).
+    let find = |k: ScatterKernel| got.iter().find(|(g, _)| *g == k).map(|(_, s)| s);
+    if let (Some(full), Some(upper)) = (
+        find(ScatterKernel::MatmulFull),
+        find(ScatterKernel::MatmulUpper),
+    ) {
         assert!(
             full.iter()
                 .zip(upper)

@@ -193,8 +193,10 @@ pub fn reconstructions(
     path: &Path,
 ) -> Result<()> {
     let op = "reconstructions";
-    count_images(op, "training images", train)?;
-    count_images(op, "test images", test)?;
+    let n_train = count_images(op, "training images", train)?;
+    let n_test = count_images(op, "test images", test)?;
+    let tile = MNIST_SIDE * SCALE;
+    figures::check_tiles_fit(op, "images per row", n_train.max(n_test), tile)?;
     let rec_train = reconstruct(gpu, store, train)?;
     let rec_test = reconstruct(gpu, store, test)?;
     let rows = vec![
@@ -381,6 +383,7 @@ pub fn arithmetic(
             return Err(Error::shape(op, format!("{n} images A but {m} {what}")));
         }
     }
+    figures::check_tiles_fit(op, "rows", n, MNIST_SIDE * SCALE)?;
     let mut abc = a.to_vec();
     abc.extend_from_slice(b);
     abc.extend_from_slice(c);
@@ -434,6 +437,16 @@ pub fn grid_mosaic(
 ) -> Result<()> {
     let op = "grid mosaic";
     let n = count_points(op, embedding)?;
+    // The grid's cells (and the assignment's memory) follow from rows × cols: refuse a figure
+    // too large to draw before assigning anything.
+    let tile = MNIST_SIDE
+        + if seam_features.is_some() {
+            figures::SEAM_PX
+        } else {
+            0
+        };
+    figures::check_tiles_fit(op, "grid rows", rows, tile)?;
+    figures::check_tiles_fit(op, "grid columns", cols, tile)?;
     same_count(op, n, "images", count_images(op, "images", images)?)?;
     if let Some((f, dim)) = seam_features
         && (dim == 0 || f.len() != n * dim)

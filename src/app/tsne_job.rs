@@ -4,7 +4,6 @@
 //! Reading and writing go through the library's `data::npy`, `data::mnist` and `io` modules.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -142,22 +141,33 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
     };
     // Everything is checked before any file is created.
     crate::tsne::validate(&x, n, d, &config)?;
-    check_output_dir(&job.out)?;
+    if job.explore.is_some() && job.dims != 2 {
+        return Err(Error::InvalidArgument(format!(
+            "--explore draws 2-D embeddings; this job asks for --dims {}",
+            job.dims
+        )));
+    }
+    let mut outputs = vec![("--out", job.out.as_path())];
+    if let Some(path) = &job.metrics {
+        outputs.push(("--metrics", path.as_path()));
+    }
     if let Some(page) = &job.explore {
-        if job.dims != 2 {
-            return Err(Error::InvalidArgument(format!(
-                "--explore draws 2-D embeddings; this job asks for --dims {}",
-                job.dims
-            )));
-        }
-        crate::io::check_writable(page)?;
+        outputs.push(("--explore", page.as_path()));
     }
+    crate::io::check_outputs(&outputs)?;
     if let Some(dir) = &job.snapshots {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        fresh_snapshot_dir(dir)?;
     }
-    let mut metrics_file = match &job.metrics {
-        Some(path) => Some(fs::File::create(path).map_err(|e| Error::io(path, e))?),
-        None => None,
+    // Metrics are rewritten whole (atomically) at every report, so an interrupted run leaves the
+    // previous run's file or a complete prefix of this one. A failed write does not stop the run:
+    // the embedding is written first and the failure reported after.
+    let mut metrics_lines = String::new();
+    let mut metrics_error: Option<Error> = None;
+    let mut write_metrics = |line: serde_json::Value| {
+        if let Some(path) = &job.metrics {
+            metrics_lines.push_str(&format!("{line}\n"));
+            metrics_error = crate::io::write_bytes_atomic(path, metrics_lines.as_bytes()).err();
+        }
     };
     let bar = if job.progress {
         let bar = indicatif::ProgressBar::new(job.iterations as u64);
@@ -177,11 +187,9 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         bar.inc((p.iteration - done) as u64);
         done = p.iteration;
         bar.set_message(format!("KL {:.4}", p.kl));
-        if let (Some(file), Some(path)) = (metrics_file.as_mut(), job.metrics.as_ref()) {
-            let line =
-                serde_json::json!({"iteration": p.iteration, "kl": p.kl, "seconds": p.seconds});
-            writeln!(file, "{line}").map_err(|e| Error::io(path, e))?;
-        }
+        write_metrics(
+            serde_json::json!({"iteration": p.iteration, "kl": p.kl, "seconds": p.seconds}),
+        );
         if let (Some(dir), Some(y)) = (&job.snapshots, p.positions) {
             let path = dir.join(format!("y_{:05}.npy", p.iteration));
             npy::write_f32_2d(&path, n, job.dims, y)?;
@@ -242,8 +250,8 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         total_s: start.elapsed().as_secs_f64(),
         out: job.out.clone(),
     };
-    if let (Some(file), Some(path)) = (metrics_file.as_mut(), job.metrics.as_ref()) {
-        let line = serde_json::json!({
+    if job.metrics.is_some() {
+        write_metrics(serde_json::json!({
             "final": true,
             "n": n,
             "d": d,
@@ -265,21 +273,35 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
             "metric_s": report.metric_s,
             "seconds": report.total_s,
             "knn_accuracy": report.knn_accuracy,
+        }));
+    }
+    if let Some(e) = metrics_error {
+        let written = format!("the embedding was written to {}", job.out.display());
+        return Err(match e {
+            Error::Io { path, source } => Error::io(
+                path,
+                std::io::Error::new(source.kind(), format!("{source} ({written})")),
+            ),
+            other => Error::InvalidArgument(format!("{other} ({written})")),
         });
-        writeln!(file, "{line}").map_err(|e| Error::io(path, e))?;
     }
     Ok(report)
 }
 
-fn check_output_dir(out: &Path) -> Result<()> {
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = parent
-        && !dir.is_dir()
-    {
-        return Err(Error::io(
-            dir,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "output folder does not exist"),
-        ));
+/// Makes `dir` ready for this run's snapshots: created if missing, and the `y_NNNNN.npy` files of
+/// an earlier run removed, so the folder never mixes two runs. Other files are left alone.
+fn fresh_snapshot_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let is_snapshot = name.len() == "y_00000.npy".len()
+            && name.starts_with("y_")
+            && name.ends_with(".npy")
+            && name[2..7].bytes().all(|b| b.is_ascii_digit());
+        if is_snapshot {
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
     }
     Ok(())
 }
@@ -328,6 +350,11 @@ fn load(job: &TsneJob) -> Result<Loaded> {
     if let Some(s) = job.subset {
         if s == 0 {
             return Err(Error::InvalidArgument("--subset must be at least 1".into()));
+        }
+        if s > n {
+            return Err(Error::InvalidArgument(format!(
+                "--subset {s}: the input has only {n} points"
+            )));
         }
         if s < n {
             n = s;

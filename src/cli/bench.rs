@@ -41,6 +41,14 @@ pub fn run(options: &GpuOptions, a: BenchArgs) -> Result<()> {
             "wall-clock"
         }
     );
+    // The seed model at this batch must fit the adapter's buffers, as every case does.
+    for node in &latentviz::model::mnist_autoencoder(a.batch)?.graph.nodes {
+        let what = format!(
+            "--batch {}: {} of shape {:?}",
+            a.batch, node.name, node.shape
+        );
+        gpu.check_storage_bytes(&what, node.len() as u64 * 4)?;
+    }
     let cases = latentviz::app::bench::seed_cases(&gpu, a.batch, a.filter.as_deref())?;
     println!(
         "{:<52} {:>9} {:>10} {:>9} {:>9} {:>9}",

@@ -24,7 +24,13 @@ pub fn run(what: DataCommand) -> Result<()> {
     match what {
         DataCommand::Mnist { dir, url } => {
             let dir = dir.unwrap_or_else(download::default_cache_dir);
-            let files = download::download_mnist(&url, &dir, true)?;
+            let created = !dir.exists();
+            let files = download::download_mnist(&url, &dir, true).inspect_err(|_| {
+                // Leave no empty directory behind (remove_dir refuses a non-empty one).
+                if created {
+                    let _ = std::fs::remove_dir(&dir);
+                }
+            })?;
             for f in files {
                 println!("{}", f.display());
             }

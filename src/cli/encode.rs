@@ -39,10 +39,11 @@ pub fn run(options: &GpuOptions, a: EncodeArgs) -> Result<()> {
         Some(k) => k,
         None => n,
     };
-    latentviz::io::check_writable(&a.out)?;
+    let mut outputs = vec![("--out", a.out.as_path())];
     if let Some(path) = &a.labels_out {
-        latentviz::io::check_writable(path)?;
+        outputs.push(("--labels-out", path.as_path()));
     }
+    latentviz::io::check_outputs(&outputs)?;
     let gpu = Gpu::new(options)?;
     let mut store = latentviz::app::story::load_model(&gpu, &a.model)?;
     let started = std::time::Instant::now();

@@ -63,22 +63,34 @@ pub struct TrainArgs {
 }
 
 pub fn run(options: &GpuOptions, a: TrainArgs) -> Result<()> {
+    if !(a.lr.is_finite() && a.lr > 0.0) {
+        bail!("--lr must be a positive number, not {}", a.lr);
+    }
+    for (flag, value) in [
+        ("--epochs", Some(a.epochs)),
+        ("--batch", Some(a.batch)),
+        ("--loss-every", Some(a.loss_every)),
+        ("--limit", a.limit),
+        ("--test-limit", a.test_limit),
+    ] {
+        if value == Some(0) {
+            bail!("{flag} must be at least 1");
+        }
+    }
     let mut train_set = a.data.load(Split::Train)?;
     let mut test_set = a.data.load(Split::Test)?;
     if let Some(n) = a.limit {
-        if n == 0 {
-            bail!("--limit must be at least 1");
-        }
         train_set = train_set.subset(n);
     }
     if let Some(n) = a.test_limit {
         test_set = test_set.subset(n);
     }
     // Fail on an unwritable output before hours of training, not after.
-    latentviz::io::check_writable(&a.out)?;
+    let mut outputs = vec![("--out", a.out.as_path())];
     if let Some(m) = &a.metrics {
-        latentviz::io::check_writable(m)?;
+        outputs.push(("--metrics", m.as_path()));
     }
+    latentviz::io::check_outputs(&outputs)?;
     let gpu = Gpu::new(options)?;
     eprintln!(
         "training on {} ({} train / {} test images, batch {}, {} epochs)",
@@ -107,6 +119,9 @@ pub fn run(options: &GpuOptions, a: TrainArgs) -> Result<()> {
     };
     let mut store = ParamStore::new(a.seed);
     let mut lines = String::new();
+    // A metrics file that cannot be written must not cost the trained model: the failure is
+    // reported after the model is saved (a later epoch's successful write clears it).
+    let mut metrics_error = None;
     train::train_autoencoder(
         &gpu,
         &mut store,
@@ -119,7 +134,10 @@ pub fn run(options: &GpuOptions, a: TrainArgs) -> Result<()> {
             if let Some(path) = &a.metrics {
                 lines.push_str(&serde_json::to_string(m).expect("serializable"));
                 lines.push('\n');
-                latentviz::io::write_bytes_atomic(path, lines.as_bytes())?;
+                metrics_error = latentviz::io::write_bytes_atomic(path, lines.as_bytes()).err();
+                if let Some(e) = &metrics_error {
+                    eprintln!("warning: {e}; training goes on");
+                }
             }
             Ok(())
         },
@@ -133,5 +151,11 @@ pub fn run(options: &GpuOptions, a: TrainArgs) -> Result<()> {
         .save(&gpu, &a.out, &metadata)
         .with_context(|| format!("saving the model to {}", a.out.display()))?;
     eprintln!("saved {}", a.out.display());
+    if let Some(e) = metrics_error {
+        return Err(anyhow::Error::new(e).context(format!(
+            "the model was saved to {}, but the metrics were not written",
+            a.out.display()
+        )));
+    }
     Ok(())
 }

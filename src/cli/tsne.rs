@@ -33,7 +33,7 @@ pub struct TsneArgs {
     #[arg(long)]
     input: Option<PathBuf>,
     /// Integer labels (1-D .npy) for --input, to report the 10-NN accuracy.
-    #[arg(long, requires = "input")]
+    #[arg(long, requires = "input", conflicts_with = "mnist")]
     labels: Option<PathBuf>,
     /// A directory with the MNIST IDX files: embed its images (labels come with them).
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! Downloads the four MNIST `.gz` files and checks them before anything is written.
 //!
-//! Each file is fetched whole into memory (about 11 MB in all), decompressed, and its SHA-256 is
+//! Each file is fetched whole into memory (about 11 MB in all, never more than the largest file
+//! could be), decompressed no further than its IDX header allows, and its SHA-256 is
 //! compared with the published digest of the *decompressed* content (the compressed bytes differ
 //! between mirrors). Only a verified file is written, atomically, so a cut-off or corrupted
 //! download leaves nothing behind. Files already present and valid are not fetched again.
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::mnist::{gunzip, is_gzip};
+use super::mnist::{gunzip_idx, is_gzip};
 use crate::io::write_bytes_atomic;
 use crate::{Error, Result};
 
@@ -37,6 +38,13 @@ pub const FILES: [(&str, &str); 4] = [
         "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     ),
 ];
+
+/// The largest of the four files once decompressed (the training images, 60,000 × 28 × 28 plus
+/// the header): no download is read, nor any file decompressed, past it.
+const MAX_FILE_BYTES: u64 = 47_040_016;
+
+/// The most a download may send: a gzip file is never much larger than its content.
+const MAX_BODY_BYTES: u64 = MAX_FILE_BYTES + (1 << 20);
 
 /// Where MNIST lives by default: `$LATENTVIZ_DATA`, else `$XDG_CACHE_HOME/latentviz/mnist`, else
 /// `~/.cache/latentviz/mnist` (else `latentviz-data/mnist` in the current directory).
@@ -108,7 +116,9 @@ pub fn download_mnist(base_url: &str, dir: &Path, progress: bool) -> Result<Vec<
 /// True when the gzip file at `path` decompresses to content with SHA-256 `sha`.
 fn is_valid(path: &Path, sha: &str) -> bool {
     match std::fs::read(path) {
-        Ok(gz) => is_gzip(&gz) && gunzip(&gz).is_ok_and(|raw| sha256_hex(&raw) == sha),
+        Ok(gz) => {
+            is_gzip(&gz) && gunzip_idx(&gz, MAX_FILE_BYTES).is_ok_and(|raw| sha256_hex(&raw) == sha)
+        }
         Err(_) => false,
     }
 }
@@ -134,7 +144,8 @@ fn verify(path: &Path, url: &str, body: Vec<u8>, sha: &str) -> Result<Vec<u8>> {
             head.join(" ")
         )));
     }
-    let raw = gunzip(&body).map_err(|e| bad(format!("is damaged: corrupt gzip data ({e})")))?;
+    let raw = gunzip_idx(&body, MAX_FILE_BYTES)
+        .map_err(|e| bad(format!("is damaged: corrupt gzip data ({e})")))?;
     let got = sha256_hex(&raw);
     if got != sha {
         return Err(bad(format!(
@@ -162,6 +173,14 @@ fn fetch(agent: &ureq::Agent, url: &str, name: &str, progress: bool) -> Result<V
         other => fail(other.to_string()),
     })?;
     let expected = response.body().content_length();
+    let too_long = || {
+        fail(format!(
+            "the server sends more than {MAX_BODY_BYTES} bytes, more than any MNIST file holds"
+        ))
+    };
+    if expected.is_some_and(|len| len > MAX_BODY_BYTES) {
+        return Err(too_long());
+    }
     let bar = if progress {
         progress_bar(name, expected)
     } else {
@@ -181,6 +200,9 @@ fn fetch(agent: &ureq::Agent, url: &str, name: &str, progress: bool) -> Result<V
         })?;
         if n == 0 {
             break;
+        }
+        if (data.len() + n) as u64 > MAX_BODY_BYTES {
+            return Err(too_long());
         }
         data.extend_from_slice(&chunk[..n]);
         bar.inc(n as u64);

@@ -198,7 +198,7 @@ fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
 pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bytes = if is_gzip(&raw) {
-        gunzip(&raw).map_err(|e| {
+        gunzip_idx(&raw, u64::MAX).map_err(|e| {
             Error::bad_data(
                 path,
                 format!("corrupt gzip data ({e}); delete the file and download it again"),
@@ -215,10 +215,38 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 
-/// Decompresses a whole gzip stream; fails on a damaged or cut-off stream (checksums included).
-pub(crate) fn gunzip(gz: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Decompresses a gzipped IDX file, reading no further than its header declares (one byte more,
+/// so trailing data is still noticed) and never past `max_len` bytes: a gzip bomb stops there
+/// instead of filling memory. Fails on a damaged or cut-off stream (checksums included) and on
+/// data that go on past the bound. A header too damaged to bound anything comes back as read,
+/// for [`parse_idx`] to name the problem.
+pub(crate) fn gunzip_idx(gz: &[u8], max_len: u64) -> std::io::Result<Vec<u8>> {
+    let mut dec = flate2::read::MultiGzDecoder::new(gz);
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(gz).read_to_end(&mut out)?;
+    (&mut dec).take(4).read_to_end(&mut out)?;
+    if out.len() < 4 || out[..2] != [0, 0] {
+        return Ok(out);
+    }
+    let header_len = 4 + 4 * u64::from(out[3]);
+    (&mut dec).take(header_len - 4).read_to_end(&mut out)?;
+    if (out.len() as u64) < header_len {
+        return Ok(out);
+    }
+    let need = out[4..]
+        .chunks_exact(4)
+        .try_fold(1u64, |acc, c| {
+            acc.checked_mul(u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+        })
+        .unwrap_or(u64::MAX);
+    let bound = header_len.saturating_add(need).min(max_len);
+    let left = bound.saturating_add(1).saturating_sub(out.len() as u64);
+    (&mut dec).take(left).read_to_end(&mut out)?;
+    if out.len() as u64 > bound {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the decompressed data go on past the {bound} bytes the IDX header allows"),
+        ));
+    }
     Ok(out)
 }
 

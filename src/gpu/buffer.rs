@@ -10,6 +10,27 @@ const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_DST);
 
 impl Gpu {
+    /// The most bytes one storage buffer may hold and be bound whole on this adapter.
+    pub fn max_storage_bytes(&self) -> u64 {
+        self.limits
+            .max_buffer_size
+            .min(self.limits.max_storage_buffer_binding_size)
+    }
+
+    /// Refuses, with an error naming `what` and the adapter's limit, a storage buffer of `bytes`
+    /// that this adapter cannot bind: checked before allocating rather than found by wgpu later.
+    pub fn check_storage_bytes(&self, what: &str, bytes: u64) -> Result<()> {
+        let max = self.max_storage_bytes();
+        if bytes > max {
+            return Err(Error::InvalidArgument(format!(
+                "{what} needs a buffer of {bytes} bytes, more than the {max} bytes {} binds in one \
+                 buffer; use a smaller batch or fewer points",
+                self.info.name
+            )));
+        }
+        Ok(())
+    }
+
     /// A zeroed storage buffer of `len` f32 (or u32) elements. Never empty: bindings need bytes.
     pub fn storage(&self, label: &str, len: usize) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -22,8 +43,10 @@ impl Gpu {
 
     /// A storage buffer holding `data`.
     pub fn storage_from<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
-        if data.is_empty() {
-            return self.storage(label, 1);
+        // Too large a buffer: `create_buffer_init` would panic on it, `storage` records wgpu's
+        // validation error for the next `check` instead.
+        if data.is_empty() || std::mem::size_of_val(data) as u64 > self.limits.max_buffer_size {
+            return self.storage(label, std::mem::size_of_val(data).div_ceil(4));
         }
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {

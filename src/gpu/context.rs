@@ -34,7 +34,14 @@ pub struct Gpu {
     pipelines: PipelineCache,
     /// Errors wgpu raised outside an error scope (validation inside a submitted pass, say).
     uncaptured: Arc<Mutex<Vec<String>>>,
+    /// Set by [`GENERIC_KERNELS_ENV`]: no subgroup kernels and no CPU-tuned variants.
+    generic_kernels: bool,
 }
+
+/// Set to anything but empty or `0`, this environment variable makes every launcher pick the
+/// kernels a GPU without 8-lane subgroups gets (the SUBGROUP feature is not requested and the
+/// lavapipe-tuned variants are off), so CI on lavapipe checks those against their CPU twins too.
+pub const GENERIC_KERNELS_ENV: &str = "LATENTVIZ_GENERIC_KERNELS";
 
 fn instance() -> wgpu::Instance {
     // WGPU_BACKEND, WGPU_ADAPTER_NAME and friends are read here.
@@ -100,23 +107,29 @@ impl Gpu {
             .filter(|s| !s.is_empty());
         let adapter = match selector {
             Some(sel) => {
-                let by_index = sel.parse::<usize>().ok().and_then(|i| adapters.get(i));
-                let by_name = || {
-                    adapters.iter().find(|a| {
+                // A number is an index only: "5" must not match a digit in an adapter's name.
+                let found = match sel.parse::<usize>() {
+                    Ok(i) => adapters.get(i),
+                    Err(_) => adapters.iter().find(|a| {
                         a.get_info()
                             .name
                             .to_lowercase()
                             .contains(&sel.to_lowercase())
-                    })
+                    }),
                 };
-                by_index.or_else(by_name).ok_or_else(|| {
+                found.ok_or_else(|| {
                     let names: Vec<String> = adapters
                         .iter()
                         .enumerate()
                         .map(|(i, a)| format!("{i}: {}", a.get_info().name))
                         .collect();
-                    Error::NoAdapter(format!(
-                        "none matches '{sel}'; available: {}",
+                    let what = match sel.parse::<usize>() {
+                        Ok(i) => format!("no adapter {i}"),
+                        Err(_) => format!("no adapter's name contains '{sel}'"),
+                    };
+                    Error::InvalidArgument(format!(
+                        "--adapter / LATENTVIZ_ADAPTER: {what}; the adapters are {} \
+                         (`latentviz info` lists them)",
                         names.join(", ")
                     ))
                 })?
@@ -135,7 +148,12 @@ impl Gpu {
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
             | wgpu::Features::SUBGROUP
             | wgpu::Features::SHADER_F16;
-        let features = adapter.features() & wanted;
+        let generic_kernels =
+            std::env::var(GENERIC_KERNELS_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let mut features = adapter.features() & wanted;
+        if generic_kernels {
+            features.remove(wgpu::Features::SUBGROUP);
+        }
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("latentviz"),
@@ -160,6 +178,7 @@ impl Gpu {
             features,
             pipelines: PipelineCache::default(),
             uncaptured,
+            generic_kernels,
         })
     }
 
@@ -182,6 +201,12 @@ impl Gpu {
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
             || self.info.name.to_lowercase().contains("llvmpipe")
+    }
+
+    /// True when kernel variants tuned for a CPU adapter may be picked: on a CPU adapter, unless
+    /// [`GENERIC_KERNELS_ENV`] asks for the generic ones.
+    pub fn cpu_tuned(&self) -> bool {
+        self.is_cpu() && !self.generic_kernels
     }
 
     pub fn has_timestamps(&self) -> bool {

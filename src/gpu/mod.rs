@@ -11,7 +11,7 @@ mod texel;
 mod timing;
 
 pub use buffer::{BufferSlices, read_buffer};
-pub use context::{AdapterSummary, Gpu, GpuOptions, list_adapters};
+pub use context::{AdapterSummary, GENERIC_KERNELS_ENV, Gpu, GpuOptions, list_adapters};
 pub use dispatch::{Dispatch, LOOP_BUDGET, MAX_GROUPS_PER_DIM, workgroups_for};
 pub use pipeline::{PipelineKey, ShaderKey};
 pub use texel::{TexelTable, with_texel_tables};

@@ -94,6 +94,10 @@ impl Executor {
         training: Option<(Training, NodeId, NodeId)>,
     ) -> Result<Executor> {
         let n_nodes = graph.nodes.len();
+        for node in &graph.nodes {
+            let what = format!("{} of shape {:?}", node.name, node.shape);
+            gpu.check_storage_bytes(&what, node.len() as u64 * 4)?;
+        }
         // Values: parameters from the store, reshapes alias their input, the rest are fresh.
         let mut values: Vec<wgpu::Buffer> = Vec::with_capacity(n_nodes);
         for (id, node) in graph.nodes.iter().enumerate() {

@@ -169,8 +169,19 @@ impl ParamStore {
                     ),
                 ));
             }
+            // A diverged run's NaN would only show later, in codes or figures that blame their
+            // own input: name the model now.
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::bad_data(
+                    path,
+                    format!(
+                        "tensor '{name}' holds {} at index {i}: the model is damaged (a diverged \
+                         training run?) and cannot be used",
+                        values[i]
+                    ),
+                ));
+            }
             seen.insert(name.clone());
-            let _ = values;
         }
         if let Some(missing) = self.params.keys().find(|k| !seen.contains(*k)) {
             return Err(Error::bad_data(

@@ -45,7 +45,7 @@ impl ScatterKernel {
     /// docs/kernel-notes.md, "PCA"). Its one pipeline serves every width.
     pub fn best(gpu: &Gpu, d: usize) -> ScatterKernel {
         let uniform = ScatterKernel::Uniform.supported(gpu, d);
-        if uniform && gpu.is_cpu() && d.div_ceil(8) * 8 >= SCATTER_UNIFORM_MIN {
+        if uniform && gpu.cpu_tuned() && d.div_ceil(8) * 8 >= SCATTER_UNIFORM_MIN {
             ScatterKernel::Uniform
         } else if ScatterKernel::MatmulUpper.supported(gpu, d) {
             ScatterKernel::MatmulUpper

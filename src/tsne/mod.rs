@@ -320,7 +320,12 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
             "t-SNE needs at least 2 points, got {n}"
         )));
     }
-    if d == 0 || x.len() != n * d {
+    if d == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "the input's {n} points have 0 features: there is nothing to embed"
+        )));
+    }
+    if x.len() != n * d {
         return Err(Error::shape(
             "tsne",
             format!("{} values are not {n} points × {d} features", x.len()),
@@ -347,7 +352,13 @@ pub fn validate(x: &[f32], n: usize, d: usize, config: &TsneConfig) -> Result<()
         )));
     }
     // Rule: 3·perplexity < N − 1, so the kNN rows (3·perplexity neighbours) leave points out and a
-    // row's entropy can reach ln(perplexity).
+    // row's entropy can reach ln(perplexity). With perplexity ≥ 1 that takes 5 points.
+    if n < 5 {
+        return Err(Error::InvalidArgument(format!(
+            "{n} points are too few for t-SNE: the perplexity must be at least 1 and \
+             3 × perplexity < N − 1, which takes at least 5 points"
+        )));
+    }
     if 3.0 * p >= (n - 1) as f32 {
         return Err(Error::InvalidArgument(format!(
             "perplexity {p} is too large for {n} points: need 3 × perplexity < N − 1 (at most {:.2})",

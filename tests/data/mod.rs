@@ -2,3 +2,4 @@
 mod download;
 mod mnist;
 mod npy;
+mod parsers;

@@ -8,7 +8,7 @@ pub mod step;
 
 use std::time::Instant;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Timer};
 use crate::ops::activation::{self, Activation};
 use crate::ops::conv2d::{self, Conv2dShape, Padding};
@@ -476,7 +476,15 @@ pub fn seed_cases(gpu: &Gpu, batch: usize, filter: Option<&str>) -> Result<Vec<C
     dense_cases(gpu, batch, &mut rng, &mut out)?;
     small_cases(gpu, batch, &mut rng, &mut out)?;
     if let Some(f) = filter {
+        let mut families: Vec<String> = out.iter().map(|c| c.family.to_string()).collect();
+        families.dedup();
         out.retain(|c| c.name.contains(f) || c.family.contains(f));
+        if out.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "--filter {f:?} matches no kernel; the families are {}",
+                families.join(", ")
+            )));
+        }
     }
     Ok(out)
 }

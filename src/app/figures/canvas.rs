@@ -1,8 +1,7 @@
 //! An RGB8 raster with the few drawing primitives the figures need (rectangles, anti-aliased
 //! lines and discs, image blits with area resampling, text), and the atomic PNG writer.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
@@ -260,8 +259,8 @@ impl Canvas {
         }
     }
 
-    /// Write the canvas as a PNG atomically: encode, write `<path>.png.tmp` in the same folder,
-    /// then rename over `path`. On any error the temporary file is removed and `path` untouched.
+    /// Write the canvas as a PNG atomically (`io::write_bytes_atomic`): on any error `path` is
+    /// left as it was.
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut png = Vec::new();
         {
@@ -275,18 +274,7 @@ impl Canvas {
             )
             .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
         }
-        let tmp: PathBuf = path.with_extension("png.tmp");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&png)?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
-        })
+        crate::io::write_bytes_atomic(path, &png)
     }
 }
 

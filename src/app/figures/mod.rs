@@ -1,6 +1,6 @@
 //! Figures: pure functions of plain data, each writing one PNG (the optimization animation: one
-//! GIF) headless and atomically (the image goes to a temporary file in the same folder and is
-//! renamed over `path`; on error nothing is left behind, and bad input is rejected before
+//! GIF) headless and atomically (through `io::write_bytes_atomic`; on error nothing is left
+//! behind, and bad input is rejected before
 //! anything touches the disk).
 //!
 //! Conventions shared by every function here:
@@ -190,6 +190,20 @@ pub(crate) fn scaled_side(op: &str, side: usize, scale: usize) -> Result<usize> 
                 canvas::MAX_SIDE
             ))
         })
+}
+
+/// Refuses `count` tiles of `tile_px` pixels side by side before any work or allocation: the
+/// tiles alone would make the figure longer than [`canvas::MAX_SIDE`]. `what` names them.
+pub(crate) fn check_tiles_fit(op: &str, what: &str, count: usize, tile_px: usize) -> Result<()> {
+    let most = canvas::MAX_SIDE / tile_px.max(1);
+    if count > most {
+        return Err(Error::InvalidArgument(format!(
+            "{op}: {count} {what} ({tile_px} px each) do not fit in a figure, whose side is at \
+             most {} px: at most {most}",
+            canvas::MAX_SIDE
+        )));
+    }
+    Ok(())
 }
 
 /// viridis-like colour map on [0, 1] (linear between five of viridis' colours): dark purple for 0,
