@@ -178,9 +178,43 @@ pub fn run(gpu: &Gpu, job: &ExploreJob) -> Result<PageData> {
     Ok(data)
 }
 
+/// The exact search in the input space is kept up to this many n² · d multiply-adds (10,000
+/// MNIST images in pixel space: about a minute on lavapipe); past it, wide inputs are searched in
+/// their first [`WIDE_PCA`] principal components, as `latentviz tsne` searches them.
+const EXACT_BUDGET: f64 = 1e11;
+/// Features above which an input is wide, and the components it is searched in past the budget.
+const WIDE_FEATURES: usize = 100;
+const WIDE_PCA: usize = 50;
+
 /// The `NEIGHBOURS` nearest neighbours (fewer when n is small) of every row of x (n × d), by the
-/// crate's kNN: exact, or clustered from 20,000 points where the adapter runs it.
+/// crate's kNN: exact, or clustered from 20,000 points where the adapter runs it. Wide inputs
+/// past [`EXACT_BUDGET`] (all 70,000 MNIST images: 49 times the work of 10,000) are searched in
+/// their first 50 principal components: about 85% of the neighbours stay the same on MNIST.
 pub fn neighbours(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<(usize, Vec<u32>)> {
+    neighbours_within(gpu, x, n, d, EXACT_BUDGET)
+}
+
+/// [`neighbours`] with another budget for the exact search (for tests).
+pub fn neighbours_within(
+    gpu: &Gpu,
+    x: &[f32],
+    n: usize,
+    d: usize,
+    budget: f64,
+) -> Result<(usize, Vec<u32>)> {
+    if d > WIDE_FEATURES && (n * n) as f64 * d as f64 > budget {
+        eprintln!(
+            "explore: neighbours of {n} points in the first {WIDE_PCA} principal components of \
+             their {d} features (the exact search would take n² · d = {:.1e} steps)",
+            (n * n) as f64 * d as f64
+        );
+        let reduced = crate::pca::pca(gpu, x, n, d, WIDE_PCA, 0)?.projected;
+        return neighbours_in(gpu, &reduced, n, WIDE_PCA);
+    }
+    neighbours_in(gpu, x, n, d)
+}
+
+fn neighbours_in(gpu: &Gpu, x: &[f32], n: usize, d: usize) -> Result<(usize, Vec<u32>)> {
     let k = NEIGHBOURS.min(n - 1);
     let method = if n >= CLUSTERED_FROM && knn::clustered::supported(gpu, d) {
         knn::Method::Clustered(knn::ClusteredSearch::default())
