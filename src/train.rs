@@ -367,14 +367,14 @@ fn train_rows(
     // Each step gathers the batch's rows (and their targets) from the uploaded sets.
     let idx = gpu.storage("batch indices", cfg.batch);
     let inputs = BufferSlices::upload(gpu, "training inputs", train.inputs, in_len, None)?;
-    let mut gather = gather::forward(gpu, &inputs, &idx, exec.value(built.input), cfg.batch)?;
+    let mut gather = gather::forward(gpu, &inputs, &idx, exec.value(built.input)?, cfg.batch)?;
     if let (Some(id), Some(y)) = (target, train.targets) {
         let targets = BufferSlices::upload(gpu, "training targets", y, out_len, None)?;
         gather.extend(gather::forward(
             gpu,
             &targets,
             &idx,
-            exec.value(id),
+            exec.value(id)?,
             cfg.batch,
         )?);
     }

@@ -1,10 +1,11 @@
 //! The graph runtime: shape errors, executor vs the CPU twin of the graph, reverse-mode gradients
-//! vs finite differences, and weight sharing between views.
+//! vs finite differences, and weight sharing between views; the executor runs with the fusion
+//! pass on and off, and the fusion pass's rewrites are checked on their own.
 
 use std::collections::BTreeMap;
 
 use crate::common::{assert_close, gpu};
-use latentviz::graph::{Executor, Graph, ParamStore, Training, cpu};
+use latentviz::graph::{ExecOptions, Executor, Graph, Op, ParamStore, Training, cpu, fuse};
 use latentviz::model;
 use latentviz::ops::activation::Activation;
 use latentviz::ops::conv2d::Padding;
@@ -65,26 +66,136 @@ fn shape_errors_name_the_op_and_both_shapes() {
     );
 }
 
+/// The executor with the fusion pass on and off.
+const FUSION: [ExecOptions; 2] = [ExecOptions { fuse: false }, ExecOptions { fuse: true }];
+
 #[test]
 fn executor_forward_matches_cpu_graph() {
     let gpu = gpu();
-    let (g, x, y) = tiny(3);
-    let mut store = ParamStore::new(7);
-    let exec = Executor::new(gpu, g.clone(), &mut store, None).unwrap();
-    let input = Rng::new(1).vec(g.node(x).len(), 0.0, 1.0);
-    exec.set_input(gpu, x, &input).unwrap();
-    gpu.run("forward", &exec.dispatches(&[])).unwrap();
-    let want = cpu::forward(&g, &[(x, input)], &params_of(&store)).unwrap();
-    for (id, want) in want.iter().enumerate() {
-        // Sums of a few dozen products in another order: f32 rounding only.
-        assert_close(&g.node(id).name, &exec.read(gpu, id).unwrap(), want, 1e-4);
+    for options in FUSION {
+        let (g, x, y) = tiny(3);
+        let mut store = ParamStore::new(7);
+        let exec = Executor::with_options(gpu, g.clone(), &mut store, None, options).unwrap();
+        let input = Rng::new(1).vec(g.node(x).len(), 0.0, 1.0);
+        exec.set_input(gpu, x, &input).unwrap();
+        gpu.run("forward", &exec.dispatches(&[])).unwrap();
+        // The CPU twin of the graph as built, unfused.
+        let want = cpu::forward(&g, &[(x, input)], &params_of(&store)).unwrap();
+        let mut folded = 0;
+        for (id, want) in want.iter().enumerate() {
+            if let Op::Fused { .. } = exec.graph.node(id).op {
+                // Its value lives only inside the fused kernel: reading it is an error.
+                assert!(exec.read(gpu, id).is_err());
+                folded += 1;
+                continue;
+            }
+            // Sums of a few dozen products in another order: f32 rounding only.
+            let what = format!("{} {options:?}", g.node(id).name);
+            assert_close(&what, &exec.read(gpu, id).unwrap(), want, 1e-4);
+        }
+        // Both convolutions fold into their activations when fused.
+        assert_eq!(folded, if options.fuse { 2 } else { 0 });
+        assert!(
+            exec.read(gpu, y)
+                .unwrap()
+                .iter()
+                .all(|v| (0.0..=1.0).contains(v))
+        );
     }
+}
+
+#[test]
+fn fusion_folds_each_conv_into_its_only_activation() {
+    let ae = model::mnist_autoencoder(2).unwrap();
+    let id = |name: &str| ae.graph.nodes.iter().position(|n| n.name == name).unwrap();
+    let conv2 = id("dec.conv2");
+    // The BCE loss reads the last conv's output (the logits): kept, the rest fused.
+    let fused = fuse(&ae.graph, &[conv2]);
+    for (conv, act) in [
+        ("enc.conv1", "enc.conv1.elu"),
+        ("enc.conv2", "enc.conv2.elu"),
+        ("dec.conv1", "dec.conv1.elu"),
+    ] {
+        let into = id(act);
+        assert_eq!(fused.node(id(conv)).op, Op::Fused { into });
+        assert!(fused.node(id(conv)).inputs.is_empty());
+        assert_eq!(
+            fused.node(into).op,
+            Op::Conv2d {
+                kernel: 3,
+                stride: 1,
+                padding: Padding::Same,
+                act: Some(Activation::ELU),
+            }
+        );
+        assert_eq!(fused.node(into).inputs, ae.graph.node(id(conv)).inputs);
+        assert_eq!(fused.shape(into), ae.graph.shape(into));
+    }
+    assert_eq!(fused.node(conv2).op, ae.graph.node(conv2).op);
+    assert_eq!(fused.node(ae.output).op, Op::Act(Activation::Sigmoid));
+    // Without the loss: the sigmoid too. Dense layers and their activations stay apart.
+    let all = fuse(&ae.graph, &[]);
+    assert_eq!(all.node(conv2).op, Op::Fused { into: ae.output });
+    assert_eq!(all.node(id("enc.dense.elu")).op, Op::Act(Activation::ELU));
+
+    // A conv read by two nodes, or followed by an activation its output cannot differentiate, stays.
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 2, 5, 5]);
+    let c = g.conv2d("c", x, 3, 3, 1, Padding::Same).unwrap();
+    g.act("c.relu", c, Activation::Relu);
+    g.maxpool2("c.pool", c).unwrap();
+    let c2 = g.conv2d("c2", x, 3, 3, 1, Padding::Same).unwrap();
+    g.act("c2.flat", c2, Activation::Elu { alpha: 0.0 });
+    let unchanged = fuse(&g, &[]);
+    for (a, b) in unchanged.nodes.iter().zip(&g.nodes) {
+        assert_eq!(a.op, b.op, "{}", a.name);
+    }
+}
+
+#[test]
+fn fused_and_unfused_training_agree() {
+    let gpu = gpu();
+    let mut runs = Vec::new();
+    for options in FUSION {
+        let (mut g, x, y) = tiny(4);
+        let target = g.input("target", g.shape(y).to_vec().as_slice());
+        let mut store = ParamStore::new(13);
+        let training = Training {
+            loss: LossKind::Mse,
+            optimizer: Some(Optimizer::rmsprop(1e-2)),
+        };
+        let mut exec = Executor::with_options(
+            gpu,
+            g.clone(),
+            &mut store,
+            Some((training, y, target)),
+            options,
+        )
+        .unwrap();
+        let input = Rng::new(3).vec(g.node(x).len(), 0.0, 1.0);
+        let tgt = input_target(&input, &vec![0.0; g.node(y).len()]).to_vec();
+        exec.set_input(gpu, x, &input).unwrap();
+        exec.set_input(gpu, target, &tgt).unwrap();
+        let mut losses = Vec::new();
+        for _ in 0..5 {
+            exec.submit_step(gpu, &[]).unwrap();
+            losses.push(exec.take_loss(gpu).unwrap().0 as f32);
+        }
+        runs.push((losses, params_of(&store)));
+    }
+    let [(loss_a, params_a), (loss_b, params_b)] = &runs[..] else {
+        unreachable!()
+    };
+    // The same arithmetic but the pre-activation gradient, which the fused pass takes from the
+    // output: f32 rounding over five steps.
+    assert_close("losses, fused vs not", loss_b, loss_a, 1e-5);
     assert!(
-        exec.read(gpu, y)
-            .unwrap()
-            .iter()
-            .all(|v| (0.0..=1.0).contains(v))
+        loss_a[4] < loss_a[0],
+        "training lowers the loss: {loss_a:?}"
     );
+    for (name, a) in params_a {
+        assert_close(&format!("{name} after 5 steps"), &params_b[name], a, 1e-5);
+    }
 }
 
 /// The loss of the CPU graph for `params`, computed as the executor does.
@@ -116,7 +227,10 @@ fn input_target<'a>(input: &'a [f32], out: &[f32]) -> &'a [f32] {
 #[test]
 fn gradients_match_finite_differences() {
     let gpu = gpu();
-    for kind in [LossKind::BceWithLogits, LossKind::Mse] {
+    let cases = [LossKind::BceWithLogits, LossKind::Mse]
+        .into_iter()
+        .flat_map(|kind| FUSION.map(|options| (kind, options)));
+    for (kind, options) in cases {
         let (mut g, x, y) = tiny(2);
         let target = g.input("target", g.shape(y).to_vec().as_slice());
         let mut store = ParamStore::new(11);
@@ -125,8 +239,14 @@ fn gradients_match_finite_differences() {
             loss: kind,
             optimizer: Some(Optimizer::rmsprop(0.0)),
         };
-        let mut exec =
-            Executor::new(gpu, g.clone(), &mut store, Some((training, y, target))).unwrap();
+        let mut exec = Executor::with_options(
+            gpu,
+            g.clone(),
+            &mut store,
+            Some((training, y, target)),
+            options,
+        )
+        .unwrap();
         let input = Rng::new(5).vec(g.node(x).len(), 0.0, 1.0);
         let tgt = input_target(&input, &vec![0.0; g.node(y).len()]).to_vec();
         exec.set_input(gpu, x, &input).unwrap();
@@ -141,7 +261,7 @@ fn gradients_match_finite_differences() {
         let base = cpu_loss(&prefix, x, &input, &params, kind);
         assert!(
             (gpu_loss - base).abs() < 1e-4 * (1.0 + base.abs()),
-            "{kind:?}: gpu loss {gpu_loss} vs cpu {base}"
+            "{kind:?} {options:?}: gpu loss {gpu_loss} vs cpu {base}"
         );
         let mut rng = Rng::new(9);
         let mut checked = 0;
@@ -161,7 +281,7 @@ fn gradients_match_finite_differences() {
                 let err = (fd - grad[i] as f64).abs();
                 assert!(
                     err < 2e-3 + 0.05 * fd.abs(),
-                    "{kind:?} d/d {name}[{i}]: gpu {} vs fd {fd}",
+                    "{kind:?} {options:?} d/d {name}[{i}]: gpu {} vs fd {fd}",
                     grad[i]
                 );
                 checked += 1;

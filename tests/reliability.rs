@@ -179,15 +179,32 @@ fn train_checks_every_output_before_training() {
     }
 }
 
+/// A "full" device (opens, fails every write with no space left) of the test's own: as root a
+/// node made in `dir`, so a regression that replaced it would not destroy the system's
+/// /dev/full; otherwise /dev/full itself, which a non-root process cannot replace.
+#[cfg(unix)]
+fn full_device(dir: &Path) -> PathBuf {
+    let own = dir.join("full");
+    let made = Command::new("mknod")
+        .arg(&own)
+        .args(["c", "1", "7"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        own
+    } else {
+        PathBuf::from("/dev/full")
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_failed_metrics_write_keeps_the_model() {
-    // /dev/full takes the open and fails every write (no space left): the model is saved anyway.
-    let full = Path::new("/dev/full");
-    if !full.exists() {
-        return;
-    }
+    // A full device takes the open and fails every write: the model is saved anyway.
     let dir = tempfile::tempdir().unwrap();
+    let full_path = full_device(dir.path());
+    let full = full_path.as_path();
     let model = dir.path().join("m.safetensors");
     let (ok, err) = latentviz(&[
         "train",
@@ -203,10 +220,10 @@ fn a_failed_metrics_write_keeps_the_model() {
         "--out",
         s(&model),
         "--metrics",
-        "/dev/full",
+        s(full),
     ]);
     assert!(!ok, "the metrics failure must show in the exit code");
-    assert!(err.contains("/dev/full"), "{err}");
+    assert!(err.contains(s(full)), "{err}");
     assert!(model.exists(), "the trained model was lost: {err}");
     use std::os::unix::fs::FileTypeExt;
     assert!(
@@ -219,10 +236,10 @@ fn a_failed_metrics_write_keeps_the_model() {
     let input = small_input(dir.path());
     let y = dir.path().join("y.npy");
     let mut args = tsne_args(s(&input), s(&y));
-    args.extend_from_slice(&["--metrics", "/dev/full"]);
+    args.extend_from_slice(&["--metrics", s(full)]);
     let (ok, err) = latentviz(&args);
     assert!(!ok);
-    assert!(err.contains("/dev/full"), "{err}");
+    assert!(err.contains(s(full)), "{err}");
     assert_eq!(npy::read_f32_2d(&y).unwrap().0, 40, "{err}");
 }
 

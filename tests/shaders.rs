@@ -103,29 +103,49 @@ fn every_shader_validates() {
 /// folder's files are validated with the others above).
 #[test]
 fn conv2d_kernels_validate() {
+    use latentviz::ops::activation::Activation;
     use latentviz::ops::conv2d::{Conv2dPass, blocked, few_channels, subgroup};
     let mut sources = Vec::new();
     let mut failures = Vec::new();
-    sources.push(("blocked forward".into(), blocked::forward_source()));
+    // The activations the forward kernels fuse (None: plain).
+    let acts = [
+        None,
+        Some(Activation::ELU),
+        Some(Activation::Relu),
+        Some(Activation::Sigmoid),
+    ];
+    for act in acts {
+        let label = format!("blocked forward {act:?}");
+        sources.push((label, blocked::forward_source(act)));
+        for rows in [subgroup::TILE_ROWS_SMALL, subgroup::TILE_ROWS] {
+            let label = format!("subgroup Forward rows {rows} {act:?}");
+            sources.push((label, subgroup::source(Conv2dPass::Forward, rows, act)));
+        }
+        for k in 1..=few_channels::MAX_KERNEL {
+            for n in 1..=few_channels::MAX_CHANNELS {
+                let label = format!("few channels forward k {k} n {n} {act:?}");
+                sources.push((label, few_channels::forward_source(k, n, act)));
+            }
+        }
+    }
     sources.push(("blocked input".into(), blocked::backward_input_source()));
     sources.push(("blocked weight".into(), blocked::backward_weight_source()));
-    let passes = [
+    for pass in [Conv2dPass::BackwardInput, Conv2dPass::BackwardWeight] {
+        for rows in [subgroup::TILE_ROWS_SMALL, subgroup::TILE_ROWS] {
+            let label = format!("subgroup {pass:?} rows {rows}");
+            sources.push((label, subgroup::source(pass, rows, None)));
+        }
+    }
+    for pass in [
         Conv2dPass::Forward,
         Conv2dPass::BackwardInput,
         Conv2dPass::BackwardWeight,
-    ];
-    for pass in passes {
-        for rows in [subgroup::TILE_ROWS_SMALL, subgroup::TILE_ROWS] {
-            let label = format!("subgroup {pass:?} rows {rows}");
-            sources.push((label, subgroup::source(pass, rows)));
-        }
+    ] {
         let label = format!("subgroup repack {pass:?}");
         sources.push((label, subgroup::weight_repack_source(pass)));
     }
     for k in 1..=few_channels::MAX_KERNEL {
         for n in 1..=few_channels::MAX_CHANNELS {
-            let label = format!("few channels forward k {k} n {n}");
-            sources.push((label, few_channels::forward_source(k, n)));
             for icb in 1..=few_channels::WEIGHT_IN_CHANNELS {
                 let rows = few_channels::WEIGHT_BAND_ROWS;
                 let label = format!("few channels weight k {k} n {n} icb {icb}");

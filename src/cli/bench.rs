@@ -73,8 +73,12 @@ pub fn run(options: &GpuOptions, a: BenchArgs) -> Result<()> {
         lines.push('\n');
     }
     if a.step {
-        let (times, whole) =
-            latentviz::app::bench::step::profile_mnist_step(&gpu, a.batch, a.reps)?;
+        let (times, whole) = latentviz::app::bench::step::profile_mnist_step(
+            &gpu,
+            a.batch,
+            a.reps,
+            Default::default(),
+        )?;
         let flops: f64 = times.iter().map(|t| t.flops).sum();
         println!(
             "whole training step at batch {}: {:.1} ms, {:.2} GFLOP/s, {:.0} images/s",

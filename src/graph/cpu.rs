@@ -31,6 +31,7 @@ pub fn forward(
                 kernel,
                 stride,
                 padding,
+                act,
             } => {
                 let xs = graph.shape(node.inputs[0]);
                 let s = conv2d::Conv2dShape {
@@ -43,12 +44,16 @@ pub fn forward(
                     stride: *stride,
                     padding: *padding,
                 };
-                conv2d::cpu::conv2d_forward(
+                let y = conv2d::cpu::conv2d_forward(
                     &s,
                     x.unwrap(),
                     &values[node.inputs[1]],
                     &values[node.inputs[2]],
-                )
+                );
+                match act {
+                    Some(a) => activation::cpu::activation_forward(*a, &y),
+                    None => y,
+                }
             }
             Op::Dense => {
                 let xs = graph.shape(node.inputs[0]);
@@ -85,6 +90,8 @@ pub fn forward(
                 upsample::cpu::upsample_forward(&s, x.unwrap())
             }
             Op::Act(a) => activation::cpu::activation_forward(*a, x.unwrap()),
+            // Computed inside the node it was fused into; no value of its own.
+            Op::Fused { .. } => Vec::new(),
         };
         values.push(v);
     }

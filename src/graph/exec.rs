@@ -1,7 +1,7 @@
 //! Turning a graph into prepared dispatches: buffers allocated once, reverse-mode gradients,
 //! one command buffer per training step.
 
-use super::{Graph, NodeId, Op, ParamStore};
+use super::{Graph, NodeId, Op, ParamStore, fuse};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu};
 use crate::ops::activation::{self, Activation};
@@ -16,11 +16,27 @@ pub struct Training {
     pub optimizer: Option<Optimizer>,
 }
 
+/// How an executor prepares its graph.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecOptions {
+    /// Rewrite the graph through the fusion pass ([`fuse`]) first. The values of the nodes it
+    /// folds away (a convolution's output before its activation) are then not stored.
+    pub fuse: bool,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions { fuse: true }
+    }
+}
+
 /// A graph ready to run: every buffer allocated, every dispatch prepared.
 pub struct Executor {
+    /// The graph as run: after the fusion pass, when it is on.
     pub graph: Graph,
-    /// The buffer holding each node's value (a reshape shares its input's).
-    values: Vec<wgpu::Buffer>,
+    /// The buffer holding each node's value (a reshape shares its input's; nodes folded into a
+    /// fused node have none).
+    values: Vec<Option<wgpu::Buffer>>,
     forward: Vec<Dispatch>,
     /// Loss forward, then (when training) loss backward, the backward pass and the updates.
     loss_and_backward: Vec<Dispatch>,
@@ -37,6 +53,7 @@ fn conv_shape(graph: &Graph, n: NodeId) -> conv2d::Conv2dShape {
         kernel,
         stride,
         padding,
+        ..
     } = node.op
     else {
         unreachable!("conv_shape of a non-conv node")
@@ -83,51 +100,93 @@ fn upsample_shape(graph: &Graph, x: NodeId) -> upsample::UpsampleShape {
     }
 }
 
+/// The node the loss reads, and whether that is the input of a sigmoid `output` the loss folds
+/// in. BCE is computed from the logits for numerical stability: the output must be a sigmoid,
+/// whose input holds the logits, and the loss gradient goes straight to those logits.
+fn loss_input(graph: &Graph, loss: LossKind, output: NodeId) -> Result<(NodeId, bool)> {
+    match loss {
+        LossKind::BceWithLogits => match graph.node(output).op {
+            Op::Act(Activation::Sigmoid) => Ok((graph.node(output).inputs[0], true)),
+            _ => Err(Error::InvalidArgument(format!(
+                "BCE loss needs a sigmoid output; '{}' is {:?}",
+                graph.node(output).name,
+                graph.node(output).op
+            ))),
+        },
+        LossKind::Mse => Ok((output, false)),
+    }
+}
+
 impl Executor {
-    /// Prepare `graph` for running. Parameters are taken from (or created in) `store`.
-    /// With `training`, `output` is compared with `target` by the loss; with an optimizer, each
-    /// step also runs the backward pass and updates every parameter.
+    /// Prepare `graph` for running, fused ([`ExecOptions::default`]). Parameters are taken from
+    /// (or created in) `store`. With `training`, `output` is compared with `target` by the loss;
+    /// with an optimizer, each step also runs the backward pass and updates every parameter.
     pub fn new(
         gpu: &Gpu,
         graph: Graph,
         store: &mut ParamStore,
         training: Option<(Training, NodeId, NodeId)>,
     ) -> Result<Executor> {
+        Executor::with_options(gpu, graph, store, training, ExecOptions::default())
+    }
+
+    /// As [`Executor::new`], with the fusion pass on or off.
+    pub fn with_options(
+        gpu: &Gpu,
+        graph: Graph,
+        store: &mut ParamStore,
+        training: Option<(Training, NodeId, NodeId)>,
+        options: ExecOptions,
+    ) -> Result<Executor> {
+        let graph = match (options.fuse, training) {
+            (false, _) => graph,
+            (true, None) => fuse(&graph, &[]),
+            // The node the loss reads keeps its value.
+            (true, Some((t, output, _))) => fuse(&graph, &[loss_input(&graph, t.loss, output)?.0]),
+        };
         let n_nodes = graph.nodes.len();
         for node in &graph.nodes {
             let what = format!("{} of shape {:?}", node.name, node.shape);
             gpu.check_storage_bytes(&what, node.len() as u64 * 4)?;
         }
-        // Values: parameters from the store, reshapes alias their input, the rest are fresh.
-        let mut values: Vec<wgpu::Buffer> = Vec::with_capacity(n_nodes);
+        // Values: parameters from the store, reshapes alias their input, fused-away nodes have
+        // none, the rest are fresh.
+        let mut values: Vec<Option<wgpu::Buffer>> = Vec::with_capacity(n_nodes);
         for (id, node) in graph.nodes.iter().enumerate() {
             let buffer = match &node.op {
-                Op::Param { init } => store
-                    .get_or_create(gpu, &node.name, &node.shape, *init)?
-                    .value
-                    .clone(),
+                Op::Param { init } => Some(
+                    store
+                        .get_or_create(gpu, &node.name, &node.shape, *init)?
+                        .value
+                        .clone(),
+                ),
                 Op::Reshape => values[node.inputs[0]].clone(),
-                _ => gpu.storage(&format!("{} (node {id})", node.name), node.len()),
+                Op::Fused { .. } => None,
+                _ => Some(gpu.storage(&format!("{} (node {id})", node.name), node.len())),
             };
             values.push(buffer);
         }
+        // Every node an op reads has a value: the fusion pass folds a node only into its one
+        // consumer.
+        let value = |id: NodeId| values[id].as_ref().expect("a value for every node read");
 
         let mut forward = Vec::new();
         let mut argmax: Vec<Option<wgpu::Buffer>> = vec![None; n_nodes];
         for (id, node) in graph.nodes.iter().enumerate() {
             let x = node.inputs.first().copied();
             match &node.op {
-                Op::Input | Op::Param { .. } | Op::Reshape => {}
-                Op::Conv2d { .. } => {
+                Op::Input | Op::Param { .. } | Op::Reshape | Op::Fused { .. } => {}
+                Op::Conv2d { act, .. } => {
                     let s = conv_shape(&graph, id);
                     let [xi, w, b] = [node.inputs[0], node.inputs[1], node.inputs[2]];
-                    forward.extend(conv2d::forward(
+                    forward.extend(conv2d::forward_fused(
                         gpu,
                         &s,
-                        &values[xi],
-                        &values[w],
-                        &values[b],
-                        &values[id],
+                        *act,
+                        value(xi),
+                        value(w),
+                        value(b),
+                        value(id),
                     )?);
                 }
                 Op::Dense => {
@@ -136,31 +195,31 @@ impl Executor {
                     forward.extend(dense::forward(
                         gpu,
                         &s,
-                        &values[xi],
-                        &values[w],
-                        &values[b],
-                        &values[id],
+                        value(xi),
+                        value(w),
+                        value(b),
+                        value(id),
                     )?);
                 }
                 Op::MaxPool2 => {
                     let xi = x.unwrap();
                     let s = pool_shape(&graph, xi);
                     let idx = gpu.storage(&format!("{} argmax", node.name), node.len());
-                    forward.push(maxpool::forward(gpu, &s, &values[xi], &values[id], &idx)?);
+                    forward.push(maxpool::forward(gpu, &s, value(xi), value(id), &idx)?);
                     argmax[id] = Some(idx);
                 }
                 Op::Upsample2 => {
                     let xi = x.unwrap();
                     let s = upsample_shape(&graph, xi);
-                    forward.push(upsample::forward(gpu, &s, &values[xi], &values[id])?);
+                    forward.push(upsample::forward(gpu, &s, value(xi), value(id))?);
                 }
                 Op::Act(a) => {
                     let xi = x.unwrap();
                     forward.push(activation::forward(
                         gpu,
                         *a,
-                        &values[xi],
-                        &values[id],
+                        value(xi),
+                        value(id),
                         node.len(),
                     )?);
                 }
@@ -192,7 +251,11 @@ impl Executor {
         argmax: &[Option<wgpu::Buffer>],
     ) -> Result<()> {
         let graph = &self.graph;
-        let values = &self.values;
+        let value = |id: NodeId| {
+            self.values[id]
+                .as_ref()
+                .expect("a value for every node read")
+        };
         let out_shape = graph.shape(output);
         if graph.shape(target) != out_shape {
             return Err(Error::shape(
@@ -207,28 +270,14 @@ impl Executor {
             ));
         }
         let len = graph.node(output).len();
-        // BCE is computed from the logits for numerical stability: the output must be a sigmoid,
-        // whose input holds the logits, and the loss gradient goes straight to those logits.
-        let (prediction, fused_sigmoid) = match training.loss {
-            LossKind::BceWithLogits => match graph.node(output).op {
-                Op::Act(Activation::Sigmoid) => (graph.node(output).inputs[0], true),
-                _ => {
-                    return Err(Error::InvalidArgument(format!(
-                        "BCE loss needs a sigmoid output; '{}' is {:?}",
-                        graph.node(output).name,
-                        graph.node(output).op
-                    )));
-                }
-            },
-            LossKind::Mse => (output, false),
-        };
+        let (prediction, fused_sigmoid) = loss_input(graph, training.loss, output)?;
         let acc = gpu.storage("loss accumulator", 2);
         let mut plan = loss::forward(
             gpu,
             training.loss,
             len,
-            &values[prediction],
-            &values[target],
+            value(prediction),
+            value(target),
             &acc,
         )?;
         self.loss_acc = Some(acc);
@@ -309,8 +358,8 @@ impl Executor {
             gpu,
             training.loss,
             len,
-            &values[prediction],
-            &values[target],
+            value(prediction),
+            value(target),
             loss_grad,
         )?);
 
@@ -337,28 +386,54 @@ impl Executor {
                 }
             }
             match &node.op {
-                Op::Input | Op::Param { .. } | Op::Reshape => {}
-                Op::Conv2d { .. } => {
+                Op::Input | Op::Param { .. } | Op::Reshape | Op::Fused { .. } => {}
+                Op::Conv2d { act, .. } => {
                     let s = conv_shape(graph, id);
                     let [x, w, b] = [node.inputs[0], node.inputs[1], node.inputs[2]];
+                    // dz: the gradient at the conv's output, before the fused activation. The
+                    // bias-gradient pass computes it, so the bias gradient comes first.
+                    let dz = match act {
+                        None => {
+                            if let Some(db) = slot(b, id) {
+                                plan.extend(conv2d::backward_bias(gpu, &s, dy, db)?);
+                            }
+                            dy.clone()
+                        }
+                        Some(a) => {
+                            let dz = gpu
+                                .storage(&format!("{} pre-activation grad", node.name), node.len());
+                            let db = match slot(b, id) {
+                                Some(db) => db.clone(),
+                                None => gpu
+                                    .storage(&format!("{} unused bias grad", node.name), s.out_ch),
+                            };
+                            plan.extend(conv2d::backward_bias_act(
+                                gpu,
+                                &s,
+                                *a,
+                                value(id),
+                                dy,
+                                &dz,
+                                &db,
+                            )?);
+                            dz
+                        }
+                    };
                     if let Some(dx) = slot(x, id) {
-                        plan.extend(conv2d::backward_input(gpu, &s, dy, &values[w], dx)?);
+                        plan.extend(conv2d::backward_input(gpu, &s, &dz, value(w), dx)?);
                     }
                     if let Some(dw) = slot(w, id) {
-                        plan.extend(conv2d::backward_weight(gpu, &s, &values[x], dy, dw)?);
-                    }
-                    if let Some(db) = slot(b, id) {
-                        plan.extend(conv2d::backward_bias(gpu, &s, dy, db)?);
+                        plan.extend(conv2d::backward_weight(gpu, &s, value(x), &dz, dw)?);
                     }
                 }
                 Op::Dense => {
                     let s = dense_shape(graph, id);
                     let [x, w, b] = [node.inputs[0], node.inputs[1], node.inputs[2]];
                     if let Some(dx) = slot(x, id) {
-                        plan.extend(dense::backward_input(gpu, &s, dy, &values[w], dx)?);
+                        plan.extend(dense::backward_input(gpu, &s, dy, value(w), dx)?);
                     }
                     if let Some(dw) = slot(w, id) {
-                        plan.extend(dense::backward_weight(gpu, &s, &values[x], dy, dw)?);
+                        plan.extend(dense::backward_weight(gpu, &s, value(x), dy, dw)?);
                     }
                     if let Some(db) = slot(b, id) {
                         plan.extend(dense::backward_bias(gpu, &s, dy, db)?);
@@ -383,8 +458,8 @@ impl Executor {
                         plan.push(activation::backward(
                             gpu,
                             *a,
-                            &values[x],
-                            &values[id],
+                            value(x),
+                            value(id),
                             dy,
                             dx,
                             node.len(),
@@ -415,9 +490,20 @@ impl Executor {
         Ok(())
     }
 
-    /// The buffer holding node `id`'s value.
-    pub fn value(&self, id: NodeId) -> &wgpu::Buffer {
-        &self.values[id]
+    /// The buffer holding node `id`'s value; an error for a node the fusion pass folded away.
+    pub fn value(&self, id: NodeId) -> Result<&wgpu::Buffer> {
+        self.values[id].as_ref().ok_or_else(|| {
+            let node = self.graph.node(id);
+            let into = match node.op {
+                Op::Fused { into } => self.graph.node(into).name.as_str(),
+                _ => "another node",
+            };
+            Error::InvalidArgument(format!(
+                "node '{}' was fused into '{into}' and has no value of its own; build the \
+                 executor with ExecOptions {{ fuse: false }} to read it",
+                node.name
+            ))
+        })
     }
 
     /// Upload `data` as the value of input node `id`.
@@ -434,13 +520,13 @@ impl Executor {
                 ),
             ));
         }
-        gpu.write(&self.values[id], data);
+        gpu.write(self.value(id)?, data);
         Ok(())
     }
 
     /// Read node `id`'s value back.
     pub fn read(&self, gpu: &Gpu, id: NodeId) -> Result<Vec<f32>> {
-        gpu.read(&self.values[id], 0, self.graph.node(id).len())
+        gpu.read(self.value(id)?, 0, self.graph.node(id).len())
     }
 
     /// Every dispatch of one step, in order, after `before` (e.g. the batch gather).

@@ -2,15 +2,21 @@
 //! nodes are added, then hand it to an [`Executor`] that allocates every buffer once, prepares
 //! every dispatch once and records a whole training step into one command buffer.
 //!
+//! Before preparing, the executor rewrites the graph through the fusion pass ([`fuse`]), which
+//! folds patterns such as a convolution and its activation into one node computed by one kernel
+//! (switched off with [`ExecOptions`]).
+//!
 //! Parameters live in a [`ParamStore`], outside any graph, keyed by name: several graphs built
 //! with the same names (an encoder, a decoder, the autoencoder; one per batch size) share one set
 //! of weights.
 
 pub mod cpu;
 mod exec;
+mod fuse;
 mod params;
 
-pub use exec::{Executor, Training};
+pub use exec::{ExecOptions, Executor, Training};
+pub use fuse::fuse;
 pub use params::{Init, ParamStore};
 
 use crate::error::{Error, Result};
@@ -32,6 +38,9 @@ pub enum Op {
         kernel: usize,
         stride: usize,
         padding: Padding,
+        /// An activation applied in the same kernel as each output is stored: set by the fusion
+        /// pass ([`fuse`]), `None` from [`Graph::conv2d`].
+        act: Option<Activation>,
     },
     Dense,
     MaxPool2,
@@ -39,6 +48,11 @@ pub enum Op {
     Act(Activation),
     /// A view of its input with another shape (same buffer).
     Reshape,
+    /// A node the fusion pass folded into node `into`, which computes it inside its kernel and
+    /// never stores it: it has no inputs and no value of its own.
+    Fused {
+        into: NodeId,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -156,6 +170,7 @@ impl Graph {
                 kernel,
                 stride,
                 padding,
+                act: None,
             },
             vec![x, w, b],
             vec![s[0], out_ch, oh, ow],

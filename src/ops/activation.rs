@@ -8,7 +8,7 @@ use super::{check_len, launch};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
 use crate::wgsl::WgslStruct;
-use crate::wgsl_struct;
+use crate::{wgsl_line, wgsl_struct};
 
 static FORWARD: LazyLock<String> =
     LazyLock::new(|| ActivationParams::as_params_of(include_str!("activation_forward.wgsl")));
@@ -44,6 +44,16 @@ impl Activation {
             Activation::Elu { .. } => "elu",
             Activation::Relu => "relu",
             Activation::Sigmoid => "sigmoid",
+        }
+    }
+
+    /// Whether f'(x) can be written through the output y alone, as kernels that fuse the
+    /// activation into the op before it need (they never store x): true for ReLU, the sigmoid and
+    /// ELU with alpha > 0, where y > 0 exactly when x > 0.
+    pub fn grad_from_output(self) -> bool {
+        match self {
+            Activation::Elu { alpha } => alpha > 0.0,
+            Activation::Relu | Activation::Sigmoid => true,
         }
     }
 
@@ -115,6 +125,51 @@ pub fn backward(
     )
 }
 
+/// WGSL for kernels that fuse an activation into the op before it: `fn act(v: f32) -> f32`
+/// (f of a pre-activation value; the identity for `None`), `fn act4(v: vec4<f32>) -> vec4<f32>`
+/// (the same per component) and `fn act_grad(y: f32) -> f32` (f' written through the output y, as
+/// [`cpu::activation_grad_from_output`]; 1 for `None`). ELU's alpha is a constant of the text.
+/// The fusing op checks [`Activation::grad_from_output`] before using `act_grad`.
+pub fn fused_wgsl(act: Option<Activation>) -> String {
+    let (alpha, body, grad) = match act {
+        None => (None, "return v;", "1.0"),
+        Some(Activation::Elu { alpha }) => (
+            Some(alpha),
+            "return select(ALPHA * (exp(v) - 1.0), v, v > 0.0);",
+            "select(y + ALPHA, 1.0, y > 0.0)",
+        ),
+        Some(Activation::Relu) => (None, "return max(v, 0.0);", "select(0.0, 1.0, y > 0.0)"),
+        // Split by sign so exp never overflows, as sigmoid_forward does.
+        Some(Activation::Sigmoid) => (
+            None,
+            "let e = exp(-abs(v));\n    return select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);",
+            "y * (1.0 - y)",
+        ),
+    };
+    let mut w = String::new();
+    if let Some(alpha) = alpha {
+        w.push_str(&crate::wgsl::f32_constants(&[("ALPHA", alpha)]));
+    }
+    let name = act.map_or("identity", Activation::name);
+    wgsl_line!(
+        w,
+        "// The fused activation ({name}) and its derivative through its output y.
+fn act(v: f32) -> f32 {{
+    {body}
+}}
+
+fn act4(v: vec4<f32>) -> vec4<f32> {{
+    return vec4<f32>(act(v.x), act(v.y), act(v.z), act(v.w));
+}}
+
+fn act_grad(y: f32) -> f32 {{
+    return {grad};
+}}
+"
+    );
+    w
+}
+
 /// This module's kernels as the GPU gets them, by file (tests/shaders.rs validates each).
 pub fn kernel_sources() -> Vec<(&'static str, String)> {
     vec![
@@ -155,6 +210,25 @@ pub mod cpu {
                     }
                 }
                 Activation::Sigmoid => dy[i] * y[i] * (1.0 - y[i]),
+            })
+            .collect()
+    }
+
+    /// dx = dy * f'(x) written through the output y alone, as the kernels that fuse the
+    /// activation into the op before it compute it (valid where [`Activation::grad_from_output`]).
+    pub fn activation_grad_from_output(act: Activation, y: &[f32], dy: &[f32]) -> Vec<f32> {
+        y.iter()
+            .zip(dy)
+            .map(|(&y, &dy)| match act {
+                Activation::Elu { alpha } => dy * if y > 0.0 { 1.0 } else { y + alpha },
+                Activation::Relu => {
+                    if y > 0.0 {
+                        dy
+                    } else {
+                        0.0
+                    }
+                }
+                Activation::Sigmoid => dy * y * (1.0 - y),
             })
             .collect()
     }

@@ -2,6 +2,7 @@
 //! backward against central finite differences in f64.
 
 use crate::common::{assert_close, gpu};
+use latentviz::ops::activation::{self, Activation};
 use latentviz::ops::conv2d::{self, Conv2dKernel, Conv2dPass, Conv2dShape, Padding, cpu};
 use latentviz::rng::Rng;
 
@@ -521,5 +522,178 @@ fn benchmark_baselines_match_reference() {
         assert_close("naive forward", &gpu.read_f32(&y).unwrap(), &want_y, 1e-5);
         assert_close("naive dx", &gpu.read_f32(&dx).unwrap(), &want_dx, 1e-5);
         assert_close("naive dw", &gpu.read_f32(&dw).unwrap(), &want_dw, 1e-5);
+    }
+}
+
+/// The activations the forward kernels and the bias gradient fuse.
+const FUSED: [Activation; 3] = [Activation::ELU, Activation::Relu, Activation::Sigmoid];
+
+/// Every family's forward kernels with an activation fused into their store, against the CPU
+/// conv followed by the CPU activation, on the shapes each family handles.
+#[test]
+fn fused_forward_matches_cpu_conv_then_activation() {
+    let gpu = gpu();
+    let mut rng = Rng::new(41);
+    let families = [
+        Conv2dKernel::Blocked,
+        Conv2dKernel::Subgroup,
+        Conv2dKernel::FewChannels,
+    ];
+    let shapes: Vec<Conv2dShape> = parity_shapes()
+        .into_iter()
+        .chain(subgroup_shapes())
+        .chain(few_channels_shapes())
+        .collect();
+    let mut ran = [0; 3];
+    for s in &shapes {
+        let x = rng.vec(s.input_len(), -1.0, 1.0);
+        let w = rng.vec(s.weight_len(), -1.0, 1.0);
+        let b = rng.vec(s.bias_len(), -1.0, 1.0);
+        let (xb, wb, bb) = (
+            gpu.storage_from("x", &x),
+            gpu.storage_from("w", &w),
+            gpu.storage_from("b", &b),
+        );
+        let conv = cpu::conv2d_forward(s, &x, &w, &b);
+        for (f, &kernel) in families.iter().enumerate() {
+            if !kernel.supported(gpu) || !kernel.handles(s, Conv2dPass::Forward) {
+                continue;
+            }
+            for act in FUSED {
+                let yb = gpu.storage_from("y", &vec![7.0f32; s.output_len()]);
+                let d = conv2d::forward_fused_with(gpu, kernel, s, Some(act), &xb, &wb, &bb, &yb)
+                    .unwrap();
+                gpu.run("fused conv2d test", &d.iter().collect::<Vec<_>>())
+                    .unwrap();
+                // The conv's f32 sums as in gpu_matches_cpu_forward_and_backward (1e-4), and
+                // exp a few ulp from the CPU's.
+                assert_close(
+                    &format!("{kernel:?} {act:?} {s:?}"),
+                    &gpu.read_f32(&yb).unwrap()[..s.output_len()],
+                    &activation::cpu::activation_forward(act, &conv),
+                    1e-4,
+                );
+            }
+            ran[f] += 1;
+        }
+    }
+    // Every family ran on several shapes (the subgroup one where the adapter has it).
+    assert!(
+        ran[0] >= 20 && ran[2] >= 10,
+        "families ran on {ran:?} shapes"
+    );
+    assert!(
+        !Conv2dKernel::Subgroup.supported(gpu) || ran[1] >= 10,
+        "{ran:?}"
+    );
+}
+
+/// The fused activation-derivative and bias-gradient pass against the CPU twin: the activation's
+/// derivative through its output, then the bias gradient of that.
+#[test]
+fn fused_bias_gradient_matches_cpu() {
+    let gpu = gpu();
+    let mut rng = Rng::new(43);
+    for s in parity_shapes() {
+        // y as the fused forward pass leaves it: the activation of a conv output.
+        let z = rng.vec(s.output_len(), -3.0, 3.0);
+        let dy = rng.vec(s.output_len(), -1.0, 1.0);
+        for act in FUSED {
+            let y = activation::cpu::activation_forward(act, &z);
+            let (yb, dyb) = (gpu.storage_from("y", &y), gpu.storage_from("dy", &dy));
+            // Garbage in the outputs: both are overwritten, not accumulated.
+            let dzb = gpu.storage_from("dz", &vec![7.0f32; s.output_len()]);
+            let dbb = gpu.storage_from("db", &vec![7.0f32; s.bias_len()]);
+            let d = conv2d::backward_bias_act(gpu, &s, act, &yb, &dyb, &dzb, &dbb).unwrap();
+            gpu.run("fused bias test", &d.iter().collect::<Vec<_>>())
+                .unwrap();
+            let dz = activation::cpu::activation_grad_from_output(act, &y, &dy);
+            let what = format!("{act:?} {s:?}");
+            // Elementwise: the same f32 operations as the CPU's.
+            assert_close(
+                &format!("dz {what}"),
+                &gpu.read_f32(&dzb).unwrap()[..s.output_len()],
+                &dz,
+                1e-6,
+            );
+            // Sums over batch * out_h * out_w, as the plain bias gradient's (4e-4).
+            assert_close(
+                &format!("db {what}"),
+                &gpu.read_f32(&dbb).unwrap()[..s.bias_len()],
+                &cpu::conv2d_backward_bias(&s, &dz),
+                4e-4,
+            );
+        }
+    }
+    // An activation whose derivative the output does not give is refused.
+    let s = shape(1, 1, 1, (3, 3), 3, 1, Padding::Same);
+    let buf = |n| gpu.storage("b", n);
+    let (y, dy, dz, db) = (buf(9), buf(9), buf(9), buf(1));
+    let flat = Activation::Elu { alpha: 0.0 };
+    assert!(conv2d::backward_bias_act(gpu, &s, flat, &y, &dy, &dz, &db).is_err());
+}
+
+/// The gradients of L = sum(r * act(conv(x, w) + b)) as the fused passes compute them (dz from
+/// the output y, then the conv's gradients of dz) against central finite differences in f64.
+#[test]
+fn cpu_fused_backward_matches_finite_differences() {
+    use Padding::{Same, Valid};
+    let shapes = [
+        shape(2, 2, 3, (6, 7), 3, 2, Same),
+        shape(1, 3, 2, (5, 5), 2, 1, Valid),
+    ];
+    let mut rng = Rng::new(47);
+    for s in shapes {
+        for act in FUSED {
+            let mut v = |n| -> Vec<f64> { (0..n).map(|_| rng.range(-1.0, 1.0) as f64).collect() };
+            let (x, w, b, r) = (
+                v(s.input_len()),
+                v(s.weight_len()),
+                v(s.bias_len()),
+                v(s.output_len()),
+            );
+            let narrow = |v: &[f64]| -> Vec<f32> { v.iter().map(|&a| a as f32).collect() };
+            let z = cpu::conv2d_forward_f64(&s, &x, &w, &b);
+            let y = activation::cpu::activation_forward(act, &narrow(&z));
+            let dz: Vec<f64> = activation::cpu::activation_grad_from_output(act, &y, &narrow(&r))
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            let dx = cpu::conv2d_backward_input_f64(&s, &dz, &w);
+            let dw = cpu::conv2d_backward_weight_f64(&s, &x, &dz);
+            let db = cpu::conv2d_backward_bias_f64(&s, &dz);
+            let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 {
+                let z = cpu::conv2d_forward_f64(&s, x, w, b);
+                z.iter()
+                    .zip(&r)
+                    .map(|(&z, r)| activation::cpu::activation_f64(act, z) * r)
+                    .sum()
+            };
+            // A step far from the kinks of ELU and ReLU for all but a pre-activation within
+            // 1e-5 of 0; the analytic side went through f32 (y and dz): agreement to ~1e-5.
+            let h = 1e-5;
+            let check = |name: &str, i: usize, fd: f64, analytic: f64| {
+                assert!(
+                    (fd - analytic).abs() < 1e-4 * (1.0 + analytic.abs()),
+                    "{act:?} {s:?} {name}[{i}]: finite difference {fd} vs backward {analytic}"
+                );
+            };
+            // dL/d(args[which][i]) by central differences.
+            let fd = |which: usize, i: usize| -> f64 {
+                let mut args = [x.clone(), w.clone(), b.clone()];
+                let keep = args[which][i];
+                args[which][i] = keep + h;
+                let up = loss(&args[0], &args[1], &args[2]);
+                args[which][i] = keep - h;
+                let down = loss(&args[0], &args[1], &args[2]);
+                (up - down) / (2.0 * h)
+            };
+            for (which, (name, grad)) in [("dx", &dx), ("dw", &dw), ("db", &db)].iter().enumerate()
+            {
+                for (i, &analytic) in grad.iter().enumerate() {
+                    check(name, i, fd(which, i), analytic);
+                }
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Gpu, Timer};
-use crate::graph::{Executor, ParamStore, Training};
+use crate::graph::{ExecOptions, Executor, ParamStore, Training};
 use crate::model;
 use crate::ops::loss::LossKind;
 use crate::ops::optim::Optimizer;
@@ -15,12 +15,14 @@ pub struct DispatchTime {
     pub flops: f64,
 }
 
-/// Time each dispatch of one training step of the MNIST autoencoder at `batch`, and the whole
-/// step recorded as one command buffer. Returns (per dispatch, whole step seconds).
+/// Time each dispatch of one training step of the MNIST autoencoder at `batch` (its graph fused
+/// or not, as `options` say), and the whole step recorded as one command buffer. Returns (per
+/// dispatch, whole step seconds).
 pub fn profile_mnist_step(
     gpu: &Gpu,
     batch: usize,
     reps: usize,
+    options: ExecOptions,
 ) -> Result<(Vec<DispatchTime>, f64)> {
     let built = model::mnist_autoencoder(batch)?;
     let mut store = ParamStore::new(0);
@@ -28,11 +30,12 @@ pub fn profile_mnist_step(
         loss: LossKind::BceWithLogits,
         optimizer: Some(Optimizer::rmsprop(1e-3)),
     };
-    let exec = Executor::new(
+    let exec = Executor::with_options(
         gpu,
         built.graph.clone(),
         &mut store,
         Some((training, built.output, built.input)),
+        options,
     )?;
     let input = crate::rng::Rng::new(0).vec(batch * 784, 0.0, 1.0);
     exec.set_input(gpu, built.input, &input)?;

@@ -32,15 +32,28 @@ use wgpu::Buffer;
 use super::{check_len, launch};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
-use crate::wgsl::WgslStruct;
+use crate::ops::activation::{self, Activation};
+use crate::wgsl::{WgslStruct, u32_constants, with_structs};
 use crate::wgsl_struct;
 pub use blocked::weight_grad_chunks;
 use blocked::{BACKWARD_WEIGHT, CHANNEL_BLOCK, GROUP};
 pub use tune::{Conv2dKernel, Conv2dPass};
 
-/// The bias-gradient kernels (backward_bias.wgsl), with their params.
-static BACKWARD_BIAS: LazyLock<String> =
-    LazyLock::new(|| Conv2dParams::as_params_of_group(include_str!("backward_bias.wgsl"), GROUP));
+/// The bias-gradient kernels (backward_bias.wgsl) with their params, and `act_grad` of the
+/// activation fused into the forward pass (the identity's for the plain bias gradient).
+fn backward_bias_source(act: Option<Activation>) -> String {
+    with_structs(
+        &[
+            Conv2dParams::declare("Params"),
+            u32_constants(&[("GROUP", GROUP as usize)]),
+            activation::fused_wgsl(act),
+        ],
+        include_str!("backward_bias.wgsl"),
+    )
+}
+
+/// The plain bias-gradient kernels, generated once.
+static BACKWARD_BIAS: LazyLock<String> = LazyLock::new(|| backward_bias_source(None));
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {
@@ -246,8 +259,22 @@ pub fn forward(
     b: &Buffer,
     y: &Buffer,
 ) -> Result<Vec<Dispatch>> {
+    forward_fused(gpu, s, None, x, w, b, y)
+}
+
+/// y = act(conv(x, w) + b) with the activation applied as each output is stored (one write of
+/// y; the identity for `None`), with the fastest kernel the adapter runs.
+pub fn forward_fused(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    act: Option<Activation>,
+    x: &Buffer,
+    w: &Buffer,
+    b: &Buffer,
+    y: &Buffer,
+) -> Result<Vec<Dispatch>> {
     let kernel = Conv2dKernel::best(gpu, s, Conv2dPass::Forward);
-    forward_with(gpu, kernel, s, x, w, b, y)
+    forward_fused_with(gpu, kernel, s, act, x, w, b, y)
 }
 
 /// Check that `kernel` runs `pass` of `s` on this adapter.
@@ -284,6 +311,21 @@ pub fn forward_with(
     b: &Buffer,
     y: &Buffer,
 ) -> Result<Vec<Dispatch>> {
+    forward_fused_with(gpu, kernel, s, None, x, w, b, y)
+}
+
+/// y = act(conv(x, w) + b) with a chosen kernel family.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_fused_with(
+    gpu: &Gpu,
+    kernel: Conv2dKernel,
+    s: &Conv2dShape,
+    act: Option<Activation>,
+    x: &Buffer,
+    w: &Buffer,
+    b: &Buffer,
+    y: &Buffer,
+) -> Result<Vec<Dispatch>> {
     let op = "conv2d forward";
     check(
         gpu,
@@ -308,14 +350,15 @@ pub fn forward_with(
                 op,
                 s,
                 Conv2dPass::Forward,
+                act,
                 &params,
                 &[x, &wt, b, y],
                 1,
             )?;
             return Ok(vec![repack, d.with_flops(s.flops())]);
         }
-        Conv2dKernel::FewChannels => few_channels::forward(gpu, op, s, &params, &buffers)?,
-        Conv2dKernel::Blocked => blocked::forward(gpu, op, s, &params, &buffers)?,
+        Conv2dKernel::FewChannels => few_channels::forward(gpu, op, s, act, &params, &buffers)?,
+        Conv2dKernel::Blocked => blocked::forward(gpu, op, s, act, &params, &buffers)?,
     };
     Ok(vec![d.with_flops(s.flops())])
 }
@@ -363,6 +406,7 @@ pub fn backward_input_with(
             op,
             s,
             Conv2dPass::BackwardInput,
+            None,
             &params,
             &[dy, &wt, dx],
             1,
@@ -424,6 +468,7 @@ pub fn backward_weight_with(
             op,
             s,
             Conv2dPass::BackwardWeight,
+            None,
             &params,
             &buffers,
             chunks,
@@ -485,14 +530,74 @@ pub fn backward_bias(
     Ok(vec![sums, reduce])
 }
 
-/// This folder's kernel files as the GPU gets them (tests/shaders.rs validates each; the
-/// generated kernels are validated there for every variant).
+/// The bias gradient of a conv whose forward pass fused `act` (y = act(conv + bias), given y and
+/// dy = the gradient with respect to y): writes dz = dy * act'(y), the gradient with respect to
+/// the conv's output that its input and weight gradients then read, and db = the sum of dz over
+/// every pixel (overwrites both). Two dispatches, as [`backward_bias`]: the activation's
+/// derivative costs no pass of its own.
+pub fn backward_bias_act(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    act: Activation,
+    y: &Buffer,
+    dy: &Buffer,
+    dz: &Buffer,
+    db: &Buffer,
+) -> Result<Vec<Dispatch>> {
+    let op = "conv2d backward bias and activation";
+    check(
+        gpu,
+        op,
+        s,
+        &[
+            ("y", y, s.output_len()),
+            ("dy", dy, s.output_len()),
+            ("dz", dz, s.output_len()),
+            ("db", db, s.bias_len()),
+        ],
+    )?;
+    if !act.grad_from_output() {
+        return Err(Error::InvalidArgument(format!(
+            "{op}: the derivative of {act:?} cannot be taken from its output alone"
+        )));
+    }
+    let partial_len = s.batch * s.out_ch;
+    let partial = gpu.storage(&format!("{op} partial sums"), partial_len);
+    let params = s.params(1, s.batch);
+    let sums = launch(
+        gpu,
+        op,
+        &backward_bias_source(Some(act)),
+        "conv2d_backward_bias_act",
+        &params,
+        &[dy, &partial, db, y, dz],
+        workgroups_for(partial_len, GROUP),
+    )?;
+    let reduce = launch(
+        gpu,
+        op,
+        &BACKWARD_BIAS,
+        "conv2d_backward_bias_reduce",
+        &params,
+        &[dz, &partial, db],
+        workgroups_for(s.out_ch, GROUP),
+    )?;
+    Ok(vec![sums, reduce])
+}
+
+/// This folder's kernel files as the GPU gets them (tests/shaders.rs validates each, the bias
+/// gradient with every activation it fuses; the generated kernels are validated there for every
+/// variant).
 pub fn kernel_sources() -> Vec<(&'static str, String)> {
-    vec![
+    let fused = [Activation::ELU, Activation::Relu, Activation::Sigmoid];
+    let bias = std::iter::once(None).chain(fused.map(Some));
+    bias.map(|act| {
         (
             "src/ops/conv2d/backward_bias.wgsl",
-            BACKWARD_BIAS.to_string(),
-        ),
+            backward_bias_source(act),
+        )
+    })
+    .chain([
         (
             "src/ops/conv2d/naive_forward.wgsl",
             naive::NAIVE_FORWARD.to_string(),
@@ -505,5 +610,6 @@ pub fn kernel_sources() -> Vec<(&'static str, String)> {
             "src/ops/conv2d/naive_backward_weight.wgsl",
             naive::NAIVE_BACKWARD_WEIGHT.to_string(),
         ),
-    ]
+    ])
+    .collect()
 }

@@ -13,6 +13,7 @@ use wgpu::Buffer;
 use super::{Conv2dParams, Conv2dPass, Conv2dShape, GROUP, check_binding};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::ops::activation::{self, Activation};
 use crate::ops::launch;
 use crate::wgsl::WgslStruct;
 use crate::wgsl_line;
@@ -152,15 +153,16 @@ pub(super) fn repack_weights(
 
 /// The whole WGSL of the subgroup (implicit GEMM) kernel of `pass`, generated unrolled into
 /// named variables, for tiles of `rows` rows (rounded down to a multiple of 8 in 8..=128; the
-/// launchers use 16 and 64). Tests validate it with naga.
-pub fn source(pass: Conv2dPass, rows: usize) -> String {
+/// launchers use 16 and 64), with `act` applied to the forward pass's outputs as they are stored
+/// (the gradient passes are given `None`). Tests validate it with naga.
+pub fn source(pass: Conv2dPass, rows: usize, act: Option<Activation>) -> String {
     let rows = rows.clamp(8, 128) / 8 * 8;
     let loads = rows / LANES as usize;
     let mut s = String::new();
     let w = &mut s;
     let (math, bindings, product, gather) = match pass {
         Conv2dPass::Forward => (
-            "y[b, oc, oh, ow] = bias[oc] + sum_{ic, kh, kw} w[oc, ic, kh, kw] * x[b, ic, oh*stride - pad_top + kh, ow*stride - pad_left + kw]",
+            "y[b, oc, oh, ow] = act(bias[oc] + sum_{ic, kh, kw} w[oc, ic, kh, kw] * x[b, ic, oh*stride - pad_top + kh, ow*stride - pad_left + kw]) (act: the fused activation, or none)",
             "1 x (read), 2 w (read), 3 bias (read), 4 y (write)",
             "rows = output pixels (b, oh, ow), columns = oc, k = (kh, kw, ic)",
             "x at the tap of each row's pixel, 0 in the padding",
@@ -197,6 +199,9 @@ pub fn source(pass: Conv2dPass, rows: usize) -> String {
 "
     );
     w.push_str(&Conv2dParams::declare("Params"));
+    if pass == Conv2dPass::Forward {
+        w.push_str(&activation::fused_wgsl(act));
+    }
     wgsl_line!(
         w,
         "
@@ -375,21 +380,28 @@ fn {}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u
             } else {
                 ("dx", "hw", "params.in_ch")
             };
+            // The forward pass stores act(acc + bias); the input gradient acc.
             if fwd {
                 wgsl_line!(
                     w,
                     "    let bv = vec4<f32>(bias[n0], bias[n1], bias[n2], bias[n3]);"
                 );
-            } else {
-                wgsl_line!(w, "    let bv = vec4<f32>(0.0);");
             }
+            let value = |i: usize| {
+                if fwd {
+                    format!("act4(acc{i} + bv)")
+                } else {
+                    format!("acc{i}")
+                }
+            };
             for i in 0..rows {
+                let value = value(i);
                 wgsl_line!(
                     w,
                     "    if (row0 + {i}u < mm) {{
         let q = row0 + {i}u;
         let base = (q / {dst_plane}) * {dst_ch} * {dst_plane} + q % {dst_plane} + col0 * {dst_plane};
-        let v = acc{i} + bv;
+        let v = {value};
         if (col0 < nn) {{ {dst}[base] = v.x; }}
         if (col0 + 1u < nn) {{ {dst}[base + {dst_plane}] = v.y; }}
         if (col0 + 2u < nn) {{ {dst}[base + 2u * {dst_plane}] = v.z; }}
@@ -479,19 +491,22 @@ fn {}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u
     s
 }
 
-/// Launch the subgroup kernel of `pass` over its tiles (z: `z` workgroups, the weight chunks).
+/// Launch the subgroup kernel of `pass` over its tiles (z: `z` workgroups, the weight chunks),
+/// with `act` fused into the forward pass's store.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn launch_tiles(
     gpu: &Gpu,
     op: &str,
     s: &Conv2dShape,
     pass: Conv2dPass,
+    act: Option<Activation>,
     params: &Conv2dParams,
     buffers: &[&Buffer],
     z: usize,
 ) -> Result<Dispatch> {
     let [gx, gy, _] = workgroups_for(tiles(s, pass), 1);
     let rows = tile_rows(s, pass);
-    let source = source(pass, rows);
+    let source = source(pass, rows, act);
     launch(
         gpu,
         &format!("{op} subgroup"),

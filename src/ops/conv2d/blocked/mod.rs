@@ -23,6 +23,7 @@ mod gather;
 use super::{Conv2dParams, Conv2dShape};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, workgroups_for};
+use crate::ops::activation::Activation;
 use crate::ops::launch;
 use crate::wgsl_line;
 pub use backward_weight::backward_weight_source;
@@ -56,8 +57,6 @@ const WEIGHT_GRAD_INVOCATIONS: usize = 8192;
 /// The vec4 components, in order.
 const COMPONENTS: [&str; 4] = ["x", "y", "z", "w"];
 
-/// The blocked forward kernels ([`forward_source`]), generated once.
-static FORWARD: LazyLock<String> = LazyLock::new(forward_source);
 /// The blocked input-gradient kernels ([`backward_input_source`]), generated once.
 static BACKWARD_INPUT: LazyLock<String> = LazyLock::new(backward_input_source);
 /// The blocked weight-gradient kernels and the reduce every family's weight gradient ends with
@@ -78,11 +77,12 @@ fn lanes_by_channel(lanes: usize, channels: usize) -> [u32; 3] {
     [x, y, channels as u32]
 }
 
-/// y = conv(x, w) + b; `buffers` are x, w, b, y.
+/// y = act(conv(x, w) + b); `buffers` are x, w, b, y.
 pub(super) fn forward(
     gpu: &Gpu,
     op: &str,
     s: &Conv2dShape,
+    act: Option<Activation>,
     params: &Conv2dParams,
     buffers: &[&Buffer],
 ) -> Result<Dispatch> {
@@ -100,7 +100,15 @@ pub(super) fn forward(
         let lanes = (s.batch * oh * ow).div_ceil(PIXELS_PER_LANE);
         ("conv2d_forward", lanes_by_channel_groups(lanes, s.out_ch))
     };
-    launch(gpu, op, &FORWARD, entry, params, buffers, groups)
+    launch(
+        gpu,
+        op,
+        &forward_source(act),
+        entry,
+        params,
+        buffers,
+        groups,
+    )
 }
 
 /// The input gradient; `buffers` are dy, w, dx.
