@@ -2,6 +2,8 @@
 // The data is the JSON in #latentviz-data (arrays as base64 little-endian typed arrays). Points
 // are drawn with WebGL2 (Canvas 2D where it is missing, or with ?renderer=canvas); the view maps
 // data (x right, y up) to CSS pixels: screen = centre + (data - view.c) * view.scale.
+// One file of ~800 lines: a page opened from file:// cannot import modules, and the binary inlines
+// it whole.
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
