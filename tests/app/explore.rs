@@ -684,3 +684,61 @@ fn neighbours_are_the_nearest_in_the_original_space() {
         "recall {r} in 50 principal components"
     );
 }
+
+/// Zoomed in, each point is drawn as its image in its class's colour: the row of the image that
+/// is lit (row 2 for class 1) shows the colour, a dark row of the same thumbnail does not (a dot
+/// would fill both).
+#[test]
+fn zoomed_in_the_images_replace_the_dots() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = write_page(dir.path());
+    let mut b = Browser::launch();
+    b.open(&format!("file://{}", page.display()));
+    // The outermost point of class 1's spiral: no other point within a thumbnail of it.
+    let i = PER_CLASS + PER_CLASS - 1;
+    let pos = final_positions();
+    let nearest = (0..N)
+        .filter(|&j| j != i)
+        .map(|j| (pos[2 * j] - pos[2 * i]).hypot(pos[2 * j + 1] - pos[2 * i + 1]))
+        .fold(f32::INFINITY, f32::min) as f64;
+    let mut ts = 0.0;
+    for _ in 0..40 {
+        let (x, y) = b.screen_of(i);
+        ts = b.eval("window.__explorer.thumbSize").as_f64().unwrap();
+        let (a, z) = (b.screen_of(0), b.screen_of(1));
+        let data = (pos[0] - pos[2]).hypot(pos[1] - pos[3]) as f64;
+        let px_per_unit = (a.0 - z.0).hypot(a.1 - z.1) / data;
+        if ts > 0.0 && nearest * px_per_unit > 1.5 * ts {
+            break;
+        }
+        b.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": -200}),
+        );
+        b.frame();
+    }
+    assert!(
+        ts >= 14.0,
+        "never zoomed in far enough for thumbnails ({ts} px)"
+    );
+    // Off the map's points, so that no tooltip covers them.
+    b.mouse("mouseMoved", f64::from(WIDTH) - 20.0, 300.0, 0, 0);
+    b.frame();
+    let (x, y) = b.screen_of(i);
+    let shot = b.screenshot();
+    let row = |r: usize| {
+        let yr = y - ts / 2.0 + (r as f64 + 0.5) * ts / SIDE as f64;
+        shot.get_pixel(x as u32, yr as u32).0
+    };
+    let near = |p: [u8; 3], c: [u8; 3]| (0..3).all(|k| p[k].abs_diff(c[k]) <= 40);
+    let (lit, dark) = (row(2), row(5));
+    assert!(
+        near(lit, TAB10[1]),
+        "the lit row {lit:?} is not class 1's colour"
+    );
+    assert!(
+        !near(dark, TAB10[1]),
+        "a dark row {dark:?} has the class colour: a dot?"
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}

@@ -784,6 +784,7 @@
     get frames() { return frameCount; },
     get ready() { return readyAt !== null; },
     get readyAt() { return readyAt; },
+    get thumbSize() { return thumbSize(); },
     afterFrame: () => new Promise((res) => { frameWaiters.push(res); redraw(); }),
     toScreen: (i) => {
       const r = canvas.getBoundingClientRect();
