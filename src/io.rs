@@ -51,16 +51,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
     };
     let dir = parent_dir(&dest);
     let existing = std::fs::metadata(&dest).ok().map(|m| m.permissions());
-    let prefix = temp_prefix(&dest);
-    let tmp = temp_builder(&prefix).tempfile_in(&dir).map_err(|e| {
-        Error::io(
-            path,
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot create a file in directory {}: {e}", dir.display()),
-            ),
-        )
-    })?;
+    let tmp = temp_file_for(path, &dest)?;
 
     // The closure writes through a buffer; flush it before syncing so every byte is on disk.
     let mut out = BufWriter::new(tmp);
@@ -104,17 +95,7 @@ pub fn check_writable(path: &Path) -> Result<()> {
                 .map_err(|e| Error::io(path, e));
         }
     };
-    let dir = parent_dir(&dest);
-    let prefix = temp_prefix(&dest);
-    let tmp = temp_builder(&prefix).tempfile_in(&dir).map_err(|e| {
-        Error::io(
-            path,
-            std::io::Error::new(
-                e.kind(),
-                format!("cannot write in directory {}: {e}", dir.display()),
-            ),
-        )
-    })?;
+    let tmp = temp_file_for(path, &dest)?;
     if !dest.exists() {
         // The final rename, tried now; nothing is left at `dest` afterwards.
         let file = tmp
@@ -219,6 +200,23 @@ fn temp_prefix(dest: &Path) -> String {
 
 /// Temporary files with `prefix` (from [`temp_prefix`]), made as `File::create` would make them
 /// (0666 less the umask; tempfile's own default is 0600).
+/// The temporary file a write to `path` (a regular file at `dest`) goes through, beside `dest`;
+/// an error names `path` and the directory.
+fn temp_file_for(path: &Path, dest: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = parent_dir(dest);
+    temp_builder(&temp_prefix(dest))
+        .tempfile_in(&dir)
+        .map_err(|e| {
+            Error::io(
+                path,
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot create a file in directory {}: {e}", dir.display()),
+                ),
+            )
+        })
+}
+
 fn temp_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(prefix).suffix(".tmp").rand_bytes(6);
