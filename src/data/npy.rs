@@ -53,22 +53,15 @@ pub fn read_f32_2d(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
             )));
         }
     }
-    let stored: Vec<f32> = match float_bytes {
-        Some(4) => npy.into_vec::<f32>().map_err(truncated)?,
-        // Narrowing to f32 is the point: every consumer of these arrays computes in f32.
-        Some(8) => npy
-            .into_vec::<f64>()
-            .map_err(truncated)?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
-        _ => {
-            return Err(bad(format!(
+    let stored = float_bytes
+        .and_then(|width| floats_as_f32(npy, width))
+        .ok_or_else(|| {
+            bad(format!(
                 "unsupported dtype {}: expected float32 or float64",
                 dtype_name(&dtype)
-            )));
-        }
-    };
+            ))
+        })?
+        .map_err(truncated)?;
 
     let data = match order {
         Order::C => stored,
@@ -199,27 +192,21 @@ pub fn read_images(path: &Path) -> Result<([usize; 4], Vec<f32>)> {
         )));
     }
     let truncated = |e: std::io::Error| bad(format!("corrupt image data: {e}"));
-    let values: Vec<f32> = match (char, size) {
-        (Some(TypeChar::Uint), 1) => npy
-            .into_vec::<u8>()
-            .map_err(truncated)?
-            .into_iter()
-            .map(|v| f32::from(v) / 255.0)
-            .collect(),
-        (Some(TypeChar::Float), 4) => npy.into_vec::<f32>().map_err(truncated)?,
-        (Some(TypeChar::Float), 8) => npy
-            .into_vec::<f64>()
-            .map_err(truncated)?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
-        _ => {
-            return Err(bad(format!(
-                "unsupported image dtype {}: expected uint8, float32 or float64",
-                dtype_name(&dtype)
-            )));
-        }
-    };
+    let values = match (char, size) {
+        (Some(TypeChar::Uint), 1) => Some(
+            npy.into_vec::<u8>()
+                .map(|v| v.into_iter().map(|b| f32::from(b) / 255.0).collect()),
+        ),
+        (Some(TypeChar::Float), width) => floats_as_f32(npy, width),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        bad(format!(
+            "unsupported image dtype {}: expected uint8, float32 or float64",
+            dtype_name(&dtype)
+        ))
+    })?
+    .map_err(truncated)?;
     if let Some(i) = values.iter().position(|v| !(0.0..=1.0).contains(v)) {
         return Err(bad(format!(
             "value {} at flat index {i} is outside [0, 1] (float images must be scaled to [0, 1])",
@@ -227,6 +214,19 @@ pub fn read_images(path: &Path) -> Result<([usize; 4], Vec<f32>)> {
         )));
     }
     Ok((shape, values))
+}
+
+/// The values of a float32 (`width` 4) or float64 (8) array as f32; None for another width.
+/// Narrowing float64 is the point: every consumer of these arrays computes in f32.
+fn floats_as_f32(npy: npyz::NpyFile<&[u8]>, width: usize) -> Option<std::io::Result<Vec<f32>>> {
+    match width {
+        4 => Some(npy.into_vec::<f32>()),
+        8 => Some(
+            npy.into_vec::<f64>()
+                .map(|v| v.into_iter().map(|x| x as f32).collect()),
+        ),
+        _ => None,
+    }
 }
 
 /// Writes a `rows × cols` row-major f32 matrix as a float32 `.npy`, atomically.
