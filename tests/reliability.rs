@@ -2,27 +2,26 @@
 //! output is checked before the work; a failed side output never loses the main result; sizes
 //! are refused before anything is allocated; nonsense arguments get a clear error.
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use crate::common::latentviz;
 use latentviz::data::npy;
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latentviz"))
-        .args(args)
-        .output()
-        .expect("run latentviz")
-}
-
-/// (success, stderr) of a run.
-fn latentviz(args: &[&str]) -> (bool, String) {
-    let out = run(args);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
+/// A training run of a few seconds: 32 images, one epoch, no progress bar.
+const SHORT_TRAIN: [&str; 10] = [
+    "train",
+    "--data",
+    MNIST,
+    "--limit",
+    "32",
+    "--test-limit",
+    "32",
+    "--batch",
+    "16",
+    "--quiet",
+];
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -136,20 +135,8 @@ fn long_file_names_are_written_or_refused_before_work() {
 fn train_checks_every_output_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.safetensors");
-    let base = [
-        "train",
-        "--data",
-        MNIST,
-        "--limit",
-        "32",
-        "--test-limit",
-        "32",
-        "--batch",
-        "16",
-        "--quiet",
-    ];
     let with = |extra: &[&str]| {
-        let mut args = base.to_vec();
+        let mut args = SHORT_TRAIN.to_vec();
         args.extend_from_slice(extra);
         latentviz(&args)
     };
@@ -206,22 +193,13 @@ fn a_failed_metrics_write_keeps_the_model() {
     let full_path = full_device(dir.path());
     let full = full_path.as_path();
     let model = dir.path().join("m.safetensors");
-    let (ok, err) = latentviz(&[
-        "train",
-        "--data",
-        MNIST,
-        "--limit",
-        "32",
-        "--test-limit",
-        "32",
-        "--batch",
-        "16",
-        "--quiet",
-        "--out",
-        s(&model),
-        "--metrics",
-        s(full),
-    ]);
+    let (ok, err) = latentviz(
+        &[
+            &SHORT_TRAIN[..],
+            &["--out", s(&model), "--metrics", s(full)],
+        ]
+        .concat(),
+    );
     assert!(!ok, "the metrics failure must show in the exit code");
     assert!(err.contains(s(full)), "{err}");
     assert!(model.exists(), "the trained model was lost: {err}");
