@@ -181,9 +181,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
         indicatif::ProgressBar::hidden()
     };
     let mut done = 0usize;
-    let mut kl_log = Vec::new();
     let mut observer = |p: &Progress| -> Result<()> {
-        kl_log.push((p.iteration, p.kl));
         bar.inc((p.iteration - done) as u64);
         done = p.iteration;
         bar.set_message(format!("KL {:.4}", p.kl));
@@ -201,7 +199,9 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
 
     npy::write_f32_2d(&job.out, n, job.dims, &embedding.y)?;
     if let Some(page) = &job.explore {
-        kl_log.push((embedding.iterations, embedding.kl));
+        // The KL at every check, and at the positions returned.
+        let mut kl = embedding.kl_history.clone();
+        kl.push((embedding.iterations, embedding.kl));
         let data = crate::app::explore::PageData {
             title: job
                 .out
@@ -214,7 +214,7 @@ pub fn run(gpu: &Gpu, job: &TsneJob) -> Result<TsneReport> {
                 Some(dir) => Some(crate::app::snapshots::read(dir)?),
                 None => None,
             },
-            kl: kl_log,
+            kl,
             neighbours: if n > 1 {
                 Some(crate::app::explore::neighbours(gpu, &x, n, d)?)
             } else {
